@@ -1,0 +1,184 @@
+/* util.c — hex, bounded file reads, atomic private writes, clocks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deconf/err.h"
+#include "deconf/util.h"
+
+char *deconf_hex_encode(char *out, const uint8_t *in, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+	return out;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int deconf_hex_decode(uint8_t *out, size_t out_len, const char *in, size_t in_len)
+{
+	if (in_len != 2 * out_len)
+		return DECONF_E_MALFORMED;
+	for (size_t i = 0; i < out_len; i++) {
+		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return DECONF_E_MALFORMED;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return DECONF_OK;
+}
+
+int deconf_file_read(const char *path, size_t max_size, int private_file, char **out,
+		     size_t *out_len, char *errstr, size_t errstr_size)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = errno;
+		return deconf_err_set(errstr, errstr_size, rc, "%s: %s", path, strerror(rc));
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = errno;
+		deconf_err_set(errstr, errstr_size, rc, "%s: %s", path, strerror(rc));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				    "%s: not a regular file", path);
+		goto fail;
+	}
+	if (private_file && (st.st_mode & 077)) {
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_PERM,
+				    "%s: readable by group or others (mode %03o); "
+				    "run chmod 600 %s",
+				    path, (unsigned)(st.st_mode & 0777), path);
+		goto fail;
+	}
+	if ((size_t)st.st_size > max_size) {
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_TOOBIG,
+				    "%s: %lld bytes, more than the maximum %zu", path,
+				    (long long)st.st_size, max_size);
+		goto fail;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_NOMEM, "%s: out of memory",
+				    path);
+		goto fail;
+	}
+	while (len < (size_t)st.st_size &&
+	       (n = read(fd, buf + len, (size_t)st.st_size - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = errno;
+			deconf_err_set(errstr, errstr_size, rc, "%s: %s", path, strerror(rc));
+			goto fail;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	*out = buf;
+	if (out_len)
+		*out_len = len;
+	return DECONF_OK;
+fail:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int deconf_file_write(const char *path, const void *data, size_t len, mode_t mode,
+		      int exclusive, char *errstr, size_t errstr_size)
+{
+	char tmp[PATH_MAX];
+	const char *p = data;
+	size_t done = 0;
+	int fd, rc;
+
+	if (exclusive && access(path, F_OK) == 0)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_EXISTS,
+				      "%s: already exists; refusing to overwrite it", path);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    sizeof(tmp))
+		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				      "%s: path too long", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
+		rc = errno;
+		return deconf_err_set(errstr, errstr_size, rc, "%s: %s", tmp, strerror(rc));
+	}
+	/* open() honours the umask; the mode asked for is the mode we want. */
+	if (fchmod(fd, mode) < 0)
+		goto fail_errno;
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail_errno;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) < 0)
+		goto fail_errno;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail_errno;
+	}
+	fd = -1;
+	if (exclusive ? link(tmp, path) < 0 : rename(tmp, path) < 0)
+		goto fail_errno;
+	if (exclusive)
+		unlink(tmp);
+	return DECONF_OK;
+fail_errno:
+	rc = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	if (rc == EEXIST)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_EXISTS,
+				      "%s: already exists; refusing to overwrite it", path);
+	return deconf_err_set(errstr, errstr_size, rc, "%s: %s", path, strerror(rc));
+}
+
+int64_t deconf_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t deconf_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
