@@ -9,12 +9,12 @@ set -euo pipefail
 
 packages=(
 	# build
-	cmake ninja-build pkg-config gcc clang libclang-rt-14-dev
+	cmake ninja-build pkg-config gcc g++ clang libclang-rt-14-dev
 	protobuf-c-compiler
 	# libraries (see README, "Dependencies")
 	librdkafka-dev libprotobuf-c-dev libssl-dev libinih-dev
 	liblmdb-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
-	libutf8proc-dev libidn2-dev liburiparser-dev libphonenumber-dev
+	libutf8proc-dev libidn2-dev liburiparser-dev libphonenumber-dev libcsv-dev
 	# tests
 	libcmocka-dev openssl
 )

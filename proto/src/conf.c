@@ -16,7 +16,7 @@
 #define ORIGIN_MAX 512
 #define KAFKA_PREFIX "kafka."
 #define ENV_PREFIX "DECONF_"
-#define INI_LINE_MAX 8192
+#define INI_LINE_MAX 8192 /* bytes in a line, not counting its "\r\n" */
 
 struct conf_value {
 	bool set;
@@ -376,8 +376,16 @@ static char *ini_read(char *str, int num, void *stream)
 	str[n] = '\0';
 	ctx->line_len += n;
 	ctx->at_line_start = n > 0 && str[n - 1] == '\n';
-	if (!ctx->at_line_start && ctx->pos < ctx->len && !ctx->too_long_line)
-		ctx->too_long_line = ctx->line;
+	if (!ctx->too_long_line) {
+		/* the line's length without its "\r\n" */
+		size_t content = ctx->line_len;
+
+		if (ctx->at_line_start)
+			content -= n > 1 && str[n - 2] == '\r' ? 2 : 1;
+		/* too long, or inih could not take it in one read */
+		if (content > INI_LINE_MAX || (!ctx->at_line_start && ctx->pos < ctx->len))
+			ctx->too_long_line = ctx->line;
+	}
 	return str;
 }
 
@@ -393,8 +401,8 @@ static int conf_ini_handler(void *user, const char *section, const char *name,
 	snprintf(origin, sizeof(origin), "%s:%d", ctx->path, ctx->line);
 	if (ctx->too_long_line) {
 		ctx->rc = deconf_err_set(ctx->errstr, ctx->errstr_size, DECONF_E_CONFIG,
-					 "%s:%d: line too long", ctx->path,
-					 ctx->too_long_line);
+					 "%s:%d: line too long (more than %d bytes)",
+					 ctx->path, ctx->too_long_line, INI_LINE_MAX);
 		return 0;
 	}
 	if ((size_t)snprintf(key, sizeof(key), "%s%s%s", section, *section ? "." : "",
@@ -426,11 +434,22 @@ int deconf_conf_load_file(struct deconf_conf *conf, const char *path, char *errs
 	ctx.data = data;
 	ctx.len = len;
 	/* Debian's inih takes its limits at run time: read lines from the heap,
-	 * up to INI_LINE_MAX, and stop at the first error. */
+	 * up to INI_LINE_MAX, and stop at the first error. The first read must
+	 * already take a whole line (+3 for "\r\n\0"): ini_read() takes a read
+	 * that ends before the newline for a line that is too long, and inih
+	 * would otherwise read any line over its 200-byte initial buffer in
+	 * pieces. */
 	ini_use_stack = false;
 	ini_allow_realloc = true;
-	ini_max_line = INI_LINE_MAX;
+	ini_max_line = INI_LINE_MAX + 3;
+	ini_initial_alloc = INI_LINE_MAX + 3;
 	ini_stop_on_first_error = true;
+	/* No Python-style continuation lines: with them an indented
+	 * "agency = x" after "name = y" silently sets name to "agency = x". */
+	ini_allow_multiline = false;
+	/* Comments only on their own line: a value (a key password, say) may
+	 * contain " ;". */
+	ini_allow_inline_comments = false;
 	rc = ini_parse_stream(ini_read, &ctx, conf_ini_handler, &ctx);
 	free(data);
 	if (ctx.rc)
@@ -507,6 +526,24 @@ int deconf_conf_set_arg(struct deconf_conf *conf, const char *assignment,
 	memcpy(name, assignment, nl);
 	name[nl] = '\0';
 	return deconf_conf_set(conf, name, eq + 1, "command line", errstr, errstr_size);
+}
+
+int deconf_conf_load(struct deconf_conf *conf, const char *path, char *const *envp,
+		     char *const *sets, size_t n_sets, char *errstr, size_t errstr_size)
+{
+	int rc = DECONF_OK;
+
+	if (path)
+		rc = deconf_conf_load_file(conf, path, errstr, errstr_size);
+	if (!rc)
+		rc = deconf_conf_load_env(conf, envp, errstr, errstr_size);
+	for (size_t i = 0; !rc && i < n_sets; i++)
+		rc = deconf_conf_set_arg(conf, sets[i], errstr, errstr_size);
+	if (!rc)
+		rc = deconf_conf_check(conf, errstr, errstr_size);
+	if (rc && rc != DECONF_E_NOMEM)
+		rc = DECONF_E_CONFIG;
+	return rc;
 }
 
 int deconf_conf_check(const struct deconf_conf *conf, char *errstr, size_t errstr_size)

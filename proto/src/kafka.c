@@ -90,8 +90,8 @@ int deconf_kafka_conf_new(rd_kafka_conf_t **out, const struct deconf_conf *conf,
 			if (!(o = deconf_conf_origin(conf, key))) {
 				rc = deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
 						    "%s: required when kafka.security.protocol "
-						    "is ssl (the agency's client certificate)",
-						    key);
+						    "is ssl (mutual TLS: the client's %s)",
+						    key, j == 1 ? "certificate" : "private key");
 				goto fail;
 			}
 		}

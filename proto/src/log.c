@@ -37,22 +37,22 @@ static const char *const level_names[] = {
 
 void deconf_log_set_program(const char *program)
 {
-	logger.program = program ? program : "deconf";
+	__atomic_store_n(&logger.program, program ? program : "deconf", __ATOMIC_RELAXED);
 }
 
 void deconf_log_set_level(int level)
 {
-	logger.level = level;
+	__atomic_store_n(&logger.level, level, __ATOMIC_RELAXED);
 }
 
 int deconf_log_get_level(void)
 {
-	return logger.level;
+	return __atomic_load_n(&logger.level, __ATOMIC_RELAXED);
 }
 
 void deconf_log_set_format(enum deconf_log_format format)
 {
-	logger.format = format;
+	__atomic_store_n(&logger.format, format, __ATOMIC_RELAXED);
 }
 
 int deconf_log_level_parse(const char *name)
@@ -174,30 +174,34 @@ static size_t json_escape(char *out, size_t size, const char *s)
 void deconf_vlog(int level, const char *fac, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX * 2], ts[40];
-	char esc_msg[LOG_LINE_MAX * 2 - 256], esc_fac[64];
+	char esc_msg[LOG_LINE_MAX * 2 - 256], esc_fac[64], esc_prog[64], facility[48];
+	const char *program = __atomic_load_n(&logger.program, __ATOMIC_RELAXED);
 	struct timeval tv;
 	struct tm tm;
 
-	if (level > logger.level)
+	if (level > __atomic_load_n(&logger.level, __ATOMIC_RELAXED))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	scrub(msg);
+	snprintf(facility, sizeof(facility), "%s", fac);
+	scrub(facility);
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%03dZ",
 		 (int)(tv.tv_usec / 1000));
-	if (logger.format == DECONF_LOG_JSON) {
+	if (__atomic_load_n(&logger.format, __ATOMIC_RELAXED) == DECONF_LOG_JSON) {
 		json_escape(esc_msg, sizeof(esc_msg), msg);
-		json_escape(esc_fac, sizeof(esc_fac), fac);
+		json_escape(esc_fac, sizeof(esc_fac), facility);
+		json_escape(esc_prog, sizeof(esc_prog), program);
 		snprintf(line, sizeof(line),
 			 "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\",\"pid\":%d,"
 			 "\"fac\":\"%s\",\"msg\":\"%s\"}",
-			 ts, deconf_log_level_name(level), logger.program, (int)getpid(),
-			 esc_fac, esc_msg);
+			 ts, deconf_log_level_name(level), esc_prog, (int)getpid(), esc_fac,
+			 esc_msg);
 	} else {
-		snprintf(line, sizeof(line), "%s %s[%d] %s %s: %s", ts, logger.program,
-			 (int)getpid(), deconf_log_level_name(level), fac, msg);
+		snprintf(line, sizeof(line), "%s %s[%d] %s %s: %s", ts, program,
+			 (int)getpid(), deconf_log_level_name(level), facility, msg);
 	}
 	pthread_mutex_lock(&logger.lock);
 	if (logger.sink) {

@@ -43,6 +43,12 @@ int deconf_sign_key_generate(struct deconf_sign_key **out, char *errstr,
 	return wrap(out, pkey, 1);
 }
 
+static int no_password(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1;
+}
+
 int deconf_sign_key_load(struct deconf_sign_key **out, const char *path, char *errstr,
 			 size_t errstr_size)
 {
@@ -67,7 +73,8 @@ int deconf_sign_key_load(struct deconf_sign_key **out, const char *path, char *e
 		rc = DECONF_E_NOMEM;
 		goto out;
 	}
-	pkey = is_private ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
+	/* no_password: an encrypted key must fail, never prompt on a tty. */
+	pkey = is_private ? PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL)
 			  : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	ERR_clear_error();
 	if (!pkey || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {

@@ -167,7 +167,12 @@ static int parse_epoch_line(struct deconf_keyring *ring, char *line, const char 
 	long long created = 0;
 	int n = 0, rc;
 
-	if (sscanf(line, "epoch %lu %65s created %lld %n", &epoch, hex, &created, &n) < 3 ||
+	const char *c = strstr(line, " created ");
+
+	/* sscanf's %lu and %lld would take signs and wrap: digits only. */
+	if (strncmp(line, "epoch ", 6) || !isdigit((unsigned char)line[6]) || !c ||
+	    !isdigit((unsigned char)c[9]) || strlen(c + 9) > 15 ||
+	    sscanf(line, "epoch %lu %65s created %lld %n", &epoch, hex, &created, &n) < 3 ||
 	    line[n] != '\0')
 		return deconf_err_set(errstr, errstr_size, DECONF_E_MALFORMED,
 				      "%s:%d: expected 'epoch N <64 hex digits> created "
@@ -205,13 +210,19 @@ int deconf_keyring_load(struct deconf_keyring **out, const char *path, char *err
 		goto fail;
 	/* strtok_r would skip empty lines and lose the count; split by hand. */
 	for (line = data; line; line = save) {
-		char *nl = strchr(line, '\n'), *end;
+		char *nl = memchr(line, '\n', len - (size_t)(line - data)), *end;
 
 		save = nl ? nl + 1 : NULL;
 		if (nl)
 			*nl = '\0';
 		lineno++;
 		end = line + strlen(line);
+		/* A NUL would end the line early and hide the lines after it. */
+		if (end != (nl ? nl : data + len)) {
+			rc = deconf_err_set(errstr, errstr_size, DECONF_E_MALFORMED,
+					    "%s:%d: contains a NUL byte", path, lineno);
+			goto fail;
+		}
 		while (end > line && isspace((unsigned char)end[-1]))
 			*--end = '\0';
 		while (isspace((unsigned char)*line))

@@ -58,7 +58,8 @@ int deconf_file_read(const char *path, size_t max_size, int private_file, char *
 	int fd, rc;
 
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO must not hang us before the regular-file check. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		rc = errno;
 		return deconf_err_set(errstr, errstr_size, rc, "%s: %s", path, strerror(rc));
 	}
@@ -113,6 +114,26 @@ fail:
 	return rc;
 }
 
+/* Make a rename durable: fsync the directory holding path (best effort). */
+static void sync_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (!(slash = strrchr(dir, '/')))
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 int deconf_file_write(const char *path, const void *data, size_t len, mode_t mode,
 		      int exclusive, char *errstr, size_t errstr_size)
 {
@@ -124,15 +145,16 @@ int deconf_file_write(const char *path, const void *data, size_t len, mode_t mod
 	if (exclusive && access(path, F_OK) == 0)
 		return deconf_err_set(errstr, errstr_size, DECONF_E_EXISTS,
 				      "%s: already exists; refusing to overwrite it", path);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
 	    sizeof(tmp))
 		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
 				      "%s: path too long", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
+	/* A unique name per call, so concurrent writers never share one. */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		rc = errno;
 		return deconf_err_set(errstr, errstr_size, rc, "%s: %s", tmp, strerror(rc));
 	}
-	/* open() honours the umask; the mode asked for is the mode we want. */
+	/* mkostemp() makes 0600; set the mode asked for, whatever the umask. */
 	if (fchmod(fd, mode) < 0)
 		goto fail_errno;
 	while (done < len) {
@@ -155,6 +177,7 @@ int deconf_file_write(const char *path, const void *data, size_t len, mode_t mod
 		goto fail_errno;
 	if (exclusive)
 		unlink(tmp);
+	sync_dir(path);
 	return DECONF_OK;
 fail_errno:
 	rc = errno;

@@ -81,6 +81,16 @@ int deconf_conf_set_arg(struct deconf_conf *conf, const char *assignment,
 int deconf_conf_set(struct deconf_conf *conf, const char *name, const char *value,
 		    const char *origin, char *errstr, size_t errstr_size);
 
+/*
+ * What a program does at start, in order: the file at path (skipped when
+ * NULL), DECONF_* variables of envp, each "key=value" of sets (command
+ * line), then deconf_conf_check(). Every failure, I/O included, returns
+ * DECONF_E_CONFIG (or DECONF_E_NOMEM) with one line in errstr; the program
+ * prints it and exits with DECONF_CONF_EXIT.
+ */
+int deconf_conf_load(struct deconf_conf *conf, const char *path, char *const *envp,
+		     char *const *sets, size_t n_sets, char *errstr, size_t errstr_size);
+
 /* Final check: every REQUIRED key is set. */
 int deconf_conf_check(const struct deconf_conf *conf, char *errstr, size_t errstr_size);
 

@@ -26,7 +26,7 @@ enum deconf_log_level {
 };
 
 enum deconf_log_format {
-	DECONF_LOG_TEXT = 0, /* 2026-01-02T03:04:05.678Z prog[pid] WARN FAC: msg */
+	DECONF_LOG_TEXT = 0, /* 2026-01-02T03:04:05.678Z prog[pid] warning FAC: msg */
 	DECONF_LOG_JSON = 1, /* {"ts":..,"level":..,"prog":..,"fac":..,"msg":..} */
 };
 

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# tests/run.sh — THE test command for deconf.
+#
+# On a fresh Debian 12 machine it does all its own set-up: installs the
+# Debian packages it needs, fetches Apache Kafka's jars with Maven, builds
+# with CMake (a normal build, an ASan+UBSan build and a libFuzzer build),
+# starts a real Kafka 4.x broker on 127.0.0.1 (deploy/kafka/kafka.sh), runs
+# the unit and integration tests in both builds, runs each fuzz target for a
+# short bounded time, stops Kafka on every exit path, and ends with one line
+# "N passed, N failed".
+#
+# Environment:
+#   DECONF_BUILD_DIR   where the builds go (default: <repo>/build)
+#   DECONF_FUZZ_SECONDS  per fuzz target (default 30)
+#   DECONF_SKIP_ASAN=1   skip the sanitizer pass (local iteration only)
+#   CI=true            set by CI; nothing differs but the log noise
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${DECONF_BUILD_DIR:-$root/build}
+fuzz_seconds=${DECONF_FUZZ_SECONDS:-30}
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+failures=()
+
+say() { printf '\n=== %s\n' "$*"; }
+
+# Record one check: name, exit status.
+check() {
+	if [ "$2" -eq 0 ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$1")
+	fi
+}
+
+finish() {
+	local rc=$?
+	[ -n "${kafka_started:-}" ] && "$root/deploy/kafka/kafka.sh" stop || true
+	if [ ${#failures[@]} -gt 0 ]; then
+		printf '\nfailed: %s\n' "${failures[*]}"
+	fi
+	if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+		failed=1 # a run that executed nothing has not passed
+	fi
+	printf '\n%d passed, %d failed\n' "$passed" "$failed"
+	if [ "$failed" -ne 0 ] || [ "$rc" -ne 0 ]; then
+		exit 1
+	fi
+	exit 0
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+fatal() {
+	echo "tests/run.sh: $*" >&2
+	failed=$((failed + 1))
+	failures+=("setup")
+	exit 1
+}
+
+say "dependencies"
+"$root/deploy/install-deps.sh" --with-kafka || fatal "could not install Debian packages"
+"$root/deploy/kafka/kafka.sh" fetch || fatal "could not fetch Kafka"
+
+# ctest over one build tree; adds its per-test results to the totals.
+run_ctest() { # name build-dir
+	local name=$1 dir=$2 log="$2/ctest.log" total nfail
+	say "ctest ($name)"
+	(cd "$dir" && ctest --output-on-failure --no-tests=error -j "$jobs" \
+		--timeout 600) 2>&1 | tee "$log"
+	total=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\2/p' "$log")
+	nfail=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\1/p' "$log")
+	if [ -z "$total" ]; then
+		check "ctest-$name" 1
+		return
+	fi
+	passed=$((passed + total - nfail))
+	failed=$((failed + nfail))
+	[ "$nfail" -eq 0 ] || failures+=("ctest-$name")
+	# A skipped test ran nothing: it is a failure here.
+	if grep -q "Not Run\|\*\*\*Skipped" "$log"; then
+		check "ctest-$name-skipped" 1
+	fi
+}
+
+build_tree() { # dir cc cmake-args...
+	local dir=$1 cc=$2
+	shift 2
+	CC=$cc cmake -S "$root" -B "$dir" -G Ninja "$@" >"$dir.cmake.log" 2>&1 ||
+		{ cat "$dir.cmake.log"; return 1; }
+	ninja -C "$dir" 2>&1 | tail -n 30
+	return "${PIPESTATUS[0]}"
+}
+
+mkdir -p "$build"
+say "build (gcc, -Werror)"
+build_tree "$build/normal" gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+check build-normal $?
+if [ -z "${DECONF_SKIP_ASAN:-}" ]; then
+	say "build (clang, ASan+UBSan)"
+	build_tree "$build/asan" clang -DCMAKE_BUILD_TYPE=Debug -DDECONF_SANITIZE=ON
+	check build-asan $?
+fi
+say "build (clang, libFuzzer)"
+build_tree "$build/fuzz" clang -DCMAKE_BUILD_TYPE=Debug -DDECONF_FUZZ=ON -DDECONF_TESTS=OFF
+check build-fuzz $?
+
+say "start Kafka"
+export DECONF_KRAFT_RUN=$build/kafka-run
+"$root/deploy/kafka/kafka.sh" start || fatal "Kafka did not start"
+kafka_started=1
+eval "$("$root/deploy/kafka/kafka.sh" env | sed 's/^/export /')"
+
+[ -d "$build/normal" ] && run_ctest normal "$build/normal"
+if [ -z "${DECONF_SKIP_ASAN:-}" ] && [ -f "$build/asan/build.ninja" ]; then
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
+	run_ctest asan "$build/asan"
+	unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+fi
+
+for f in "$build"/fuzz/tests/fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	name=$(basename "$f")
+	say "fuzz smoke: $name (${fuzz_seconds}s)"
+	corpus=$build/fuzz/corpus/$name
+	mkdir -p "$corpus"
+	seeds=$root/tests/fuzz/seeds/${name#fuzz_}
+	[ -d "$seeds" ] || seeds=
+	timeout $((fuzz_seconds + 60)) "$f" -max_total_time="$fuzz_seconds" \
+		-rss_limit_mb=2048 -print_final_stats=1 "$corpus" $seeds \
+		>"$build/fuzz/$name.log" 2>&1
+	rc=$?
+	tail -n 12 "$build/fuzz/$name.log"
+	check "$name" $rc
+done
