@@ -170,8 +170,11 @@ static int parse_epoch_line(struct deconf_keyring *ring, char *line, const char 
 	const char *c = strstr(line, " created ");
 
 	/* sscanf's %lu and %lld would take signs and wrap: digits only. */
+	if (c)
+		for (c += 9; *c == ' ' || *c == '\t'; c++)
+			;
 	if (strncmp(line, "epoch ", 6) || !isdigit((unsigned char)line[6]) || !c ||
-	    !isdigit((unsigned char)c[9]) || strlen(c + 9) > 15 ||
+	    !isdigit((unsigned char)*c) || strspn(c, "0123456789") > 15 ||
 	    sscanf(line, "epoch %lu %65s created %lld %n", &epoch, hex, &created, &n) < 3 ||
 	    line[n] != '\0')
 		return deconf_err_set(errstr, errstr_size, DECONF_E_MALFORMED,

@@ -558,7 +558,7 @@ static void test_keyring_load_roundtrip(void **state)
 				   "epoch 2 " HEX2 " created 1772000000\n"
 				   "\t epoch 1 " HEX1 " created 1764300000   \n"
 				   "\n"
-				   "epoch 7   " HEX7 "   created -5\n";
+				   "epoch 7   " HEX7 "   created 5\n";
 	struct deconf_keyring *ring = NULL, *again = NULL;
 	struct deconf_tokenizer *tk, *tk2;
 	char path[512], path2[512], err[512] = "", *saved;
@@ -592,7 +592,7 @@ static void test_keyring_load_roundtrip(void **state)
 				      "epoch 1 " HEX1 " created 1764300000\n"
 				      "epoch 2 f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899"
 				      "aabbccddeeff created 1772000000\n"
-				      "epoch 7 " HEX7 " created -5\n"));
+				      "epoch 7 " HEX7 " created 5\n"));
 	free(saved);
 
 	/* ... and loads to the same keys and the same tokens. */
