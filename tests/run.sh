@@ -97,15 +97,15 @@ build_tree() { # dir cc cmake-args...
 
 mkdir -p "$build"
 say "build (gcc, -Werror)"
-build_tree "$build/normal" gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+CXX=g++ build_tree "$build/normal" gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
 check build-normal $?
 if [ -z "${DECONF_SKIP_ASAN:-}" ]; then
 	say "build (clang, ASan+UBSan)"
-	build_tree "$build/asan" clang -DCMAKE_BUILD_TYPE=Debug -DDECONF_SANITIZE=ON
+	CXX=clang++ build_tree "$build/asan" clang -DCMAKE_BUILD_TYPE=Debug -DDECONF_SANITIZE=ON
 	check build-asan $?
 fi
 say "build (clang, libFuzzer)"
-build_tree "$build/fuzz" clang -DCMAKE_BUILD_TYPE=Debug -DDECONF_FUZZ=ON -DDECONF_TESTS=OFF
+CXX=clang++ build_tree "$build/fuzz" clang -DCMAKE_BUILD_TYPE=Debug -DDECONF_FUZZ=ON -DDECONF_TESTS=OFF
 check build-fuzz $?
 
 say "start Kafka"
@@ -132,6 +132,7 @@ for f in "$build"/fuzz/tests/fuzz/fuzz_*; do
 	seeds=$root/tests/fuzz/seeds/${name#fuzz_}
 	[ -d "$seeds" ] || seeds=
 	timeout $((fuzz_seconds + 60)) "$f" -max_total_time="$fuzz_seconds" \
+		-artifact_prefix="$build/fuzz/$name-" \
 		-rss_limit_mb=2048 -print_final_stats=1 "$corpus" $seeds \
 		>"$build/fuzz/$name.log" 2>&1
 	rc=$?

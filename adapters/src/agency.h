@@ -1,0 +1,65 @@
+/*
+ * agency.h — the adapter's configuration and the things it opens from it.
+ *
+ * An agency.conf names the agency, its signing key, the federation key
+ * file, the broker's public key, the ledger directory and Kafka. Programs
+ * load it with adp_agency_load(), then open what each command needs:
+ * commands that never touch Kafka (check, hash) never open a producer, and
+ * commands that never publish never load the signing key.
+ */
+#ifndef ADP_AGENCY_H
+#define ADP_AGENCY_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deconf/conf.h"
+#include "deconf/sign.h"
+#include "deconf/token.h"
+#include "ledger.h"
+#include "normalize.h"
+
+extern const struct deconf_conf_def adp_conf_table[];
+extern const size_t adp_conf_table_n;
+
+struct adp_agency {
+	struct deconf_conf *conf;
+	const char *id;             /* agency.id */
+	const char *topic_prefix;   /* agency.topic_prefix */
+	struct adp_norm_opts norm;
+	struct deconf_keyring *ring;       /* opened by adp_agency_open_keys */
+	struct deconf_tokenizer *tk;       /* current epoch */
+	struct deconf_sign_key *sign_key;  /* adp_agency_open_signing */
+	struct deconf_sign_key *broker_key;
+	struct adp_ledger *ledger;         /* adp_agency_open_ledger */
+};
+
+/*
+ * Load agency.conf (path may be NULL when everything comes from the
+ * environment and sets), DECONF_* from envp, and "key=value" sets. On
+ * error returns DECONF_E_CONFIG with one line in errstr (exit status 2).
+ */
+int adp_agency_load(struct adp_agency *a, const char *path, char *const *envp,
+		    char *const *sets, size_t n_sets, char *errstr, size_t errstr_size);
+
+/* The federation key file and a tokenizer for its current epoch. */
+int adp_agency_open_keys(struct adp_agency *a, char *errstr, size_t errstr_size);
+/* The agency's signing key (to publish). */
+int adp_agency_open_signing(struct adp_agency *a, char *errstr, size_t errstr_size);
+/* The broker's public key (to verify notices). */
+int adp_agency_open_broker_key(struct adp_agency *a, char *errstr, size_t errstr_size);
+/* The ledger in ledger.dir. */
+int adp_agency_open_ledger(struct adp_agency *a, char *errstr, size_t errstr_size);
+
+/* "<prefix><kind>.<agency>", e.g. deconf.submit.agency-a, into buf. */
+const char *adp_agency_topic(const struct adp_agency *a, const char *kind, char *buf,
+			     size_t size);
+
+/* Frees what was opened; NULL-safe members. */
+void adp_agency_close(struct adp_agency *a);
+
+/* Agency ids: [a-z0-9][a-z0-9-]{1,62} (DESIGN: literal ACL patterns). */
+int adp_agency_id_valid(const char *id);
+
+#endif

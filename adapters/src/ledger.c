@@ -1,0 +1,528 @@
+/* ledger.c — the agency's local LMDB ledger. */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "deconf/err.h"
+#include "ledger.h"
+
+#define TOKEN_LEN 16
+#define ENTRY_KEY_MAX (1 + ADP_LEDGER_CASE_MAX + TOKEN_LEN + 4)
+/* value: version u8, type u8, state u8, qualifier len u8, epoch u32,
+ * valid_from i64, valid_to i64, published_at i64, submission id[16],
+ * value len u32, case digest[8], qualifier bytes + NUL (when set), value
+ * bytes */
+#define ENTRY_FIXED (4 + 4 + 8 + 8 + 8 + ADP_SUBMISSION_ID_LEN + 4 + 8)
+#define ENTRY_VERSION 2
+
+struct adp_ledger {
+	MDB_env *env;
+	MDB_dbi entries, cases, outbox, notices, meta;
+};
+
+struct adp_ledger_txn {
+	struct adp_ledger *l;
+	MDB_txn *txn;
+};
+
+static int map_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return DECONF_OK;
+	case MDB_NOTFOUND: return DECONF_E_UNKNOWN;
+	case ENOMEM: return DECONF_E_NOMEM;
+	case MDB_MAP_FULL: return ENOSPC;
+	case EINVAL: return DECONF_E_INVAL;
+	default: return rc > 0 ? rc : DECONF_E_IO; /* MDB_CORRUPTED, MDB_BAD_TXN... */
+	}
+}
+
+int adp_ledger_open(struct adp_ledger **out, const char *dir, size_t map_size,
+		    char *errstr, size_t errstr_size)
+{
+	struct adp_ledger *l;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	*out = NULL;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return deconf_err_set(errstr, errstr_size, errno, "%s: %s", dir,
+				      strerror(errno));
+	if (!(l = calloc(1, sizeof(*l))))
+		return DECONF_E_NOMEM;
+	if ((rc = mdb_env_create(&l->env)) || (rc = mdb_env_set_maxdbs(l->env, 8)) ||
+	    (rc = mdb_env_set_mapsize(l->env, map_size)) ||
+	    (rc = mdb_env_open(l->env, dir, MDB_NOTLS, 0600))) {
+		deconf_err_set(errstr, errstr_size, map_err(rc), "ledger %s: %s", dir,
+			       mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn))) {
+		txn = NULL;
+		goto fail_lmdb;
+	}
+	if ((rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &l->entries)) ||
+	    (rc = mdb_dbi_open(txn, "cases", MDB_CREATE, &l->cases)) ||
+	    (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &l->outbox)) ||
+	    (rc = mdb_dbi_open(txn, "notices", MDB_CREATE, &l->notices)) ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->meta)))
+		goto fail_lmdb;
+	rc = mdb_txn_commit(txn); /* frees txn, whatever the outcome */
+	txn = NULL;
+	if (rc)
+		goto fail_lmdb;
+	*out = l;
+	return DECONF_OK;
+fail_lmdb:
+	deconf_err_set(errstr, errstr_size, map_err(rc), "ledger %s: %s", dir,
+		       mdb_strerror(rc));
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	adp_ledger_close(l);
+	return map_err(rc);
+}
+
+void adp_ledger_close(struct adp_ledger *l)
+{
+	if (!l)
+		return;
+	if (l->env)
+		mdb_env_close(l->env);
+	free(l);
+}
+
+int adp_ledger_begin(struct adp_ledger *l, int rdonly, struct adp_ledger_txn **out)
+{
+	struct adp_ledger_txn *t;
+	int rc;
+
+	*out = NULL;
+	if (!(t = calloc(1, sizeof(*t))))
+		return DECONF_E_NOMEM;
+	t->l = l;
+	if ((rc = mdb_txn_begin(l->env, NULL, rdonly ? MDB_RDONLY : 0, &t->txn))) {
+		free(t);
+		return map_err(rc);
+	}
+	*out = t;
+	return DECONF_OK;
+}
+
+int adp_ledger_commit(struct adp_ledger_txn *t)
+{
+	int rc = mdb_txn_commit(t->txn);
+
+	free(t);
+	return map_err(rc);
+}
+
+void adp_ledger_abort(struct adp_ledger_txn *t)
+{
+	if (!t)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+/* ---------------------------------------------------------------- entries */
+
+/* Case refs are 1..ADP_LEDGER_CASE_MAX bytes: never cut (two long refs
+ * sharing a prefix must not share entries). */
+static int case_ok(const char *case_ref, size_t *n)
+{
+	*n = strlen(case_ref);
+	return *n >= 1 && *n <= ADP_LEDGER_CASE_MAX ? DECONF_OK : DECONF_E_INVAL;
+}
+
+static int entry_key(uint8_t *k, const char *case_ref, const uint8_t token[16],
+		     uint32_t epoch, size_t *len)
+{
+	size_t n;
+
+	if (case_ok(case_ref, &n))
+		return DECONF_E_INVAL;
+	k[0] = (uint8_t)n;
+	memcpy(k + 1, case_ref, n);
+	memcpy(k + 1 + n, token, TOKEN_LEN);
+	k[1 + n + 16] = (uint8_t)(epoch >> 24);
+	k[1 + n + 17] = (uint8_t)(epoch >> 16);
+	k[1 + n + 18] = (uint8_t)(epoch >> 8);
+	k[1 + n + 19] = (uint8_t)epoch;
+	*len = 1 + n + TOKEN_LEN + 4;
+	return DECONF_OK;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static void put_i64(uint8_t *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(u >> (56 - 8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int64_t get_i64(const uint8_t *p)
+{
+	uint64_t u = 0;
+	for (int i = 0; i < 8; i++)
+		u = u << 8 | p[i];
+	return (int64_t)u;
+}
+
+/* Decode an entries key+value into e (strings borrowed from LMDB). */
+static int decode_entry(const MDB_val *k, const MDB_val *v, struct adp_entry *e,
+			char case_ref[ADP_LEDGER_CASE_MAX + 1])
+{
+	const uint8_t *kp = k->mv_data, *p = v->mv_data;
+	size_t n, qlen, vlen;
+
+	if (k->mv_size < 1 + TOKEN_LEN + 4 || (n = kp[0]) > ADP_LEDGER_CASE_MAX ||
+	    n + 1 + TOKEN_LEN + 4 != k->mv_size || v->mv_size < ENTRY_FIXED ||
+	    p[0] != ENTRY_VERSION)
+		return DECONF_E_MALFORMED;
+	if (case_ref) {
+		memcpy(case_ref, kp + 1, n);
+		case_ref[n] = '\0';
+	}
+	memset(e, 0, sizeof(*e));
+	memcpy(e->token, kp + 1 + n, TOKEN_LEN);
+	e->epoch = get_u32(kp + 1 + n + TOKEN_LEN);
+	e->type = p[1];
+	e->state = p[2];
+	qlen = p[3];
+	/* p + 4: epoch copy (kept for the value to stand alone) */
+	e->valid_from = get_i64(p + 8);
+	e->valid_to = get_i64(p + 16);
+	e->published_at = get_i64(p + 24);
+	memcpy(e->submission_id, p + 32, ADP_SUBMISSION_ID_LEN);
+	vlen = get_u32(p + 32 + ADP_SUBMISSION_ID_LEN);
+	memcpy(e->case_digest, p + 36 + ADP_SUBMISSION_ID_LEN, 8);
+	if (ENTRY_FIXED + (qlen ? qlen + 1 : 0) + vlen != v->mv_size ||
+	    (qlen && p[ENTRY_FIXED + qlen] != '\0'))
+		return DECONF_E_MALFORMED;
+	e->qualifier = qlen ? (const char *)p + ENTRY_FIXED : NULL;
+	e->value = (const char *)p + ENTRY_FIXED + (qlen ? qlen + 1 : 0);
+	e->value_len = vlen;
+	return DECONF_OK;
+}
+
+int adp_ledger_get(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[16],
+		   uint32_t epoch, struct adp_entry *e)
+{
+	uint8_t key[ENTRY_KEY_MAX];
+	MDB_val k = { .mv_data = key }, v;
+	int rc;
+
+	if ((rc = entry_key(key, case_ref, token, epoch, &k.mv_size)))
+		return rc;
+	if ((rc = mdb_get(t->txn, t->l->entries, &k, &v)))
+		return map_err(rc);
+	return decode_entry(&k, &v, e, NULL);
+}
+
+int adp_ledger_put(struct adp_ledger_txn *t, const char *case_ref,
+		   const struct adp_entry *e)
+{
+	uint8_t key[ENTRY_KEY_MAX], small[512], *p;
+	size_t qlen = e->qualifier ? strlen(e->qualifier) : 0, qstore = qlen ? qlen + 1 : 0;
+	MDB_val k = { .mv_data = key }, v;
+	int rc;
+
+	if (qlen > 255 || e->value_len > UINT32_MAX)
+		return DECONF_E_INVAL;
+	if ((rc = entry_key(key, case_ref, e->token, e->epoch, &k.mv_size)))
+		return rc;
+	/*
+	 * Serialize first, then hand LMDB a finished record: e's strings may
+	 * point into this very transaction's pages (get, modify, put), and a
+	 * write may move those pages before it copies.
+	 */
+	v.mv_size = ENTRY_FIXED + qstore + e->value_len;
+	if (!(p = v.mv_size <= sizeof(small) ? small : malloc(v.mv_size)))
+		return DECONF_E_NOMEM;
+	v.mv_data = p;
+	p[0] = ENTRY_VERSION;
+	p[1] = (uint8_t)e->type;
+	p[2] = e->state;
+	p[3] = (uint8_t)qlen;
+	put_u32(p + 4, e->epoch);
+	put_i64(p + 8, e->valid_from);
+	put_i64(p + 16, e->valid_to);
+	put_i64(p + 24, e->published_at);
+	memcpy(p + 32, e->submission_id, ADP_SUBMISSION_ID_LEN);
+	put_u32(p + 32 + ADP_SUBMISSION_ID_LEN, (uint32_t)e->value_len);
+	memcpy(p + 36 + ADP_SUBMISSION_ID_LEN, e->case_digest, 8);
+	if (qlen) {
+		memcpy(p + ENTRY_FIXED, e->qualifier, qlen);
+		p[ENTRY_FIXED + qlen] = '\0'; /* read back as a C string */
+	}
+	if (e->value_len)
+		memcpy(p + ENTRY_FIXED + qstore, e->value, e->value_len);
+	rc = map_err(mdb_put(t->txn, t->l->entries, &k, &v, 0));
+	if (p != small)
+		free(p);
+	return rc;
+}
+
+int adp_ledger_del(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[16],
+		   uint32_t epoch)
+{
+	uint8_t key[ENTRY_KEY_MAX];
+	MDB_val k = { .mv_data = key };
+	int rc;
+
+	if ((rc = entry_key(key, case_ref, token, epoch, &k.mv_size)))
+		return rc;
+	return map_err(mdb_del(t->txn, t->l->entries, &k, NULL));
+}
+
+int adp_ledger_foreach(struct adp_ledger_txn *t, const char *case_ref, adp_entry_fn *fn,
+		       void *opaque)
+{
+	uint8_t prefix[1 + ADP_LEDGER_CASE_MAX];
+	size_t plen = 0;
+	char ref[ADP_LEDGER_CASE_MAX + 1];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	struct adp_entry e;
+	int rc, op;
+
+	if (case_ref) {
+		if (case_ok(case_ref, &plen))
+			return DECONF_E_INVAL;
+		prefix[0] = (uint8_t)plen;
+		memcpy(prefix + 1, case_ref, plen);
+		plen += 1;
+	}
+	if ((rc = mdb_cursor_open(t->txn, t->l->entries, &cur)))
+		return map_err(rc);
+	k.mv_data = prefix;
+	k.mv_size = plen;
+	op = plen ? MDB_SET_RANGE : MDB_FIRST;
+	/* rc: LMDB's; stop: decode's or the callback's, returned as is */
+	while (!(rc = mdb_cursor_get(cur, &k, &v, op))) {
+		int stop;
+
+		op = MDB_NEXT;
+		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)))
+			break;
+		if ((stop = decode_entry(&k, &v, &e, ref)) || (stop = fn(opaque, ref, &e))) {
+			mdb_cursor_close(cur);
+			return stop;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? DECONF_OK : map_err(rc);
+}
+
+size_t adp_ledger_entry_count(struct adp_ledger_txn *t)
+{
+	MDB_stat st;
+
+	return mdb_stat(t->txn, t->l->entries, &st) ? 0 : st.ms_entries;
+}
+
+/* ------------------------------------------------------------------ cases */
+
+static MDB_val case_key(const char *case_ref)
+{
+	size_t n;
+	MDB_val k = { .mv_size = 0, .mv_data = (void *)case_ref };
+
+	/* an invalid ref gives an empty key, which LMDB refuses (EINVAL) */
+	if (!case_ok(case_ref, &n))
+		k.mv_size = n;
+	return k;
+}
+
+int adp_ledger_case_get(struct adp_ledger_txn *t, const char *case_ref,
+			uint8_t digest[32])
+{
+	MDB_val k = case_key(case_ref), v;
+	int rc;
+
+	if ((rc = mdb_get(t->txn, t->l->cases, &k, &v)))
+		return map_err(rc);
+	if (v.mv_size != 32)
+		return DECONF_E_MALFORMED;
+	memcpy(digest, v.mv_data, 32);
+	return DECONF_OK;
+}
+
+int adp_ledger_case_put(struct adp_ledger_txn *t, const char *case_ref,
+			const uint8_t digest[32])
+{
+	MDB_val k = case_key(case_ref), v = { .mv_size = 32, .mv_data = (void *)digest };
+
+	return map_err(mdb_put(t->txn, t->l->cases, &k, &v, 0));
+}
+
+int adp_ledger_case_del(struct adp_ledger_txn *t, const char *case_ref)
+{
+	MDB_val k = case_key(case_ref);
+	int rc = mdb_del(t->txn, t->l->cases, &k, NULL);
+
+	return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
+}
+
+/* ----------------------------------------------------------------- outbox */
+
+int adp_ledger_outbox_put(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+			  const uint8_t *envelope, size_t len)
+{
+	MDB_val k = { .mv_size = ADP_SUBMISSION_ID_LEN, .mv_data = (void *)id };
+	MDB_val v = { .mv_size = len, .mv_data = (void *)envelope };
+
+	return map_err(mdb_put(t->txn, t->l->outbox, &k, &v, 0));
+}
+
+int adp_ledger_outbox_get(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+			  const uint8_t **envelope, size_t *len)
+{
+	MDB_val k = { .mv_size = ADP_SUBMISSION_ID_LEN, .mv_data = (void *)id }, v;
+	int rc;
+
+	if ((rc = mdb_get(t->txn, t->l->outbox, &k, &v)))
+		return map_err(rc);
+	*envelope = v.mv_data;
+	*len = v.mv_size;
+	return DECONF_OK;
+}
+
+int adp_ledger_outbox_del(struct adp_ledger_txn *t,
+			  const uint8_t id[ADP_SUBMISSION_ID_LEN])
+{
+	MDB_val k = { .mv_size = ADP_SUBMISSION_ID_LEN, .mv_data = (void *)id };
+	int rc = mdb_del(t->txn, t->l->outbox, &k, NULL);
+
+	return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
+}
+
+/* Walk every record of dbi; fn gets key and value. */
+static int walk(struct adp_ledger_txn *t, MDB_dbi dbi,
+		int (*fn)(void *, const MDB_val *, const MDB_val *), void *opaque)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, op = MDB_FIRST;
+
+	if ((rc = mdb_cursor_open(t->txn, dbi, &cur)))
+		return map_err(rc);
+	while (!(rc = mdb_cursor_get(cur, &k, &v, op))) {
+		int stop;
+
+		op = MDB_NEXT;
+		if ((stop = fn(opaque, &k, &v))) {
+			mdb_cursor_close(cur);
+			return stop;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
+}
+
+struct outbox_walk {
+	adp_outbox_fn *fn;
+	void *opaque;
+};
+
+static int outbox_cb(void *opaque, const MDB_val *k, const MDB_val *v)
+{
+	struct outbox_walk *w = opaque;
+
+	if (k->mv_size != ADP_SUBMISSION_ID_LEN)
+		return DECONF_E_MALFORMED;
+	return w->fn(w->opaque, k->mv_data, v->mv_data, v->mv_size);
+}
+
+int adp_ledger_outbox_foreach(struct adp_ledger_txn *t, adp_outbox_fn *fn, void *opaque)
+{
+	struct outbox_walk w = { fn, opaque };
+
+	return walk(t, t->l->outbox, outbox_cb, &w);
+}
+
+size_t adp_ledger_outbox_count(struct adp_ledger_txn *t)
+{
+	MDB_stat st;
+
+	return mdb_stat(t->txn, t->l->outbox, &st) ? 0 : st.ms_entries;
+}
+
+/* ---------------------------------------------------------------- notices */
+
+int adp_ledger_notice_seen(struct adp_ledger_txn *t, const uint8_t *id, size_t len)
+{
+	MDB_val k = { .mv_size = len, .mv_data = (void *)id }, v;
+
+	if (!len || len > 511)
+		return 0;
+	return mdb_get(t->txn, t->l->notices, &k, &v) == MDB_SUCCESS;
+}
+
+int adp_ledger_notice_put(struct adp_ledger_txn *t, const uint8_t *id, size_t len,
+			  const uint8_t *envelope, size_t env_len)
+{
+	MDB_val k = { .mv_size = len, .mv_data = (void *)id };
+	MDB_val v = { .mv_size = env_len, .mv_data = (void *)envelope };
+
+	if (!len || len > 511)
+		return DECONF_E_INVAL;
+	return map_err(mdb_put(t->txn, t->l->notices, &k, &v, 0));
+}
+
+struct notice_walk {
+	adp_notice_fn *fn;
+	void *opaque;
+};
+
+static int notice_cb(void *opaque, const MDB_val *k, const MDB_val *v)
+{
+	struct notice_walk *w = opaque;
+
+	return w->fn(w->opaque, v->mv_data, v->mv_size);
+}
+
+int adp_ledger_notice_foreach(struct adp_ledger_txn *t, adp_notice_fn *fn, void *opaque)
+{
+	struct notice_walk w = { fn, opaque };
+
+	return walk(t, t->l->notices, notice_cb, &w);
+}
+
+/* ------------------------------------------------------------------- meta */
+
+int adp_ledger_meta_get(struct adp_ledger_txn *t, const char *name, int64_t *v)
+{
+	MDB_val k = { .mv_size = strlen(name), .mv_data = (void *)name }, d;
+	int rc;
+
+	if ((rc = mdb_get(t->txn, t->l->meta, &k, &d)))
+		return map_err(rc);
+	if (d.mv_size != 8)
+		return DECONF_E_MALFORMED;
+	*v = get_i64(d.mv_data);
+	return DECONF_OK;
+}
+
+int adp_ledger_meta_put(struct adp_ledger_txn *t, const char *name, int64_t v)
+{
+	uint8_t buf[8];
+	MDB_val k = { .mv_size = strlen(name), .mv_data = (void *)name };
+	MDB_val d = { .mv_size = 8, .mv_data = buf };
+
+	put_i64(buf, v);
+	return map_err(mdb_put(t->txn, t->l->meta, &k, &d, 0));
+}

@@ -1,0 +1,489 @@
+/* notices.c — fetch, verify, deduplicate and show conflict notices. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deconf/envelope.h"
+#include "deconf/err.h"
+#include "deconf/kafka.h"
+#include "deconf/log.h"
+#include "deconf/util.h"
+#include "notices.h"
+
+#define NOTICE_MAX (256 * 1024)
+
+/* ------------------------------------------------------------ printing */
+
+static const char *kind_name(int kind)
+{
+	switch (kind) {
+	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT: return "conflict";
+	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH: return "restricted_match";
+	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_QUERY_HIT: return "query_hit";
+	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_QUERIED: return "queried";
+	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING: return "expiry_warning";
+	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRED: return "expired";
+	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_HOT_TOKEN: return "hot_token";
+	default: return "unknown";
+	}
+}
+
+static const char *level_name(int level)
+{
+	switch (level) {
+	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_FEDERAL: return "federal";
+	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_STATE: return "state";
+	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_LOCAL: return "local";
+	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_TRIBAL: return "tribal";
+	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_INTERNATIONAL: return "international";
+	default: return "unknown level";
+	}
+}
+
+static const char *const caution_names[] = { "armed", "undercover", "active operation",
+					     "victim at risk", "informant", "court sealed" };
+
+static void time_str(char *buf, size_t size, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!ms) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* A bytes field as printable text (ids and case refs are ASCII in practice). */
+static void text(char *buf, size_t size, ProtobufCBinaryData b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b.len && n + 1 < size; i++)
+		buf[n++] = b.data[i] >= 0x20 && b.data[i] < 0x7f ? (char)b.data[i] : '?';
+	buf[n] = '\0';
+}
+
+static void print_value(FILE *out, const char *value, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		fputc((unsigned char)value[i] < 0x20 ? '?' : value[i], out);
+}
+
+void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char *value,
+		      size_t value_len)
+{
+	const Deconf__V1__Counterpart *cp = n->counterpart;
+	const char *type = deconf_indicator_type_name(n->type);
+	char when[40], ref[160], id[40], agency[80], hex[33];
+
+	time_str(when, sizeof(when), n->created_at);
+	text(ref, sizeof(ref), n->case_ref);
+	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > 16 ? 16 : n->notice_id.len);
+	fprintf(out, "%s  %s  (notice %s)\n", kind_name(n->kind), when, hex);
+	fprintf(out, "  your case:    %s, %s ", ref, type ? type : "?");
+	if (value)
+		print_value(out, value, value_len);
+	else
+		fputs("(no longer in the ledger)", out);
+	fputc('\n', out);
+	if (cp) {
+		const Deconf__V1__PointOfContact *poc = cp->poc;
+		int first = 1;
+
+		text(agency, sizeof(agency), cp->agency_id);
+		text(id, sizeof(id), cp->case_ref);
+		time_str(when, sizeof(when), cp->first_seen);
+		fprintf(out, "  %s %s (%s; %s, %s)", 
+			n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH
+				? "matched by:  "
+				: "also held by:",
+			cp->agency_name && *cp->agency_name ? cp->agency_name : agency, agency,
+			level_name(cp->level), cp->country && *cp->country ? cp->country : "?");
+		if (cp->case_ref.len)
+			fprintf(out, ", case %s", id);
+		if (cp->first_seen)
+			fprintf(out, ", since %s", when);
+		fputc('\n', out);
+		if (poc)
+			fprintf(out, "  contact:      %s%s%s%s%s%s%s\n", poc->name ? poc->name : "",
+				poc->phone && *poc->phone ? ", " : "", poc->phone ? poc->phone : "",
+				poc->email && *poc->email ? ", " : "", poc->email ? poc->email : "",
+				poc->unit && *poc->unit ? ", " : "", poc->unit ? poc->unit : "");
+		if (cp->caution_flags) {
+			fputs("  caution:      ", out);
+			for (unsigned b = 0; b < 6; b++)
+				if (cp->caution_flags & (1u << b)) {
+					fprintf(out, "%s%s", first ? "" : ", ", caution_names[b]);
+					first = 0;
+				}
+			fputc('\n', out);
+		}
+		if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH)
+			fputs("  your entry is restricted: they were not told; you decide "
+			      "whether to reach out\n",
+			      out);
+	}
+	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING) {
+		time_str(when, sizeof(when), n->expires_at);
+		fprintf(out, "  expires:      %s unless renewed\n", when);
+	}
+}
+
+static json_t *jbytes(ProtobufCBinaryData b)
+{
+	char buf[512];
+
+	text(buf, sizeof(buf), b);
+	return json_string(buf);
+}
+
+void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
+			   const char *value, size_t value_len)
+{
+	json_t *o = json_object(), *cp;
+	char hex[2 * 64 + 1], *s;
+
+	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > 64 ? 64 : n->notice_id.len);
+	json_object_set_new(o, "notice_id", json_string(hex));
+	json_object_set_new(o, "kind", json_string(kind_name(n->kind)));
+	json_object_set_new(o, "case_ref", jbytes(n->case_ref));
+	json_object_set_new(o, "type", json_string(deconf_indicator_type_name(n->type)
+							   ? deconf_indicator_type_name(n->type)
+							   : "unknown"));
+	json_object_set_new(o, "value", value ? json_stringn_nocheck(value, value_len)
+					       : json_null());
+	json_object_set_new(o, "key_epoch", json_integer(n->key_epoch));
+	deconf_hex_encode(hex, n->token.data, n->token.len > 64 ? 64 : n->token.len);
+	json_object_set_new(o, "token", json_string(hex));
+	json_object_set_new(o, "created_at", json_integer(n->created_at));
+	if (n->expires_at)
+		json_object_set_new(o, "expires_at", json_integer(n->expires_at));
+	if (n->counterpart) {
+		const Deconf__V1__Counterpart *c = n->counterpart;
+		json_t *caution = json_array();
+
+		cp = json_object();
+		json_object_set_new(cp, "agency_id", jbytes(c->agency_id));
+		json_object_set_new(cp, "agency_name", json_string(c->agency_name ? c->agency_name : ""));
+		json_object_set_new(cp, "level", json_string(level_name(c->level)));
+		json_object_set_new(cp, "country", json_string(c->country ? c->country : ""));
+		json_object_set_new(cp, "case_ref", c->case_ref.len ? jbytes(c->case_ref)
+								     : json_null());
+		if (c->poc)
+			json_object_set_new(
+				cp, "poc",
+				json_pack("{s:s,s:s,s:s,s:s}", "name", c->poc->name ? c->poc->name : "",
+					  "phone", c->poc->phone ? c->poc->phone : "", "email",
+					  c->poc->email ? c->poc->email : "", "unit",
+					  c->poc->unit ? c->poc->unit : ""));
+		for (unsigned b = 0; b < 6; b++)
+			if (c->caution_flags & (1u << b))
+				json_array_append_new(caution, json_string(caution_names[b]));
+		json_object_set_new(cp, "caution", caution);
+		json_object_set_new(cp, "first_seen", json_integer(c->first_seen));
+		json_object_set_new(o, "counterpart", cp);
+	}
+	/* Invalid UTF-8 in a raw value must not lose the line: ensure_ascii. */
+	if ((s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII))) {
+		fputs(s, out);
+		fputc('\n', out);
+		free(s);
+	}
+	json_decref(o);
+}
+
+/* ------------------------------------------------------------ fetching */
+
+/* The raw value behind the notice, from the ledger (borrowed in t). */
+static const char *lookup_value(struct adp_ledger_txn *t, const Deconf__V1__ConflictNotice *n,
+				size_t *len)
+{
+	char ref[ADP_LEDGER_CASE_MAX + 1];
+	struct adp_entry e;
+
+	if (n->case_ref.len == 0 || n->case_ref.len > ADP_LEDGER_CASE_MAX ||
+	    n->token.len != DECONF_TOKEN_LEN)
+		return NULL;
+	memcpy(ref, n->case_ref.data, n->case_ref.len);
+	ref[n->case_ref.len] = '\0';
+	if (adp_ledger_get(t, ref, n->token.data, n->key_epoch, &e))
+		return NULL;
+	*len = e.value_len;
+	return e.value;
+}
+
+/* Verify, deduplicate and store one record; advance the partition offset. */
+static int take(struct adp_agency *a, const rd_kafka_message_t *m, adp_notice_cb *cb,
+		void *opaque, struct adp_notice_stats *st)
+{
+	Deconf__V1__ConflictNotice *n = NULL;
+	struct adp_ledger_txn *t = NULL;
+	char errstr[256], meta[64];
+	int rc, fresh = 0;
+
+	rc = deconf_envelope_open(m->payload, m->len, NOTICE_MAX,
+				  DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE,
+				  a->broker_key, &deconf__v1__conflict_notice__descriptor,
+				  (ProtobufCMessage **)&n, errstr, sizeof(errstr));
+	if (!rc && (n->agency_id.len != strlen(a->id) ||
+		    memcmp(n->agency_id.data, a->id, n->agency_id.len))) {
+		rc = DECONF_E_INVAL;
+		snprintf(errstr, sizeof(errstr), "addressed to another agency");
+	}
+	if (rc) {
+		deconf_msg_free(n);
+		n = NULL;
+		st->refused++;
+		deconf_log(DECONF_LOG_WARNING, "NOTICES",
+			   "refused record at %s [%d] offset %lld: %s", rd_kafka_topic_name(m->rkt),
+			   (int)m->partition, (long long)m->offset, errstr);
+	}
+	if ((rc = adp_ledger_begin(a->ledger, 0, &t)))
+		goto out;
+	if (n && adp_ledger_notice_seen(t, n->notice_id.data, n->notice_id.len)) {
+		st->duplicates++;
+	} else if (n) {
+		if ((rc = adp_ledger_notice_put(t, n->notice_id.data, n->notice_id.len,
+						m->payload, m->len)))
+			goto out;
+		fresh = 1;
+	}
+	snprintf(meta, sizeof(meta), "notices.offset.%d", (int)m->partition);
+	if ((rc = adp_ledger_meta_put(t, meta, m->offset + 1)))
+		goto out;
+	if (fresh) {
+		size_t vlen = 0;
+		const char *v = lookup_value(t, n, &vlen);
+		st->received++;
+		if (cb)
+			cb(opaque, n, v, vlen);
+	}
+	rc = adp_ledger_commit(t);
+	t = NULL;
+out:
+	adp_ledger_abort(t);
+	deconf_msg_free(n);
+	return rc;
+}
+
+int adp_notices_fetch(struct adp_agency *a, int follow, volatile int *stop,
+		      adp_notice_cb *cb, void *opaque, struct adp_notice_stats *st,
+		      char *errstr, size_t errstr_size)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_partition_list_t *tl = NULL;
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_topic_t *rkt = NULL;
+	rd_kafka_t *rk = NULL;
+	rd_kafka_queue_t *q = NULL;
+	char topic[256];
+	int64_t *hi = NULL;
+	int np = 0, started = 0, rc;
+	rd_kafka_resp_err_t err;
+
+	memset(st, 0, sizeof(*st));
+	adp_agency_topic(a, "notices", topic, sizeof(topic));
+	if ((rc = adp_agency_open_ledger(a, errstr, errstr_size)) ||
+	    (rc = adp_agency_open_broker_key(a, errstr, errstr_size)))
+		return rc;
+	if ((rc = deconf_kafka_conf_new(&kc, a->conf, "deconf-adapter", errstr, errstr_size)))
+		return rc;
+	/* No group: offsets live in the ledger, stored with the notices. */
+	if ((rc = deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "adapter", errstr,
+					errstr_size))) {
+		rd_kafka_conf_destroy(kc);
+		return rc;
+	}
+	if (!(rk = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size)))
+		return DECONF_E_KAFKA;
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	err = rd_kafka_metadata(rk, 0, rkt, &md,
+				(int)deconf_conf_get_int(a->conf, "submit.timeout"));
+	if (err || md->topic_cnt != 1 ||
+	    md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+		if (!err && md->topic_cnt == 1 && !follow) {
+			rc = DECONF_OK; /* no notices topic yet: no notices */
+			goto out;
+		}
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA, "%s: %s", topic,
+				    rd_kafka_err2str(err ? err : md->topics[0].err));
+		goto out;
+	}
+	if (md->topics[0].err) {
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA, "%s: %s", topic,
+				    rd_kafka_err2str(md->topics[0].err));
+		goto out;
+	}
+	np = md->topics[0].partition_cnt;
+	if (!(hi = calloc((size_t)np + 1, sizeof(*hi))) ||
+	    !(tl = rd_kafka_topic_partition_list_new(np))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
+	{
+		struct adp_ledger_txn *t;
+		if ((rc = adp_ledger_begin(a->ledger, 1, &t)))
+			goto out;
+		for (int p = 0; p < np; p++) {
+			char meta[64];
+			int64_t off = RD_KAFKA_OFFSET_BEGINNING, lo;
+			snprintf(meta, sizeof(meta), "notices.offset.%d", p);
+			adp_ledger_meta_get(t, meta, &off);
+			rd_kafka_topic_partition_list_add(tl, topic, p)->offset = off;
+			if ((err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi[p],
+								    10000))) {
+				adp_ledger_abort(t);
+				rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
+						    "%s [%d]: %s", topic, p, rd_kafka_err2str(err));
+				goto out;
+			}
+			/* nothing new in this partition: already at its end */
+			if (off >= hi[p])
+				hi[p] = -1;
+		}
+		adp_ledger_abort(t);
+	}
+	/* The simple (legacy) consumer: partitions and offsets are ours to
+	 * choose, with no consumer group to ask the broker about. */
+	if (!(q = rd_kafka_queue_new(rk))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
+	for (int p = 0; p < np; p++) {
+		if (rd_kafka_consume_start_queue(rkt, p, tl->elems[p].offset, q) < 0) {
+			rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
+					    "%s [%d]: %s", topic, p,
+					    rd_kafka_err2str(rd_kafka_last_error()));
+			goto out;
+		}
+		started = p + 1;
+	}
+	for (;;) {
+		rd_kafka_message_t *m;
+		int done = 1;
+
+		for (int p = 0; p < np; p++)
+			if (hi[p] >= 0)
+				done = 0;
+		if ((!follow && done) || (stop && *stop))
+			break;
+		if (!(m = rd_kafka_consume_queue(q, 200)))
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			if (m->partition >= 0 && m->partition < np)
+				hi[m->partition] = -1;
+		} else if (m->err) {
+			deconf_log(DECONF_LOG_WARNING, "NOTICES", "%s: %s", topic,
+				   rd_kafka_message_errstr(m));
+			if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+				rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
+						    "%s: %s", topic, rd_kafka_message_errstr(m));
+				rd_kafka_message_destroy(m);
+				goto out;
+			}
+		} else {
+			rc = take(a, m, cb, opaque, st);
+			if (m->partition >= 0 && m->partition < np && hi[m->partition] >= 0 &&
+			    m->offset + 1 >= hi[m->partition])
+				hi[m->partition] = -1;
+			if (rc) {
+				rd_kafka_message_destroy(m);
+				deconf_err_set(errstr, errstr_size, rc, "ledger: %s",
+					       deconf_strerror(rc));
+				goto out;
+			}
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rc = DECONF_OK;
+out:
+	for (int p = 0; p < started; p++)
+		rd_kafka_consume_stop(rkt, p);
+	if (q)
+		rd_kafka_queue_destroy(q);
+	if (tl)
+		rd_kafka_topic_partition_list_destroy(tl);
+	free(hi);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	if (rk)
+		rd_kafka_destroy(rk);
+	return rc;
+}
+
+/* ------------------------------------------------------------- listing */
+
+struct stored {
+	Deconf__V1__ConflictNotice **v;
+	size_t n, cap;
+};
+
+static int collect(void *opaque, const uint8_t *envelope, size_t len)
+{
+	struct stored *s = opaque;
+	Deconf__V1__Envelope *env = NULL;
+	ProtobufCMessage *m = NULL;
+
+	/* verified when it was stored; parse only */
+	if (deconf_envelope_unpack(envelope, len, SIZE_MAX, &env, NULL, 0) ||
+	    deconf_envelope_payload(env, &deconf__v1__conflict_notice__descriptor, &m, NULL,
+				    0)) {
+		deconf_msg_free(env);
+		return 0;
+	}
+	deconf_msg_free(env);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		Deconf__V1__ConflictNotice **v = realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			deconf_msg_free(m);
+			return DECONF_E_NOMEM;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = (Deconf__V1__ConflictNotice *)m;
+	return 0;
+}
+
+static int by_time(const void *x, const void *y)
+{
+	const Deconf__V1__ConflictNotice *a = *(Deconf__V1__ConflictNotice *const *)x;
+	const Deconf__V1__ConflictNotice *b = *(Deconf__V1__ConflictNotice *const *)y;
+
+	return a->created_at < b->created_at ? -1 : a->created_at > b->created_at;
+}
+
+int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
+		     size_t errstr_size)
+{
+	struct adp_ledger_txn *t;
+	struct stored s = { 0 };
+	int rc;
+
+	if ((rc = adp_agency_open_ledger(a, errstr, errstr_size)))
+		return rc;
+	if ((rc = adp_ledger_begin(a->ledger, 1, &t)))
+		return rc;
+	rc = adp_ledger_notice_foreach(t, collect, &s);
+	if (!rc) {
+		if (s.n)
+			qsort(s.v, s.n, sizeof(*s.v), by_time);
+		for (size_t i = 0; i < s.n; i++) {
+			size_t vlen = 0;
+			const char *v = lookup_value(t, s.v[i], &vlen);
+			cb(opaque, s.v[i], v, vlen);
+		}
+	}
+	for (size_t i = 0; i < s.n; i++)
+		deconf_msg_free(s.v[i]);
+	free(s.v);
+	adp_ledger_abort(t);
+	return rc;
+}

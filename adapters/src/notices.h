@@ -1,0 +1,55 @@
+/*
+ * notices.h — conflict notices back to the agency's own cases.
+ *
+ * Reads the agency's notices topic (deconf.notices.<agency>) by partition
+ * assignment, with its offsets kept in the ledger: each notice and the
+ * offset after it are stored in one ledger transaction, so a crash neither
+ * loses nor repeats one, and no consumer group (hence no group ACL) is
+ * needed. Every notice must be signed by the broker's key
+ * (agency.broker_public_key); unsigned or badly signed records are refused,
+ * counted and logged, never shown. A notice id already stored is a duplicate
+ * and dropped.
+ *
+ * A stored notice is shown next to what only the agency knows: its own
+ * case and the raw indicator value behind the token, from the ledger.
+ */
+#ifndef ADP_NOTICES_H
+#define ADP_NOTICES_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "agency.h"
+#include "deconf.pb-c.h"
+
+struct adp_notice_stats {
+	uint64_t received, duplicates, refused;
+};
+
+/*
+ * Called for each new notice (already stored). value/value_len: the raw
+ * value from the ledger, NULL when the ledger no longer holds the entry.
+ */
+typedef void(adp_notice_cb)(void *opaque, const Deconf__V1__ConflictNotice *n,
+			    const char *value, size_t value_len);
+
+/*
+ * Fetch new notices into the ledger, calling cb for each. Without follow,
+ * returns once the topic's end (as of the call) is reached; with follow,
+ * runs until *stop becomes non-zero. Returns 0 or an error with errstr.
+ */
+int adp_notices_fetch(struct adp_agency *a, int follow, volatile int *stop,
+		      adp_notice_cb *cb, void *opaque, struct adp_notice_stats *st,
+		      char *errstr, size_t errstr_size);
+
+/* Call cb for every stored notice, oldest first. */
+int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
+		     size_t errstr_size);
+
+/* Print one notice in plain words, or as one JSON line. */
+void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char *value,
+		      size_t value_len);
+void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
+			   const char *value, size_t value_len);
+
+#endif

@@ -1,0 +1,852 @@
+/* submit.c — plan, record, sign and publish submissions (see submit.h). */
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deconf/envelope.h"
+#include "deconf/err.h"
+#include "deconf/kafka.h"
+#include "deconf/log.h"
+#include "deconf/util.h"
+#include "progress.h"
+#include "submit.h"
+
+#define ENVELOPE_SLACK 512 /* signature, envelope framing, signer */
+
+/* One token op being built into the current batch. */
+struct tok {
+	Deconf__V1__TokenRef ref;
+	uint8_t token[DECONF_TOKEN_LEN];
+	const struct adp_indicator *ind; /* NULL for ledger-sourced removes */
+};
+
+struct op {
+	Deconf__V1__CaseOp cop;
+	Deconf__V1__PointOfContact poc;
+	const struct adp_case *c;
+	uint8_t digest[32];
+	struct tok *toks;
+	size_t n, cap;
+};
+
+/* Delivery bookkeeping shared with the delivery report callback. */
+struct delivery {
+	uint8_t (*ids)[ADP_SUBMISSION_ID_LEN]; /* delivered, to apply */
+	size_t n, cap;
+	size_t inflight;
+	int failed;
+	char why[256];
+};
+
+struct run {
+	struct adp_agency *a;
+	const struct adp_submit_opts *o;
+	struct adp_submit_stats *st;
+	FILE *report;
+	size_t max_batch;
+	int64_t timeout_ms;
+	rd_kafka_t *rk;
+	char topic[256];
+	struct delivery dl;
+	/* the batch */
+	struct adp_ledger_txn *txn;
+	uint8_t sub_id[ADP_SUBMISSION_ID_LEN];
+	struct op *ops;
+	size_t n_ops, cap_ops;
+	size_t est;
+	char *errstr;
+	size_t errstr_size;
+};
+
+/* ---------------------------------------------------------------- kafka */
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct delivery *dl = opaque;
+	uint8_t *id = m->_private;
+
+	dl->inflight--;
+	if (m->err) {
+		dl->failed++;
+		snprintf(dl->why, sizeof(dl->why), "%s", rd_kafka_err2str(m->err));
+	} else if (dl->n < dl->cap || (dl->cap = dl->cap ? dl->cap * 2 : 64,
+				       dl->ids = realloc(dl->ids, dl->cap * sizeof(*dl->ids)))) {
+		memcpy(dl->ids[dl->n++], id, ADP_SUBMISSION_ID_LEN);
+	} else {
+		dl->failed++;
+		snprintf(dl->why, sizeof(dl->why), "out of memory");
+	}
+	free(id);
+}
+
+static int open_producer(struct run *r)
+{
+	rd_kafka_conf_t *kc;
+	char tmo[32];
+	int rc;
+
+	if (r->rk)
+		return DECONF_OK;
+	if ((rc = deconf_kafka_conf_new(&kc, r->a->conf, "deconf-adapter", r->errstr,
+					r->errstr_size)))
+		return rc;
+	snprintf(tmo, sizeof(tmo), "%lld", (long long)r->timeout_ms);
+	if ((rc = deconf_kafka_conf_set(kc, "enable.idempotence", "true", "adapter", r->errstr,
+					r->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(kc, "message.timeout.ms", tmo, "submit.timeout",
+					r->errstr, r->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(kc, "linger.ms", "5", "adapter", r->errstr,
+					r->errstr_size))) {
+		rd_kafka_conf_destroy(kc);
+		return rc;
+	}
+	rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+	rd_kafka_conf_set_opaque(kc, &r->dl);
+	if (!(r->rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, r->errstr, r->errstr_size)))
+		return DECONF_E_KAFKA;
+	return DECONF_OK;
+}
+
+/* Hand one envelope to the producer; buf is taken over (freed by Kafka). */
+static int produce(struct run *r, const uint8_t id[ADP_SUBMISSION_ID_LEN], uint8_t *buf,
+		   size_t len, const char *key)
+{
+	uint8_t *opaque = malloc(ADP_SUBMISSION_ID_LEN);
+	rd_kafka_resp_err_t err;
+	int rc;
+
+	if (!opaque) {
+		free(buf);
+		return DECONF_E_NOMEM;
+	}
+	if ((rc = open_producer(r))) {
+		free(buf);
+		free(opaque);
+		return rc;
+	}
+	memcpy(opaque, id, ADP_SUBMISSION_ID_LEN);
+	for (;;) {
+		err = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(r->topic),
+					RD_KAFKA_V_KEY(key, strlen(key)),
+					RD_KAFKA_V_VALUE(buf, len),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+					RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		rd_kafka_poll(r->rk, 100);
+	}
+	if (err) {
+		free(buf);
+		free(opaque);
+		return deconf_err_set(r->errstr, r->errstr_size, deconf_kafka_err(err),
+				      "producing to %s: %s", r->topic, rd_kafka_err2str(err));
+	}
+	r->dl.inflight++;
+	r->st->bytes += len;
+	return DECONF_OK;
+}
+
+/* ------------------------------------------------- applying deliveries */
+
+/* Mark what submission id changed as published, clear its outbox record. */
+static int apply_one(struct run *r, struct adp_ledger_txn *t,
+		     const uint8_t id[ADP_SUBMISSION_ID_LEN])
+{
+	const uint8_t *buf;
+	size_t len;
+	Deconf__V1__Envelope *env = NULL;
+	Deconf__V1__Submission *sub = NULL;
+	int64_t now = deconf_now_ms();
+	int rc;
+
+	if ((rc = adp_ledger_outbox_get(t, id, &buf, &len)))
+		return rc == DECONF_E_UNKNOWN ? DECONF_OK : rc; /* applied before */
+	if ((rc = deconf_envelope_unpack(buf, len, SIZE_MAX, &env, NULL, 0)) ||
+	    (rc = deconf_envelope_payload(env, &deconf__v1__submission__descriptor,
+					  (ProtobufCMessage **)&sub, NULL, 0)))
+		goto out;
+	for (size_t i = 0; i < sub->n_ops; i++) {
+		Deconf__V1__CaseOp *op = sub->ops[i];
+		char ref[ADP_LEDGER_CASE_MAX + 1];
+
+		if (op->case_ref.len > ADP_LEDGER_CASE_MAX)
+			continue;
+		memcpy(ref, op->case_ref.data, op->case_ref.len);
+		ref[op->case_ref.len] = '\0';
+		for (size_t j = 0; j < op->n_tokens; j++) {
+			Deconf__V1__TokenRef *tr = op->tokens[j];
+			struct adp_entry e;
+
+			if (tr->token.len != DECONF_TOKEN_LEN ||
+			    adp_ledger_get(t, ref, tr->token.data, tr->key_epoch, &e) ||
+			    memcmp(e.submission_id, id, ADP_SUBMISSION_ID_LEN))
+				continue; /* changed again since: the later op decides */
+			if (e.state == ADP_ENTRY_REMOVING) {
+				rc = adp_ledger_del(t, ref, tr->token.data, tr->key_epoch);
+			} else if (e.state == ADP_ENTRY_PENDING) {
+				e.state = ADP_ENTRY_LIVE;
+				e.published_at = now;
+				rc = adp_ledger_put(t, ref, &e);
+			}
+			if (rc)
+				goto out;
+		}
+		if (op->op == DECONF__V1__OP__OP_CLOSE_CASE &&
+		    (rc = adp_ledger_case_del(t, ref)))
+			goto out;
+	}
+	rc = adp_ledger_outbox_del(t, id);
+	r->st->delivered++;
+out:
+	deconf_msg_free(sub);
+	deconf_msg_free(env);
+	return rc;
+}
+
+/* Apply every delivery reported so far (no write transaction may be open). */
+static int apply_delivered(struct run *r)
+{
+	struct adp_ledger_txn *t;
+	int rc;
+
+	if (!r->dl.n)
+		return DECONF_OK;
+	if ((rc = adp_ledger_begin(r->a->ledger, 0, &t)))
+		return rc;
+	for (size_t i = 0; i < r->dl.n; i++)
+		if ((rc = apply_one(r, t, r->dl.ids[i]))) {
+			adp_ledger_abort(t);
+			return deconf_err_set(r->errstr, r->errstr_size, rc,
+					      "ledger update after delivery: %s",
+					      deconf_strerror(rc));
+		}
+	r->dl.n = 0;
+	return adp_ledger_commit(t);
+}
+
+/* Wait for every record in flight, then apply what was delivered. */
+static int drain(struct run *r)
+{
+	int64_t end = deconf_mono_us() + (r->timeout_ms + 10000) * 1000;
+	int rc;
+
+	while (r->rk && r->dl.inflight && deconf_mono_us() < end)
+		rd_kafka_poll(r->rk, 100);
+	if ((rc = apply_delivered(r)))
+		return rc;
+	if (r->dl.inflight || r->dl.failed)
+		return deconf_err_set(r->errstr, r->errstr_size, DECONF_E_KAFKA,
+				      "Kafka did not confirm %zu submission(s) to %s: %s; "
+				      "they stay in the ledger's outbox and are sent again "
+				      "by the next run",
+				      r->dl.inflight + (size_t)r->dl.failed, r->topic,
+				      r->dl.failed ? r->dl.why : "timed out");
+	return DECONF_OK;
+}
+
+/* -------------------------------------------------------------- outbox */
+
+struct resend {
+	struct run *r;
+	int rc;
+};
+
+static int resend_cb(void *opaque, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+		     const uint8_t *envelope, size_t len)
+{
+	struct resend *rs = opaque;
+	uint8_t *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return rs->rc = DECONF_E_NOMEM;
+	memcpy(copy, envelope, len);
+	if ((rs->rc = produce(rs->r, id, copy, len, rs->r->a->id)))
+		return rs->rc;
+	rs->r->st->resent++;
+	return 0;
+}
+
+/* Send again what an earlier run left in the outbox. */
+static int resend_outbox(struct run *r)
+{
+	struct adp_ledger_txn *t;
+	struct resend rs = { r, 0 };
+	int rc;
+
+	if ((rc = adp_ledger_begin(r->a->ledger, 1, &t)))
+		return rc;
+	if (adp_ledger_outbox_count(t)) {
+		deconf_log(DECONF_LOG_NOTICE, "SUBMIT",
+			   "sending again %zu submission(s) an earlier run left unconfirmed",
+			   adp_ledger_outbox_count(t));
+		/* produce() copies: the envelopes stay valid only in this txn */
+		rc = adp_ledger_outbox_foreach(t, resend_cb, &rs);
+	}
+	adp_ledger_abort(t);
+	if (rc || rs.rc)
+		return rc ? rc : rs.rc;
+	return drain(r);
+}
+
+/* -------------------------------------------------------------- batches */
+
+static void free_batch(struct run *r)
+{
+	for (size_t i = 0; i < r->n_ops; i++)
+		free(r->ops[i].toks);
+	r->n_ops = 0;
+	r->est = 0;
+}
+
+static int begin_batch(struct run *r)
+{
+	int rc;
+
+	if (r->txn)
+		return DECONF_OK;
+	if ((rc = adp_ledger_begin(r->a->ledger, 0, &r->txn)))
+		return deconf_err_set(r->errstr, r->errstr_size, rc, "ledger: %s",
+				      deconf_strerror(rc));
+	if (RAND_bytes(r->sub_id, sizeof(r->sub_id)) != 1)
+		return DECONF_E_CRYPTO;
+	return DECONF_OK;
+}
+
+/* Sign the batch, put it in the outbox with its entries, commit, produce. */
+static int flush_batch(struct run *r)
+{
+	Deconf__V1__Submission sub = DECONF__V1__SUBMISSION__INIT;
+	Deconf__V1__CaseOp **ops = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc = DECONF_OK;
+
+	if (!r->txn)
+		return DECONF_OK;
+	if (!r->n_ops || r->o->dry_run) {
+		adp_ledger_abort(r->txn);
+		r->txn = NULL;
+		free_batch(r);
+		return DECONF_OK;
+	}
+	if (!(ops = calloc(r->n_ops, sizeof(*ops)))) {
+		rc = DECONF_E_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < r->n_ops; i++) {
+		struct op *o = &r->ops[i];
+		o->cop.tokens = calloc(o->n ? o->n : 1, sizeof(*o->cop.tokens));
+		if (!o->cop.tokens) {
+			rc = DECONF_E_NOMEM;
+			goto fail;
+		}
+		for (size_t j = 0; j < o->n; j++) {
+			o->toks[j].ref.token.data = o->toks[j].token;
+			o->cop.tokens[j] = &o->toks[j].ref;
+		}
+		o->cop.n_tokens = o->n;
+		if (o->cop.op == DECONF__V1__OP__OP_ADD || o->cop.op == DECONF__V1__OP__OP_QUERY)
+			o->cop.poc = &o->poc;
+		ops[i] = &o->cop;
+	}
+	sub.agency_id.data = (uint8_t *)r->a->id;
+	sub.agency_id.len = strlen(r->a->id);
+	sub.submission_id.data = r->sub_id;
+	sub.submission_id.len = sizeof(r->sub_id);
+	sub.created_at = deconf_now_ms();
+	sub.n_ops = r->n_ops;
+	sub.ops = ops;
+	rc = deconf_envelope_seal(&sub.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+				  r->a->id, r->a->sign_key, &buf, &len);
+	for (size_t i = 0; i < r->n_ops; i++) {
+		free(r->ops[i].cop.tokens);
+		r->ops[i].cop.tokens = NULL;
+	}
+	if (rc)
+		goto fail;
+	if ((rc = adp_ledger_outbox_put(r->txn, r->sub_id, buf, len)))
+		goto fail;
+	rc = adp_ledger_commit(r->txn);
+	r->txn = NULL;
+	if (rc)
+		goto fail;
+	r->st->submissions++;
+	/* Key: the first case (informational: one partition per submit topic
+	 * keeps an agency's submissions in order). */
+	rc = produce(r, r->sub_id, buf, len, r->ops[0].c->case_ref);
+	buf = NULL;
+	free(ops);
+	free_batch(r);
+	if (!rc && r->rk) {
+		rd_kafka_poll(r->rk, 0);
+		rc = apply_delivered(r);
+	}
+	return rc;
+fail:
+	if (r->txn) {
+		adp_ledger_abort(r->txn);
+		r->txn = NULL;
+	}
+	free(buf);
+	free(ops);
+	free_batch(r);
+	return rc;
+}
+
+/* What identifies the case-level fields last published (POC, visibility...). */
+static void case_digest(const struct adp_case *c, uint8_t out[32])
+{
+	const char *f[] = { c->poc_name, c->poc_phone, c->poc_email, c->poc_unit };
+	uint8_t buf[4 * 257 + 16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < 4; i++) {
+		size_t l = f[i] ? strlen(f[i]) : 0;
+		if (l > 256)
+			l = 256; /* the input caps POC fields at 256 bytes */
+		memcpy(buf + n, f[i] ? f[i] : "", l);
+		n += l;
+		buf[n++] = 0;
+	}
+	buf[n++] = (uint8_t)c->visibility;
+	memcpy(buf + n, &c->caution_flags, 4);
+	n += 4;
+	memcpy(buf + n, &c->expires_at, 8);
+	n += 8;
+	SHA256(buf, n, out);
+}
+
+/* Start a CaseOp for c in the batch (flushing first if it would not fit). */
+static struct op *start_op(struct run *r, const struct adp_case *c, int opcode,
+			   const uint8_t digest[32])
+{
+	struct op *o;
+	size_t overhead;
+
+	if (r->n_ops == r->cap_ops) {
+		size_t cap = r->cap_ops ? r->cap_ops * 2 : 64;
+		struct op *n = realloc(r->ops, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		r->ops = n;
+		r->cap_ops = cap;
+	}
+	o = &r->ops[r->n_ops];
+	memset(o, 0, sizeof(*o));
+	deconf__v1__case_op__init(&o->cop);
+	deconf__v1__point_of_contact__init(&o->poc);
+	o->c = c;
+	memcpy(o->digest, digest, 32);
+	o->cop.case_ref.data = (uint8_t *)c->case_ref;
+	o->cop.case_ref.len = strlen(c->case_ref);
+	o->cop.op = opcode;
+	o->cop.visibility = c->visibility;
+	o->cop.caution_flags = c->caution_flags;
+	o->cop.expires_at = c->expires_at;
+	o->poc.name = c->poc_name ? c->poc_name : "";
+	o->poc.phone = c->poc_phone ? c->poc_phone : "";
+	o->poc.email = c->poc_email ? c->poc_email : "";
+	o->poc.unit = c->poc_unit ? c->poc_unit : "";
+	o->cop.poc = &o->poc;
+	overhead = deconf__v1__case_op__get_packed_size(&o->cop) + 8;
+	o->cop.poc = NULL;
+	r->n_ops++;
+	r->est += overhead;
+	return o;
+}
+
+/* Add a token to c's current op, splitting into a new batch when full. */
+static int add_token(struct run *r, struct op **op, const struct tok *t)
+{
+	struct op *o = *op;
+	size_t sz = deconf__v1__token_ref__get_packed_size(&t->ref) + 20;
+	int rc;
+
+	if (r->est + sz > r->max_batch - ENVELOPE_SLACK && o->n > 0) {
+		const struct adp_case *c = o->c;
+		int opcode = o->cop.op;
+		uint8_t digest[32];
+
+		memcpy(digest, o->digest, 32);
+		if ((rc = flush_batch(r)) || (rc = begin_batch(r)))
+			return rc;
+		if (!(o = start_op(r, c, opcode, digest)))
+			return DECONF_E_NOMEM;
+		*op = o;
+	}
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 8;
+		struct tok *n = realloc(o->toks, cap * sizeof(*n));
+		if (!n)
+			return DECONF_E_NOMEM;
+		o->toks = n;
+		o->cap = cap;
+	}
+	o->toks[o->n] = *t;
+	o->n++;
+	r->est += sz;
+	r->st->ops++;
+	return DECONF_OK;
+}
+
+static int record_entry(struct run *r, const char *case_ref, const struct tok *t,
+			uint8_t state, const uint8_t digest[32])
+{
+	struct adp_entry e = { 0 };
+
+	memcpy(e.case_digest, digest, sizeof(e.case_digest));
+	memcpy(e.token, t->token, DECONF_TOKEN_LEN);
+	e.epoch = t->ref.key_epoch;
+	e.type = t->ref.type;
+	e.state = state;
+	e.valid_from = t->ref.valid_from;
+	e.valid_to = t->ref.valid_to;
+	memcpy(e.submission_id, r->sub_id, ADP_SUBMISSION_ID_LEN);
+	e.value = t->ind->value;
+	e.value_len = t->ind->value_len;
+	e.qualifier = t->ind->qualifier;
+	return adp_ledger_put(r->txn, case_ref, &e);
+}
+
+/* ----------------------------------------------------------- planning */
+
+/* Normalize + tokenize every indicator of c; -1 for each refused one. */
+static int tokenize_case(struct run *r, const struct adp_case *c, struct tok *toks,
+			 int *ok, size_t *n_bad)
+{
+	uint8_t canon[ADP_CANON_MAX];
+	size_t len;
+	char why[256];
+	int rc;
+
+	*n_bad = 0;
+	for (size_t i = 0; i < c->n_ind; i++) {
+		const struct adp_indicator *ind = &c->ind[i];
+		struct tok *t = &toks[i];
+
+		deconf__v1__token_ref__init(&t->ref);
+		t->ind = ind;
+		ok[i] = 0;
+		rc = adp_normalize(ind->type, ind->qualifier, ind->value, ind->value_len,
+				   &r->a->norm, canon, &len, why, sizeof(why));
+		if (rc == DECONF_E_NOMEM)
+			return rc;
+		if (rc) {
+			fprintf(r->report, "%s:%u: %s: %s\n", r->o->source ? r->o->source : "-",
+				ind->line, deconf_indicator_type_name(ind->type), why);
+			(*n_bad)++;
+			continue;
+		}
+		if ((rc = deconf_token(r->a->tk, ind->type, canon, len, t->token)))
+			return rc;
+		t->ref.type = ind->type;
+		t->ref.key_epoch = deconf_tokenizer_epoch(r->a->tk);
+		t->ref.token.len = DECONF_TOKEN_LEN;
+		t->ref.valid_from = ind->valid_from;
+		t->ref.valid_to = ind->valid_to;
+		ok[i] = 1;
+	}
+	return DECONF_OK;
+}
+
+struct collect {
+	struct tok *toks;
+	size_t n, cap;
+};
+
+static int collect_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
+{
+	struct collect *cl = opaque;
+	struct tok *t;
+
+	if (e->state == ADP_ENTRY_REMOVING)
+		return 0;
+	if (cl->n == cl->cap) {
+		size_t cap = cl->cap ? cl->cap * 2 : 16;
+		struct tok *n = realloc(cl->toks, cap * sizeof(*n));
+		if (!n)
+			return DECONF_E_NOMEM;
+		cl->toks = n;
+		cl->cap = cap;
+	}
+	t = &cl->toks[cl->n++];
+	deconf__v1__token_ref__init(&t->ref);
+	memcpy(t->token, e->token, DECONF_TOKEN_LEN);
+	t->ref.type = e->type;
+	t->ref.key_epoch = e->epoch;
+	t->ref.token.len = DECONF_TOKEN_LEN;
+	t->ref.valid_from = e->valid_from;
+	t->ref.valid_to = e->valid_to;
+	t->ind = NULL;
+	return 0;
+}
+
+/* Mark the ledger entry of t REMOVING under this batch. */
+static int mark_removing(struct run *r, const char *case_ref, const struct tok *t)
+{
+	struct adp_entry e;
+	int rc;
+
+	if ((rc = adp_ledger_get(r->txn, case_ref, t->token, t->ref.key_epoch, &e)))
+		return rc == DECONF_E_UNKNOWN ? DECONF_OK : rc;
+	e.state = ADP_ENTRY_REMOVING;
+	memcpy(e.submission_id, r->sub_id, ADP_SUBMISSION_ID_LEN);
+	return adp_ledger_put(r->txn, case_ref, &e);
+}
+
+/* CLOSE_CASE, or REMOVE of all: every entry the ledger holds for c. */
+static int plan_close(struct run *r, const struct adp_case *c, int opcode)
+{
+	struct collect cl = { 0 };
+	uint8_t digest[32] = { 0 };
+	struct op *o;
+	int rc;
+
+	if ((rc = adp_ledger_foreach(r->txn, c->case_ref, collect_cb, &cl)))
+		goto out;
+	if (!cl.n) {
+		/* Nothing held: a withdrawn or closed case stays so, silently. */
+		r->st->unchanged++;
+		goto out;
+	}
+	if (!(o = start_op(r, c, opcode, digest))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < cl.n && !rc; i++)
+		if (!(rc = add_token(r, &o, &cl.toks[i])))
+			rc = mark_removing(r, c->case_ref, &cl.toks[i]);
+	if (!rc && opcode == DECONF__V1__OP__OP_CLOSE_CASE)
+		rc = adp_ledger_case_del(r->txn, c->case_ref);
+out:
+	free(cl.toks);
+	return rc;
+}
+
+static int same_window(const struct adp_entry *e, const struct tok *t)
+{
+	return e->valid_from == t->ref.valid_from && e->valid_to == t->ref.valid_to;
+}
+
+static int plan_case(struct run *r, const struct adp_case *c)
+{
+	struct tok *toks = NULL;
+	int *ok = NULL, rc = DECONF_OK;
+	size_t n_bad = 0;
+	uint8_t digest[32];
+	struct op *o = NULL;
+
+	r->st->cases++;
+	r->st->indicators += c->n_ind;
+	if ((rc = begin_batch(r)))
+		return rc;
+	if (c->op == DECONF__V1__OP__OP_CLOSE_CASE ||
+	    (c->op == DECONF__V1__OP__OP_REMOVE && c->n_ind == 0))
+		return plan_close(r, c, c->op);
+	if (c->n_ind && (!(toks = calloc(c->n_ind, sizeof(*toks))) ||
+			 !(ok = calloc(c->n_ind, sizeof(*ok))))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
+	if ((rc = tokenize_case(r, c, toks, ok, &n_bad)))
+		goto out;
+	r->st->invalid += n_bad;
+	if ((c->invalid || n_bad) && !r->o->skip_invalid) {
+		r->st->cases_withheld++;
+		fprintf(r->report, "%s:%u: case %s not published: fix the line(s) above, or "
+				   "run with --skip-invalid to publish its valid rows\n",
+			r->o->source ? r->o->source : "-", c->first_line, c->case_ref);
+		goto out;
+	}
+	case_digest(c, digest);
+	for (size_t i = 0; i < c->n_ind; i++) {
+		struct adp_entry e;
+		int have;
+
+		if (!ok[i])
+			continue;
+		have = adp_ledger_get(r->txn, c->case_ref, toks[i].token, toks[i].ref.key_epoch,
+				      &e) == DECONF_OK;
+		switch (c->op) {
+		case DECONF__V1__OP__OP_ADD:
+			/* Unchanged: held (published or on its way) with the same
+			 * window and the same case details. Kept per entry, so a
+			 * run killed half-way through a case resumes exactly. */
+			if (have && e.state != ADP_ENTRY_REMOVING && same_window(&e, &toks[i]) &&
+			    !memcmp(e.case_digest, digest, sizeof(e.case_digest))) {
+				r->st->unchanged++;
+				continue;
+			}
+			break;
+		case DECONF__V1__OP__OP_REMOVE:
+			if (!have || e.state == ADP_ENTRY_REMOVING) {
+				r->st->unchanged++;
+				continue;
+			}
+			break;
+		default: /* RENEW and QUERY: always asked */
+			break;
+		}
+		if (!o && !(o = start_op(r, c, c->op, digest))) {
+			rc = DECONF_E_NOMEM;
+			goto out;
+		}
+		if ((rc = add_token(r, &o, &toks[i])))
+			goto out;
+		if (c->op == DECONF__V1__OP__OP_ADD || c->op == DECONF__V1__OP__OP_RENEW)
+			rc = record_entry(r, c->case_ref, &toks[i], ADP_ENTRY_PENDING, digest);
+		else if (c->op == DECONF__V1__OP__OP_REMOVE)
+			rc = mark_removing(r, c->case_ref, &toks[i]);
+		if (rc)
+			goto out;
+	}
+	if (c->op == DECONF__V1__OP__OP_ADD && o)
+		rc = adp_ledger_case_put(r->txn, c->case_ref, digest);
+out:
+	free(toks);
+	free(ok);
+	return rc;
+}
+
+/* ------------------------------------------------------------ drivers */
+
+static int run_init(struct run *r, struct adp_agency *a, const struct adp_submit_opts *o,
+		    struct adp_submit_stats *st, char *errstr, size_t errstr_size)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(st, 0, sizeof(*st));
+	r->a = a;
+	r->o = o;
+	r->st = st;
+	r->report = o->report ? o->report : stderr;
+	r->errstr = errstr;
+	r->errstr_size = errstr_size;
+	r->max_batch = (size_t)deconf_conf_get_int(a->conf, "submit.max_batch_bytes");
+	r->timeout_ms = deconf_conf_get_int(a->conf, "submit.timeout");
+	adp_agency_topic(a, "submit", r->topic, sizeof(r->topic));
+	if ((rc = adp_agency_open_keys(a, errstr, errstr_size)) ||
+	    (rc = adp_agency_open_ledger(a, errstr, errstr_size)))
+		return rc;
+	if (!o->dry_run && (rc = adp_agency_open_signing(a, errstr, errstr_size)))
+		return rc;
+	if (!o->dry_run && (rc = resend_outbox(r)))
+		return rc;
+	return DECONF_OK;
+}
+
+static void run_free(struct run *r)
+{
+	if (r->txn)
+		adp_ledger_abort(r->txn);
+	free_batch(r);
+	free(r->ops);
+	free(r->dl.ids);
+	if (r->rk)
+		rd_kafka_destroy(r->rk);
+}
+
+static int run_cases(struct run *r, const struct adp_case *const *cases, size_t n)
+{
+	struct adp_progress pr;
+	int rc = DECONF_OK;
+
+	adp_progress_start(&pr, r->o->progress, "publishing", n);
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = plan_case(r, cases[i]);
+		adp_progress_update(&pr, i + 1, 0);
+	}
+	if (!rc)
+		rc = flush_batch(r);
+	if (!rc && !r->o->dry_run)
+		rc = drain(r);
+	adp_progress_end(&pr);
+	return rc;
+}
+
+int adp_submit_cases(struct adp_agency *a, const struct adp_case *cases, size_t n,
+		     const struct adp_submit_opts *o, struct adp_submit_stats *st,
+		     char *errstr, size_t errstr_size)
+{
+	const struct adp_case **list = NULL;
+	struct run r;
+	int rc;
+
+	if ((rc = run_init(&r, a, o, st, errstr, errstr_size)))
+		goto out;
+	if (n && !(list = calloc(n, sizeof(*list)))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		list[i] = &cases[i];
+	rc = run_cases(&r, list, n);
+	if (!rc && st->invalid)
+		rc = DECONF_E_MALFORMED;
+out:
+	free(list);
+	run_free(&r);
+	return rc;
+}
+
+int adp_submit_input(struct adp_agency *a, const struct adp_input *in,
+		     const struct adp_submit_opts *o, struct adp_submit_stats *st,
+		     char *errstr, size_t errstr_size)
+{
+	size_t n = adp_input_case_count(in), n_err = adp_input_error_count(in);
+	const struct adp_case **list = NULL;
+	size_t uncased = 0, k = 0;
+	struct run r;
+	int rc;
+
+	if ((rc = run_init(&r, a, o, st, errstr, errstr_size)))
+		goto out;
+	for (size_t i = 0; i < n_err; i++) {
+		const struct adp_input_error *e = adp_input_error_at(in, i);
+		fprintf(r.report, "%s:%u: %s\n", o->source ? o->source : "-", e->line,
+			e->reason);
+		if (e->case_idx == ADP_INPUT_NO_CASE)
+			uncased++;
+	}
+	if (adp_input_error_total(in) > n_err)
+		fprintf(r.report, "%s: %zu more error(s) not shown\n",
+			o->source ? o->source : "-", adp_input_error_total(in) - n_err);
+	st->invalid += adp_input_error_total(in);
+	if (uncased && !o->skip_invalid) {
+		/* Rows that belong to no known case may hide any case's rows. */
+		fprintf(r.report, "%s: nothing published: %zu line(s) could not be tied to a "
+				  "case; fix them or run with --skip-invalid\n",
+			o->source ? o->source : "-", uncased);
+		st->cases = n;
+		st->cases_withheld = n;
+		rc = DECONF_E_MALFORMED;
+		goto out;
+	}
+	if (n && !(list = calloc(n, sizeof(*list)))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		list[k++] = adp_input_case(in, i);
+	rc = run_cases(&r, list, k);
+	if (!rc && st->invalid)
+		rc = DECONF_E_MALFORMED;
+out:
+	free(list);
+	run_free(&r);
+	return rc;
+}
+
+int adp_flush_outbox(struct adp_agency *a, struct adp_submit_stats *st, char *errstr,
+		     size_t errstr_size)
+{
+	struct adp_submit_opts o = { 0 };
+	struct run r;
+	int rc = run_init(&r, a, &o, st, errstr, errstr_size);
+
+	run_free(&r);
+	return rc;
+}

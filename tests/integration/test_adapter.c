@@ -1,0 +1,815 @@
+/*
+ * test_adapter.c — deconf-adapter against the real Kafka.
+ *
+ * Each test makes a throwaway agency (its own id, so its own submit topic):
+ * a federation key file, a signing key, a ledger directory and an
+ * agency.conf for the plaintext listener. It runs the real deconf-adapter
+ * binary and reads back what reached Kafka: every record must be a
+ * Submission signed by the agency's key, and the set of token ops must be
+ * exactly what the input asks for — once.
+ *
+ *   - submit publishes every indicator; re-running the same file publishes
+ *     nothing new;
+ *   - a bad row withholds its case (exit 1), the other cases go out;
+ *     --skip-invalid publishes the valid rest;
+ *   - withdraw and close publish REMOVE and CLOSE_CASE with the ledger's
+ *     tokens;
+ *   - Kafka unreachable: a bounded failure, exit 1, nothing marked
+ *     published; the next run delivers it;
+ *   - SIGKILL in the middle of a large submit, then the same command
+ *     again: every op published exactly once (resends carry the same
+ *     submission id);
+ *   - privacy: no raw value, canonical form, or 6-byte piece of either
+ *     appears in any record of any topic on the cluster, nor in the
+ *     adapter's log output.
+ *
+ * Needs DECONF_KRAFT_BOOTSTRAP (deploy/kafka/kafka.sh env); exits 77 without.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "deconf/envelope.h"
+#include "deconf/err.h"
+#include "deconf/kafka.h"
+#include "deconf/log.h"
+#include "deconf/token.h"
+#include "deconf/util.h"
+
+static const char *bootstrap;
+
+struct agency {
+	char dir[128];
+	char id[64];
+	char conf[192];
+	char log[192];
+	struct deconf_sign_key *key;
+	struct deconf_sign_key *broker; /* plays the broker for notices */
+	struct deconf_keyring *ring;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void agency_new(struct agency *a, const char *bootstrap_servers)
+{
+	char path[256], errstr[512], text[2048];
+	uint8_t r[4];
+	char hex[9];
+
+	snprintf(a->dir, sizeof(a->dir), "/tmp/itest-adapter.XXXXXX");
+	assert_non_null(mkdtemp(a->dir));
+	RAND_bytes(r, sizeof(r));
+	snprintf(a->id, sizeof(a->id), "it-%s", deconf_hex_encode(hex, r, sizeof(r)));
+	assert_int_equal(deconf_keyring_new(&a->ring), 0);
+	assert_int_equal(deconf_keyring_rotate(a->ring, NULL), 0);
+	snprintf(path, sizeof(path), "%s/federation.keys", a->dir);
+	assert_int_equal(deconf_keyring_save(a->ring, path, 1, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_sign_key_generate(&a->key, errstr, sizeof(errstr)), 0);
+	snprintf(path, sizeof(path), "%s/signing.key", a->dir);
+	assert_int_equal(deconf_sign_key_save_private(a->key, path, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_sign_key_generate(&a->broker, errstr, sizeof(errstr)), 0);
+	snprintf(path, sizeof(path), "%s/broker.pub", a->dir);
+	assert_int_equal(deconf_sign_key_save_public(a->broker, path, errstr, sizeof(errstr)),
+			 0);
+	snprintf(a->conf, sizeof(a->conf), "%s/agency.conf", a->dir);
+	snprintf(a->log, sizeof(a->log), "%s/adapter.log", a->dir);
+	snprintf(text, sizeof(text),
+		 "[agency]\n"
+		 "id = %s\n"
+		 "key_file = %s/federation.keys\n"
+		 "signing_key = %s/signing.key\n"
+		 "broker_public_key = %s/broker.pub\n"
+		 "default_region = US\n"
+		 "[ledger]\n"
+		 "dir = %s/ledger\n"
+		 "[submit]\n"
+		 "timeout = 20s\n"
+		 "max_batch_bytes = 64k\n"
+		 "[log]\n"
+		 "level = debug\n"
+		 "[kafka]\n"
+		 "bootstrap.servers = %s\n",
+		 a->id, a->dir, a->dir, a->dir, a->dir, bootstrap_servers);
+	write_file(a->conf, text);
+}
+
+static void agency_free(struct agency *a)
+{
+	char cmd[400];
+
+	/* A sanitizer report in any adapter run fails the test, even where the
+	 * run was expected to exit non-zero. */
+	snprintf(cmd, sizeof(cmd), "grep -q 'Sanitizer\\|runtime error' '%s'", a->log);
+	if (system(cmd) == 0) {
+		snprintf(cmd, sizeof(cmd), "cat '%s' >&2", a->log);
+		assert_int_equal(system(cmd), 0);
+		fail_msg("sanitizer report in %s", a->log);
+	}
+
+	deconf_sign_key_free(a->key);
+	deconf_sign_key_free(a->broker);
+	deconf_keyring_free(a->ring);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", a->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Run deconf-adapter with args; stderr appended to the agency's log. */
+static int adapter(const struct agency *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int adapter(const struct agency *a, const char *fmt, ...)
+{
+	char args[1024], cmd[2048];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --no-progress %s >>'%s' 2>&1", ADAPTER_BIN,
+		 a->conf, args, a->log);
+	st = system(cmd);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* A token op as read back from Kafka. */
+struct seen {
+	uint8_t sub_id[16];
+	char case_ref[130];
+	int op;
+	uint8_t token[16];
+};
+
+struct topic_read {
+	struct seen *ops;
+	size_t n, cap;
+	size_t records;
+	size_t distinct_subs;
+};
+
+/* Consume the whole submit topic of a (from the start to its end). */
+static void read_submissions(const struct agency *a, struct topic_read *out)
+{
+	char topic[128], errstr[512];
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_t *rk;
+	rd_kafka_topic_partition_list_t *tl;
+	int64_t lo = 0, hi = 0;
+	uint8_t (*subs)[16] = NULL;
+	size_t n_subs = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(topic, sizeof(topic), "deconf.submit.%s", a->id);
+	assert_int_equal(deconf_kafka_conf_new(&kc, NULL, "itest-adapter", errstr,
+					       sizeof(errstr)),
+			 0);
+	assert_int_equal(deconf_kafka_conf_set(kc, "bootstrap.servers", bootstrap, "t", errstr,
+					       sizeof(errstr)),
+			 0);
+	assert_int_equal(deconf_kafka_conf_set(kc, "group.id", "itest-adapter-reader", "t",
+					       errstr, sizeof(errstr)),
+			 0);
+	assert_int_equal(deconf_kafka_conf_set(kc, "enable.auto.commit", "false", "t", errstr,
+					       sizeof(errstr)),
+			 0);
+	rk = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
+	assert_non_null(rk);
+	if (rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000)) {
+		rd_kafka_destroy(rk);
+		return; /* no topic: nothing was published */
+	}
+	tl = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(tl, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	assert_int_equal(rd_kafka_assign(rk, tl), 0);
+	rd_kafka_topic_partition_list_destroy(tl);
+	for (int64_t got = lo, end = deconf_mono_us() + 60000000;
+	     got < hi && deconf_mono_us() < end;) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+		Deconf__V1__Submission *sub = NULL;
+		int dup = 0;
+
+		if (!m)
+			continue;
+		if (m->err) {
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		got = m->offset + 1;
+		out->records++;
+		assert_int_equal(deconf_envelope_open(
+					 m->payload, m->len, DECONF_ENVELOPE_MAX_DEFAULT,
+					 DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION, a->key,
+					 &deconf__v1__submission__descriptor,
+					 (ProtobufCMessage **)&sub, errstr, sizeof(errstr)),
+				 0);
+		assert_int_equal(sub->agency_id.len, strlen(a->id));
+		assert_memory_equal(sub->agency_id.data, a->id, strlen(a->id));
+		assert_int_equal(sub->submission_id.len, 16);
+		for (size_t i = 0; i < n_subs; i++)
+			if (!memcmp(subs[i], sub->submission_id.data, 16))
+				dup = 1;
+		if (!dup) {
+			subs = realloc(subs, (n_subs + 1) * sizeof(*subs));
+			assert_non_null(subs);
+			memcpy(subs[n_subs++], sub->submission_id.data, 16);
+			for (size_t i = 0; i < sub->n_ops; i++) {
+				Deconf__V1__CaseOp *op = sub->ops[i];
+				for (size_t j = 0; j < op->n_tokens || (j == 0 && !op->n_tokens);
+				     j++) {
+					struct seen *s;
+					if (out->n == out->cap) {
+						out->cap = out->cap ? out->cap * 2 : 256;
+						out->ops = realloc(out->ops,
+								   out->cap * sizeof(*out->ops));
+						assert_non_null(out->ops);
+					}
+					s = &out->ops[out->n++];
+					memset(s, 0, sizeof(*s));
+					memcpy(s->sub_id, sub->submission_id.data, 16);
+					assert_true(op->case_ref.len < sizeof(s->case_ref));
+					memcpy(s->case_ref, op->case_ref.data, op->case_ref.len);
+					s->op = op->op;
+					if (op->n_tokens) {
+						assert_int_equal(op->tokens[j]->token.len, 16);
+						memcpy(s->token, op->tokens[j]->token.data, 16);
+					}
+				}
+			}
+		}
+		deconf_msg_free(sub);
+		rd_kafka_message_destroy(m);
+	}
+	out->distinct_subs = n_subs;
+	free(subs);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+}
+
+static size_t count_op(const struct topic_read *t, int op, const char *case_ref)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->ops[i].op == op && (!case_ref || !strcmp(t->ops[i].case_ref, case_ref)))
+			n++;
+	return n;
+}
+
+/* The token deconf-adapter hash prints for (type, value). */
+static void hash_token(const struct agency *a, const char *type, const char *value,
+		       uint8_t token[16])
+{
+	char cmd[1024], line[256];
+	FILE *p;
+	int found = 0;
+
+	snprintf(cmd, sizeof(cmd), "'%s' hash '%s' '%s' --key-file '%s/federation.keys'",
+		 ADAPTER_BIN, type, value, a->dir);
+	assert_non_null(p = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, "token:", 6)) {
+			char *h = line + 6;
+			while (*h == ' ')
+				h++;
+			assert_int_equal(deconf_hex_decode(token, 16, h, 32), 0);
+			found = 1;
+		}
+	assert_int_equal(pclose(p), 0);
+	assert_true(found);
+}
+
+static int has_token(const struct topic_read *t, const uint8_t token[16], int op)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->ops[i].op == op && !memcmp(t->ops[i].token, token, 16))
+			return 1;
+	return 0;
+}
+
+static const char small_csv[] =
+	"case_ref,type,value,qualifier,valid_from,valid_to,poc_name,poc_phone\n"
+	"CASE-1,phone,(555) 010-9999,,,,Det. Ada Lovelace,+1 555 010 0001\n"
+	"CASE-1,email,Suspect.One@Example.COM,,,,,\n"
+	"CASE-1,ip,192.0.2.44,,2026-11-01,2026-11-03,,\n"
+	"CASE-2,username,@Bob_99,twitter,,,Sgt. Grace Hopper,\n"
+	"CASE-2,sha256,"
+	"9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08,,,,,\n";
+
+static int cmp16(const void *x, const void *y)
+{
+	return memcmp(x, y, 16);
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void test_submit_and_rerun(void **state)
+{
+	struct agency a;
+	struct topic_read t;
+	char path[256];
+	uint8_t tok[16];
+
+	agency_new(&a, bootstrap);
+	snprintf(path, sizeof(path), "%s/cases.csv", a.dir);
+	write_file(path, small_csv);
+	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(t.distinct_subs, 1);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, "CASE-1"), 3);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, "CASE-2"), 2);
+	/* the tokens are the ones `hash` computes, for equivalent spellings */
+	hash_token(&a, "phone", "+1 555 010 9999", tok);
+	assert_true(has_token(&t, tok, DECONF__V1__OP__OP_ADD));
+	hash_token(&a, "email", "suspect.one@example.com", tok);
+	assert_true(has_token(&t, tok, DECONF__V1__OP__OP_ADD));
+	free(t.ops);
+
+	/* the same file again: nothing new */
+	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(t.records, 1);
+	free(t.ops);
+
+	/* withdraw one indicator, then close the other case */
+	assert_int_equal(adapter(&a, "withdraw CASE-1 email suspect.one@example.com"), 0);
+	assert_int_equal(adapter(&a, "close CASE-2"), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(t.distinct_subs, 3);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_REMOVE, "CASE-1"), 1);
+	assert_true(has_token(&t, tok, DECONF__V1__OP__OP_REMOVE));
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_CLOSE_CASE, "CASE-2"), 2);
+	free(t.ops);
+
+	/* withdrawn and closed: the same again publishes nothing */
+	assert_int_equal(adapter(&a, "close CASE-2"), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(t.distinct_subs, 3);
+	free(t.ops);
+	agency_free(&a);
+}
+
+static void test_bad_rows(void **state)
+{
+	struct agency a;
+	struct topic_read t;
+	char path[256], cmd[512];
+
+	agency_new(&a, bootstrap);
+	snprintf(path, sizeof(path), "%s/bad.csv", a.dir);
+	write_file(path, "case_ref,type,value\n"
+			 "GOOD-1,email,a@example.org\n"
+			 "BAD-1,email,b@example.org\n"
+			 "BAD-1,imei,490154203237519\n" /* Luhn fails */
+			 "GOOD-1,md5,d41d8cd98f00b204e9800998ecf8427e\n");
+	assert_int_equal(adapter(&a, "submit '%s'", path), 1);
+	snprintf(cmd, sizeof(cmd), "grep -q '%s:4: imei' '%s'", path, a.log);
+	assert_int_equal(system(cmd), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, "GOOD-1"), 2);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, "BAD-1"), 0);
+	free(t.ops);
+
+	/* check publishes nothing whatever the input */
+	assert_int_equal(adapter(&a, "check '%s'", path), 1);
+	/* --skip-invalid sends the valid row of BAD-1, still exits 1 */
+	assert_int_equal(adapter(&a, "submit --skip-invalid '%s'", path), 1);
+	read_submissions(&a, &t);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, "BAD-1"), 1);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, "GOOD-1"), 2);
+	free(t.ops);
+	agency_free(&a);
+}
+
+static void test_kafka_unreachable(void **state)
+{
+	struct agency a;
+	struct topic_read t;
+	char path[256];
+	int64_t t0;
+
+	/* Nothing listens on port 1: delivery must fail within submit.timeout. */
+	agency_new(&a, "127.0.0.1:1");
+	snprintf(path, sizeof(path), "%s/cases.csv", a.dir);
+	write_file(path, small_csv);
+	t0 = deconf_mono_us();
+	assert_int_equal(adapter(&a, "--set submit.timeout=3s submit '%s'", path), 1);
+	assert_true(deconf_mono_us() - t0 < 30000000);
+	/* Kafka back: the outbox goes out first, and nothing is sent twice. */
+	assert_int_equal(adapter(&a, "--set kafka.bootstrap.servers=%s submit '%s'",
+				 bootstrap, path),
+			 0);
+	read_submissions(&a, &t);
+	assert_int_equal(t.distinct_subs, 1);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, NULL), 5);
+	free(t.ops);
+	agency_free(&a);
+}
+
+static void test_sigkill_midway(void **state)
+{
+	struct agency a;
+	struct topic_read t;
+	char path[256];
+	FILE *f;
+	const size_t n = 120000;
+	pid_t pid;
+	int st, kills = 0;
+
+	agency_new(&a, bootstrap);
+	snprintf(path, sizeof(path), "%s/big.csv", a.dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "case_ref,type,value\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "BIG-%zu,md5,%032zx\n", i / 50, i * 2654435761u);
+	assert_int_equal(fclose(f), 0);
+	/* Kill it twice at different moments, then let it finish. */
+	for (int round = 0; round < 2; round++) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			FILE *lf = fopen(a.log, "a");
+			if (!lf)
+				_exit(127);
+			dup2(fileno(lf), 1);
+			dup2(fileno(lf), 2);
+			execl(ADAPTER_BIN, ADAPTER_BIN, "-c", a.conf, "--no-progress", "--set",
+			      "submit.max_batch_bytes=16k", "submit", path, (char *)NULL);
+			_exit(127);
+		}
+		usleep(round == 0 ? 500000 : 800000);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		if (WIFSIGNALED(st))
+			kills++;
+		/* killed, or finished before the kill: either is a valid moment */
+		assert_true(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) == 0));
+	}
+	assert_true(kills >= 1);
+	assert_int_equal(adapter(&a, "--set submit.max_batch_bytes=16k submit '%s'", path), 0);
+	read_submissions(&a, &t);
+	/* Every indicator exactly once across distinct submissions. */
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, NULL), n);
+	assert_int_equal(t.n, n);
+	{
+		/* no token twice: sort tokens and compare neighbours */
+		uint8_t (*toks)[16] = calloc(t.n, 16);
+		assert_non_null(toks);
+		for (size_t i = 0; i < t.n; i++)
+			memcpy(toks[i], t.ops[i].token, 16);
+		qsort(toks, t.n, 16, cmp16);
+		for (size_t i = 1; i < t.n; i++)
+			assert_true(memcmp(toks[i - 1], toks[i], 16) != 0);
+		free(toks);
+	}
+	print_message("SIGKILL test: %d kill(s), %zu records, %zu distinct submissions\n",
+		      kills, t.records, t.distinct_subs);
+	free(t.ops);
+	agency_free(&a);
+}
+
+/* Produce records to the agency's notices topic (plaintext, super user). */
+static void produce_notices(const struct agency *a, uint8_t **bufs, size_t *lens, size_t n)
+{
+	char topic[128], errstr[512];
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_t *rk;
+
+	snprintf(topic, sizeof(topic), "deconf.notices.%s", a->id);
+	assert_int_equal(deconf_kafka_conf_new(&kc, NULL, "itest-broker", errstr,
+					       sizeof(errstr)),
+			 0);
+	assert_int_equal(deconf_kafka_conf_set(kc, "bootstrap.servers", bootstrap, "t", errstr,
+					       sizeof(errstr)),
+			 0);
+	rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+	assert_non_null(rk);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+						   RD_KAFKA_V_VALUE(bufs[i], lens[i]),
+						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						   RD_KAFKA_V_END),
+				 0);
+	assert_int_equal(rd_kafka_flush(rk, 30000), 0);
+	rd_kafka_destroy(rk);
+}
+
+/* A ConflictNotice about token for a's case, sealed by key (NULL: unsigned). */
+static void notice(const struct agency *a, const char *to, const char *case_ref,
+		   const uint8_t token[16], uint8_t id_byte, const struct deconf_sign_key *key,
+		   uint8_t **buf, size_t *len)
+{
+	Deconf__V1__ConflictNotice n = DECONF__V1__CONFLICT_NOTICE__INIT;
+	Deconf__V1__Counterpart cp = DECONF__V1__COUNTERPART__INIT;
+	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
+	uint8_t id[16];
+
+	memset(id, id_byte, sizeof(id));
+	n.notice_id.data = id;
+	n.notice_id.len = sizeof(id);
+	n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT;
+	n.agency_id.data = (uint8_t *)to;
+	n.agency_id.len = strlen(to);
+	n.case_ref.data = (uint8_t *)case_ref;
+	n.case_ref.len = strlen(case_ref);
+	n.type = DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_PHONE;
+	n.key_epoch = 1;
+	n.token.data = (uint8_t *)token;
+	n.token.len = 16;
+	n.created_at = deconf_now_ms();
+	cp.agency_id.data = (uint8_t *)"state-tf";
+	cp.agency_id.len = 8;
+	cp.agency_name = "State ICAC Task Force";
+	cp.level = DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_STATE;
+	cp.country = "US";
+	cp.case_ref.data = (uint8_t *)"TF-2026-044";
+	cp.case_ref.len = 11;
+	cp.caution_flags = DECONF__V1__CAUTION_FLAG__CAUTION_ARMED;
+	poc.name = "Sgt. Grace Hopper";
+	poc.phone = "+1 555 010 0002";
+	poc.email = "g.hopper@example.org";
+	poc.unit = "";
+	cp.poc = &poc;
+	n.counterpart = &cp;
+	assert_int_equal(deconf_envelope_seal(&n.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE,
+					      "broker", key, buf, len),
+			 0);
+	(void)a;
+}
+
+static void test_notices(void **state)
+{
+	struct agency a;
+	struct deconf_sign_key *rogue = NULL;
+	uint8_t tok[16], *bufs[6];
+	size_t lens[6];
+	char path[256], cmd[1024], line[4096], errstr[256];
+	FILE *p;
+	int lines = 0;
+
+	agency_new(&a, bootstrap);
+	snprintf(path, sizeof(path), "%s/cases.csv", a.dir);
+	write_file(path, small_csv);
+	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	/* before any notice topic exists: nothing, and no failure */
+	assert_int_equal(adapter(&a, "notices"), 0);
+	hash_token(&a, "phone", "+15550109999", tok);
+	assert_int_equal(deconf_sign_key_generate(&rogue, errstr, sizeof(errstr)), 0);
+	notice(&a, a.id, "CASE-1", tok, 1, a.broker, &bufs[0], &lens[0]); /* good */
+	notice(&a, a.id, "CASE-1", tok, 1, a.broker, &bufs[1], &lens[1]); /* duplicate id */
+	notice(&a, a.id, "CASE-1", tok, 2, NULL, &bufs[2], &lens[2]);     /* unsigned */
+	notice(&a, a.id, "CASE-1", tok, 3, rogue, &bufs[3], &lens[3]);    /* wrong key */
+	notice(&a, "someone-else", "CASE-1", tok, 4, a.broker, &bufs[4], &lens[4]);
+	bufs[5] = (uint8_t *)strdup("not an envelope");
+	lens[5] = strlen((char *)bufs[5]);
+	produce_notices(&a, bufs, lens, 6);
+
+	/* refused records make the exit status 1; the good one is shown once */
+	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' notices --json 2>>'%s'", ADAPTER_BIN, a.conf,
+		 a.log);
+	assert_non_null(p = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), p)) {
+		lines++;
+		/* the agency's own raw value, as typed, next to the counterpart */
+		assert_non_null(strstr(line, "\"value\":\"(555) 010-9999\""));
+		assert_non_null(strstr(line, "\"case_ref\":\"CASE-1\""));
+		assert_non_null(strstr(line, "\"agency_id\":\"state-tf\""));
+		assert_non_null(strstr(line, "\"case_ref\":\"TF-2026-044\""));
+		assert_non_null(strstr(line, "Sgt. Grace Hopper"));
+		assert_non_null(strstr(line, "armed"));
+	}
+	assert_int_equal(WEXITSTATUS(pclose(p)), 1);
+	assert_int_equal(lines, 1);
+	snprintf(cmd, sizeof(cmd), "grep -q '1 new, 1 duplicate(s) dropped, 4 refused' '%s'",
+		 a.log);
+	assert_int_equal(system(cmd), 0);
+
+	/* again: nothing new, the stored notice is still listed, exit 0 */
+	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' notices 2>>'%s'", ADAPTER_BIN, a.conf, a.log);
+	assert_non_null(p = popen(cmd, "r"));
+	lines = 0;
+	while (fgets(line, sizeof(line), p))
+		if (strstr(line, "CASE-1, phone (555) 010-9999"))
+			lines++;
+	assert_int_equal(WEXITSTATUS(pclose(p)), 0);
+	assert_int_equal(lines, 1);
+	for (int i = 0; i < 6; i++)
+		free(bufs[i]);
+	deconf_sign_key_free(rogue);
+	agency_free(&a);
+}
+
+/* ------------------------------------------------------------ privacy */
+
+struct blob {
+	uint8_t *data;
+	size_t len, cap;
+};
+
+static void blob_add(struct blob *b, const void *p, size_t n)
+{
+	if (!n)
+		return;
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2;
+		b->data = realloc(b->data, b->cap);
+		assert_non_null(b->data);
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+/* Every key and value of every record of every topic on the cluster. */
+static void read_cluster(struct blob *b)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_conf_t *kc = NULL;
+	char errstr[512];
+	rd_kafka_t *rk;
+
+	assert_int_equal(deconf_kafka_conf_new(&kc, NULL, "itest-privacy", errstr,
+					       sizeof(errstr)),
+			 0);
+	assert_int_equal(deconf_kafka_conf_set(kc, "bootstrap.servers", bootstrap, "t", errstr,
+					       sizeof(errstr)),
+			 0);
+	/* the end of a partition may be a transaction marker, never delivered:
+	 * EOF says we are there */
+	assert_int_equal(deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "t", errstr,
+					       sizeof(errstr)),
+			 0);
+	rk = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
+	assert_non_null(rk);
+	assert_int_equal(rd_kafka_metadata(rk, 1, NULL, &md, 10000), 0);
+	for (int i = 0; i < md->topic_cnt; i++) {
+		const struct rd_kafka_metadata_topic *mt = &md->topics[i];
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, mt->topic, NULL);
+
+		for (int p = 0; p < mt->partition_cnt; p++) {
+			int64_t lo, hi, next;
+			if (rd_kafka_query_watermark_offsets(rk, mt->topic, p, &lo, &hi, 10000) ||
+			    hi <= lo)
+				continue;
+			assert_int_equal(rd_kafka_consume_start(rkt, p, RD_KAFKA_OFFSET_BEGINNING),
+					 0);
+			next = lo;
+			/* compacted and transactional topics have gaps: stop at the
+			 * end, or when nothing comes for a while */
+			for (int idle = 0; next < hi && idle < 20;) {
+				rd_kafka_message_t *m = rd_kafka_consume(rkt, p, 250);
+				if (!m) {
+					idle++;
+					continue;
+				}
+				if (!m->err) {
+					blob_add(b, m->key, m->key_len);
+					blob_add(b, m->payload, m->len);
+					next = m->offset + 1;
+				} else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+					next = hi;
+				}
+				rd_kafka_message_destroy(m);
+			}
+			rd_kafka_consume_stop(rkt, p);
+		}
+		rd_kafka_topic_destroy(rkt);
+	}
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_destroy(rk);
+}
+
+/* Fail if any 6-byte piece of s[0..n) occurs in b. */
+static void assert_no_piece(const struct blob *b, const char *what, const char *s, size_t n)
+{
+	for (size_t i = 0; i + 6 <= n; i++)
+		if (memmem(b->data, b->len, s + i, 6))
+			fail_msg("%s: the piece \"%.6s\" of \"%.*s\" was found", what, s + i,
+				 (int)n, s);
+}
+
+/* The canonical form `hash` prints (text types only). */
+static void canonical_of(const struct agency *a, const char *type, const char *value,
+			 const char *qual, char *out, size_t size)
+{
+	char cmd[1024], line[1024];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' hash '%s' '%s' %s%s --key-file '%s/federation.keys'",
+		 ADAPTER_BIN, type, value, qual ? "--qualifier " : "", qual ? qual : "", a->dir);
+	assert_non_null(p = popen(cmd, "r"));
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, "canonical: ", 11)) {
+			size_t n = strcspn(line + 11, "\n");
+			assert_true(n < size);
+			memcpy(out, line + 11, n);
+			out[n] = '\0';
+		}
+	assert_int_equal(pclose(p), 0);
+	assert_true(out[0] != '\0');
+}
+
+static void test_privacy(void **state)
+{
+	struct agency a;
+	struct blob cluster = { 0 }, log = { 0 };
+	char path[256], text[4096], canon[512], hex[17], *logtext = NULL;
+	uint8_t r[8];
+	size_t loglen;
+	struct {
+		const char *type, *qual;
+		char value[128];
+	} v[7] = {
+		{ "email", NULL, "" }, { "phone", NULL, "" }, { "username", "telegram", "" },
+		{ "md5", NULL, "" },   { "url", NULL, "" },   { "domain", NULL, "" },
+		{ "ip", NULL, "" },
+	};
+
+	/* values made of random pieces, so any 6-byte match is a leak */
+	RAND_bytes(r, sizeof(r));
+	deconf_hex_encode(hex, r, sizeof(r));
+	snprintf(v[0].value, 128, "Zq%.6sMw@rk%.4s.zx%.4spq", hex, hex + 6, hex + 10);
+	snprintf(v[1].value, 128, "+44 20 7946 0%03u", (unsigned)(r[0] % 1000));
+	snprintf(v[2].value, 128, "@Qx%.8sUser", hex + 4);
+	snprintf(v[3].value, 128, "%s%s", hex, hex);
+	snprintf(v[4].value, 128, "HTTPS://Wk%.6s.yv%.4s/Path%.4s?q=%.6s", hex, hex + 8, hex + 2,
+		 hex + 5);
+	snprintf(v[5].value, 128, "Dm%.6s.Pv%.6s", hex + 1, hex + 9);
+	snprintf(v[6].value, 128, "198.51.100.%u", 100u + r[1] % 100);
+
+	agency_new(&a, bootstrap);
+	snprintf(path, sizeof(path), "%s/privacy.csv", a.dir);
+	{
+		size_t n = (size_t)snprintf(text, sizeof(text),
+					    "case_ref,type,value,qualifier,valid_from,valid_to\n");
+		for (int i = 0; i < 7; i++)
+			n += (size_t)snprintf(text + n, sizeof(text) - n,
+					      "PRIV-1,%s,\"%s\",%s,%s,%s\n", v[i].type,
+					      v[i].value, v[i].qual ? v[i].qual : "",
+					      i == 6 ? "2026-11-01" : "", i == 6 ? "2026-11-02" : "");
+	}
+	write_file(path, text);
+	/* librdkafka's message and protocol debug lines go to the log too */
+	assert_int_equal(adapter(&a, "--set kafka.debug=msg,protocol submit '%s'", path), 0);
+	assert_int_equal(adapter(&a, "withdraw PRIV-1 email '%s'", v[0].value), 0);
+	assert_int_equal(adapter(&a, "check '%s'", path), 0);
+
+	read_cluster(&cluster);
+	assert_true(cluster.len > 0);
+	assert_int_equal(deconf_file_read(a.log, 64 << 20, 0, &logtext, &loglen, NULL, 0), 0);
+	blob_add(&log, logtext, loglen);
+	for (int i = 0; i < 7; i++) {
+		assert_no_piece(&cluster, "cluster", v[i].value, strlen(v[i].value));
+		assert_no_piece(&log, "adapter log", v[i].value, strlen(v[i].value));
+		if (i == 6)
+			continue; /* the IP's canonical form is 4 raw bytes */
+		canonical_of(&a, v[i].type, v[i].value, v[i].qual, canon, sizeof(canon));
+		assert_no_piece(&cluster, "cluster", canon, strlen(canon));
+		assert_no_piece(&log, "adapter log", canon, strlen(canon));
+	}
+	print_message("privacy: %zu bytes of records and %zu bytes of log searched\n",
+		      cluster.len, log.len);
+	free(logtext);
+	free(cluster.data);
+	free(log.data);
+	agency_free(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_submit_and_rerun),
+		cmocka_unit_test(test_bad_rows),
+		cmocka_unit_test(test_kafka_unreachable),
+		cmocka_unit_test(test_sigkill_midway),
+		cmocka_unit_test(test_notices),
+		cmocka_unit_test(test_privacy),
+	};
+
+	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP"))) {
+		fprintf(stderr, "DECONF_KRAFT_BOOTSTRAP not set: no Kafka (skipped)\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
