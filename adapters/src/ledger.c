@@ -19,7 +19,7 @@
 
 struct adp_ledger {
 	MDB_env *env;
-	MDB_dbi entries, cases, outbox, notices, meta;
+	MDB_dbi entries, cases, caseinfo, outbox, notices, meta;
 };
 
 struct adp_ledger_txn {
@@ -65,6 +65,7 @@ int adp_ledger_open(struct adp_ledger **out, const char *dir, size_t map_size,
 	}
 	if ((rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &l->entries)) ||
 	    (rc = mdb_dbi_open(txn, "cases", MDB_CREATE, &l->cases)) ||
+	    (rc = mdb_dbi_open(txn, "caseinfo", MDB_CREATE, &l->caseinfo)) ||
 	    (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &l->outbox)) ||
 	    (rc = mdb_dbi_open(txn, "notices", MDB_CREATE, &l->notices)) ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->meta)))
@@ -375,6 +376,63 @@ int adp_ledger_case_del(struct adp_ledger_txn *t, const char *case_ref)
 	int rc = mdb_del(t->txn, t->l->cases, &k, NULL);
 
 	return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
+}
+
+/* value: u8 visibility, u32 caution, i64 expires_at, then four strings,
+ * each u16 length + bytes + NUL */
+int adp_ledger_case_info_put(struct adp_ledger_txn *t, const char *case_ref,
+			     const struct adp_case_info *ci)
+{
+	const char *f[4] = { ci->poc_name, ci->poc_phone, ci->poc_email, ci->poc_unit };
+	uint8_t buf[13 + 4 * (2 + 1024 + 1)], *p = buf;
+	MDB_val k = case_key(case_ref), v;
+
+	*p++ = (uint8_t)ci->visibility;
+	put_u32(p, ci->caution_flags);
+	put_i64(p + 4, ci->expires_at);
+	p += 12;
+	for (int i = 0; i < 4; i++) {
+		size_t n = f[i] ? strlen(f[i]) : 0;
+		if (n > 1024)
+			return DECONF_E_INVAL;
+		*p++ = (uint8_t)(n >> 8);
+		*p++ = (uint8_t)n;
+		memcpy(p, f[i] ? f[i] : "", n);
+		p[n] = '\0';
+		p += n + 1;
+	}
+	v.mv_data = buf;
+	v.mv_size = (size_t)(p - buf);
+	return map_err(mdb_put(t->txn, t->l->caseinfo, &k, &v, 0));
+}
+
+int adp_ledger_case_info_get(struct adp_ledger_txn *t, const char *case_ref,
+			     struct adp_case_info *ci)
+{
+	MDB_val k = case_key(case_ref), v;
+	const char **f[4] = { &ci->poc_name, &ci->poc_phone, &ci->poc_email, &ci->poc_unit };
+	const uint8_t *p, *end;
+	int rc;
+
+	if ((rc = mdb_get(t->txn, t->l->caseinfo, &k, &v)))
+		return map_err(rc);
+	p = v.mv_data;
+	end = p + v.mv_size;
+	if (v.mv_size < 13)
+		return DECONF_E_MALFORMED;
+	ci->visibility = p[0];
+	ci->caution_flags = get_u32(p + 1);
+	ci->expires_at = get_i64(p + 5);
+	p += 13;
+	for (int i = 0; i < 4; i++) {
+		size_t n;
+		if (end - p < 3 || (size_t)(end - p) < 3 + (n = (size_t)p[0] << 8 | p[1]) ||
+		    p[2 + n] != '\0')
+			return DECONF_E_MALFORMED;
+		*f[i] = n ? (const char *)p + 2 : NULL;
+		p += n + 3;
+	}
+	return DECONF_OK;
 }
 
 /* ----------------------------------------------------------------- outbox */

@@ -20,6 +20,7 @@
  *            published (a changed POC, visibility, flags or expiry re-sends)
  *   outbox   key = submission_id[16]; value = the signed Envelope bytes
  *   notices  key = notice_id; value = the Envelope bytes as received
+ *   caseinfo key = case_ref; value = struct adp_case_info (for resubmit)
  *   meta     key = a name; value = an int64 (e.g. notices topic offsets,
  *            stored with the notices they cover, in one transaction)
  *
@@ -100,6 +101,22 @@ int adp_ledger_case_get(struct adp_ledger_txn *t, const char *case_ref,
 int adp_ledger_case_put(struct adp_ledger_txn *t, const char *case_ref,
 			const uint8_t digest[32]);
 int adp_ledger_case_del(struct adp_ledger_txn *t, const char *case_ref);
+
+/*
+ * The case-level fields last published for a case (what resubmit needs to
+ * publish its entries again under a new key epoch). Strings are
+ * NUL-terminated, borrowed like entry values on get; NULL when empty.
+ */
+struct adp_case_info {
+	int visibility;
+	uint32_t caution_flags;
+	int64_t expires_at;
+	const char *poc_name, *poc_phone, *poc_email, *poc_unit;
+};
+int adp_ledger_case_info_get(struct adp_ledger_txn *t, const char *case_ref,
+			     struct adp_case_info *ci);
+int adp_ledger_case_info_put(struct adp_ledger_txn *t, const char *case_ref,
+			     const struct adp_case_info *ci);
 
 /* Outbox of signed submissions not yet confirmed delivered. */
 int adp_ledger_outbox_put(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN],

@@ -43,6 +43,8 @@ static const char usage[] =
 	"  notices [--follow] [--json]\n"
 	"                         conflict notices received, next to your own case and\n"
 	"                         raw value; --follow waits for new ones\n"
+	"  resubmit               publish every held entry again under the current key\n"
+	"                         epoch (after a key rotation)\n"
 	"  hash TYPE VALUE        print the canonical form and token (no Kafka needed)\n"
 	"\n"
 	"Options:\n"
@@ -284,6 +286,26 @@ static int cmd_case(struct args *ar, int argc, char **argv, int close)
 	return ret;
 }
 
+/* resubmit: every held entry again under the current key epoch */
+static int cmd_resubmit(struct args *ar, int argc, char **argv)
+{
+	struct adp_agency a;
+	struct adp_submit_stats st = { 0 };
+	struct adp_submit_opts o = { .source = "ledger", .progress = !ar->no_progress && isatty(2) };
+	char errstr[1024] = "";
+	int rc, ret;
+
+	if (argc)
+		return die_usage("%s", "resubmit takes no arguments");
+	if ((ret = open_agency(ar, &a)))
+		return ret;
+	rc = adp_resubmit(&a, &o, &st, errstr, sizeof(errstr));
+	print_summary("resubmit", &st, 0);
+	ret = finish(rc, errstr);
+	adp_agency_close(&a);
+	return ret;
+}
+
 /* ------------------------------------------------------------- notices */
 
 static volatile int stop_flag;
@@ -433,7 +455,9 @@ int main(int argc, char **argv)
 		return cmd_case(&ar, argc, argv, 1);
 	if (!strcmp(cmd, "notices"))
 		return cmd_notices(&ar, argc, argv);
-	if (!strcmp(cmd, "run") || !strcmp(cmd, "resubmit"))
+	if (!strcmp(cmd, "resubmit"))
+		return cmd_resubmit(&ar, argc, argv);
+	if (!strcmp(cmd, "run"))
 		return die_usage("'%s' is not available in this build yet", cmd);
 	return die_usage("unknown command '%s'", cmd);
 }

@@ -702,8 +702,16 @@ static int plan_case(struct run *r, const struct adp_case *c)
 		if (rc)
 			goto out;
 	}
-	if (c->op == DECONF__V1__OP__OP_ADD && o)
-		rc = adp_ledger_case_put(r->txn, c->case_ref, digest);
+	if (c->op == DECONF__V1__OP__OP_ADD && o) {
+		struct adp_case_info ci = {
+			.visibility = c->visibility, .caution_flags = c->caution_flags,
+			.expires_at = c->expires_at, .poc_name = c->poc_name,
+			.poc_phone = c->poc_phone, .poc_email = c->poc_email,
+			.poc_unit = c->poc_unit,
+		};
+		if (!(rc = adp_ledger_case_put(r->txn, c->case_ref, digest)))
+			rc = adp_ledger_case_info_put(r->txn, c->case_ref, &ci);
+	}
 out:
 	free(toks);
 	free(ok);
@@ -847,6 +855,141 @@ int adp_flush_outbox(struct adp_agency *a, struct adp_submit_stats *st, char *er
 	struct run r;
 	int rc = run_init(&r, a, &o, st, errstr, errstr_size);
 
+	run_free(&r);
+	return rc;
+}
+
+/* ------------------------------------------------------------ resubmit */
+
+/* Copies of everything resubmit reads from the ledger (borrowed pointers
+ * die with the read transaction). */
+struct old_case {
+	struct adp_case c;
+	size_t cap;
+};
+
+struct old_cases {
+	struct old_case *v;
+	size_t n, cap;
+	uint32_t epoch;
+	struct adp_ledger_txn *t;
+	int rc;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int old_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
+{
+	struct old_cases *oc = opaque;
+	struct old_case *k;
+	struct adp_indicator *ind;
+
+	if (e->epoch == oc->epoch || e->state == ADP_ENTRY_REMOVING)
+		return 0;
+	k = oc->n ? &oc->v[oc->n - 1] : NULL;
+	if (!k || strcmp(k->c.case_ref, case_ref)) { /* entries come sorted by case */
+		struct adp_case_info ci = { .visibility =
+						    DECONF__V1__VISIBILITY__VISIBILITY_NORMAL };
+		if (oc->n == oc->cap) {
+			size_t cap = oc->cap ? oc->cap * 2 : 64;
+			struct old_case *v = realloc(oc->v, cap * sizeof(*v));
+			if (!v)
+				return DECONF_E_NOMEM;
+			oc->v = v;
+			oc->cap = cap;
+		}
+		k = &oc->v[oc->n++];
+		memset(k, 0, sizeof(*k));
+		adp_ledger_case_info_get(oc->t, case_ref, &ci);
+		k->c.case_ref = strdup(case_ref);
+		k->c.op = DECONF__V1__OP__OP_ADD;
+		k->c.visibility = ci.visibility;
+		k->c.caution_flags = ci.caution_flags;
+		k->c.expires_at = ci.expires_at;
+		k->c.poc_name = dup_or_null(ci.poc_name);
+		k->c.poc_phone = dup_or_null(ci.poc_phone);
+		k->c.poc_email = dup_or_null(ci.poc_email);
+		k->c.poc_unit = dup_or_null(ci.poc_unit);
+		if (!k->c.case_ref)
+			return DECONF_E_NOMEM;
+	}
+	if (k->c.n_ind == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 8;
+		struct adp_indicator *v = realloc(k->c.ind, cap * sizeof(*v));
+		if (!v)
+			return DECONF_E_NOMEM;
+		k->c.ind = v;
+		k->cap = cap;
+	}
+	ind = &k->c.ind[k->c.n_ind];
+	memset(ind, 0, sizeof(*ind));
+	ind->type = e->type;
+	ind->valid_from = e->valid_from;
+	ind->valid_to = e->valid_to;
+	ind->value_len = e->value_len;
+	if (!(ind->value = malloc(e->value_len + 1)) ||
+	    (e->qualifier && !(ind->qualifier = strdup(e->qualifier)))) {
+		free(ind->value);
+		return DECONF_E_NOMEM;
+	}
+	memcpy(ind->value, e->value, e->value_len);
+	ind->value[e->value_len] = '\0';
+	k->c.n_ind++;
+	return 0;
+}
+
+static void free_old(struct old_cases *oc)
+{
+	for (size_t i = 0; i < oc->n; i++) {
+		struct adp_case *c = &oc->v[i].c;
+		for (size_t j = 0; j < c->n_ind; j++) {
+			free(c->ind[j].value);
+			free(c->ind[j].qualifier);
+		}
+		free(c->ind);
+		free(c->case_ref);
+		free(c->poc_name);
+		free(c->poc_phone);
+		free(c->poc_email);
+		free(c->poc_unit);
+	}
+	free(oc->v);
+}
+
+int adp_resubmit(struct adp_agency *a, const struct adp_submit_opts *o,
+		 struct adp_submit_stats *st, char *errstr, size_t errstr_size)
+{
+	struct old_cases oc = { 0 };
+	const struct adp_case **list = NULL;
+	struct run r;
+	int rc;
+
+	if ((rc = run_init(&r, a, o, st, errstr, errstr_size)))
+		goto out;
+	oc.epoch = deconf_tokenizer_epoch(a->tk);
+	if ((rc = adp_ledger_begin(a->ledger, 1, &oc.t)))
+		goto out;
+	rc = adp_ledger_foreach(oc.t, NULL, old_cb, &oc);
+	adp_ledger_abort(oc.t);
+	if (rc)
+		goto out;
+	if (oc.n && !(list = calloc(oc.n, sizeof(*list)))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < oc.n; i++)
+		list[i] = &oc.v[i].c;
+	/* planned as ADDs under the current epoch: entries already there are
+	 * unchanged, the rest are new */
+	rc = run_cases(&r, list, oc.n);
+	if (!rc && st->invalid)
+		rc = DECONF_E_MALFORMED;
+out:
+	free(list);
+	free_old(&oc);
 	run_free(&r);
 	return rc;
 }

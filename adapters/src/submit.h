@@ -1,7 +1,8 @@
 /*
  * submit.h — from cases to signed submissions on the agency's submit topic.
  *
- * The path of every publishing command (submit, withdraw, close, query):
+ * The path of every publishing command (submit, withdraw, close, query,
+ * resubmit):
  *
  *  1. each indicator is normalized and tokenized under the current key
  *     epoch; a value that does not normalize is an error on its line, and
@@ -61,6 +62,14 @@ int adp_submit_input(struct adp_agency *a, const struct adp_input *in,
 int adp_submit_cases(struct adp_agency *a, const struct adp_case *cases, size_t n,
 		     const struct adp_submit_opts *o, struct adp_submit_stats *st,
 		     char *errstr, size_t errstr_size);
+
+/*
+ * Re-publish every held entry of an older key epoch under the key file's
+ * current epoch (after `deconfctl federation rotate-key`). The old-epoch
+ * entries stay until they expire at the broker after the overlap.
+ */
+int adp_resubmit(struct adp_agency *a, const struct adp_submit_opts *o,
+		 struct adp_submit_stats *st, char *errstr, size_t errstr_size);
 
 /* Only send what the outbox holds (left by an interrupted run). */
 int adp_flush_outbox(struct adp_agency *a, struct adp_submit_stats *st, char *errstr,

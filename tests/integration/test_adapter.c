@@ -158,6 +158,7 @@ struct seen {
 	uint8_t sub_id[16];
 	char case_ref[130];
 	int op;
+	uint32_t epoch;
 	uint8_t token[16];
 };
 
@@ -251,6 +252,7 @@ static void read_submissions(const struct agency *a, struct topic_read *out)
 					memcpy(s->case_ref, op->case_ref.data, op->case_ref.len);
 					s->op = op->op;
 					if (op->n_tokens) {
+						s->epoch = op->tokens[j]->key_epoch;
 						assert_int_equal(op->tokens[j]->token.len, 16);
 						memcpy(s->token, op->tokens[j]->token.data, 16);
 					}
@@ -620,6 +622,51 @@ static void test_notices(void **state)
 	agency_free(&a);
 }
 
+/* Key rotation: resubmit publishes every held entry under the new epoch. */
+static void test_resubmit(void **state)
+{
+	struct agency a;
+	struct topic_read t;
+	char path[256], errstr[256], cmd[1024], line[256];
+	uint8_t tok[16];
+	size_t e2 = 0;
+	FILE *p;
+
+	agency_new(&a, bootstrap);
+	snprintf(path, sizeof(path), "%s/cases.csv", a.dir);
+	write_file(path, small_csv);
+	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	/* rotate: epoch 2 is added to the key file the agency holds */
+	assert_int_equal(deconf_keyring_rotate(a.ring, NULL), 0);
+	snprintf(path, sizeof(path), "%s/federation.keys", a.dir);
+	assert_int_equal(deconf_keyring_save(a.ring, path, 0, errstr, sizeof(errstr)), 0);
+	assert_int_equal(adapter(&a, "resubmit"), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(t.distinct_subs, 2);
+	for (size_t i = 0; i < t.n; i++)
+		if (t.ops[i].epoch == 2) {
+			e2++;
+			assert_int_equal(t.ops[i].op, DECONF__V1__OP__OP_ADD);
+		}
+	assert_int_equal(e2, 5);
+	/* the epoch-2 token of the phone is the one `hash --epoch 2` prints */
+	snprintf(cmd, sizeof(cmd), "'%s' hash phone '+1 555 010 9999' --epoch 2 --key-file '%s'",
+		 ADAPTER_BIN, path);
+	assert_non_null(p = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, "token:", 6))
+			assert_int_equal(deconf_hex_decode(tok, 16, line + 11, 32), 0);
+	assert_int_equal(pclose(p), 0);
+	assert_true(has_token(&t, tok, DECONF__V1__OP__OP_ADD));
+	free(t.ops);
+	/* and again: nothing new */
+	assert_int_equal(adapter(&a, "resubmit"), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(t.distinct_subs, 2);
+	free(t.ops);
+	agency_free(&a);
+}
+
 /* ------------------------------------------------------------ privacy */
 
 struct blob {
@@ -804,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_kafka_unreachable),
 		cmocka_unit_test(test_sigkill_midway),
 		cmocka_unit_test(test_notices),
+		cmocka_unit_test(test_resubmit),
 		cmocka_unit_test(test_privacy),
 	};
 
