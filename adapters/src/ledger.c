@@ -19,7 +19,7 @@
 
 struct adp_ledger {
 	MDB_env *env;
-	MDB_dbi entries, cases, caseinfo, outbox, notices, meta;
+	MDB_dbi entries, cases, caseinfo, outbox, notices, webhook, meta;
 };
 
 struct adp_ledger_txn {
@@ -68,6 +68,7 @@ int adp_ledger_open(struct adp_ledger **out, const char *dir, size_t map_size,
 	    (rc = mdb_dbi_open(txn, "caseinfo", MDB_CREATE, &l->caseinfo)) ||
 	    (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &l->outbox)) ||
 	    (rc = mdb_dbi_open(txn, "notices", MDB_CREATE, &l->notices)) ||
+	    (rc = mdb_dbi_open(txn, "webhook", MDB_CREATE, &l->webhook)) ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->meta)))
 		goto fail_lmdb;
 	rc = mdb_txn_commit(txn); /* frees txn, whatever the outcome */
@@ -558,6 +559,56 @@ int adp_ledger_notice_foreach(struct adp_ledger_txn *t, adp_notice_fn *fn, void 
 	struct notice_walk w = { fn, opaque };
 
 	return walk(t, t->l->notices, notice_cb, &w);
+}
+
+/* ---------------------------------------------------------------- webhook */
+
+int adp_ledger_hook_put(struct adp_ledger_txn *t, const uint8_t *id, size_t len,
+			const char *body, size_t body_len)
+{
+	MDB_val k = { .mv_size = len, .mv_data = (void *)id };
+	MDB_val v = { .mv_size = body_len, .mv_data = (void *)body };
+
+	if (!len || len > 511)
+		return DECONF_E_INVAL;
+	return map_err(mdb_put(t->txn, t->l->webhook, &k, &v, 0));
+}
+
+int adp_ledger_hook_del(struct adp_ledger_txn *t, const uint8_t *id, size_t len)
+{
+	MDB_val k = { .mv_size = len, .mv_data = (void *)id };
+	int rc;
+
+	if (!len || len > 511)
+		return DECONF_E_INVAL;
+	rc = mdb_del(t->txn, t->l->webhook, &k, NULL);
+	return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
+}
+
+struct hook_walk {
+	adp_hook_fn *fn;
+	void *opaque;
+};
+
+static int hook_cb(void *opaque, const MDB_val *k, const MDB_val *v)
+{
+	struct hook_walk *w = opaque;
+
+	return w->fn(w->opaque, k->mv_data, k->mv_size, v->mv_data, v->mv_size);
+}
+
+int adp_ledger_hook_foreach(struct adp_ledger_txn *t, adp_hook_fn *fn, void *opaque)
+{
+	struct hook_walk w = { fn, opaque };
+
+	return walk(t, t->l->webhook, hook_cb, &w);
+}
+
+size_t adp_ledger_hook_count(struct adp_ledger_txn *t)
+{
+	MDB_stat st;
+
+	return mdb_stat(t->txn, t->l->webhook, &st) ? 0 : st.ms_entries;
 }
 
 /* ------------------------------------------------------------------- meta */

@@ -21,6 +21,7 @@
  *   outbox   key = submission_id[16]; value = the signed Envelope bytes
  *   notices  key = notice_id; value = the Envelope bytes as received
  *   caseinfo key = case_ref; value = struct adp_case_info (for resubmit)
+ *   webhook  key = notice_id; value = JSON body not yet acknowledged
  *   meta     key = a name; value = an int64 (e.g. notices topic offsets,
  *            stored with the notices they cover, in one transaction)
  *
@@ -137,6 +138,19 @@ int adp_ledger_notice_put(struct adp_ledger_txn *t, const uint8_t *id, size_t le
 			  const uint8_t *envelope, size_t env_len);
 typedef int(adp_notice_fn)(void *opaque, const uint8_t *envelope, size_t len);
 int adp_ledger_notice_foreach(struct adp_ledger_txn *t, adp_notice_fn *fn, void *opaque);
+
+/*
+ * Webhook deliveries not yet acknowledged, keyed by notice id; the value is
+ * the JSON body. Put in the same transaction as the notice, so a notice is
+ * never dropped when the webhook is down or the adapter dies.
+ */
+int adp_ledger_hook_put(struct adp_ledger_txn *t, const uint8_t *id, size_t len,
+			const char *body, size_t body_len);
+int adp_ledger_hook_del(struct adp_ledger_txn *t, const uint8_t *id, size_t len);
+typedef int(adp_hook_fn)(void *opaque, const uint8_t *id, size_t id_len, const char *body,
+			 size_t body_len);
+int adp_ledger_hook_foreach(struct adp_ledger_txn *t, adp_hook_fn *fn, void *opaque);
+size_t adp_ledger_hook_count(struct adp_ledger_txn *t);
 
 /* Small named integers (consumer offsets): get (DECONF_E_UNKNOWN), put. */
 int adp_ledger_meta_get(struct adp_ledger_txn *t, const char *name, int64_t *v);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agency.h"
+#include "daemon.h"
 #include "deconf.pb-c.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
@@ -45,6 +46,9 @@ static const char usage[] =
 	"                         raw value; --follow waits for new ones\n"
 	"  resubmit               publish every held entry again under the current key\n"
 	"                         epoch (after a key rotation)\n"
+	"  run                    the daemon: submit files dropped in run.spool_dir, write\n"
+	"                         notices to run.outbox_file and POST them to\n"
+	"                         run.webhook_url; SIGTERM stops, SIGHUP reopens the log\n"
 	"  hash TYPE VALUE        print the canonical form and token (no Kafka needed)\n"
 	"\n"
 	"Options:\n"
@@ -343,16 +347,19 @@ static int cmd_notices(struct args *ar, int argc, char **argv)
 	if ((ret = open_agency(ar, &a)))
 		return ret;
 	/* First what arrived since the last run, stored; then everything. */
-	if (!ar->offline)
-		rc = adp_notices_fetch(&a, 0, NULL, NULL, NULL, &st, errstr, sizeof(errstr));
+	if (!ar->offline) {
+		struct adp_notices_opts no = { 0 };
+		rc = adp_notices_fetch(&a, &no, &st, errstr, sizeof(errstr));
+	}
 	if (!rc)
 		rc = adp_notices_list(&a, show_notice, ar, errstr, sizeof(errstr));
 	if (!rc && ar->follow && !ar->offline) {
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		struct adp_notice_stats more = { 0 };
-		rc = adp_notices_fetch(&a, 1, &stop_flag, show_notice, ar, &more, errstr,
-				       sizeof(errstr));
+		struct adp_notices_opts no = { .follow = 1, .stop = &stop_flag,
+					       .cb = show_notice, .opaque = ar };
+		rc = adp_notices_fetch(&a, &no, &more, errstr, sizeof(errstr));
 		st.received += more.received;
 		st.duplicates += more.duplicates;
 		st.refused += more.refused;
@@ -365,6 +372,34 @@ static int cmd_notices(struct args *ar, int argc, char **argv)
 	ret = finish(rc, errstr);
 	if (!ret && st.refused)
 		ret = EXIT_REFUSED;
+	adp_agency_close(&a);
+	return ret;
+}
+
+static volatile int reopen_flag;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reopen_flag = 1;
+}
+
+static int cmd_run(struct args *ar, int argc, char **argv)
+{
+	struct adp_agency a;
+	struct sigaction sa = { .sa_handler = on_signal }, hup = { .sa_handler = on_hup };
+	char errstr[1024] = "";
+	int rc, ret;
+
+	if (argc)
+		return die_usage("%s", "run takes no arguments");
+	if ((ret = open_agency(ar, &a)))
+		return ret;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &hup, NULL);
+	rc = adp_daemon_run(&a, &stop_flag, &reopen_flag, errstr, sizeof(errstr));
+	ret = finish(rc, errstr);
 	adp_agency_close(&a);
 	return ret;
 }
@@ -458,6 +493,6 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "resubmit"))
 		return cmd_resubmit(&ar, argc, argv);
 	if (!strcmp(cmd, "run"))
-		return die_usage("'%s' is not available in this build yet", cmd);
+		return cmd_run(&ar, argc, argv);
 	return die_usage("unknown command '%s'", cmd);
 }

@@ -141,12 +141,14 @@ static json_t *jbytes(ProtobufCBinaryData b)
 	return json_string(buf);
 }
 
-void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
-			   const char *value, size_t value_len)
+char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
+		      size_t value_len)
 {
 	json_t *o = json_object(), *cp;
 	char hex[2 * 64 + 1], *s;
 
+	if (!o)
+		return NULL;
 	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > 64 ? 64 : n->notice_id.len);
 	json_object_set_new(o, "notice_id", json_string(hex));
 	json_object_set_new(o, "kind", json_string(kind_name(n->kind)));
@@ -188,12 +190,21 @@ void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
 		json_object_set_new(o, "counterpart", cp);
 	}
 	/* Invalid UTF-8 in a raw value must not lose the line: ensure_ascii. */
-	if ((s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII))) {
+	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	return s;
+}
+
+void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
+			   const char *value, size_t value_len)
+{
+	char *s = adp_notice_json(n, value, value_len);
+
+	if (s) {
 		fputs(s, out);
 		fputc('\n', out);
 		free(s);
 	}
-	json_decref(o);
 }
 
 /* ------------------------------------------------------------ fetching */
@@ -217,8 +228,8 @@ static const char *lookup_value(struct adp_ledger_txn *t, const Deconf__V1__Conf
 }
 
 /* Verify, deduplicate and store one record; advance the partition offset. */
-static int take(struct adp_agency *a, const rd_kafka_message_t *m, adp_notice_cb *cb,
-		void *opaque, struct adp_notice_stats *st)
+static int take(struct adp_agency *a, const rd_kafka_message_t *m,
+		const struct adp_notices_opts *o, struct adp_notice_stats *st)
 {
 	Deconf__V1__ConflictNotice *n = NULL;
 	struct adp_ledger_txn *t = NULL;
@@ -259,8 +270,20 @@ static int take(struct adp_agency *a, const rd_kafka_message_t *m, adp_notice_cb
 		size_t vlen = 0;
 		const char *v = lookup_value(t, n, &vlen);
 		st->received++;
-		if (cb)
-			cb(opaque, n, v, vlen);
+		if (o->queue_webhook) {
+			char *body = adp_notice_json(n, v, vlen);
+			if (!body) {
+				rc = DECONF_E_NOMEM;
+				goto out;
+			}
+			rc = adp_ledger_hook_put(t, n->notice_id.data, n->notice_id.len, body,
+						 strlen(body));
+			free(body);
+			if (rc)
+				goto out;
+		}
+		if (o->cb)
+			o->cb(o->opaque, n, v, vlen);
 	}
 	rc = adp_ledger_commit(t);
 	t = NULL;
@@ -270,10 +293,12 @@ out:
 	return rc;
 }
 
-int adp_notices_fetch(struct adp_agency *a, int follow, volatile int *stop,
-		      adp_notice_cb *cb, void *opaque, struct adp_notice_stats *st,
-		      char *errstr, size_t errstr_size)
+int adp_notices_fetch(struct adp_agency *a, const struct adp_notices_opts *o,
+		      struct adp_notice_stats *st, char *errstr, size_t errstr_size)
 {
+	int follow = o->follow;
+	volatile int *stop = o->stop;
+	int64_t next_idle = 0;
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_partition_list_t *tl = NULL;
 	rd_kafka_conf_t *kc = NULL;
@@ -371,6 +396,10 @@ int adp_notices_fetch(struct adp_agency *a, int follow, volatile int *stop,
 				done = 0;
 		if ((!follow && done) || (stop && *stop))
 			break;
+		if (follow && o->idle && deconf_mono_us() >= next_idle) {
+			o->idle(o->opaque);
+			next_idle = deconf_mono_us() + (int64_t)o->idle_ms * 1000;
+		}
 		if (!(m = rd_kafka_consume_queue(q, 200)))
 			continue;
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -386,7 +415,7 @@ int adp_notices_fetch(struct adp_agency *a, int follow, volatile int *stop,
 				goto out;
 			}
 		} else {
-			rc = take(a, m, cb, opaque, st);
+			rc = take(a, m, o, st);
 			if (m->partition >= 0 && m->partition < np && hi[m->partition] >= 0 &&
 			    m->offset + 1 >= hi[m->partition])
 				hi[m->partition] = -1;

@@ -33,14 +33,25 @@ struct adp_notice_stats {
 typedef void(adp_notice_cb)(void *opaque, const Deconf__V1__ConflictNotice *n,
 			    const char *value, size_t value_len);
 
+struct adp_notices_opts {
+	int follow;             /* keep reading until *stop */
+	volatile int *stop;
+	adp_notice_cb *cb;      /* each new notice, inside its ledger transaction */
+	void *opaque;
+	/* follow only: called about every idle_ms while following (the run
+	 * daemon's spool and webhook work) */
+	void (*idle)(void *opaque);
+	int idle_ms;
+	int queue_webhook;      /* also queue each new notice for the webhook */
+};
+
 /*
- * Fetch new notices into the ledger, calling cb for each. Without follow,
- * returns once the topic's end (as of the call) is reached; with follow,
- * runs until *stop becomes non-zero. Returns 0 or an error with errstr.
+ * Fetch new notices into the ledger. Without follow, returns once the
+ * topic's end (as of the call) is reached. Returns 0 or an error with
+ * errstr.
  */
-int adp_notices_fetch(struct adp_agency *a, int follow, volatile int *stop,
-		      adp_notice_cb *cb, void *opaque, struct adp_notice_stats *st,
-		      char *errstr, size_t errstr_size);
+int adp_notices_fetch(struct adp_agency *a, const struct adp_notices_opts *o,
+		      struct adp_notice_stats *st, char *errstr, size_t errstr_size);
 
 /* Call cb for every stored notice, oldest first. */
 int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
@@ -51,5 +62,8 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 		      size_t value_len);
 void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
 			   const char *value, size_t value_len);
+/* The same JSON object as a malloc'ed string (no newline); NULL on ENOMEM. */
+char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
+		      size_t value_len);
 
 #endif

@@ -32,7 +32,11 @@
 #include <cmocka.h>
 
 #include <openssl/rand.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -667,6 +671,162 @@ static void test_resubmit(void **state)
 	agency_free(&a);
 }
 
+/* ------------------------------------------------------------ run */
+
+/* A webhook on 127.0.0.1 that fails its first `fail_first` requests with
+ * 503, then answers 200 and records each body. */
+struct hook_server {
+	int fd, port, fail_first, requests, ok;
+	char bodies[8][2048];
+	volatile int stop;
+	pthread_t th;
+};
+
+static void *hook_main(void *arg)
+{
+	struct hook_server *h = arg;
+
+	while (!h->stop) {
+		char buf[8192];
+		size_t n = 0;
+		ssize_t r;
+		int c = accept(h->fd, NULL, NULL), ok;
+		const char *body;
+
+		if (c < 0)
+			continue;
+		/* headers, then Content-Length bytes */
+		while (n < sizeof(buf) - 1 && (r = read(c, buf + n, sizeof(buf) - 1 - n)) > 0) {
+			char *cl, *end;
+			n += (size_t)r;
+			buf[n] = '\0';
+			if ((end = strstr(buf, "\r\n\r\n")) && (cl = strcasestr(buf, "content-length:")) &&
+			    n >= (size_t)(end + 4 - buf) + (size_t)atoi(cl + 15))
+				break;
+		}
+		h->requests++;
+		ok = h->requests > h->fail_first;
+		body = strstr(buf, "\r\n\r\n");
+		if (ok && body && h->ok < 8)
+			snprintf(h->bodies[h->ok++], sizeof(h->bodies[0]), "%s", body + 4);
+		dprintf(c, "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			ok ? "200 OK" : "503 Service Unavailable");
+		close(c);
+	}
+	return NULL;
+}
+
+static void hook_start(struct hook_server *h, int fail_first)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+
+	memset(h, 0, sizeof(*h));
+	h->fail_first = fail_first;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((h->fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(h->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(h->fd, 8), 0);
+	assert_int_equal(getsockname(h->fd, (struct sockaddr *)&sa, &len), 0);
+	h->port = ntohs(sa.sin_port);
+	/* accept() wakes up to see stop */
+	setsockopt(h->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(pthread_create(&h->th, NULL, hook_main, h), 0);
+}
+
+static void hook_stop(struct hook_server *h)
+{
+	h->stop = 1;
+	pthread_join(h->th, NULL);
+	close(h->fd);
+}
+
+static int wait_for(const char *cmd, int seconds)
+{
+	for (int i = 0; i < seconds * 10; i++) {
+		if (system(cmd) == 0)
+			return 1;
+		usleep(100000);
+	}
+	return 0;
+}
+
+static void test_run_daemon(void **state)
+{
+	struct agency a;
+	struct hook_server h;
+	char spool[256], tmp[300], dst[300], cmd[1024], url[64], outbox[256];
+	uint8_t tok[16], *bufs[2];
+	size_t lens[2];
+	pid_t pid;
+	int st;
+
+	agency_new(&a, bootstrap);
+	hook_start(&h, 3); /* the webhook is "down" for its first 3 requests */
+	snprintf(spool, sizeof(spool), "%s/spool", a.dir);
+	assert_int_equal(mkdir(spool, 0700), 0);
+	snprintf(outbox, sizeof(outbox), "%s/notices.jsonl", a.dir);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", h.port);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char s1[300], s2[300], s3[300];
+		FILE *lf = fopen(a.log, "a");
+		if (!lf)
+			_exit(127);
+		dup2(fileno(lf), 2);
+		snprintf(s1, sizeof(s1), "run.spool_dir=%s", spool);
+		snprintf(s2, sizeof(s2), "run.outbox_file=%s", outbox);
+		snprintf(s3, sizeof(s3), "run.webhook_url=%s", url);
+		execl(ADAPTER_BIN, ADAPTER_BIN, "-c", a.conf, "--set", s1, "--set", s2, "--set", s3,
+		      "--set", "run.poll_interval=200ms", "--set", "run.settle=0s", "--set",
+		      "run.webhook_backoff_max=1s", "run", (char *)NULL);
+		_exit(127);
+	}
+	/* a file dropped the right way: hidden name, then rename */
+	snprintf(tmp, sizeof(tmp), "%s/.cases.csv", spool);
+	write_file(tmp, small_csv);
+	snprintf(dst, sizeof(dst), "%s/cases.csv", spool);
+	assert_int_equal(rename(tmp, dst), 0);
+	snprintf(cmd, sizeof(cmd), "grep -q '\"status\": \"published\"' '%s/done/cases.csv.result'",
+		 spool);
+	assert_true(wait_for(cmd, 30));
+	assert_int_equal(access(dst, F_OK), -1); /* processed once: moved aside */
+	/* a bad file goes to failed/ with its line errors */
+	snprintf(tmp, sizeof(tmp), "%s/.bad.csv", spool);
+	write_file(tmp, "case_ref,type,value\nX-1,imei,490154203237519\n");
+	snprintf(dst, sizeof(dst), "%s/bad.csv", spool);
+	assert_int_equal(rename(tmp, dst), 0);
+	snprintf(cmd, sizeof(cmd), "grep -q 'bad.csv:2: imei' '%s/failed/bad.csv.result'", spool);
+	assert_true(wait_for(cmd, 30));
+
+	/* two notices while the webhook is down: both reach the file at once,
+	 * and the webhook once it answers */
+	hash_token(&a, "phone", "+15550109999", tok);
+	notice(&a, a.id, "CASE-1", tok, 7, a.broker, &bufs[0], &lens[0]);
+	notice(&a, a.id, "CASE-1", tok, 8, a.broker, &bufs[1], &lens[1]);
+	produce_notices(&a, bufs, lens, 2);
+	snprintf(cmd, sizeof(cmd), "test $(grep -c '(555) 010-9999' '%s') -eq 2", outbox);
+	assert_true(wait_for(cmd, 60));
+	for (int i = 0; i < 100 && h.ok < 2; i++)
+		usleep(100000);
+	assert_int_equal(h.ok, 2);
+	assert_true(h.requests >= 5); /* 3 refused, then 2 delivered */
+	assert_non_null(strstr(h.bodies[0], "\"value\":\"(555) 010-9999\""));
+	assert_non_null(strstr(h.bodies[1], "\"value\":\"(555) 010-9999\""));
+	assert_true(strcmp(h.bodies[0], h.bodies[1]) != 0); /* two notices, not one twice */
+
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	hook_stop(&h);
+	free(bufs[0]);
+	free(bufs[1]);
+	agency_free(&a);
+}
+
 /* ------------------------------------------------------------ privacy */
 
 struct blob {
@@ -852,6 +1012,7 @@ int main(void)
 		cmocka_unit_test(test_sigkill_midway),
 		cmocka_unit_test(test_notices),
 		cmocka_unit_test(test_resubmit),
+		cmocka_unit_test(test_run_daemon),
 		cmocka_unit_test(test_privacy),
 	};
 

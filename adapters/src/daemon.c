@@ -1,0 +1,404 @@
+/* daemon.c — spool directory, notices outbox file, webhook (see daemon.h). */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "deconf/err.h"
+#include "deconf/log.h"
+#include "deconf/util.h"
+#include "input.h"
+#include "notices.h"
+#include "submit.h"
+
+#define HOOK_BATCH 64
+#define RESULT_ERRORS_MAX 100
+
+struct hook_item {
+	uint8_t id[64];
+	size_t id_len;
+	char *body;
+	size_t body_len;
+};
+
+struct daemon {
+	struct adp_agency *a;
+	const char *spool, *outbox_path, *webhook;
+	int64_t poll_ms, settle_ms, hook_timeout_ms, backoff_max_ms;
+	int outbox_fd;
+	CURL *curl;
+	int64_t hook_next_us, hook_backoff_ms;
+	int hook_failing;
+	int64_t outbox_next_us;
+	volatile int *reopen;
+};
+
+/* ------------------------------------------------------ notices outbox */
+
+static void on_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const char *value,
+		      size_t value_len)
+{
+	struct daemon *d = opaque;
+	char *line = adp_notice_json(n, value, value_len);
+	size_t len;
+
+	if (!line || d->outbox_fd < 0) {
+		free(line);
+		return;
+	}
+	/* one write per line with O_APPEND: lines never interleave */
+	len = strlen(line);
+	line[len] = '\n';
+	if (write(d->outbox_fd, line, len + 1) != (ssize_t)(len + 1) || fsync(d->outbox_fd))
+		deconf_log(DECONF_LOG_ERR, "RUN", "%s: %s", d->outbox_path, strerror(errno));
+	free(line);
+}
+
+/* --------------------------------------------------------------- spool */
+
+static int known_input(const char *name)
+{
+	return name[0] != '.' && adp_format_from_path(name) != ADP_FORMAT_AUTO;
+}
+
+/* Move path into spool/<sub>/, keeping the name (or name.N if taken). */
+static int move_aside(const struct daemon *d, const char *name, const char *sub,
+		      char *dst, size_t size)
+{
+	char from[4096], dir[4096];
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", d->spool, sub) >= sizeof(dir) ||
+	    (size_t)snprintf(from, sizeof(from), "%s/%s", d->spool, name) >= sizeof(from))
+		return ENAMETOOLONG;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return errno;
+	if ((size_t)snprintf(dst, size, "%.2000s/%.1000s", dir, name) >= size)
+		return ENAMETOOLONG;
+	for (int i = 1; access(dst, F_OK) == 0 && i < 1000; i++)
+		snprintf(dst, size, "%.2000s/%.1000s.%d", dir, name, i);
+	return rename(from, dst) < 0 ? errno : 0;
+}
+
+static void process_file(struct daemon *d, const char *name)
+{
+	struct adp_input *in = NULL;
+	struct adp_submit_stats st = { 0 };
+	struct adp_submit_opts o = { .source = name };
+	char path[4096], dst[4096], result[4200], errstr[1024] = "", *report = NULL;
+	size_t report_len = 0;
+	const char *status;
+	json_t *res, *errors;
+	char *text;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", d->spool, name);
+	deconf_log(DECONF_LOG_NOTICE, "RUN", "processing %s", path);
+	rc = adp_input_read(&in, path, ADP_FORMAT_AUTO, 1000, NULL, NULL, errstr,
+			    sizeof(errstr));
+	if (!rc) {
+		if (!(o.report = open_memstream(&report, &report_len)))
+			o.report = stderr;
+		rc = adp_submit_input(d->a, in, &o, &st, errstr, sizeof(errstr));
+		if (o.report != stderr)
+			fclose(o.report);
+	}
+	status = rc == 0			? "published"
+		 : rc == DECONF_E_MALFORMED	? "refused"
+		 : rc == DECONF_E_KAFKA || rc == DECONF_E_TIMEOUT ? "queued"
+							: "failed";
+	res = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "file", name,
+			"status", status, "finished_at", (json_int_t)deconf_now_ms(), "cases",
+			(json_int_t)st.cases, "cases_withheld", (json_int_t)st.cases_withheld,
+			"indicators", (json_int_t)st.indicators, "refused",
+			(json_int_t)st.invalid, "unchanged", (json_int_t)st.unchanged, "ops",
+			(json_int_t)st.ops, "submissions", (json_int_t)st.submissions,
+			"delivered", (json_int_t)st.delivered, "resent", (json_int_t)st.resent);
+	errors = json_array();
+	for (char *l = report, *nl; l && *l && json_array_size(errors) < RESULT_ERRORS_MAX;
+	     l = nl + 1) {
+		if (!(nl = strchr(l, '\n')))
+			break;
+		*nl = '\0';
+		json_array_append_new(errors, json_string(l));
+	}
+	if (rc && errstr[0] && rc != DECONF_E_MALFORMED)
+		json_object_set_new(res, "error", json_string(errstr));
+	json_object_set_new(res, "errors", errors);
+	if ((rc = move_aside(d, name, strcmp(status, "refused") && strcmp(status, "failed")
+					      ? "done"
+					      : "failed",
+			     dst, sizeof(dst)))) {
+		/* cannot move: stop looking at it anyway, or we would loop */
+		deconf_log(DECONF_LOG_ERR, "RUN", "%s: cannot move aside: %s", path, strerror(rc));
+		snprintf(dst, sizeof(dst), "%s", path);
+	}
+	snprintf(result, sizeof(result), "%s.result", dst);
+	if ((text = json_dumps(res, JSON_INDENT(2) | JSON_ENSURE_ASCII))) {
+		if (deconf_file_write(result, text, strlen(text), 0640, 0, errstr, sizeof(errstr)))
+			deconf_log(DECONF_LOG_ERR, "RUN", "%s", errstr);
+		free(text);
+	}
+	deconf_log(DECONF_LOG_NOTICE, "RUN", "%s: %s (%llu op(s), %llu refused); result in %s",
+		   name, status, (unsigned long long)st.ops, (unsigned long long)st.invalid,
+		   result);
+	json_decref(res);
+	free(report);
+	adp_input_free(in);
+}
+
+static int by_name(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void scan_spool(struct daemon *d)
+{
+	DIR *dir = opendir(d->spool);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int64_t now = deconf_now_ms();
+
+	if (!dir) {
+		deconf_log(DECONF_LOG_ERR, "RUN", "%s: %s", d->spool, strerror(errno));
+		return;
+	}
+	while ((de = readdir(dir))) {
+		char path[4096];
+		struct stat st;
+
+		if (!known_input(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d->spool, de->d_name);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		/* still being written? */
+		if ((int64_t)st.st_mtime * 1000 + d->settle_ms > now)
+			continue;
+		if (n == cap) {
+			char **v = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (!v)
+				break;
+			names = v;
+		}
+		if (!(names[n] = strdup(de->d_name)))
+			break;
+		n++;
+	}
+	closedir(dir);
+	if (n)
+		qsort(names, n, sizeof(*names), by_name); /* oldest names first */
+	for (size_t i = 0; i < n; i++) {
+		process_file(d, names[i]);
+		free(names[i]);
+	}
+	free(names);
+}
+
+/* ------------------------------------------------------------- webhook */
+
+struct hook_batch {
+	struct hook_item v[HOOK_BATCH];
+	size_t n;
+};
+
+static int hook_collect(void *opaque, const uint8_t *id, size_t id_len, const char *body,
+			size_t body_len)
+{
+	struct hook_batch *b = opaque;
+	struct hook_item *it;
+
+	if (b->n == HOOK_BATCH)
+		return 1; /* enough for this round */
+	if (id_len > sizeof(it->id))
+		return 0;
+	it = &b->v[b->n];
+	if (!(it->body = malloc(body_len + 1)))
+		return DECONF_E_NOMEM;
+	memcpy(it->id, id, id_len);
+	it->id_len = id_len;
+	memcpy(it->body, body, body_len);
+	it->body[body_len] = '\0';
+	it->body_len = body_len;
+	b->n++;
+	return 0;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *u)
+{
+	(void)p, (void)u;
+	return size * n;
+}
+
+/* POST one body; 0 when the webhook answered 2xx. */
+static int post(struct daemon *d, const char *body, size_t len, char *why, size_t why_size)
+{
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	long code = 0;
+	CURLcode cc;
+
+	curl_easy_reset(d->curl);
+	curl_easy_setopt(d->curl, CURLOPT_URL, d->webhook);
+	curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, (long)d->hook_timeout_ms);
+	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, discard);
+	cc = curl_easy_perform(d->curl);
+	curl_slist_free_all(h);
+	if (cc != CURLE_OK) {
+		snprintf(why, why_size, "%s", curl_easy_strerror(cc));
+		return -1;
+	}
+	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (code < 200 || code > 299) {
+		snprintf(why, why_size, "HTTP status %ld", code);
+		return -1;
+	}
+	return 0;
+}
+
+static void deliver_hooks(struct daemon *d)
+{
+	struct adp_ledger_txn *t;
+	struct hook_batch b = { .n = 0 };
+	char why[256];
+
+	if (!d->webhook || deconf_mono_us() < d->hook_next_us)
+		return;
+	if (adp_ledger_begin(d->a->ledger, 1, &t))
+		return;
+	adp_ledger_hook_foreach(t, hook_collect, &b);
+	adp_ledger_abort(t);
+	for (size_t i = 0; i < b.n; i++) {
+		if (post(d, b.v[i].body, b.v[i].body_len, why, sizeof(why))) {
+			d->hook_backoff_ms = d->hook_backoff_ms ? d->hook_backoff_ms * 2 : 1000;
+			if (d->hook_backoff_ms > d->backoff_max_ms)
+				d->hook_backoff_ms = d->backoff_max_ms;
+			d->hook_next_us = deconf_mono_us() + d->hook_backoff_ms * 1000;
+			if (!d->hook_failing)
+				deconf_log(DECONF_LOG_WARNING, "WEBHOOK",
+					   "%s: %s; notices stay queued, retrying with backoff",
+					   d->webhook, why);
+			d->hook_failing = 1;
+			break;
+		}
+		if (d->hook_failing)
+			deconf_log(DECONF_LOG_NOTICE, "WEBHOOK", "%s answers again", d->webhook);
+		d->hook_failing = 0;
+		d->hook_backoff_ms = 0;
+		if (!adp_ledger_begin(d->a->ledger, 0, &t)) {
+			if (adp_ledger_hook_del(t, b.v[i].id, b.v[i].id_len))
+				adp_ledger_abort(t);
+			else
+				adp_ledger_commit(t);
+		}
+	}
+	for (size_t i = 0; i < b.n; i++)
+		free(b.v[i].body);
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static void idle(void *opaque)
+{
+	struct daemon *d = opaque;
+	struct adp_ledger_txn *t;
+	size_t pending = 0;
+
+	if (d->reopen && *d->reopen) {
+		*d->reopen = 0;
+		if (deconf_log_reopen())
+			deconf_log(DECONF_LOG_ERR, "RUN", "could not reopen the log file");
+	}
+	scan_spool(d);
+	deliver_hooks(d);
+	/* submissions Kafka did not confirm (it was down): try again */
+	if (deconf_mono_us() >= d->outbox_next_us && !adp_ledger_begin(d->a->ledger, 1, &t)) {
+		pending = adp_ledger_outbox_count(t);
+		adp_ledger_abort(t);
+		if (pending) {
+			struct adp_submit_stats st;
+			char errstr[512];
+			if (adp_flush_outbox(d->a, &st, errstr, sizeof(errstr)))
+				deconf_log(DECONF_LOG_WARNING, "RUN", "%s", errstr);
+		}
+		d->outbox_next_us = deconf_mono_us() + 30 * 1000000LL;
+	}
+}
+
+int adp_daemon_run(struct adp_agency *a, volatile int *stop, volatile int *reopen,
+		   char *errstr, size_t errstr_size)
+{
+	struct daemon d = { .a = a, .outbox_fd = -1, .reopen = reopen };
+	struct adp_notice_stats st;
+	struct adp_notices_opts no = { .follow = 1, .stop = stop, .cb = on_notice,
+				       .opaque = &d, .idle = idle };
+	struct stat sb;
+	int rc;
+
+	d.spool = deconf_conf_get_str(a->conf, "run.spool_dir");
+	d.outbox_path = deconf_conf_get_str(a->conf, "run.outbox_file");
+	d.webhook = deconf_conf_get_str(a->conf, "run.webhook_url");
+	if (d.webhook && !*d.webhook)
+		d.webhook = NULL;
+	d.poll_ms = deconf_conf_get_int(a->conf, "run.poll_interval");
+	d.settle_ms = deconf_conf_get_int(a->conf, "run.settle");
+	d.hook_timeout_ms = deconf_conf_get_int(a->conf, "run.webhook_timeout");
+	d.backoff_max_ms = deconf_conf_get_int(a->conf, "run.webhook_backoff_max");
+	no.idle_ms = (int)d.poll_ms;
+	no.queue_webhook = d.webhook != NULL;
+	if (stat(d.spool, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+				      "%s: run.spool_dir: %s: not a directory",
+				      deconf_conf_origin(a->conf, "run.spool_dir"), d.spool);
+	if ((d.outbox_fd = open(d.outbox_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+				0600)) < 0)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+				      "%s: run.outbox_file: %s: %s",
+				      deconf_conf_origin(a->conf, "run.outbox_file"), d.outbox_path,
+				      strerror(errno));
+	if (d.webhook) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		if (!(d.curl = curl_easy_init())) {
+			close(d.outbox_fd);
+			return deconf_err_set(errstr, errstr_size, DECONF_E_NOMEM,
+					      "libcurl could not start");
+		}
+	}
+	if ((rc = adp_agency_open_keys(a, errstr, errstr_size)) ||
+	    (rc = adp_agency_open_ledger(a, errstr, errstr_size)))
+		goto out;
+	deconf_log(DECONF_LOG_NOTICE, "RUN",
+		   "agency %s: watching %s, notices to %s%s%s", a->id, d.spool, d.outbox_path,
+		   d.webhook ? " and " : "", d.webhook ? d.webhook : "");
+	idle(&d); /* spool files waiting since before the start */
+	/* Kafka down, or no notices topic yet: keep the spool going and retry */
+	while (!*stop && (rc = adp_notices_fetch(a, &no, &st, errstr, errstr_size)) &&
+	       rc != DECONF_E_CONFIG && rc != DECONF_E_PERM) {
+		deconf_log(DECONF_LOG_WARNING, "RUN", "notices: %s; retrying", errstr);
+		for (int64_t end = deconf_mono_us() + 5000000; !*stop && deconf_mono_us() < end;) {
+			idle(&d);
+			usleep((useconds_t)(d.poll_ms < 1000 ? d.poll_ms : 1000) * 1000);
+		}
+	}
+	if (*stop)
+		rc = DECONF_OK;
+	deconf_log(DECONF_LOG_NOTICE, "RUN", "stopping: %llu notice(s) received, %llu refused",
+		   (unsigned long long)st.received, (unsigned long long)st.refused);
+out:
+	if (d.curl) {
+		curl_easy_cleanup(d.curl);
+		curl_global_cleanup();
+	}
+	close(d.outbox_fd);
+	return rc;
+}
