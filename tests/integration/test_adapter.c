@@ -51,7 +51,7 @@
 #include "deconf/token.h"
 #include "deconf/util.h"
 
-static const char *bootstrap;
+static const char *bootstrap, *bootstrap_tls, *tls_dir;
 
 struct agency {
 	char dir[128];
@@ -173,8 +173,13 @@ struct topic_read {
 	size_t distinct_subs;
 };
 
-/* Consume the whole submit topic of a (from the start to its end). */
-static void read_submissions(const struct agency *a, struct topic_read *out)
+/*
+ * Consume the whole submit topic of a (from the start to its end). Every
+ * record must verify with a's key, unless skip_foreign: then records of
+ * earlier runs under the same agency id (other keys) are skipped.
+ */
+static void read_submissions_ex(const struct agency *a, struct topic_read *out,
+				int skip_foreign)
 {
 	char topic[128], errstr[512];
 	rd_kafka_conf_t *kc = NULL;
@@ -221,6 +226,16 @@ static void read_submissions(const struct agency *a, struct topic_read *out)
 			continue;
 		}
 		got = m->offset + 1;
+		if (skip_foreign &&
+		    deconf_envelope_open(m->payload, m->len, DECONF_ENVELOPE_MAX_DEFAULT,
+					 DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION, a->key,
+					 &deconf__v1__submission__descriptor,
+					 (ProtobufCMessage **)&sub, errstr, sizeof(errstr))) {
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		deconf_msg_free(sub);
+		sub = NULL;
 		out->records++;
 		assert_int_equal(deconf_envelope_open(
 					 m->payload, m->len, DECONF_ENVELOPE_MAX_DEFAULT,
@@ -270,6 +285,11 @@ static void read_submissions(const struct agency *a, struct topic_read *out)
 	free(subs);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
+}
+
+static void read_submissions(const struct agency *a, struct topic_read *out)
+{
+	read_submissions_ex(a, out, 0);
 }
 
 static size_t count_op(const struct topic_read *t, int op, const char *case_ref)
@@ -671,6 +691,158 @@ static void test_resubmit(void **state)
 	agency_free(&a);
 }
 
+/* ------------------------------------------------------------ mTLS */
+
+static rd_kafka_AclBinding_t *allow(const char *principal, const char *topic,
+				    rd_kafka_AclOperation_t op)
+{
+	char errstr[256];
+	rd_kafka_AclBinding_t *b = rd_kafka_AclBinding_new(
+		RD_KAFKA_RESOURCE_TOPIC, topic, RD_KAFKA_RESOURCE_PATTERN_LITERAL, principal, "*",
+		op, RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, errstr, sizeof(errstr));
+	assert_non_null(b);
+	return b;
+}
+
+/* The ACLs `deconfctl topics apply` gives an agency (literal patterns). */
+static void grant_agency(const char *id)
+{
+	char submit[128], notices[128], principal[128], errstr[256];
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	rd_kafka_AclBinding_t *b[4];
+
+	snprintf(submit, sizeof(submit), "deconf.submit.%s", id);
+	snprintf(notices, sizeof(notices), "deconf.notices.%s", id);
+	snprintf(principal, sizeof(principal), "User:%s", id);
+	b[0] = allow(principal, submit, RD_KAFKA_ACL_OPERATION_WRITE);
+	b[1] = allow(principal, submit, RD_KAFKA_ACL_OPERATION_DESCRIBE);
+	b[2] = allow(principal, notices, RD_KAFKA_ACL_OPERATION_READ);
+	b[3] = allow(principal, notices, RD_KAFKA_ACL_OPERATION_DESCRIBE);
+	assert_int_equal(deconf_kafka_conf_new(&kc, NULL, "itest-admin", errstr, sizeof(errstr)),
+			 0);
+	assert_int_equal(deconf_kafka_conf_set(kc, "bootstrap.servers", bootstrap, "t", errstr,
+					       sizeof(errstr)),
+			 0);
+	assert_non_null(rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr)));
+	q = rd_kafka_queue_new(rk);
+	/* topics exist before agencies use them (agencies may not create) */
+	{
+		rd_kafka_NewTopic_t *nt[2] = {
+			rd_kafka_NewTopic_new(submit, 1, 1, errstr, sizeof(errstr)),
+			rd_kafka_NewTopic_new(notices, 1, 1, errstr, sizeof(errstr)),
+		};
+		const rd_kafka_topic_result_t **res;
+		size_t nres;
+		rd_kafka_CreateTopics(rk, nt, 2, NULL, q);
+		assert_non_null(ev = rd_kafka_queue_poll(q, 30000));
+		res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev),
+							  &nres);
+		for (size_t i = 0; i < nres; i++)
+			if (rd_kafka_topic_result_error(res[i]) !=
+			    RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+				assert_int_equal(rd_kafka_topic_result_error(res[i]), 0);
+		rd_kafka_event_destroy(ev);
+		rd_kafka_NewTopic_destroy(nt[0]);
+		rd_kafka_NewTopic_destroy(nt[1]);
+	}
+	rd_kafka_CreateAcls(rk, b, 4, NULL, q);
+	assert_non_null(ev = rd_kafka_queue_poll(q, 30000));
+	assert_int_equal(rd_kafka_event_error(ev), 0);
+	rd_kafka_event_destroy(ev);
+	for (int i = 0; i < 4; i++)
+		rd_kafka_AclBinding_destroy(b[i]);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+}
+
+/* Point a's config at the mTLS listener with the certificate of `cert`. */
+static void use_tls(struct agency *a, const char *id, const char *cert)
+{
+	char text[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	assert_non_null(f = fopen(a->conf, "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	/* agency_new wrote "id = it-..." on line 2 and bootstrap last */
+	{
+		char *l = strstr(text, "id = "), *nl = strchr(l, '\n'), out[8192];
+		snprintf(out, sizeof(out),
+			 "%.*sid = %s%.*s"
+			 "security.protocol = ssl\n"
+			 "ssl.ca.location = %s/ca.pem\n"
+			 "ssl.certificate.location = %s/%s.pem\n"
+			 "ssl.key.location = %s/%s.key\n",
+			 (int)(l - text), text, id, (int)(strstr(text, "bootstrap.servers") - nl),
+			 nl, tls_dir, tls_dir, cert, tls_dir, cert);
+		n = strlen(out);
+		snprintf(out + n, sizeof(out) - n, "bootstrap.servers = %s\n", bootstrap_tls);
+		write_file(a->conf, out);
+	}
+}
+
+static void test_tls_acl(void **state)
+{
+	struct agency a, b;
+	struct topic_read t;
+	char path[256], csv[1024], ref[32], cmd[1024], line[4096], hex[9];
+	uint8_t r[4], tok[16], *buf;
+	size_t len;
+	FILE *p;
+	int found = 0;
+
+	assert_non_null(bootstrap_tls);
+	assert_non_null(tls_dir);
+	grant_agency("agency-a");
+	/* agency-a, over mTLS, with its own certificate: published */
+	agency_new(&a, bootstrap);
+	use_tls(&a, "agency-a", "agency-a");
+	RAND_bytes(r, sizeof(r));
+	snprintf(ref, sizeof(ref), "TLS-%s", deconf_hex_encode(hex, r, sizeof(r)));
+	snprintf(csv, sizeof(csv), "case_ref,type,value\n%s,phone,+1 555 010 7777\n"
+				   "%s,email,tls.test@example.org\n",
+		 ref, ref);
+	snprintf(path, sizeof(path), "%s/tls.csv", a.dir);
+	write_file(path, csv);
+	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	read_submissions_ex(&a, &t, 1);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, ref), 2);
+	free(t.ops);
+
+	/* the same certificate claiming to be agency-b: Kafka refuses the
+	 * write (ACLs are per principal, the principal is the CN) */
+	agency_new(&b, bootstrap);
+	use_tls(&b, "agency-b", "agency-a");
+	snprintf(path, sizeof(path), "%s/tls.csv", b.dir);
+	write_file(path, csv);
+	assert_int_equal(adapter(&b, "--set submit.timeout=10s submit '%s'", path), 1);
+	snprintf(cmd, sizeof(cmd), "grep -qi 'authorization failed' '%s'", b.log);
+	assert_int_equal(system(cmd), 0);
+	agency_free(&b);
+
+	/* notices over mTLS too */
+	hash_token(&a, "phone", "+15550107777", tok);
+	notice(&a, "agency-a", ref, tok, r[0], a.broker, &buf, &len);
+	produce_notices(&a, &buf, &len, 1);
+	free(buf);
+	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' notices --json 2>>'%s'", ADAPTER_BIN, a.conf,
+		 a.log);
+	assert_non_null(p = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), p))
+		if (strstr(line, ref) && strstr(line, "\"value\":\"+1 555 010 7777\""))
+			found++;
+	/* notices of earlier runs to agency-a carry other broker keys: refused */
+	pclose(p);
+	assert_int_equal(found, 1);
+	agency_free(&a);
+}
+
 /* ------------------------------------------------------------ run */
 
 /* A webhook on 127.0.0.1 that fails its first `fail_first` requests with
@@ -1013,9 +1185,12 @@ int main(void)
 		cmocka_unit_test(test_notices),
 		cmocka_unit_test(test_resubmit),
 		cmocka_unit_test(test_run_daemon),
+		cmocka_unit_test(test_tls_acl),
 		cmocka_unit_test(test_privacy),
 	};
 
+	bootstrap_tls = getenv("DECONF_KRAFT_BOOTSTRAP_TLS");
+	tls_dir = getenv("DECONF_KRAFT_TLS_DIR");
 	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP"))) {
 		fprintf(stderr, "DECONF_KRAFT_BOOTSTRAP not set: no Kafka (skipped)\n");
 		return 77;
