@@ -166,7 +166,7 @@ out:
 
 static void input_progress(void *opaque, uint64_t done, uint64_t total, uint64_t rows)
 {
-	adp_progress_update(opaque, done, total);
+	adp_progress_update(opaque, done, total, rows);
 }
 
 static void print_summary(const char *what, const struct adp_submit_stats *st, int dry)
@@ -227,7 +227,7 @@ static int cmd_file(struct args *ar, int argc, char **argv, int dry, int query)
 	if ((ret = open_agency(ar, &a)))
 		return ret;
 	o.progress = !ar->no_progress && isatty(2);
-	adp_progress_start(&pr, o.progress, "reading", 0);
+	adp_progress_start(&pr, o.progress, "reading", "rows");
 	rc = adp_input_read(&in, argv[0], ar->format, 1000, input_progress, &pr, errstr,
 			    sizeof(errstr));
 	adp_progress_end(&pr);

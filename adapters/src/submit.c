@@ -762,10 +762,10 @@ static int run_cases(struct run *r, const struct adp_case *const *cases, size_t 
 	struct adp_progress pr;
 	int rc = DECONF_OK;
 
-	adp_progress_start(&pr, r->o->progress, "publishing", n);
+	adp_progress_start(&pr, r->o->progress, "publishing", "cases");
 	for (size_t i = 0; i < n && !rc; i++) {
 		rc = plan_case(r, cases[i]);
-		adp_progress_update(&pr, i + 1, 0);
+		adp_progress_update(&pr, i + 1, n, i + 1);
 	}
 	if (!rc)
 		rc = flush_batch(r);
