@@ -41,6 +41,8 @@ enum adp_entry_state {
 	ADP_ENTRY_PENDING = 1,  /* in an outbox submission, not yet confirmed */
 	ADP_ENTRY_LIVE = 2,     /* delivered to Kafka */
 	ADP_ENTRY_REMOVING = 3, /* a REMOVE/CLOSE is in the outbox */
+	ADP_ENTRY_QUERY = 4,    /* asked by a query, never registered: kept
+				   only to show answers next to the raw value */
 };
 
 struct adp_entry {

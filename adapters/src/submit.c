@@ -561,7 +561,7 @@ static int collect_cb(void *opaque, const char *case_ref, const struct adp_entry
 	struct collect *cl = opaque;
 	struct tok *t;
 
-	if (e->state == ADP_ENTRY_REMOVING)
+	if (e->state == ADP_ENTRY_REMOVING || e->state == ADP_ENTRY_QUERY)
 		return 0;
 	if (cl->n == cl->cap) {
 		size_t cap = cl->cap ? cl->cap * 2 : 16;
@@ -674,14 +674,15 @@ static int plan_case(struct run *r, const struct adp_case *c)
 			/* Unchanged: held (published or on its way) with the same
 			 * window and the same case details. Kept per entry, so a
 			 * run killed half-way through a case resumes exactly. */
-			if (have && e.state != ADP_ENTRY_REMOVING && same_window(&e, &toks[i]) &&
+			if (have && e.state != ADP_ENTRY_REMOVING && e.state != ADP_ENTRY_QUERY &&
+			    same_window(&e, &toks[i]) &&
 			    !memcmp(e.case_digest, digest, sizeof(e.case_digest))) {
 				r->st->unchanged++;
 				continue;
 			}
 			break;
 		case DECONF__V1__OP__OP_REMOVE:
-			if (!have || e.state == ADP_ENTRY_REMOVING) {
+			if (!have || e.state == ADP_ENTRY_REMOVING || e.state == ADP_ENTRY_QUERY) {
 				r->st->unchanged++;
 				continue;
 			}
@@ -697,6 +698,9 @@ static int plan_case(struct run *r, const struct adp_case *c)
 			goto out;
 		if (c->op == DECONF__V1__OP__OP_ADD || c->op == DECONF__V1__OP__OP_RENEW)
 			rc = record_entry(r, c->case_ref, &toks[i], ADP_ENTRY_PENDING, digest);
+		else if (c->op == DECONF__V1__OP__OP_QUERY && !have)
+			/* so a QUERY_HIT shows the raw value asked about */
+			rc = record_entry(r, c->case_ref, &toks[i], ADP_ENTRY_QUERY, digest);
 		else if (c->op == DECONF__V1__OP__OP_REMOVE)
 			rc = mark_removing(r, c->case_ref, &toks[i]);
 		if (rc)
@@ -887,7 +891,8 @@ static int old_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
 	struct old_case *k;
 	struct adp_indicator *ind;
 
-	if (e->epoch == oc->epoch || e->state == ADP_ENTRY_REMOVING)
+	if (e->epoch == oc->epoch || e->state == ADP_ENTRY_REMOVING ||
+	    e->state == ADP_ENTRY_QUERY)
 		return 0;
 	k = oc->n ? &oc->v[oc->n - 1] : NULL;
 	if (!k || strcmp(k->c.case_ref, case_ref)) { /* entries come sorted by case */

@@ -646,6 +646,51 @@ static void test_notices(void **state)
 	agency_free(&a);
 }
 
+/* query asks without registering; its answer shows the raw value asked. */
+static void test_query(void **state)
+{
+	struct agency a;
+	struct topic_read t;
+	char path[256], cmd[1024], line[4096];
+	uint8_t tok[16], *buf;
+	size_t len;
+	FILE *p;
+	int found = 0;
+
+	agency_new(&a, bootstrap);
+	snprintf(path, sizeof(path), "%s/q.csv", a.dir);
+	write_file(path, "case_ref,type,value\nQ-1,phone,(555) 010-4242\n");
+	assert_int_equal(adapter(&a, "query '%s'", path), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_QUERY, "Q-1"), 1);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, NULL), 0);
+	free(t.ops);
+	/* a query is asked every time: it registers nothing to compare with */
+	assert_int_equal(adapter(&a, "query '%s'", path), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_QUERY, "Q-1"), 2);
+	free(t.ops);
+	/* closing the case sends nothing: nothing was registered */
+	assert_int_equal(adapter(&a, "close Q-1"), 0);
+	read_submissions(&a, &t);
+	assert_int_equal(t.distinct_subs, 2);
+	free(t.ops);
+
+	hash_token(&a, "phone", "+15550104242", tok);
+	notice(&a, a.id, "Q-1", tok, 9, a.broker, &buf, &len);
+	produce_notices(&a, &buf, &len, 1);
+	free(buf);
+	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' notices --json 2>>'%s'", ADAPTER_BIN, a.conf,
+		 a.log);
+	assert_non_null(p = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), p))
+		if (strstr(line, "\"value\":\"(555) 010-4242\""))
+			found++;
+	assert_int_equal(pclose(p), 0);
+	assert_int_equal(found, 1);
+	agency_free(&a);
+}
+
 /* Key rotation: resubmit publishes every held entry under the new epoch. */
 static void test_resubmit(void **state)
 {
@@ -1183,6 +1228,7 @@ int main(void)
 		cmocka_unit_test(test_kafka_unreachable),
 		cmocka_unit_test(test_sigkill_midway),
 		cmocka_unit_test(test_notices),
+		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_resubmit),
 		cmocka_unit_test(test_run_daemon),
 		cmocka_unit_test(test_tls_acl),
