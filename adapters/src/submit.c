@@ -15,6 +15,25 @@
 
 #define ENVELOPE_SLACK 512 /* signature, envelope framing, signer */
 
+/* Make room for one more element in a doubling array; 0 or DECONF_E_NOMEM. */
+#define GROW(arr, n, cap, first)                                                   \
+	((n) < (cap) ? DECONF_OK : grow_array(&(arr), &(cap), sizeof(*(arr)), (first)))
+
+/* arrp points at the array's pointer (any object pointer type): read and
+ * written with memcpy, so no pointer is accessed through another type. */
+static int grow_array(void *arrp, size_t *cap, size_t elem, size_t first)
+{
+	size_t c = *cap ? *cap * 2 : first;
+	void *old, *p;
+
+	memcpy(&old, arrp, sizeof(old));
+	if (!(p = realloc(old, c * elem)))
+		return DECONF_E_NOMEM;
+	memcpy(arrp, &p, sizeof(p));
+	*cap = c;
+	return DECONF_OK;
+}
+
 /* One token op being built into the current batch. */
 struct tok {
 	Deconf__V1__TokenRef ref;
@@ -71,8 +90,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (m->err) {
 		dl->failed++;
 		snprintf(dl->why, sizeof(dl->why), "%s", rd_kafka_err2str(m->err));
-	} else if (dl->n < dl->cap || (dl->cap = dl->cap ? dl->cap * 2 : 64,
-				       dl->ids = realloc(dl->ids, dl->cap * sizeof(*dl->ids)))) {
+	} else if (!GROW(dl->ids, dl->n, dl->cap, 64)) {
 		memcpy(dl->ids[dl->n++], id, ADP_SUBMISSION_ID_LEN);
 	} else {
 		dl->failed++;
@@ -425,14 +443,8 @@ static struct op *start_op(struct run *r, const struct adp_case *c, int opcode,
 	struct op *o;
 	size_t overhead;
 
-	if (r->n_ops == r->cap_ops) {
-		size_t cap = r->cap_ops ? r->cap_ops * 2 : 64;
-		struct op *n = realloc(r->ops, cap * sizeof(*n));
-		if (!n)
-			return NULL;
-		r->ops = n;
-		r->cap_ops = cap;
-	}
+	if (GROW(r->ops, r->n_ops, r->cap_ops, 64))
+		return NULL;
 	o = &r->ops[r->n_ops];
 	memset(o, 0, sizeof(*o));
 	deconf__v1__case_op__init(&o->cop);
@@ -476,14 +488,8 @@ static int add_token(struct run *r, struct op **op, const struct tok *t)
 			return DECONF_E_NOMEM;
 		*op = o;
 	}
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 8;
-		struct tok *n = realloc(o->toks, cap * sizeof(*n));
-		if (!n)
-			return DECONF_E_NOMEM;
-		o->toks = n;
-		o->cap = cap;
-	}
+	if (GROW(o->toks, o->n, o->cap, 8))
+		return DECONF_E_NOMEM;
 	o->toks[o->n] = *t;
 	o->n++;
 	r->est += sz;
@@ -563,14 +569,8 @@ static int collect_cb(void *opaque, const char *case_ref, const struct adp_entry
 
 	if (e->state == ADP_ENTRY_REMOVING || e->state == ADP_ENTRY_QUERY)
 		return 0;
-	if (cl->n == cl->cap) {
-		size_t cap = cl->cap ? cl->cap * 2 : 16;
-		struct tok *n = realloc(cl->toks, cap * sizeof(*n));
-		if (!n)
-			return DECONF_E_NOMEM;
-		cl->toks = n;
-		cl->cap = cap;
-	}
+	if (GROW(cl->toks, cl->n, cl->cap, 16))
+		return DECONF_E_NOMEM;
 	t = &cl->toks[cl->n++];
 	deconf__v1__token_ref__init(&t->ref);
 	memcpy(t->token, e->token, DECONF_TOKEN_LEN);
@@ -898,14 +898,8 @@ static int old_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
 	if (!k || strcmp(k->c.case_ref, case_ref)) { /* entries come sorted by case */
 		struct adp_case_info ci = { .visibility =
 						    DECONF__V1__VISIBILITY__VISIBILITY_NORMAL };
-		if (oc->n == oc->cap) {
-			size_t cap = oc->cap ? oc->cap * 2 : 64;
-			struct old_case *v = realloc(oc->v, cap * sizeof(*v));
-			if (!v)
-				return DECONF_E_NOMEM;
-			oc->v = v;
-			oc->cap = cap;
-		}
+		if (GROW(oc->v, oc->n, oc->cap, 64))
+			return DECONF_E_NOMEM;
 		k = &oc->v[oc->n++];
 		memset(k, 0, sizeof(*k));
 		adp_ledger_case_info_get(oc->t, case_ref, &ci);
@@ -921,14 +915,8 @@ static int old_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
 		if (!k->c.case_ref)
 			return DECONF_E_NOMEM;
 	}
-	if (k->c.n_ind == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 8;
-		struct adp_indicator *v = realloc(k->c.ind, cap * sizeof(*v));
-		if (!v)
-			return DECONF_E_NOMEM;
-		k->c.ind = v;
-		k->cap = cap;
-	}
+	if (GROW(k->c.ind, k->c.n_ind, k->cap, 8))
+		return DECONF_E_NOMEM;
 	ind = &k->c.ind[k->c.n_ind];
 	memset(ind, 0, sizeof(*ind));
 	ind->type = e->type;
