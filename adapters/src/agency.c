@@ -5,6 +5,7 @@
 #include "agency.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
+#include "deconf/util.h"
 
 #define GiB (INT64_C(1) << 30)
 
@@ -52,20 +53,6 @@ const struct deconf_conf_def adp_conf_table[] = {
 };
 const size_t adp_conf_table_n = sizeof(adp_conf_table) / sizeof(adp_conf_table[0]);
 
-int adp_agency_id_valid(const char *id)
-{
-	size_t n = strlen(id);
-
-	if (n < 2 || n > 63)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0)))
-			return 0;
-	}
-	return 1;
-}
-
 int adp_agency_load(struct adp_agency *a, const char *path, char *const *envp,
 		    char *const *sets, size_t n_sets, char *errstr, size_t errstr_size)
 {
@@ -78,7 +65,7 @@ int adp_agency_load(struct adp_agency *a, const char *path, char *const *envp,
 	if ((rc = deconf_conf_load(a->conf, path, envp, sets, n_sets, errstr, errstr_size)))
 		return rc;
 	a->id = deconf_conf_get_str(a->conf, "agency.id");
-	if (!adp_agency_id_valid(a->id))
+	if (!deconf_agency_id_valid(a->id, strlen(a->id)))
 		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
 				      "%s: agency.id: '%s' is not an agency id (2-63 of "
 				      "a-z, 0-9 and '-', not starting with '-')",

@@ -59,7 +59,5 @@ const char *adp_agency_topic(const struct adp_agency *a, const char *kind, char 
 /* Frees what was opened; NULL-safe members. */
 void adp_agency_close(struct adp_agency *a);
 
-/* Agency ids: [a-z0-9][a-z0-9-]{1,62} (DESIGN: literal ACL patterns). */
-int adp_agency_id_valid(const char *id);
 
 #endif

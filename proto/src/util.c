@@ -190,6 +190,19 @@ fail_errno:
 	return deconf_err_set(errstr, errstr_size, rc, "%s: %s", path, strerror(rc));
 }
 
+int deconf_agency_id_valid(const void *id, size_t len)
+{
+	const unsigned char *p = id;
+
+	if (len < 2 || len > 63)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
+		      (p[i] == '-' && i > 0)))
+			return 0;
+	return 1;
+}
+
 int64_t deconf_now_ms(void)
 {
 	struct timespec ts;

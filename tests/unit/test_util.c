@@ -383,6 +383,24 @@ static void test_clocks(void **state)
 	assert_true(m1 - m0 < 10 * 1000 * 1000);
 }
 
+static void test_agency_id(void **state)
+{
+	static const char *const good[] = { "agency-a", "fbi", "tx-icac-2", "a1", "0a",
+					    "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz" /* 63 */ };
+	static const char *const bad[] = { "", "a", "-agency", "Agency", "agency_a", "agency.a",
+					   "agency a", "agency/a", "a\xc3\xa9",
+					   "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz0" /* 64 */ };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!deconf_agency_id_valid(good[i], strlen(good[i])))
+			fail_msg("'%s' refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (deconf_agency_id_valid(bad[i], strlen(bad[i])))
+			fail_msg("'%s' accepted", bad[i]);
+	/* length is authoritative: an embedded NUL is not part of an id */
+	assert_false(deconf_agency_id_valid("ab\0c", 4));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_missing_and_dir, tmp_setup,
 						tmp_teardown),
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_agency_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

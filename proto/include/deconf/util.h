@@ -35,6 +35,13 @@ int deconf_file_read(const char *path, size_t max_size, int private_file, char *
 int deconf_file_write(const char *path, const void *data, size_t len, mode_t mode,
 		      int exclusive, char *errstr, size_t errstr_size);
 
+/*
+ * 1 if id[0..len) is an agency id: 2..63 of [a-z0-9-], not starting with
+ * '-'. Agency ids name topics and TLS principals (literal ACLs), so the
+ * pattern is kept narrow.
+ */
+int deconf_agency_id_valid(const void *id, size_t len);
+
 /* Wall-clock Unix time in milliseconds. */
 int64_t deconf_now_ms(void);
 

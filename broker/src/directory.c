@@ -1,0 +1,223 @@
+/* directory.c — agencies of the federation, from deconf.directory. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deconf/envelope.h"
+#include "deconf/err.h"
+#include "deconf/util.h"
+#include "directory.h"
+
+/* A directory record is small; anything larger is not one. */
+#define ENTRY_MAX (64 * 1024)
+
+struct brk_directory {
+	pthread_rwlock_t lock;
+	const struct deconf_sign_key *federation_key;
+	struct brk_agency *v; /* sorted by id */
+	size_t n, cap;
+};
+
+int brk_directory_new(struct brk_directory **out,
+		      const struct deconf_sign_key *federation_key)
+{
+	struct brk_directory *d;
+
+	*out = NULL;
+	if (!(d = calloc(1, sizeof(*d))))
+		return DECONF_E_NOMEM;
+	if (pthread_rwlock_init(&d->lock, NULL)) {
+		free(d);
+		return DECONF_E_NOMEM;
+	}
+	d->federation_key = federation_key;
+	*out = d;
+	return DECONF_OK;
+}
+
+void brk_directory_free(struct brk_directory *d)
+{
+	if (!d)
+		return;
+	pthread_rwlock_destroy(&d->lock);
+	free(d->v);
+	free(d);
+}
+
+/* Index of id, or where it would go (*found 0). Caller holds the lock. */
+static size_t find(const struct brk_directory *d, const char *id, size_t len, int *found)
+{
+	size_t lo = 0, hi = d->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strncmp(d->v[mid].id, id, len);
+		if (!c && d->v[mid].id[len])
+			c = 1; /* v[mid].id is longer: it sorts after */
+		if (!c) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = 0;
+	return lo;
+}
+
+/* Copy protobuf text into a fixed field, refusing what does not fit or
+ * holds control characters. */
+static int text(char *dst, size_t size, const char *src, const char *what, char *errstr,
+		size_t errstr_size)
+{
+	size_t n = src ? strlen(src) : 0;
+
+	if (n >= size)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				      "%s longer than %zu bytes", what, size - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f)
+			return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+					      "%s holds a control character", what);
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+	return DECONF_OK;
+}
+
+static int to_agency(const Deconf__V1__DirectoryEntry *e, struct brk_agency *a,
+		     char *errstr, size_t errstr_size)
+{
+	const Deconf__V1__PointOfContact *poc = e->watch_contact;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	memcpy(a->id, e->agency_id.data, e->agency_id.len);
+	if (e->signing_public_key.len != DECONF_PUBKEY_LEN)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				      "signing_public_key is %zu bytes, not %d",
+				      e->signing_public_key.len, DECONF_PUBKEY_LEN);
+	memcpy(a->public_key, e->signing_public_key.data, DECONF_PUBKEY_LEN);
+	if (e->status < DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE ||
+	    e->status > DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_REMOVED)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				      "status %d is not active, suspended or removed",
+				      (int)e->status);
+	a->status = e->status;
+	a->level = e->level;
+	a->updated_at = e->updated_at;
+	if ((rc = text(a->name, sizeof(a->name), e->name, "name", errstr, errstr_size)) ||
+	    (rc = text(a->country, sizeof(a->country), e->country, "country", errstr,
+		       errstr_size)))
+		return rc;
+	if (poc &&
+	    ((rc = text(a->poc_name, sizeof(a->poc_name), poc->name, "watch contact name",
+			errstr, errstr_size)) ||
+	     (rc = text(a->poc_phone, sizeof(a->poc_phone), poc->phone, "watch contact phone",
+			errstr, errstr_size)) ||
+	     (rc = text(a->poc_email, sizeof(a->poc_email), poc->email, "watch contact email",
+			errstr, errstr_size))))
+		return rc;
+	return DECONF_OK;
+}
+
+int brk_directory_apply(struct brk_directory *d, const void *key, size_t key_len,
+			const void *value, size_t value_len, char *errstr,
+			size_t errstr_size)
+{
+	Deconf__V1__DirectoryEntry *e = NULL;
+	struct brk_agency a;
+	size_t at;
+	int rc, found;
+
+	if (!key || !deconf_agency_id_valid(key, key_len))
+		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				      "record key is not an agency id");
+	if (!value) {
+		/* tombstone: the agency left the federation */
+		pthread_rwlock_wrlock(&d->lock);
+		at = find(d, key, key_len, &found);
+		if (found) {
+			memmove(&d->v[at], &d->v[at + 1], (d->n - at - 1) * sizeof(*d->v));
+			d->n--;
+		}
+		pthread_rwlock_unlock(&d->lock);
+		return DECONF_OK;
+	}
+	if ((rc = deconf_envelope_open(value, value_len, ENTRY_MAX,
+				       DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
+				       d->federation_key, &deconf__v1__directory_entry__descriptor,
+				       (ProtobufCMessage **)&e, errstr, errstr_size)))
+		return rc;
+	if (e->agency_id.len != key_len || memcmp(e->agency_id.data, key, key_len)) {
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				    "entry's agency_id differs from the record key");
+		goto out;
+	}
+	if ((rc = to_agency(e, &a, errstr, errstr_size)))
+		goto out;
+	pthread_rwlock_wrlock(&d->lock);
+	at = find(d, key, key_len, &found);
+	if (!found) {
+		if (d->n == d->cap) {
+			size_t cap = d->cap ? d->cap * 2 : 32;
+			struct brk_agency *v = realloc(d->v, cap * sizeof(*v));
+			if (!v) {
+				pthread_rwlock_unlock(&d->lock);
+				rc = DECONF_E_NOMEM;
+				goto out;
+			}
+			d->v = v;
+			d->cap = cap;
+		}
+		memmove(&d->v[at + 1], &d->v[at], (d->n - at) * sizeof(*d->v));
+		d->n++;
+	}
+	d->v[at] = a;
+	pthread_rwlock_unlock(&d->lock);
+out:
+	deconf_msg_free(e);
+	return rc;
+}
+
+int brk_directory_get(struct brk_directory *d, const void *id, size_t id_len,
+		      struct brk_agency *out)
+{
+	size_t at;
+	int found;
+
+	if (!deconf_agency_id_valid(id, id_len))
+		return DECONF_E_UNKNOWN;
+	pthread_rwlock_rdlock(&d->lock);
+	at = find(d, id, id_len, &found);
+	if (found)
+		*out = d->v[at];
+	pthread_rwlock_unlock(&d->lock);
+	return found ? DECONF_OK : DECONF_E_UNKNOWN;
+}
+
+int brk_directory_key(struct brk_directory *d, const void *id, size_t id_len,
+		      struct deconf_sign_key **key)
+{
+	struct brk_agency a;
+	int rc;
+
+	*key = NULL;
+	if ((rc = brk_directory_get(d, id, id_len, &a)))
+		return rc;
+	if (a.status != DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE)
+		return DECONF_E_PERM;
+	return deconf_sign_key_from_public(key, a.public_key);
+}
+
+size_t brk_directory_count(struct brk_directory *d)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&d->lock);
+	n = d->n;
+	pthread_rwlock_unlock(&d->lock);
+	return n;
+}
