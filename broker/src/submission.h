@@ -1,0 +1,60 @@
+/*
+ * submission.h — what ingest accepts from an agency's submit topic, and the
+ * token ops an accepted Submission becomes.
+ *
+ * brk_submission_check() is the whole decision for one record, without
+ * Kafka: size, Envelope, type, the agency named by the topic (known and
+ * active in the directory), its signature, the Submission inside, that it
+ * speaks for the topic's agency, and every op. A refused record gets one
+ * RejectReason and a sentence for the agency's IT staff. Replays (a
+ * submission id seen before) are the caller's to detect: it alone knows
+ * what was seen.
+ *
+ * A record is accepted or refused whole: an op that breaks the rules
+ * refuses its submission (op_index says which), so an agency never has
+ * half a batch applied.
+ */
+#ifndef BRK_SUBMISSION_H
+#define BRK_SUBMISSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deconf.pb-c.h"
+#include "directory.h"
+
+#define BRK_CASE_REF_MAX 128
+#define BRK_SUBMISSION_ID_LEN 16
+
+struct brk_check {
+	int reason;                    /* 0 accepted, else DECONF__V1__REJECT_REASON__* */
+	char detail[256];
+	int op_index;                  /* the offending CaseOp, or -1 */
+	Deconf__V1__Submission *sub;   /* accepted: owned, free with deconf_msg_free */
+};
+
+/*
+ * Check one record read from deconf.submit.<agency> (agency/agency_len:
+ * the topic's suffix). max_size: the largest record accepted. Fills *out;
+ * returns 0, or DECONF_E_NOMEM (then nothing was decided).
+ */
+int brk_submission_check(struct brk_directory *dir, const char *agency, size_t agency_len,
+			 const uint8_t *record, size_t len, size_t max_size,
+			 struct brk_check *out);
+
+/* Name of a RejectReason ("bad_signature"...). */
+const char *brk_reject_reason_name(int reason);
+
+/*
+ * The token ops of an accepted submission, in order: one per TokenRef of
+ * each CaseOp (op, case and its fields copied in), and for a CLOSE_CASE
+ * without tokens one op with an empty token (to be sent to every
+ * partition). fn is called with each op, fully set (pointers into sub,
+ * valid during the call); its non-zero return stops the walk and is
+ * returned.
+ */
+typedef int(brk_token_op_fn)(void *opaque, const Deconf__V1__TokenOp *op);
+int brk_submission_token_ops(const Deconf__V1__Submission *sub, int64_t ingested_at,
+			     brk_token_op_fn *fn, void *opaque);
+
+#endif

@@ -1,0 +1,360 @@
+/* test_submission.c — ingest's decision on each record, and token ops. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deconf/envelope.h"
+#include "deconf/err.h"
+#include "submission.h"
+
+#define R(x) DECONF__V1__REJECT_REASON__REJECT_REASON_##x
+#define T(x) DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_##x
+#define OP(x) DECONF__V1__OP__OP_##x
+
+static struct deconf_sign_key *fed, *agency_key, *other_key;
+static struct brk_directory *dir;
+
+static void add_agency(const char *id, int status)
+{
+	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
+	uint8_t pub[DECONF_PUBKEY_LEN], *buf;
+	size_t len;
+	char errstr[256];
+
+	deconf_sign_key_public(agency_key, pub);
+	e.agency_id.data = (uint8_t *)id;
+	e.agency_id.len = strlen(id);
+	e.name = "Agency";
+	e.country = "US";
+	e.signing_public_key.data = pub;
+	e.signing_public_key.len = sizeof(pub);
+	e.status = status;
+	assert_int_equal(deconf_envelope_seal(&e.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
+					      "federation", fed, &buf, &len),
+			 0);
+	assert_int_equal(brk_directory_apply(dir, id, strlen(id), buf, len, errstr,
+					     sizeof(errstr)),
+			 0);
+	free(buf);
+}
+
+static int group_setup(void **state)
+{
+	if (deconf_sign_key_generate(&fed, NULL, 0) ||
+	    deconf_sign_key_generate(&agency_key, NULL, 0) ||
+	    deconf_sign_key_generate(&other_key, NULL, 0) || brk_directory_new(&dir, fed))
+		return -1;
+	add_agency("agency-a", DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE);
+	add_agency("agency-s", DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_SUSPENDED);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	brk_directory_free(dir);
+	deconf_sign_key_free(fed);
+	deconf_sign_key_free(agency_key);
+	deconf_sign_key_free(other_key);
+	return 0;
+}
+
+/* A valid submission of agency-a: two ops, three tokens. Tests bend it. */
+struct subm {
+	Deconf__V1__Submission sub;
+	Deconf__V1__CaseOp op[2], *ops[2];
+	Deconf__V1__TokenRef tr[3], *trs0[2], *trs1[1];
+	Deconf__V1__PointOfContact poc;
+	uint8_t id[16], tok[3][16];
+};
+
+static void subm_init(struct subm *s)
+{
+	memset(s, 0, sizeof(*s));
+	deconf__v1__submission__init(&s->sub);
+	deconf__v1__point_of_contact__init(&s->poc);
+	s->poc.name = "Det. Ada";
+	memset(s->id, 0x11, 16);
+	s->sub.agency_id.data = (uint8_t *)"agency-a";
+	s->sub.agency_id.len = 8;
+	s->sub.submission_id.data = s->id;
+	s->sub.submission_id.len = 16;
+	s->sub.created_at = 1764300000000;
+	for (int i = 0; i < 2; i++) {
+		deconf__v1__case_op__init(&s->op[i]);
+		s->ops[i] = &s->op[i];
+		s->op[i].op = OP(ADD);
+		s->op[i].poc = &s->poc;
+	}
+	s->op[0].case_ref.data = (uint8_t *)"CASE-1";
+	s->op[0].case_ref.len = 6;
+	s->op[1].case_ref.data = (uint8_t *)"CASE-2";
+	s->op[1].case_ref.len = 6;
+	s->op[1].caution_flags = DECONF__V1__CAUTION_FLAG__CAUTION_ARMED;
+	for (int i = 0; i < 3; i++) {
+		deconf__v1__token_ref__init(&s->tr[i]);
+		memset(s->tok[i], i + 1, 16);
+		s->tr[i].token.data = s->tok[i];
+		s->tr[i].token.len = 16;
+		s->tr[i].key_epoch = 1;
+		s->tr[i].type = T(EMAIL);
+	}
+	s->tr[2].type = T(IP);
+	s->tr[2].valid_from = 1000;
+	s->tr[2].valid_to = 2000;
+	s->trs0[0] = &s->tr[0];
+	s->trs0[1] = &s->tr[1];
+	s->trs1[0] = &s->tr[2];
+	s->op[0].tokens = s->trs0;
+	s->op[0].n_tokens = 2;
+	s->op[1].tokens = s->trs1;
+	s->op[1].n_tokens = 1;
+	s->sub.ops = s->ops;
+	s->sub.n_ops = 2;
+}
+
+static void check_sub(struct subm *s, const struct deconf_sign_key *key, const char *agency,
+		      struct brk_check *c)
+{
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(deconf_envelope_seal(&s->sub.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+					      "agency-a", key, &buf, &len),
+			 0);
+	assert_int_equal(brk_submission_check(dir, agency, strlen(agency), buf, len, 1 << 20, c),
+			 0);
+	free(buf);
+}
+
+static void expect(struct subm *s, int reason, int op_index)
+{
+	struct brk_check c;
+
+	check_sub(s, agency_key, "agency-a", &c);
+	if (c.reason != reason)
+		fail_msg("reason %s (%s), expected %s", brk_reject_reason_name(c.reason), c.detail,
+			 brk_reject_reason_name(reason));
+	assert_int_equal(c.op_index, op_index);
+	assert_true(reason == 0 ? c.sub != NULL : c.sub == NULL);
+	if (reason)
+		assert_true(c.detail[0] != '\0');
+	deconf_msg_free(c.sub);
+}
+
+struct collected {
+	Deconf__V1__TokenOp ops[8];
+	uint8_t tokens[8][16];
+	size_t n;
+};
+
+static int collect(void *opaque, const Deconf__V1__TokenOp *op)
+{
+	struct collected *c = opaque;
+
+	assert_true(c->n < 8);
+	c->ops[c->n] = *op;
+	if (op->token.len)
+		memcpy(c->tokens[c->n], op->token.data, 16);
+	c->n++;
+	return 0;
+}
+
+static void test_accepted_and_token_ops(void **state)
+{
+	struct subm s;
+	struct brk_check c;
+	struct collected col = { .n = 0 };
+
+	subm_init(&s);
+	check_sub(&s, agency_key, "agency-a", &c);
+	assert_int_equal(c.reason, 0);
+	assert_non_null(c.sub);
+	assert_int_equal(brk_submission_token_ops(c.sub, 42, collect, &col), 0);
+	assert_int_equal(col.n, 3);
+	assert_memory_equal(col.tokens[0], s.tok[0], 16);
+	assert_memory_equal(col.tokens[2], s.tok[2], 16);
+	assert_int_equal(col.ops[2].type, T(IP));
+	assert_int_equal(col.ops[2].valid_from, 1000);
+	assert_int_equal(col.ops[2].valid_to, 2000);
+	assert_int_equal(col.ops[2].caution_flags, DECONF__V1__CAUTION_FLAG__CAUTION_ARMED);
+	assert_int_equal(col.ops[2].op_index, 1);
+	assert_int_equal(col.ops[0].op, OP(ADD));
+	assert_int_equal(col.ops[0].ingested_at, 42);
+	assert_int_equal(col.ops[0].submitted_at, 1764300000000);
+	assert_int_equal(col.ops[0].visibility, DECONF__V1__VISIBILITY__VISIBILITY_NORMAL);
+	deconf_msg_free(c.sub);
+
+	/* close_case without tokens: one op, empty token, for every partition */
+	subm_init(&s);
+	s.op[1].op = OP(CLOSE_CASE);
+	s.op[1].n_tokens = 0;
+	check_sub(&s, agency_key, "agency-a", &c);
+	assert_int_equal(c.reason, 0);
+	col.n = 0;
+	assert_int_equal(brk_submission_token_ops(c.sub, 1, collect, &col), 0);
+	assert_int_equal(col.n, 3);
+	assert_int_equal(col.ops[2].op, OP(CLOSE_CASE));
+	assert_int_equal(col.ops[2].token.len, 0);
+	deconf_msg_free(c.sub);
+}
+
+static void test_refused_records(void **state)
+{
+	struct brk_check c;
+	struct subm s;
+	uint8_t *buf;
+	size_t len;
+
+	/* oversized: refused before any parsing */
+	assert_int_equal(brk_submission_check(dir, "agency-a", 8, (const uint8_t *)"xxxx", 4, 3,
+					      &c),
+			 0);
+	assert_int_equal(c.reason, R(OVERSIZED));
+	assert_int_equal(brk_submission_check(dir, "agency-a", 8, (const uint8_t *)"", 0, 100,
+					      &c),
+			 0);
+	assert_int_equal(c.reason, R(MALFORMED));
+	assert_int_equal(brk_submission_check(dir, "agency-a", 8,
+					      (const uint8_t *)"\xff\xff\xff\xff", 4, 100, &c),
+			 0);
+	assert_int_equal(c.reason, R(MALFORMED));
+
+	subm_init(&s);
+	check_sub(&s, agency_key, "nobody", &c);
+	assert_int_equal(c.reason, R(UNKNOWN_AGENCY));
+	check_sub(&s, agency_key, "agency-s", &c);
+	assert_int_equal(c.reason, R(SUSPENDED_AGENCY));
+	check_sub(&s, NULL, "agency-a", &c);
+	assert_int_equal(c.reason, R(UNSIGNED));
+	check_sub(&s, other_key, "agency-a", &c);
+	assert_int_equal(c.reason, R(BAD_SIGNATURE));
+
+	/* right key, wrong message type */
+	assert_int_equal(deconf_envelope_seal(&s.sub.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT,
+					      "agency-a", agency_key, &buf, &len),
+			 0);
+	assert_int_equal(brk_submission_check(dir, "agency-a", 8, buf, len, 1 << 20, &c), 0);
+	assert_int_equal(c.reason, R(WRONG_TYPE));
+	free(buf);
+	/* a signed payload that is no Submission */
+	assert_int_equal(deconf_envelope_pack(DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+					      (const uint8_t *)"\xff\xff\xff", 3, "agency-a",
+					      agency_key, &buf, &len),
+			 0);
+	assert_int_equal(brk_submission_check(dir, "agency-a", 8, buf, len, 1 << 20, &c), 0);
+	assert_int_equal(c.reason, R(MALFORMED));
+	free(buf);
+	/* a signed payload with a field this version does not know (tag 99) */
+	{
+		size_t n = deconf__v1__submission__get_packed_size(&s.sub);
+		uint8_t *p = malloc(n + 3);
+		assert_non_null(p);
+		deconf__v1__submission__pack(&s.sub, p);
+		p[n] = 0x98; /* tag of varint field 99: 99 << 3 = 792, as a varint */
+		p[n + 1] = 0x06;
+		p[n + 2] = 1;
+		assert_int_equal(deconf_envelope_pack(
+					 DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION, p, n + 3,
+					 "agency-a", agency_key, &buf, &len),
+				 0);
+		free(p);
+		assert_int_equal(brk_submission_check(dir, "agency-a", 8, buf, len, 1 << 20, &c),
+				 0);
+		assert_int_equal(c.reason, R(UNKNOWN_FIELDS));
+		free(buf);
+	}
+	/* speaks for another agency, in agency-a's topic */
+	subm_init(&s);
+	s.sub.agency_id.data = (uint8_t *)"agency-b";
+	expect(&s, R(FOREIGN_AGENCY), -1);
+	subm_init(&s);
+	s.sub.submission_id.len = 15;
+	expect(&s, R(MALFORMED), -1);
+	subm_init(&s);
+	s.sub.n_ops = 0;
+	expect(&s, R(INVALID_OP), -1);
+}
+
+static void test_op_rules(void **state)
+{
+	static char long_ref[BRK_CASE_REF_MAX + 1];
+	struct subm s;
+
+	memset(long_ref, 'x', sizeof(long_ref));
+	subm_init(&s);
+	s.op[1].case_ref.len = 0;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s);
+	s.op[0].case_ref.data = (uint8_t *)long_ref;
+	s.op[0].case_ref.len = sizeof(long_ref);
+	expect(&s, R(INVALID_OP), 0);
+	subm_init(&s);
+	s.op[1].op = OP(UNSPECIFIED);
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s);
+	s.op[1].op = 9;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s);
+	s.op[0].visibility = 7;
+	expect(&s, R(INVALID_OP), 0);
+	subm_init(&s);
+	s.op[0].caution_flags = 0x40;
+	expect(&s, R(INVALID_OP), 0);
+	subm_init(&s);
+	s.op[0].n_tokens = 0; /* only close_case may have none */
+	expect(&s, R(INVALID_OP), 0);
+	subm_init(&s);
+	s.tr[1].token.len = 15;
+	expect(&s, R(INVALID_OP), 0);
+	subm_init(&s);
+	s.tr[1].type = 0;
+	expect(&s, R(INVALID_OP), 0);
+	subm_init(&s);
+	s.tr[1].type = 99;
+	expect(&s, R(INVALID_OP), 0);
+	subm_init(&s);
+	s.tr[0].key_epoch = 0;
+	expect(&s, R(INVALID_OP), 0);
+	subm_init(&s);
+	s.tr[0].valid_from = 5;
+	s.tr[0].valid_to = 4;
+	expect(&s, R(INVALID_OP), 0);
+	/* an IP entry or query needs its observation window */
+	subm_init(&s);
+	s.tr[2].valid_to = 0;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s);
+	s.op[1].op = OP(QUERY);
+	s.tr[2].valid_from = 0;
+	expect(&s, R(INVALID_OP), 1);
+	/* ...but removing one does not */
+	subm_init(&s);
+	s.op[1].op = OP(REMOVE);
+	s.tr[2].valid_from = s.tr[2].valid_to = 0;
+	expect(&s, 0, -1);
+	subm_init(&s);
+	s.op[0].expires_at = -1;
+	expect(&s, R(INVALID_OP), 0);
+	assert_string_equal(brk_reject_reason_name(R(BAD_SIGNATURE)), "bad_signature");
+	assert_string_equal(brk_reject_reason_name(1000), "unknown");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_accepted_and_token_ops),
+		cmocka_unit_test(test_refused_records),
+		cmocka_unit_test(test_op_rules),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
