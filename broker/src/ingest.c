@@ -478,6 +478,12 @@ static int open_clients(struct ingest *g)
 	    (rc = deconf_kafka_conf_set(cc, "topic.metadata.refresh.interval.ms", "10000",
 					"broker", g->errstr, g->errstr_size)))
 		goto fail;
+	/* a broker that died must lose its partitions in seconds, not the
+	 * 45 s default, so another instance (or its restart) takes over */
+	if (!deconf_conf_origin(b->conf, "kafka.session.timeout.ms") &&
+	    (rc = deconf_kafka_conf_set(cc, "session.timeout.ms", "10000", "broker", g->errstr,
+					g->errstr_size)))
+		goto fail;
 	rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
 	rd_kafka_conf_set_opaque(cc, g);
 	if (!(g->consumer = deconf_kafka_new(RD_KAFKA_CONSUMER, cc, g->errstr, g->errstr_size))) {
