@@ -26,27 +26,6 @@
 #define TESTDIR_NAME "sign"
 #include "testdir.h"
 
-/* The whole file, malloc'ed; *len its size. */
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	assert_non_null(fp);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	assert_true(n >= 0);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = 0;
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 static mode_t file_mode(const char *path)
 {
 	struct stat st;
@@ -237,7 +216,7 @@ static void test_save_private_mode_and_exclusive(void **state)
 	assert_int_equal(deconf_sign_key_save_private(key, path, err, sizeof(err)), 0);
 	umask(old_umask);
 	assert_int_equal(file_mode(path), 0600);
-	before = read_file(path, &before_len);
+	before = (uint8_t *)read_file(path, &before_len);
 	assert_non_null(strstr((char *)before, "-----BEGIN PRIVATE KEY-----"));
 
 	/* A second save (even of another key) refuses and leaves the file alone. */
@@ -245,7 +224,7 @@ static void test_save_private_mode_and_exclusive(void **state)
 	assert_int_equal(deconf_sign_key_save_private(other, path, err, sizeof(err)),
 			 DECONF_E_EXISTS);
 	assert_non_null(strstr(err, path));
-	after = read_file(path, &after_len);
+	after = (uint8_t *)read_file(path, &after_len);
 	assert_int_equal(before_len, after_len);
 	assert_memory_equal(before, after, before_len);
 	assert_int_equal(file_mode(path), 0600);
@@ -269,7 +248,7 @@ static void test_save_public(void **state)
 	assert_int_equal(deconf_sign_key_save_public(key, path, err, sizeof(err)), 0);
 	umask(old_umask);
 	assert_int_equal(file_mode(path), 0644);
-	pem = read_file(path, &len);
+	pem = (uint8_t *)read_file(path, &len);
 	assert_non_null(strstr((char *)pem, "-----BEGIN PUBLIC KEY-----"));
 	assert_null(strstr((char *)pem, "PRIVATE"));
 	free(pem);
@@ -402,7 +381,7 @@ static void test_load_malformed(void **state)
 	/* A real Ed25519 PEM cut in half. */
 	path_in(path, sizeof(path), f, "cut.key");
 	assert_int_equal(deconf_sign_key_save_private(key, path, err, sizeof(err)), 0);
-	pem = read_file(path, &len);
+	pem = (uint8_t *)read_file(path, &len);
 	assert_int_equal(unlink(path), 0);
 	write_file(path, pem, len / 2, 0600);
 	free(pem);
@@ -480,7 +459,7 @@ static void test_openssl_verifies_deconf(void **state)
 		size_t olen;
 
 		snprintf(opath, sizeof(opath), "%s.ossl", spath);
-		osig = read_file(opath, &olen);
+		osig = (uint8_t *)read_file(opath, &olen);
 		assert_int_equal(olen, DECONF_SIG_LEN);
 		assert_memory_equal(osig, sig, DECONF_SIG_LEN);
 		free(osig);
@@ -517,7 +496,7 @@ static void test_deconf_verifies_openssl(void **state)
 		path_in(spath, sizeof(spath), f, "o.sig");
 		priv = load_key(kpath);
 		pub = load_key(ppath);
-		sig = read_file(spath, &sig_len);
+		sig = (uint8_t *)read_file(spath, &sig_len);
 	}
 	assert_int_equal(sig_len, DECONF_SIG_LEN);
 	assert_int_equal(deconf_sign_key_is_private(priv), 1);
