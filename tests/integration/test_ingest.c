@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,11 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *extra_key, const cha
 	if (extra_key)
 		assert_int_equal(deconf_kafka_conf_set(kc, extra_key, extra_val, "t", errstr,
 						       sizeof(errstr)),
+				 0);
+	/* readers stop at a partition's end as soon as it is reached */
+	if (type == RD_KAFKA_CONSUMER)
+		assert_int_equal(deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "t",
+						       errstr, sizeof(errstr)),
 				 0);
 	assert_non_null(rk = deconf_kafka_new(type, kc, errstr, sizeof(errstr)));
 	return rk;
@@ -177,7 +183,7 @@ static void fed_new(struct fed *f)
 	snprintf(text, sizeof(text),
 		 "[broker]\nsigning_key = %s/broker.key\ntopic_prefix = %s\ninstance = a\n"
 		 "[ingest]\nmax_record_bytes = 8k\n[log]\nlevel = info\n"
-		 "[kafka]\nbootstrap.servers = %s\n",
+		 "[kafka]\nbootstrap.servers = %s\nsession.timeout.ms = 6000\n",
 		 f->dir, f->prefix, bootstrap);
 	write_file(f->bconf, text);
 	snprintf(f->aconf, sizeof(f->aconf), "%s/agency.conf", f->dir);
@@ -506,10 +512,204 @@ static void test_ingest(void **state)
 	fed_free(&f);
 }
 
+static int cmp32(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* Every committed token op of <prefix>tokens: count, and count distinct
+ * (submission id, token) pairs. */
+static void count_token_ops(struct fed *f, size_t *total, size_t *distinct)
+{
+	char tokens[64];
+	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	rd_kafka_topic_t *rkt;
+	uint8_t (*seen)[32] = NULL;
+	size_t n = 0, cap = 0;
+
+	snprintf(tokens, sizeof(tokens), "%stokens", f->prefix);
+	rkt = rd_kafka_topic_new(rk, tokens, NULL);
+	*total = 0;
+	for (int p = 0; p < N_TOKEN_PARTITIONS; p++) {
+		/* While the broker commits a transaction every few milliseconds a
+		 * read_committed reader never reaches the partition's end (it
+		 * moves on before the reader gets there), so a reading of a moving
+		 * stream is bounded in time: it counts what was committed by then. */
+		int64_t until = deconf_mono_us() + 1500000;
+
+		assert_int_equal(rd_kafka_consume_start(rkt, p, RD_KAFKA_OFFSET_BEGINNING), 0);
+		for (int idle = 0; idle < 8 && deconf_mono_us() < until;) {
+			rd_kafka_message_t *m = rd_kafka_consume(rkt, p, 250);
+			Deconf__V1__Envelope *env = NULL;
+			ProtobufCMessage *inner = NULL;
+			Deconf__V1__TokenOp *op;
+
+			if (!m) {
+				idle++;
+				continue;
+			}
+			if (m->err) {
+				int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+				rd_kafka_message_destroy(m);
+				if (eof)
+					break;
+				continue;
+			}
+			assert_int_equal(deconf_envelope_unpack(m->payload, m->len, 1 << 20, &env,
+								NULL, 0),
+					 0);
+			assert_int_equal(deconf_envelope_payload(env, &deconf__v1__token_op__descriptor,
+								 &inner, NULL, 0),
+					 0);
+			op = (Deconf__V1__TokenOp *)inner;
+			(*total)++;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				assert_non_null(seen = realloc(seen, cap * 32));
+			}
+			memcpy(seen[n], op->submission_id.data, 16);
+			memcpy(seen[n] + 16, op->token.data, 16);
+			n++;
+			deconf_msg_free(inner);
+			deconf_msg_free(env);
+			rd_kafka_message_destroy(m);
+		}
+		rd_kafka_consume_stop(rkt, p);
+	}
+	/* distinct (submission id, token) pairs */
+	if (n)
+		qsort(seen, n, 32, cmp32);
+	*distinct = n ? 1 : 0;
+	for (size_t i = 1; i < n; i++)
+		if (memcmp(seen[i - 1], seen[i], 32))
+			(*distinct)++;
+	free(seen);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+}
+
+/* The stream: n signed submissions of 10 tokens, one every gap_us. */
+struct stream {
+	struct fed *f;
+	int n, gap_us;
+	volatile int done;
+};
+
+static void *stream_main(void *arg)
+{
+	struct stream *st = arg;
+	char topic[64];
+	rd_kafka_t *rk;
+
+	snprintf(topic, sizeof(topic), "%ssubmit.agency-a", st->f->prefix);
+	rk = client(RD_KAFKA_PRODUCER, "linger.ms", "1");
+	for (int i = 0; i < st->n; i++) {
+		Deconf__V1__Submission s = DECONF__V1__SUBMISSION__INIT;
+		Deconf__V1__CaseOp op = DECONF__V1__CASE_OP__INIT, *ops[1] = { &op };
+		Deconf__V1__TokenRef t[10], *ts[10];
+		uint8_t id[16], tok[10][16], *buf;
+		size_t len;
+		char ref[32];
+
+		RAND_bytes(id, sizeof(id));
+		snprintf(ref, sizeof(ref), "K-%d", i);
+		for (int j = 0; j < 10; j++) {
+			deconf__v1__token_ref__init(&t[j]);
+			RAND_bytes(tok[j], 16);
+			t[j].type = DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_SHA256;
+			t[j].key_epoch = 1;
+			t[j].token.data = tok[j];
+			t[j].token.len = 16;
+			ts[j] = &t[j];
+		}
+		s.agency_id.data = (uint8_t *)"agency-a";
+		s.agency_id.len = 8;
+		s.submission_id.data = id;
+		s.submission_id.len = 16;
+		s.created_at = deconf_now_ms();
+		s.ops = ops;
+		s.n_ops = 1;
+		op.case_ref.data = (uint8_t *)ref;
+		op.case_ref.len = strlen(ref);
+		op.op = DECONF__V1__OP__OP_ADD;
+		op.tokens = ts;
+		op.n_tokens = 10;
+		if (deconf_envelope_seal(&s.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+					 "agency-a", st->f->agency_key, &buf, &len) ||
+		    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(buf, len),
+				      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END))
+			abort();
+		rd_kafka_poll(rk, 0);
+		usleep((useconds_t)st->gap_us);
+	}
+	rd_kafka_flush(rk, 30000);
+	rd_kafka_destroy(rk);
+	st->done = 1;
+	return NULL;
+}
+
+/*
+ * Crash safety: while a stream of submissions is flowing, SIGKILL the
+ * broker twice, each time once it has committed more than before, and
+ * restart it; in the end every token op is on deconf.tokens exactly once.
+ */
+static void test_sigkill(void **state)
+{
+	struct fed f;
+	struct stream st = { .n = 1500, .gap_us = 20000 }; /* ~30 s of stream */
+	size_t total = 0, distinct = 0, expect = 15000;
+	char topic[64];
+	pthread_t th;
+	int kills = 0;
+
+	fed_new(&f);
+	st.f = &f;
+	/* the topic exists before the broker subscribes: no wait for the
+	 * pattern to pick it up */
+	snprintf(topic, sizeof(topic), "%ssubmit.agency-a", f.prefix);
+	create_topic(topic, 1);
+	{
+		FILE *c = fopen(f.bconf, "a");
+		assert_non_null(c);
+		fprintf(c, "[ingest]\nbatch_max = 3\n");
+		fclose(c);
+	}
+	assert_int_equal(pthread_create(&th, NULL, stream_main, &st), 0);
+	for (int round = 0; round < 2; round++) {
+		size_t now = 0, d = 0;
+		broker_start(&f);
+		for (int i = 0; i < 120 && now <= total && !st.done; i++) {
+			usleep(250000);
+			count_token_ops(&f, &now, &d);
+		}
+		kill(f.broker, SIGKILL);
+		waitpid(f.broker, NULL, 0);
+		broker_pid = 0;
+		print_message("round %d: killed with %zu token ops committed\n", round, now);
+		if (now > total && now < expect)
+			kills++; /* killed mid-stream, after progress */
+		total = now;
+	}
+	broker_start(&f);
+	pthread_join(th, NULL);
+	for (int i = 0; i < 120 && distinct < expect; i++) {
+		usleep(500000);
+		count_token_ops(&f, &total, &distinct);
+	}
+	assert_int_equal(broker_stop(&f), 0);
+	print_message("SIGKILL: %d kill(s) mid-stream; %zu token ops committed, %zu distinct\n",
+		      kills, total, distinct);
+	assert_true(kills >= 1);
+	assert_int_equal(distinct, expect);
+	assert_int_equal(total, expect); /* none twice */
+	fed_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ingest),
+		cmocka_unit_test(test_sigkill),
 	};
 
 	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP"))) {
