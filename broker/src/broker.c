@@ -15,6 +15,8 @@ const struct deconf_conf_def brk_conf_table[] = {
 	{ "broker.instance", DECONF_CONF_STR, "1", 0, 0, NULL, 0,
 	  "this broker process's name in its group: makes its transactional ids; "
 	  "unique per process, stable across restarts" },
+	{ "broker.parts", DECONF_CONF_ENUM, "all", 0, 0, "all|ingest|matcher", 0,
+	  "what this process runs: ingest and matcher, or one of them (to scale them apart)" },
 	{ "ingest.max_record_bytes", DECONF_CONF_SIZE, "1M", 1024, 64 << 20, NULL, 0,
 	  "larger submission records are refused (oversized)" },
 	{ "ingest.replay_window", DECONF_CONF_DURATION, "30d", 60000, 365 * 86400000LL, NULL, 0,
@@ -23,6 +25,41 @@ const struct deconf_conf_def brk_conf_table[] = {
 	  "records consumed per transaction at most" },
 	{ "ingest.batch_wait", DECONF_CONF_DURATION, "20ms", 0, 10000, NULL, 0,
 	  "how long to wait for more records before committing a batch" },
+	{ "matcher.state_dir", DECONF_CONF_PATH, "/var/lib/deconf-broker/state", 0, 0, NULL, 0,
+	  "the matcher's local state (LMDB); may be wiped: it is rebuilt from deconf.state" },
+	{ "matcher.state_map_size", DECONF_CONF_SIZE, "16G", 1 << 20, 1LL << 42, NULL, 0,
+	  "largest size the state store may grow to (sparse file)" },
+	{ "matcher.state_max_age", DECONF_CONF_DURATION, "12h", 1000, 30 * 86400000LL, NULL, 0,
+	  "a partition's local copy older than this is rebuilt from the changelog, not caught up "
+	  "(keep it below deconf.state's delete.retention.ms)" },
+	{ "matcher.batch_max", DECONF_CONF_INT, "5000", 1, 1000000, NULL, 0,
+	  "token ops per transaction at most" },
+	{ "matcher.batch_wait", DECONF_CONF_DURATION, "20ms", 0, 10000, NULL, 0,
+	  "how long to wait for more token ops before committing a batch" },
+	{ "matcher.transaction_timeout", DECONF_CONF_DURATION, "10s", 1000, 900000, NULL, 0,
+	  "Kafka transaction timeout: how long a dead instance's open batch blocks the next owner" },
+	{ "matcher.match_same_agency", DECONF_CONF_BOOL, "false", 0, 0, NULL, 0,
+	  "also notify two cases of one agency that share an indicator" },
+	{ "matcher.notify_queried", DECONF_CONF_BOOL, "true", 0, 0, NULL, 0,
+	  "tell holders of an indicator that someone queried it (RESTRICTED holders always are)" },
+	{ "matcher.ip_slack", DECONF_CONF_DURATION, "24h", 0, 365 * 86400000LL, NULL, 0,
+	  "IP windows conflict when they overlap or are this close" },
+	{ "matcher.ttl", DECONF_CONF_DURATION, "180d", 1000, 3650 * 86400000LL, NULL, 0,
+	  "default time an entry lives unless renewed" },
+	{ "matcher.ttl_ip", DECONF_CONF_DURATION, "90d", 1000, 3650 * 86400000LL, NULL, 0,
+	  "default time an IP entry lives unless renewed" },
+	{ "matcher.ttl_max", DECONF_CONF_DURATION, "365d", 1000, 3650 * 86400000LL, NULL, 0,
+	  "longest expiry an agency may ask for" },
+	{ "matcher.expiry_warning", DECONF_CONF_DURATION, "14d", 0, 365 * 86400000LL, NULL, 0,
+	  "the owner is warned this long before an entry expires" },
+	{ "matcher.expiry_scan", DECONF_CONF_DURATION, "5m", 100, 86400000LL, NULL, 0,
+	  "how often entries are checked for expiry" },
+	{ "matcher.hot_cases", DECONF_CONF_INT, "50", 2, 4000, NULL, 0,
+	  "a token held by more cases than this is hot: no more conflicts, ops are told" },
+	{ "http.address", DECONF_CONF_STR, "127.0.0.1", 0, 0, NULL, 0,
+	  "address of /metrics, /healthz, /readyz" },
+	{ "http.port", DECONF_CONF_INT, "9464", 0, 65535, NULL, 0,
+	  "port of /metrics, /healthz, /readyz (0: none)" },
 	{ "log.level", DECONF_CONF_ENUM, "notice", 0, 0, "err|warning|notice|info|debug", 0,
 	  "least severe level logged" },
 	{ "log.format", DECONF_CONF_ENUM, "text", 0, 0, "text|json", 0, "log line format" },
@@ -45,6 +82,8 @@ int brk_load(struct brk *b, const char *path, char *const *envp, char *const *se
 	b->instance = deconf_conf_get_str(b->conf, "broker.instance");
 	b->max_record = (size_t)deconf_conf_get_int(b->conf, "ingest.max_record_bytes");
 	b->replay_window_ms = deconf_conf_get_int(b->conf, "ingest.replay_window");
+	b->run_ingest = strcmp(deconf_conf_get_str(b->conf, "broker.parts"), "matcher") != 0;
+	b->run_matcher = strcmp(deconf_conf_get_str(b->conf, "broker.parts"), "ingest") != 0;
 	deconf_log_set_level(deconf_log_level_parse(deconf_conf_get_str(b->conf, "log.level")));
 	deconf_log_set_format(!strcmp(deconf_conf_get_str(b->conf, "log.format"), "json")
 				      ? DECONF_LOG_JSON

@@ -1,8 +1,7 @@
 /*
  * broker.h — the broker's configuration and shared context.
  *
- * deconf-broker -c broker.conf runs ingest (this issue's first part) and,
- * later, the matcher. Everything here is read-only after brk_load().
+ * deconf-broker -c broker.conf runs ingest and the matcher (broker.parts). Everything here is read-only after brk_load().
  */
 #ifndef BRK_BROKER_H
 #define BRK_BROKER_H
@@ -25,6 +24,7 @@ struct brk {
 	struct brk_directory *dir;
 	size_t max_record;           /* ingest.max_record_bytes */
 	int64_t replay_window_ms;    /* ingest.replay_window */
+	int run_ingest, run_matcher; /* broker.parts */
 };
 
 /* Load broker.conf (path may be NULL), env, sets; open the signing key. */

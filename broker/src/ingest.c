@@ -147,6 +147,7 @@ static int dir_apply(void *opaque, const void *key, size_t key_len, const void *
 
 struct ingest {
 	struct brk *b;
+	struct brk_metrics *mx;
 	rd_kafka_t *consumer, *producer;
 	struct brk_feed *dir, *seenfeed;
 	struct seen seen;
@@ -225,6 +226,18 @@ static int emit_reject(struct ingest *g, const char *agency, size_t agency_len,
 	int rc;
 
 	g->refused++;
+	{
+		char labels[160];
+		snprintf(labels, sizeof(labels), "agency=\"%.*s\",reason=\"%s\"",
+			 deconf_agency_id_valid(agency, agency_len) ? (int)agency_len : 1,
+			 deconf_agency_id_valid(agency, agency_len) ? agency : "?",
+			 brk_reject_reason_name(c->reason));
+		brk_metrics_add(g->mx, "deconf_rejects_total", labels, 1);
+		snprintf(labels, sizeof(labels), "agency=\"%.*s\",result=\"rejected\"",
+			 deconf_agency_id_valid(agency, agency_len) ? (int)agency_len : 1,
+			 deconf_agency_id_valid(agency, agency_len) ? agency : "?");
+		brk_metrics_add(g->mx, "deconf_submissions_total", labels, 1);
+	}
 	deconf_log(DECONF_LOG_NOTICE, "INGEST", "refused %s [%d] offset %lld: %s: %s",
 		   rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
 		   brk_reject_reason_name(c->reason), c->detail);
@@ -285,6 +298,9 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 		if (!memcmp(e->digest, digest, 8)) {
 			/* the adapter sent it again after a crash: already applied */
 			g->duplicates++;
+			snprintf(key, sizeof(key), "agency=\"%.*s\",result=\"resend\"",
+				 (int)agency_len, agency);
+			brk_metrics_add(g->mx, "deconf_submissions_total", key, 1);
 			deconf_msg_free(c.sub);
 			return DECONF_OK;
 		}
@@ -325,8 +341,12 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 		if (!rc)
 			g->n_batch_keys++;
 	}
-	if (!rc)
+	if (!rc) {
 		g->accepted++;
+		snprintf(key, sizeof(key), "agency=\"%.*s\",result=\"accepted\"", (int)agency_len,
+			 agency);
+		brk_metrics_add(g->mx, "deconf_submissions_total", key, 1);
+	}
 	deconf_msg_free(c.sub);
 	return rc;
 }
@@ -364,6 +384,7 @@ static int abort_batch(struct ingest *g, const char *why)
 	rd_kafka_error_t *e;
 
 	deconf_log(DECONF_LOG_WARNING, "INGEST", "aborting the batch: %s", why);
+	brk_metrics_add(g->mx, "deconf_txn_aborts_total", "part=\"ingest\"", 1);
 	if ((e = rd_kafka_abort_transaction(g->producer, TXN_TIMEOUT_MS))) {
 		int fatal = rd_kafka_error_is_fatal(e);
 		deconf_log(DECONF_LOG_ERR, "INGEST", "abort: %s", rd_kafka_error_string(e));
@@ -415,6 +436,7 @@ static int commit_batch(struct ingest *g)
 	}
 	g->in_txn = 0;
 	forget_batch(g, 0);
+	brk_metrics_add(g->mx, "deconf_txn_commits_total", "part=\"ingest\"", 1);
 	return DECONF_OK;
 }
 
@@ -548,9 +570,11 @@ fail:
 	return rc ? rc : DECONF_E_KAFKA;
 }
 
-int brk_ingest_run(struct brk *b, volatile int *stop, char *errstr, size_t errstr_size)
+int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr,
+		   size_t errstr_size)
 {
-	struct ingest g = { .b = b, .errstr = errstr, .errstr_size = errstr_size };
+	struct ingest g = { .b = b, .mx = mx, .errstr = errstr, .errstr_size = errstr_size };
+	int part = brk_metrics_part(mx, "ingest");
 	int64_t batch_max = deconf_conf_get_int(b->conf, "ingest.batch_max");
 	int64_t batch_wait = deconf_conf_get_int(b->conf, "ingest.batch_wait");
 	int rc;
@@ -573,8 +597,9 @@ int brk_ingest_run(struct brk *b, volatile int *stop, char *errstr, size_t errst
 		   brk_directory_count(b->dir));
 	if ((rc = open_clients(&g)))
 		goto out;
+	brk_metrics_ready(mx, part, 1);
 	while (!*stop) {
-		int64_t end;
+		int64_t end, t0 = deconf_mono_us();
 		int n = 0;
 		rd_kafka_error_t *e;
 
@@ -616,11 +641,16 @@ int brk_ingest_run(struct brk *b, volatile int *stop, char *errstr, size_t errst
 				break;
 			}
 		}
-		if (g.in_txn && (rc = commit_batch(&g)))
-			goto out;
+		if (g.in_txn) {
+			if ((rc = commit_batch(&g)))
+				goto out;
+			brk_metrics_observe(mx, "deconf_batch_seconds", "part=\"ingest\"",
+					    (double)(deconf_mono_us() - t0) / 1e6);
+		}
 	}
 	rc = DECONF_OK;
 out:
+	brk_metrics_ready(mx, part, 0);
 	if (g.in_txn)
 		abort_batch(&g, "stopping");
 	deconf_log(DECONF_LOG_NOTICE, "INGEST",

@@ -26,9 +26,10 @@
 #define BRK_INGEST_H
 
 #include "broker.h"
+#include "metrics.h"
 
 /* Run until *stop. Returns 0, or a fatal error with errstr (the process
  * exits and its supervisor restarts it; state is in Kafka). */
-int brk_ingest_run(struct brk *b, volatile int *stop, char *errstr, size_t errstr_size);
+int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr, size_t errstr_size);
 
 #endif

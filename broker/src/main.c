@@ -1,15 +1,20 @@
 /* main.c — deconf-broker, the federation's matching service. */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "deconf/conf.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
 #include "ingest.h"
+#include "matcher.h"
+#include "metrics.h"
+#include "deconf/util.h"
 
 extern char **environ;
 
@@ -18,11 +23,17 @@ extern char **environ;
 static const char usage[] =
 	"usage: deconf-broker -c broker.conf [--set key=value]...\n"
 	"\n"
-	"The federation side of deconf. Ingest reads every agency's submit topic,\n"
-	"verifies each signed submission against the directory and turns it into\n"
-	"token ops on deconf.tokens, or a reject on the agency's rejects topic, in\n"
-	"one Kafka transaction per batch. (The matcher, notices and /metrics arrive\n"
-	"with the rest of issue 4.) SIGTERM or SIGINT stops after the current batch.\n"
+	"The federation side of deconf, in two parts (broker.parts):\n"
+	"  ingest   reads every agency's submit topic, verifies each signed submission\n"
+	"           against the directory and turns it into token ops on deconf.tokens,\n"
+	"           or a reject on the agency's rejects topic;\n"
+	"  matcher  keeps the state of deconf.tokens' partitions (LMDB, matcher.state_dir;\n"
+	"           rebuilt from deconf.state when missing) and sends conflict notices,\n"
+	"           expiry warnings, audit and ops events.\n"
+	"Each works in Kafka transactions, exactly once; run more processes with distinct\n"
+	"broker.instance to share the partitions. /metrics, /healthz and /readyz are\n"
+	"served on http.address:http.port. SIGTERM or SIGINT finishes the current batch\n"
+	"and stops; SIGHUP reopens log.file.\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE      broker configuration (INI); see --help-config\n"
@@ -32,12 +43,41 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 stopped cleanly; 1 a fatal Kafka error; 2 bad configuration.\n";
 
-static volatile int stop;
+static volatile int stop, reopen;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP)
+		reopen = 1;
+	else
+		stop = 1;
+}
+
+struct part {
+	const char *name;
+	struct brk *b;
+	struct brk_metrics *mx;
+	int rc;
+	char errstr[1024];
+	pthread_t th;
+};
+
+static void *ingest_main(void *arg)
+{
+	struct part *p = arg;
+
+	p->rc = brk_ingest_run(p->b, p->mx, &stop, p->errstr, sizeof(p->errstr));
+	stop = 1; /* one part failing stops the process: its supervisor restarts it */
+	return NULL;
+}
+
+static void *matcher_main(void *arg)
+{
+	struct part *p = arg;
+
+	p->rc = brk_matcher_run(p->b, p->mx, &stop, p->errstr, sizeof(p->errstr));
 	stop = 1;
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -54,7 +94,9 @@ int main(int argc, char **argv)
 	const char *config = getenv("DECONF_CONFIG");
 	size_t n_sets = 0;
 	struct brk b;
-	int ch, rc;
+	struct brk_metrics *mx = NULL;
+	struct part parts[2];
+	int ch, rc, n_parts = 0;
 
 	deconf_log_set_program("deconf-broker");
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -84,9 +126,44 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	rc = brk_ingest_run(&b, &stop, errstr, sizeof(errstr));
-	if (rc)
+	sigaction(SIGHUP, &sa, NULL);
+	if ((rc = brk_metrics_new(&mx)) ||
+	    (rc = brk_http_start(mx, deconf_conf_get_str(b.conf, "http.address"),
+				 (int)deconf_conf_get_int(b.conf, "http.port"), errstr,
+				 sizeof(errstr)))) {
 		fprintf(stderr, "deconf-broker: %s\n", errstr[0] ? errstr : deconf_strerror(rc));
+		brk_metrics_free(mx);
+		brk_close(&b);
+		return 1;
+	}
+	if (b.run_ingest) {
+		parts[n_parts] = (struct part){ .name = "ingest", .b = &b, .mx = mx };
+		if (pthread_create(&parts[n_parts].th, NULL, ingest_main, &parts[n_parts]) == 0)
+			n_parts++;
+	}
+	if (b.run_matcher) {
+		parts[n_parts] = (struct part){ .name = "matcher", .b = &b, .mx = mx };
+		if (pthread_create(&parts[n_parts].th, NULL, matcher_main, &parts[n_parts]) == 0)
+			n_parts++;
+	}
+	while (!stop) {
+		usleep(100000);
+		if (reopen) {
+			reopen = 0;
+			if (deconf_log_reopen())
+				deconf_log(DECONF_LOG_ERR, "BROKER", "could not reopen the log file");
+		}
+	}
+	rc = 0;
+	for (int i = 0; i < n_parts; i++) {
+		pthread_join(parts[i].th, NULL);
+		if (parts[i].rc) {
+			fprintf(stderr, "deconf-broker: %s: %s\n", parts[i].name,
+				parts[i].errstr[0] ? parts[i].errstr : deconf_strerror(parts[i].rc));
+			rc = 1;
+		}
+	}
+	brk_metrics_free(mx);
 	brk_close(&b);
-	return rc ? 1 : 0;
+	return rc;
 }

@@ -181,7 +181,7 @@ static void fed_new(struct fed *f)
 
 	snprintf(f->bconf, sizeof(f->bconf), "%s/broker.conf", f->dir);
 	snprintf(text, sizeof(text),
-		 "[broker]\nsigning_key = %s/broker.key\ntopic_prefix = %s\ninstance = a\n"
+		 "[broker]\nsigning_key = %s/broker.key\ntopic_prefix = %s\ninstance = a\nparts = ingest\n"
 		 "[ingest]\nmax_record_bytes = 8k\n[log]\nlevel = info\n"
 		 "[kafka]\nbootstrap.servers = %s\nsession.timeout.ms = 6000\n",
 		 f->dir, f->prefix, bootstrap);

@@ -1,0 +1,859 @@
+/* match.c — the matching semantics (see match.h). */
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deconf/envelope.h"
+#include "deconf/err.h"
+#include "match.h"
+
+#define K(x) DECONF__V1__##x
+#define MAX_MATCHES 4096 /* more than any sane hot_cases */
+
+/* ------------------------------------------------------------- helpers */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* Entry changelog key: "E" token epoch agency 0 case. */
+static size_t entry_ckey(uint8_t *k, const struct brk_entry *e)
+{
+	size_t al = strlen(e->agency);
+
+	k[0] = 'E';
+	memcpy(k + 1, e->token, BRK_TOKEN_LEN);
+	put32(k + 1 + BRK_TOKEN_LEN, e->epoch);
+	memcpy(k + 5 + BRK_TOKEN_LEN, e->agency, al);
+	k[5 + BRK_TOKEN_LEN + al] = 0;
+	memcpy(k + 6 + BRK_TOKEN_LEN + al, e->case_ref, e->case_len);
+	return 6 + BRK_TOKEN_LEN + al + e->case_len;
+}
+
+static int same_case(const struct brk_entry *a, const struct brk_entry *b)
+{
+	return !strcmp(a->agency, b->agency) && a->case_len == b->case_len &&
+	       !memcmp(a->case_ref, b->case_ref, a->case_len);
+}
+
+/* SHA-256 over length-prefixed parts; the first 16 bytes are the id. */
+struct idh {
+	SHA256_CTX c;
+};
+
+/* SHA256_* are marked deprecated in OpenSSL 3 but are exact and fast here;
+ * see token.c for the same choice. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void idh_init(struct idh *h, const char *what)
+{
+	SHA256_Init(&h->c);
+	SHA256_Update(&h->c, "deconf:v1:", 10);
+	SHA256_Update(&h->c, what, strlen(what) + 1);
+}
+
+static void idh_add(struct idh *h, const void *p, size_t len)
+{
+	uint8_t l[4];
+
+	put32(l, (uint32_t)len);
+	SHA256_Update(&h->c, l, 4);
+	SHA256_Update(&h->c, p, len);
+}
+
+static void idh_add64(struct idh *h, int64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+	idh_add(h, b, 8);
+}
+
+static void idh_case(struct idh *h, const struct brk_entry *e)
+{
+	idh_add(h, e->agency, strlen(e->agency));
+	idh_add(h, e->case_ref, e->case_len);
+}
+
+static void idh_final(struct idh *h, uint8_t out[16])
+{
+	uint8_t d[32];
+
+	SHA256_Final(d, &h->c);
+	memcpy(out, d, 16);
+}
+
+static void sha256(const uint8_t *p, size_t len, uint8_t out[32])
+{
+	SHA256(p, len, out);
+}
+#pragma GCC diagnostic pop
+
+/* ----------------------------------------------------------------- audit */
+
+struct audit_args {
+	int kind;
+	const struct brk_entry *e, *other;
+	const uint8_t *notice_id;
+	const Deconf__V1__TokenOp *op;
+	const char *detail;
+};
+
+static int audit(struct brk_match *m, int partition, int64_t now, const struct audit_args *a)
+{
+	Deconf__V1__AuditEvent ev = DECONF__V1__AUDIT_EVENT__INIT;
+	struct brk_audit_head *h = &m->heads[partition];
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	ev.chain = (uint32_t)partition;
+	ev.seq = h->seq + 1;
+	ev.prev_hash.data = h->hash;
+	ev.prev_hash.len = 32;
+	ev.at = now;
+	ev.kind = a->kind;
+	if (a->e) {
+		ev.agency_id.data = (uint8_t *)a->e->agency;
+		ev.agency_id.len = strlen(a->e->agency);
+		ev.case_ref.data = (uint8_t *)a->e->case_ref;
+		ev.case_ref.len = a->e->case_len;
+		ev.type = a->e->type;
+		ev.key_epoch = a->e->epoch;
+		ev.token.data = (uint8_t *)a->e->token;
+		ev.token.len = BRK_TOKEN_LEN;
+	}
+	if (a->other) {
+		ev.other_agency_id.data = (uint8_t *)a->other->agency;
+		ev.other_agency_id.len = strlen(a->other->agency);
+		ev.other_case_ref.data = (uint8_t *)a->other->case_ref;
+		ev.other_case_ref.len = a->other->case_len;
+	}
+	if (a->notice_id) {
+		ev.notice_id.data = (uint8_t *)a->notice_id;
+		ev.notice_id.len = 16;
+	}
+	if (a->op)
+		ev.submission_id = a->op->submission_id;
+	ev.detail = (char *)(a->detail ? a->detail : "");
+	len = deconf__v1__audit_event__get_packed_size(&ev);
+	if (!(buf = malloc(len ? len : 1)))
+		return DECONF_E_NOMEM;
+	deconf__v1__audit_event__pack(&ev, buf);
+	rc = m->out.audit(m->out.opaque, partition, buf, len);
+	if (!rc) {
+		h->seq++;
+		sha256(buf, len, h->hash);
+		h->dirty = 1;
+	}
+	free(buf);
+	return rc;
+}
+
+int brk_match_flush_head(struct brk_match *m, int partition)
+{
+	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
+	Deconf__V1__AuditHead a = DECONF__V1__AUDIT_HEAD__INIT;
+	struct brk_audit_head *h = &m->heads[partition];
+	int rc;
+
+	if (!h->dirty)
+		return DECONF_OK;
+	a.seq = h->seq;
+	a.hash.data = h->hash;
+	a.hash.len = 32;
+	r.audit = &a;
+	if (!(rc = m->out.state(m->out.opaque, partition, (const uint8_t *)"A", 1, &r)))
+		h->dirty = 0;
+	return rc;
+}
+
+int brk_match_audit_rebuilt(struct brk_match *m, int partition, int64_t now,
+			    const char *detail)
+{
+	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_STATE_REBUILT), .detail = detail };
+
+	return audit(m, partition, now, &a);
+}
+
+/* -------------------------------------------------------------- changelog */
+
+static Deconf__V1__PointOfContact *case_poc(struct brk_store_txn *t, int partition,
+					    const struct brk_entry *e);
+
+/* The entry's changelog record; it carries the case's point of contact
+ * (poc, or the stored one) so a rebuild from the changelog alone has it. */
+static int put_entry_state(struct brk_match *m, struct brk_store_txn *t, int partition,
+			   const struct brk_entry *e, const Deconf__V1__PointOfContact *poc)
+{
+	Deconf__V1__PointOfContact *stored = NULL;
+	int rc;
+
+	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
+	Deconf__V1__StateEntry s = DECONF__V1__STATE_ENTRY__INIT;
+	uint8_t key[6 + BRK_TOKEN_LEN + 64 + BRK_CASE_MAX];
+	size_t kl = entry_ckey(key, e);
+
+	s.token.data = (uint8_t *)e->token;
+	s.token.len = BRK_TOKEN_LEN;
+	s.key_epoch = e->epoch;
+	s.type = e->type;
+	s.agency_id.data = (uint8_t *)e->agency;
+	s.agency_id.len = strlen(e->agency);
+	s.case_ref.data = (uint8_t *)e->case_ref;
+	s.case_ref.len = e->case_len;
+	if (!poc)
+		poc = stored = case_poc(t, partition, e);
+	s.poc = (Deconf__V1__PointOfContact *)poc;
+	s.visibility = e->visibility;
+	s.caution_flags = e->flags;
+	s.added_at = e->added_at;
+	s.expires_at = e->expires_at;
+	s.valid_from = e->valid_from;
+	s.valid_to = e->valid_to;
+	s.expiry_warned = e->warned != 0;
+	r.entry = &s;
+	rc = m->out.state(m->out.opaque, partition, key, kl, &r);
+	if (stored)
+		deconf__v1__point_of_contact__free_unpacked(stored, NULL);
+	return rc;
+}
+
+static int del_entry_state(struct brk_match *m, int partition, const struct brk_entry *e)
+{
+	uint8_t key[6 + BRK_TOKEN_LEN + 64 + BRK_CASE_MAX];
+	size_t kl = entry_ckey(key, e);
+
+	return m->out.state(m->out.opaque, partition, key, kl, NULL);
+}
+
+/* ----------------------------------------------------------------- notices */
+
+/* The stored point of contact of e's case (unpacked; NULL if none). */
+static Deconf__V1__PointOfContact *case_poc(struct brk_store_txn *t, int partition,
+					    const struct brk_entry *e)
+{
+	const void *p;
+	size_t len;
+
+	if (brk_store_case_poc(t, partition, e->agency, e->case_ref, e->case_len, &p, &len) ||
+	    !len)
+		return NULL;
+	return deconf__v1__point_of_contact__unpack(NULL, len, p);
+}
+
+/*
+ * Send `kind` to the owner of `to` about `about` (NULL for expiry kinds).
+ * id_extra adds what makes a query or an expiry notice distinct.
+ */
+static int notify(struct brk_match *m, struct brk_store_txn *t, int partition, int kind,
+		  const struct brk_entry *to, const struct brk_entry *about,
+		  const Deconf__V1__TokenOp *op, int64_t now, const void *id_extra,
+		  size_t id_extra_len)
+{
+	Deconf__V1__ConflictNotice n = DECONF__V1__CONFLICT_NOTICE__INIT;
+	Deconf__V1__Counterpart cp = DECONF__V1__COUNTERPART__INIT;
+	Deconf__V1__PointOfContact dirpoc = DECONF__V1__POINT_OF_CONTACT__INIT, *poc = NULL;
+	struct brk_agency ag;
+	uint8_t id[16];
+	struct idh h;
+	int rc;
+
+	idh_init(&h, "notice");
+	idh_add64(&h, kind);
+	idh_add(&h, to->token, BRK_TOKEN_LEN);
+	idh_add64(&h, to->epoch);
+	idh_case(&h, to);
+	if (about)
+		idh_case(&h, about);
+	if (id_extra)
+		idh_add(&h, id_extra, id_extra_len);
+	idh_final(&h, id);
+
+	n.notice_id.data = id;
+	n.notice_id.len = 16;
+	n.kind = kind;
+	n.agency_id.data = (uint8_t *)to->agency;
+	n.agency_id.len = strlen(to->agency);
+	n.case_ref.data = (uint8_t *)to->case_ref;
+	n.case_ref.len = to->case_len;
+	n.type = to->type;
+	n.key_epoch = to->epoch;
+	n.token.data = (uint8_t *)to->token;
+	n.token.len = BRK_TOKEN_LEN;
+	n.created_at = now;
+	n.expires_at = to->expires_at;
+	if (op) {
+		n.submission_id = op->submission_id;
+		n.submitted_at = op->submitted_at;
+	}
+	if (about) {
+		cp.agency_id.data = (uint8_t *)about->agency;
+		cp.agency_id.len = strlen(about->agency);
+		if (!brk_directory_get(m->dir, about->agency, strlen(about->agency), &ag)) {
+			cp.agency_name = ag.name;
+			cp.level = ag.level;
+			cp.country = ag.country;
+			dirpoc.name = ag.poc_name;
+			dirpoc.phone = ag.poc_phone;
+			dirpoc.email = ag.poc_email;
+			dirpoc.unit = "";
+		}
+		/* the case's own contact, else the agency's watch desk */
+		poc = case_poc(t, partition, about);
+		cp.poc = poc ? poc : &dirpoc;
+		if (!(about->flags & K(CAUTION_FLAG__CAUTION_COURT_SEALED))) {
+			cp.case_ref.data = (uint8_t *)about->case_ref;
+			cp.case_ref.len = about->case_len;
+		}
+		cp.caution_flags = about->flags;
+		cp.first_seen = about->added_at;
+		cp.visibility = about->visibility ? about->visibility
+						  : K(VISIBILITY__VISIBILITY_NORMAL);
+		n.counterpart = &cp;
+	}
+	rc = m->out.notice(m->out.opaque, partition, &n);
+	if (poc)
+		deconf__v1__point_of_contact__free_unpacked(poc, NULL);
+	if (!rc) {
+		struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_NOTICE_SENT),
+					.e = to, .other = about, .notice_id = id, .op = op };
+		m->notices++;
+		rc = audit(m, partition, now, &a);
+	}
+	return rc;
+}
+
+static int restricted(const struct brk_entry *e)
+{
+	return e->visibility == K(VISIBILITY__VISIBILITY_RESTRICTED);
+}
+
+/* A conflict between the new entry n and the stored x: once per pair. */
+static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
+		    const struct brk_entry *n, const struct brk_entry *x,
+		    const Deconf__V1__TokenOp *op, int64_t now)
+{
+	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
+	Deconf__V1__NotifiedPair pr = DECONF__V1__NOTIFIED_PAIR__INIT;
+	const struct brk_entry *lo = n, *hi = x;
+	uint8_t id[16], key[17];
+	struct idh h;
+	int rc, c;
+
+	/* the pair id does not depend on which side came first */
+	c = strcmp(n->agency, x->agency);
+	if (!c)
+		c = n->case_len != x->case_len ? (n->case_len < x->case_len ? -1 : 1)
+					       : memcmp(n->case_ref, x->case_ref, n->case_len);
+	if (c > 0) {
+		lo = x;
+		hi = n;
+	}
+	idh_init(&h, "pair");
+	idh_add(&h, n->token, BRK_TOKEN_LEN);
+	idh_add64(&h, n->epoch);
+	idh_case(&h, lo);
+	idh_case(&h, hi);
+	idh_final(&h, id);
+	if (brk_store_pair_has(t, partition, id))
+		return DECONF_OK;
+	if ((rc = brk_store_pair_put(t, partition, id, now)))
+		return rc;
+	key[0] = 'P';
+	memcpy(key + 1, id, 16);
+	pr.notice_id.data = id;
+	pr.notice_id.len = 16;
+	pr.at = now;
+	r.pair = &pr;
+	if ((rc = m->out.state(m->out.opaque, partition, key, sizeof(key), &r)))
+		return rc;
+	m->conflicts++;
+	{
+		struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_CONFLICT), .e = n,
+					.other = x, .notice_id = id, .op = op };
+		if ((rc = audit(m, partition, now, &a)))
+			return rc;
+	}
+	if (!restricted(n) && !restricted(x)) {
+		if ((rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_CONFLICT), n, x, op,
+				 now, NULL, 0)))
+			return rc;
+		return notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_CONFLICT), x, n, op, now,
+			      NULL, 0);
+	}
+	/* a RESTRICTED side is told; the other side is told only if it is
+	 * RESTRICTED too (each asked to be the one who decides) */
+	if (restricted(x) &&
+	    (rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH), x, n, op,
+			 now, NULL, 0)))
+		return rc;
+	if (restricted(n))
+		return notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH), n, x, op,
+			      now, NULL, 0);
+	return DECONF_OK;
+}
+
+/* ------------------------------------------------------------------ ops */
+
+static int64_t clamp_expiry(const struct brk_match_conf *c, int type, int64_t asked, int64_t now)
+{
+	int64_t ttl = type == K(INDICATOR_TYPE__INDICATOR_TYPE_IP) ? c->ttl_ip_ms : c->ttl_ms;
+
+	if (asked <= now)
+		return now + ttl;
+	return asked > now + c->ttl_max_ms ? now + c->ttl_max_ms : asked;
+}
+
+static int overlap(const struct brk_match_conf *c, const struct brk_entry *a,
+		   const struct brk_entry *b)
+{
+	int64_t slack = a->type == K(INDICATOR_TYPE__INDICATOR_TYPE_IP) ? c->ip_slack_ms : 0;
+	int64_t af = a->valid_from, at = a->valid_to ? a->valid_to : INT64_MAX;
+	int64_t bf = b->valid_from, bt = b->valid_to ? b->valid_to : INT64_MAX;
+
+	/* a's window widened by the slack on each side meets b's */
+	if (at != INT64_MAX && at <= INT64_MAX - slack)
+		at += slack;
+	af = af > INT64_MIN + slack ? af - slack : af;
+	return af <= bt && bf <= at;
+}
+
+struct scan {
+	struct brk_match *m;
+	const struct brk_entry *self;
+	int64_t now;
+	size_t cases;                 /* other live cases holding the token */
+	struct brk_entry *hits;       /* the ones that conflict */
+	size_t n_hits, cap;
+};
+
+static int scan_fn(void *opaque, const struct brk_entry *x)
+{
+	struct scan *s = opaque;
+
+	if (same_case(x, s->self) || (x->expires_at && x->expires_at <= s->now))
+		return 0;
+	s->cases++;
+	if (!s->m->conf.match_same_agency && !strcmp(x->agency, s->self->agency))
+		return 0;
+	if (!overlap(&s->m->conf, s->self, x))
+		return 0;
+	if (s->n_hits == s->cap) {
+		if (s->cap >= MAX_MATCHES)
+			return 0; /* hot long before: counted, not kept */
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		struct brk_entry *v = realloc(s->hits, cap * sizeof(*v));
+		if (!v)
+			return DECONF_E_NOMEM;
+		s->hits = v;
+		s->cap = cap;
+	}
+	s->hits[s->n_hits++] = *x;
+	return 0;
+}
+
+static void entry_from_op(struct brk_entry *e, const Deconf__V1__TokenOp *op)
+{
+	memset(e, 0, sizeof(*e));
+	memcpy(e->token, op->token.data, BRK_TOKEN_LEN);
+	e->epoch = op->key_epoch;
+	memcpy(e->agency, op->agency_id.data, op->agency_id.len);
+	memcpy(e->case_ref, op->case_ref.data, op->case_ref.len);
+	e->case_len = op->case_ref.len;
+	e->type = op->type;
+	e->visibility = op->visibility ? op->visibility : K(VISIBILITY__VISIBILITY_NORMAL);
+	e->flags = op->caution_flags;
+	e->valid_from = op->valid_from;
+	e->valid_to = op->valid_to;
+}
+
+static int put_entry(struct brk_match *m, struct brk_store_txn *t, int partition,
+		     const struct brk_entry *e, const Deconf__V1__PointOfContact *poc,
+		     int *created)
+{
+	uint8_t *pb = NULL;
+	size_t pl = 0;
+	int rc;
+
+	if (poc) {
+		pl = deconf__v1__point_of_contact__get_packed_size(poc);
+		if (!(pb = malloc(pl ? pl : 1)))
+			return DECONF_E_NOMEM;
+		deconf__v1__point_of_contact__pack(poc, pb);
+	}
+	rc = brk_store_entry_put(t, partition, e, pb, pl, created);
+	free(pb);
+	if (!rc)
+		rc = put_entry_state(m, t, partition, e, poc);
+	return rc;
+}
+
+/* The token became hot, or was: tell ops once, and the adder. */
+static int hot_token(struct brk_match *m, struct brk_store_txn *t, int partition,
+		     const struct brk_entry *e, const Deconf__V1__TokenOp *op, size_t cases,
+		     int64_t now)
+{
+	int rc;
+
+	if (!brk_store_hot_has(t, partition, e->token, e->epoch)) {
+		Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
+		Deconf__V1__OpsEvent ev = DECONF__V1__OPS_EVENT__INIT;
+		uint8_t key[1 + BRK_TOKEN_LEN + 4];
+		char detail[160];
+		struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_HOT_TOKEN), .e = e,
+					.op = op, .detail = detail };
+
+		if ((rc = brk_store_hot_set(t, partition, e->token, e->epoch, 1)))
+			return rc;
+		key[0] = 'H';
+		memcpy(key + 1, e->token, BRK_TOKEN_LEN);
+		put32(key + 1 + BRK_TOKEN_LEN, e->epoch);
+		r.hot = 1;
+		if ((rc = m->out.state(m->out.opaque, partition, key, sizeof(key), &r)))
+			return rc;
+		snprintf(detail, sizeof(detail),
+			 "held by %zu cases (more than %u): conflicts on it are no longer sent",
+			 cases, m->conf.hot_cases);
+		ev.kind = K(OPS_KIND__OPS_KIND_HOT_TOKEN);
+		ev.at = now;
+		ev.agency_id.data = (uint8_t *)e->agency;
+		ev.agency_id.len = strlen(e->agency);
+		ev.type = e->type;
+		ev.key_epoch = e->epoch;
+		ev.token.data = (uint8_t *)e->token;
+		ev.token.len = BRK_TOKEN_LEN;
+		ev.count = cases;
+		ev.detail = detail;
+		m->hot++;
+		if ((rc = m->out.ops(m->out.opaque, &ev)) || (rc = audit(m, partition, now, &a)))
+			return rc;
+	}
+	return notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN), e, NULL, op, now,
+		      NULL, 0);
+}
+
+static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
+		  const Deconf__V1__TokenOp *op, int64_t now, int renew)
+{
+	struct brk_entry e, old;
+	struct scan s = { .m = m, .self = &e, .now = now };
+	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_OP_ACCEPTED), .e = &e, .op = op,
+				.detail = renew ? "renew" : "add" };
+	int created = 0, rc;
+
+	entry_from_op(&e, op);
+	e.added_at = now;
+	e.expires_at = clamp_expiry(&m->conf, e.type, op->expires_at, now);
+	old = e;
+	if (!brk_store_entry_get(t, partition, &old)) {
+		/* stored already: an update (or renewal), never a new notice */
+		e.added_at = old.added_at;
+		e.warned = old.warned && e.expires_at <= old.expires_at;
+		if (renew) { /* a renewal keeps what the entry says */
+			int64_t exp = e.expires_at;
+			e = old;
+			e.expires_at = exp > old.expires_at ? exp : old.expires_at;
+			e.warned = exp > old.expires_at ? 0 : old.warned;
+			a.e = &e;
+		}
+		if ((rc = put_entry(m, t, partition, &e, renew ? NULL : op->poc, &created)))
+			return rc;
+		return audit(m, partition, now, &a);
+	}
+	if ((rc = brk_store_entries_of(t, partition, e.token, e.epoch, scan_fn, &s)))
+		goto out;
+	if ((rc = put_entry(m, t, partition, &e, op->poc, &created)) ||
+	    (rc = audit(m, partition, now, &a)))
+		goto out;
+	if (brk_store_hot_has(t, partition, e.token, e.epoch) || s.cases + 1 > m->conf.hot_cases) {
+		rc = hot_token(m, t, partition, &e, op, s.cases + 1, now);
+		goto out;
+	}
+	for (size_t i = 0; i < s.n_hits && !rc; i++)
+		rc = conflict(m, t, partition, &e, &s.hits[i], op, now);
+out:
+	free(s.hits);
+	return rc;
+}
+
+static int do_remove(struct brk_match *m, struct brk_store_txn *t, int partition,
+		     struct brk_entry *e, const Deconf__V1__TokenOp *op, int64_t now)
+{
+	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_OP_ACCEPTED), .e = e, .op = op,
+				.detail = op->op == K(OP__OP_REMOVE) ? "remove" : "close case" };
+	int rc = brk_store_entry_del(t, partition, e);
+
+	if (rc == DECONF_E_UNKNOWN)
+		return audit(m, partition, now, &a); /* nothing held: still accepted */
+	if (rc || (rc = del_entry_state(m, partition, e)))
+		return rc;
+	return audit(m, partition, now, &a);
+}
+
+struct case_scan {
+	const Deconf__V1__TokenOp *op;
+	struct brk_entry *v;
+	size_t n, cap;
+};
+
+static int case_fn(void *opaque, const struct brk_entry *x)
+{
+	struct case_scan *c = opaque;
+
+	if (strlen(x->agency) != c->op->agency_id.len ||
+	    memcmp(x->agency, c->op->agency_id.data, c->op->agency_id.len) ||
+	    x->case_len != c->op->case_ref.len ||
+	    memcmp(x->case_ref, c->op->case_ref.data, x->case_len))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct brk_entry *v = realloc(c->v, cap * sizeof(*v));
+		if (!v)
+			return DECONF_E_NOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = *x;
+	return 0;
+}
+
+static int do_query(struct brk_match *m, struct brk_store_txn *t, int partition,
+		    const Deconf__V1__TokenOp *op, int64_t now)
+{
+	struct brk_entry e;
+	struct scan s = { .m = m, .self = &e, .now = now };
+	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_OP_ACCEPTED), .e = &e, .op = op,
+				.detail = "query" };
+	uint8_t extra[20];
+	int rc;
+
+	entry_from_op(&e, op);
+	e.added_at = now;
+	memcpy(extra, op->submission_id.data, op->submission_id.len < 16 ? op->submission_id.len : 16);
+	put32(extra + 16, op->op_index);
+	if ((rc = brk_store_entries_of(t, partition, e.token, e.epoch, scan_fn, &s)) ||
+	    (rc = audit(m, partition, now, &a)))
+		goto out;
+	if (brk_store_hot_has(t, partition, e.token, e.epoch)) {
+		rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN), &e, NULL, op, now,
+			    extra, sizeof(extra));
+		goto out;
+	}
+	for (size_t i = 0; i < s.n_hits && !rc; i++) {
+		const struct brk_entry *x = &s.hits[i];
+		if (!restricted(x))
+			rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_QUERY_HIT), &e, x, op,
+				    now, extra, sizeof(extra));
+		if (!rc && (restricted(x) || m->conf.notify_queried))
+			rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_QUERIED), x, &e, op,
+				    now, extra, sizeof(extra));
+	}
+out:
+	free(s.hits);
+	return rc;
+}
+
+int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
+		 const Deconf__V1__TokenOp *op, int64_t now)
+{
+	struct brk_entry e;
+
+	/* ingest checked all of this; the store's keys depend on it */
+	if (op->agency_id.len < 2 || op->agency_id.len >= sizeof(e.agency) ||
+	    !op->case_ref.len || op->case_ref.len > BRK_CASE_MAX ||
+	    (op->token.len != BRK_TOKEN_LEN &&
+	     !(op->op == K(OP__OP_CLOSE_CASE) && !op->token.len)))
+		return DECONF_E_MALFORMED;
+	switch (op->op) {
+	case K(OP__OP_ADD): return do_add(m, t, partition, op, now, 0);
+	case K(OP__OP_RENEW): return do_add(m, t, partition, op, now, 1);
+	case K(OP__OP_QUERY): return do_query(m, t, partition, op, now);
+	case K(OP__OP_REMOVE):
+	case K(OP__OP_CLOSE_CASE):
+		if (op->token.len) {
+			entry_from_op(&e, op);
+			return do_remove(m, t, partition, &e, op, now);
+		} else {
+			struct case_scan c = { .op = op };
+			int rc = brk_store_entries_all(t, partition, case_fn, &c);
+			for (size_t i = 0; i < c.n && !rc; i++)
+				rc = do_remove(m, t, partition, &c.v[i], op, now);
+			free(c.v);
+			return rc;
+		}
+	default: return DECONF_E_MALFORMED;
+	}
+}
+
+/* ----------------------------------------------------------------- expiry */
+
+struct exp_scan {
+	struct brk_match *m;
+	int64_t now;
+	size_t max;
+	struct brk_entry *v;
+	size_t n, cap;
+};
+
+static int exp_fn(void *opaque, const struct brk_entry *x)
+{
+	struct exp_scan *s = opaque;
+
+	if (!x->expires_at)
+		return 0;
+	if (x->expires_at > s->now &&
+	    (x->warned || x->expires_at - s->m->conf.warn_before_ms > s->now))
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct brk_entry *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return DECONF_E_NOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = *x;
+	return s->n >= s->max ? 1 : 0;
+}
+
+int brk_match_expire(struct brk_match *m, struct brk_store_txn *t, int partition,
+		     int64_t now, size_t max, size_t *done)
+{
+	struct exp_scan s = { .m = m, .now = now, .max = max ? max : 1 };
+	int rc = brk_store_entries_all(t, partition, exp_fn, &s);
+
+	*done = 0;
+	if (rc == 1)
+		rc = 0;
+	for (size_t i = 0; i < s.n && !rc; i++) {
+		struct brk_entry *e = &s.v[i];
+		uint8_t extra[8];
+
+		for (int j = 0; j < 8; j++)
+			extra[j] = (uint8_t)((uint64_t)e->expires_at >> (56 - 8 * j));
+		if (e->expires_at <= now) {
+			struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_EXPIRED), .e = e };
+			/* the notice first: it reads the case's contact */
+			if ((rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_EXPIRED), e, NULL,
+					 NULL, now, extra, sizeof(extra))) ||
+			    (rc = brk_store_entry_del(t, partition, e)) ||
+			    (rc = del_entry_state(m, partition, e)) ||
+			    (rc = audit(m, partition, now, &a)))
+				break;
+			m->expired++;
+		} else {
+			e->warned = 1;
+			if ((rc = brk_store_entry_put(t, partition, e, NULL, 0, NULL)) ||
+			    (rc = put_entry_state(m, t, partition, e, NULL)) ||
+			    (rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING), e,
+					 NULL, NULL, now, extra, sizeof(extra))))
+				break;
+			m->warned++;
+		}
+		(*done)++;
+	}
+	free(s.v);
+	return rc;
+}
+
+/* ----------------------------------------------------------------- restore */
+
+int brk_match_restore(struct brk_store_txn *t, int partition, const uint8_t *key,
+		      size_t key_len, const uint8_t *value, size_t value_len,
+		      struct brk_audit_head *head)
+{
+	Deconf__V1__StateRecord *r = NULL;
+	struct brk_entry e;
+	int rc = DECONF_OK;
+
+	if (!key_len)
+		return DECONF_E_MALFORMED;
+	if (value && !(r = deconf__v1__state_record__unpack(NULL, value_len, value)))
+		return DECONF_E_MALFORMED;
+	switch (key[0]) {
+	case 'E': {
+		const uint8_t *nul;
+		size_t al;
+
+		if (key_len < 1 + BRK_TOKEN_LEN + 4 + 2 ||
+		    !(nul = memchr(key + 5 + BRK_TOKEN_LEN, 0, key_len - 5 - BRK_TOKEN_LEN)) ||
+		    (al = (size_t)(nul - (key + 5 + BRK_TOKEN_LEN))) >= sizeof(e.agency) ||
+		    key_len - (size_t)(nul + 1 - key) > BRK_CASE_MAX) {
+			rc = DECONF_E_MALFORMED;
+			break;
+		}
+		memset(&e, 0, sizeof(e));
+		memcpy(e.token, key + 1, BRK_TOKEN_LEN);
+		e.epoch = (uint32_t)key[17] << 24 | (uint32_t)key[18] << 16 |
+			  (uint32_t)key[19] << 8 | key[20];
+		memcpy(e.agency, key + 5 + BRK_TOKEN_LEN, al);
+		e.case_len = key_len - (size_t)(nul + 1 - key);
+		memcpy(e.case_ref, nul + 1, e.case_len);
+		if (!r) {
+			rc = brk_store_entry_del(t, partition, &e);
+			if (rc == DECONF_E_UNKNOWN)
+				rc = DECONF_OK;
+			break;
+		}
+		if (!r->entry) {
+			rc = DECONF_E_MALFORMED;
+			break;
+		}
+		e.type = r->entry->type;
+		e.visibility = r->entry->visibility;
+		e.warned = r->entry->expiry_warned;
+		e.flags = r->entry->caution_flags;
+		e.added_at = r->entry->added_at;
+		e.expires_at = r->entry->expires_at;
+		e.valid_from = r->entry->valid_from;
+		e.valid_to = r->entry->valid_to;
+		if (r->entry->poc) {
+			size_t pl = deconf__v1__point_of_contact__get_packed_size(r->entry->poc);
+			uint8_t *pb = malloc(pl ? pl : 1);
+			if (!pb) {
+				rc = DECONF_E_NOMEM;
+				break;
+			}
+			deconf__v1__point_of_contact__pack(r->entry->poc, pb);
+			rc = brk_store_entry_put(t, partition, &e, pb, pl, NULL);
+			free(pb);
+		} else {
+			rc = brk_store_entry_put(t, partition, &e, NULL, 0, NULL);
+		}
+		break;
+	}
+	case 'P':
+		if (key_len != 17) {
+			rc = DECONF_E_MALFORMED;
+			break;
+		}
+		rc = r ? brk_store_pair_put(t, partition, key + 1, r->pair ? r->pair->at : 0)
+		       : brk_store_pair_del(t, partition, key + 1);
+		break;
+	case 'H':
+		if (key_len != 1 + BRK_TOKEN_LEN + 4) {
+			rc = DECONF_E_MALFORMED;
+			break;
+		}
+		rc = brk_store_hot_set(t, partition, key + 1,
+				       (uint32_t)key[17] << 24 | (uint32_t)key[18] << 16 |
+					       (uint32_t)key[19] << 8 | key[20],
+				       r && r->hot);
+		break;
+	case 'A':
+		if (r && r->audit && r->audit->hash.len == 32) {
+			head->seq = r->audit->seq;
+			memcpy(head->hash, r->audit->hash.data, 32);
+		}
+		break;
+	default: rc = DECONF_E_MALFORMED;
+	}
+	if (r)
+		deconf__v1__state_record__free_unpacked(r, NULL);
+	return rc;
+}

@@ -1,0 +1,108 @@
+/*
+ * match.h — the matching semantics, without Kafka: what one token op does
+ * to a partition's state, and which notices, changelog records, audit
+ * events and ops events it causes (DESIGN.md, "Matching semantics").
+ *
+ * - ADD stores the entry and, when it is new, conflicts with every live
+ *   entry of the same token and epoch held by another agency's case (or
+ *   the same agency's other case when match_same_agency is set) whose
+ *   window overlaps (IP windows with ip_slack either side). An ADD of an
+ *   entry already stored updates it and notifies nobody.
+ * - Each conflicting pair is notified once: its pair id is stored (and put
+ *   on the changelog), so renewals, re-adds and replays never re-notify.
+ *   Both NORMAL: each side gets a CONFLICT naming the other. A RESTRICTED
+ *   side is told (RESTRICTED_MATCH) who else holds the indicator and is
+ *   revealed to no one; two RESTRICTED sides are each told of the other.
+ * - Counterpart details come from the directory (name, level, country) and
+ *   the counterpart case's point of contact; its case ref is withheld when
+ *   it is flagged COURT_SEALED.
+ * - RENEW extends expires_at (an entry not stored is added, as the agency
+ *   still holds it); REMOVE and CLOSE_CASE delete; a CLOSE_CASE without a
+ *   token deletes every entry of the case in the partition.
+ * - QUERY stores nothing: the asker gets a QUERY_HIT per NORMAL holder,
+ *   and holders get QUERIED when notify_queried is set (a RESTRICTED
+ *   holder always, and it alone is told).
+ * - A token held by more than hot_cases cases is hot: it is marked (and
+ *   put on the changelog), ops get one OpsEvent, and from then on the
+ *   adder of that token gets a HOT_TOKEN notice instead of conflicts.
+ * - Expiry: brk_match_expire() warns the owner warn_before ahead (once)
+ *   and removes the entry when it expires (EXPIRED notice).
+ * - Every accepted op, conflict, notice, expiry and hot token is an audit
+ *   event, hash-chained per partition.
+ *
+ * Notice ids are the first 16 bytes of a SHA-256 over the kind, token,
+ * epoch, the recipient's (agency, case), the counterpart's (agency, case)
+ * and, for queries and expiry, the submission or the expiry time: the same
+ * cause always yields the same id, so adapters can drop duplicates.
+ */
+#ifndef BRK_MATCH_H
+#define BRK_MATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deconf.pb-c.h"
+#include "directory.h"
+#include "store.h"
+
+struct brk_match_conf {
+	int match_same_agency;
+	int notify_queried;
+	int64_t ip_slack_ms;
+	int64_t ttl_ms, ttl_ip_ms, ttl_max_ms; /* default TTLs and the cap */
+	int64_t warn_before_ms;
+	uint32_t hot_cases;
+};
+
+/* Where the outputs go. Each returns 0 or an error that fails the batch. */
+struct brk_match_out {
+	void *opaque;
+	int (*notice)(void *opaque, int partition, const Deconf__V1__ConflictNotice *n);
+	/* record NULL: a tombstone for key */
+	int (*state)(void *opaque, int partition, const uint8_t *key, size_t key_len,
+		     const Deconf__V1__StateRecord *record);
+	/* the serialized AuditEvent (chain, seq and prev_hash filled in) */
+	int (*audit)(void *opaque, int partition, const uint8_t *event, size_t len);
+	int (*ops)(void *opaque, const Deconf__V1__OpsEvent *ev);
+};
+
+/* One partition's audit chain head. */
+struct brk_audit_head {
+	uint64_t seq;
+	uint8_t hash[32];
+	int dirty; /* changed since last put on the changelog */
+};
+
+struct brk_match {
+	struct brk_match_conf conf;
+	struct brk_directory *dir; /* borrowed */
+	struct brk_match_out out;
+	struct brk_audit_head *heads; /* borrowed, indexed by partition */
+	/* counters, for metrics (the caller reads them between batches) */
+	uint64_t conflicts, notices, expired, warned, hot;
+};
+
+/* Apply one token op of the given partition inside the store transaction. */
+int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
+		 const Deconf__V1__TokenOp *op, int64_t now);
+
+/* Expire and warn at most max entries of the partition; *done = number
+ * handled. */
+int brk_match_expire(struct brk_match *m, struct brk_store_txn *t, int partition,
+		     int64_t now, size_t max, size_t *done);
+
+/* Put the partition's audit head on the changelog ("A") when dirty. */
+int brk_match_flush_head(struct brk_match *m, int partition);
+
+/* Audit a partition rebuild (detail: what was restored). */
+int brk_match_audit_rebuilt(struct brk_match *m, int partition, int64_t now,
+			    const char *detail);
+
+/* Apply one changelog record (value NULL: tombstone) while restoring a
+ * partition; head receives an "A" record. Unknown keys are refused
+ * (DECONF_E_MALFORMED) and change nothing. */
+int brk_match_restore(struct brk_store_txn *t, int partition, const uint8_t *key,
+		      size_t key_len, const uint8_t *value, size_t value_len,
+		      struct brk_audit_head *head);
+
+#endif

@@ -1,0 +1,891 @@
+/* matcher.c — deconf.tokens → notices, exactly once (see matcher.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deconf/envelope.h"
+#include "deconf/err.h"
+#include "deconf/kafka.h"
+#include "deconf/log.h"
+#include "deconf/util.h"
+#include "feed.h"
+#include "match.h"
+#include "matcher.h"
+#include "store.h"
+
+#define K(x) DECONF__V1__##x
+#define MAXP 1024
+#define RESTORE_CHUNK 50000
+#define MAX_OP_STATS 256
+
+struct op_stat {
+	char agency[64];
+	int op;
+	uint64_t n;
+};
+
+struct matcher {
+	struct brk *b;
+	struct brk_metrics *mx;
+	int part;
+	rd_kafka_t *consumer, *producer, *restorer;
+	rd_kafka_topic_t *state_rkt;
+	struct brk_feed *dir;
+	struct brk_store *store;
+	struct brk_store_txn *txn;
+	struct brk_match m;
+	struct brk_audit_head heads[MAXP];
+	uint8_t owned[MAXP], touched[MAXP], rebuilt[MAXP];
+	int64_t cl_next[MAXP]; /* after this batch's last changelog record */
+	char tokens[256], state[256], audit[256], ops[256], notices[256];
+	int32_t n_tokens, n_audit;
+	int in_txn, fatal, dr_failed;
+	int64_t batch_max, batch_wait_ms, expiry_every_ms, next_expiry, max_age_ms;
+	struct op_stat stats[MAX_OP_STATS];
+	size_t n_stats;
+	uint64_t ops_applied, malformed;
+	char *errstr;
+	size_t errstr_size;
+};
+
+/* ------------------------------------------------------------- producing */
+
+static int produce(struct matcher *x, const char *topic, int32_t partition, const void *key,
+		   size_t key_len, const void *value, size_t len)
+{
+	rd_kafka_resp_err_t err;
+
+	for (;;) {
+		err = rd_kafka_producev(x->producer, RD_KAFKA_V_TOPIC(topic),
+					RD_KAFKA_V_PARTITION(partition),
+					RD_KAFKA_V_KEY((void *)key, key_len),
+					RD_KAFKA_V_VALUE((void *)value, len),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		rd_kafka_poll(x->producer, 50);
+	}
+	if (err)
+		deconf_log(DECONF_LOG_ERR, "MATCHER", "produce to %s: %s", topic,
+			   rd_kafka_err2str(err));
+	return err ? DECONF_E_KAFKA : DECONF_OK;
+}
+
+static const char *kind_name(int kind)
+{
+	switch (kind) {
+	case K(NOTICE_KIND__NOTICE_KIND_CONFLICT): return "conflict";
+	case K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH): return "restricted_match";
+	case K(NOTICE_KIND__NOTICE_KIND_QUERY_HIT): return "query_hit";
+	case K(NOTICE_KIND__NOTICE_KIND_QUERIED): return "queried";
+	case K(NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING): return "expiry_warning";
+	case K(NOTICE_KIND__NOTICE_KIND_EXPIRED): return "expired";
+	case K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN): return "hot_token";
+	default: return "unknown";
+	}
+}
+
+static const char *op_name(int op)
+{
+	switch (op) {
+	case K(OP__OP_ADD): return "add";
+	case K(OP__OP_RENEW): return "renew";
+	case K(OP__OP_REMOVE): return "remove";
+	case K(OP__OP_CLOSE_CASE): return "close_case";
+	case K(OP__OP_QUERY): return "query";
+	default: return "unknown";
+	}
+}
+
+static int out_notice(void *opaque, int partition, const Deconf__V1__ConflictNotice *n)
+{
+	struct matcher *x = opaque;
+	char topic[512], labels[160];
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	(void)partition;
+	snprintf(topic, sizeof(topic), "%s%.*s", x->notices, (int)n->agency_id.len,
+		 (const char *)n->agency_id.data);
+	if ((rc = deconf_envelope_seal(&n->base, K(MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE),
+				       "broker", x->b->key, &buf, &len)))
+		return rc;
+	rc = produce(x, topic, RD_KAFKA_PARTITION_UA, n->case_ref.data, n->case_ref.len, buf, len);
+	free(buf);
+	if (!rc) {
+		snprintf(labels, sizeof(labels), "agency=\"%.*s\",kind=\"%s\"",
+			 (int)n->agency_id.len, (const char *)n->agency_id.data, kind_name(n->kind));
+		brk_metrics_add(x->mx, "deconf_notices_total", labels, 1);
+		if (n->submitted_at > 0)
+			brk_metrics_observe(x->mx, "deconf_notice_latency_seconds", NULL,
+					    (double)(deconf_now_ms() - n->submitted_at) / 1000.0);
+	}
+	return rc;
+}
+
+static int out_state(void *opaque, int partition, const uint8_t *key, size_t key_len,
+		     const Deconf__V1__StateRecord *r)
+{
+	struct matcher *x = opaque;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (r && (rc = deconf_envelope_seal(&r->base, K(MESSAGE_TYPE__MESSAGE_TYPE_STATE_RECORD),
+					    "broker", NULL, &buf, &len)))
+		return rc;
+	rc = produce(x, x->state, partition, key, key_len, buf, len);
+	free(buf);
+	return rc;
+}
+
+static int out_audit(void *opaque, int partition, const uint8_t *event, size_t len)
+{
+	struct matcher *x = opaque;
+	uint8_t *buf, key[4];
+	size_t blen;
+	int rc;
+
+	/* a chain stays in one audit partition, in order */
+	for (int i = 0; i < 4; i++)
+		key[i] = (uint8_t)((uint32_t)partition >> (24 - 8 * i));
+	if ((rc = deconf_envelope_pack(K(MESSAGE_TYPE__MESSAGE_TYPE_AUDIT_EVENT), event, len,
+				       "broker", NULL, &buf, &blen)))
+		return rc;
+	rc = produce(x, x->audit, partition % x->n_audit, key, sizeof(key), buf, blen);
+	free(buf);
+	return rc;
+}
+
+static int out_ops(void *opaque, const Deconf__V1__OpsEvent *ev)
+{
+	struct matcher *x = opaque;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = deconf_envelope_seal(&ev->base, K(MESSAGE_TYPE__MESSAGE_TYPE_OPS_EVENT), "broker",
+				       x->b->key, &buf, &len)))
+		return rc;
+	rc = produce(x, x->ops, RD_KAFKA_PARTITION_UA, NULL, 0, buf, len);
+	free(buf);
+	deconf_log(DECONF_LOG_WARNING, "MATCHER", "ops: %s", ev->detail);
+	return rc;
+}
+
+/* Delivery reports: where this batch's changelog records landed. */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct matcher *x = opaque;
+
+	(void)rk;
+	if (m->err) {
+		x->dr_failed = 1;
+		return;
+	}
+	if (m->partition >= 0 && m->partition < MAXP && !strcmp(rd_kafka_topic_name(m->rkt), x->state) &&
+	    m->offset + 1 > x->cl_next[m->partition])
+		x->cl_next[m->partition] = m->offset + 1;
+}
+
+/* ------------------------------------------------------------- restoring */
+
+static int open_restorer(struct matcher *x)
+{
+	rd_kafka_conf_t *kc = NULL;
+	int rc;
+
+	if ((rc = deconf_kafka_conf_new(&kc, x->b->conf, "deconf-broker-restore", x->errstr,
+					x->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(kc, "isolation.level", "read_committed", "broker",
+					x->errstr, x->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "broker", x->errstr,
+					x->errstr_size))) {
+		if (kc)
+			rd_kafka_conf_destroy(kc);
+		return rc;
+	}
+	if (!(x->restorer = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, x->errstr, x->errstr_size)))
+		return DECONF_E_KAFKA;
+	x->state_rkt = rd_kafka_topic_new(x->restorer, x->state, NULL);
+	return DECONF_OK;
+}
+
+/*
+ * Bring partition p's local state up to the changelog's end: from its
+ * checkpoint, or from the beginning after wiping it when it has none or
+ * it is too old to trust (tombstones may have been compacted away since).
+ */
+static int restore(struct matcher *x, int p)
+{
+	struct brk_store_txn *t = NULL;
+	struct brk_ckpt ck;
+	int64_t now = deconf_now_ms(), from, next, t0 = deconf_mono_us();
+	uint64_t n = 0, bad = 0;
+	int rc, have, idle = 0;
+
+	if ((rc = brk_store_begin(x->store, 0, &t)))
+		goto fail;
+	have = !brk_store_ckpt_get(t, p, &ck) && ck.saved_at >= now - x->max_age_ms;
+	if (!have) {
+		if ((rc = brk_store_wipe(t, p)))
+			goto fail;
+		memset(&ck, 0, sizeof(ck));
+		memset(&x->heads[p], 0, sizeof(x->heads[p]));
+		x->rebuilt[p] = 1;
+	} else {
+		x->heads[p].seq = ck.audit_seq;
+		memcpy(x->heads[p].hash, ck.audit_hash, 32);
+	}
+	x->heads[p].dirty = 0;
+	from = have ? ck.changelog_next : RD_KAFKA_OFFSET_BEGINNING;
+	next = have ? ck.changelog_next : 0;
+	if (rd_kafka_consume_start(x->state_rkt, p, from) < 0) {
+		rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+				    "restore %s [%d]: %s", x->state, p,
+				    rd_kafka_err2str(rd_kafka_last_error()));
+		goto fail;
+	}
+	for (;;) {
+		rd_kafka_message_t *m = rd_kafka_consume(x->state_rkt, p, 1000);
+		Deconf__V1__Envelope *env = NULL;
+
+		if (!m) {
+			if (++idle >= 60) {
+				rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_TIMEOUT,
+						    "restore %s [%d]: nothing for 60 s", x->state, p);
+				break;
+			}
+			continue;
+		}
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			next = m->offset;
+			rd_kafka_message_destroy(m);
+			rc = DECONF_OK;
+			break;
+		}
+		if (m->err) {
+			deconf_log(DECONF_LOG_WARNING, "MATCHER", "restore %s [%d]: %s", x->state, p,
+				   rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		idle = 0;
+		if (m->payload &&
+		    (deconf_envelope_unpack(m->payload, m->len, 1 << 20, &env, NULL, 0) ||
+		     env->type != K(MESSAGE_TYPE__MESSAGE_TYPE_STATE_RECORD)))
+			rc = DECONF_E_MALFORMED;
+		else
+			rc = brk_match_restore(t, p, m->key, m->key_len,
+					       env ? env->payload.data : NULL,
+					       env ? env->payload.len : 0, &x->heads[p]);
+		deconf_msg_free(env);
+		next = m->offset + 1;
+		rd_kafka_message_destroy(m);
+		if (rc == DECONF_E_MALFORMED) {
+			bad++;
+			rc = DECONF_OK;
+		}
+		if (rc)
+			break;
+		if (++n % RESTORE_CHUNK == 0) { /* bounded transactions, resumable */
+			ck.changelog_next = next;
+			ck.audit_seq = x->heads[p].seq;
+			memcpy(ck.audit_hash, x->heads[p].hash, 32);
+			ck.saved_at = now;
+			if ((rc = brk_store_ckpt_put(t, p, &ck)) || (rc = brk_store_commit(t)) ||
+			    (rc = brk_store_begin(x->store, 0, &t))) {
+				t = NULL;
+				break;
+			}
+			deconf_log(DECONF_LOG_INFO, "MATCHER", "restoring [%d]: %" PRIu64 " records",
+				   p, n);
+		}
+	}
+	rd_kafka_consume_stop(x->state_rkt, p);
+	if (rc)
+		goto fail;
+	ck.changelog_next = next;
+	ck.audit_seq = x->heads[p].seq;
+	memcpy(ck.audit_hash, x->heads[p].hash, 32);
+	ck.saved_at = now;
+	if ((rc = brk_store_ckpt_put(t, p, &ck)))
+		goto fail;
+	rc = brk_store_commit(t);
+	t = NULL;
+	if (rc)
+		goto fail;
+	brk_metrics_add(x->mx, "deconf_restored_records_total", NULL, (double)n);
+	deconf_log(DECONF_LOG_NOTICE, "MATCHER",
+		   "partition %d %s: %" PRIu64 " changelog records in %.1f s%s, ready", p,
+		   have ? "caught up from its checkpoint" : "rebuilt from the changelog", n,
+		   (double)(deconf_mono_us() - t0) / 1e6,
+		   bad ? " (some unreadable records skipped)" : "");
+	return DECONF_OK;
+fail:
+	brk_store_abort(t);
+	if (!x->errstr[0])
+		deconf_err_set(x->errstr, x->errstr_size, rc, "restore partition %d: %s", p,
+			       deconf_strerror(rc));
+	return rc;
+}
+
+/* ----------------------------------------------------------------- batches */
+
+static void reload_heads(struct matcher *x)
+{
+	struct brk_store_txn *t;
+	struct brk_ckpt ck;
+
+	if (brk_store_begin(x->store, 1, &t))
+		return;
+	for (int p = 0; p < MAXP; p++)
+		if (x->owned[p] && !brk_store_ckpt_get(t, p, &ck)) {
+			x->heads[p].seq = ck.audit_seq;
+			memcpy(x->heads[p].hash, ck.audit_hash, 32);
+			x->heads[p].dirty = 0;
+		}
+	brk_store_abort(t);
+}
+
+static void rewind_input(struct matcher *x)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+
+	if (rd_kafka_assignment(x->consumer, &a) || !a)
+		return;
+	if (!rd_kafka_committed(x->consumer, a, 10000)) {
+		for (int i = 0; i < a->cnt; i++)
+			if (a->elems[i].offset < 0)
+				a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_seek_partitions(x->consumer, a, 10000);
+	}
+	rd_kafka_topic_partition_list_destroy(a);
+}
+
+static int abort_batch(struct matcher *x, const char *why)
+{
+	rd_kafka_error_t *e;
+
+	deconf_log(DECONF_LOG_WARNING, "MATCHER", "aborting the batch: %s", why);
+	brk_metrics_add(x->mx, "deconf_txn_aborts_total", "part=\"matcher\"", 1);
+	brk_store_abort(x->txn);
+	x->txn = NULL;
+	if ((e = rd_kafka_abort_transaction(x->producer, 60000))) {
+		int fatal = rd_kafka_error_is_fatal(e);
+		deconf_log(DECONF_LOG_ERR, "MATCHER", "abort: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		if (fatal)
+			return DECONF_E_KAFKA;
+	}
+	x->in_txn = 0;
+	x->n_stats = 0;
+	memset(x->touched, 0, sizeof(x->touched));
+	memset(x->cl_next, 0, sizeof(x->cl_next));
+	reload_heads(x);
+	rewind_input(x);
+	return DECONF_OK;
+}
+
+static int begin_batch(struct matcher *x)
+{
+	rd_kafka_error_t *e;
+	int rc;
+
+	if (x->in_txn)
+		return DECONF_OK;
+	if ((rc = brk_store_begin(x->store, 0, &x->txn)))
+		return deconf_err_set(x->errstr, x->errstr_size, rc, "state store: %s",
+				      deconf_strerror(rc));
+	if ((e = rd_kafka_begin_transaction(x->producer))) {
+		rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+				    "begin_transaction: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		brk_store_abort(x->txn);
+		x->txn = NULL;
+		return rc;
+	}
+	x->in_txn = 1;
+	x->dr_failed = 0;
+	return DECONF_OK;
+}
+
+static void count_op(struct matcher *x, const Deconf__V1__TokenOp *op)
+{
+	size_t i;
+
+	for (i = 0; i < x->n_stats; i++)
+		if (x->stats[i].op == (int)op->op && strlen(x->stats[i].agency) == op->agency_id.len &&
+		    !memcmp(x->stats[i].agency, op->agency_id.data, op->agency_id.len))
+			break;
+	if (i == x->n_stats) {
+		if (i == MAX_OP_STATS || op->agency_id.len >= sizeof(x->stats[i].agency))
+			return;
+		memcpy(x->stats[i].agency, op->agency_id.data, op->agency_id.len);
+		x->stats[i].agency[op->agency_id.len] = '\0';
+		x->stats[i].op = (int)op->op;
+		x->stats[i].n = 0;
+		x->n_stats++;
+	}
+	x->stats[i].n++;
+}
+
+/* One token op record: never crashes on a bad one (it is counted). */
+static int process(struct matcher *x, const rd_kafka_message_t *m)
+{
+	ProtobufCMessage *inner = NULL;
+	Deconf__V1__Envelope *env = NULL;
+	int p = m->partition, rc;
+
+	if (p < 0 || p >= MAXP || !x->owned[p])
+		return DECONF_OK;
+	if (!m->payload ||
+	    deconf_envelope_unpack(m->payload, m->len, 1 << 20, &env, NULL, 0) ||
+	    env->type != K(MESSAGE_TYPE__MESSAGE_TYPE_TOKEN_OP) ||
+	    deconf_envelope_payload(env, &deconf__v1__token_op__descriptor, &inner, NULL, 0)) {
+		rc = DECONF_E_MALFORMED;
+	} else {
+		rc = brk_match_op(&x->m, x->txn, p, (Deconf__V1__TokenOp *)inner, deconf_now_ms());
+		if (!rc)
+			count_op(x, (Deconf__V1__TokenOp *)inner);
+	}
+	x->touched[p] = 1;
+	deconf_msg_free(inner);
+	deconf_msg_free(env);
+	if (rc == DECONF_E_MALFORMED) {
+		x->malformed++;
+		brk_metrics_add(x->mx, "deconf_ops_total", "op=\"malformed\"", 1);
+		deconf_log(DECONF_LOG_WARNING, "MATCHER", "%s [%d] offset %" PRId64
+			   ": not a token op; skipped", x->tokens, p, m->offset);
+		return DECONF_OK;
+	}
+	x->ops_applied++;
+	return rc;
+}
+
+/* Commit: Kafka first (outputs + input offsets), then the local state with
+ * its checkpoints. A crash in between leaves the state behind, which the
+ * next restore repairs from the changelog. */
+static int commit_batch(struct matcher *x, int64_t t0)
+{
+	rd_kafka_topic_partition_list_t *pos = NULL;
+	rd_kafka_consumer_group_metadata_t *cgmd;
+	rd_kafka_error_t *e = NULL;
+	int64_t now = deconf_now_ms();
+	int rc;
+
+	for (int p = 0; p < MAXP; p++)
+		if (x->touched[p] && (rc = brk_match_flush_head(&x->m, p)))
+			return abort_batch(x, "could not write the audit head");
+	if (rd_kafka_assignment(x->consumer, &pos) || !pos)
+		return abort_batch(x, "no assignment");
+	rd_kafka_position(x->consumer, pos);
+	cgmd = rd_kafka_consumer_group_metadata(x->consumer);
+	e = rd_kafka_send_offsets_to_transaction(x->producer, pos, cgmd, -1);
+	rd_kafka_consumer_group_metadata_destroy(cgmd);
+	rd_kafka_topic_partition_list_destroy(pos);
+	for (int tries = 0; !e; tries++) {
+		e = rd_kafka_commit_transaction(x->producer, 60000);
+		if (!e || !rd_kafka_error_is_retriable(e) || tries > 5)
+			break;
+		rd_kafka_error_destroy(e);
+		e = NULL;
+	}
+	if (e) {
+		char why[512];
+		int fatal = rd_kafka_error_is_fatal(e);
+
+		snprintf(why, sizeof(why), "%s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		if (fatal) {
+			brk_store_abort(x->txn);
+			x->txn = NULL;
+			return deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+					      "transaction failed fatally: %s", why);
+		}
+		return abort_batch(x, why);
+	}
+	x->in_txn = 0;
+	brk_metrics_add(x->mx, "deconf_txn_commits_total", "part=\"matcher\"", 1);
+	rd_kafka_poll(x->producer, 0); /* the remaining delivery reports */
+	for (int p = 0; p < MAXP; p++) {
+		struct brk_ckpt ck;
+		if (!x->touched[p])
+			continue;
+		if (brk_store_ckpt_get(x->txn, p, &ck))
+			memset(&ck, 0, sizeof(ck));
+		if (x->cl_next[p] > ck.changelog_next)
+			ck.changelog_next = x->cl_next[p];
+		ck.audit_seq = x->heads[p].seq;
+		memcpy(ck.audit_hash, x->heads[p].hash, 32);
+		ck.saved_at = now;
+		if ((rc = brk_store_ckpt_put(x->txn, p, &ck)))
+			break;
+		x->rebuilt[p] = 0;
+	}
+	rc = brk_store_commit(x->txn);
+	x->txn = NULL;
+	memset(x->touched, 0, sizeof(x->touched));
+	memset(x->cl_next, 0, sizeof(x->cl_next));
+	if (rc)
+		return deconf_err_set(x->errstr, x->errstr_size, rc,
+				      "state store commit failed (%s); the restart restores "
+				      "from the changelog",
+				      deconf_strerror(rc));
+	for (size_t i = 0; i < x->n_stats; i++) {
+		char labels[160];
+		snprintf(labels, sizeof(labels), "agency=\"%s\",op=\"%s\"", x->stats[i].agency,
+			 op_name(x->stats[i].op));
+		brk_metrics_add(x->mx, "deconf_ops_total", labels, (double)x->stats[i].n);
+	}
+	x->n_stats = 0;
+	brk_metrics_observe(x->mx, "deconf_batch_seconds", "part=\"matcher\"",
+			    (double)(deconf_mono_us() - t0) / 1e6);
+	return DECONF_OK;
+}
+
+/* Expiry and rebuild notes, inside the batch. */
+static int housekeeping(struct matcher *x)
+{
+	int64_t now = deconf_now_ms();
+	int rc, again = 0;
+
+	for (int p = 0; p < MAXP; p++) {
+		if (!x->owned[p] || !x->rebuilt[p] || x->touched[p])
+			continue;
+		if ((rc = begin_batch(x)) ||
+		    (rc = brk_match_audit_rebuilt(&x->m, p, now, "rebuilt from the changelog")))
+			return rc;
+		x->touched[p] = 1;
+	}
+	if (now < x->next_expiry)
+		return DECONF_OK;
+	for (int p = 0; p < MAXP; p++) {
+		size_t done = 0;
+		if (!x->owned[p])
+			continue;
+		if ((rc = begin_batch(x)) ||
+		    (rc = brk_match_expire(&x->m, x->txn, p, now, 5000, &done)))
+			return rc;
+		x->touched[p] = 1; /* its checkpoint is fresh */
+		if (done >= 5000)
+			again = 1;
+	}
+	x->next_expiry = again ? now : now + x->expiry_every_ms;
+	return DECONF_OK;
+}
+
+static void gauges(struct matcher *x)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+	uint64_t entries = 0, bytes = 0;
+	int owned = 0;
+
+	if (!brk_store_stats(x->store, &entries, &bytes)) {
+		brk_metrics_set(x->mx, "deconf_state_entries", NULL, (double)entries);
+		brk_metrics_set(x->mx, "deconf_state_bytes", NULL, (double)bytes);
+	}
+	if (rd_kafka_assignment(x->consumer, &a) || !a)
+		return;
+	rd_kafka_position(x->consumer, a);
+	for (int i = 0; i < a->cnt; i++) {
+		int64_t lo = 0, hi = 0, pos = a->elems[i].offset;
+		char labels[96];
+		owned++;
+		if (rd_kafka_get_watermark_offsets(x->consumer, a->elems[i].topic,
+						   a->elems[i].partition, &lo, &hi) ||
+		    hi < 0)
+			continue;
+		snprintf(labels, sizeof(labels), "part=\"matcher\",partition=\"%d\"",
+			 (int)a->elems[i].partition);
+		brk_metrics_set(x->mx, "deconf_consumer_lag", labels,
+				(double)(pos >= 0 && hi >= pos ? hi - pos : hi - lo));
+	}
+	brk_metrics_set(x->mx, "deconf_partitions_owned", NULL, owned);
+	rd_kafka_topic_partition_list_destroy(a);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct matcher *x = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		brk_metrics_ready(x->mx, x->part, 0);
+		if (x->dir)
+			brk_feed_sync(x->dir, 10000);
+		for (int i = 0; i < parts->cnt && !x->fatal; i++) {
+			int p = parts->elems[i].partition;
+			if (p >= MAXP) {
+				deconf_err_set(x->errstr, x->errstr_size, DECONF_E_INVAL,
+					       "%s has more than %d partitions", x->tokens, MAXP);
+				x->fatal = 1;
+			} else if (restore(x, p)) {
+				x->fatal = 1;
+			} else {
+				x->owned[p] = 1;
+			}
+		}
+		deconf_log(DECONF_LOG_NOTICE, "MATCHER", "assigned %d partition(s)", parts->cnt);
+		rd_kafka_assign(rk, parts);
+		if (!x->fatal)
+			brk_metrics_ready(x->mx, x->part, 1);
+	} else {
+		if (x->in_txn)
+			abort_batch(x, "partitions revoked");
+		for (int i = 0; i < parts->cnt; i++)
+			if (parts->elems[i].partition < MAXP)
+				x->owned[parts->elems[i].partition] = 0;
+		deconf_log(DECONF_LOG_NOTICE, "MATCHER", "revoked %d partition(s)", parts->cnt);
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static int partitions_of(rd_kafka_t *rk, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+	int n = 0;
+
+	if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+		n = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+static int dir_apply(void *opaque, const void *key, size_t key_len, const void *value,
+		     size_t value_len, char *errstr, size_t errstr_size)
+{
+	return brk_directory_apply(opaque, key, key_len, value, value_len, errstr, errstr_size);
+}
+
+static int open_clients(struct matcher *x)
+{
+	struct brk *b = x->b;
+	rd_kafka_conf_t *cc = NULL, *pc = NULL;
+	rd_kafka_topic_partition_list_t *sub;
+	char group[256], txid[512], txto[32];
+	rd_kafka_error_t *e;
+	int rc, n_state;
+
+	snprintf(group, sizeof(group), "%sbroker-matcher", b->prefix);
+	snprintf(txid, sizeof(txid), "%sbroker-matcher-%s", b->prefix, b->instance);
+	snprintf(txto, sizeof(txto), "%" PRId64,
+		 deconf_conf_get_int(b->conf, "matcher.transaction_timeout"));
+	if ((rc = deconf_kafka_conf_new(&cc, b->conf, "deconf-broker-matcher", x->errstr,
+					x->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "group.id", group, "broker", x->errstr,
+					x->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "isolation.level", "read_committed", "broker",
+					x->errstr, x->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "enable.auto.commit", "false", "broker", x->errstr,
+					x->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "auto.offset.reset", "earliest", "broker",
+					x->errstr, x->errstr_size)) ||
+	    /* eager range: librdkafka 2.0.2 bug #4059 with cooperative + commits */
+	    (rc = deconf_kafka_conf_set(cc, "partition.assignment.strategy", "range", "broker",
+					x->errstr, x->errstr_size)))
+		goto fail;
+	if (!deconf_conf_origin(b->conf, "kafka.session.timeout.ms") &&
+	    (rc = deconf_kafka_conf_set(cc, "session.timeout.ms", "10000", "broker", x->errstr,
+					x->errstr_size)))
+		goto fail;
+	rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
+	rd_kafka_conf_set_opaque(cc, x);
+	if (!(x->consumer = deconf_kafka_new(RD_KAFKA_CONSUMER, cc, x->errstr, x->errstr_size))) {
+		cc = NULL;
+		rc = DECONF_E_KAFKA;
+		goto fail;
+	}
+	cc = NULL;
+	rd_kafka_poll_set_consumer(x->consumer);
+	if ((rc = deconf_kafka_conf_new(&pc, b->conf, "deconf-broker-matcher", x->errstr,
+					x->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(pc, "transactional.id", txid, "broker", x->errstr,
+					x->errstr_size)) ||
+	    /* a dead owner's open transaction blocks its partitions' readers
+	     * (and the next owner's restore) until it times out: keep it short */
+	    (rc = deconf_kafka_conf_set(pc, "transaction.timeout.ms", txto, "broker", x->errstr,
+					x->errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(pc, "linger.ms", "5", "broker", x->errstr,
+					x->errstr_size)))
+		goto fail;
+	rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
+	rd_kafka_conf_set_opaque(pc, x);
+	if (!(x->producer = deconf_kafka_new(RD_KAFKA_PRODUCER, pc, x->errstr, x->errstr_size))) {
+		pc = NULL;
+		rc = DECONF_E_KAFKA;
+		goto fail;
+	}
+	pc = NULL;
+	if ((e = rd_kafka_init_transactions(x->producer, 60000))) {
+		rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+				    "init_transactions: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		goto fail;
+	}
+	x->n_tokens = partitions_of(x->producer, x->tokens);
+	n_state = partitions_of(x->producer, x->state);
+	x->n_audit = partitions_of(x->producer, x->audit);
+	if (x->n_tokens <= 0 || n_state < x->n_tokens || x->n_audit <= 0 ||
+	    partitions_of(x->producer, x->ops) <= 0) {
+		rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+				    "topics missing: %s (%d partitions), %s (%d, needs as many as "
+				    "%s), %s (%d), %s: `deconfctl topics apply` creates them",
+				    x->tokens, x->n_tokens, x->state, n_state, x->tokens, x->audit,
+				    x->n_audit, x->ops);
+		goto fail;
+	}
+	if ((rc = open_restorer(x)))
+		goto fail;
+	sub = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(sub, x->tokens, RD_KAFKA_PARTITION_UA);
+	if (rd_kafka_subscribe(x->consumer, sub)) {
+		rd_kafka_topic_partition_list_destroy(sub);
+		rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA, "subscribe %s failed",
+				    x->tokens);
+		goto fail;
+	}
+	rd_kafka_topic_partition_list_destroy(sub);
+	deconf_log(DECONF_LOG_NOTICE, "MATCHER",
+		   "consuming %s (%d partitions) as %s, transactional id %s", x->tokens,
+		   x->n_tokens, group, txid);
+	return DECONF_OK;
+fail:
+	if (cc)
+		rd_kafka_conf_destroy(cc);
+	if (pc)
+		rd_kafka_conf_destroy(pc);
+	return rc ? rc : DECONF_E_KAFKA;
+}
+
+int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr,
+		    size_t errstr_size)
+{
+	struct matcher *x = calloc(1, sizeof(*x));
+	int64_t last_gauges = 0;
+	int rc;
+
+	if (!x)
+		return DECONF_E_NOMEM;
+	x->b = b;
+	x->mx = mx;
+	x->errstr = errstr;
+	x->errstr_size = errstr_size;
+	x->part = brk_metrics_part(mx, "matcher");
+	x->batch_max = deconf_conf_get_int(b->conf, "matcher.batch_max");
+	x->batch_wait_ms = deconf_conf_get_int(b->conf, "matcher.batch_wait");
+	x->expiry_every_ms = deconf_conf_get_int(b->conf, "matcher.expiry_scan");
+	x->max_age_ms = deconf_conf_get_int(b->conf, "matcher.state_max_age");
+	x->m.conf.match_same_agency = (int)deconf_conf_get_int(b->conf, "matcher.match_same_agency");
+	x->m.conf.notify_queried = (int)deconf_conf_get_int(b->conf, "matcher.notify_queried");
+	x->m.conf.ip_slack_ms = deconf_conf_get_int(b->conf, "matcher.ip_slack");
+	x->m.conf.ttl_ms = deconf_conf_get_int(b->conf, "matcher.ttl");
+	x->m.conf.ttl_ip_ms = deconf_conf_get_int(b->conf, "matcher.ttl_ip");
+	x->m.conf.ttl_max_ms = deconf_conf_get_int(b->conf, "matcher.ttl_max");
+	x->m.conf.warn_before_ms = deconf_conf_get_int(b->conf, "matcher.expiry_warning");
+	x->m.conf.hot_cases = (uint32_t)deconf_conf_get_int(b->conf, "matcher.hot_cases");
+	x->m.dir = b->dir;
+	x->m.heads = x->heads;
+	x->m.out = (struct brk_match_out){ x, out_notice, out_state, out_audit, out_ops };
+	brk_topic(b, "tokens", x->tokens, sizeof(x->tokens));
+	brk_topic(b, "state", x->state, sizeof(x->state));
+	brk_topic(b, "audit", x->audit, sizeof(x->audit));
+	brk_topic(b, "ops", x->ops, sizeof(x->ops));
+	brk_topic(b, "notices.", x->notices, sizeof(x->notices));
+	if ((rc = brk_store_open(&x->store, deconf_conf_get_str(b->conf, "matcher.state_dir"),
+				 (size_t)deconf_conf_get_int(b->conf, "matcher.state_map_size"),
+				 errstr, errstr_size)))
+		goto out;
+	/* the directory (counterparts' names): ingest follows it when it runs
+	 * in this process; one follower, so updates are applied in order */
+	if (!b->run_ingest) {
+		if ((rc = brk_feed_open(&x->dir, b, "directory", dir_apply, b->dir, errstr,
+					errstr_size)))
+			goto out;
+		brk_feed_sync(x->dir, 30000);
+	}
+	if ((rc = open_clients(x)))
+		goto out;
+	while (!*stop && !x->fatal) {
+		int64_t t0 = deconf_mono_us(), end = t0 + x->batch_wait_ms * 1000;
+		int n = 0;
+
+		if (x->dir)
+			brk_feed_poll(x->dir);
+		while (n < x->batch_max && !*stop && !x->fatal) {
+			int64_t left = (end - deconf_mono_us()) / 1000;
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(
+				x->consumer, n ? (int)(left > 0 ? left : 0) : 100);
+			if (!m)
+				break;
+			if (m->err) {
+				if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+					deconf_log(DECONF_LOG_WARNING, "MATCHER", "consume: %s",
+						   rd_kafka_message_errstr(m));
+				rd_kafka_message_destroy(m);
+				continue;
+			}
+			if ((rc = begin_batch(x))) {
+				rd_kafka_message_destroy(m);
+				goto out;
+			}
+			rc = process(x, m);
+			rd_kafka_message_destroy(m);
+			n++;
+			if (rc) {
+				if (rc != DECONF_E_KAFKA)
+					goto out; /* the store failed: restart and restore */
+				if ((rc = abort_batch(x, "a record could not be produced")))
+					goto out;
+				break;
+			}
+		}
+		if (x->fatal)
+			break;
+		if ((rc = housekeeping(x))) {
+			if (rc != DECONF_E_KAFKA)
+				goto out;
+			if ((rc = abort_batch(x, "housekeeping could not produce")))
+				goto out;
+		}
+		if (x->in_txn && x->dr_failed && (rc = abort_batch(x, "a record was not delivered")))
+			goto out;
+		if (x->in_txn && (rc = commit_batch(x, t0)))
+			goto out;
+		if (deconf_mono_us() - last_gauges > 5000000) {
+			last_gauges = deconf_mono_us();
+			gauges(x);
+		}
+	}
+	rc = x->fatal ? (errstr[0] ? DECONF_E_KAFKA : DECONF_E_IO) : DECONF_OK;
+out:
+	if (x->in_txn)
+		abort_batch(x, "stopping");
+	brk_metrics_ready(mx, x->part, 0);
+	deconf_log(DECONF_LOG_NOTICE, "MATCHER", "stopped: %" PRIu64 " token ops, %" PRIu64
+		   " conflicts, %" PRIu64 " notices, %" PRIu64 " malformed",
+		   x->ops_applied, x->m.conflicts, x->m.notices, x->malformed);
+	if (x->consumer) {
+		rd_kafka_consumer_close(x->consumer);
+		rd_kafka_destroy(x->consumer);
+	}
+	if (x->producer)
+		rd_kafka_destroy(x->producer);
+	if (x->state_rkt)
+		rd_kafka_topic_destroy(x->state_rkt);
+	if (x->restorer)
+		rd_kafka_destroy(x->restorer);
+	if (x->dir)
+		brk_feed_close(x->dir);
+	brk_store_close(x->store);
+	free(x);
+	return rc;
+}

@@ -1,0 +1,353 @@
+/* metrics.c — Prometheus metrics and the health endpoint (see metrics.h). */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deconf/err.h"
+#include "deconf/log.h"
+#include "metrics.h"
+
+enum kind { COUNTER, GAUGE, HISTOGRAM };
+
+static const struct family {
+	const char *name;
+	enum kind kind;
+	const char *help;
+} families[] = {
+	{ "deconf_submissions_total", COUNTER,
+	  "Submission records read by ingest, by agency and result (accepted, rejected, resend)" },
+	{ "deconf_rejects_total", COUNTER, "Submissions refused, by agency and reason" },
+	{ "deconf_ops_total", COUNTER, "Token ops applied by the matcher, by agency and op" },
+	{ "deconf_notices_total", COUNTER, "Notices sent, by recipient agency and kind" },
+	{ "deconf_conflicts_total", COUNTER, "Conflicting pairs found (each notified once)" },
+	{ "deconf_expired_total", COUNTER, "Entries expired, and expiry warnings sent (kind)" },
+	{ "deconf_hot_tokens_total", COUNTER, "Tokens that became hot" },
+	{ "deconf_txn_commits_total", COUNTER, "Kafka transactions committed, by part" },
+	{ "deconf_txn_aborts_total", COUNTER, "Kafka transactions aborted, by part" },
+	{ "deconf_state_entries", GAUGE, "Entries in this instance's state store" },
+	{ "deconf_state_bytes", GAUGE, "Bytes of this instance's state store in use" },
+	{ "deconf_partitions_owned", GAUGE, "deconf.tokens partitions this instance matches" },
+	{ "deconf_consumer_lag", GAUGE, "Records behind the end, by part and partition" },
+	{ "deconf_restored_records_total", COUNTER, "Changelog records applied while restoring" },
+	{ "deconf_batch_seconds", HISTOGRAM, "Time to process and commit one batch, by part" },
+	{ "deconf_notice_latency_seconds", HISTOGRAM,
+	  "Submission created_at to notice produced (end to end, before the commit)" },
+};
+#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
+
+static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+				   0.25,  0.5,    1,     2.5,  5,     10 };
+#define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct series {
+	const struct family *f;
+	char *labels;
+	double value, sum;
+	unsigned long long count, b[N_BUCKETS];
+};
+
+#define MAX_PARTS 8
+
+struct brk_metrics {
+	pthread_mutex_t lock;
+	struct series *s;
+	size_t n, cap;
+	struct MHD_Daemon *httpd;
+	const char *parts[MAX_PARTS];
+	int part_ready[MAX_PARTS];
+	int n_parts;
+};
+
+int brk_metrics_new(struct brk_metrics **out)
+{
+	struct brk_metrics *mx = calloc(1, sizeof(*mx));
+
+	*out = NULL;
+	if (!mx)
+		return DECONF_E_NOMEM;
+	pthread_mutex_init(&mx->lock, NULL);
+	*out = mx;
+	return DECONF_OK;
+}
+
+void brk_metrics_free(struct brk_metrics *mx)
+{
+	if (!mx)
+		return;
+	brk_http_stop(mx);
+	for (size_t i = 0; i < mx->n; i++)
+		free(mx->s[i].labels);
+	free(mx->s);
+	pthread_mutex_destroy(&mx->lock);
+	free(mx);
+}
+
+/* The series, created on first use; NULL for an unknown family (a bug:
+ * logged once per call site is enough, the metric is just missing). */
+static struct series *get(struct brk_metrics *mx, const char *family, const char *labels)
+{
+	const struct family *f = NULL;
+
+	if (!labels)
+		labels = "";
+	for (size_t i = 0; i < mx->n; i++)
+		if (!strcmp(mx->s[i].f->name, family) && !strcmp(mx->s[i].labels, labels))
+			return &mx->s[i];
+	for (size_t i = 0; i < N_FAMILIES; i++)
+		if (!strcmp(families[i].name, family))
+			f = &families[i];
+	if (!f)
+		return NULL;
+	if (mx->n == mx->cap) {
+		size_t cap = mx->cap ? mx->cap * 2 : 64;
+		struct series *v = realloc(mx->s, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		mx->s = v;
+		mx->cap = cap;
+	}
+	memset(&mx->s[mx->n], 0, sizeof(mx->s[0]));
+	mx->s[mx->n].f = f;
+	if (!(mx->s[mx->n].labels = strdup(labels)))
+		return NULL;
+	return &mx->s[mx->n++];
+}
+
+void brk_metrics_add(struct brk_metrics *mx, const char *family, const char *labels, double v)
+{
+	struct series *s;
+
+	if (!mx)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	if ((s = get(mx, family, labels)))
+		s->value += v;
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void brk_metrics_set(struct brk_metrics *mx, const char *family, const char *labels, double v)
+{
+	struct series *s;
+
+	if (!mx)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	if ((s = get(mx, family, labels)))
+		s->value = v;
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void brk_metrics_observe(struct brk_metrics *mx, const char *family, const char *labels,
+			 double seconds)
+{
+	struct series *s;
+
+	if (!mx)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	if ((s = get(mx, family, labels))) {
+		s->count++;
+		s->sum += seconds;
+		for (size_t i = 0; i < N_BUCKETS; i++)
+			if (seconds <= buckets[i])
+				s->b[i]++;
+	}
+	pthread_mutex_unlock(&mx->lock);
+}
+
+struct buf {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
+__attribute__((format(printf, 2, 3))) static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->n + (size_t)n < b->cap) {
+			b->n += (size_t)n;
+			return;
+		}
+		size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+		char *q = realloc(b->p, cap);
+		if (!q) {
+			b->oom = 1;
+			return;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+}
+
+char *brk_metrics_render(struct brk_metrics *mx)
+{
+	struct buf b = { 0 };
+
+	pthread_mutex_lock(&mx->lock);
+	for (size_t i = 0; i < N_FAMILIES; i++) {
+		const struct family *f = &families[i];
+		bprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
+			f->kind == COUNTER ? "counter" : f->kind == GAUGE ? "gauge" : "histogram");
+		for (size_t j = 0; j < mx->n; j++) {
+			const struct series *s = &mx->s[j];
+			const char *l = s->labels, *comma = *l ? "," : "";
+			if (s->f != f)
+				continue;
+			if (f->kind != HISTOGRAM) {
+				bprintf(&b, "%s%s%s%s %.17g\n", f->name, *l ? "{" : "", l, *l ? "}" : "",
+					s->value);
+				continue;
+			}
+			for (size_t k = 0; k < N_BUCKETS; k++)
+				bprintf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", f->name, l, comma,
+					buckets[k], s->b[k]);
+			bprintf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, l, comma, s->count);
+			bprintf(&b, "%s_sum%s%s%s %.17g\n", f->name, *l ? "{" : "", l, *l ? "}" : "",
+				s->sum);
+			bprintf(&b, "%s_count%s%s%s %llu\n", f->name, *l ? "{" : "", l, *l ? "}" : "",
+				s->count);
+		}
+	}
+	pthread_mutex_unlock(&mx->lock);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p ? b.p : strdup("");
+}
+
+int brk_metrics_part(struct brk_metrics *mx, const char *name)
+{
+	int i;
+
+	pthread_mutex_lock(&mx->lock);
+	i = mx->n_parts < MAX_PARTS ? mx->n_parts++ : MAX_PARTS - 1;
+	mx->parts[i] = name;
+	mx->part_ready[i] = 0;
+	pthread_mutex_unlock(&mx->lock);
+	return i;
+}
+
+void brk_metrics_ready(struct brk_metrics *mx, int part, int ready)
+{
+	if (!mx)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	mx->part_ready[part] = ready;
+	pthread_mutex_unlock(&mx->lock);
+}
+
+int brk_metrics_is_ready(struct brk_metrics *mx, char *why, size_t why_size)
+{
+	int ready = 1;
+	size_t n = 0;
+
+	why[0] = '\0';
+	pthread_mutex_lock(&mx->lock);
+	for (int i = 0; i < mx->n_parts; i++)
+		if (!mx->part_ready[i]) {
+			ready = 0;
+			n += (size_t)snprintf(why + n, n < why_size ? why_size - n : 0, "%s%s not ready",
+					      n ? "; " : "", mx->parts[i]);
+			if (n >= why_size)
+				n = why_size - 1;
+		}
+	pthread_mutex_unlock(&mx->lock);
+	return ready;
+}
+
+/* -------------------------------------------------------------------- http */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
+			     char *body)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct brk_metrics *mx = cls;
+	char why[512], *body;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)con_cls;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply(c, 405, "text/plain", strdup("only GET\n"));
+	if (!strcmp(url, "/metrics")) {
+		if (!(body = brk_metrics_render(mx)))
+			return MHD_NO;
+		return reply(c, 200, "text/plain; version=0.0.4", body);
+	}
+	if (!strcmp(url, "/healthz"))
+		return reply(c, 200, "text/plain", strdup("ok\n"));
+	if (!strcmp(url, "/readyz")) {
+		if (brk_metrics_is_ready(mx, why, sizeof(why)))
+			return reply(c, 200, "text/plain", strdup("ready\n"));
+		size_t n = strlen(why);
+		if (n + 1 < sizeof(why)) {
+			why[n] = '\n';
+			why[n + 1] = '\0';
+		}
+		return reply(c, 503, "text/plain", strdup(why));
+	}
+	return reply(c, 404, "text/plain", strdup("not found: /metrics /healthz /readyz\n"));
+}
+
+int brk_http_start(struct brk_metrics *mx, const char *address, int port, char *errstr,
+		   size_t errstr_size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	if (!port)
+		return DECONF_OK;
+	if (inet_pton(AF_INET, address, &sa.sin_addr) != 1)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+				      "http.address: %s is not an IPv4 address", address);
+	mx->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+				     (uint16_t)port, NULL, NULL, handle, mx, MHD_OPTION_SOCK_ADDR,
+				     (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
+				     (unsigned)10, MHD_OPTION_END);
+	if (!mx->httpd)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_IO,
+				      "cannot listen on %s:%d for /metrics (port taken?)", address,
+				      port);
+	deconf_log(DECONF_LOG_NOTICE, "HTTP", "serving /metrics /healthz /readyz on %s:%d",
+		   address, port);
+	return DECONF_OK;
+}
+
+void brk_http_stop(struct brk_metrics *mx)
+{
+	if (mx && mx->httpd) {
+		MHD_stop_daemon(mx->httpd);
+		mx->httpd = NULL;
+	}
+}

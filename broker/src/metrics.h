@@ -1,0 +1,45 @@
+/*
+ * metrics.h — the broker's Prometheus metrics and its /metrics, /healthz,
+ * /readyz endpoint (libmicrohttpd, its own thread).
+ *
+ * Series are (family, labels) → value. Families are fixed in metrics.c
+ * (name, type, help), so the exposition and the Grafana dashboard cannot
+ * drift apart; label sets are whatever the caller passes, already in
+ * Prometheus form (`agency="a",kind="conflict"`). Histograms have fixed
+ * latency buckets (seconds). Thread safe: one mutex; callers update once
+ * per batch, not per record, where it matters.
+ */
+#ifndef BRK_METRICS_H
+#define BRK_METRICS_H
+
+#include <stddef.h>
+
+struct brk_metrics;
+
+int brk_metrics_new(struct brk_metrics **out);
+void brk_metrics_free(struct brk_metrics *mx);
+
+/* counter += v (family must be a counter) */
+void brk_metrics_add(struct brk_metrics *mx, const char *family, const char *labels, double v);
+/* gauge = v */
+void brk_metrics_set(struct brk_metrics *mx, const char *family, const char *labels, double v);
+/* histogram observation, in seconds */
+void brk_metrics_observe(struct brk_metrics *mx, const char *family, const char *labels,
+			 double seconds);
+
+/* The exposition text (malloc'ed, caller frees). */
+char *brk_metrics_render(struct brk_metrics *mx);
+
+/* Readiness: parts register, then say when they are ready. The broker is
+ * ready when every registered part is. */
+int brk_metrics_part(struct brk_metrics *mx, const char *name);
+void brk_metrics_ready(struct brk_metrics *mx, int part, int ready);
+int brk_metrics_is_ready(struct brk_metrics *mx, char *why, size_t why_size);
+
+/* Serve /metrics, /healthz, /readyz on address:port (port 0: not at all).
+ * Returns 0 or an error with errstr. */
+int brk_http_start(struct brk_metrics *mx, const char *address, int port, char *errstr,
+		   size_t errstr_size);
+void brk_http_stop(struct brk_metrics *mx);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * store.h — the matcher's local state: one LMDB environment holding, per
+ * deconf.tokens partition, the live entries, each case's point of contact,
+ * the notified pairs, the hot tokens and a checkpoint.
+ *
+ * Every key starts with the partition number (u16 big-endian), so one
+ * partition's state is one key range of each database: it can be wiped and
+ * rebuilt alone when this instance gains the partition.
+ *
+ *   entries  p token epoch(u32be) agency 0x00 case  → fixed 39-byte value
+ *   cases    p agency 0x00 case                     → u32 entry count, PointOfContact
+ *   pairs    p pair id (16)                         → at (i64)
+ *   hot      p token epoch                          → (empty)
+ *   meta     "ckpt" p                               → struct brk_ckpt
+ *
+ * An entry costs its key (22 bytes + agency + case) and 39 bytes of value;
+ * the point of contact is stored once per case, not per entry.
+ *
+ * All changes happen in a write transaction (struct brk_store_txn) that the
+ * matcher commits only after the Kafka transaction holding the same batch's
+ * outputs committed, and aborts with it: LMDB rolls back for free.
+ * Borrowed values (poc bytes) are valid until the transaction ends.
+ * One writer at a time (LMDB's rule); the matcher thread is it.
+ */
+#ifndef BRK_STORE_H
+#define BRK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BRK_TOKEN_LEN 16
+#define BRK_CASE_MAX 128
+#define BRK_PAIR_ID_LEN 16
+
+struct brk_store;
+struct brk_store_txn;
+
+/* One stored entry: (token, epoch, agency, case) and its fields. */
+struct brk_entry {
+	uint8_t token[BRK_TOKEN_LEN];
+	uint32_t epoch;
+	char agency[64];            /* NUL-terminated agency id */
+	uint8_t case_ref[BRK_CASE_MAX];
+	size_t case_len;
+	int type;                   /* IndicatorType */
+	int visibility;             /* Visibility (0 treated as NORMAL) */
+	int warned;                 /* an expiry warning was sent */
+	uint32_t flags;             /* CautionFlag bits */
+	int64_t added_at, expires_at, valid_from, valid_to;
+};
+
+/* A partition's checkpoint: where its changelog was when the state was
+ * last committed, and its audit chain's head. */
+struct brk_ckpt {
+	int64_t changelog_next;     /* restore from this changelog offset */
+	uint64_t audit_seq;
+	uint8_t audit_hash[32];
+	int64_t saved_at;           /* wall clock, ms */
+};
+
+/* Open (creating) the environment in dir with a map of map_size bytes. */
+int brk_store_open(struct brk_store **out, const char *dir, size_t map_size, char *errstr,
+		   size_t errstr_size);
+void brk_store_close(struct brk_store *s);
+
+/* A write transaction (rdonly = 0) or a snapshot to read (rdonly = 1). */
+int brk_store_begin(struct brk_store *s, int rdonly, struct brk_store_txn **out);
+int brk_store_commit(struct brk_store_txn *t);
+void brk_store_abort(struct brk_store_txn *t); /* NULL-safe */
+
+/* Entries. get: 0 or DECONF_E_UNKNOWN. put: *created set to 1 when new
+ * (the case's count is kept; poc may be NULL to keep the case's). del: 0,
+ * or DECONF_E_UNKNOWN when there was none. */
+int brk_store_entry_get(struct brk_store_txn *t, int partition, struct brk_entry *e);
+int brk_store_entry_put(struct brk_store_txn *t, int partition, const struct brk_entry *e,
+			const void *poc, size_t poc_len, int *created);
+int brk_store_entry_del(struct brk_store_txn *t, int partition, const struct brk_entry *e);
+
+/* Call fn for every entry of (token, epoch) in the partition, in key
+ * order; a non-zero return stops the walk and is returned. The entry is a
+ * copy; fn must not change the store. */
+typedef int(brk_entry_fn)(void *opaque, const struct brk_entry *e);
+int brk_store_entries_of(struct brk_store_txn *t, int partition, const uint8_t *token,
+			 uint32_t epoch, brk_entry_fn *fn, void *opaque);
+/* Every entry of the partition, in key order (fn returns non-zero to stop,
+ * e.g. when it has seen enough for one batch). */
+int brk_store_entries_all(struct brk_store_txn *t, int partition, brk_entry_fn *fn,
+			  void *opaque);
+
+/* The case's point of contact (serialized PointOfContact, borrowed). 0 or
+ * DECONF_E_UNKNOWN. */
+int brk_store_case_poc(struct brk_store_txn *t, int partition, const char *agency,
+		       const uint8_t *case_ref, size_t case_len, const void **poc,
+		       size_t *poc_len);
+
+/* Notified pairs and hot tokens. has: 1 or 0. */
+int brk_store_pair_has(struct brk_store_txn *t, int partition, const uint8_t id[16]);
+int brk_store_pair_put(struct brk_store_txn *t, int partition, const uint8_t id[16],
+		       int64_t at);
+int brk_store_pair_del(struct brk_store_txn *t, int partition, const uint8_t id[16]);
+int brk_store_hot_has(struct brk_store_txn *t, int partition, const uint8_t *token,
+		      uint32_t epoch);
+int brk_store_hot_set(struct brk_store_txn *t, int partition, const uint8_t *token,
+		      uint32_t epoch, int hot);
+
+/* The checkpoint: 0, or DECONF_E_UNKNOWN when the partition has none. */
+int brk_store_ckpt_get(struct brk_store_txn *t, int partition, struct brk_ckpt *c);
+int brk_store_ckpt_put(struct brk_store_txn *t, int partition, const struct brk_ckpt *c);
+
+/* Delete everything of the partition (before a rebuild). */
+int brk_store_wipe(struct brk_store_txn *t, int partition);
+
+/* Entries stored (all partitions) and bytes of the map in use. */
+int brk_store_stats(struct brk_store *s, uint64_t *entries, uint64_t *bytes);
+
+#endif

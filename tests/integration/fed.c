@@ -1,0 +1,464 @@
+/* fed.c — a throwaway federation on the real Kafka (see fed.h). */
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "deconf.pb-c.h"
+#include "deconf/envelope.h"
+#include "deconf/kafka.h"
+#include "deconf/util.h"
+#include "fed.h"
+
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("fed: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+#define FAIL fail
+
+rd_kafka_t *fed_client(const struct fed *f, rd_kafka_type_t type, const char *key,
+		       const char *value)
+{
+	rd_kafka_conf_t *kc = NULL;
+	char errstr[512];
+	rd_kafka_t *rk;
+
+	if (deconf_kafka_conf_new(&kc, NULL, "itest-fed", errstr, sizeof(errstr)) ||
+	    deconf_kafka_conf_set(kc, "bootstrap.servers", f->bootstrap, "t", errstr,
+				  sizeof(errstr)) ||
+	    (key && deconf_kafka_conf_set(kc, key, value, "t", errstr, sizeof(errstr))) ||
+	    (type == RD_KAFKA_CONSUMER &&
+	     deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "t", errstr,
+				   sizeof(errstr)))) {
+		fprintf(stderr, "fed: client: %s\n", errstr);
+		if (kc)
+			rd_kafka_conf_destroy(kc);
+		return NULL;
+	}
+	if (!(rk = deconf_kafka_new(type, kc, errstr, sizeof(errstr))))
+		fprintf(stderr, "fed: client: %s\n", errstr);
+	return rk;
+}
+
+const char *fed_topic(const struct fed *f, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s", f->prefix, name);
+	return buf;
+}
+
+int fed_create_topic(const struct fed *f, const char *name, int partitions, int compact)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_PRODUCER, NULL, NULL);
+	rd_kafka_queue_t *q;
+	char errstr[256];
+	rd_kafka_NewTopic_t *nt;
+	rd_kafka_event_t *ev;
+	const rd_kafka_topic_result_t **res;
+	size_t n;
+	int rc = -1;
+
+	if (!rk)
+		return -1;
+	q = rd_kafka_queue_new(rk);
+	nt = rd_kafka_NewTopic_new(name, partitions, 1, errstr, sizeof(errstr));
+	if (nt && compact)
+		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+	if (nt) {
+		rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+		if ((ev = rd_kafka_queue_poll(q, 30000))) {
+			res = rd_kafka_CreateTopics_result_topics(
+				rd_kafka_event_CreateTopics_result(ev), &n);
+			if (n == 1 && !rd_kafka_topic_result_error(res[0]))
+				rc = 0;
+			else if (n == 1)
+				FAIL("create %s: %s", name, rd_kafka_topic_result_error_string(res[0]));
+			rd_kafka_event_destroy(ev);
+		}
+		rd_kafka_NewTopic_destroy(nt);
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+int fed_new(struct fed *f, const char *bootstrap, int n_partitions)
+{
+	static const struct {
+		const char *name;
+		int per_partition, compact;
+	} topics[] = {
+		{ "tokens", 1, 0 }, { "state", 1, 1 },     { "audit", 0, 0 },
+		{ "ops", 0, 0 },    { "directory", 0, 1 }, { "ingest.seen", 0, 1 },
+	};
+	char path[256], errstr[256], hex[9];
+	uint8_t r[4];
+
+	memset(f, 0, sizeof(*f));
+	f->bootstrap = bootstrap;
+	f->n_partitions = n_partitions;
+	snprintf(f->dir, sizeof(f->dir), "%s/itest-fed.XXXXXX",
+		 getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(f->dir))
+		return FAIL("mkdtemp %s", f->dir);
+	RAND_bytes(r, sizeof(r));
+	snprintf(f->prefix, sizeof(f->prefix), "it%s.", deconf_hex_encode(hex, r, sizeof(r)));
+	if (deconf_sign_key_generate(&f->key, errstr, sizeof(errstr)))
+		return FAIL("%s", errstr);
+	snprintf(path, sizeof(path), "%s/broker.key", f->dir);
+	if (deconf_sign_key_save_private(f->key, path, errstr, sizeof(errstr)))
+		return FAIL("%s", errstr);
+	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+		if (fed_create_topic(f, fed_topic(f, topics[i].name, path, sizeof(path)),
+				     topics[i].per_partition ? n_partitions : 1, topics[i].compact))
+			return -1;
+	if (!(f->producer = fed_client(f, RD_KAFKA_PRODUCER, "linger.ms", "2")))
+		return -1;
+	return 0;
+}
+
+void fed_free(struct fed *f)
+{
+	char cmd[300];
+
+	if (f->producer) {
+		rd_kafka_flush(f->producer, 10000);
+		rd_kafka_destroy(f->producer);
+	}
+	for (int i = 0; i < f->n_ag; i++)
+		deconf_sign_key_free(f->ag[i].key);
+	deconf_sign_key_free(f->key);
+	if (f->dir[0] && !getenv("FED_KEEP")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+		if (system(cmd))
+			fprintf(stderr, "fed: could not remove %s\n", f->dir);
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+int fed_agency(struct fed *f, const char *id, const char *name, int level, const char *country,
+	       int status)
+{
+	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
+	Deconf__V1__PointOfContact watch = DECONF__V1__POINT_OF_CONTACT__INIT;
+	uint8_t pub[DECONF_PUBKEY_LEN], *buf;
+	char errstr[256], topic[64], desk[96];
+	struct fed_agency *a;
+	size_t len;
+	int rc;
+
+	if (f->n_ag == FED_MAX_AGENCIES)
+		return FAIL("too many agencies");
+	a = &f->ag[f->n_ag];
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	if (deconf_sign_key_generate(&a->key, errstr, sizeof(errstr)))
+		return FAIL("%s", errstr);
+	deconf_sign_key_public(a->key, pub);
+	snprintf(desk, sizeof(desk), "%s watch desk", id);
+	watch.name = desk;
+	watch.phone = "+1 555 010 0000";
+	watch.email = "watch@example.org";
+	e.agency_id.data = (uint8_t *)id;
+	e.agency_id.len = strlen(id);
+	e.name = (char *)name;
+	e.level = level;
+	e.country = (char *)country;
+	e.watch_contact = &watch;
+	e.signing_public_key.data = pub;
+	e.signing_public_key.len = sizeof(pub);
+	e.status = status;
+	e.updated_at = deconf_now_ms();
+	e.tls_principal = (char *)id;
+	if (deconf_envelope_seal(&e.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
+				 "federation", f->key, &buf, &len))
+		return FAIL("seal directory entry");
+	rc = rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(fed_topic(f, "directory", topic,
+								      sizeof(topic))),
+			       RD_KAFKA_V_KEY((void *)id, strlen(id)), RD_KAFKA_V_VALUE(buf, len),
+			       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
+	if (rc) {
+		free(buf);
+		return FAIL("produce directory entry: %s", rd_kafka_err2str(rc));
+	}
+	if (fed_flush(f))
+		return -1;
+	return f->n_ag++;
+}
+
+int fed_broker_conf(struct fed *f, const char *instance, const char *extra, char *path,
+		    size_t path_size)
+{
+	FILE *c;
+
+	snprintf(path, path_size, "%s/broker-%s.conf", f->dir, instance);
+	if (!(c = fopen(path, "w")))
+		return FAIL("%s: cannot write", path);
+	fprintf(c,
+		"[broker]\nsigning_key = %s/broker.key\ntopic_prefix = %s\ninstance = %s\n"
+		"[matcher]\nstate_dir = %s/state-%s\nstate_map_size = 1G\n"
+		"[http]\nport = 0\n[log]\nlevel = info\n"
+		"[kafka]\nbootstrap.servers = %s\nsession.timeout.ms = 6000\n%s",
+		f->dir, f->prefix, instance, f->dir, instance, f->bootstrap, extra ? extra : "");
+	return fclose(c) ? FAIL("%s: write failed", path) : 0;
+}
+
+pid_t fed_broker_start(const char *broker_bin, const char *conf, const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		FILE *lf = fopen(log, "a");
+		if (!lf)
+			_exit(127);
+		dup2(fileno(lf), 2);
+		execl(broker_bin, broker_bin, "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+int fed_broker_stop(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGTERM);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void fed_token(const struct fed *f, uint32_t n, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	memcpy(out, f->prefix, strlen(f->prefix) < 10 ? strlen(f->prefix) : 10);
+	for (int i = 0; i < 4; i++)
+		out[12 + i] = (uint8_t)(n >> (24 - 8 * i));
+}
+
+int fed_submit(struct fed *f, int agency, const struct fed_op *ops, size_t n_ops, uint8_t *id)
+{
+	Deconf__V1__Submission s = DECONF__V1__SUBMISSION__INIT;
+	Deconf__V1__CaseOp *cops = calloc(n_ops, sizeof(*cops)), **cp = calloc(n_ops, sizeof(*cp));
+	Deconf__V1__TokenRef *trs = calloc(n_ops, sizeof(*trs)), **tp = calloc(n_ops, sizeof(*tp));
+	Deconf__V1__PointOfContact *pocs = calloc(n_ops, sizeof(*pocs));
+	uint8_t sid[16], *buf = NULL;
+	char topic[96];
+	size_t len;
+	int rc = -1;
+
+	if (!cops || !cp || !trs || !tp || !pocs)
+		goto out;
+	RAND_bytes(sid, sizeof(sid));
+	if (id)
+		memcpy(id, sid, 16);
+	s.agency_id.data = (uint8_t *)f->ag[agency].id;
+	s.agency_id.len = strlen(f->ag[agency].id);
+	s.submission_id.data = sid;
+	s.submission_id.len = 16;
+	s.created_at = deconf_now_ms();
+	s.ops = cp;
+	s.n_ops = n_ops;
+	for (size_t i = 0; i < n_ops; i++) {
+		const struct fed_op *o = &ops[i];
+		deconf__v1__case_op__init(&cops[i]);
+		deconf__v1__token_ref__init(&trs[i]);
+		deconf__v1__point_of_contact__init(&pocs[i]);
+		cp[i] = &cops[i];
+		tp[i] = &trs[i];
+		cops[i].case_ref.data = (uint8_t *)o->case_ref;
+		cops[i].case_ref.len = strlen(o->case_ref);
+		cops[i].op = o->op;
+		cops[i].visibility = o->visibility;
+		cops[i].caution_flags = o->flags;
+		cops[i].expires_at = o->expires_at;
+		if (o->poc_name) {
+			pocs[i].name = (char *)o->poc_name;
+			pocs[i].phone = "+1 555 010 1234";
+			cops[i].poc = &pocs[i];
+		}
+		if (!o->no_token) {
+			trs[i].type = o->type;
+			trs[i].key_epoch = 1;
+			trs[i].token.data = (uint8_t *)o->token;
+			trs[i].token.len = 16;
+			trs[i].valid_from = o->valid_from;
+			trs[i].valid_to = o->valid_to;
+			cops[i].tokens = &tp[i];
+			cops[i].n_tokens = 1;
+		}
+	}
+	if (deconf_envelope_seal(&s.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+				 f->ag[agency].id, f->ag[agency].key, &buf, &len)) {
+		FAIL("seal submission");
+		goto out;
+	}
+	snprintf(topic, sizeof(topic), "%ssubmit.%s", f->prefix, f->ag[agency].id);
+	for (;;) {
+		rc = rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(topic),
+				       RD_KAFKA_V_KEY((void *)ops[0].case_ref, strlen(ops[0].case_ref)),
+				       RD_KAFKA_V_VALUE(buf, len),
+				       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
+		if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		rd_kafka_poll(f->producer, 50);
+	}
+	if (rc) {
+		FAIL("produce to %s: %s", topic, rd_kafka_err2str(rc));
+		rc = -1;
+	} else {
+		buf = NULL;
+	}
+	rd_kafka_poll(f->producer, 0);
+out:
+	free(buf);
+	free(cops);
+	free(cp);
+	free(trs);
+	free(tp);
+	free(pocs);
+	return rc;
+}
+
+int fed_flush(struct fed *f)
+{
+	return rd_kafka_flush(f->producer, 30000) ? FAIL("flush timed out") : 0;
+}
+
+static void copy_bytes(char *dst, size_t size, const ProtobufCBinaryData *b)
+{
+	size_t n = b->len < size - 1 ? b->len : size - 1;
+
+	memcpy(dst, b->data, n);
+	dst[n] = '\0';
+}
+
+static void copy_str(char *dst, size_t size, const char *s)
+{
+	snprintf(dst, size, "%s", s ? s : "");
+}
+
+int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice **v, size_t *n,
+		     size_t *bad, int max_ms)
+{
+	char topic[96];
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	rd_kafka_topic_t *rkt;
+	int64_t until = deconf_mono_us() + (int64_t)max_ms * 1000;
+	size_t cap = *n;
+
+	if (!rk)
+		return -1;
+	snprintf(topic, sizeof(topic), "%snotices.%s", f->prefix, agency);
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING);
+	for (int idle = 0; idle < 8 && deconf_mono_us() < until;) {
+		rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 250);
+		ProtobufCMessage *msg = NULL;
+		Deconf__V1__ConflictNotice *cn;
+		struct fed_notice *x;
+
+		if (!m) {
+			idle++;
+			continue;
+		}
+		if (m->err) {
+			int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+			rd_kafka_message_destroy(m);
+			if (eof)
+				break;
+			idle++; /* e.g. the topic does not exist (yet): no notices */
+			continue;
+		}
+		if (deconf_envelope_open(m->payload, m->len, 1 << 20,
+					 DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE, f->key,
+					 &deconf__v1__conflict_notice__descriptor, &msg, NULL, 0)) {
+			(*bad)++;
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		cn = (Deconf__V1__ConflictNotice *)msg;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct fed_notice *nv = realloc(*v, cap * sizeof(*nv));
+			if (!nv)
+				abort();
+			*v = nv;
+		}
+		x = &(*v)[(*n)++];
+		memset(x, 0, sizeof(*x));
+		memcpy(x->id, cn->notice_id.data, cn->notice_id.len == 16 ? 16 : 0);
+		memcpy(x->token, cn->token.data, cn->token.len == 16 ? 16 : 0);
+		x->kind = cn->kind;
+		copy_bytes(x->agency, sizeof(x->agency), &cn->agency_id);
+		copy_bytes(x->case_ref, sizeof(x->case_ref), &cn->case_ref);
+		x->created_at = cn->created_at;
+		x->submitted_at = cn->submitted_at;
+		x->expires_at = cn->expires_at;
+		if (cn->counterpart) {
+			copy_bytes(x->cp_agency, sizeof(x->cp_agency), &cn->counterpart->agency_id);
+			copy_bytes(x->cp_case, sizeof(x->cp_case), &cn->counterpart->case_ref);
+			copy_str(x->cp_name, sizeof(x->cp_name), cn->counterpart->agency_name);
+			copy_str(x->cp_country, sizeof(x->cp_country), cn->counterpart->country);
+			if (cn->counterpart->poc)
+				copy_str(x->cp_poc, sizeof(x->cp_poc), cn->counterpart->poc->name);
+			x->cp_level = cn->counterpart->level;
+			x->cp_visibility = cn->counterpart->visibility;
+		}
+		deconf_msg_free(msg);
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consume_stop(rkt, 0);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return 0;
+}
+
+long fed_count_records(const struct fed *f, const char *topic, int max_ms)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt;
+	long count = 0;
+	int np = 0;
+
+	if (!rk)
+		return -1;
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (!rd_kafka_metadata(rk, 0, rkt, &md, 10000) && md->topic_cnt == 1)
+		np = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	for (int p = 0; p < np; p++) {
+		int64_t until = deconf_mono_us() + (int64_t)max_ms * 1000;
+		rd_kafka_consume_start(rkt, p, RD_KAFKA_OFFSET_BEGINNING);
+		for (int idle = 0; idle < 8 && deconf_mono_us() < until;) {
+			rd_kafka_message_t *m = rd_kafka_consume(rkt, p, 250);
+			int eof;
+			if (!m) {
+				idle++;
+				continue;
+			}
+			eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+			if (!m->err)
+				count++;
+			rd_kafka_message_destroy(m);
+			if (eof)
+				break;
+		}
+		rd_kafka_consume_stop(rkt, p);
+	}
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return count;
+}

@@ -1,0 +1,109 @@
+/*
+ * fed.h — a throwaway federation on the real Kafka, for the broker's
+ * integration tests and its benchmark.
+ *
+ * Each federation has its own topic prefix ("it<random>."), so the normal
+ * and the sanitizer passes, and runs of the benchmark, never see each
+ * other's records; a temporary directory for keys, configs, state and logs;
+ * the federation's signing key (the broker's); agencies with their own
+ * signing keys, published on the directory topic signed by the federation.
+ * Submissions are built and signed here (a test producer of signed
+ * submissions), notices are read back and verified with the broker's key.
+ *
+ * Functions return 0 or -1 with a message on stderr; the callers assert.
+ */
+#ifndef ITEST_FED_H
+#define ITEST_FED_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "deconf/sign.h"
+
+#define FED_MAX_AGENCIES 8
+
+struct fed_agency {
+	char id[32], name[64];
+	struct deconf_sign_key *key;
+};
+
+struct fed {
+	char dir[160], prefix[32];
+	const char *bootstrap;
+	struct deconf_sign_key *key; /* the federation's = the broker's */
+	struct fed_agency ag[FED_MAX_AGENCIES];
+	int n_ag, n_partitions;
+	rd_kafka_t *producer;        /* shared, for submissions */
+};
+
+/* A federation with its topics: tokens and state (n_partitions; state
+ * compacted), audit, ops, directory and ingest.seen. */
+int fed_new(struct fed *f, const char *bootstrap, int n_partitions);
+void fed_free(struct fed *f);
+
+/* Add an agency (new signing key, directory entry). level: AgencyLevel;
+ * status: AgencyStatus. Returns its index, or -1. */
+int fed_agency(struct fed *f, const char *id, const char *name, int level,
+	       const char *country, int status);
+
+/* Write <dir>/broker-<instance>.conf (state in <dir>/state-<instance>) with
+ * extra INI text appended; path receives its name. */
+int fed_broker_conf(struct fed *f, const char *instance, const char *extra, char *path,
+		    size_t path_size);
+/* Start deconf-broker (broker_bin) with conf, stderr appended to log. */
+pid_t fed_broker_start(const char *broker_bin, const char *conf, const char *log);
+/* SIGTERM, wait: the exit status (128+signal when killed). */
+int fed_broker_stop(pid_t pid);
+
+rd_kafka_t *fed_client(const struct fed *f, rd_kafka_type_t type, const char *key,
+		       const char *value);
+int fed_create_topic(const struct fed *f, const char *name, int partitions, int compact);
+/* "<prefix><name>" */
+const char *fed_topic(const struct fed *f, const char *name, char *buf, size_t size);
+
+/* One op of a submission. */
+struct fed_op {
+	int op;                 /* Op */
+	const char *case_ref;
+	int type;               /* IndicatorType */
+	uint8_t token[16];
+	int visibility;
+	uint32_t flags;
+	int64_t expires_at, valid_from, valid_to;
+	const char *poc_name;   /* NULL: none */
+	int no_token;           /* CLOSE_CASE without tokens */
+};
+
+/* A token for tests: 16 bytes from a number and the federation's prefix. */
+void fed_token(const struct fed *f, uint32_t n, uint8_t out[16]);
+
+/* Sign and produce (not flushed) a Submission of agency `agency` with the
+ * ops (one CaseOp per op). id: 16 bytes out (may be NULL). */
+int fed_submit(struct fed *f, int agency, const struct fed_op *ops, size_t n_ops,
+	       uint8_t *id);
+int fed_flush(struct fed *f);
+
+struct fed_notice {
+	uint8_t id[16], token[16];
+	int kind;
+	char agency[32], case_ref[64];
+	char cp_agency[32], cp_case[64], cp_name[64], cp_country[4], cp_poc[64];
+	int cp_level, cp_visibility;
+	int64_t created_at, submitted_at, expires_at;
+};
+
+/*
+ * Every committed notice on <prefix>notices.<agency id> (verified with the
+ * federation key; *bad counts records that do not verify or parse),
+ * appended to *v (grown, caller frees). Reads until the end, or for at
+ * most max_ms (a moving stream's end is never reached).
+ */
+int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice **v,
+		     size_t *n, size_t *bad, int max_ms);
+
+/* Number of committed records on topic (all partitions), read_committed. */
+long fed_count_records(const struct fed *f, const char *topic, int max_ms);
+
+#endif
