@@ -351,19 +351,29 @@ static void copy_str(char *dst, size_t size, const char *s)
 int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice **v, size_t *n,
 		     size_t *bad, int max_ms)
 {
-	char topic[96];
 	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
-	rd_kafka_topic_t *rkt;
+	rd_kafka_topic_t *rkt[FED_MAX_AGENCIES] = { 0 };
+	rd_kafka_queue_t *q;
 	int64_t until = deconf_mono_us() + (int64_t)max_ms * 1000;
 	size_t cap = *n;
+	int open = 0, n_rkt = 0;
 
 	if (!rk)
 		return -1;
-	snprintf(topic, sizeof(topic), "%snotices.%s", f->prefix, agency);
-	rkt = rd_kafka_topic_new(rk, topic, NULL);
-	rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING);
-	for (int idle = 0; idle < 8 && deconf_mono_us() < until;) {
-		rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 250);
+	/* one queue over every agency's notices topic: one client's set-up */
+	q = rd_kafka_queue_new(rk);
+	for (int i = 0; i < f->n_ag; i++) {
+		char topic[96];
+		if (agency && strcmp(agency, f->ag[i].id))
+			continue;
+		snprintf(topic, sizeof(topic), "%snotices.%s", f->prefix, f->ag[i].id);
+		rkt[n_rkt] = rd_kafka_topic_new(rk, topic, NULL);
+		if (!rd_kafka_consume_start_queue(rkt[n_rkt], 0, RD_KAFKA_OFFSET_BEGINNING, q))
+			open++;
+		n_rkt++;
+	}
+	for (int idle = 0; open > 0 && idle < 8 && deconf_mono_us() < until;) {
+		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 250);
 		ProtobufCMessage *msg = NULL;
 		Deconf__V1__ConflictNotice *cn;
 		struct fed_notice *x;
@@ -373,11 +383,15 @@ int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice 
 			continue;
 		}
 		if (m->err) {
-			int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+			rd_kafka_resp_err_t err = m->err;
 			rd_kafka_message_destroy(m);
-			if (eof)
-				break;
-			idle++; /* e.g. the topic does not exist (yet): no notices */
+			if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
+			    err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+			    err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+			    err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+				open--; /* its end, or no notices topic yet: none */
+			else
+				idle++;
 			continue;
 		}
 		if (deconf_envelope_open(m->payload, m->len, 1 << 20,
@@ -418,8 +432,11 @@ int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice 
 		deconf_msg_free(msg);
 		rd_kafka_message_destroy(m);
 	}
-	rd_kafka_consume_stop(rkt, 0);
-	rd_kafka_topic_destroy(rkt);
+	for (int i = 0; i < n_rkt; i++) {
+		rd_kafka_consume_stop(rkt[i], 0);
+		rd_kafka_topic_destroy(rkt[i]);
+	}
+	rd_kafka_queue_destroy(q);
 	rd_kafka_destroy(rk);
 	return 0;
 }

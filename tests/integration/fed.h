@@ -95,7 +95,8 @@ struct fed_notice {
 };
 
 /*
- * Every committed notice on <prefix>notices.<agency id> (verified with the
+ * Every committed notice on <prefix>notices.<agency id> (agency NULL: of
+ * every agency of the federation; verified with the
  * federation key; *bad counts records that do not verify or parse),
  * appended to *v (grown, caller frees). Reads until the end, or for at
  * most max_ms (a moving stream's end is never reached).
