@@ -506,6 +506,11 @@ static int open_clients(struct ingest *g)
 	    (rc = deconf_kafka_conf_set(cc, "session.timeout.ms", "10000", "broker", g->errstr,
 					g->errstr_size)))
 		goto fail;
+	/* a caught-up fetch otherwise waits fetch.wait.max.ms (500 ms) */
+	if (!deconf_conf_origin(b->conf, "kafka.fetch.wait.max.ms") &&
+	    (rc = deconf_kafka_conf_set(cc, "fetch.wait.max.ms", "10", "broker", g->errstr,
+					g->errstr_size)))
+		goto fail;
 	rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
 	rd_kafka_conf_set_opaque(cc, g);
 	if (!(g->consumer = deconf_kafka_new(RD_KAFKA_CONSUMER, cc, g->errstr, g->errstr_size))) {
@@ -522,6 +527,13 @@ static int open_clients(struct ingest *g)
 	    (rc = deconf_kafka_conf_set(pc, "partitioner", "murmur2_random", "broker", g->errstr,
 					g->errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(pc, "linger.ms", "5", "broker", g->errstr,
+					g->errstr_size)))
+		goto fail;
+	/* after a commit, the next transaction's first partitions are refused
+	 * (CONCURRENT_TRANSACTIONS) until the markers are written: retry in
+	 * 10 ms, not librdkafka's 100 ms default, or every batch waits 100 ms */
+	if (!deconf_conf_origin(b->conf, "kafka.retry.backoff.ms") &&
+	    (rc = deconf_kafka_conf_set(pc, "retry.backoff.ms", "10", "broker", g->errstr,
 					g->errstr_size)))
 		goto fail;
 	if (!(g->producer = deconf_kafka_new(RD_KAFKA_PRODUCER, pc, g->errstr, g->errstr_size))) {

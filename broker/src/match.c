@@ -103,7 +103,8 @@ struct audit_args {
 	const char *detail;
 };
 
-static int audit(struct brk_match *m, int partition, int64_t now, const struct audit_args *a)
+static int audit_ex(struct brk_match *m, int partition, int64_t now,
+		    const struct audit_args *a, int with_token)
 {
 	Deconf__V1__AuditEvent ev = DECONF__V1__AUDIT_EVENT__INIT;
 	struct brk_audit_head *h = &m->heads[partition];
@@ -123,9 +124,11 @@ static int audit(struct brk_match *m, int partition, int64_t now, const struct a
 		ev.case_ref.data = (uint8_t *)a->e->case_ref;
 		ev.case_ref.len = a->e->case_len;
 		ev.type = a->e->type;
-		ev.key_epoch = a->e->epoch;
-		ev.token.data = (uint8_t *)a->e->token;
-		ev.token.len = BRK_TOKEN_LEN;
+		if (with_token) {
+			ev.key_epoch = a->e->epoch;
+			ev.token.data = (uint8_t *)a->e->token;
+			ev.token.len = BRK_TOKEN_LEN;
+		}
 	}
 	if (a->other) {
 		ev.other_agency_id.data = (uint8_t *)a->other->agency;
@@ -154,12 +157,102 @@ static int audit(struct brk_match *m, int partition, int64_t now, const struct a
 	return rc;
 }
 
-int brk_match_flush_head(struct brk_match *m, int partition)
+static const char *op_word(int op)
+{
+	switch (op) {
+	case K(OP__OP_ADD): return "add";
+	case K(OP__OP_RENEW): return "renew";
+	case K(OP__OP_REMOVE): return "remove";
+	case K(OP__OP_CLOSE_CASE): return "close case";
+	case K(OP__OP_QUERY): return "query";
+	default: return "op";
+	}
+}
+
+/* Count an accepted op for the flush's audit event. */
+static int accepted(struct brk_match *m, int partition, const Deconf__V1__TokenOp *op)
+{
+	struct brk_match_acc *a;
+	size_t i, stop = m->n_acc > 64 ? m->n_acc - 64 : 0;
+
+	for (i = m->n_acc; i > stop; i--) {
+		a = &m->acc[i - 1];
+		if (a->partition == partition && a->op == (int)op->op &&
+		    op->submission_id.len == 16 && !memcmp(a->sub, op->submission_id.data, 16) &&
+		    a->case_len == op->case_ref.len &&
+		    !memcmp(a->case_ref, op->case_ref.data, a->case_len) &&
+		    strlen(a->agency) == op->agency_id.len &&
+		    !memcmp(a->agency, op->agency_id.data, op->agency_id.len)) {
+			a->n++;
+			return DECONF_OK;
+		}
+	}
+	if (m->n_acc == m->cap_acc) {
+		size_t cap = m->cap_acc ? m->cap_acc * 2 : 256;
+		struct brk_match_acc *v = realloc(m->acc, cap * sizeof(*v));
+		if (!v)
+			return DECONF_E_NOMEM;
+		m->acc = v;
+		m->cap_acc = cap;
+	}
+	a = &m->acc[m->n_acc++];
+	memset(a, 0, sizeof(*a));
+	a->partition = partition;
+	a->op = (int)op->op;
+	a->type = op->type;
+	a->n = 1;
+	memcpy(a->sub, op->submission_id.data, op->submission_id.len == 16 ? 16 : 0);
+	memcpy(a->agency, op->agency_id.data, op->agency_id.len);
+	memcpy(a->case_ref, op->case_ref.data, op->case_ref.len);
+	a->case_len = op->case_ref.len;
+	return DECONF_OK;
+}
+
+void brk_match_reset(struct brk_match *m)
+{
+	m->n_acc = 0;
+}
+
+static int audit(struct brk_match *m, int partition, int64_t now, const struct audit_args *a)
+{
+	return audit_ex(m, partition, now, a, 1);
+}
+
+int brk_match_flush_head(struct brk_match *m, int partition, int64_t now)
 {
 	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
 	Deconf__V1__AuditHead a = DECONF__V1__AUDIT_HEAD__INIT;
 	struct brk_audit_head *h = &m->heads[partition];
-	int rc;
+	size_t keep = 0;
+	int rc = DECONF_OK;
+
+	for (size_t i = 0; i < m->n_acc; i++) {
+		struct brk_match_acc *x = &m->acc[i];
+		if (x->partition != partition) {
+			m->acc[keep++] = *x;
+			continue;
+		}
+		if (!rc) {
+			struct brk_entry e;
+			Deconf__V1__TokenOp op = DECONF__V1__TOKEN_OP__INIT;
+			char detail[64];
+			struct audit_args aa = { .kind = K(AUDIT_KIND__AUDIT_KIND_OP_ACCEPTED),
+						 .op = &op, .detail = detail };
+			memset(&e, 0, sizeof(e));
+			memcpy(e.agency, x->agency, sizeof(e.agency));
+			memcpy(e.case_ref, x->case_ref, x->case_len);
+			e.case_len = x->case_len;
+			e.type = x->type;
+			aa.e = &e;
+			op.submission_id.data = x->sub;
+			op.submission_id.len = 16;
+			snprintf(detail, sizeof(detail), "%s: %u indicator(s)", op_word(x->op), x->n);
+			rc = audit_ex(m, partition, now, &aa, 0);
+		}
+	}
+	m->n_acc = keep;
+	if (rc)
+		return rc;
 
 	if (!h->dirty)
 		return DECONF_OK;
@@ -542,8 +635,6 @@ static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
 {
 	struct brk_entry e, old;
 	struct scan s = { .m = m, .self = &e, .now = now };
-	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_OP_ACCEPTED), .e = &e, .op = op,
-				.detail = renew ? "renew" : "add" };
 	int created = 0, rc;
 
 	entry_from_op(&e, op);
@@ -559,16 +650,15 @@ static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
 			e = old;
 			e.expires_at = exp > old.expires_at ? exp : old.expires_at;
 			e.warned = exp > old.expires_at ? 0 : old.warned;
-			a.e = &e;
 		}
 		if ((rc = put_entry(m, t, partition, &e, renew ? NULL : op->poc, &created)))
 			return rc;
-		return audit(m, partition, now, &a);
+		return accepted(m, partition, op);
 	}
 	if ((rc = brk_store_entries_of(t, partition, e.token, e.epoch, scan_fn, &s)))
 		goto out;
 	if ((rc = put_entry(m, t, partition, &e, op->poc, &created)) ||
-	    (rc = audit(m, partition, now, &a)))
+	    (rc = accepted(m, partition, op)))
 		goto out;
 	if (brk_store_hot_has(t, partition, e.token, e.epoch) || s.cases + 1 > m->conf.hot_cases) {
 		rc = hot_token(m, t, partition, &e, op, s.cases + 1, now);
@@ -584,15 +674,14 @@ out:
 static int do_remove(struct brk_match *m, struct brk_store_txn *t, int partition,
 		     struct brk_entry *e, const Deconf__V1__TokenOp *op, int64_t now)
 {
-	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_OP_ACCEPTED), .e = e, .op = op,
-				.detail = op->op == K(OP__OP_REMOVE) ? "remove" : "close case" };
 	int rc = brk_store_entry_del(t, partition, e);
 
+	(void)now;
 	if (rc == DECONF_E_UNKNOWN)
-		return audit(m, partition, now, &a); /* nothing held: still accepted */
+		return accepted(m, partition, op); /* nothing held: still accepted */
 	if (rc || (rc = del_entry_state(m, partition, e)))
 		return rc;
-	return audit(m, partition, now, &a);
+	return accepted(m, partition, op);
 }
 
 struct case_scan {
@@ -627,8 +716,6 @@ static int do_query(struct brk_match *m, struct brk_store_txn *t, int partition,
 {
 	struct brk_entry e;
 	struct scan s = { .m = m, .self = &e, .now = now };
-	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_OP_ACCEPTED), .e = &e, .op = op,
-				.detail = "query" };
 	uint8_t extra[20];
 	int rc;
 
@@ -637,7 +724,7 @@ static int do_query(struct brk_match *m, struct brk_store_txn *t, int partition,
 	memcpy(extra, op->submission_id.data, op->submission_id.len < 16 ? op->submission_id.len : 16);
 	put32(extra + 16, op->op_index);
 	if ((rc = brk_store_entries_of(t, partition, e.token, e.epoch, scan_fn, &s)) ||
-	    (rc = audit(m, partition, now, &a)))
+	    (rc = accepted(m, partition, op)))
 		goto out;
 	if (brk_store_hot_has(t, partition, e.token, e.epoch)) {
 		rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN), &e, NULL, op, now,

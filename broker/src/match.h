@@ -28,7 +28,10 @@
  * - Expiry: brk_match_expire() warns the owner warn_before ahead (once)
  *   and removes the entry when it expires (EXPIRED notice).
  * - Every accepted op, conflict, notice, expiry and hot token is an audit
- *   event, hash-chained per partition.
+ *   event, hash-chained per partition. Accepted ops are audited per
+ *   (submission, case, op) and partition, with their count, when the batch
+ *   is flushed: one event for a case's hundred indicators, not a hundred
+ *   (the changelog has each entry).
  *
  * Notice ids are the first 16 bytes of a SHA-256 over the kind, token,
  * epoch, the recipient's (agency, case), the counterpart's (agency, case)
@@ -73,8 +76,20 @@ struct brk_audit_head {
 	int dirty; /* changed since last put on the changelog */
 };
 
+/* Accepted ops of the open batch, audited at the flush. */
+struct brk_match_acc {
+	int partition, op, type;
+	uint32_t n;
+	uint8_t sub[16];
+	char agency[64];
+	uint8_t case_ref[BRK_CASE_MAX];
+	size_t case_len;
+};
+
 struct brk_match {
 	struct brk_match_conf conf;
+	struct brk_match_acc *acc;
+	size_t n_acc, cap_acc;
 	struct brk_directory *dir; /* borrowed */
 	struct brk_match_out out;
 	struct brk_audit_head *heads; /* borrowed, indexed by partition */
@@ -91,8 +106,12 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 int brk_match_expire(struct brk_match *m, struct brk_store_txn *t, int partition,
 		     int64_t now, size_t max, size_t *done);
 
-/* Put the partition's audit head on the changelog ("A") when dirty. */
-int brk_match_flush_head(struct brk_match *m, int partition);
+/* Audit the partition's accepted ops of this batch, then put its audit
+ * head on the changelog ("A") when it changed. */
+int brk_match_flush_head(struct brk_match *m, int partition, int64_t now);
+
+/* Forget the open batch's accepted ops (the batch was aborted). */
+void brk_match_reset(struct brk_match *m);
 
 /* Audit a partition rebuild (detail: what was restored). */
 int brk_match_audit_rebuilt(struct brk_match *m, int partition, int64_t now,

@@ -382,6 +382,7 @@ static int abort_batch(struct matcher *x, const char *why)
 	}
 	x->in_txn = 0;
 	x->n_stats = 0;
+	brk_match_reset(&x->m);
 	memset(x->touched, 0, sizeof(x->touched));
 	memset(x->cl_next, 0, sizeof(x->cl_next));
 	reload_heads(x);
@@ -477,8 +478,8 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	int rc;
 
 	for (int p = 0; p < MAXP; p++)
-		if (x->touched[p] && (rc = brk_match_flush_head(&x->m, p)))
-			return abort_batch(x, "could not write the audit head");
+		if (x->touched[p] && (rc = brk_match_flush_head(&x->m, p, now)))
+			return abort_batch(x, "could not write the audit events");
 	if (rd_kafka_assignment(x->consumer, &pos) || !pos)
 		return abort_batch(x, "no assignment");
 	rd_kafka_position(x->consumer, pos);
@@ -697,6 +698,12 @@ static int open_clients(struct matcher *x)
 	    (rc = deconf_kafka_conf_set(cc, "session.timeout.ms", "10000", "broker", x->errstr,
 					x->errstr_size)))
 		goto fail;
+	/* a caught-up read_committed fetch otherwise waits fetch.wait.max.ms
+	 * (500 ms) for the next commit: that wait is the notice latency */
+	if (!deconf_conf_origin(b->conf, "kafka.fetch.wait.max.ms") &&
+	    (rc = deconf_kafka_conf_set(cc, "fetch.wait.max.ms", "10", "broker", x->errstr,
+					x->errstr_size)))
+		goto fail;
 	rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
 	rd_kafka_conf_set_opaque(cc, x);
 	if (!(x->consumer = deconf_kafka_new(RD_KAFKA_CONSUMER, cc, x->errstr, x->errstr_size))) {
@@ -715,6 +722,13 @@ static int open_clients(struct matcher *x)
 	    (rc = deconf_kafka_conf_set(pc, "transaction.timeout.ms", txto, "broker", x->errstr,
 					x->errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(pc, "linger.ms", "5", "broker", x->errstr,
+					x->errstr_size)))
+		goto fail;
+	/* after a commit, the next transaction's first partitions are refused
+	 * (CONCURRENT_TRANSACTIONS) until the markers are written: retry in
+	 * 10 ms, not librdkafka's 100 ms default, or every batch waits 100 ms */
+	if (!deconf_conf_origin(b->conf, "kafka.retry.backoff.ms") &&
+	    (rc = deconf_kafka_conf_set(pc, "retry.backoff.ms", "10", "broker", x->errstr,
 					x->errstr_size)))
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
@@ -886,6 +900,7 @@ out:
 	if (x->dir)
 		brk_feed_close(x->dir);
 	brk_store_close(x->store);
+	free(x->m.acc);
 	free(x);
 	return rc;
 }

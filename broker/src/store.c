@@ -8,7 +8,7 @@
 #include "deconf/err.h"
 #include "store.h"
 
-#define VALUE_LEN 39
+#define VALUE_MAX 48 /* 2 bytes, then 5 varints of at most 10 bytes... in practice ~16 */
 #define KEY_MAX (2 + BRK_TOKEN_LEN + 4 + 64 + 1 + BRK_CASE_MAX)
 #define CKPT_LEN (8 + 8 + 32 + 8)
 
@@ -170,12 +170,14 @@ static size_t case_key(uint8_t *k, int partition, const char *agency, const uint
 	return 3 + al + case_len;
 }
 
+static int decode_value(const MDB_val *v, struct brk_entry *e);
+
 static int decode_entry(const MDB_val *k, const MDB_val *v, struct brk_entry *e)
 {
-	const uint8_t *p = k->mv_data, *q = v->mv_data, *nul;
+	const uint8_t *p = k->mv_data, *nul;
 	size_t rest;
 
-	if (k->mv_size < 2 + BRK_TOKEN_LEN + 4 + 2 || v->mv_size != VALUE_LEN)
+	if (k->mv_size < 2 + BRK_TOKEN_LEN + 4 + 2)
 		return DECONF_E_IO;
 	memcpy(e->token, p + 2, BRK_TOKEN_LEN);
 	e->epoch = rd32(p + 2 + BRK_TOKEN_LEN);
@@ -188,27 +190,71 @@ static int decode_entry(const MDB_val *k, const MDB_val *v, struct brk_entry *e)
 	e->agency[nul - p] = '\0';
 	e->case_len = rest - (size_t)(nul - p) - 1;
 	memcpy(e->case_ref, nul + 1, e->case_len);
-	e->type = q[0];
-	e->visibility = q[1];
-	e->warned = q[2];
-	e->flags = rd32(q + 3);
-	e->added_at = rd64(q + 7);
-	e->expires_at = rd64(q + 15);
-	e->valid_from = rd64(q + 23);
-	e->valid_to = rd64(q + 31);
+	return decode_value(v, e);
 	return DECONF_OK;
 }
 
-static void encode_value(uint8_t *q, const struct brk_entry *e)
+/* The value, compact (an entry's bytes are the store's size): a byte of
+ * visibility and warned bits, the type, then zigzag varints of the flags,
+ * added_at, expires_at - added_at, valid_from and valid_to. */
+static uint8_t *put_varint(uint8_t *q, int64_t sv)
 {
-	q[0] = (uint8_t)e->type;
-	q[1] = (uint8_t)e->visibility;
-	q[2] = (uint8_t)(e->warned != 0);
-	be32(q + 3, e->flags);
-	be64(q + 7, e->added_at);
-	be64(q + 15, e->expires_at);
-	be64(q + 23, e->valid_from);
-	be64(q + 31, e->valid_to);
+	uint64_t v = ((uint64_t)sv << 1) ^ (uint64_t)(sv >> 63);
+
+	while (v >= 0x80) {
+		*q++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*q++ = (uint8_t)v;
+	return q;
+}
+
+static const uint8_t *get_varint(const uint8_t *q, const uint8_t *end, int64_t *out)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; q < end && shift < 64; shift += 7) {
+		v |= (uint64_t)(*q & 0x7f) << shift;
+		if (!(*q++ & 0x80)) {
+			*out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+			return q;
+		}
+	}
+	return NULL;
+}
+
+static size_t encode_value(uint8_t *q0, const struct brk_entry *e)
+{
+	uint8_t *q = q0;
+
+	*q++ = (uint8_t)((e->visibility & 3) | (e->warned ? 4 : 0));
+	*q++ = (uint8_t)e->type;
+	q = put_varint(q, e->flags);
+	q = put_varint(q, e->added_at);
+	q = put_varint(q, e->expires_at ? e->expires_at - e->added_at : INT64_MIN / 4);
+	q = put_varint(q, e->valid_from);
+	q = put_varint(q, e->valid_to);
+	return (size_t)(q - q0);
+}
+
+static int decode_value(const MDB_val *v, struct brk_entry *e)
+{
+	const uint8_t *q = v->mv_data, *end = q + v->mv_size;
+	int64_t flags, exp;
+
+	if (v->mv_size < 7)
+		return DECONF_E_IO;
+	e->visibility = q[0] & 3;
+	e->warned = (q[0] & 4) != 0;
+	e->type = q[1];
+	q += 2;
+	if (!(q = get_varint(q, end, &flags)) || !(q = get_varint(q, end, &e->added_at)) ||
+	    !(q = get_varint(q, end, &exp)) || !(q = get_varint(q, end, &e->valid_from)) ||
+	    !(q = get_varint(q, end, &e->valid_to)))
+		return DECONF_E_IO;
+	e->flags = (uint32_t)flags;
+	e->expires_at = exp == INT64_MIN / 4 ? 0 : e->added_at + exp;
+	return DECONF_OK;
 }
 
 /* -------------------------------------------------------------- entries */
@@ -259,8 +305,8 @@ static int case_adjust(struct brk_store_txn *t, int partition, const struct brk_
 int brk_store_entry_put(struct brk_store_txn *t, int partition, const struct brk_entry *e,
 			const void *poc, size_t poc_len, int *created)
 {
-	uint8_t kb[KEY_MAX], vb[VALUE_LEN];
-	MDB_val k = { entry_key(kb, partition, e), kb }, v = { VALUE_LEN, vb }, old;
+	uint8_t kb[KEY_MAX], vb[VALUE_MAX];
+	MDB_val k = { entry_key(kb, partition, e), kb }, v = { 0, vb }, old;
 	int rc, isnew;
 
 	if (strlen(e->agency) >= sizeof(e->agency) || e->case_len > BRK_CASE_MAX)
@@ -269,7 +315,7 @@ int brk_store_entry_put(struct brk_store_txn *t, int partition, const struct brk
 	if (rc && rc != MDB_NOTFOUND)
 		return map_err(rc);
 	isnew = rc == MDB_NOTFOUND;
-	encode_value(vb, e);
+	v.mv_size = encode_value(vb, e);
 	if ((rc = mdb_put(t->txn, t->s->entries, &k, &v, 0)))
 		return map_err(rc);
 	if (created)
@@ -503,20 +549,24 @@ int brk_store_wipe(struct brk_store_txn *t, int partition)
 
 int brk_store_stats(struct brk_store *s, uint64_t *entries, uint64_t *bytes)
 {
+	MDB_dbi dbis[5] = { s->entries, s->cases, s->pairs, s->hot, s->meta };
 	MDB_txn *txn;
 	MDB_stat st;
-	MDB_envinfo info;
-	int rc;
+	int rc = 0;
 
+	/* bytes: the pages of every database (free pages, which LMDB reuses,
+	 * are not stored data) */
+	*bytes = 0;
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
 		return map_err(rc);
-	rc = mdb_stat(txn, s->entries, &st);
+	for (int i = 0; i < 5 && !rc; i++) {
+		if ((rc = mdb_stat(txn, dbis[i], &st)))
+			break;
+		if (i == 0)
+			*entries = st.ms_entries;
+		*bytes += (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+			  st.ms_psize;
+	}
 	mdb_txn_abort(txn);
-	if (rc)
-		return map_err(rc);
-	*entries = st.ms_entries;
-	mdb_env_info(s->env, &info);
-	mdb_env_stat(s->env, &st);
-	*bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
-	return DECONF_OK;
+	return map_err(rc);
 }

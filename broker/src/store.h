@@ -7,14 +7,14 @@
  * partition's state is one key range of each database: it can be wiped and
  * rebuilt alone when this instance gains the partition.
  *
- *   entries  p token epoch(u32be) agency 0x00 case  → fixed 39-byte value
+ *   entries  p token epoch(u32be) agency 0x00 case  → ~16 bytes (varints)
  *   cases    p agency 0x00 case                     → u32 entry count, PointOfContact
  *   pairs    p pair id (16)                         → at (i64)
  *   hot      p token epoch                          → (empty)
  *   meta     "ckpt" p                               → struct brk_ckpt
  *
- * An entry costs its key (22 bytes + agency + case) and 39 bytes of value;
- * the point of contact is stored once per case, not per entry.
+ * An entry costs its key (22 bytes + agency + case) and about 16 bytes of
+ * value; the point of contact is stored once per case, not per entry.
  *
  * All changes happen in a write transaction (struct brk_store_txn) that the
  * matcher commits only after the Kafka transaction holding the same batch's
@@ -110,7 +110,8 @@ int brk_store_ckpt_put(struct brk_store_txn *t, int partition, const struct brk_
 /* Delete everything of the partition (before a rebuild). */
 int brk_store_wipe(struct brk_store_txn *t, int partition);
 
-/* Entries stored (all partitions) and bytes of the map in use. */
+/* Entries stored (all partitions) and the bytes of the pages holding the
+ * data (every database; LMDB's free pages excluded). */
 int brk_store_stats(struct brk_store *s, uint64_t *entries, uint64_t *bytes);
 
 #endif

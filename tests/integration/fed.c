@@ -39,8 +39,12 @@ rd_kafka_t *fed_client(const struct fed *f, rd_kafka_type_t type, const char *ke
 				  sizeof(errstr)) ||
 	    (key && deconf_kafka_conf_set(kc, key, value, "t", errstr, sizeof(errstr))) ||
 	    (type == RD_KAFKA_CONSUMER &&
-	     deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "t", errstr,
-				   sizeof(errstr)))) {
+	     (deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "t", errstr,
+				    sizeof(errstr)) ||
+	      /* prompt, as an adapter waiting for notices is: no 500 ms
+	       * fetch wait when caught up */
+	      deconf_kafka_conf_set(kc, "fetch.wait.max.ms", "10", "t", errstr,
+				    sizeof(errstr))))) {
 		fprintf(stderr, "fed: client: %s\n", errstr);
 		if (kc)
 			rd_kafka_conf_destroy(kc);

@@ -1,0 +1,433 @@
+/*
+ * bench_broker.c — deconf-broker end to end on the real Kafka, against a
+ * raw consume→produce pipe over the same records in the same run.
+ *
+ * 1. Throughput: a throwaway federation (tests/integration/fed.h) of
+ *    synthetic agencies gets N token ops preloaded as signed submissions
+ *    (ADDs; overlap % of them repeat another agency's token: conflicts);
+ *    then the real deconf-broker (ingest + matcher) is started and its
+ *    /metrics polled: token ops applied per second between the first and
+ *    the last (sustained, end to end: submit topic → token ops → state,
+ *    audit, notices, in transactions).
+ * 2. The limit: a transactional consume→produce pipe (read_committed,
+ *    the same batch size, offsets in the transaction) copies the same
+ *    token-op records from deconf.tokens to another topic: records/s.
+ * 3. Latency: submissions paced at half the measured throughput for a
+ *    while; every notice's arrival (read_committed, as an agency reads it)
+ *    minus its submission's created_at: p50 and p99.
+ * 4. State: stored bytes per entry (the LMDB map in use / entries).
+ *
+ * It prints the figures and their ratios to the goals of DESIGN.md. It
+ * never fails because the machine is slow; it exits 1 only when something
+ * did not work (Kafka missing, the broker died, a phase timed out).
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deconf.pb-c.h"
+#include "deconf/envelope.h"
+#include "deconf/util.h"
+#include "fed.h"
+
+#define K(x) DECONF__V1__##x
+
+static const char usage[] =
+	"usage: bench_broker [-n OPS] [-s OPS_PER_SUBMISSION] [-a AGENCIES] [-o OVERLAP_PCT]\n"
+	"                    [-p PARTITIONS] [-t LATENCY_SECONDS] [-b BROKER_BIN] [-x INI]\n"
+	"Needs DECONF_KRAFT_BOOTSTRAP (deploy/kafka/kafka.sh env). See tests/bench/README.md.\n";
+
+static pid_t broker_pid;
+
+static void kill_broker(void)
+{
+	if (broker_pid > 0)
+		kill(broker_pid, SIGKILL);
+}
+
+/* Sum of every series of a family in the broker's /metrics. */
+static double metric(int port, const char *family)
+{
+	char cmd[128], line[1024];
+	size_t fl = strlen(family);
+	double sum = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%d/metrics", port);
+	if (!(p = popen(cmd, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, family, fl) && (line[fl] == ' ' || line[fl] == '{')) {
+			char *sp = strrchr(line, ' ');
+			if (sp)
+				sum += strtod(sp + 1, NULL);
+		}
+	pclose(p);
+	return sum;
+}
+
+static int free_port(void)
+{
+	/* a port in the dynamic range, varied per run */
+	return 20000 + (int)(deconf_now_ms() % 20000);
+}
+
+/* Agency i's j-th token of submission s. */
+static uint32_t tok_of(uint32_t s, uint32_t j, uint32_t per)
+{
+	return 1000 + s * per + j;
+}
+
+struct gen {
+	struct fed *f;
+	uint32_t per, overlap_pm, next_sub; /* overlap per mille */
+	unsigned seed;
+};
+
+/* One submission of agency (s % n_ag): per ADDs; some repeat the tokens of
+ * the previous submission (another agency). */
+static int submit_one(struct gen *g, const char *case_prefix)
+{
+	struct fed_op *ops = calloc(g->per, sizeof(*ops));
+	char ref[48];
+	uint32_t s = g->next_sub++;
+	int rc;
+
+	if (!ops)
+		return -1;
+	snprintf(ref, sizeof(ref), "%s-%u", case_prefix, s);
+	for (uint32_t j = 0; j < g->per; j++) {
+		uint32_t t = tok_of(s, j, g->per);
+		if (s > 0 && (uint32_t)(rand_r(&g->seed) % 1000) < g->overlap_pm)
+			t = tok_of(s - 1, (uint32_t)rand_r(&g->seed) % g->per, g->per);
+		ops[j].op = K(OP__OP_ADD);
+		ops[j].case_ref = ref;
+		ops[j].type = K(INDICATOR_TYPE__INDICATOR_TYPE_SHA256);
+		ops[j].poc_name = "Bench Desk";
+		fed_token(g->f, t, ops[j].token);
+	}
+	rc = fed_submit(g->f, (int)(s % (uint32_t)g->f->n_ag), ops, g->per, NULL);
+	free(ops);
+	return rc;
+}
+
+/* ------------------------------------------------------------- raw pipe */
+
+static double raw_pipe(struct fed *f, long records, int batch_max)
+{
+	char group[96], src[96], dst[96], txid[96];
+	rd_kafka_t *c = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	rd_kafka_t *p;
+	rd_kafka_conf_t *pc = NULL;
+	rd_kafka_topic_partition_list_t *sub;
+	rd_kafka_error_t *e;
+	int64_t t0 = 0, t1 = 0, deadline = deconf_mono_us() + 300 * 1000000LL;
+	long n = 0;
+	char errstr[512];
+
+	(void)pc;
+	snprintf(group, sizeof(group), "%sbench-pipe", f->prefix);
+	snprintf(txid, sizeof(txid), "%sbench-pipe-1", f->prefix);
+	fed_topic(f, "tokens", src, sizeof(src));
+	fed_topic(f, "pipe", dst, sizeof(dst));
+	rd_kafka_destroy(c);
+	{
+		rd_kafka_conf_t *cc = rd_kafka_conf_new();
+		rd_kafka_conf_set(cc, "bootstrap.servers", f->bootstrap, errstr, sizeof(errstr));
+		rd_kafka_conf_set(cc, "group.id", group, errstr, sizeof(errstr));
+		rd_kafka_conf_set(cc, "isolation.level", "read_committed", errstr, sizeof(errstr));
+		rd_kafka_conf_set(cc, "enable.auto.commit", "false", errstr, sizeof(errstr));
+		rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", errstr, sizeof(errstr));
+		rd_kafka_conf_set(cc, "partition.assignment.strategy", "range", errstr,
+				  sizeof(errstr));
+		c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof(errstr));
+		rd_kafka_conf_t *ppc = rd_kafka_conf_new();
+		rd_kafka_conf_set(ppc, "bootstrap.servers", f->bootstrap, errstr, sizeof(errstr));
+		rd_kafka_conf_set(ppc, "transactional.id", txid, errstr, sizeof(errstr));
+		rd_kafka_conf_set(ppc, "linger.ms", "5", errstr, sizeof(errstr));
+		p = rd_kafka_new(RD_KAFKA_PRODUCER, ppc, errstr, sizeof(errstr));
+	}
+	if (!c || !p || (e = rd_kafka_init_transactions(p, 30000))) {
+		fprintf(stderr, "bench_broker: raw pipe clients failed\n");
+		return -1;
+	}
+	rd_kafka_poll_set_consumer(c);
+	sub = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(sub, src, RD_KAFKA_PARTITION_UA);
+	rd_kafka_subscribe(c, sub);
+	rd_kafka_topic_partition_list_destroy(sub);
+	while (n < records && deconf_mono_us() < deadline) {
+		int in = 0;
+		rd_kafka_message_t *m;
+		while (in < batch_max && (m = rd_kafka_consumer_poll(c, in ? 5 : 100))) {
+			if (!m->err) {
+				if (!in && (e = rd_kafka_begin_transaction(p))) {
+					rd_kafka_error_destroy(e);
+					rd_kafka_message_destroy(m);
+					return -1;
+				}
+				if (!t0)
+					t0 = deconf_mono_us();
+				while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(dst),
+							 RD_KAFKA_V_KEY(m->key, m->key_len),
+							 RD_KAFKA_V_VALUE(m->payload, m->len),
+							 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+							 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+					rd_kafka_poll(p, 10);
+				in++;
+			}
+			rd_kafka_message_destroy(m);
+		}
+		if (in) {
+			rd_kafka_topic_partition_list_t *pos = NULL;
+			rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(c);
+			rd_kafka_assignment(c, &pos);
+			rd_kafka_position(c, pos);
+			e = rd_kafka_send_offsets_to_transaction(p, pos, md, -1);
+			rd_kafka_consumer_group_metadata_destroy(md);
+			rd_kafka_topic_partition_list_destroy(pos);
+			if (e || (e = rd_kafka_commit_transaction(p, 60000))) {
+				fprintf(stderr, "bench_broker: raw pipe: %s\n", rd_kafka_error_string(e));
+				rd_kafka_error_destroy(e);
+				return -1;
+			}
+			n += in;
+			t1 = deconf_mono_us();
+		}
+	}
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+	rd_kafka_destroy(p);
+	if (n < records || t1 <= t0)
+		return -1;
+	return (double)n / ((double)(t1 - t0) / 1e6);
+}
+
+/* ---------------------------------------------------------- notice reader */
+
+struct reader {
+	struct fed *f;
+	volatile int stop;
+	int64_t since; /* only notices of submissions created after this */
+	double *lat;
+	size_t n, cap;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	rd_kafka_t *rk = fed_client(r->f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_topic_t *rkt[FED_MAX_AGENCIES];
+
+	for (int i = 0; i < r->f->n_ag; i++) {
+		char topic[96];
+		snprintf(topic, sizeof(topic), "%snotices.%s", r->f->prefix, r->f->ag[i].id);
+		rkt[i] = rd_kafka_topic_new(rk, topic, NULL);
+		rd_kafka_consume_start_queue(rkt[i], 0, RD_KAFKA_OFFSET_END, q);
+	}
+	while (!r->stop) {
+		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 100);
+		Deconf__V1__Envelope *env = NULL;
+		Deconf__V1__ConflictNotice *n;
+		int64_t now = deconf_now_ms();
+
+		if (!m)
+			continue;
+		if (!m->err && !deconf_envelope_unpack(m->payload, m->len, 1 << 20, &env, NULL, 0) &&
+		    (n = deconf__v1__conflict_notice__unpack(NULL, env->payload.len,
+							     env->payload.data))) {
+			if (n->submitted_at > r->since) {
+				if (r->n == r->cap) {
+					r->cap = r->cap ? r->cap * 2 : 4096;
+					r->lat = realloc(r->lat, r->cap * sizeof(*r->lat));
+					if (!r->lat)
+						abort();
+				}
+				r->lat[r->n++] = (double)(now - n->submitted_at);
+			}
+			deconf__v1__conflict_notice__free_unpacked(n, NULL);
+		}
+		deconf_msg_free(env);
+		rd_kafka_message_destroy(m);
+	}
+	for (int i = 0; i < r->f->n_ag; i++) {
+		rd_kafka_consume_stop(rkt[i], 0);
+		rd_kafka_topic_destroy(rkt[i]);
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return NULL;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	long ops = 200000;
+	int per = 100, n_ag = 4, parts = 4, lat_s = 15, ch;
+	double overlap = 1.0;
+	const char *broker_bin = BROKER_BIN, *bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP");
+	struct fed f;
+	struct gen g;
+	char conf[256], log[256], extra[512], topic[96];
+	int port = free_port();
+	int64_t t_first = 0, t_done = 0, deadline;
+	double rate, pipe_rate, entries, bytes;
+	struct reader rd = { 0 };
+	pthread_t th;
+
+	const char *xconf = "";
+
+	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:h")) != -1) {
+		switch (ch) {
+		case 'n': ops = atol(optarg); break;
+		case 's': per = atoi(optarg); break;
+		case 'a': n_ag = atoi(optarg); break;
+		case 'o': overlap = atof(optarg); break;
+		case 'p': parts = atoi(optarg); break;
+		case 't': lat_s = atoi(optarg); break;
+		case 'b': broker_bin = optarg; break;
+		case 'x': xconf = optarg; break;
+		default: fputs(usage, ch == 'h' ? stdout : stderr); return ch == 'h' ? 0 : 2;
+		}
+	}
+	if (ops < 1000 || per < 1 || per > 10000 || n_ag < 2 || n_ag > FED_MAX_AGENCIES ||
+	    overlap < 0 || overlap > 100 || parts < 1 || lat_s < 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (!bootstrap) {
+		fprintf(stderr, "bench_broker: DECONF_KRAFT_BOOTSTRAP is not set: start Kafka with "
+				"deploy/kafka/kafka.sh start and eval \"$(deploy/kafka/kafka.sh env)\"\n");
+		return 1;
+	}
+	atexit(kill_broker);
+	if (fed_new(&f, bootstrap, parts))
+		return 1;
+	for (int i = 0; i < n_ag; i++) {
+		char id[32], name[64];
+		snprintf(id, sizeof(id), "bench-%d", i);
+		snprintf(name, sizeof(name), "Bench Agency %d", i);
+		if (fed_agency(&f, id, name, K(AGENCY_LEVEL__AGENCY_LEVEL_STATE), "US",
+			       K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)) < 0)
+			return 1;
+		snprintf(topic, sizeof(topic), "%ssubmit.%s", f.prefix, id);
+		if (fed_create_topic(&f, topic, 1, 0))
+			return 1;
+		snprintf(topic, sizeof(topic), "%snotices.%s", f.prefix, id);
+		if (fed_create_topic(&f, topic, 1, 0))
+			return 1;
+	}
+	g = (struct gen){ .f = &f, .per = (uint32_t)per, .overlap_pm = (uint32_t)(overlap * 10),
+			  .seed = 42 };
+	printf("bench_broker: %ld token ops in signed submissions of %d, %d agencies, %.1f%% "
+	       "overlap, %d partitions\n",
+	       ops, per, n_ag, overlap, parts);
+	fflush(stdout);
+	for (long i = 0; i < ops / per; i++)
+		if (submit_one(&g, "P"))
+			return 1;
+	if (fed_flush(&f))
+		return 1;
+	ops = ops / per * per;
+
+	/* 1. the broker on the backlog */
+	snprintf(extra, sizeof(extra),
+		 "[http]\nport = %d\n[log]\nlevel = notice\n%s\n", port, xconf);
+	snprintf(log, sizeof(log), "%s/broker-a.log", f.dir);
+	if (fed_broker_conf(&f, "a", extra, conf, sizeof(conf)) ||
+	    (broker_pid = fed_broker_start(broker_bin, conf, log)) <= 0)
+		return 1;
+	deadline = deconf_mono_us() + 600 * 1000000LL;
+	for (;;) {
+		double done = metric(port, "deconf_ops_total");
+		int64_t now = deconf_mono_us();
+		if (done > 0 && !t_first)
+			t_first = now;
+		if (done >= (double)ops) {
+			t_done = now;
+			break;
+		}
+		if (now > deadline || kill(broker_pid, 0)) {
+			fprintf(stderr, "bench_broker: the broker did not apply %ld ops (%.0f done); "
+					"see %s\n",
+				ops, done, log);
+			return 1;
+		}
+		usleep(200000);
+	}
+	rate = (double)ops / ((double)(t_done - t_first) / 1e6);
+	entries = metric(port, "deconf_state_entries");
+	bytes = metric(port, "deconf_state_bytes");
+	sleep(6); /* the gauges are refreshed every 5 s */
+	entries = metric(port, "deconf_state_entries");
+	bytes = metric(port, "deconf_state_bytes");
+
+	/* 2. the raw pipe over the same token-op records */
+	pipe_rate = raw_pipe(&f, ops, 5000);
+	if (pipe_rate <= 0)
+		return 1;
+
+	/* 3. latency at half load */
+	rd.f = &f;
+	rd.since = deconf_now_ms();
+	g.overlap_pm = 100; /* 10%: enough notices to measure */
+	if (pthread_create(&th, NULL, reader_main, &rd))
+		return 1;
+	sleep(1);
+	{
+		double subs_per_s = rate / 2 / per;
+		int64_t start = deconf_mono_us(), end = start + (int64_t)lat_s * 1000000;
+		long sent = 0;
+		while (deconf_mono_us() < end) {
+			double due = (double)(deconf_mono_us() - start) / 1e6 * subs_per_s;
+			while (sent < (long)due) {
+				if (submit_one(&g, "L"))
+					return 1;
+				sent++;
+			}
+			usleep(1000);
+		}
+		fed_flush(&f);
+		sleep(3);
+		rd.stop = 1;
+		pthread_join(th, NULL);
+		printf("  latency load:         %.0f token ops/s offered for %d s (%ld submissions)\n",
+		       (double)sent * per / lat_s, lat_s, sent);
+	}
+	if (fed_broker_stop(broker_pid)) {
+		fprintf(stderr, "bench_broker: the broker did not stop cleanly; see %s\n", log);
+		broker_pid = 0;
+		return 1;
+	}
+	broker_pid = 0;
+	printf("  broker end to end:    %.0f token ops/s sustained (goal >= 100000: %.2fx)\n",
+	       rate, rate / 100000);
+	printf("  raw pipe (limit):     %.0f records/s (transactional consume->produce)\n",
+	       pipe_rate);
+	printf("  ratio broker/pipe:    %.2f (goal >= 0.5)\n", rate / pipe_rate);
+	if (rd.n) {
+		qsort(rd.lat, rd.n, sizeof(double), cmpd);
+		printf("  notice latency:       p50 %.0f ms, p99 %.0f ms over %zu notices at half "
+		       "load (goal p99 <= 250 ms: %.2fx)\n",
+		       rd.lat[rd.n / 2], rd.lat[(size_t)((double)rd.n * 0.99)], rd.n,
+		       rd.lat[(size_t)((double)rd.n * 0.99)] / 250);
+	} else {
+		printf("  notice latency:       no notices arrived\n");
+	}
+	printf("  state:                %.0f entries in %.0f bytes: %.0f bytes/entry (goal <= 128)\n",
+	       entries, bytes, entries > 0 ? bytes / entries : 0);
+	free(rd.lat);
+	fed_free(&f);
+	return 0;
+}
