@@ -32,8 +32,8 @@ const struct deconf_conf_def brk_conf_table[] = {
 	{ "matcher.state_max_age", DECONF_CONF_DURATION, "12h", 1000, 30 * 86400000LL, NULL, 0,
 	  "a partition's local copy older than this is rebuilt from the changelog, not caught up "
 	  "(keep it below deconf.state's delete.retention.ms)" },
-	{ "matcher.batch_max", DECONF_CONF_INT, "5000", 1, 1000000, NULL, 0,
-	  "token ops per transaction at most" },
+	{ "matcher.batch_max", DECONF_CONF_INT, "20000", 1, 1000000, NULL, 0,
+	  "token ops per transaction at most (bigger batches: more throughput under load)" },
 	{ "matcher.batch_wait", DECONF_CONF_DURATION, "20ms", 0, 10000, NULL, 0,
 	  "how long to wait for more token ops before committing a batch" },
 	{ "matcher.transaction_timeout", DECONF_CONF_DURATION, "10s", 1000, 900000, NULL, 0,

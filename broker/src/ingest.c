@@ -587,6 +587,7 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 {
 	struct ingest g = { .b = b, .mx = mx, .errstr = errstr, .errstr_size = errstr_size };
 	int part = brk_metrics_part(mx, "ingest");
+	int64_t last_gauges = 0;
 	int64_t batch_max = deconf_conf_get_int(b->conf, "ingest.batch_max");
 	int64_t batch_wait = deconf_conf_get_int(b->conf, "ingest.batch_wait");
 	int rc;
@@ -612,6 +613,11 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 	brk_metrics_ready(mx, part, 1);
 	while (!*stop) {
 		int64_t end, t0 = deconf_mono_us();
+
+		if (t0 - last_gauges > 5000000) {
+			last_gauges = t0;
+			brk_metrics_lag(mx, g.consumer, "ingest");
+		}
 		int n = 0;
 		rd_kafka_error_t *e;
 

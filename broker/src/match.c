@@ -387,7 +387,7 @@ static int notify(struct brk_match *m, struct brk_store_txn *t, int partition, i
 	if (about) {
 		cp.agency_id.data = (uint8_t *)about->agency;
 		cp.agency_id.len = strlen(about->agency);
-		if (!brk_directory_get(m->dir, about->agency, strlen(about->agency), &ag)) {
+		if (m->dir && !brk_directory_get(m->dir, about->agency, strlen(about->agency), &ag)) {
 			cp.agency_name = ag.name;
 			cp.level = ag.level;
 			cp.country = ag.country;

@@ -90,7 +90,7 @@ struct brk_match {
 	struct brk_match_conf conf;
 	struct brk_match_acc *acc;
 	size_t n_acc, cap_acc;
-	struct brk_directory *dir; /* borrowed */
+	struct brk_directory *dir; /* borrowed; NULL: counterparts by id only */
 	struct brk_match_out out;
 	struct brk_audit_head *heads; /* borrowed, indexed by partition */
 	/* counters, for metrics (the caller reads them between batches) */

@@ -580,32 +580,13 @@ static int housekeeping(struct matcher *x)
 
 static void gauges(struct matcher *x)
 {
-	rd_kafka_topic_partition_list_t *a = NULL;
 	uint64_t entries = 0, bytes = 0;
-	int owned = 0;
 
 	if (!brk_store_stats(x->store, &entries, &bytes)) {
 		brk_metrics_set(x->mx, "deconf_state_entries", NULL, (double)entries);
 		brk_metrics_set(x->mx, "deconf_state_bytes", NULL, (double)bytes);
 	}
-	if (rd_kafka_assignment(x->consumer, &a) || !a)
-		return;
-	rd_kafka_position(x->consumer, a);
-	for (int i = 0; i < a->cnt; i++) {
-		int64_t lo = 0, hi = 0, pos = a->elems[i].offset;
-		char labels[96];
-		owned++;
-		if (rd_kafka_get_watermark_offsets(x->consumer, a->elems[i].topic,
-						   a->elems[i].partition, &lo, &hi) ||
-		    hi < 0)
-			continue;
-		snprintf(labels, sizeof(labels), "part=\"matcher\",partition=\"%d\"",
-			 (int)a->elems[i].partition);
-		brk_metrics_set(x->mx, "deconf_consumer_lag", labels,
-				(double)(pos >= 0 && hi >= pos ? hi - pos : hi - lo));
-	}
-	brk_metrics_set(x->mx, "deconf_partitions_owned", NULL, owned);
-	rd_kafka_topic_partition_list_destroy(a);
+	brk_metrics_lag(x->mx, x->consumer, "matcher");
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,

@@ -1,5 +1,6 @@
 /* metrics.c — Prometheus metrics and the health endpoint (see metrics.h). */
 #include <arpa/inet.h>
+#include <librdkafka/rdkafka.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -31,7 +32,7 @@ static const struct family {
 	{ "deconf_txn_aborts_total", COUNTER, "Kafka transactions aborted, by part" },
 	{ "deconf_state_entries", GAUGE, "Entries in this instance's state store" },
 	{ "deconf_state_bytes", GAUGE, "Bytes of this instance's state store in use" },
-	{ "deconf_partitions_owned", GAUGE, "deconf.tokens partitions this instance matches" },
+	{ "deconf_partitions_owned", GAUGE, "Partitions assigned to this instance, by part" },
 	{ "deconf_consumer_lag", GAUGE, "Records behind the end, by part and partition" },
 	{ "deconf_restored_records_total", COUNTER, "Changelog records applied while restoring" },
 	{ "deconf_batch_seconds", HISTOGRAM, "Time to process and commit one batch, by part" },
@@ -158,6 +159,30 @@ void brk_metrics_observe(struct brk_metrics *mx, const char *family, const char 
 				s->b[i]++;
 	}
 	pthread_mutex_unlock(&mx->lock);
+}
+
+void brk_metrics_lag(struct brk_metrics *mx, rd_kafka_t *consumer, const char *part)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+	char labels[128];
+
+	if (rd_kafka_assignment(consumer, &a) || !a)
+		return;
+	rd_kafka_position(consumer, a);
+	for (int i = 0; i < a->cnt; i++) {
+		int64_t lo = 0, hi = 0, pos = a->elems[i].offset;
+		if (rd_kafka_get_watermark_offsets(consumer, a->elems[i].topic, a->elems[i].partition,
+						   &lo, &hi) ||
+		    hi < 0)
+			continue;
+		snprintf(labels, sizeof(labels), "part=\"%s\",topic=\"%.40s\",partition=\"%d\"",
+			 part, a->elems[i].topic, (int)a->elems[i].partition);
+		brk_metrics_set(mx, "deconf_consumer_lag", labels,
+				(double)(pos >= 0 && hi >= pos ? hi - pos : hi - lo));
+	}
+	snprintf(labels, sizeof(labels), "part=\"%s\"", part);
+	brk_metrics_set(mx, "deconf_partitions_owned", labels, a->cnt);
+	rd_kafka_topic_partition_list_destroy(a);
 }
 
 struct buf {

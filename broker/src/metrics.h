@@ -27,6 +27,12 @@ void brk_metrics_set(struct brk_metrics *mx, const char *family, const char *lab
 void brk_metrics_observe(struct brk_metrics *mx, const char *family, const char *labels,
 			 double seconds);
 
+/* deconf_consumer_lag{part=...,partition=...} for every partition assigned
+ * to consumer (from its cached watermarks: no request), and
+ * deconf_partitions_owned{part=...}. */
+struct rd_kafka_s;
+void brk_metrics_lag(struct brk_metrics *mx, struct rd_kafka_s *consumer, const char *part);
+
 /* The exposition text (malloc'ed, caller frees). */
 char *brk_metrics_render(struct brk_metrics *mx);
 

@@ -12,8 +12,8 @@
  * 2. The limit: a transactional consume→produce pipe (read_committed,
  *    the same batch size, offsets in the transaction) copies the same
  *    token-op records from deconf.tokens to another topic: records/s.
- * 3. Latency: submissions paced at half the measured throughput for a
- *    while; every notice's arrival (read_committed, as an agency reads it)
+ * 3. Latency: submissions (the same mix) paced at half the measured
+ *    throughput for a while; every notice's arrival (read_committed, as an agency reads it)
  *    minus its submission's created_at: p50 and p99.
  * 4. State: stored bytes per entry (the LMDB map in use / entries).
  *
@@ -38,19 +38,24 @@
 
 static const char usage[] =
 	"usage: bench_broker [-n OPS] [-s OPS_PER_SUBMISSION] [-a AGENCIES] [-o OVERLAP_PCT]\n"
-	"                    [-p PARTITIONS] [-t LATENCY_SECONDS] [-b BROKER_BIN] [-x INI]\n"
+	"                    [-p PARTITIONS] [-t LATENCY_SECONDS] [-i INSTANCES] [-b BROKER_BIN]\n"
+	"                    [-x INI]\n"
 	"Needs DECONF_KRAFT_BOOTSTRAP (deploy/kafka/kafka.sh env). See tests/bench/README.md.\n";
 
-static pid_t broker_pid;
+#define MAX_INSTANCES 4
+
+static pid_t broker_pid[MAX_INSTANCES];
+static int n_inst = 1;
 
 static void kill_broker(void)
 {
-	if (broker_pid > 0)
-		kill(broker_pid, SIGKILL);
+	for (int i = 0; i < MAX_INSTANCES; i++)
+		if (broker_pid[i] > 0)
+			kill(broker_pid[i], SIGKILL);
 }
 
-/* Sum of every series of a family in the broker's /metrics. */
-static double metric(int port, const char *family)
+/* Sum of every series of a family in one broker's /metrics. */
+static double metric1(int port, const char *family)
 {
 	char cmd[128], line[1024];
 	size_t fl = strlen(family);
@@ -67,6 +72,16 @@ static double metric(int port, const char *family)
 				sum += strtod(sp + 1, NULL);
 		}
 	pclose(p);
+	return sum;
+}
+
+/* ... summed over every instance (ports port, port+1...) */
+static double metric(int port, const char *family)
+{
+	double sum = 0;
+
+	for (int i = 0; i < n_inst; i++)
+		sum += metric1(port + i, family);
 	return sum;
 }
 
@@ -281,14 +296,15 @@ int main(int argc, char **argv)
 	struct gen g;
 	char conf[256], log[256], extra[512], topic[96];
 	int port = free_port();
-	int64_t t_first = 0, t_done = 0, deadline;
+	int64_t t_start, t_first = 0, t_done = 0, t_ingested = 0, deadline;
 	double rate, pipe_rate, entries, bytes;
 	struct reader rd = { 0 };
 	pthread_t th;
 
 	const char *xconf = "";
+	int pipe_batch = 5000; /* matcher.batch_max's default: the same batches */
 
-	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:h")) != -1) {
+	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:i:B:h")) != -1) {
 		switch (ch) {
 		case 'n': ops = atol(optarg); break;
 		case 's': per = atoi(optarg); break;
@@ -298,11 +314,14 @@ int main(int argc, char **argv)
 		case 't': lat_s = atoi(optarg); break;
 		case 'b': broker_bin = optarg; break;
 		case 'x': xconf = optarg; break;
+		case 'i': n_inst = atoi(optarg); break;
+		case 'B': pipe_batch = atoi(optarg); break;
 		default: fputs(usage, ch == 'h' ? stdout : stderr); return ch == 'h' ? 0 : 2;
 		}
 	}
 	if (ops < 1000 || per < 1 || per > 10000 || n_ag < 2 || n_ag > FED_MAX_AGENCIES ||
-	    overlap < 0 || overlap > 100 || parts < 1 || lat_s < 1) {
+	    overlap < 0 || overlap > 100 || parts < 1 || lat_s < 1 || n_inst < 1 ||
+	    n_inst > MAX_INSTANCES) {
 		fputs(usage, stderr);
 		return 2;
 	}
@@ -331,8 +350,8 @@ int main(int argc, char **argv)
 	g = (struct gen){ .f = &f, .per = (uint32_t)per, .overlap_pm = (uint32_t)(overlap * 10),
 			  .seed = 42 };
 	printf("bench_broker: %ld token ops in signed submissions of %d, %d agencies, %.1f%% "
-	       "overlap, %d partitions\n",
-	       ops, per, n_ag, overlap, parts);
+	       "overlap, %d partitions, %d broker instance(s)\n",
+	       ops, per, n_ag, overlap, parts, n_inst);
 	fflush(stdout);
 	for (long i = 0; i < ops / per; i++)
 		if (submit_one(&g, "P"))
@@ -341,24 +360,35 @@ int main(int argc, char **argv)
 		return 1;
 	ops = ops / per * per;
 
-	/* 1. the broker on the backlog */
-	snprintf(extra, sizeof(extra),
-		 "[http]\nport = %d\n[log]\nlevel = notice\n%s\n", port, xconf);
-	snprintf(log, sizeof(log), "%s/broker-a.log", f.dir);
-	if (fed_broker_conf(&f, "a", extra, conf, sizeof(conf)) ||
-	    (broker_pid = fed_broker_start(broker_bin, conf, log)) <= 0)
-		return 1;
-	deadline = deconf_mono_us() + 600 * 1000000LL;
+	/* 1. the broker on the backlog: instance "i0" runs ingest and the
+	 * matcher, any more instances a matcher each (same group) */
+	for (int i = 0; i < n_inst; i++) {
+		char inst[8];
+		snprintf(inst, sizeof(inst), "i%d", i);
+		snprintf(extra, sizeof(extra),
+			 "[broker]\nparts = %s\n[http]\nport = %d\n[log]\nlevel = notice\n%s\n",
+			 i ? "matcher" : "all", port + i, xconf);
+		snprintf(log, sizeof(log), "%s/broker-%s.log", f.dir, inst);
+		if (fed_broker_conf(&f, inst, extra, conf, sizeof(conf)) ||
+		    (broker_pid[i] = fed_broker_start(broker_bin, conf, log)) <= 0)
+			return 1;
+	}
+	snprintf(log, sizeof(log), "%s/broker-i*.log", f.dir);
+	t_start = deconf_mono_us();
+	deadline = t_start + 600 * 1000000LL;
 	for (;;) {
 		double done = metric(port, "deconf_ops_total");
+		double subs = metric(port, "deconf_submissions_total");
 		int64_t now = deconf_mono_us();
+		if (subs >= (double)(ops / per) && !t_ingested)
+			t_ingested = now;
 		if (done > 0 && !t_first)
 			t_first = now;
 		if (done >= (double)ops) {
 			t_done = now;
 			break;
 		}
-		if (now > deadline || kill(broker_pid, 0)) {
+		if (now > deadline || kill(broker_pid[0], 0) || kill(broker_pid[n_inst - 1], 0)) {
 			fprintf(stderr, "bench_broker: the broker did not apply %ld ops (%.0f done); "
 					"see %s\n",
 				ops, done, log);
@@ -374,14 +404,14 @@ int main(int argc, char **argv)
 	bytes = metric(port, "deconf_state_bytes");
 
 	/* 2. the raw pipe over the same token-op records */
-	pipe_rate = raw_pipe(&f, ops, 5000);
+	pipe_rate = raw_pipe(&f, ops, pipe_batch);
 	if (pipe_rate <= 0)
 		return 1;
 
 	/* 3. latency at half load */
 	rd.f = &f;
 	rd.since = deconf_now_ms();
-	g.overlap_pm = 100; /* 10%: enough notices to measure */
+	/* the same mix as phase 1: half of its load means the same work */
 	if (pthread_create(&th, NULL, reader_main, &rd))
 		return 1;
 	sleep(1);
@@ -405,14 +435,21 @@ int main(int argc, char **argv)
 		printf("  latency load:         %.0f token ops/s offered for %d s (%ld submissions)\n",
 		       (double)sent * per / lat_s, lat_s, sent);
 	}
-	if (fed_broker_stop(broker_pid)) {
-		fprintf(stderr, "bench_broker: the broker did not stop cleanly; see %s\n", log);
-		broker_pid = 0;
-		return 1;
+	for (int i = 0; i < n_inst; i++) {
+		if (fed_broker_stop(broker_pid[i])) {
+			fprintf(stderr, "bench_broker: the broker did not stop cleanly; see %s\n",
+				log);
+			broker_pid[i] = 0;
+			return 1;
+		}
+		broker_pid[i] = 0;
 	}
-	broker_pid = 0;
 	printf("  broker end to end:    %.0f token ops/s sustained (goal >= 100000: %.2fx)\n",
 	       rate, rate / 100000);
+	printf("  timeline (s):         broker started 0, first op matched %.1f, every "
+	       "submission ingested %.1f, every op matched %.1f\n",
+	       (double)(t_first - t_start) / 1e6, (double)(t_ingested - t_start) / 1e6,
+	       (double)(t_done - t_start) / 1e6);
 	printf("  raw pipe (limit):     %.0f records/s (transactional consume->produce)\n",
 	       pipe_rate);
 	printf("  ratio broker/pipe:    %.2f (goal >= 0.5)\n", rate / pipe_rate);

@@ -388,6 +388,14 @@ static void test_semantics(void **state)
 	assert_int_equal(code, 200);
 	assert_non_null(strstr(body, "deconf_notices_total{agency=\"fbi-cac\",kind=\"conflict\"}"));
 	assert_non_null(strstr(body, "deconf_txn_commits_total{part=\"matcher\"}"));
+	assert_non_null(strstr(body, "deconf_txn_commits_total{part=\"ingest\"}"));
+	assert_non_null(
+		strstr(body, "deconf_submissions_total{agency=\"fbi-cac\",result=\"accepted\"}"));
+	assert_non_null(
+		strstr(body, "deconf_rejects_total{agency=\"tx-icac\",reason=\"malformed\"} 1"));
+	assert_non_null(strstr(body, "deconf_ops_total{agency=\"navajo-pd\",op=\"add\"}"));
+	assert_non_null(strstr(body, "deconf_state_entries "));
+	assert_non_null(strstr(body, "deconf_consumer_lag{part=\"matcher\",topic=\""));
 	assert_non_null(strstr(body, "deconf_notice_latency_seconds_bucket{le=\"0.25\"}"));
 	assert_int_equal(http_get(w.http_port, "/readyz", body, sizeof(body)), 200);
 	assert_int_equal(http_get(w.http_port, "/healthz", body, sizeof(body)), 200);

@@ -56,7 +56,7 @@ static int teardown(void **state)
 }
 
 /* out = dir/name */
-static void path_in(char *out, size_t size, const struct fixture *f, const char *name)
+__attribute__((unused)) static void path_in(char *out, size_t size, const struct fixture *f, const char *name)
 {
 	int n = snprintf(out, size, "%s/%s", f->dir, name);
 
@@ -64,7 +64,8 @@ static void path_in(char *out, size_t size, const struct fixture *f, const char 
 }
 
 /* Create or replace path with exactly data and mode. */
-static void write_file(const char *path, const void *data, size_t len, mode_t mode)
+__attribute__((unused)) static void write_file(const char *path, const void *data, size_t len,
+						 mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
 
@@ -75,7 +76,7 @@ static void write_file(const char *path, const void *data, size_t len, mode_t mo
 }
 
 /* The whole file, NUL-terminated and malloc'ed; *len its size (len may be NULL). */
-static char *read_file(const char *path, size_t *len)
+__attribute__((unused)) static char *read_file(const char *path, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");
 	char *buf;

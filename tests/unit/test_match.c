@@ -1,0 +1,365 @@
+/*
+ * test_match.c — the matching semantics (broker/src/match.c) on a real
+ * LMDB store (store.c), without Kafka: the outputs are captured.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "deconf/err.h"
+#include "deconf/util.h"
+#include "match.h"
+#include "store.h"
+
+#define TESTDIR_NAME "match"
+#include "testdir.h"
+
+#define K(x) DECONF__V1__##x
+#define MAX_OUT 256
+
+struct rec {
+	uint8_t key[256];
+	size_t key_len;
+	uint8_t *value; /* packed StateRecord, NULL for a tombstone */
+	size_t len;
+};
+
+struct cap {
+	struct {
+		int kind;
+		char to[64], to_case[64], about[64], about_case[64];
+		uint8_t id[16];
+	} n[MAX_OUT];
+	size_t nn, n_audit, n_ops;
+	struct rec st[4 * MAX_OUT];
+	size_t nst;
+};
+
+static void copy(char *dst, const ProtobufCBinaryData *b)
+{
+	memcpy(dst, b->data, b->len);
+	dst[b->len] = '\0';
+}
+
+static int out_notice(void *o, int partition, const Deconf__V1__ConflictNotice *n)
+{
+	struct cap *c = o;
+
+	(void)partition;
+	assert_true(c->nn < MAX_OUT);
+	memset(&c->n[c->nn], 0, sizeof(c->n[0]));
+	c->n[c->nn].kind = n->kind;
+	copy(c->n[c->nn].to, &n->agency_id);
+	copy(c->n[c->nn].to_case, &n->case_ref);
+	if (n->counterpart) {
+		copy(c->n[c->nn].about, &n->counterpart->agency_id);
+		copy(c->n[c->nn].about_case, &n->counterpart->case_ref);
+	}
+	assert_int_equal(n->notice_id.len, 16);
+	memcpy(c->n[c->nn].id, n->notice_id.data, 16);
+	c->nn++;
+	return 0;
+}
+
+static int out_state(void *o, int partition, const uint8_t *key, size_t key_len,
+		     const Deconf__V1__StateRecord *r)
+{
+	struct cap *c = o;
+	struct rec *x = &c->st[c->nst++];
+
+	(void)partition;
+	assert_true(c->nst <= 4 * MAX_OUT && key_len <= sizeof(x->key));
+	memcpy(x->key, key, key_len);
+	x->key_len = key_len;
+	x->value = NULL;
+	if (r) {
+		x->len = deconf__v1__state_record__get_packed_size(r);
+		assert_non_null(x->value = malloc(x->len + 1));
+		deconf__v1__state_record__pack(r, x->value);
+	}
+	return 0;
+}
+
+static int out_audit(void *o, int partition, const uint8_t *ev, size_t len)
+{
+	(void)partition;
+	(void)ev;
+	(void)len;
+	((struct cap *)o)->n_audit++;
+	return 0;
+}
+
+static int out_ops(void *o, const Deconf__V1__OpsEvent *ev)
+{
+	(void)ev;
+	((struct cap *)o)->n_ops++;
+	return 0;
+}
+
+struct world {
+	struct fixture *fx;
+	struct brk_store *s;
+	struct brk_match m;
+	struct brk_audit_head heads[4];
+	struct cap cap;
+};
+
+static void world_init(struct world *w, struct fixture *fx, const char *sub)
+{
+	char dir[300], err[256];
+
+	memset(w, 0, sizeof(*w));
+	w->fx = fx;
+	snprintf(dir, sizeof(dir), "%s/%s", fx->dir, sub);
+	assert_int_equal(brk_store_open(&w->s, dir, 64 << 20, err, sizeof(err)), 0);
+	w->m.conf = (struct brk_match_conf){ .notify_queried = 1,
+					     .ip_slack_ms = 3600000,
+					     .ttl_ms = 86400000,
+					     .ttl_ip_ms = 86400000,
+					     .ttl_max_ms = 10 * 86400000LL,
+					     .warn_before_ms = 500,
+					     .hot_cases = 3 };
+	w->m.heads = w->heads;
+	w->m.out = (struct brk_match_out){ &w->cap, out_notice, out_state, out_audit, out_ops };
+}
+
+static void world_free(struct world *w)
+{
+	for (size_t i = 0; i < w->cap.nst; i++)
+		free(w->cap.st[i].value);
+	free(w->m.acc);
+	brk_store_close(w->s);
+}
+
+/* Apply one op in its own transaction (a batch of one). */
+static int apply(struct world *w, int op, const char *agency, const char *case_ref, uint8_t tok,
+		 int type, int vis, int64_t vf, int64_t vt, int64_t expires_at, int64_t now)
+{
+	Deconf__V1__TokenOp t = DECONF__V1__TOKEN_OP__INIT;
+	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
+	uint8_t token[16], sub[16];
+	struct brk_store_txn *txn;
+	int rc;
+
+	memset(token, tok, sizeof(token));
+	memset(sub, (int)(w->cap.nst & 0xff), sizeof(sub));
+	poc.name = "Det. Unit";
+	t.token.data = token;
+	t.token.len = tok ? 16 : 0;
+	t.key_epoch = 1;
+	t.type = type;
+	t.op = op;
+	t.agency_id.data = (uint8_t *)agency;
+	t.agency_id.len = strlen(agency);
+	t.case_ref.data = (uint8_t *)case_ref;
+	t.case_ref.len = strlen(case_ref);
+	t.poc = &poc;
+	t.visibility = vis;
+	t.valid_from = vf;
+	t.valid_to = vt;
+	t.expires_at = expires_at;
+	t.submission_id.data = sub;
+	t.submission_id.len = 16;
+	assert_int_equal(brk_store_begin(w->s, 0, &txn), 0);
+	rc = brk_match_op(&w->m, txn, 0, &t, now);
+	assert_int_equal(brk_match_flush_head(&w->m, 0, now), 0);
+	assert_int_equal(brk_store_commit(txn), 0);
+	return rc;
+}
+
+#define ADD(w, ag, cs, tok) apply(w, K(OP__OP_ADD), ag, cs, tok, K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, deconf_now_ms())
+
+static size_t kinds(const struct world *w, int kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->cap.nn; i++)
+		n += w->cap.n[i].kind == kind;
+	return n;
+}
+
+static int count_fn(void *o, const struct brk_entry *e)
+{
+	(void)e;
+	(*(size_t *)o)++;
+	return 0;
+}
+
+static size_t entries(struct world *w)
+{
+	struct brk_store_txn *t;
+	size_t n = 0;
+
+	assert_int_equal(brk_store_begin(w->s, 1, &t), 0);
+	assert_int_equal(brk_store_entries_all(t, 0, count_fn, &n), 0);
+	brk_store_abort(t);
+	return n;
+}
+
+static void test_conflict_once(void **state)
+{
+	struct world w;
+	const int C = K(NOTICE_KIND__NOTICE_KIND_CONFLICT);
+
+	world_init(&w, *state, "a");
+	assert_int_equal(ADD(&w, "agency-a", "A-1", 1), 0);
+	assert_int_equal(w.cap.nn, 0);
+	assert_int_equal(ADD(&w, "agency-b", "B-1", 1), 0);
+	assert_int_equal(kinds(&w, C), 2);
+	assert_string_equal(w.cap.n[0].to, "agency-b"); /* the adder first */
+	assert_string_equal(w.cap.n[0].about_case, "A-1");
+	assert_string_equal(w.cap.n[1].to, "agency-a");
+	assert_string_equal(w.cap.n[1].about_case, "B-1");
+	assert_memory_not_equal(w.cap.n[0].id, w.cap.n[1].id, 16);
+	/* a re-add, a renewal, a remove and re-add: the pair was notified */
+	assert_int_equal(ADD(&w, "agency-b", "B-1", 1), 0);
+	assert_int_equal(apply(&w, K(OP__OP_RENEW), "agency-a", "A-1", 1,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, deconf_now_ms()),
+			 0);
+	assert_int_equal(apply(&w, K(OP__OP_REMOVE), "agency-a", "A-1", 1,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, deconf_now_ms()),
+			 0);
+	assert_int_equal(entries(&w), 1);
+	assert_int_equal(ADD(&w, "agency-a", "A-1", 1), 0);
+	assert_int_equal(w.cap.nn, 2);
+	/* the same agency's other case: not by default */
+	assert_int_equal(ADD(&w, "agency-a", "A-2", 1), 0);
+	assert_int_equal(kinds(&w, C), 4); /* with B-1 only */
+	w.m.conf.match_same_agency = 1;
+	assert_int_equal(ADD(&w, "agency-a", "A-3", 1), 0);
+	assert_int_equal(w.cap.nn, 5); /* hot now (4 cases > 3): no fan-out, the adder told */
+	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN)), 1);
+	assert_int_equal(w.cap.n_ops, 1);
+	assert_int_equal(ADD(&w, "agency-c", "C-1", 1), 0);
+	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN)), 2);
+	assert_int_equal(w.cap.n_ops, 1); /* ops hear once */
+	assert_true(w.cap.n_audit > 0);
+	world_free(&w);
+}
+
+static void test_restricted_and_windows(void **state)
+{
+	struct world w;
+	int64_t now = deconf_now_ms(), H = 3600000;
+	const int R = K(VISIBILITY__VISIBILITY_RESTRICTED), IP = K(INDICATOR_TYPE__INDICATOR_TYPE_IP);
+
+	world_init(&w, *state, "b");
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-a", "UC", 2,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_EMAIL), R, 0, 0, 0, now),
+			 0);
+	assert_int_equal(ADD(&w, "agency-b", "B", 2), 0);
+	assert_int_equal(w.cap.nn, 1);
+	assert_int_equal(w.cap.n[0].kind, K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH));
+	assert_string_equal(w.cap.n[0].to, "agency-a");
+	assert_string_equal(w.cap.n[0].about, "agency-b");
+	/* IP windows, slack 1 h: a gap of 30 min conflicts, of 3 h does not */
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-a", "IP", 3, IP, 0, now, now + H, 0, now),
+			 0);
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-b", "IP", 3, IP, 0, now + 3 * H / 2,
+			       now + 2 * H, 0, now),
+			 0);
+	assert_int_equal(w.cap.nn, 3);
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-c", "IP", 3, IP, 0, now + 5 * H,
+			       now + 6 * H, 0, now),
+			 0);
+	assert_int_equal(w.cap.nn, 3);
+	/* a query stores nothing and answers the asker; holders are told */
+	assert_int_equal(apply(&w, K(OP__OP_QUERY), "agency-d", "Q", 3, IP, 0, now, now + H, 0,
+			       now),
+			 0);
+	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_QUERY_HIT)), 2);
+	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_QUERIED)), 2);
+	assert_int_equal(entries(&w), 5);
+	/* CLOSE_CASE without a token removes the case's entries */
+	assert_int_equal(apply(&w, K(OP__OP_CLOSE_CASE), "agency-b", "IP", 0, 0, 0, 0, 0, 0, now),
+			 0);
+	assert_int_equal(entries(&w), 4);
+	world_free(&w);
+}
+
+static void test_expiry(void **state)
+{
+	struct world w;
+	struct brk_store_txn *t;
+	int64_t now = deconf_now_ms();
+	size_t done = 0;
+
+	world_init(&w, *state, "c");
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-a", "E", 4,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, now + 1000, now),
+			 0);
+	assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 100, 100, &done), 0);
+	assert_int_equal(done, 0);
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 600, 100, &done), 0);
+	assert_int_equal(done, 1);
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 700, 100, &done), 0);
+	assert_int_equal(done, 0); /* warned once */
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 1000, 100, &done), 0);
+	assert_int_equal(done, 1);
+	assert_int_equal(brk_store_commit(t), 0);
+	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING)), 1);
+	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_EXPIRED)), 1);
+	assert_int_equal(entries(&w), 0);
+	assert_int_equal(ADD(&w, "agency-b", "B", 4), 0);
+	assert_int_equal(w.cap.nn, 2); /* nothing to conflict with */
+	world_free(&w);
+}
+
+/* Replaying the changelog onto an empty store gives the same state: the
+ * same entries, the pairs (no re-notice) and the audit head. */
+static void test_restore(void **state)
+{
+	struct world w, r;
+	struct brk_store_txn *t;
+
+	world_init(&w, *state, "d");
+	assert_int_equal(ADD(&w, "agency-a", "A", 5), 0);
+	assert_int_equal(ADD(&w, "agency-b", "B", 5), 0);
+	assert_int_equal(ADD(&w, "agency-a", "A", 6), 0);
+	assert_int_equal(apply(&w, K(OP__OP_REMOVE), "agency-a", "A", 6,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, deconf_now_ms()),
+			 0);
+	assert_int_equal(w.cap.nn, 2);
+
+	world_init(&r, *state, "e");
+	assert_int_equal(brk_store_begin(r.s, 0, &t), 0);
+	for (size_t i = 0; i < w.cap.nst; i++)
+		assert_int_equal(brk_match_restore(t, 0, w.cap.st[i].key, w.cap.st[i].key_len,
+						   w.cap.st[i].value, w.cap.st[i].len, &r.heads[0]),
+				 0);
+	assert_int_equal(brk_match_restore(t, 0, (const uint8_t *)"Z", 1, NULL, 0, &r.heads[0]),
+			 DECONF_E_MALFORMED);
+	assert_int_equal(brk_store_commit(t), 0);
+	assert_int_equal(entries(&r), entries(&w));
+	assert_int_equal(entries(&r), 2);
+	assert_int_equal(r.heads[0].seq, w.heads[0].seq);
+	assert_memory_equal(r.heads[0].hash, w.heads[0].hash, 32);
+	/* the pair is known: a re-add after a removal notifies nobody */
+	assert_int_equal(apply(&r, K(OP__OP_REMOVE), "agency-b", "B", 5,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, deconf_now_ms()),
+			 0);
+	assert_int_equal(ADD(&r, "agency-b", "B", 5), 0);
+	assert_int_equal(r.cap.nn, 0);
+	/* the same ops elsewhere give the same notice ids */
+	assert_int_equal(ADD(&r, "agency-c", "C", 5), 0);
+	assert_int_equal(r.cap.nn, 4);
+	world_free(&r);
+	world_free(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_conflict_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restricted_and_windows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
