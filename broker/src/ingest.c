@@ -526,8 +526,9 @@ static int open_clients(struct ingest *g)
 					g->errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(pc, "partitioner", "murmur2_random", "broker", g->errstr,
 					g->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(pc, "linger.ms", "5", "broker", g->errstr,
-					g->errstr_size)))
+	    (!deconf_conf_origin(b->conf, "kafka.linger.ms") &&
+	     (rc = deconf_kafka_conf_set(pc, "linger.ms", "5", "broker", g->errstr,
+					 g->errstr_size))))
 		goto fail;
 	/* after a commit, the next transaction's first partitions are refused
 	 * (CONCURRENT_TRANSACTIONS) until the markers are written: retry in

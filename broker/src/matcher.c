@@ -702,8 +702,9 @@ static int open_clients(struct matcher *x)
 	     * (and the next owner's restore) until it times out: keep it short */
 	    (rc = deconf_kafka_conf_set(pc, "transaction.timeout.ms", txto, "broker", x->errstr,
 					x->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(pc, "linger.ms", "5", "broker", x->errstr,
-					x->errstr_size)))
+	    (!deconf_conf_origin(b->conf, "kafka.linger.ms") &&
+	     (rc = deconf_kafka_conf_set(pc, "linger.ms", "5", "broker", x->errstr,
+					 x->errstr_size))))
 		goto fail;
 	/* after a commit, the next transaction's first partitions are refused
 	 * (CONCURRENT_TRANSACTIONS) until the markers are written: retry in

@@ -302,7 +302,7 @@ int main(int argc, char **argv)
 	pthread_t th;
 
 	const char *xconf = "";
-	int pipe_batch = 5000; /* matcher.batch_max's default: the same batches */
+	int pipe_batch = 20000; /* matcher.batch_max's default: the same batches */
 
 	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:i:B:h")) != -1) {
 		switch (ch) {
