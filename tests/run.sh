@@ -123,6 +123,15 @@ if [ -z "${DECONF_SKIP_ASAN:-}" ] && [ -f "$build/asan/build.ninja" ]; then
 	unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 fi
 
+# THE main-job command must work: it runs here as a user runs it (its own
+# build tree, librdkafka's mock cluster), so CI proves it.
+say "deploy/quickstart.sh"
+DECONF_BUILD="$build/quickstart" timeout 900 "$root/deploy/quickstart.sh" \
+	>"$build/quickstart.log" 2>&1
+rc=$?
+tail -n 25 "$build/quickstart.log"
+check quickstart $rc
+
 for f in "$build"/fuzz/tests/fuzz/fuzz_*; do
 	[ -x "$f" ] || continue
 	name=$(basename "$f")

@@ -1,0 +1,725 @@
+/*
+ * ctl.c — deconfctl, the federation operator's tool.
+ *
+ * A federation is a directory (made by `federation init`): the CA, the
+ * broker's TLS certificate and Ed25519 signing key, the federation HMAC key
+ * file, broker.conf, deconfctl.conf (how deconfctl reaches Kafka) and, per
+ * agency, a bundle directory under agencies/ that the agency takes away.
+ * Every command but `federation init` and `dev-kafka` works on the
+ * federation named by -f DIR (or $DECONF_FEDERATION, or ".").
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deconf.pb-c.h"
+#include "deconf/conf.h"
+#include "deconf/envelope.h"
+#include "deconf/err.h"
+#include "deconf/kafka.h"
+#include "deconf/log.h"
+#include "deconf/sign.h"
+#include "deconf/token.h"
+#include "deconf/util.h"
+#include "pki.h"
+
+#define K(x) DECONF__V1__##x
+#define CERT_DAYS 825
+
+static const char usage[] =
+	"usage: deconfctl [-f FEDERATION_DIR] COMMAND ...\n"
+	"\n"
+	"The federation operator's tool.\n"
+	"\n"
+	"  federation init DIR [--host NAME]... [--bootstrap HOST:PORT] [--partitions N]\n"
+	"                       [--prefix P] [--plaintext]\n"
+	"      a new federation in DIR: CA, the broker's TLS certificate (SAN: every\n"
+	"      --host) and signing key, the federation key file (epoch 1), broker.conf\n"
+	"      and deconfctl.conf. Refuses an existing federation.\n"
+	"  agency add ID --name NAME --level federal|state|local|tribal|international\n"
+	"             --country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL\n"
+	"      the agency's certificate (CN = ID) and signing key, a bundle directory\n"
+	"      (agencies/ID) to hand over, and its directory entry on Kafka.\n"
+	"  agency suspend ID | agency activate ID\n"
+	"      republish the entry with that status (a suspended agency's\n"
+	"      submissions are refused).\n"
+	"  agency list\n"
+	"      the agencies of the directory topic, as the broker sees them.\n"
+	"  dev-kafka [--port N]\n"
+	"      librdkafka's in-memory mock cluster with the deconf topics, for the\n"
+	"      quick start (plaintext, no ACLs); prints its bootstrap address and runs\n"
+	"      until SIGTERM or SIGINT.\n"
+	"\n"
+	"Agency ids: 2..63 characters of a-z, 0-9 and '-', not starting with '-' (they\n"
+	"name topics and TLS principals).\n"
+	"\n"
+	"Exit status: 0 done; 1 failed; 2 bad usage or configuration.\n";
+
+static const struct deconf_conf_def ctl_table[] = {
+	{ "federation.topic_prefix", DECONF_CONF_STR, "deconf.", 0, 0, NULL, 0,
+	  "prefix of every deconf topic" },
+	{ "federation.partitions", DECONF_CONF_INT, "4", 1, 1024, NULL, 0,
+	  "partitions of deconf.tokens and deconf.state" },
+	{ "federation.signing_key", DECONF_CONF_PATH, "broker-signing.key", 0, 0, NULL, 0,
+	  "the federation's Ed25519 key (signs directory entries)" },
+	{ "log.level", DECONF_CONF_ENUM, "notice", 0, 0, "err|warning|notice|info|debug", 0,
+	  "least severe level logged" },
+};
+
+static volatile int stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("deconfctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return rc;
+}
+
+/* ----------------------------------------------------------- federation */
+
+struct fed {
+	char dir[1024];
+	struct deconf_conf *conf;
+	struct deconf_sign_key *key;
+	const char *prefix;
+};
+
+/* A kafka.* value of the federation's configuration, or NULL. */
+static const char *kafka_value(const struct fed *f, const char *name)
+{
+	for (size_t i = 0; i < deconf_conf_kafka_count(f->conf); i++) {
+		const char *n, *v, *o;
+		deconf_conf_kafka_get(f->conf, i, &n, &v, &o);
+		if (!strcmp(n, name))
+			return v;
+	}
+	return NULL;
+}
+
+static const char *fpath(const struct fed *f, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", f->dir, name);
+	return buf;
+}
+
+static int fed_open(struct fed *f, const char *dir)
+{
+	char path[1200], errstr[1024];
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "%s", dir);
+	if (chdir(dir))
+		return fail(2, "%s: %s (deconfctl -f DIR, or federation init)", dir, strerror(errno));
+	snprintf(f->dir, sizeof(f->dir), ".");
+	if (access("deconfctl.conf", R_OK))
+		return fail(2, "%s/deconfctl.conf: not a federation (deconfctl federation init)",
+			    dir);
+	if ((rc = deconf_conf_new(&f->conf, ctl_table, sizeof(ctl_table) / sizeof(ctl_table[0]),
+				  errstr, sizeof(errstr))) ||
+	    (rc = deconf_conf_load(f->conf, fpath(f, "deconfctl.conf", path, sizeof(path)), NULL,
+				   NULL, 0, errstr, sizeof(errstr))))
+		return fail(2, "%s", errstr);
+	f->prefix = deconf_conf_get_str(f->conf, "federation.topic_prefix");
+	deconf_log_set_level(deconf_log_level_parse(deconf_conf_get_str(f->conf, "log.level")));
+	if ((rc = deconf_sign_key_load(&f->key, deconf_conf_get_str(f->conf, "federation.signing_key"),
+				       errstr, sizeof(errstr))))
+		return fail(2, "%s", errstr);
+	return 0;
+}
+
+static void fed_close(struct fed *f)
+{
+	deconf_sign_key_free(f->key);
+	deconf_conf_free(f->conf);
+}
+
+static int write_text(const char *path, const char *text, mode_t mode)
+{
+	char errstr[512];
+
+	if (deconf_file_write(path, text, strlen(text), mode, 1, errstr, sizeof(errstr)))
+		return fail(1, "%s", errstr);
+	return 0;
+}
+
+static int cmd_federation_init(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "bootstrap", required_argument, NULL, 'b' },
+		{ "partitions", required_argument, NULL, 'p' },
+		{ "prefix", required_argument, NULL, 'P' },
+		{ "plaintext", no_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *hosts[16] = { "localhost", "127.0.0.1" }, *bootstrap = "localhost:9093";
+	const char *prefix = "deconf.";
+	size_t n_hosts = 2;
+	int partitions = 4, plaintext = 0, ch;
+	char path[1200], path2[1200], errstr[1024], text[4096], *dir;
+	struct deconf_sign_key *key = NULL;
+	struct deconf_keyring *ring = NULL;
+	uint32_t epoch = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		switch (ch) {
+		case 'H':
+			if (n_hosts == 16)
+				return fail(2, "too many --host");
+			hosts[n_hosts++] = optarg;
+			break;
+		case 'b': bootstrap = optarg; break;
+		case 'p': partitions = atoi(optarg); break;
+		case 'P': prefix = optarg; break;
+		case 'T': plaintext = 1; break;
+		default: return fail(2, "federation init: bad option (--help)");
+		}
+	}
+	if (optind != argc - 1)
+		return fail(2, "federation init DIR: one directory");
+	if (partitions < 1 || partitions > 1024)
+		return fail(2, "--partitions: 1..1024");
+	dir = argv[optind];
+	snprintf(path, sizeof(path), "%s/deconfctl.conf", dir);
+	if (!access(path, F_OK))
+		return fail(1, "%s: a federation exists there; refusing to overwrite it", dir);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return fail(1, "%s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/agencies", dir);
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return fail(1, "%s: %s", path, strerror(errno));
+	/* the CA and the broker's certificate */
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	snprintf(path2, sizeof(path2), "%s/ca.key", dir);
+	if (brk_pki_ca_new(path, path2, "deconf federation CA", 3650, errstr, sizeof(errstr)))
+		return fail(1, "%s", errstr);
+	{
+		char cert[1200], kp[1200];
+		snprintf(cert, sizeof(cert), "%s/broker.pem", dir);
+		snprintf(kp, sizeof(kp), "%s/broker.key", dir);
+		if (brk_pki_issue(path, path2, "deconf-broker", hosts, n_hosts, 1, CERT_DAYS, cert, kp,
+				  errstr, sizeof(errstr)))
+			return fail(1, "%s", errstr);
+	}
+	/* the broker's (federation's) signing key, and its public half */
+	snprintf(path, sizeof(path), "%s/broker-signing.key", dir);
+	snprintf(path2, sizeof(path2), "%s/broker.pub", dir);
+	if (deconf_sign_key_generate(&key, errstr, sizeof(errstr)) ||
+	    deconf_sign_key_save_private(key, path, errstr, sizeof(errstr)) ||
+	    deconf_sign_key_save_public(key, path2, errstr, sizeof(errstr))) {
+		deconf_sign_key_free(key);
+		return fail(1, "%s", errstr);
+	}
+	deconf_sign_key_free(key);
+	/* the federation key: agencies make tokens with it; the broker never
+	 * loads it */
+	snprintf(path, sizeof(path), "%s/federation.keys", dir);
+	if (deconf_keyring_new(&ring) || deconf_keyring_rotate(ring, &epoch) ||
+	    deconf_keyring_save(ring, path, 1, errstr, sizeof(errstr))) {
+		deconf_keyring_free(ring);
+		return fail(1, "%s", errstr);
+	}
+	deconf_keyring_free(ring);
+	snprintf(text, sizeof(text),
+		 "; deconf broker — made by deconfctl federation init. Run it from this\n"
+		 "; directory: deconf-broker -c broker.conf (all keys: --help-config).\n"
+		 "[broker]\nsigning_key = broker-signing.key\ntopic_prefix = %s\ninstance = 1\n"
+		 "[matcher]\nstate_dir = broker-state\n"
+		 "[http]\naddress = 127.0.0.1\nport = 9464\n"
+		 "[kafka]\nbootstrap.servers = %s\n%s",
+		 prefix, bootstrap,
+		 plaintext ? ""
+			   : "security.protocol = ssl\nssl.ca.location = ca.pem\n"
+			     "ssl.certificate.location = broker.pem\nssl.key.location = broker.key\n");
+	snprintf(path, sizeof(path), "%s/broker.conf", dir);
+	if (write_text(path, text, 0600))
+		return 1;
+	snprintf(text, sizeof(text),
+		 "; how deconfctl reaches Kafka (as the broker's principal)\n"
+		 "[federation]\ntopic_prefix = %s\npartitions = %d\n"
+		 "signing_key = broker-signing.key\n"
+		 "[kafka]\nbootstrap.servers = %s\n%s",
+		 prefix, partitions, bootstrap,
+		 plaintext ? ""
+			   : "security.protocol = ssl\nssl.ca.location = ca.pem\n"
+			     "ssl.certificate.location = broker.pem\nssl.key.location = broker.key\n");
+	snprintf(path, sizeof(path), "%s/deconfctl.conf", dir);
+	if (write_text(path, text, 0600))
+		return 1;
+	printf("federation created in %s:\n"
+	       "  ca.pem, ca.key            the federation CA (keep ca.key offline)\n"
+	       "  broker.pem, broker.key    the broker's TLS certificate (SAN:",
+	       dir);
+	for (size_t i = 0; i < n_hosts; i++)
+		printf(" %s", hosts[i]);
+	printf(")\n"
+	       "  broker-signing.key        the broker's Ed25519 key; broker.pub its public half\n"
+	       "  federation.keys           the token key, epoch %u (agencies get it; the broker never)\n"
+	       "  broker.conf               deconf-broker -c broker.conf, run from %s\n"
+	       "next: deconfctl -f %s agency add ID --name ... (then topics apply)\n",
+	       epoch, dir, dir);
+	return 0;
+}
+
+/* --------------------------------------------------------------- agencies */
+
+static int parse_level(const char *s)
+{
+	static const char *const names[] = { "federal", "state", "local", "tribal",
+					     "international" };
+
+	for (int i = 0; i < 5; i++)
+		if (!strcmp(s, names[i]))
+			return i + 1;
+	return 0;
+}
+
+static const char *level_name(int level)
+{
+	static const char *const names[] = { "?", "federal", "state", "local", "tribal",
+					     "international" };
+
+	return level >= 0 && level <= 5 ? names[level] : "?";
+}
+
+/* Produce one signed directory entry (the federation's key). */
+static int publish_entry(struct fed *f, const Deconf__V1__DirectoryEntry *e)
+{
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_t *rk;
+	char errstr[1024], topic[256];
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = deconf_envelope_seal(&e->base, K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY),
+				       "federation", f->key, &buf, &len)))
+		return fail(1, "sealing the entry: %s", deconf_strerror(rc));
+	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
+	    deconf_kafka_conf_set(kc, "enable.idempotence", "true", "deconfctl", errstr,
+				  sizeof(errstr)) ||
+	    !(rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr)))) {
+		free(buf);
+		return fail(1, "%s", errstr);
+	}
+	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
+	rc = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+			       RD_KAFKA_V_KEY(e->agency_id.data, e->agency_id.len),
+			       RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+			       RD_KAFKA_V_END);
+	if (rc)
+		free(buf);
+	else if (rd_kafka_flush(rk, 30000) || rd_kafka_outq_len(rk))
+		rc = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	rd_kafka_destroy(rk);
+	if (rc)
+		return fail(1, "publishing to %s: %s", topic, rd_kafka_err2str(rc));
+	return 0;
+}
+
+static int cmd_agency_add(struct fed *f, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "level", required_argument, NULL, 'l' },
+		{ "country", required_argument, NULL, 'c' },
+		{ "poc-name", required_argument, NULL, 'N' },
+		{ "poc-phone", required_argument, NULL, 'P' },
+		{ "poc-email", required_argument, NULL, 'E' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = NULL, *country = NULL, *pn = NULL, *pp = NULL, *pe = NULL, *id;
+	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
+	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
+	struct deconf_sign_key *key = NULL;
+	uint8_t pub[DECONF_PUBKEY_LEN];
+	char dir[1200], path[1400], path2[1400], errstr[1024], text[4096], *fedkeys = NULL,
+		*bpub = NULL;
+	size_t len;
+	int level = 0, ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		switch (ch) {
+		case 'n': name = optarg; break;
+		case 'l':
+			if (!(level = parse_level(optarg)))
+				return fail(2, "--level %s: federal|state|local|tribal|international",
+					    optarg);
+			break;
+		case 'c': country = optarg; break;
+		case 'N': pn = optarg; break;
+		case 'P': pp = optarg; break;
+		case 'E': pe = optarg; break;
+		default: return fail(2, "agency add: bad option (--help)");
+		}
+	}
+	if (optind != argc - 1)
+		return fail(2, "agency add ID: one agency id");
+	id = argv[optind];
+	if (!deconf_agency_id_valid(id, strlen(id)))
+		return fail(2, "'%s' is not an agency id: 2..63 of a-z, 0-9 and '-', not starting "
+			       "with '-'",
+			    id);
+	if (!name || !level || !country || !pn || !pp || !pe)
+		return fail(2, "agency add %s: --name, --level, --country, --poc-name, --poc-phone "
+			       "and --poc-email are required",
+			    id);
+	if (strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' ||
+	    country[1] > 'Z')
+		return fail(2, "--country %s: an ISO 3166-1 alpha-2 code, e.g. US", country);
+	snprintf(dir, sizeof(dir), "%s/agencies/%s", f->dir, id);
+	if (mkdir(dir, 0700))
+		return fail(1, "%s: %s", dir,
+			    errno == EEXIST ? "the agency exists (agency suspend/activate changes it)"
+					    : strerror(errno));
+	snprintf(path, sizeof(path), "%s/agency.pem", dir);
+	snprintf(path2, sizeof(path2), "%s/agency.key", dir);
+	if (brk_pki_issue("ca.pem", "ca.key", id, NULL, 0, 0, CERT_DAYS, path, path2, errstr,
+			  sizeof(errstr)))
+		return fail(1, "%s", errstr);
+	snprintf(path, sizeof(path), "%s/signing.key", dir);
+	if ((rc = deconf_sign_key_generate(&key, errstr, sizeof(errstr))) ||
+	    (rc = deconf_sign_key_save_private(key, path, errstr, sizeof(errstr))))
+		goto out;
+	/* what the agency takes: the CA, the federation key, the broker's
+	 * public key (to verify notices) */
+	if ((rc = deconf_file_read("ca.pem", 1 << 20, 0, &fedkeys, &len, errstr, sizeof(errstr))))
+		goto out;
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	if ((rc = deconf_file_write(path, fedkeys, len, 0644, 1, errstr, sizeof(errstr))))
+		goto out;
+	free(fedkeys);
+	fedkeys = NULL;
+	if ((rc = deconf_file_read("federation.keys", 1 << 20, 1, &fedkeys, &len, errstr,
+				   sizeof(errstr))))
+		goto out;
+	snprintf(path, sizeof(path), "%s/federation.keys", dir);
+	if ((rc = deconf_file_write(path, fedkeys, len, 0600, 1, errstr, sizeof(errstr))))
+		goto out;
+	if ((rc = deconf_file_read("broker.pub", 1 << 20, 0, &bpub, &len, errstr, sizeof(errstr))))
+		goto out;
+	snprintf(path, sizeof(path), "%s/broker.pub", dir);
+	if ((rc = deconf_file_write(path, bpub, len, 0644, 1, errstr, sizeof(errstr))))
+		goto out;
+	{
+		char bootstrap[512];
+		const char *proto = kafka_value(f, "security.protocol");
+		snprintf(bootstrap, sizeof(bootstrap), "%s",
+			 kafka_value(f, "bootstrap.servers") ? kafka_value(f, "bootstrap.servers")
+							     : "localhost:9093");
+		snprintf(text, sizeof(text),
+			 "; %s — deconf adapter configuration, made by deconfctl agency add.\n"
+			 "; Run deconf-adapter from this directory (paths are relative to it).\n"
+			 "[agency]\nid = %s\nkey_file = federation.keys\nsigning_key = signing.key\n"
+			 "broker_public_key = broker.pub\ntopic_prefix = %s\ndefault_region = %s\n"
+			 "[ledger]\ndir = ledger\n[run]\nspool_dir = spool\noutbox_file = notices.jsonl\n"
+			 "[kafka]\nbootstrap.servers = %s\n%s",
+			 name, id, f->prefix, country, bootstrap,
+			 proto && !strcasecmp(proto, "ssl")
+				 ? "security.protocol = ssl\nssl.ca.location = ca.pem\n"
+				   "ssl.certificate.location = agency.pem\nssl.key.location = agency.key\n"
+				 : "");
+	}
+	snprintf(path, sizeof(path), "%s/agency.conf", dir);
+	if ((rc = deconf_file_write(path, text, strlen(text), 0600, 1, errstr, sizeof(errstr))))
+		goto out;
+	snprintf(text, sizeof(text),
+		 "deconf bundle for %s (%s)\n"
+		 "==========================================\n\n"
+		 "For the agency's IT staff. This directory is everything your adapter needs:\n\n"
+		 "  agency.conf       the adapter's configuration (edit bootstrap.servers if needed)\n"
+		 "  agency.pem/.key   your TLS client certificate (CN = %s) and its key\n"
+		 "  ca.pem            the federation CA, to trust the Kafka brokers\n"
+		 "  signing.key       your Ed25519 key: signs your submissions\n"
+		 "  federation.keys   the federation's token key: makes your indicators' hashes\n"
+		 "  broker.pub        the broker's public key: verifies the notices you receive\n\n"
+		 "Keep agency.key, signing.key and federation.keys secret (mode 0600, on the\n"
+		 "adapter's host only). Raw indicators never leave your network: the adapter\n"
+		 "sends keyed hashes only.\n\n"
+		 "1. Install deconf-adapter and copy this directory to its host.\n"
+		 "2. From this directory: deconf-adapter -c agency.conf check cases.csv\n"
+		 "   (formats: adapters/INPUT.md), then: deconf-adapter -c agency.conf submit cases.csv\n"
+		 "3. Notices: deconf-adapter -c agency.conf notices --follow, or run the daemon:\n"
+		 "   deconf-adapter -c agency.conf run (spool/ directory in, notices.jsonl out).\n"
+		 "4. When the federation rotates its key you receive a new federation.keys:\n"
+		 "   replace it, then deconf-adapter -c agency.conf resubmit.\n",
+		 name, id, id);
+	snprintf(path, sizeof(path), "%s/README.txt", dir);
+	if ((rc = deconf_file_write(path, text, strlen(text), 0644, 1, errstr, sizeof(errstr))))
+		goto out;
+	/* the directory entry */
+	deconf_sign_key_public(key, pub);
+	poc.name = (char *)pn;
+	poc.phone = (char *)pp;
+	poc.email = (char *)pe;
+	e.agency_id.data = (uint8_t *)id;
+	e.agency_id.len = strlen(id);
+	e.name = (char *)name;
+	e.level = level;
+	e.country = (char *)country;
+	e.watch_contact = &poc;
+	e.signing_public_key.data = pub;
+	e.signing_public_key.len = sizeof(pub);
+	e.status = K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE);
+	e.updated_at = deconf_now_ms();
+	e.tls_principal = (char *)id;
+	{
+		/* kept, so suspend/activate can republish it */
+		size_t plen = deconf__v1__directory_entry__get_packed_size(&e);
+		uint8_t *pb = malloc(plen ? plen : 1);
+		if (!pb) {
+			rc = DECONF_E_NOMEM;
+			goto out;
+		}
+		deconf__v1__directory_entry__pack(&e, pb);
+		snprintf(path, sizeof(path), "%s/agencies/%s.entry", f->dir, id);
+		rc = deconf_file_write(path, pb, plen, 0644, 0, errstr, sizeof(errstr));
+		free(pb);
+		if (rc)
+			goto out;
+	}
+	if ((rc = publish_entry(f, &e)))
+		goto out_quiet;
+	printf("agency %s (%s, %s, %s) added; bundle: %s\n", id, name, level_name(level), country,
+	       dir);
+out_quiet:
+	deconf_sign_key_free(key);
+	free(fedkeys);
+	free(bpub);
+	return rc ? 1 : 0;
+out:
+	deconf_sign_key_free(key);
+	free(fedkeys);
+	free(bpub);
+	return fail(1, "%s", errstr[0] ? errstr : deconf_strerror(rc));
+}
+
+static int cmd_agency_status(struct fed *f, const char *id, int status)
+{
+	char path[1200], errstr[512], *buf;
+	size_t len;
+	Deconf__V1__DirectoryEntry *e;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/agencies/%s.entry", f->dir, id);
+	if (deconf_file_read(path, 1 << 20, 0, &buf, &len, errstr, sizeof(errstr)))
+		return fail(1, "%s (no such agency in this federation?)", errstr);
+	if (!(e = deconf__v1__directory_entry__unpack(NULL, len, (uint8_t *)buf))) {
+		free(buf);
+		return fail(1, "%s: unreadable", path);
+	}
+	free(buf);
+	e->status = status;
+	e->updated_at = deconf_now_ms();
+	rc = publish_entry(f, e);
+	if (!rc) {
+		size_t plen = deconf__v1__directory_entry__get_packed_size(e);
+		uint8_t *pb = malloc(plen ? plen : 1);
+		if (pb) {
+			deconf__v1__directory_entry__pack(e, pb);
+			if (deconf_file_write(path, pb, plen, 0644, 0, errstr, sizeof(errstr)))
+				fail(1, "%s", errstr);
+			free(pb);
+		}
+		printf("agency %s is now %s\n", id,
+		       status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended" : "active");
+	}
+	deconf__v1__directory_entry__free_unpacked(e, NULL);
+	return rc;
+}
+
+struct listed {
+	char id[64], line[512];
+};
+
+static int cmd_agency_list(struct fed *f)
+{
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	char errstr[1024], topic[256];
+	struct listed *v = NULL;
+	size_t n = 0, refused = 0;
+
+	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
+	    deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "deconfctl", errstr,
+				  sizeof(errstr)) ||
+	    !(rk = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr))))
+		return fail(1, "%s", errstr);
+	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING);
+	for (int idle = 0; idle < 20;) {
+		rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 500);
+		ProtobufCMessage *msg = NULL;
+		Deconf__V1__DirectoryEntry *e;
+		size_t i;
+
+		if (!m) {
+			idle++;
+			continue;
+		}
+		if (m->err) {
+			int end = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+			rd_kafka_message_destroy(m);
+			if (end)
+				break;
+			idle++;
+			continue;
+		}
+		if (!m->payload || m->key_len >= sizeof(v[0].id) ||
+		    deconf_envelope_open(m->payload, m->len, 1 << 20,
+					 K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY), f->key,
+					 &deconf__v1__directory_entry__descriptor, &msg, NULL, 0)) {
+			refused += m->payload != NULL; /* tombstones remove, below */
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		e = (Deconf__V1__DirectoryEntry *)msg;
+		/* a later record of an agency replaces the earlier one */
+		for (i = 0; i < n; i++)
+			if (strlen(v[i].id) == e->agency_id.len &&
+			    !memcmp(v[i].id, e->agency_id.data, e->agency_id.len))
+				break;
+		if (i == n) {
+			struct listed *nv = realloc(v, (n + 1) * sizeof(*v));
+			if (!nv)
+				abort();
+			v = nv;
+			n++;
+			snprintf(v[i].id, sizeof(v[i].id), "%.*s", (int)e->agency_id.len,
+				 (const char *)e->agency_id.data);
+		}
+		snprintf(v[i].line, sizeof(v[i].line), "%-24s %-10s %-13s %-3s %s", v[i].id,
+			 e->status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
+			 : e->status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
+										  : "removed",
+			 level_name(e->level), e->country, e->name);
+		deconf_msg_free(msg);
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consume_stop(rkt, 0);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	printf("%-24s %-10s %-13s %-3s %s\n", "AGENCY", "STATUS", "LEVEL", "CC", "NAME");
+	for (size_t i = 0; i < n; i++)
+		printf("%s\n", v[i].line);
+	if (refused)
+		printf("(%zu record(s) not signed by this federation's key were ignored, as the "
+		       "broker ignores them)\n",
+		       refused);
+	free(v);
+	return 0;
+}
+
+/* -------------------------------------------------------------- dev-kafka */
+
+static int cmd_dev_kafka(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int per_partition;
+	} topics[] = { { "tokens", 1 }, { "state", 1 }, { "audit", 0 },
+		       { "ops", 0 },    { "directory", 0 }, { "ingest.seen", 0 } };
+	struct sigaction sa = { .sa_handler = on_signal };
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	rd_kafka_mock_cluster_t *mc;
+	const char *prefix = "deconf.";
+	char errstr[512], name[256];
+	rd_kafka_t *rk;
+	int partitions = 4;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--partitions") && i + 1 < argc)
+			partitions = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--prefix") && i + 1 < argc)
+			prefix = argv[++i];
+		else
+			return fail(2, "dev-kafka [--partitions N] [--prefix P]");
+	}
+	/* a client owns the mock cluster; its brokers listen on loopback */
+	if (rd_kafka_conf_set(kc, "test.mock.num.brokers", "1", errstr, sizeof(errstr)) ||
+	    !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr))))
+		return fail(1, "mock cluster: %s", errstr);
+	mc = rd_kafka_handle_mock_cluster(rk);
+	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", prefix, topics[i].name);
+		rd_kafka_mock_topic_create(mc, name, topics[i].per_partition ? partitions : 1, 1);
+	}
+	printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
+	fflush(stdout);
+	fprintf(stderr,
+		"deconfctl: dev-kafka: librdkafka's in-memory mock cluster at %s (plaintext, no "
+		"ACLs, for the quick start only); SIGTERM stops it\n",
+		rd_kafka_mock_cluster_bootstraps(mc));
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!stop)
+		rd_kafka_poll(rk, 200);
+	rd_kafka_destroy(rk);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *fdir = getenv("DECONF_FEDERATION");
+	struct fed f;
+	int rc;
+
+	deconf_log_set_program("deconfctl");
+	if (argc >= 3 && !strcmp(argv[1], "-f")) {
+		fdir = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "federation") && argc >= 3 && !strcmp(argv[2], "init"))
+		return cmd_federation_init(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "dev-kafka"))
+		return cmd_dev_kafka(argc - 1, argv + 1);
+	if (strcmp(argv[1], "agency") || argc < 3)
+		return fail(2, "unknown command '%s' (--help)", argv[1]);
+	if ((rc = fed_open(&f, fdir ? fdir : ".")))
+		return rc;
+	if (!strcmp(argv[2], "add"))
+		rc = cmd_agency_add(&f, argc - 2, argv + 2);
+	else if (!strcmp(argv[2], "suspend") && argc == 4)
+		rc = cmd_agency_status(&f, argv[3], K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
+	else if (!strcmp(argv[2], "activate") && argc == 4)
+		rc = cmd_agency_status(&f, argv[3], K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE));
+	else if (!strcmp(argv[2], "list"))
+		rc = cmd_agency_list(&f);
+	else
+		rc = fail(2, "agency add|suspend|activate|list (--help)");
+	fed_close(&f);
+	return rc;
+}
