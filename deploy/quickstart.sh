@@ -96,6 +96,9 @@ say "3. the federation and its agencies"
 fed="$work/federation"
 "$ctl" federation init "$fed" --plaintext --bootstrap "$bootstrap"
 export DECONF_FEDERATION="$fed"
+if [ "$mode" = real ]; then
+	"$ctl" topics apply # the federation's own topics, the directory first
+fi
 "$ctl" agency add fbi-cac --name "FBI Albuquerque Crimes Against Children" --level federal \
 	--country US --poc-name "CAC duty agent" --poc-phone "+1 505 555 0100" \
 	--poc-email cac-duty@fbi.example
@@ -105,7 +108,7 @@ export DECONF_FEDERATION="$fed"
 	--country US --poc-name "Criminal Investigations desk" --poc-phone "+1 928 555 0102" \
 	--poc-email cid@nnpd.example
 if [ "$mode" = real ]; then
-	"$ctl" topics apply
+	"$ctl" topics apply # now each agency's topics and literal ACLs
 fi
 "$ctl" agency list
 

@@ -55,6 +55,12 @@ static const char usage[] =
 	"      submissions are refused).\n"
 	"  agency list\n"
 	"      the agencies of the directory topic, as the broker sees them.\n"
+	"  topics apply\n"
+	"      create every missing topic (tokens and state with federation.partitions,\n"
+	"      state and directory compacted, audit kept forever, one partition per\n"
+	"      agency topic) and the literal ACLs of every agency in the directory:\n"
+	"      write its submit topic, read its notices and rejects topics and the\n"
+	"      directory. Re-running it changes nothing, and says so.\n"
 	"  dev-kafka [--port N]\n"
 	"      librdkafka's in-memory mock cluster with the deconf topics, for the\n"
 	"      quick start (plaintext, no ACLs); prints its bootstrap address and runs\n"
@@ -556,17 +562,20 @@ static int cmd_agency_status(struct fed *f, const char *id, int status)
 
 struct listed {
 	char id[64], line[512];
+	int status;
 };
 
-static int cmd_agency_list(struct fed *f)
+/* The agencies of the directory topic (the latest record of each, signed
+ * by this federation). *v is malloc'ed. */
+static int read_directory(struct fed *f, struct listed **v, size_t *n, size_t *refused)
 {
 	rd_kafka_conf_t *kc = NULL;
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
 	char errstr[1024], topic[256];
-	struct listed *v = NULL;
-	size_t n = 0, refused = 0;
 
+	*v = NULL;
+	*n = *refused = 0;
 	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
 	    deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "deconfctl", errstr,
 				  sizeof(errstr)) ||
@@ -593,30 +602,31 @@ static int cmd_agency_list(struct fed *f)
 			idle++;
 			continue;
 		}
-		if (!m->payload || m->key_len >= sizeof(v[0].id) ||
+		if (!m->payload || m->key_len >= sizeof((*v)[0].id) ||
 		    deconf_envelope_open(m->payload, m->len, 1 << 20,
 					 K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY), f->key,
 					 &deconf__v1__directory_entry__descriptor, &msg, NULL, 0)) {
-			refused += m->payload != NULL; /* tombstones remove, below */
+			*refused += m->payload != NULL;
 			rd_kafka_message_destroy(m);
 			continue;
 		}
 		e = (Deconf__V1__DirectoryEntry *)msg;
 		/* a later record of an agency replaces the earlier one */
-		for (i = 0; i < n; i++)
-			if (strlen(v[i].id) == e->agency_id.len &&
-			    !memcmp(v[i].id, e->agency_id.data, e->agency_id.len))
+		for (i = 0; i < *n; i++)
+			if (strlen((*v)[i].id) == e->agency_id.len &&
+			    !memcmp((*v)[i].id, e->agency_id.data, e->agency_id.len))
 				break;
-		if (i == n) {
-			struct listed *nv = realloc(v, (n + 1) * sizeof(*v));
+		if (i == *n) {
+			struct listed *nv = realloc(*v, (*n + 1) * sizeof(**v));
 			if (!nv)
 				abort();
-			v = nv;
-			n++;
-			snprintf(v[i].id, sizeof(v[i].id), "%.*s", (int)e->agency_id.len,
+			*v = nv;
+			(*n)++;
+			snprintf(nv[i].id, sizeof(nv[i].id), "%.*s", (int)e->agency_id.len,
 				 (const char *)e->agency_id.data);
 		}
-		snprintf(v[i].line, sizeof(v[i].line), "%-24s %-10s %-13s %-3s %s", v[i].id,
+		(*v)[i].status = e->status;
+		snprintf((*v)[i].line, sizeof((*v)[i].line), "%-24s %-10s %-13s %-3s %s", (*v)[i].id,
 			 e->status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
 			 : e->status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
 										  : "removed",
@@ -627,6 +637,16 @@ static int cmd_agency_list(struct fed *f)
 	rd_kafka_consume_stop(rkt, 0);
 	rd_kafka_topic_destroy(rkt);
 	rd_kafka_destroy(rk);
+	return 0;
+}
+
+static int cmd_agency_list(struct fed *f)
+{
+	struct listed *v;
+	size_t n, refused;
+
+	if (read_directory(f, &v, &n, &refused))
+		return 1;
 	printf("%-24s %-10s %-13s %-3s %s\n", "AGENCY", "STATUS", "LEVEL", "CC", "NAME");
 	for (size_t i = 0; i < n; i++)
 		printf("%s\n", v[i].line);
@@ -636,6 +656,269 @@ static int cmd_agency_list(struct fed *f)
 		       refused);
 	free(v);
 	return 0;
+}
+
+/* ----------------------------------------------------------- topics apply */
+
+struct want_topic {
+	char name[256];
+	int partitions;
+	const char *config[3][2];
+};
+
+static int admin_wait(rd_kafka_queue_t *q, rd_kafka_event_t **ev)
+{
+	if (!(*ev = rd_kafka_queue_poll(q, 60000)))
+		return fail(1, "the Kafka Admin API did not answer in 60 s");
+	if (rd_kafka_event_error(*ev)) {
+		int rc = fail(1, "%s", rd_kafka_event_error_string(*ev));
+		rd_kafka_event_destroy(*ev);
+		*ev = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+/* Create what is missing of wt; print what was done. */
+static int apply_topics(rd_kafka_t *rk, rd_kafka_queue_t *q, struct want_topic *wt, size_t n)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_NewTopic_t **nt = calloc(n ? n : 1, sizeof(*nt));
+	size_t n_new = 0, existing = 0;
+	rd_kafka_event_t *ev;
+	char errstr[512];
+	int rc = 0;
+
+	if (!nt)
+		return 1;
+	if (rd_kafka_metadata(rk, 1, NULL, &md, 30000)) {
+		free(nt);
+		return fail(1, "cannot list the cluster's topics");
+	}
+	for (size_t i = 0; i < n; i++) {
+		int found = 0;
+		for (int j = 0; j < md->topic_cnt && !found; j++)
+			if (!strcmp(md->topics[j].topic, wt[i].name)) {
+				found = 1;
+				if (md->topics[j].partition_cnt < wt[i].partitions)
+					printf("topic %s: exists with %d partition(s), fewer than %d: "
+					       "left as is (adding partitions moves keys)\n",
+					       wt[i].name, md->topics[j].partition_cnt,
+					       wt[i].partitions);
+			}
+		if (found) {
+			existing++;
+			continue;
+		}
+		if (!(nt[n_new] = rd_kafka_NewTopic_new(wt[i].name, wt[i].partitions, -1, errstr,
+							sizeof(errstr)))) {
+			rc = fail(1, "%s: %s", wt[i].name, errstr);
+			break;
+		}
+		for (int c = 0; c < 3 && wt[i].config[c][0]; c++)
+			rd_kafka_NewTopic_set_config(nt[n_new], wt[i].config[c][0],
+						     wt[i].config[c][1]);
+		n_new++;
+	}
+	rd_kafka_metadata_destroy(md);
+	if (!rc && n_new) {
+		rd_kafka_CreateTopics(rk, nt, n_new, NULL, q);
+		if (!(rc = admin_wait(q, &ev))) {
+			size_t cnt;
+			const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
+				rd_kafka_event_CreateTopics_result(ev), &cnt);
+			for (size_t i = 0; i < cnt; i++) {
+				if (rd_kafka_topic_result_error(res[i])) {
+					rc = fail(1, "topic %s: %s", rd_kafka_topic_result_name(res[i]),
+						  rd_kafka_topic_result_error_string(res[i]));
+					continue;
+				}
+				printf("created topic %s\n", rd_kafka_topic_result_name(res[i]));
+			}
+			rd_kafka_event_destroy(ev);
+		}
+	}
+	for (size_t i = 0; i < n_new; i++)
+		rd_kafka_NewTopic_destroy(nt[i]);
+	free(nt);
+	if (!rc)
+		printf("topics: %zu created, %zu already there\n", n_new, existing);
+	return rc;
+}
+
+struct want_acl {
+	char topic[256], principal[96];
+	rd_kafka_AclOperation_t op;
+};
+
+/* Create the literal ACLs that are missing; print what was done. A cluster
+ * without an authorizer (the mock cluster) is said so, not failed. */
+static int apply_acls(rd_kafka_t *rk, rd_kafka_queue_t *q, const struct want_acl *wa, size_t n)
+{
+	rd_kafka_AclBindingFilter_t *filter;
+	rd_kafka_AclBinding_t **nb = calloc(n ? n : 1, sizeof(*nb));
+	const rd_kafka_AclBinding_t **have = NULL;
+	size_t n_have = 0, n_new = 0;
+	rd_kafka_event_t *ev;
+	char errstr[512];
+	int rc = 0;
+
+	if (!nb)
+		return 1;
+	filter = rd_kafka_AclBindingFilter_new(RD_KAFKA_RESOURCE_TOPIC, NULL,
+					       RD_KAFKA_RESOURCE_PATTERN_LITERAL, NULL, NULL,
+					       RD_KAFKA_ACL_OPERATION_ANY,
+					       RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, errstr,
+					       sizeof(errstr));
+	rd_kafka_DescribeAcls(rk, filter, NULL, q);
+	rd_kafka_AclBinding_destroy(filter);
+	if (!(ev = rd_kafka_queue_poll(q, 60000))) {
+		free(nb);
+		return fail(1, "DescribeAcls: no answer in 60 s");
+	}
+	if (rd_kafka_event_error(ev)) {
+		if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_SECURITY_DISABLED) {
+			printf("ACLs: this cluster has no authorizer (a development cluster?): none "
+			       "applied\n");
+		} else {
+			rc = fail(1, "DescribeAcls: %s", rd_kafka_event_error_string(ev));
+		}
+		rd_kafka_event_destroy(ev);
+		free(nb);
+		return rc;
+	}
+	have = rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(ev), &n_have);
+	for (size_t i = 0; i < n && !rc; i++) {
+		int found = 0;
+		for (size_t j = 0; j < n_have && !found; j++)
+			found = !strcmp(rd_kafka_AclBinding_name(have[j]), wa[i].topic) &&
+				!strcmp(rd_kafka_AclBinding_principal(have[j]), wa[i].principal) &&
+				rd_kafka_AclBinding_operation(have[j]) == wa[i].op;
+		if (found)
+			continue;
+		if (!(nb[n_new] = rd_kafka_AclBinding_new(
+			      RD_KAFKA_RESOURCE_TOPIC, wa[i].topic, RD_KAFKA_RESOURCE_PATTERN_LITERAL,
+			      wa[i].principal, "*", wa[i].op, RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW,
+			      errstr, sizeof(errstr))))
+			rc = fail(1, "ACL %s %s: %s", wa[i].principal, wa[i].topic, errstr);
+		else
+			n_new++;
+	}
+	rd_kafka_event_destroy(ev);
+	if (!rc && n_new) {
+		rd_kafka_CreateAcls(rk, nb, n_new, NULL, q);
+		if (!(rc = admin_wait(q, &ev))) {
+			size_t cnt;
+			const rd_kafka_acl_result_t **res = rd_kafka_CreateAcls_result_acls(
+				rd_kafka_event_CreateAcls_result(ev), &cnt);
+			for (size_t i = 0; i < cnt && i < n_new; i++) {
+				const rd_kafka_error_t *e = rd_kafka_acl_result_error(res[i]);
+				if (e)
+					rc = fail(1, "ACL %s on %s: %s",
+						  rd_kafka_AclBinding_principal(nb[i]),
+						  rd_kafka_AclBinding_name(nb[i]), rd_kafka_error_string(e));
+				else
+					printf("created ACL: %s may %s topic %s (literal)\n",
+					       rd_kafka_AclBinding_principal(nb[i]),
+					       rd_kafka_AclOperation_name(rd_kafka_AclBinding_operation(nb[i])),
+					       rd_kafka_AclBinding_name(nb[i]));
+			}
+			rd_kafka_event_destroy(ev);
+		}
+	}
+	for (size_t i = 0; i < n_new; i++)
+		rd_kafka_AclBinding_destroy(nb[i]);
+	free(nb);
+	if (!rc)
+		printf("ACLs: %zu created, %zu already there\n", n_new, n - n_new);
+	return rc;
+}
+
+static int cmd_topics_apply(struct fed *f)
+{
+	static const struct {
+		const char *name;
+		int per_partition;
+		const char *config[3][2];
+	} global[] = {
+		{ "tokens", 1, { { 0 } } },
+		/* tombstones must outlive matcher.state_max_age (12 h) */
+		{ "state", 1, { { "cleanup.policy", "compact" }, { "delete.retention.ms", "604800000" } } },
+		{ "audit", 0, { { "retention.ms", "-1" } } },
+		{ "ops", 0, { { 0 } } },
+		{ "directory", 0, { { "cleanup.policy", "compact" } } },
+		/* seen submission ids: kept past the replay window (30 days) */
+		{ "ingest.seen", 0, { { "cleanup.policy", "compact,delete" }, { "retention.ms", "3196800000" } } },
+	};
+	static const struct {
+		const char *topic; /* per agency: "submit." id, or a shared topic */
+		int per_agency;
+		rd_kafka_AclOperation_t ops[2];
+	} grants[] = {
+		{ "submit.", 1, { RD_KAFKA_ACL_OPERATION_WRITE, RD_KAFKA_ACL_OPERATION_DESCRIBE } },
+		{ "notices.", 1, { RD_KAFKA_ACL_OPERATION_READ, RD_KAFKA_ACL_OPERATION_DESCRIBE } },
+		{ "rejects.", 1, { RD_KAFKA_ACL_OPERATION_READ, RD_KAFKA_ACL_OPERATION_DESCRIBE } },
+		{ "directory", 0, { RD_KAFKA_ACL_OPERATION_READ, RD_KAFKA_ACL_OPERATION_DESCRIBE } },
+	};
+	int partitions = (int)deconf_conf_get_int(f->conf, "federation.partitions");
+	struct listed *ag = NULL;
+	size_t n_ag = 0, refused, nt = 0, na = 0;
+	struct want_topic *wt = NULL;
+	struct want_acl *wa = NULL;
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_t *rk = NULL;
+	char errstr[1024];
+	int rc = 1;
+
+	if (read_directory(f, &ag, &n_ag, &refused))
+		return 1;
+	wt = calloc(6 + 3 * n_ag, sizeof(*wt));
+	wa = calloc(8 * n_ag + 1, sizeof(*wa));
+	if (!wt || !wa)
+		goto out;
+	for (size_t i = 0; i < 6; i++) {
+		snprintf(wt[nt].name, sizeof(wt[nt].name), "%s%s", f->prefix, global[i].name);
+		wt[nt].partitions = global[i].per_partition ? partitions : 1;
+		memcpy(wt[nt].config, global[i].config, sizeof(wt[nt].config));
+		nt++;
+	}
+	for (size_t a = 0; a < n_ag; a++) {
+		if (ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_REMOVED))
+			continue;
+		/* one partition: an agency's submissions stay in order */
+		for (size_t g = 0; g < 3; g++) {
+			snprintf(wt[nt].name, sizeof(wt[nt].name), "%s%s%s", f->prefix, grants[g].topic,
+				 ag[a].id);
+			wt[nt++].partitions = 1;
+		}
+		for (size_t g = 0; g < 4; g++)
+			for (int o = 0; o < 2; o++) {
+				snprintf(wa[na].topic, sizeof(wa[na].topic), "%s%s%s", f->prefix,
+					 grants[g].topic, grants[g].per_agency ? ag[a].id : "");
+				snprintf(wa[na].principal, sizeof(wa[na].principal), "User:%s",
+					 ag[a].id);
+				wa[na++].op = grants[g].ops[o];
+			}
+	}
+	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
+	    !(rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr)))) {
+		fail(1, "%s", errstr);
+		goto out;
+	}
+	q = rd_kafka_queue_new(rk);
+	printf("%zu agencies in the directory\n", n_ag);
+	if (!(rc = apply_topics(rk, q, wt, nt)))
+		rc = apply_acls(rk, q, wa, na);
+out:
+	if (q)
+		rd_kafka_queue_destroy(q);
+	if (rk)
+		rd_kafka_destroy(rk);
+	free(wt);
+	free(wa);
+	free(ag);
+	return rc;
 }
 
 /* -------------------------------------------------------------- dev-kafka */
@@ -706,11 +989,14 @@ int main(int argc, char **argv)
 		return cmd_federation_init(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "dev-kafka"))
 		return cmd_dev_kafka(argc - 1, argv + 1);
-	if (strcmp(argv[1], "agency") || argc < 3)
+	if ((strcmp(argv[1], "agency") && strcmp(argv[1], "topics")) || argc < 3)
 		return fail(2, "unknown command '%s' (--help)", argv[1]);
 	if ((rc = fed_open(&f, fdir ? fdir : ".")))
 		return rc;
-	if (!strcmp(argv[2], "add"))
+	if (!strcmp(argv[1], "topics"))
+		rc = !strcmp(argv[2], "apply") ? cmd_topics_apply(&f)
+					       : fail(2, "topics apply (--help)");
+	else if (!strcmp(argv[2], "add"))
 		rc = cmd_agency_add(&f, argc - 2, argv + 2);
 	else if (!strcmp(argv[2], "suspend") && argc == 4)
 		rc = cmd_agency_status(&f, argv[3], K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
