@@ -21,9 +21,11 @@
 
 struct op_stat {
 	char agency[64];
-	int op;
+	int op; /* Op, or for notices NoticeKind */
 	uint64_t n;
 };
+
+#define MAX_LAT 4096
 
 struct matcher {
 	struct brk *b;
@@ -42,8 +44,11 @@ struct matcher {
 	int32_t n_tokens, n_audit;
 	int in_txn, fatal, dr_failed;
 	int64_t batch_max, batch_wait_ms, expiry_every_ms, next_expiry, max_age_ms;
-	struct op_stat stats[MAX_OP_STATS];
-	size_t n_stats;
+	struct op_stat stats[MAX_OP_STATS], nstats[MAX_OP_STATS];
+	size_t n_stats, n_nstats;
+	/* notice latencies of the open batch: observed when it commits */
+	double lat[MAX_LAT];
+	size_t n_lat;
 	uint64_t ops_applied, malformed;
 	char *errstr;
 	size_t errstr_size;
@@ -101,7 +106,7 @@ static const char *op_name(int op)
 static int out_notice(void *opaque, int partition, const Deconf__V1__ConflictNotice *n)
 {
 	struct matcher *x = opaque;
-	char topic[512], labels[160];
+	char topic[512];
 	uint8_t *buf;
 	size_t len;
 	int rc;
@@ -115,12 +120,24 @@ static int out_notice(void *opaque, int partition, const Deconf__V1__ConflictNot
 	rc = produce(x, topic, RD_KAFKA_PARTITION_UA, n->case_ref.data, n->case_ref.len, buf, len);
 	free(buf);
 	if (!rc) {
-		snprintf(labels, sizeof(labels), "agency=\"%.*s\",kind=\"%s\"",
-			 (int)n->agency_id.len, (const char *)n->agency_id.data, kind_name(n->kind));
-		brk_metrics_add(x->mx, "deconf_notices_total", labels, 1);
-		if (n->submitted_at > 0)
-			brk_metrics_observe(x->mx, "deconf_notice_latency_seconds", NULL,
-					    (double)(deconf_now_ms() - n->submitted_at) / 1000.0);
+		/* counted when the batch commits: an aborted notice was never sent */
+		size_t i;
+		for (i = 0; i < x->n_nstats; i++)
+			if (x->nstats[i].op == (int)n->kind &&
+			    strlen(x->nstats[i].agency) == n->agency_id.len &&
+			    !memcmp(x->nstats[i].agency, n->agency_id.data, n->agency_id.len))
+				break;
+		if (i == x->n_nstats && i < MAX_OP_STATS && n->agency_id.len < 64) {
+			memcpy(x->nstats[i].agency, n->agency_id.data, n->agency_id.len);
+			x->nstats[i].agency[n->agency_id.len] = '\0';
+			x->nstats[i].op = (int)n->kind;
+			x->nstats[i].n = 0;
+			x->n_nstats++;
+		}
+		if (i < x->n_nstats)
+			x->nstats[i].n++;
+		if (n->submitted_at > 0 && x->n_lat < MAX_LAT)
+			x->lat[x->n_lat++] = (double)(deconf_now_ms() - n->submitted_at) / 1000.0;
 	}
 	return rc;
 }
@@ -381,7 +398,7 @@ static int abort_batch(struct matcher *x, const char *why)
 			return DECONF_E_KAFKA;
 	}
 	x->in_txn = 0;
-	x->n_stats = 0;
+	x->n_stats = x->n_nstats = x->n_lat = 0;
 	brk_match_reset(&x->m);
 	memset(x->touched, 0, sizeof(x->touched));
 	memset(x->cl_next, 0, sizeof(x->cl_next));
@@ -542,6 +559,18 @@ static int commit_batch(struct matcher *x, int64_t t0)
 		brk_metrics_add(x->mx, "deconf_ops_total", labels, (double)x->stats[i].n);
 	}
 	x->n_stats = 0;
+	for (size_t i = 0; i < x->n_nstats; i++) {
+		char labels[160];
+		snprintf(labels, sizeof(labels), "agency=\"%s\",kind=\"%s\"", x->nstats[i].agency,
+			 kind_name(x->nstats[i].op));
+		brk_metrics_add(x->mx, "deconf_notices_total", labels, (double)x->nstats[i].n);
+	}
+	x->n_nstats = 0;
+	/* the latency to the commit, which is when an agency can read it */
+	for (size_t i = 0; i < x->n_lat; i++)
+		brk_metrics_observe(x->mx, "deconf_notice_latency_seconds", NULL,
+				    x->lat[i] + (double)(deconf_now_ms() - now) / 1000.0);
+	x->n_lat = 0;
 	brk_metrics_observe(x->mx, "deconf_batch_seconds", "part=\"matcher\"",
 			    (double)(deconf_mono_us() - t0) / 1e6);
 	return DECONF_OK;

@@ -24,7 +24,7 @@ static const struct family {
 	  "Submission records read by ingest, by agency and result (accepted, rejected, resend)" },
 	{ "deconf_rejects_total", COUNTER, "Submissions refused, by agency and reason" },
 	{ "deconf_ops_total", COUNTER, "Token ops applied by the matcher, by agency and op" },
-	{ "deconf_notices_total", COUNTER, "Notices sent, by recipient agency and kind" },
+	{ "deconf_notices_total", COUNTER, "Notices committed, by recipient agency and kind" },
 	{ "deconf_conflicts_total", COUNTER, "Conflicting pairs found (each notified once)" },
 	{ "deconf_expired_total", COUNTER, "Entries expired, and expiry warnings sent (kind)" },
 	{ "deconf_hot_tokens_total", COUNTER, "Tokens that became hot" },
@@ -37,7 +37,7 @@ static const struct family {
 	{ "deconf_restored_records_total", COUNTER, "Changelog records applied while restoring" },
 	{ "deconf_batch_seconds", HISTOGRAM, "Time to process and commit one batch, by part" },
 	{ "deconf_notice_latency_seconds", HISTOGRAM,
-	  "Submission created_at to notice produced (end to end, before the commit)" },
+	  "Submission created_at to the commit of its notice (when the agency can read it)" },
 };
 #define N_FAMILIES (sizeof(families) / sizeof(families[0]))
 

@@ -182,7 +182,7 @@ static void fed_new(struct fed *f)
 	snprintf(f->bconf, sizeof(f->bconf), "%s/broker.conf", f->dir);
 	snprintf(text, sizeof(text),
 		 "[broker]\nsigning_key = %s/broker.key\ntopic_prefix = %s\ninstance = a\nparts = ingest\n"
-		 "[ingest]\nmax_record_bytes = 8k\n[log]\nlevel = info\n"
+		 "[ingest]\nmax_record_bytes = 8k\n[http]\nport = 0\n[log]\nlevel = info\n"
 		 "[kafka]\nbootstrap.servers = %s\nsession.timeout.ms = 6000\n",
 		 f->dir, f->prefix, bootstrap);
 	write_file(f->bconf, text);
@@ -316,8 +316,9 @@ static void read_topics(struct fed *f, struct reads *out, size_t want_tokens,
 						continue;
 					}
 					if (m->err) {
+						int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
 						rd_kafka_message_destroy(m);
-						if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+						if (eof)
 							break;
 						continue;
 					}
