@@ -42,10 +42,11 @@ static const char usage[] =
 	"The federation operator's tool.\n"
 	"\n"
 	"  federation init DIR [--host NAME]... [--bootstrap HOST:PORT] [--partitions N]\n"
-	"                       [--prefix P] [--plaintext]\n"
+	"                       [--prefix P] [--plaintext] [--ca-cert PEM --ca-key PEM]\n"
 	"      a new federation in DIR: CA, the broker's TLS certificate (SAN: every\n"
 	"      --host) and signing key, the federation key file (epoch 1), broker.conf\n"
-	"      and deconfctl.conf. Refuses an existing federation.\n"
+	"      and deconfctl.conf. Refuses an existing federation. --ca-cert/--ca-key:\n"
+	"      issue from an existing CA (one the Kafka brokers trust) instead of a new one.\n"
 	"  agency add ID --name NAME --level federal|state|local|tribal|international\n"
 	"             --country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL\n"
 	"      the agency's certificate (CN = ID) and signing key, a bundle directory\n"
@@ -180,8 +181,11 @@ static int cmd_federation_init(int argc, char **argv)
 		{ "partitions", required_argument, NULL, 'p' },
 		{ "prefix", required_argument, NULL, 'P' },
 		{ "plaintext", no_argument, NULL, 'T' },
+		{ "ca-cert", required_argument, NULL, 'C' },
+		{ "ca-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *ca_cert = NULL, *ca_key = NULL;
 	const char *hosts[16] = { "localhost", "127.0.0.1" }, *bootstrap = "localhost:9093";
 	const char *prefix = "deconf.";
 	size_t n_hosts = 2;
@@ -203,6 +207,8 @@ static int cmd_federation_init(int argc, char **argv)
 		case 'p': partitions = atoi(optarg); break;
 		case 'P': prefix = optarg; break;
 		case 'T': plaintext = 1; break;
+		case 'C': ca_cert = optarg; break;
+		case 'K': ca_key = optarg; break;
 		default: return fail(2, "federation init: bad option (--help)");
 		}
 	}
@@ -210,6 +216,8 @@ static int cmd_federation_init(int argc, char **argv)
 		return fail(2, "federation init DIR: one directory");
 	if (partitions < 1 || partitions > 1024)
 		return fail(2, "--partitions: 1..1024");
+	if (!ca_cert != !ca_key)
+		return fail(2, "--ca-cert and --ca-key go together");
 	dir = argv[optind];
 	snprintf(path, sizeof(path), "%s/deconfctl.conf", dir);
 	if (!access(path, F_OK))
@@ -222,8 +230,26 @@ static int cmd_federation_init(int argc, char **argv)
 	/* the CA and the broker's certificate */
 	snprintf(path, sizeof(path), "%s/ca.pem", dir);
 	snprintf(path2, sizeof(path2), "%s/ca.key", dir);
-	if (brk_pki_ca_new(path, path2, "deconf federation CA", 3650, errstr, sizeof(errstr)))
+	if (ca_cert) {
+		/* the organisation's CA, which its Kafka brokers already trust */
+		char *pem = NULL;
+		size_t len;
+		int rc = deconf_file_read(ca_cert, 1 << 20, 0, &pem, &len, errstr, sizeof(errstr));
+		if (!rc)
+			rc = deconf_file_write(path, pem, len, 0644, 1, errstr, sizeof(errstr));
+		free(pem);
+		pem = NULL;
+		if (!rc)
+			rc = deconf_file_read(ca_key, 1 << 20, 0, &pem, &len, errstr, sizeof(errstr));
+		if (!rc)
+			rc = deconf_file_write(path2, pem, len, 0600, 1, errstr, sizeof(errstr));
+		free(pem);
+		if (rc)
+			return fail(1, "%s", errstr);
+	} else if (brk_pki_ca_new(path, path2, "deconf federation CA", 3650, errstr,
+				  sizeof(errstr))) {
 		return fail(1, "%s", errstr);
+	}
 	{
 		char cert[1200], kp[1200];
 		snprintf(cert, sizeof(cert), "%s/broker.pem", dir);

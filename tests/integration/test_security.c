@@ -1,0 +1,384 @@
+/*
+ * test_security.c — a federation made by deconfctl, on the real Kafka's mTLS
+ * listener with the StandardAuthorizer: what an agency's certificate may
+ * and may not do, each refusal asserted by its Kafka error code.
+ *
+ * deconfctl issues every certificate from the CA the test Kafka trusts
+ * (federation init --ca-cert/--ca-key), creates the topics and the literal
+ * ACLs (topics apply) and publishes the directory; the real deconf-broker
+ * and deconf-adapter run with the configurations deconfctl wrote.
+ *
+ *   - agency B cannot read A's notices or rejects, cannot write A's submit
+ *     topic, cannot read deconf.tokens, deconf.state or deconf.audit
+ *     (TOPIC_AUTHORIZATION_FAILED), but can read the directory and use its
+ *     own topics;
+ *   - a certificate of another federation's CA cannot connect (TLS alert);
+ *   - a suspended agency's submissions are refused by the broker
+ *     (REJECT_REASON_SUSPENDED_AGENCY, read by the agency on its rejects
+ *     topic).
+ *
+ * Needs DECONF_KRAFT_BOOTSTRAP, _TLS and _TLS_DIR; exits 77 without them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "deconf.pb-c.h"
+#include "deconf/envelope.h"
+#include "deconf/kafka.h"
+#include "deconf/sign.h"
+#include "deconf/util.h"
+
+static const char *bootstrap, *bootstrap_tls, *tls_dir;
+static pid_t broker_pid;
+static char top[128], dir[160], prefix[32];
+
+static void kill_broker(void)
+{
+	if (broker_pid > 0)
+		kill(broker_pid, SIGKILL);
+}
+
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A client with agency id's bundle certificate (fed: its federation dir). */
+typedef void(dr_fn)(rd_kafka_t *, const rd_kafka_message_t *, void *);
+
+static const char *trust; /* ssl.ca.location override, or NULL: the bundle's */
+
+static rd_kafka_t *as_agency(const char *fed, const char *id, rd_kafka_type_t type,
+			     void (*ecb)(rd_kafka_t *, int, const char *, void *), dr_fn *dr,
+			     void *opaque)
+{
+	rd_kafka_conf_t *kc = NULL;
+	char errstr[512], path[512];
+	rd_kafka_t *rk;
+
+	assert_int_equal(deconf_kafka_conf_new(&kc, NULL, "itest-security", errstr,
+					       sizeof(errstr)),
+			 0);
+#define SET(k, v) \
+	assert_int_equal(deconf_kafka_conf_set(kc, k, v, "t", errstr, sizeof(errstr)), 0)
+	SET("bootstrap.servers", bootstrap_tls);
+	SET("security.protocol", "ssl");
+	snprintf(path, sizeof(path), "%s/agencies/%s/ca.pem", fed, id);
+	SET("ssl.ca.location", trust ? trust : path);
+	snprintf(path, sizeof(path), "%s/agencies/%s/agency.pem", fed, id);
+	SET("ssl.certificate.location", path);
+	snprintf(path, sizeof(path), "%s/agencies/%s/agency.key", fed, id);
+	SET("ssl.key.location", path);
+	SET("ssl.endpoint.identification.algorithm", "none");
+	if (type == RD_KAFKA_CONSUMER)
+		SET("enable.partition.eof", "true");
+	else
+		SET("message.timeout.ms", "15000");
+#undef SET
+	if (ecb)
+		rd_kafka_conf_set_error_cb(kc, ecb);
+	if (dr)
+		rd_kafka_conf_set_dr_msg_cb(kc, dr);
+	rd_kafka_conf_set_opaque(kc, opaque);
+	assert_non_null(rk = deconf_kafka_new(type, kc, errstr, sizeof(errstr)));
+	return rk;
+}
+
+/* The first error (or EOF, or a record: 0) reading topic as id. */
+static rd_kafka_resp_err_t read_as(const char *id, const char *name)
+{
+	char topic[128];
+	rd_kafka_t *rk = as_agency(dir, id, RD_KAFKA_CONSUMER, NULL, NULL, NULL);
+	rd_kafka_topic_t *rkt;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+
+	snprintf(topic, sizeof(topic), "%s%s", prefix, name);
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	{
+		/* without DESCRIBE the broker refuses the topic's metadata, the
+		 * first thing any read needs */
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t merr = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+		if (!merr && md->topic_cnt == 1)
+			merr = md->topics[0].err;
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		if (merr) {
+			rd_kafka_topic_destroy(rkt);
+			rd_kafka_destroy(rk);
+			return merr;
+		}
+	}
+	assert_int_equal(rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING), 0);
+	for (int i = 0; i < 60; i++) {
+		rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 500);
+		if (!m)
+			continue;
+		err = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ? 0 : m->err;
+		rd_kafka_message_destroy(m);
+		break;
+	}
+	rd_kafka_consume_stop(rkt, 0);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return err;
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	*(rd_kafka_resp_err_t *)opaque = m->err;
+}
+
+/* The delivery result of one record written to topic as id. */
+static rd_kafka_resp_err_t write_as(const char *id, const char *name)
+{
+	char topic[128];
+	rd_kafka_resp_err_t res = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	rd_kafka_t *rk = as_agency(dir, id, RD_KAFKA_PRODUCER, NULL, dr_cb, &res);
+
+	snprintf(topic, sizeof(topic), "%s%s", prefix, name);
+	assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+					   RD_KAFKA_V_VALUE("forged", 6),
+					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+			 0);
+	rd_kafka_flush(rk, 20000);
+	rd_kafka_destroy(rk);
+	return res;
+}
+
+struct alert {
+	const char *want;
+	int seen;
+};
+
+static void alert_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct alert *a = opaque;
+
+	(void)rk;
+	if ((err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__SSL ||
+	     err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) &&
+	    strstr(reason, a->want))
+		a->seen++;
+}
+
+static void test_federation_acls(void **state)
+{
+	char path[512], hex[9], *text = NULL;
+	const char *ctl = CTL_BIN;
+	uint8_t r[4];
+	size_t len;
+
+	(void)state;
+	snprintf(top, sizeof(top), "/tmp/itest-security.XXXXXX");
+	assert_non_null(mkdtemp(top));
+	snprintf(dir, sizeof(dir), "%s/fed", top);
+	RAND_bytes(r, sizeof(r));
+	snprintf(prefix, sizeof(prefix), "it%s.", deconf_hex_encode(hex, r, sizeof(r)));
+	/* the federation, issued from the CA the test Kafka trusts */
+	assert_int_equal(sh("'%s' federation init '%s/fed' --bootstrap %s --prefix %s --partitions 2 "
+			    "--ca-cert %s/test-ca.pem --ca-key %s/test-ca.key >/dev/null",
+			    ctl, top, bootstrap_tls, prefix, tls_dir, tls_dir),
+			 0);
+	/* refuses to overwrite it */
+	assert_int_equal(sh("'%s' federation init '%s' 2>/dev/null", ctl, dir), 1);
+	assert_int_equal(sh("'%s' -f '%s' topics apply >/dev/null", ctl, dir), 0);
+	/* a bad id is refused before anything is made */
+	assert_int_equal(sh("'%s' -f '%s' agency add -Bad --name x --level state --country US "
+			    "--poc-name x --poc-phone 1 --poc-email x@y 2>/dev/null",
+			    ctl, dir),
+			 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(sh("'%s' -f '%s' agency add %s --name 'Agency %c' --level %s "
+				    "--country US --poc-name Desk --poc-phone '+1 555 010 0000' "
+				    "--poc-email desk@example.org >/dev/null",
+				    ctl, dir, i ? "sec-b" : "sec-a", i ? 'B' : 'A',
+				    i ? "tribal" : "federal"),
+				 0);
+	assert_int_equal(sh("'%s' -f '%s' topics apply > '%s/apply.txt'", ctl, dir, dir), 0);
+	snprintf(path, sizeof(path), "%s/apply.txt", dir);
+	assert_int_equal(deconf_file_read(path, 1 << 20, 0, &text, &len, NULL, 0), 0);
+	assert_non_null(strstr(text, "ACLs: 16 created"));
+	free(text);
+	/* a second run changes nothing, and says so */
+	assert_int_equal(sh("'%s' -f '%s' topics apply > '%s/apply.txt'", ctl, dir, dir), 0);
+	assert_int_equal(deconf_file_read(path, 1 << 20, 0, &text, &len, NULL, 0), 0);
+	assert_non_null(strstr(text, "topics: 0 created"));
+	assert_non_null(strstr(text, "ACLs: 0 created, 16 already there"));
+	free(text);
+	/* private files are private */
+	snprintf(path, sizeof(path), "%s/agencies/sec-a/agency.key", dir);
+	{
+		struct stat st;
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 077, 0);
+	}
+
+	/* B against A's topics and the broker's: refused, by code */
+	assert_int_equal(read_as("sec-b", "notices.sec-a"),
+			 RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_int_equal(read_as("sec-b", "rejects.sec-a"),
+			 RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_int_equal(write_as("sec-b", "submit.sec-a"),
+			 RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_int_equal(read_as("sec-b", "tokens"), RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_int_equal(read_as("sec-b", "state"), RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_int_equal(read_as("sec-b", "audit"), RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_int_equal(write_as("sec-b", "directory"),
+			 RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	/* ...and allowed what is its own */
+	assert_int_equal(read_as("sec-b", "directory"), 0);
+	assert_int_equal(read_as("sec-b", "notices.sec-b"), 0);
+	assert_int_equal(write_as("sec-b", "submit.sec-b"), 0);
+}
+
+/* A certificate from another federation's CA cannot even connect. */
+static void test_foreign_federation_refused(void **state)
+{
+	char other[256];
+	struct alert a = { .want = "certificate unknown" };
+	rd_kafka_t *rk;
+
+	(void)state;
+	snprintf(other, sizeof(other), "%s/other", top);
+	/* its own CA; its directory entry goes over plaintext */
+	assert_int_equal(sh("'%s' federation init '%s' --plaintext --bootstrap %s --prefix %sother. "
+			    ">/dev/null && '%s' -f '%s' agency add sec-a --name Impostor --level state "
+			    "--country US --poc-name x --poc-phone 1 --poc-email x@y >/dev/null",
+			    CTL_BIN, other, bootstrap, prefix, CTL_BIN, other),
+			 0);
+	{
+		/* it trusts the Kafka brokers; they do not trust it */
+		static char ca[256];
+		snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
+		trust = ca;
+	}
+	rk = as_agency(other, "sec-a", RD_KAFKA_PRODUCER, alert_cb, NULL, &a);
+	trust = NULL;
+	{
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, 5000);
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		assert_int_not_equal(err, 0);
+	}
+	for (int i = 0; i < 50 && !a.seen; i++)
+		rd_kafka_poll(rk, 100);
+	rd_kafka_destroy(rk);
+	assert_true(a.seen > 0);
+}
+
+/* A suspended agency's submissions are refused by the broker. */
+static void test_suspended_refused(void **state)
+{
+	char path[512], topic[128];
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	struct deconf_sign_key *bkey = NULL;
+	int reason = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/broker.log", dir);
+	broker_pid = fork();
+	assert_true(broker_pid >= 0);
+	if (!broker_pid) {
+		FILE *lf = fopen(path, "a");
+		if (!lf || chdir(dir))
+			_exit(127);
+		dup2(fileno(lf), 2);
+		execl(BROKER_BIN, BROKER_BIN, "-c", "broker.conf", "--set", "http.port=0", "--set",
+		      "kafka.session.timeout.ms=6000", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(sh("'%s' -f '%s' agency suspend sec-b >/dev/null", CTL_BIN, dir), 0);
+	snprintf(path, sizeof(path), "%s/agencies/sec-b/cases.csv", dir);
+	assert_int_equal(sh("printf 'case_ref,type,value\\nS-1,md5,%s\\n' > '%s'",
+			    "0123456789abcdef0123456789abcdef", path),
+			 0);
+	assert_int_equal(sh("cd '%s/agencies/sec-b' && '%s' -c agency.conf --no-progress submit "
+			    "cases.csv >>'%s/adapter.log' 2>&1",
+			    dir, ADAPTER_BIN, dir),
+			 0);
+	/* read B's rejects as B (its own topic), verify with the broker key */
+	snprintf(path, sizeof(path), "%s/broker-signing.key", dir);
+	assert_int_equal(deconf_sign_key_load(&bkey, path, NULL, 0), 0);
+	rk = as_agency(dir, "sec-b", RD_KAFKA_CONSUMER, NULL, NULL, NULL);
+	snprintf(topic, sizeof(topic), "%srejects.sec-b", prefix);
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	for (int round = 0; round < 60 && !reason; round++) {
+		assert_int_equal(rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING), 0);
+		for (;;) {
+			rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 1000);
+			ProtobufCMessage *msg = NULL;
+			if (!m)
+				break;
+			if (m->err) {
+				rd_kafka_message_destroy(m);
+				break;
+			}
+			if (!deconf_envelope_open(m->payload, m->len, 1 << 20,
+						  DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT, bkey,
+						  &deconf__v1__reject__descriptor, &msg, NULL, 0)) {
+				reason = ((Deconf__V1__Reject *)msg)->reason;
+				deconf_msg_free(msg);
+			}
+			rd_kafka_message_destroy(m);
+		}
+		rd_kafka_consume_stop(rkt, 0);
+		if (!reason)
+			sleep(1);
+	}
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	deconf_sign_key_free(bkey);
+	kill(broker_pid, SIGTERM);
+	{
+		int st;
+		assert_int_equal(waitpid(broker_pid, &st, 0), broker_pid);
+		broker_pid = 0;
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	assert_int_equal(reason, DECONF__V1__REJECT_REASON__REJECT_REASON_SUSPENDED_AGENCY);
+	snprintf(path, sizeof(path), "rm -rf '%s'", top);
+	assert_int_equal(system(path), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_federation_acls),
+		cmocka_unit_test(test_foreign_federation_refused),
+		cmocka_unit_test(test_suspended_refused),
+	};
+
+	bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP");
+	bootstrap_tls = getenv("DECONF_KRAFT_BOOTSTRAP_TLS");
+	tls_dir = getenv("DECONF_KRAFT_TLS_DIR");
+	if (!bootstrap || !bootstrap_tls || !tls_dir) {
+		fprintf(stderr, "DECONF_KRAFT_* not set (tests/run.sh starts Kafka): skipped\n");
+		return 77;
+	}
+	atexit(kill_broker);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
