@@ -47,6 +47,9 @@ static const char usage[] =
 	"      --host) and signing key, the federation key file (epoch 1), broker.conf\n"
 	"      and deconfctl.conf. Refuses an existing federation. --ca-cert/--ca-key:\n"
 	"      issue from an existing CA (one the Kafka brokers trust) instead of a new one.\n"
+	"  federation rotate-key\n"
+	"      add epoch N+1 to federation.keys and to every agency bundle; agencies\n"
+	"      then run deconf-adapter resubmit.\n"
 	"  agency add ID --name NAME --level federal|state|local|tribal|international\n"
 	"             --country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL\n"
 	"      the agency's certificate (CN = ID) and signing key, a bundle directory\n"
@@ -315,6 +318,54 @@ static int cmd_federation_init(int argc, char **argv)
 	       "  broker.conf               deconf-broker -c broker.conf, run from %s\n"
 	       "next: deconfctl -f %s agency add ID --name ... (then topics apply)\n",
 	       epoch, dir, dir);
+	return 0;
+}
+
+/* Add epoch N+1 to the federation key file and to every agency's bundle. */
+static int cmd_rotate_key(struct fed *f)
+{
+	struct deconf_keyring *ring = NULL;
+	char errstr[1024], path[1200];
+	uint32_t epoch = 0;
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	if (deconf_keyring_load(&ring, "federation.keys", errstr, sizeof(errstr)))
+		return fail(1, "%s", errstr);
+	if (deconf_keyring_rotate(ring, &epoch) ||
+	    deconf_keyring_save(ring, "federation.keys", 0, errstr, sizeof(errstr))) {
+		deconf_keyring_free(ring);
+		return fail(1, "federation.keys: %s", errstr);
+	}
+	/* each bundle gets the whole ring: the old epochs still verify and
+	 * resubmit knows which entries to move */
+	if ((d = opendir("agencies"))) {
+		while ((de = readdir(d))) {
+			struct stat st;
+			snprintf(path, sizeof(path), "agencies/%s", de->d_name);
+			if (de->d_name[0] == '.' || stat(path, &st) || !S_ISDIR(st.st_mode))
+				continue;
+			snprintf(path, sizeof(path), "agencies/%s/federation.keys", de->d_name);
+			if (deconf_keyring_save(ring, path, 0, errstr, sizeof(errstr))) {
+				closedir(d);
+				deconf_keyring_free(ring);
+				return fail(1, "%s", errstr);
+			}
+			n++;
+		}
+		closedir(d);
+	}
+	deconf_keyring_free(ring);
+	(void)f;
+	printf("federation key rotated: epoch %u is current. %d bundle(s) updated "
+	       "(agencies/ID/federation.keys):\n"
+	       "give each agency its new federation.keys; it replaces its own and runs\n"
+	       "`deconf-adapter -c agency.conf resubmit`, which republishes its live entries\n"
+	       "under epoch %u. Matching happens within one epoch, so an agency is matched\n"
+	       "across the rotation once both sides have resubmitted; old-epoch entries\n"
+	       "expire with their TTL.\n",
+	       epoch, n, epoch);
 	return 0;
 }
 
@@ -1015,11 +1066,16 @@ int main(int argc, char **argv)
 		return cmd_federation_init(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "dev-kafka"))
 		return cmd_dev_kafka(argc - 1, argv + 1);
-	if ((strcmp(argv[1], "agency") && strcmp(argv[1], "topics")) || argc < 3)
+	if ((strcmp(argv[1], "agency") && strcmp(argv[1], "topics") &&
+	     strcmp(argv[1], "federation")) ||
+	    argc < 3)
 		return fail(2, "unknown command '%s' (--help)", argv[1]);
 	if ((rc = fed_open(&f, fdir ? fdir : ".")))
 		return rc;
-	if (!strcmp(argv[1], "topics"))
+	if (!strcmp(argv[1], "federation"))
+		rc = !strcmp(argv[2], "rotate-key") ? cmd_rotate_key(&f)
+						    : fail(2, "federation init|rotate-key (--help)");
+	else if (!strcmp(argv[1], "topics"))
 		rc = !strcmp(argv[2], "apply") ? cmd_topics_apply(&f)
 					       : fail(2, "topics apply (--help)");
 	else if (!strcmp(argv[2], "add"))

@@ -289,16 +289,11 @@ static void test_foreign_federation_refused(void **state)
 	assert_true(a.seen > 0);
 }
 
-/* A suspended agency's submissions are refused by the broker. */
-static void test_suspended_refused(void **state)
+/* deconf-broker with the broker.conf deconfctl wrote, from its directory. */
+static void broker_start(void)
 {
-	char path[512], topic[128];
-	rd_kafka_t *rk;
-	rd_kafka_topic_t *rkt;
-	struct deconf_sign_key *bkey = NULL;
-	int reason = 0;
+	char path[512];
 
-	(void)state;
 	snprintf(path, sizeof(path), "%s/broker.log", dir);
 	broker_pid = fork();
 	assert_true(broker_pid >= 0);
@@ -311,6 +306,104 @@ static void test_suspended_refused(void **state)
 		      "kafka.session.timeout.ms=6000", (char *)NULL);
 		_exit(127);
 	}
+}
+
+static void broker_stop(void)
+{
+	int st;
+
+	kill(broker_pid, SIGTERM);
+	assert_int_equal(waitpid(broker_pid, &st, 0), broker_pid);
+	broker_pid = 0;
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Run the adapter of agency id in its bundle; its output in *out. */
+static int adapter(const char *id, const char *args, char *out, size_t size)
+{
+	char cmd[1024], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "cd '%s/agencies/%s' && '%s' -c agency.conf --no-progress %s "
+		 ">'%s/out.txt' 2>&1",
+		 dir, id, ADAPTER_BIN, args, dir);
+	rc = sh("%s", cmd);
+	snprintf(cmd, sizeof(cmd), "%s/out.txt", dir);
+	if (out && !deconf_file_read(cmd, 1 << 20, 0, &text, &len, NULL, 0)) {
+		snprintf(out, size, "%s", text);
+		free(text);
+	}
+	sh("cat '%s/out.txt' >> '%s/adapter.log'", dir, dir);
+	return rc;
+}
+
+/* New notices agency id received, polling for up to 30 s until want. */
+static int new_notices(const char *id, int want)
+{
+	char out[8192];
+	int got = 0;
+
+	for (int i = 0; i < 30 && got < want; i++) {
+		const char *p;
+		assert_int_equal(adapter(id, "notices", out, sizeof(out)), 0);
+		if ((p = strstr(out, "notices: ")))
+			got += atoi(p + 9);
+		if (got < want)
+			sleep(1);
+	}
+	sleep(1); /* and no more */
+	assert_int_equal(adapter(id, "notices", out, sizeof(out)), 0);
+	return got + atoi(strstr(out, "notices: ") ? strstr(out, "notices: ") + 9 : "0");
+}
+
+/*
+ * Key rotation: two agencies hold an e-mail (epoch 1: a conflict); the
+ * federation key is rotated; once both resubmit, they match again under
+ * epoch 2 — a new pair of notices, the new tokens.
+ */
+static void test_key_rotation(void **state)
+{
+	char path[512];
+
+	(void)state;
+	broker_start();
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/agencies/sec-%c/rot.csv", dir, i ? 'b' : 'a');
+		assert_int_equal(sh("printf 'case_ref,type,value\nR-%c,email,Rotate.Me@Example.org\n' "
+				    "> '%s'",
+				    i ? 'B' : 'A', path),
+				 0);
+		assert_int_equal(adapter(i ? "sec-b" : "sec-a", "submit rot.csv", NULL, 0), 0);
+	}
+	assert_int_equal(new_notices("sec-a", 1), 1);
+	assert_int_equal(new_notices("sec-b", 1), 1);
+	assert_int_equal(sh("'%s' -f '%s' federation rotate-key > '%s/rotate.txt'", CTL_BIN, dir,
+			    dir),
+			 0);
+	assert_int_equal(sh("grep -q 'epoch 2 is current' '%s/rotate.txt'", dir), 0);
+	assert_int_equal(sh("grep -q '^epoch 2 ' '%s/agencies/sec-a/federation.keys'", dir), 0);
+	/* one side alone under epoch 2: nobody to match */
+	assert_int_equal(adapter("sec-a", "resubmit", NULL, 0), 0);
+	assert_int_equal(new_notices("sec-a", 0), 0);
+	/* both: matched again across the rotation */
+	assert_int_equal(adapter("sec-b", "resubmit", NULL, 0), 0);
+	assert_int_equal(new_notices("sec-a", 1), 1);
+	assert_int_equal(new_notices("sec-b", 1), 1);
+	broker_stop();
+}
+
+/* A suspended agency's submissions are refused by the broker. */
+static void test_suspended_refused(void **state)
+{
+	char path[512], topic[128];
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	struct deconf_sign_key *bkey = NULL;
+	int reason = 0;
+
+	(void)state;
+	broker_start();
 	assert_int_equal(sh("'%s' -f '%s' agency suspend sec-b >/dev/null", CTL_BIN, dir), 0);
 	snprintf(path, sizeof(path), "%s/agencies/sec-b/cases.csv", dir);
 	assert_int_equal(sh("printf 'case_ref,type,value\\nS-1,md5,%s\\n' > '%s'",
@@ -340,7 +433,10 @@ static void test_suspended_refused(void **state)
 			if (!deconf_envelope_open(m->payload, m->len, 1 << 20,
 						  DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT, bkey,
 						  &deconf__v1__reject__descriptor, &msg, NULL, 0)) {
-				reason = ((Deconf__V1__Reject *)msg)->reason;
+				/* the earlier "forged" record was refused as malformed */
+				if (((Deconf__V1__Reject *)msg)->reason ==
+				    DECONF__V1__REJECT_REASON__REJECT_REASON_SUSPENDED_AGENCY)
+					reason = ((Deconf__V1__Reject *)msg)->reason;
 				deconf_msg_free(msg);
 			}
 			rd_kafka_message_destroy(m);
@@ -352,13 +448,7 @@ static void test_suspended_refused(void **state)
 	rd_kafka_topic_destroy(rkt);
 	rd_kafka_destroy(rk);
 	deconf_sign_key_free(bkey);
-	kill(broker_pid, SIGTERM);
-	{
-		int st;
-		assert_int_equal(waitpid(broker_pid, &st, 0), broker_pid);
-		broker_pid = 0;
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	}
+	broker_stop();
 	assert_int_equal(reason, DECONF__V1__REJECT_REASON__REJECT_REASON_SUSPENDED_AGENCY);
 	snprintf(path, sizeof(path), "rm -rf '%s'", top);
 	assert_int_equal(system(path), 0);
@@ -369,6 +459,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_federation_acls),
 		cmocka_unit_test(test_foreign_federation_refused),
+		cmocka_unit_test(test_key_rotation),
 		cmocka_unit_test(test_suspended_refused),
 	};
 
