@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
@@ -65,7 +66,11 @@ static const char usage[] =
 	"      agency topic) and the literal ACLs of every agency in the directory:\n"
 	"      write its submit topic, read its notices and rejects topics and the\n"
 	"      directory. Re-running it changes nothing, and says so.\n"
-	"  dev-kafka [--port N]\n"
+	"  tail TOPIC [--from-beginning] [--follow]\n"
+	"      decode a deconf topic (e.g. notices.fbi-cac, audit, ops) to JSON lines,\n"
+	"      with each record's signature status; from the end unless\n"
+	"      --from-beginning; stops at the end unless --follow.\n"
+	"  dev-kafka [--partitions N] [--prefix P]\n"
 	"      librdkafka's in-memory mock cluster with the deconf topics, for the\n"
 	"      quick start (plaintext, no ACLs); prints its bootstrap address and runs\n"
 	"      until SIGTERM or SIGINT.\n"
@@ -640,6 +645,7 @@ static int cmd_agency_status(struct fed *f, const char *id, int status)
 struct listed {
 	char id[64], line[512];
 	int status;
+	uint8_t pub[DECONF_PUBKEY_LEN];
 };
 
 /* The agencies of the directory topic (the latest record of each, signed
@@ -703,6 +709,9 @@ static int read_directory(struct fed *f, struct listed **v, size_t *n, size_t *r
 				 (const char *)e->agency_id.data);
 		}
 		(*v)[i].status = e->status;
+		memset((*v)[i].pub, 0, DECONF_PUBKEY_LEN);
+		if (e->signing_public_key.len == DECONF_PUBKEY_LEN)
+			memcpy((*v)[i].pub, e->signing_public_key.data, DECONF_PUBKEY_LEN);
 		snprintf((*v)[i].line, sizeof((*v)[i].line), "%-24s %-10s %-13s %-3s %s", (*v)[i].id,
 			 e->status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
 			 : e->status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
@@ -998,6 +1007,275 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------------ tail */
+
+static json_t *msg_json(const ProtobufCMessage *m);
+
+static json_t *bytes_json(const ProtobufCBinaryData *b)
+{
+	char *hex = malloc(b->len * 2 + 1);
+	json_t *j;
+	int text = b->len > 0;
+
+	/* ids and case refs are printable text; tokens and keys are not */
+	for (size_t i = 0; i < b->len && text; i++)
+		text = b->data[i] >= 0x20 && b->data[i] < 0x7f;
+	if (text)
+		return json_stringn((const char *)b->data, b->len);
+	if (!hex)
+		return json_null();
+	j = json_string(deconf_hex_encode(hex, b->data, b->len));
+	free(hex);
+	return j;
+}
+
+static json_t *value_json(const ProtobufCFieldDescriptor *fd, const void *p)
+{
+	switch (fd->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32: return json_integer(*(const int32_t *)p);
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32: return json_integer(*(const uint32_t *)p);
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64: return json_integer(*(const int64_t *)p);
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64: return json_integer((json_int_t) * (const uint64_t *)p);
+	case PROTOBUF_C_TYPE_FLOAT: return json_real(*(const float *)p);
+	case PROTOBUF_C_TYPE_DOUBLE: return json_real(*(const double *)p);
+	case PROTOBUF_C_TYPE_BOOL: return json_boolean(*(const protobuf_c_boolean *)p);
+	case PROTOBUF_C_TYPE_ENUM: {
+		const ProtobufCEnumValue *ev =
+			protobuf_c_enum_descriptor_get_value(fd->descriptor, *(const int *)p);
+		return ev ? json_string(ev->name) : json_integer(*(const int *)p);
+	}
+	case PROTOBUF_C_TYPE_STRING:
+		return *(char *const *)p ? json_string(*(char *const *)p) : json_null();
+	case PROTOBUF_C_TYPE_BYTES: return bytes_json(p);
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return *(ProtobufCMessage *const *)p ? msg_json(*(ProtobufCMessage *const *)p)
+						       : json_null();
+	}
+	return json_null();
+}
+
+/* Any deconf message as a JSON object: field names, enum names, bytes as
+ * text when printable and hex otherwise. Default values are left out. */
+static json_t *msg_json(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	json_t *o = json_object();
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[i];
+		const char *base = (const char *)m + fd->offset;
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + fd->quantifier_offset);
+			const char *arr = *(char *const *)base;
+			size_t sz = fd->type == PROTOBUF_C_TYPE_MESSAGE || fd->type == PROTOBUF_C_TYPE_STRING
+					    ? sizeof(void *)
+				    : fd->type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData)
+				    : fd->type == PROTOBUF_C_TYPE_INT64 || fd->type == PROTOBUF_C_TYPE_UINT64 ||
+					      fd->type == PROTOBUF_C_TYPE_SINT64 ||
+					      fd->type == PROTOBUF_C_TYPE_FIXED64 ||
+					      fd->type == PROTOBUF_C_TYPE_SFIXED64 ||
+					      fd->type == PROTOBUF_C_TYPE_DOUBLE
+					    ? 8
+				    : fd->type == PROTOBUF_C_TYPE_BOOL ? sizeof(protobuf_c_boolean)
+								       : 4;
+			json_t *a;
+			if (!n)
+				continue;
+			a = json_array();
+			for (size_t k = 0; k < n; k++)
+				json_array_append_new(a, value_json(fd, arr + k * sz));
+			json_object_set_new(o, fd->name, a);
+			continue;
+		}
+		/* proto3: leave out zero / empty values */
+		if ((fd->type == PROTOBUF_C_TYPE_STRING && (!*(char *const *)base || !**(char *const *)base)) ||
+		    (fd->type == PROTOBUF_C_TYPE_BYTES && !((const ProtobufCBinaryData *)base)->len) ||
+		    (fd->type == PROTOBUF_C_TYPE_MESSAGE && !*(void *const *)base))
+			continue;
+		if (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_BYTES &&
+		    fd->type != PROTOBUF_C_TYPE_MESSAGE) {
+			static const char zero[8];
+			size_t sz = fd->type == PROTOBUF_C_TYPE_BOOL ? sizeof(protobuf_c_boolean)
+				    : (fd->type == PROTOBUF_C_TYPE_INT64 || fd->type == PROTOBUF_C_TYPE_UINT64 ||
+				       fd->type == PROTOBUF_C_TYPE_SINT64 || fd->type == PROTOBUF_C_TYPE_FIXED64 ||
+				       fd->type == PROTOBUF_C_TYPE_SFIXED64 || fd->type == PROTOBUF_C_TYPE_DOUBLE)
+					    ? 8
+					    : 4;
+			if (!memcmp(base, zero, sz))
+				continue;
+		}
+		json_object_set_new(o, fd->name, value_json(fd, base));
+	}
+	return o;
+}
+
+static const ProtobufCMessageDescriptor *inner_descriptor(int type)
+{
+	switch (type) {
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION): return &deconf__v1__submission__descriptor;
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE):
+		return &deconf__v1__conflict_notice__descriptor;
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_REJECT): return &deconf__v1__reject__descriptor;
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY):
+		return &deconf__v1__directory_entry__descriptor;
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_AUDIT_EVENT): return &deconf__v1__audit_event__descriptor;
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_TOKEN_OP): return &deconf__v1__token_op__descriptor;
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_STATE_RECORD): return &deconf__v1__state_record__descriptor;
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_OPS_EVENT): return &deconf__v1__ops_event__descriptor;
+	default: return NULL;
+	}
+}
+
+
+/* One record as a JSON line. Signatures: the broker's key for what the
+ * broker and deconfctl write, the agency's (from the directory) for a
+ * submission. */
+static void print_record(struct fed *f, const rd_kafka_message_t *m, const struct listed *ak,
+			 size_t n_ak)
+{
+	json_t *o = json_object();
+	Deconf__V1__Envelope *env = NULL;
+	char errstr[256];
+	char *line;
+
+	json_object_set_new(o, "topic", json_string(rd_kafka_topic_name(m->rkt)));
+	json_object_set_new(o, "partition", json_integer(m->partition));
+	json_object_set_new(o, "offset", json_integer(m->offset));
+	json_object_set_new(o, "timestamp", json_integer(rd_kafka_message_timestamp(m, NULL)));
+	if (m->key) {
+		ProtobufCBinaryData k = { m->key_len, m->key };
+		json_object_set_new(o, "key", bytes_json(&k));
+	}
+	if (!m->payload) {
+		json_object_set_new(o, "value", json_null()); /* a tombstone */
+	} else if (deconf_envelope_unpack(m->payload, m->len, 1 << 20, &env, errstr,
+					  sizeof(errstr))) {
+		json_object_set_new(o, "error", json_string(errstr));
+	} else {
+		const ProtobufCMessageDescriptor *d = inner_descriptor(env->type);
+		const ProtobufCEnumValue *tv = protobuf_c_enum_descriptor_get_value(
+			&deconf__v1__message_type__descriptor, env->type);
+		const char *sig = "unsigned";
+		ProtobufCMessage *inner = NULL;
+
+		json_object_set_new(o, "type", tv ? json_string(tv->name) : json_integer(env->type));
+		if (env->signer.len)
+			json_object_set_new(o, "signer", bytes_json(&env->signer));
+		if (env->signature.len) {
+			const struct deconf_sign_key *key = f->key;
+			struct deconf_sign_key *agency = NULL;
+			sig = "unknown signer";
+			if (env->type == K(MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION)) {
+				key = NULL;
+				for (size_t i = 0; i < n_ak; i++)
+					if (strlen(ak[i].id) == env->signer.len &&
+					    !memcmp(ak[i].id, env->signer.data, env->signer.len) &&
+					    !deconf_sign_key_from_public(&agency, ak[i].pub))
+						key = agency;
+			}
+			if (key)
+				sig = deconf_envelope_verify(env, key) ? "INVALID" : "valid";
+			deconf_sign_key_free(agency);
+		}
+		json_object_set_new(o, "signature", json_string(sig));
+		if (d && !deconf_envelope_payload(env, d, &inner, errstr, sizeof(errstr))) {
+			json_object_set_new(o, "message", msg_json(inner));
+			deconf_msg_free(inner);
+		} else {
+			json_object_set_new(o, "error", json_string(d ? errstr : "unknown type"));
+		}
+		deconf_msg_free(env);
+	}
+	if ((line = json_dumps(o, JSON_COMPACT))) {
+		puts(line);
+		free(line);
+	}
+	json_decref(o);
+}
+
+static int cmd_tail(struct fed *f, int argc, char **argv)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int from_beginning = 0, follow = 0, open = 0;
+	const char *name = NULL;
+	char topic[256], errstr[1024];
+	struct listed *ak = NULL;
+	size_t n_ak = 0, refused = 0;
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	rd_kafka_queue_t *q;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--from-beginning"))
+			from_beginning = 1;
+		else if (!strcmp(argv[i], "--follow"))
+			follow = 1;
+		else if (!name && argv[i][0] != '-')
+			name = argv[i];
+		else
+			return fail(2, "tail TOPIC [--from-beginning] [--follow]");
+	}
+	if (!name)
+		return fail(2, "tail TOPIC [--from-beginning] [--follow]");
+	/* "notices.fbi-cac" or "deconf.notices.fbi-cac" */
+	snprintf(topic, sizeof(topic), "%s%s",
+		 strncmp(name, f->prefix, strlen(f->prefix)) ? f->prefix : "", name);
+	/* the agencies' keys, to check submissions' signatures */
+	if (read_directory(f, &ak, &n_ak, &refused))
+		return 1;
+	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
+	    deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "deconfctl", errstr,
+				  sizeof(errstr)) ||
+	    !(rk = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr))))
+		return fail(1, "%s", errstr);
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err) {
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(rkt);
+		rd_kafka_destroy(rk);
+		return fail(1, "%s: no such topic (or not allowed)", topic);
+	}
+	q = rd_kafka_queue_new(rk);
+	for (int p = 0; p < md->topics[0].partition_cnt; p++)
+		if (!rd_kafka_consume_start_queue(rkt, p,
+						  from_beginning ? RD_KAFKA_OFFSET_BEGINNING
+								 : RD_KAFKA_OFFSET_END,
+						  q))
+			open++;
+	rd_kafka_metadata_destroy(md);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!stop && (follow || open > 0)) {
+		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 500);
+		if (!m)
+			continue;
+		if (m->err) {
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				open--;
+			else
+				fprintf(stderr, "deconfctl: %s\n", rd_kafka_message_errstr(m));
+		} else {
+			print_record(f, m, ak, n_ak);
+			fflush(stdout);
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	free(ak);
+	return 0;
+}
+
 /* -------------------------------------------------------------- dev-kafka */
 
 static int cmd_dev_kafka(int argc, char **argv)
@@ -1066,6 +1344,13 @@ int main(int argc, char **argv)
 		return cmd_federation_init(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "dev-kafka"))
 		return cmd_dev_kafka(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "tail")) {
+		if ((rc = fed_open(&f, fdir ? fdir : ".")))
+			return rc;
+		rc = cmd_tail(&f, argc - 1, argv + 1);
+		fed_close(&f);
+		return rc;
+	}
 	if ((strcmp(argv[1], "agency") && strcmp(argv[1], "topics") &&
 	     strcmp(argv[1], "federation")) ||
 	    argc < 3)

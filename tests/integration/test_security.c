@@ -391,6 +391,22 @@ static void test_key_rotation(void **state)
 	assert_int_equal(new_notices("sec-a", 1), 1);
 	assert_int_equal(new_notices("sec-b", 1), 1);
 	broker_stop();
+	/* ops staff watch it: tail decodes the topics, signatures checked
+	 * (notices with the broker's key, submissions with the agency's) */
+	assert_int_equal(sh("'%s' -f '%s' tail notices.sec-a --from-beginning > '%s/tail.txt'",
+			    CTL_BIN, dir, dir),
+			 0);
+	assert_int_equal(sh("test $(grep -c '\"type\":\"MESSAGE_TYPE_CONFLICT_NOTICE\".*"
+			    "\"signature\":\"valid\"' '%s/tail.txt') -eq 2",
+			    dir),
+			 0);
+	assert_int_equal(sh("'%s' -f '%s' tail submit.sec-a --from-beginning > '%s/tail.txt'",
+			    CTL_BIN, dir, dir),
+			 0);
+	assert_int_equal(sh("grep -q '\"signature\":\"valid\"' '%s/tail.txt' && "
+			    "! grep -q 'INVALID' '%s/tail.txt'",
+			    dir, dir),
+			 0);
 }
 
 /* A suspended agency's submissions are refused by the broker. */
