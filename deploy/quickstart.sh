@@ -166,6 +166,9 @@ for a in fbi-cac nm-icac navajo-pd; do
 	[ "$got" -eq "${expected[$a]}" ] ||
 		die "$a received $got notice(s), expected ${expected[$a]} (logs in $work)"
 done
+say "7. what ops staff see"
+"$ctl" status
+
 cat <<EOF
 
 The broker matched keyed hashes only: no raw indicator left an agency, and the

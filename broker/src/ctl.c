@@ -70,6 +70,9 @@ static const char usage[] =
 	"      decode a deconf topic (e.g. notices.fbi-cac, audit, ops) to JSON lines,\n"
 	"      with each record's signature status; from the end unless\n"
 	"      --from-beginning; stops at the end unless --follow.\n"
+	"  status\n"
+	"      records per topic, the broker's consumer-group lag, and per agency the\n"
+	"      records of its submit, notices and rejects topics.\n"
 	"  dev-kafka [--partitions N] [--prefix P]\n"
 	"      librdkafka's in-memory mock cluster with the deconf topics, for the\n"
 	"      quick start (plaintext, no ACLs); prints its bootstrap address and runs\n"
@@ -1276,6 +1279,139 @@ static int cmd_tail(struct fed *f, int argc, char **argv)
 	return 0;
 }
 
+/* ----------------------------------------------------------------- status */
+
+/* Records (high - low watermark, summed over partitions) of a topic; -1 if
+ * it does not exist. */
+static long topic_records(rd_kafka_t *rk, const struct rd_kafka_metadata *md, const char *topic,
+			  int *partitions)
+{
+	long n = 0;
+
+	for (int i = 0; i < md->topic_cnt; i++) {
+		if (strcmp(md->topics[i].topic, topic))
+			continue;
+		*partitions = md->topics[i].partition_cnt;
+		for (int p = 0; p < md->topics[i].partition_cnt; p++) {
+			int64_t lo = 0, hi = 0;
+			if (!rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000))
+				n += (long)(hi - lo);
+		}
+		return n;
+	}
+	*partitions = 0;
+	return -1;
+}
+
+/* The lag of group on every partition of the topics starting with prefix
+ * (exact = match the whole name). */
+static void group_lag(struct fed *f, const struct rd_kafka_metadata *md, rd_kafka_t *rk,
+		      const char *group, const char *topic, int exact)
+{
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+	char errstr[512];
+	rd_kafka_t *c;
+	long lag = 0, parts = 0, uncommitted = 0;
+
+	for (int i = 0; i < md->topic_cnt; i++)
+		if (exact ? !strcmp(md->topics[i].topic, topic)
+			  : !strncmp(md->topics[i].topic, topic, strlen(topic)))
+			for (int p = 0; p < md->topics[i].partition_cnt; p++)
+				rd_kafka_topic_partition_list_add(l, md->topics[i].topic, p);
+	/* a consumer of that group that never joins: it only fetches offsets */
+	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
+	    deconf_kafka_conf_set(kc, "group.id", group, "deconfctl", errstr, sizeof(errstr)) ||
+	    !(c = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr)))) {
+		printf("  %-32s %s\n", group, errstr);
+		rd_kafka_topic_partition_list_destroy(l);
+		return;
+	}
+	if (l->cnt && !rd_kafka_committed(c, l, 10000)) {
+		for (int i = 0; i < l->cnt; i++) {
+			int64_t lo = 0, hi = 0;
+			rd_kafka_query_watermark_offsets(rk, l->elems[i].topic, l->elems[i].partition,
+							 &lo, &hi, 5000);
+			parts++;
+			if (l->elems[i].offset < 0) {
+				uncommitted++;
+				lag += (long)(hi - lo);
+			} else {
+				lag += (long)(hi - l->elems[i].offset);
+			}
+		}
+	}
+	printf("  %-32s %ld partition(s), lag %ld record(s)%s\n", group, parts, lag,
+	       uncommitted ? " (some partitions never committed)" : "");
+	rd_kafka_destroy(c);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static int cmd_status(struct fed *f)
+{
+	static const char *const global[] = { "tokens", "state", "audit", "ops", "directory",
+					       "ingest.seen" };
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_conf_t *kc = NULL;
+	struct listed *ag = NULL;
+	size_t n_ag = 0, refused;
+	char errstr[1024], topic[256], group[256];
+	rd_kafka_t *rk;
+
+	if (read_directory(f, &ag, &n_ag, &refused))
+		return 1;
+	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
+	    !(rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr)))) {
+		free(ag);
+		return fail(1, "%s", errstr);
+	}
+	if (rd_kafka_metadata(rk, 1, NULL, &md, 30000)) {
+		rd_kafka_destroy(rk);
+		free(ag);
+		return fail(1, "cannot read the cluster's metadata");
+	}
+	printf("topics (records between the low and high watermarks):\n");
+	for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++) {
+		int np;
+		long n;
+		snprintf(topic, sizeof(topic), "%s%s", f->prefix, global[i]);
+		n = topic_records(rk, md, topic, &np);
+		if (n < 0)
+			printf("  %-32s missing (deconfctl topics apply)\n", topic);
+		else
+			printf("  %-32s %3d partition(s) %12ld record(s)\n", topic, np, n);
+	}
+	printf("consumer groups:\n");
+	snprintf(group, sizeof(group), "%sbroker-ingest", f->prefix);
+	snprintf(topic, sizeof(topic), "%ssubmit.", f->prefix);
+	group_lag(f, md, rk, group, topic, 0);
+	snprintf(group, sizeof(group), "%sbroker-matcher", f->prefix);
+	snprintf(topic, sizeof(topic), "%stokens", f->prefix);
+	group_lag(f, md, rk, group, topic, 1);
+	printf("agencies (records on their topics):\n  %-24s %-10s %10s %10s %10s\n", "AGENCY",
+	       "STATUS", "SUBMITTED", "NOTICES", "REJECTS");
+	for (size_t a = 0; a < n_ag; a++) {
+		long c[3];
+		static const char *const t[3] = { "submit.", "notices.", "rejects." };
+		for (int k = 0; k < 3; k++) {
+			int np;
+			snprintf(topic, sizeof(topic), "%s%s%s", f->prefix, t[k], ag[a].id);
+			c[k] = topic_records(rk, md, topic, &np);
+		}
+		printf("  %-24s %-10s %10ld %10ld %10ld\n", ag[a].id,
+		       ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
+		       : ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
+										   : "removed",
+		       c[0] < 0 ? 0 : c[0], c[1] < 0 ? 0 : c[1], c[2] < 0 ? 0 : c[2]);
+	}
+	printf("(transactional topics count commit markers too; compacted topics, what is "
+	       "left)\n");
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_destroy(rk);
+	free(ag);
+	return 0;
+}
+
 /* -------------------------------------------------------------- dev-kafka */
 
 static int cmd_dev_kafka(int argc, char **argv)
@@ -1344,10 +1480,10 @@ int main(int argc, char **argv)
 		return cmd_federation_init(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "dev-kafka"))
 		return cmd_dev_kafka(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "tail")) {
+	if (!strcmp(argv[1], "tail") || !strcmp(argv[1], "status")) {
 		if ((rc = fed_open(&f, fdir ? fdir : ".")))
 			return rc;
-		rc = cmd_tail(&f, argc - 1, argv + 1);
+		rc = !strcmp(argv[1], "tail") ? cmd_tail(&f, argc - 1, argv + 1) : cmd_status(&f);
 		fed_close(&f);
 		return rc;
 	}

@@ -407,6 +407,11 @@ static void test_key_rotation(void **state)
 			    "! grep -q 'INVALID' '%s/tail.txt'",
 			    dir, dir),
 			 0);
+	/* and status: every token op matched (lag 0), sec-a's submissions */
+	assert_int_equal(sh("'%s' -f '%s' status > '%s/status.txt' && grep -q 'broker-matcher .*lag 0 ' "
+			    "'%s/status.txt' && grep -Eq '^  sec-a +active +[1-9]' '%s/status.txt'",
+			    CTL_BIN, dir, dir, dir, dir),
+			 0);
 }
 
 /* A suspended agency's submissions are refused by the broker. */
