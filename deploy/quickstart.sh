@@ -168,6 +168,10 @@ for a in fbi-cac nm-icac navajo-pd; do
 done
 say "7. what ops staff see"
 "$ctl" status
+if [ "$mode" = mock ]; then
+	echo "(librdkafka's mock cluster keeps no transactional offset commits: its consumer lag"
+	echo " is not meaningful; with DECONF_KAFKA=real it is)"
+fi
 
 cat <<EOF
 
