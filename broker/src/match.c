@@ -745,10 +745,31 @@ out:
 	return rc;
 }
 
+/* A newer key epoch than the partition has seen: remember it, and when. */
+static int mark_epoch(struct brk_match *m, struct brk_store_txn *t, int partition,
+		      uint32_t epoch, int64_t now)
+{
+	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
+	Deconf__V1__EpochMark mark = DECONF__V1__EPOCH_MARK__INIT;
+	uint32_t newest = 0;
+	int64_t seen = 0;
+	int rc;
+
+	if (!brk_store_epoch_get(t, partition, &newest, &seen) && newest >= epoch)
+		return DECONF_OK;
+	if ((rc = brk_store_epoch_put(t, partition, epoch, now)))
+		return rc;
+	mark.epoch = epoch;
+	mark.seen_at = now;
+	r.epoch = &mark;
+	return m->out.state(m->out.opaque, partition, (const uint8_t *)"X", 1, &r);
+}
+
 int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 		 const Deconf__V1__TokenOp *op, int64_t now)
 {
 	struct brk_entry e;
+	int rc;
 
 	/* ingest checked all of this; the store's keys depend on it */
 	if (op->agency_id.len < 2 || op->agency_id.len >= sizeof(e.agency) ||
@@ -756,6 +777,9 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 	    (op->token.len != BRK_TOKEN_LEN &&
 	     !(op->op == K(OP__OP_CLOSE_CASE) && !op->token.len)))
 		return DECONF_E_MALFORMED;
+	if ((op->op == K(OP__OP_ADD) || op->op == K(OP__OP_RENEW)) &&
+	    (rc = mark_epoch(m, t, partition, op->key_epoch, now)))
+		return rc;
 	switch (op->op) {
 	case K(OP__OP_ADD): return do_add(m, t, partition, op, now, 0);
 	case K(OP__OP_RENEW): return do_add(m, t, partition, op, now, 1);
@@ -767,7 +791,7 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 			return do_remove(m, t, partition, &e, op, now);
 		} else {
 			struct case_scan c = { .op = op };
-			int rc = brk_store_entries_all(t, partition, case_fn, &c);
+			rc = brk_store_entries_all(t, partition, case_fn, &c);
 			for (size_t i = 0; i < c.n && !rc; i++)
 				rc = do_remove(m, t, partition, &c.v[i], op, now);
 			free(c.v);
@@ -782,6 +806,8 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 struct exp_scan {
 	struct brk_match *m;
 	int64_t now;
+	uint32_t newest;          /* the partition's newest epoch */
+	int64_t retire_at;        /* when older epochs go; INT64_MAX: never */
 	size_t max;
 	struct brk_entry *v;
 	size_t n, cap;
@@ -791,11 +817,14 @@ static int exp_fn(void *opaque, const struct brk_entry *x)
 {
 	struct exp_scan *s = opaque;
 
+	if (x->epoch < s->newest && s->retire_at <= s->now)
+		goto take; /* a retired key epoch */
 	if (!x->expires_at)
 		return 0;
 	if (x->expires_at > s->now &&
 	    (x->warned || x->expires_at - s->m->conf.warn_before_ms > s->now))
 		return 0;
+take:
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
 		struct brk_entry *v = realloc(s->v, cap * sizeof(*v));
@@ -811,8 +840,13 @@ static int exp_fn(void *opaque, const struct brk_entry *x)
 int brk_match_expire(struct brk_match *m, struct brk_store_txn *t, int partition,
 		     int64_t now, size_t max, size_t *done)
 {
-	struct exp_scan s = { .m = m, .now = now, .max = max ? max : 1 };
-	int rc = brk_store_entries_all(t, partition, exp_fn, &s);
+	struct exp_scan s = { .m = m, .now = now, .max = max ? max : 1, .retire_at = INT64_MAX };
+	int64_t seen = 0;
+	int rc;
+
+	if (!brk_store_epoch_get(t, partition, &s.newest, &seen) && m->conf.epoch_overlap_ms > 0)
+		s.retire_at = seen + m->conf.epoch_overlap_ms;
+	rc = brk_store_entries_all(t, partition, exp_fn, &s);
 
 	*done = 0;
 	if (rc == 1)
@@ -823,7 +857,16 @@ int brk_match_expire(struct brk_match *m, struct brk_store_txn *t, int partition
 
 		for (int j = 0; j < 8; j++)
 			extra[j] = (uint8_t)((uint64_t)e->expires_at >> (56 - 8 * j));
-		if (e->expires_at <= now) {
+		if (e->epoch < s.newest && s.retire_at <= now) {
+			/* the owner resubmitted under the new key: no notice */
+			struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_EXPIRED), .e = e,
+						.detail = "key epoch retired" };
+			if ((rc = brk_store_entry_del(t, partition, e)) ||
+			    (rc = del_entry_state(m, partition, e)) ||
+			    (rc = audit(m, partition, now, &a)))
+				break;
+			m->expired++;
+		} else if (e->expires_at <= now) {
 			struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_EXPIRED), .e = e };
 			/* the notice first: it reads the case's contact */
 			if ((rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_EXPIRED), e, NULL,
@@ -931,6 +974,10 @@ int brk_match_restore(struct brk_store_txn *t, int partition, const uint8_t *key
 				       (uint32_t)key[17] << 24 | (uint32_t)key[18] << 16 |
 					       (uint32_t)key[19] << 8 | key[20],
 				       r && r->hot);
+		break;
+	case 'X':
+		if (r && r->epoch)
+			rc = brk_store_epoch_put(t, partition, r->epoch->epoch, r->epoch->seen_at);
 		break;
 	case 'A':
 		if (r && r->audit && r->audit->hash.len == 32) {

@@ -27,6 +27,9 @@
  *   adder of that token gets a HOT_TOKEN notice instead of conflicts.
  * - Expiry: brk_match_expire() warns the owner warn_before ahead (once)
  *   and removes the entry when it expires (EXPIRED notice).
+ * - Key rotation: the partition remembers the newest key epoch it has seen
+ *   and since when; entries of older epochs are removed epoch_overlap after
+ *   that (audited, no notice: their owners resubmitted under the new key).
  * - Every accepted op, conflict, notice, expiry and hot token is an audit
  *   event, hash-chained per partition. Accepted ops are audited per
  *   (submission, case, op) and partition, with their count, when the batch
@@ -55,6 +58,7 @@ struct brk_match_conf {
 	int64_t ttl_ms, ttl_ip_ms, ttl_max_ms; /* default TTLs and the cap */
 	int64_t warn_before_ms;
 	uint32_t hot_cases;
+	int64_t epoch_overlap_ms; /* older-epoch entries live this long after a newer epoch */
 };
 
 /* Where the outputs go. Each returns 0 or an error that fails the batch. */

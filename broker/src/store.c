@@ -512,6 +512,39 @@ int brk_store_ckpt_put(struct brk_store_txn *t, int partition, const struct brk_
 	return small_put(t, t->s->meta, kb, sizeof(kb), v, sizeof(v));
 }
 
+static void epoch_key(uint8_t *k, int partition)
+{
+	memcpy(k, "epch", 4);
+	be16(k + 4, (unsigned)partition);
+}
+
+int brk_store_epoch_get(struct brk_store_txn *t, int partition, uint32_t *epoch,
+			int64_t *seen_at)
+{
+	uint8_t kb[6];
+	MDB_val k = { sizeof(kb), kb }, v;
+	int rc;
+
+	epoch_key(kb, partition);
+	if ((rc = mdb_get(t->txn, t->s->meta, &k, &v)))
+		return map_err(rc);
+	if (v.mv_size != 12)
+		return DECONF_E_IO;
+	*epoch = rd32(v.mv_data);
+	*seen_at = rd64((const uint8_t *)v.mv_data + 4);
+	return DECONF_OK;
+}
+
+int brk_store_epoch_put(struct brk_store_txn *t, int partition, uint32_t epoch, int64_t seen_at)
+{
+	uint8_t kb[6], v[12];
+
+	epoch_key(kb, partition);
+	be32(v, epoch);
+	be64(v + 4, seen_at);
+	return small_put(t, t->s->meta, kb, sizeof(kb), v, sizeof(v));
+}
+
 static int wipe_range(struct brk_store_txn *t, MDB_dbi dbi, int partition)
 {
 	MDB_cursor *c;
@@ -538,6 +571,9 @@ int brk_store_wipe(struct brk_store_txn *t, int partition)
 	uint8_t kb[6];
 	int rc;
 
+	epoch_key(kb, partition);
+	if ((rc = small_del(t, t->s->meta, kb, sizeof(kb))))
+		return rc;
 	ckpt_key(kb, partition);
 	if ((rc = wipe_range(t, t->s->entries, partition)) ||
 	    (rc = wipe_range(t, t->s->cases, partition)) ||

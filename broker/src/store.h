@@ -107,6 +107,12 @@ int brk_store_hot_set(struct brk_store_txn *t, int partition, const uint8_t *tok
 int brk_store_ckpt_get(struct brk_store_txn *t, int partition, struct brk_ckpt *c);
 int brk_store_ckpt_put(struct brk_store_txn *t, int partition, const struct brk_ckpt *c);
 
+/* The partition's newest key epoch and when it was first seen: 0, or
+ * DECONF_E_UNKNOWN when none was recorded. */
+int brk_store_epoch_get(struct brk_store_txn *t, int partition, uint32_t *epoch,
+			int64_t *seen_at);
+int brk_store_epoch_put(struct brk_store_txn *t, int partition, uint32_t epoch, int64_t seen_at);
+
 /* Delete everything of the partition (before a rebuild). */
 int brk_store_wipe(struct brk_store_txn *t, int partition);
 

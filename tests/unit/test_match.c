@@ -310,6 +310,65 @@ static void test_expiry(void **state)
 	world_free(&w);
 }
 
+/* After a key rotation, entries of the old epoch are removed once the new
+ * epoch is epoch_overlap old (no notice: their owners resubmitted); the
+ * new epoch's entries stay, and the mark survives a changelog replay. */
+static void test_epoch_retired(void **state)
+{
+	struct world w, r;
+	struct brk_store_txn *t;
+	int64_t now = deconf_now_ms();
+	uint32_t epoch = 0;
+	int64_t seen = 0;
+	size_t done = 0;
+
+	world_init(&w, *state, "f");
+	w.m.conf.epoch_overlap_ms = 1000;
+	assert_int_equal(ADD(&w, "agency-a", "A", 7), 0); /* epoch 1 */
+	{
+		Deconf__V1__TokenOp op = DECONF__V1__TOKEN_OP__INIT;
+		uint8_t tok[16], sub[16] = { 0 };
+		memset(tok, 8, sizeof(tok));
+		op.token.data = tok;
+		op.token.len = 16;
+		op.key_epoch = 2; /* the same agency, resubmitted under epoch 2 */
+		op.type = K(INDICATOR_TYPE__INDICATOR_TYPE_MD5);
+		op.op = K(OP__OP_ADD);
+		op.agency_id.data = (uint8_t *)"agency-a";
+		op.agency_id.len = 8;
+		op.case_ref.data = (uint8_t *)"A";
+		op.case_ref.len = 1;
+		op.submission_id.data = sub;
+		op.submission_id.len = 16;
+		assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
+		assert_int_equal(brk_match_op(&w.m, t, 0, &op, now), 0);
+		assert_int_equal(brk_store_commit(t), 0);
+	}
+	assert_int_equal(entries(&w), 2);
+	assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
+	assert_int_equal(brk_store_epoch_get(t, 0, &epoch, &seen), 0);
+	assert_int_equal(epoch, 2);
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 500, 100, &done), 0);
+	assert_int_equal(done, 0); /* within the overlap */
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 1000, 100, &done), 0);
+	assert_int_equal(done, 1); /* the epoch-1 entry */
+	assert_int_equal(brk_store_commit(t), 0);
+	assert_int_equal(entries(&w), 1);
+	assert_int_equal(w.cap.nn, 0); /* no notice */
+
+	world_init(&r, *state, "g");
+	assert_int_equal(brk_store_begin(r.s, 0, &t), 0);
+	for (size_t i = 0; i < w.cap.nst; i++)
+		assert_int_equal(brk_match_restore(t, 0, w.cap.st[i].key, w.cap.st[i].key_len,
+						   w.cap.st[i].value, w.cap.st[i].len, &r.heads[0]),
+				 0);
+	assert_int_equal(brk_store_epoch_get(t, 0, &epoch, &seen), 0);
+	assert_int_equal(epoch, 2);
+	brk_store_abort(t);
+	world_free(&r);
+	world_free(&w);
+}
+
 /* Replaying the changelog onto an empty store gives the same state: the
  * same entries, the pairs (no re-notice) and the audit head. */
 static void test_restore(void **state)
@@ -359,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restricted_and_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_retired, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
