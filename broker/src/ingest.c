@@ -9,6 +9,7 @@
 #include "deconf/kafka.h"
 #include "deconf/log.h"
 #include "deconf/util.h"
+#include "eos.h"
 #include "feed.h"
 #include "ingest.h"
 #include "submission.h"
@@ -165,22 +166,7 @@ struct ingest {
 static int produce(struct ingest *g, const char *topic, int32_t partition, const void *key,
 		   size_t key_len, const void *value, size_t len)
 {
-	rd_kafka_resp_err_t err;
-
-	for (;;) {
-		err = rd_kafka_producev(g->producer, RD_KAFKA_V_TOPIC(topic),
-					RD_KAFKA_V_PARTITION(partition),
-					RD_KAFKA_V_KEY((void *)key, key_len),
-					RD_KAFKA_V_VALUE((void *)value, len),
-					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
-		rd_kafka_poll(g->producer, 50);
-	}
-	if (err)
-		deconf_log(DECONF_LOG_ERR, "INGEST", "produce to %s: %s", topic,
-			   rd_kafka_err2str(err));
-	return err ? DECONF_E_KAFKA : DECONF_OK;
+	return brk_eos_produce(g->producer, "INGEST", topic, partition, key, key_len, value, len);
 }
 
 struct op_ctx {
@@ -361,24 +347,6 @@ static void forget_batch(struct ingest *g, int undo)
 	g->n_batch_keys = 0;
 }
 
-/* Go back to the last committed input offsets (after an abort). */
-static void rewind_input(struct ingest *g)
-{
-	rd_kafka_topic_partition_list_t *a = NULL;
-
-	if (rd_kafka_assignment(g->consumer, &a) || !a)
-		return;
-	if (!rd_kafka_committed(g->consumer, a, 10000)) {
-		for (int i = 0; i < a->cnt; i++) {
-			rd_kafka_topic_partition_t *p = &a->elems[i];
-			if (p->offset < 0)
-				p->offset = RD_KAFKA_OFFSET_BEGINNING;
-		}
-		rd_kafka_seek_partitions(g->consumer, a, 10000);
-	}
-	rd_kafka_topic_partition_list_destroy(a);
-}
-
 static int abort_batch(struct ingest *g, const char *why)
 {
 	rd_kafka_error_t *e;
@@ -394,32 +362,15 @@ static int abort_batch(struct ingest *g, const char *why)
 	}
 	g->in_txn = 0;
 	forget_batch(g, 1);
-	rewind_input(g);
+	brk_eos_rewind(g->consumer);
 	return DECONF_OK;
 }
 
 /* Commit: outputs and the consumer's positions, atomically. */
 static int commit_batch(struct ingest *g)
 {
-	rd_kafka_topic_partition_list_t *pos = NULL;
-	rd_kafka_consumer_group_metadata_t *cgmd;
-	rd_kafka_error_t *e;
+	rd_kafka_error_t *e = brk_eos_commit(g->consumer, g->producer, TXN_TIMEOUT_MS);
 
-	if (rd_kafka_assignment(g->consumer, &pos) || !pos)
-		return abort_batch(g, "no assignment");
-	rd_kafka_position(g->consumer, pos);
-	cgmd = rd_kafka_consumer_group_metadata(g->consumer);
-	e = rd_kafka_send_offsets_to_transaction(g->producer, pos, cgmd, -1);
-	rd_kafka_consumer_group_metadata_destroy(cgmd);
-	rd_kafka_topic_partition_list_destroy(pos);
-	if (!e) {
-		for (int tries = 0;; tries++) {
-			e = rd_kafka_commit_transaction(g->producer, TXN_TIMEOUT_MS);
-			if (!e || !rd_kafka_error_is_retriable(e) || tries > 5)
-				break;
-			rd_kafka_error_destroy(e);
-		}
-	}
 	if (e) {
 		char why[512];
 		int fatal = rd_kafka_error_is_fatal(e), abortable = rd_kafka_error_txn_requires_abort(e);
@@ -458,102 +409,28 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
-static int tokens_partitions(struct ingest *g)
-{
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(g->producer, g->tokens, NULL);
-	rd_kafka_resp_err_t err = rd_kafka_metadata(g->producer, 0, rkt, &md, 10000);
-	int n = 0;
-
-	if (!err && md->topic_cnt == 1 && !md->topics[0].err)
-		n = md->topics[0].partition_cnt;
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-	return n;
-}
-
 static int open_clients(struct ingest *g)
 {
 	struct brk *b = g->b;
-	rd_kafka_conf_t *cc = NULL, *pc = NULL;
 	rd_kafka_topic_partition_list_t *sub;
 	char group[256], txid[512], pattern[512], *o;
-	rd_kafka_error_t *e;
+	struct brk_eos_opts eo = { .client_id = "deconf-broker-ingest",
+				   .group = group,
+				   .transactional_id = txid,
+				   /* what every Kafka client computes from the token */
+				   .partitioner = "murmur2_random",
+				   .rebalance_cb = rebalance_cb,
+				   .opaque = g };
 	int rc;
 
 	snprintf(group, sizeof(group), "%sbroker-ingest", b->prefix);
 	snprintf(txid, sizeof(txid), "%sbroker-ingest-%s", b->prefix, b->instance);
-	if ((rc = deconf_kafka_conf_new(&cc, b->conf, "deconf-broker-ingest", g->errstr,
-					g->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "group.id", group, "broker", g->errstr,
-					g->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "isolation.level", "read_committed", "broker",
-					g->errstr, g->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "enable.auto.commit", "false", "broker", g->errstr,
-					g->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "auto.offset.reset", "earliest", "broker",
-					g->errstr, g->errstr_size)) ||
-	    /* eager range: librdkafka 2.0.2 bug #4059 with cooperative + commits */
-	    (rc = deconf_kafka_conf_set(cc, "partition.assignment.strategy", "range", "broker",
-					g->errstr, g->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "topic.metadata.refresh.interval.ms", "10000",
-					"broker", g->errstr, g->errstr_size)))
-		goto fail;
-	/* a broker that died must lose its partitions in seconds, not the
-	 * 45 s default, so another instance (or its restart) takes over */
-	if (!deconf_conf_origin(b->conf, "kafka.session.timeout.ms") &&
-	    (rc = deconf_kafka_conf_set(cc, "session.timeout.ms", "10000", "broker", g->errstr,
-					g->errstr_size)))
-		goto fail;
-	/* a caught-up fetch otherwise waits fetch.wait.max.ms (500 ms) */
-	if (!deconf_conf_origin(b->conf, "kafka.fetch.wait.max.ms") &&
-	    (rc = deconf_kafka_conf_set(cc, "fetch.wait.max.ms", "10", "broker", g->errstr,
-					g->errstr_size)))
-		goto fail;
-	rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
-	rd_kafka_conf_set_opaque(cc, g);
-	if (!(g->consumer = deconf_kafka_new(RD_KAFKA_CONSUMER, cc, g->errstr, g->errstr_size))) {
-		cc = NULL;
-		rc = DECONF_E_KAFKA;
-		goto fail;
-	}
-	cc = NULL;
-	rd_kafka_poll_set_consumer(g->consumer);
-	if ((rc = deconf_kafka_conf_new(&pc, b->conf, "deconf-broker-ingest", g->errstr,
-					g->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(pc, "transactional.id", txid, "broker", g->errstr,
-					g->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(pc, "partitioner", "murmur2_random", "broker", g->errstr,
-					g->errstr_size)) ||
-	    (!deconf_conf_origin(b->conf, "kafka.linger.ms") &&
-	     (rc = deconf_kafka_conf_set(pc, "linger.ms", "5", "broker", g->errstr,
-					 g->errstr_size))))
-		goto fail;
-	/* after a commit, the next transaction's first partitions are refused
-	 * (CONCURRENT_TRANSACTIONS) until the markers are written: retry in
-	 * 10 ms, not librdkafka's 100 ms default, or every batch waits 100 ms */
-	if (!deconf_conf_origin(b->conf, "kafka.retry.backoff.ms") &&
-	    (rc = deconf_kafka_conf_set(pc, "retry.backoff.ms", "10", "broker", g->errstr,
-					g->errstr_size)))
-		goto fail;
-	if (!(g->producer = deconf_kafka_new(RD_KAFKA_PRODUCER, pc, g->errstr, g->errstr_size))) {
-		pc = NULL;
-		rc = DECONF_E_KAFKA;
-		goto fail;
-	}
-	pc = NULL;
-	if ((e = rd_kafka_init_transactions(g->producer, TXN_TIMEOUT_MS))) {
-		rc = deconf_err_set(g->errstr, g->errstr_size, DECONF_E_KAFKA,
-				    "init_transactions: %s", rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
-		goto fail;
-	}
-	if ((g->n_token_partitions = tokens_partitions(g)) <= 0) {
-		rc = deconf_err_set(g->errstr, g->errstr_size, DECONF_E_KAFKA,
-				    "%s does not exist (deconfctl topics apply creates it)",
-				    g->tokens);
-		goto fail;
+	if ((rc = brk_eos_open(b, &eo, &g->consumer, &g->producer, g->errstr, g->errstr_size)))
+		return rc;
+	if ((g->n_token_partitions = brk_eos_partitions(g->producer, g->tokens)) <= 0) {
+		return deconf_err_set(g->errstr, g->errstr_size, DECONF_E_KAFKA,
+				      "%s does not exist (deconfctl topics apply creates it)",
+				      g->tokens);
 	}
 	/* ^deconf\.submit\..+ : every agency, present and future */
 	o = pattern + snprintf(pattern, sizeof(pattern), "^");
@@ -567,20 +444,13 @@ static int open_clients(struct ingest *g)
 	rd_kafka_topic_partition_list_add(sub, pattern, RD_KAFKA_PARTITION_UA);
 	if (rd_kafka_subscribe(g->consumer, sub)) {
 		rd_kafka_topic_partition_list_destroy(sub);
-		rc = deconf_err_set(g->errstr, g->errstr_size, DECONF_E_KAFKA, "subscribe %s failed",
-				    pattern);
-		goto fail;
+		return deconf_err_set(g->errstr, g->errstr_size, DECONF_E_KAFKA,
+				      "subscribe %s failed", pattern);
 	}
 	rd_kafka_topic_partition_list_destroy(sub);
 	deconf_log(DECONF_LOG_NOTICE, "INGEST", "consuming %s as %s, transactional id %s",
 		   pattern, group, txid);
 	return DECONF_OK;
-fail:
-	if (cc)
-		rd_kafka_conf_destroy(cc);
-	if (pc)
-		rd_kafka_conf_destroy(pc);
-	return rc ? rc : DECONF_E_KAFKA;
 }
 
 int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr,

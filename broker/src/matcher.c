@@ -9,6 +9,7 @@
 #include "deconf/kafka.h"
 #include "deconf/log.h"
 #include "deconf/util.h"
+#include "eos.h"
 #include "feed.h"
 #include "match.h"
 #include "matcher.h"
@@ -59,22 +60,7 @@ struct matcher {
 static int produce(struct matcher *x, const char *topic, int32_t partition, const void *key,
 		   size_t key_len, const void *value, size_t len)
 {
-	rd_kafka_resp_err_t err;
-
-	for (;;) {
-		err = rd_kafka_producev(x->producer, RD_KAFKA_V_TOPIC(topic),
-					RD_KAFKA_V_PARTITION(partition),
-					RD_KAFKA_V_KEY((void *)key, key_len),
-					RD_KAFKA_V_VALUE((void *)value, len),
-					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
-		rd_kafka_poll(x->producer, 50);
-	}
-	if (err)
-		deconf_log(DECONF_LOG_ERR, "MATCHER", "produce to %s: %s", topic,
-			   rd_kafka_err2str(err));
-	return err ? DECONF_E_KAFKA : DECONF_OK;
+	return brk_eos_produce(x->producer, "MATCHER", topic, partition, key, key_len, value, len);
 }
 
 static const char *kind_name(int kind)
@@ -367,21 +353,6 @@ static void reload_heads(struct matcher *x)
 	brk_store_abort(t);
 }
 
-static void rewind_input(struct matcher *x)
-{
-	rd_kafka_topic_partition_list_t *a = NULL;
-
-	if (rd_kafka_assignment(x->consumer, &a) || !a)
-		return;
-	if (!rd_kafka_committed(x->consumer, a, 10000)) {
-		for (int i = 0; i < a->cnt; i++)
-			if (a->elems[i].offset < 0)
-				a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-		rd_kafka_seek_partitions(x->consumer, a, 10000);
-	}
-	rd_kafka_topic_partition_list_destroy(a);
-}
-
 static int abort_batch(struct matcher *x, const char *why)
 {
 	rd_kafka_error_t *e;
@@ -403,7 +374,7 @@ static int abort_batch(struct matcher *x, const char *why)
 	memset(x->touched, 0, sizeof(x->touched));
 	memset(x->cl_next, 0, sizeof(x->cl_next));
 	reload_heads(x);
-	rewind_input(x);
+	brk_eos_rewind(x->consumer);
 	return DECONF_OK;
 }
 
@@ -488,8 +459,6 @@ static int process(struct matcher *x, const rd_kafka_message_t *m)
  * next restore repairs from the changelog. */
 static int commit_batch(struct matcher *x, int64_t t0)
 {
-	rd_kafka_topic_partition_list_t *pos = NULL;
-	rd_kafka_consumer_group_metadata_t *cgmd;
 	rd_kafka_error_t *e = NULL;
 	int64_t now = deconf_now_ms();
 	int rc;
@@ -497,20 +466,7 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	for (int p = 0; p < MAXP; p++)
 		if (x->touched[p] && (rc = brk_match_flush_head(&x->m, p, now)))
 			return abort_batch(x, "could not write the audit events");
-	if (rd_kafka_assignment(x->consumer, &pos) || !pos)
-		return abort_batch(x, "no assignment");
-	rd_kafka_position(x->consumer, pos);
-	cgmd = rd_kafka_consumer_group_metadata(x->consumer);
-	e = rd_kafka_send_offsets_to_transaction(x->producer, pos, cgmd, -1);
-	rd_kafka_consumer_group_metadata_destroy(cgmd);
-	rd_kafka_topic_partition_list_destroy(pos);
-	for (int tries = 0; !e; tries++) {
-		e = rd_kafka_commit_transaction(x->producer, 60000);
-		if (!e || !rd_kafka_error_is_retriable(e) || tries > 5)
-			break;
-		rd_kafka_error_destroy(e);
-		e = NULL;
-	}
+	e = brk_eos_commit(x->consumer, x->producer, 60000);
 	if (e) {
 		char why[512];
 		int fatal = rd_kafka_error_is_fatal(e);
@@ -656,21 +612,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ------------------------------------------------------------------ setup */
 
-static int partitions_of(rd_kafka_t *rk, const char *topic)
-{
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-	int n = 0;
-
-	if (!err && md->topic_cnt == 1 && !md->topics[0].err)
-		n = md->topics[0].partition_cnt;
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-	return n;
-}
-
 static int dir_apply(void *opaque, const void *key, size_t key_len, const void *value,
 		     size_t value_len, char *errstr, size_t errstr_size)
 {
@@ -680,115 +621,50 @@ static int dir_apply(void *opaque, const void *key, size_t key_len, const void *
 static int open_clients(struct matcher *x)
 {
 	struct brk *b = x->b;
-	rd_kafka_conf_t *cc = NULL, *pc = NULL;
 	rd_kafka_topic_partition_list_t *sub;
 	char group[256], txid[512], txto[32];
-	rd_kafka_error_t *e;
+	/* a dead owner's open transaction blocks its partitions' readers (and
+	 * the next owner's restore) until it times out: keep it short */
+	struct brk_eos_opts eo = { .client_id = "deconf-broker-matcher",
+				   .group = group,
+				   .transactional_id = txid,
+				   .txn_timeout_ms = txto,
+				   .rebalance_cb = rebalance_cb,
+				   .dr_cb = dr_cb,
+				   .opaque = x };
 	int rc, n_state;
 
 	snprintf(group, sizeof(group), "%sbroker-matcher", b->prefix);
 	snprintf(txid, sizeof(txid), "%sbroker-matcher-%s", b->prefix, b->instance);
 	snprintf(txto, sizeof(txto), "%" PRId64,
 		 deconf_conf_get_int(b->conf, "matcher.transaction_timeout"));
-	if ((rc = deconf_kafka_conf_new(&cc, b->conf, "deconf-broker-matcher", x->errstr,
-					x->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "group.id", group, "broker", x->errstr,
-					x->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "isolation.level", "read_committed", "broker",
-					x->errstr, x->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "enable.auto.commit", "false", "broker", x->errstr,
-					x->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "auto.offset.reset", "earliest", "broker",
-					x->errstr, x->errstr_size)) ||
-	    /* eager range: librdkafka 2.0.2 bug #4059 with cooperative + commits */
-	    (rc = deconf_kafka_conf_set(cc, "partition.assignment.strategy", "range", "broker",
-					x->errstr, x->errstr_size)))
-		goto fail;
-	if (!deconf_conf_origin(b->conf, "kafka.session.timeout.ms") &&
-	    (rc = deconf_kafka_conf_set(cc, "session.timeout.ms", "10000", "broker", x->errstr,
-					x->errstr_size)))
-		goto fail;
-	/* a caught-up read_committed fetch otherwise waits fetch.wait.max.ms
-	 * (500 ms) for the next commit: that wait is the notice latency */
-	if (!deconf_conf_origin(b->conf, "kafka.fetch.wait.max.ms") &&
-	    (rc = deconf_kafka_conf_set(cc, "fetch.wait.max.ms", "10", "broker", x->errstr,
-					x->errstr_size)))
-		goto fail;
-	rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
-	rd_kafka_conf_set_opaque(cc, x);
-	if (!(x->consumer = deconf_kafka_new(RD_KAFKA_CONSUMER, cc, x->errstr, x->errstr_size))) {
-		cc = NULL;
-		rc = DECONF_E_KAFKA;
-		goto fail;
-	}
-	cc = NULL;
-	rd_kafka_poll_set_consumer(x->consumer);
-	if ((rc = deconf_kafka_conf_new(&pc, b->conf, "deconf-broker-matcher", x->errstr,
-					x->errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(pc, "transactional.id", txid, "broker", x->errstr,
-					x->errstr_size)) ||
-	    /* a dead owner's open transaction blocks its partitions' readers
-	     * (and the next owner's restore) until it times out: keep it short */
-	    (rc = deconf_kafka_conf_set(pc, "transaction.timeout.ms", txto, "broker", x->errstr,
-					x->errstr_size)) ||
-	    (!deconf_conf_origin(b->conf, "kafka.linger.ms") &&
-	     (rc = deconf_kafka_conf_set(pc, "linger.ms", "5", "broker", x->errstr,
-					 x->errstr_size))))
-		goto fail;
-	/* after a commit, the next transaction's first partitions are refused
-	 * (CONCURRENT_TRANSACTIONS) until the markers are written: retry in
-	 * 10 ms, not librdkafka's 100 ms default, or every batch waits 100 ms */
-	if (!deconf_conf_origin(b->conf, "kafka.retry.backoff.ms") &&
-	    (rc = deconf_kafka_conf_set(pc, "retry.backoff.ms", "10", "broker", x->errstr,
-					x->errstr_size)))
-		goto fail;
-	rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
-	rd_kafka_conf_set_opaque(pc, x);
-	if (!(x->producer = deconf_kafka_new(RD_KAFKA_PRODUCER, pc, x->errstr, x->errstr_size))) {
-		pc = NULL;
-		rc = DECONF_E_KAFKA;
-		goto fail;
-	}
-	pc = NULL;
-	if ((e = rd_kafka_init_transactions(x->producer, 60000))) {
-		rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
-				    "init_transactions: %s", rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
-		goto fail;
-	}
-	x->n_tokens = partitions_of(x->producer, x->tokens);
-	n_state = partitions_of(x->producer, x->state);
-	x->n_audit = partitions_of(x->producer, x->audit);
+	if ((rc = brk_eos_open(b, &eo, &x->consumer, &x->producer, x->errstr, x->errstr_size)))
+		return rc;
+	x->n_tokens = brk_eos_partitions(x->producer, x->tokens);
+	n_state = brk_eos_partitions(x->producer, x->state);
+	x->n_audit = brk_eos_partitions(x->producer, x->audit);
 	if (x->n_tokens <= 0 || n_state < x->n_tokens || x->n_audit <= 0 ||
-	    partitions_of(x->producer, x->ops) <= 0) {
-		rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
-				    "topics missing: %s (%d partitions), %s (%d, needs as many as "
-				    "%s), %s (%d), %s: `deconfctl topics apply` creates them",
-				    x->tokens, x->n_tokens, x->state, n_state, x->tokens, x->audit,
-				    x->n_audit, x->ops);
-		goto fail;
+	    brk_eos_partitions(x->producer, x->ops) <= 0) {
+		return deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+				      "topics missing: %s (%d partitions), %s (%d, needs as many "
+				      "as %s), %s (%d), %s: `deconfctl topics apply` creates them",
+				      x->tokens, x->n_tokens, x->state, n_state, x->tokens, x->audit,
+				      x->n_audit, x->ops);
 	}
 	if ((rc = open_restorer(x)))
-		goto fail;
+		return rc;
 	sub = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(sub, x->tokens, RD_KAFKA_PARTITION_UA);
 	if (rd_kafka_subscribe(x->consumer, sub)) {
 		rd_kafka_topic_partition_list_destroy(sub);
-		rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA, "subscribe %s failed",
-				    x->tokens);
-		goto fail;
+		return deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+				      "subscribe %s failed", x->tokens);
 	}
 	rd_kafka_topic_partition_list_destroy(sub);
 	deconf_log(DECONF_LOG_NOTICE, "MATCHER",
 		   "consuming %s (%d partitions) as %s, transactional id %s", x->tokens,
 		   x->n_tokens, group, txid);
 	return DECONF_OK;
-fail:
-	if (cc)
-		rd_kafka_conf_destroy(cc);
-	if (pc)
-		rd_kafka_conf_destroy(pc);
-	return rc ? rc : DECONF_E_KAFKA;
 }
 
 int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr,

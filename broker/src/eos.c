@@ -1,0 +1,166 @@
+/* eos.c — exactly-once plumbing shared by ingest and the matcher (eos.h). */
+#include <stdio.h>
+
+#include "eos.h"
+#include "deconf/err.h"
+#include "deconf/kafka.h"
+#include "deconf/log.h"
+
+/* Set name unless broker.conf set kafka.<name> itself. */
+static int set_default(struct brk *b, rd_kafka_conf_t *kc, const char *name, const char *value,
+		       char *errstr, size_t errstr_size)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "kafka.%s", name);
+	if (deconf_conf_origin(b->conf, key))
+		return DECONF_OK;
+	return deconf_kafka_conf_set(kc, name, value, "broker", errstr, errstr_size);
+}
+
+int brk_eos_open(struct brk *b, const struct brk_eos_opts *o, rd_kafka_t **consumer,
+		 rd_kafka_t **producer, char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *cc = NULL, *pc = NULL;
+	rd_kafka_error_t *e;
+	int rc;
+
+	*consumer = *producer = NULL;
+	if ((rc = deconf_kafka_conf_new(&cc, b->conf, o->client_id, errstr, errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "group.id", o->group, "broker", errstr, errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "isolation.level", "read_committed", "broker", errstr,
+					errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "enable.auto.commit", "false", "broker", errstr,
+					errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "auto.offset.reset", "earliest", "broker", errstr,
+					errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "partition.assignment.strategy", "range", "broker",
+					errstr, errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "topic.metadata.refresh.interval.ms", "10000",
+					"broker", errstr, errstr_size)) ||
+	    (rc = set_default(b, cc, "session.timeout.ms", "10000", errstr, errstr_size)) ||
+	    (rc = set_default(b, cc, "fetch.wait.max.ms", "10", errstr, errstr_size)))
+		goto fail;
+	rd_kafka_conf_set_rebalance_cb(cc, o->rebalance_cb);
+	rd_kafka_conf_set_opaque(cc, o->opaque);
+	*consumer = deconf_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, errstr_size);
+	cc = NULL;
+	if (!*consumer) {
+		rc = DECONF_E_KAFKA;
+		goto fail;
+	}
+	rd_kafka_poll_set_consumer(*consumer);
+	if ((rc = deconf_kafka_conf_new(&pc, b->conf, o->client_id, errstr, errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(pc, "transactional.id", o->transactional_id, "broker",
+					errstr, errstr_size)) ||
+	    (o->partitioner && (rc = deconf_kafka_conf_set(pc, "partitioner", o->partitioner,
+							   "broker", errstr, errstr_size))) ||
+	    (o->txn_timeout_ms &&
+	     (rc = deconf_kafka_conf_set(pc, "transaction.timeout.ms", o->txn_timeout_ms, "broker",
+					 errstr, errstr_size))) ||
+	    (rc = set_default(b, pc, "linger.ms", "5", errstr, errstr_size)) ||
+	    (rc = set_default(b, pc, "retry.backoff.ms", "10", errstr, errstr_size)))
+		goto fail;
+	if (o->dr_cb)
+		rd_kafka_conf_set_dr_msg_cb(pc, o->dr_cb);
+	rd_kafka_conf_set_opaque(pc, o->opaque);
+	*producer = deconf_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, errstr_size);
+	pc = NULL;
+	if (!*producer) {
+		rc = DECONF_E_KAFKA;
+		goto fail;
+	}
+	if ((e = rd_kafka_init_transactions(*producer, 60000))) {
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA, "init_transactions: %s",
+				    rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		goto fail;
+	}
+	return DECONF_OK;
+fail:
+	if (cc)
+		rd_kafka_conf_destroy(cc);
+	if (pc)
+		rd_kafka_conf_destroy(pc);
+	if (*consumer)
+		rd_kafka_destroy(*consumer);
+	if (*producer)
+		rd_kafka_destroy(*producer);
+	*consumer = *producer = NULL;
+	return rc ? rc : DECONF_E_KAFKA;
+}
+
+rd_kafka_error_t *brk_eos_commit(rd_kafka_t *consumer, rd_kafka_t *producer, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *pos = NULL;
+	rd_kafka_consumer_group_metadata_t *cgmd;
+	rd_kafka_error_t *e;
+
+	if (rd_kafka_assignment(consumer, &pos) || !pos)
+		return rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "no assignment");
+	rd_kafka_position(consumer, pos);
+	cgmd = rd_kafka_consumer_group_metadata(consumer);
+	e = rd_kafka_send_offsets_to_transaction(producer, pos, cgmd, -1);
+	rd_kafka_consumer_group_metadata_destroy(cgmd);
+	rd_kafka_topic_partition_list_destroy(pos);
+	for (int tries = 0; !e; tries++) {
+		e = rd_kafka_commit_transaction(producer, timeout_ms);
+		if (!e || !rd_kafka_error_is_retriable(e) || tries > 5)
+			break;
+		rd_kafka_error_destroy(e);
+		e = NULL;
+	}
+	return e;
+}
+
+void brk_eos_rewind(rd_kafka_t *consumer)
+{
+	rd_kafka_topic_partition_list_t *a = NULL;
+
+	if (rd_kafka_assignment(consumer, &a) || !a)
+		return;
+	if (!rd_kafka_committed(consumer, a, 10000)) {
+		for (int i = 0; i < a->cnt; i++)
+			if (a->elems[i].offset < 0)
+				a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_seek_partitions(consumer, a, 10000);
+	}
+	rd_kafka_topic_partition_list_destroy(a);
+}
+
+int brk_eos_partitions(rd_kafka_t *rk, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+	int n = 0;
+
+	if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+		n = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+int brk_eos_produce(rd_kafka_t *producer, const char *facility, const char *topic,
+		    int32_t partition, const void *key, size_t key_len, const void *value,
+		    size_t len)
+{
+	rd_kafka_resp_err_t err;
+
+	for (;;) {
+		err = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic),
+					RD_KAFKA_V_PARTITION(partition),
+					RD_KAFKA_V_KEY((void *)key, key_len),
+					RD_KAFKA_V_VALUE((void *)value, len),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		rd_kafka_poll(producer, 50);
+	}
+	if (err)
+		deconf_log(DECONF_LOG_ERR, facility, "produce to %s: %s", topic,
+			   rd_kafka_err2str(err));
+	return err ? DECONF_E_KAFKA : DECONF_OK;
+}
