@@ -1016,7 +1016,7 @@ static json_t *msg_json(const ProtobufCMessage *m);
 
 static json_t *bytes_json(const ProtobufCBinaryData *b)
 {
-	char *hex = malloc(b->len * 2 + 1);
+	char *hex;
 	json_t *j;
 	int text = b->len > 0;
 
@@ -1025,7 +1025,7 @@ static json_t *bytes_json(const ProtobufCBinaryData *b)
 		text = b->data[i] >= 0x20 && b->data[i] < 0x7f;
 	if (text)
 		return json_stringn((const char *)b->data, b->len);
-	if (!hex)
+	if (!(hex = malloc(b->len * 2 + 1)))
 		return json_null();
 	j = json_string(deconf_hex_encode(hex, b->data, b->len));
 	free(hex);

@@ -85,6 +85,43 @@ static double metric(int port, const char *family)
 	return sum;
 }
 
+/* A quantile of a histogram series from /metrics (upper bucket bound, in
+ * seconds), over every instance; -1 without data. */
+static double hist_quantile(int port, const char *series_prefix, double q)
+{
+	double le[32], cnt[32], total = 0;
+	int nb = 0;
+
+	for (int i = 0; i < n_inst; i++) {
+		char cmd[128], line[1024];
+		FILE *p;
+		int k = 0;
+		snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%d/metrics", port + i);
+		if (!(p = popen(cmd, "r")))
+			return -1;
+		while (fgets(line, sizeof(line), p)) {
+			char *lp = strstr(line, "le=\""), *sp = strrchr(line, ' ');
+			if (strncmp(line, series_prefix, strlen(series_prefix)) || !lp || !sp ||
+			    k >= 32)
+				continue;
+			if (!i) {
+				le[k] = strncmp(lp + 4, "+Inf", 4) ? strtod(lp + 4, NULL) : 1e9;
+				cnt[k] = 0;
+			}
+			cnt[k++] += strtod(sp + 1, NULL);
+		}
+		pclose(p);
+		if (!i)
+			nb = k;
+	}
+	if (!nb || (total = cnt[nb - 1]) <= 0)
+		return -1;
+	for (int k = 0; k < nb; k++)
+		if (cnt[k] >= q * total)
+			return le[k];
+	return -1;
+}
+
 static int free_port(void)
 {
 	/* a port in the dynamic range, varied per run */
@@ -434,6 +471,12 @@ int main(int argc, char **argv)
 		sleep(3);
 		rd.stop = 1;
 		pthread_join(th, NULL);
+		/* what each stage's transactions took (both phases; bucket bounds) */
+		printf("  batch time (s, <=):   ingest p50 %g p99 %g; matcher p50 %g p99 %g\n",
+		       hist_quantile(port, "deconf_batch_seconds_bucket{part=\"ingest\"", 0.5),
+		       hist_quantile(port, "deconf_batch_seconds_bucket{part=\"ingest\"", 0.99),
+		       hist_quantile(port, "deconf_batch_seconds_bucket{part=\"matcher\"", 0.5),
+		       hist_quantile(port, "deconf_batch_seconds_bucket{part=\"matcher\"", 0.99));
 		printf("  latency load:         %.0f token ops/s offered for %d s (%ld submissions)\n",
 		       (double)sent * per / lat_s, lat_s, sent);
 	}
