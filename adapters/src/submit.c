@@ -15,25 +15,6 @@
 
 #define ENVELOPE_SLACK 512 /* signature, envelope framing, signer */
 
-/* Make room for one more element in a doubling array; 0 or DECONF_E_NOMEM. */
-#define GROW(arr, n, cap, first)                                                   \
-	((n) < (cap) ? DECONF_OK : grow_array(&(arr), &(cap), sizeof(*(arr)), (first)))
-
-/* arrp points at the array's pointer (any object pointer type): read and
- * written with memcpy, so no pointer is accessed through another type. */
-static int grow_array(void *arrp, size_t *cap, size_t elem, size_t first)
-{
-	size_t c = *cap ? *cap * 2 : first;
-	void *old, *p;
-
-	memcpy(&old, arrp, sizeof(old));
-	if (!(p = realloc(old, c * elem)))
-		return DECONF_E_NOMEM;
-	memcpy(arrp, &p, sizeof(p));
-	*cap = c;
-	return DECONF_OK;
-}
-
 /* One token op being built into the current batch. */
 struct tok {
 	Deconf__V1__TokenRef ref;
@@ -90,7 +71,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (m->err) {
 		dl->failed++;
 		snprintf(dl->why, sizeof(dl->why), "%s", rd_kafka_err2str(m->err));
-	} else if (!GROW(dl->ids, dl->n, dl->cap, 64)) {
+	} else if (!DECONF_GROW(dl->ids, dl->n, dl->cap, 64)) {
 		memcpy(dl->ids[dl->n++], id, ADP_SUBMISSION_ID_LEN);
 	} else {
 		dl->failed++;
@@ -443,7 +424,7 @@ static struct op *start_op(struct run *r, const struct adp_case *c, int opcode,
 	struct op *o;
 	size_t overhead;
 
-	if (GROW(r->ops, r->n_ops, r->cap_ops, 64))
+	if (DECONF_GROW(r->ops, r->n_ops, r->cap_ops, 64))
 		return NULL;
 	o = &r->ops[r->n_ops];
 	memset(o, 0, sizeof(*o));
@@ -488,7 +469,7 @@ static int add_token(struct run *r, struct op **op, const struct tok *t)
 			return DECONF_E_NOMEM;
 		*op = o;
 	}
-	if (GROW(o->toks, o->n, o->cap, 8))
+	if (DECONF_GROW(o->toks, o->n, o->cap, 8))
 		return DECONF_E_NOMEM;
 	o->toks[o->n] = *t;
 	o->n++;
@@ -569,7 +550,7 @@ static int collect_cb(void *opaque, const char *case_ref, const struct adp_entry
 
 	if (e->state == ADP_ENTRY_REMOVING || e->state == ADP_ENTRY_QUERY)
 		return 0;
-	if (GROW(cl->toks, cl->n, cl->cap, 16))
+	if (DECONF_GROW(cl->toks, cl->n, cl->cap, 16))
 		return DECONF_E_NOMEM;
 	t = &cl->toks[cl->n++];
 	deconf__v1__token_ref__init(&t->ref);
@@ -898,7 +879,7 @@ static int old_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
 	if (!k || strcmp(k->c.case_ref, case_ref)) { /* entries come sorted by case */
 		struct adp_case_info ci = { .visibility =
 						    DECONF__V1__VISIBILITY__VISIBILITY_NORMAL };
-		if (GROW(oc->v, oc->n, oc->cap, 64))
+		if (DECONF_GROW(oc->v, oc->n, oc->cap, 64))
 			return DECONF_E_NOMEM;
 		k = &oc->v[oc->n++];
 		memset(k, 0, sizeof(*k));
@@ -915,7 +896,7 @@ static int old_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
 		if (!k->c.case_ref)
 			return DECONF_E_NOMEM;
 	}
-	if (GROW(k->c.ind, k->c.n_ind, k->cap, 8))
+	if (DECONF_GROW(k->c.ind, k->c.n_ind, k->cap, 8))
 		return DECONF_E_NOMEM;
 	ind = &k->c.ind[k->c.n_ind];
 	memset(ind, 0, sizeof(*ind));

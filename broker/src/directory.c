@@ -161,16 +161,9 @@ int brk_directory_apply(struct brk_directory *d, const void *key, size_t key_len
 	pthread_rwlock_wrlock(&d->lock);
 	at = find(d, key, key_len, &found);
 	if (!found) {
-		if (d->n == d->cap) {
-			size_t cap = d->cap ? d->cap * 2 : 32;
-			struct brk_agency *v = realloc(d->v, cap * sizeof(*v));
-			if (!v) {
-				pthread_rwlock_unlock(&d->lock);
-				rc = DECONF_E_NOMEM;
-				goto out;
-			}
-			d->v = v;
-			d->cap = cap;
+		if ((rc = DECONF_GROW(d->v, d->n, d->cap, 32))) {
+			pthread_rwlock_unlock(&d->lock);
+			goto out;
 		}
 		memmove(&d->v[at + 1], &d->v[at], (d->n - at) * sizeof(*d->v));
 		d->n++;

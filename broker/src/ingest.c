@@ -312,16 +312,7 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 			     sizeof(value));
 	if (!rc && !(rc = seen_put(&g->seen, key, digest, c.sub->created_at))) {
 		/* remember it, to undo if the transaction aborts */
-		if (g->n_batch_keys == g->cap_batch_keys) {
-			size_t cap = g->cap_batch_keys ? g->cap_batch_keys * 2 : 64;
-			char **v = realloc(g->batch_keys, cap * sizeof(*v));
-			if (!v)
-				rc = DECONF_E_NOMEM;
-			else {
-				g->batch_keys = v;
-				g->cap_batch_keys = cap;
-			}
-		}
+		rc = DECONF_GROW(g->batch_keys, g->n_batch_keys, g->cap_batch_keys, 64);
 		if (!rc && !(g->batch_keys[g->n_batch_keys] = strdup(key)))
 			rc = DECONF_E_NOMEM;
 		if (!rc)

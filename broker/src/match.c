@@ -6,6 +6,7 @@
 
 #include "deconf/envelope.h"
 #include "deconf/err.h"
+#include "deconf/util.h"
 #include "match.h"
 
 #define K(x) DECONF__V1__##x
@@ -187,14 +188,8 @@ static int accepted(struct brk_match *m, int partition, const Deconf__V1__TokenO
 			return DECONF_OK;
 		}
 	}
-	if (m->n_acc == m->cap_acc) {
-		size_t cap = m->cap_acc ? m->cap_acc * 2 : 256;
-		struct brk_match_acc *v = realloc(m->acc, cap * sizeof(*v));
-		if (!v)
-			return DECONF_E_NOMEM;
-		m->acc = v;
-		m->cap_acc = cap;
-	}
+	if (DECONF_GROW(m->acc, m->n_acc, m->cap_acc, 256))
+		return DECONF_E_NOMEM;
 	a = &m->acc[m->n_acc++];
 	memset(a, 0, sizeof(*a));
 	a->partition = partition;
@@ -536,16 +531,10 @@ static int scan_fn(void *opaque, const struct brk_entry *x)
 		return 0;
 	if (!overlap(&s->m->conf, s->self, x))
 		return 0;
-	if (s->n_hits == s->cap) {
-		if (s->cap >= MAX_MATCHES)
-			return 0; /* hot long before: counted, not kept */
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct brk_entry *v = realloc(s->hits, cap * sizeof(*v));
-		if (!v)
-			return DECONF_E_NOMEM;
-		s->hits = v;
-		s->cap = cap;
-	}
+	if (s->n_hits == s->cap && s->cap >= MAX_MATCHES)
+		return 0; /* hot long before: counted, not kept */
+	if (DECONF_GROW(s->hits, s->n_hits, s->cap, 8))
+		return DECONF_E_NOMEM;
 	s->hits[s->n_hits++] = *x;
 	return 0;
 }
@@ -699,14 +688,8 @@ static int case_fn(void *opaque, const struct brk_entry *x)
 	    x->case_len != c->op->case_ref.len ||
 	    memcmp(x->case_ref, c->op->case_ref.data, x->case_len))
 		return 0;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct brk_entry *v = realloc(c->v, cap * sizeof(*v));
-		if (!v)
-			return DECONF_E_NOMEM;
-		c->v = v;
-		c->cap = cap;
-	}
+	if (DECONF_GROW(c->v, c->n, c->cap, 64))
+		return DECONF_E_NOMEM;
 	c->v[c->n++] = *x;
 	return 0;
 }
@@ -825,14 +808,8 @@ static int exp_fn(void *opaque, const struct brk_entry *x)
 	    (x->warned || x->expires_at - s->m->conf.warn_before_ms > s->now))
 		return 0;
 take:
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct brk_entry *v = realloc(s->v, cap * sizeof(*v));
-		if (!v)
-			return DECONF_E_NOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (DECONF_GROW(s->v, s->n, s->cap, 64))
+		return DECONF_E_NOMEM;
 	s->v[s->n++] = *x;
 	return s->n >= s->max ? 1 : 0;
 }

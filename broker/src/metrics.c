@@ -11,6 +11,7 @@
 
 #include "deconf/err.h"
 #include "deconf/log.h"
+#include "deconf/util.h"
 #include "metrics.h"
 
 enum kind { COUNTER, GAUGE, HISTOGRAM };
@@ -104,14 +105,8 @@ static struct series *get(struct brk_metrics *mx, const char *family, const char
 			f = &families[i];
 	if (!f)
 		return NULL;
-	if (mx->n == mx->cap) {
-		size_t cap = mx->cap ? mx->cap * 2 : 64;
-		struct series *v = realloc(mx->s, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		mx->s = v;
-		mx->cap = cap;
-	}
+	if (DECONF_GROW(mx->s, mx->n, mx->cap, 64))
+		return NULL;
 	memset(&mx->s[mx->n], 0, sizeof(mx->s[0]));
 	mx->s[mx->n].f = f;
 	if (!(mx->s[mx->n].labels = strdup(labels)))

@@ -218,3 +218,16 @@ int64_t deconf_mono_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+int deconf_grow_array(void *arrp, size_t *cap, size_t elem, size_t first)
+{
+	size_t c = *cap ? *cap * 2 : first;
+	void *old, *p;
+
+	memcpy(&old, arrp, sizeof(old));
+	if (!(p = realloc(old, c * elem)))
+		return DECONF_E_NOMEM;
+	memcpy(arrp, &p, sizeof(p));
+	*cap = c;
+	return DECONF_OK;
+}

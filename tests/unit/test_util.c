@@ -401,6 +401,27 @@ static void test_agency_id(void **state)
 	assert_false(deconf_agency_id_valid("ab\0c", 4));
 }
 
+/* DECONF_GROW: first capacity, then doubling; elements kept. */
+static void test_grow(void **state)
+{
+	uint32_t *v = NULL;
+	size_t n = 0, cap = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < 100; i++) {
+		assert_int_equal(DECONF_GROW(v, n, cap, 8), 0);
+		v[n++] = i;
+		if (i == 0)
+			assert_int_equal(cap, 8);
+	}
+	assert_int_equal(cap, 128);
+	for (uint32_t i = 0; i < 100; i++)
+		assert_int_equal(v[i], i);
+	assert_int_equal(DECONF_GROW(v, n, cap, 8), 0); /* room: nothing changes */
+	assert_int_equal(cap, 128);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +439,7 @@ int main(void)
 						tmp_teardown),
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_agency_id),
+		cmocka_unit_test(test_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

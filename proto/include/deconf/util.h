@@ -42,6 +42,19 @@ int deconf_file_write(const char *path, const void *data, size_t len, mode_t mod
  */
 int deconf_agency_id_valid(const void *id, size_t len);
 
+/*
+ * Make room for one more element in a doubling array: DECONF_GROW(arr, n,
+ * cap, first) is 0 when arr[n] can be written (the array grown to `first`
+ * elements, or twice its capacity, when n == cap), or DECONF_E_NOMEM (arr
+ * and cap unchanged). arr must be an lvalue pointer, n and cap size_t.
+ */
+#define DECONF_GROW(arr, n, cap, first)                                                   \
+	((n) < (cap) ? 0 : deconf_grow_array(&(arr), &(cap), sizeof(*(arr)), (first)))
+
+/* arrp points at the array's pointer (any object pointer type); it is read
+ * and written with memcpy, so no pointer is accessed through another type. */
+int deconf_grow_array(void *arrp, size_t *cap, size_t elem, size_t first);
+
 /* Wall-clock Unix time in milliseconds. */
 int64_t deconf_now_ms(void);
 
