@@ -1,4 +1,5 @@
 /* matcher.c — deconf.tokens → notices, exactly once (see matcher.h). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,9 @@ static int open_restorer(struct matcher *x)
 	    (rc = deconf_kafka_conf_set(kc, "isolation.level", "read_committed", "broker",
 					x->errstr, x->errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "broker", x->errstr,
+					x->errstr_size)) ||
+	    /* an up-to-date partition is told so by one empty fetch: make it short */
+	    (rc = deconf_kafka_conf_set(kc, "fetch.wait.max.ms", "10", "broker", x->errstr,
 					x->errstr_size))) {
 		if (kc)
 			rd_kafka_conf_destroy(kc);
@@ -216,62 +220,110 @@ static int open_restorer(struct matcher *x)
 	return DECONF_OK;
 }
 
+/* One partition being restored. */
+struct restoring {
+	int p, have, done;
+	struct brk_ckpt ck;
+	int64_t next; /* the next changelog offset to apply */
+	uint64_t n, bad;
+};
+
+/* Save where each partition's restore has got to, in transaction t. */
+static int restore_ckpts(struct matcher *x, struct brk_store_txn *t, struct restoring *r, int n,
+			 int64_t now)
+{
+	int rc;
+
+	for (int i = 0; i < n; i++) {
+		r[i].ck.changelog_next = r[i].next;
+		r[i].ck.audit_seq = x->heads[r[i].p].seq;
+		memcpy(r[i].ck.audit_hash, x->heads[r[i].p].hash, 32);
+		r[i].ck.saved_at = now;
+		if ((rc = brk_store_ckpt_put(t, r[i].p, &r[i].ck)))
+			return rc;
+	}
+	return DECONF_OK;
+}
+
 /*
- * Bring partition p's local state up to the changelog's end: from its
- * checkpoint, or from the beginning after wiping it when it has none or
- * it is too old to trust (tombstones may have been compacted away since).
+ * Bring the local state of partitions parts[0..n) up to the changelog's
+ * end, all at once (one queue, so a restart or a rebalance costs one
+ * round of fetches, not one per partition): each from its checkpoint, or
+ * from the beginning after wiping it when it has none or it is too old to
+ * trust (tombstones may have been compacted away since).
  */
-static int restore(struct matcher *x, int p)
+static int restore(struct matcher *x, const int *parts, int n)
 {
 	struct brk_store_txn *t = NULL;
-	struct brk_ckpt ck;
-	int64_t now = deconf_now_ms(), from, next, t0 = deconf_mono_us();
-	uint64_t n = 0, bad = 0;
-	int rc, have, idle = 0;
+	struct restoring *r = calloc((size_t)(n ? n : 1), sizeof(*r)), *by_p[MAXP] = { 0 };
+	rd_kafka_queue_t *q = rd_kafka_queue_new(x->restorer);
+	int64_t now = deconf_now_ms(), t0 = deconf_mono_us();
+	uint64_t total = 0;
+	int rc = DECONF_OK, idle = 0, left = n, started = 0;
 
+	if (!r || !q) {
+		rc = DECONF_E_NOMEM;
+		goto fail;
+	}
 	if ((rc = brk_store_begin(x->store, 0, &t)))
 		goto fail;
-	have = !brk_store_ckpt_get(t, p, &ck) && ck.saved_at >= now - x->max_age_ms;
-	if (!have) {
-		if ((rc = brk_store_wipe(t, p)))
+	for (int i = 0; i < n; i++) {
+		int p = parts[i];
+		r[i].p = p;
+		by_p[p] = &r[i];
+		r[i].have = !brk_store_ckpt_get(t, p, &r[i].ck) &&
+			    r[i].ck.saved_at >= now - x->max_age_ms;
+		if (!r[i].have) {
+			if ((rc = brk_store_wipe(t, p)))
+				goto fail;
+			memset(&r[i].ck, 0, sizeof(r[i].ck));
+			memset(&x->heads[p], 0, sizeof(x->heads[p]));
+			x->rebuilt[p] = 1;
+		} else {
+			x->heads[p].seq = r[i].ck.audit_seq;
+			memcpy(x->heads[p].hash, r[i].ck.audit_hash, 32);
+		}
+		x->heads[p].dirty = 0;
+		r[i].next = r[i].have ? r[i].ck.changelog_next : 0;
+		if (rd_kafka_consume_start_queue(x->state_rkt, p,
+						 r[i].have ? r[i].ck.changelog_next
+							   : RD_KAFKA_OFFSET_BEGINNING,
+						 q) < 0) {
+			rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+					    "restore %s [%d]: %s", x->state, p,
+					    rd_kafka_err2str(rd_kafka_last_error()));
 			goto fail;
-		memset(&ck, 0, sizeof(ck));
-		memset(&x->heads[p], 0, sizeof(x->heads[p]));
-		x->rebuilt[p] = 1;
-	} else {
-		x->heads[p].seq = ck.audit_seq;
-		memcpy(x->heads[p].hash, ck.audit_hash, 32);
+		}
+		started = i + 1;
 	}
-	x->heads[p].dirty = 0;
-	from = have ? ck.changelog_next : RD_KAFKA_OFFSET_BEGINNING;
-	next = have ? ck.changelog_next : 0;
-	if (rd_kafka_consume_start(x->state_rkt, p, from) < 0) {
-		rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
-				    "restore %s [%d]: %s", x->state, p,
-				    rd_kafka_err2str(rd_kafka_last_error()));
-		goto fail;
-	}
-	for (;;) {
-		rd_kafka_message_t *m = rd_kafka_consume(x->state_rkt, p, 1000);
+	while (left > 0) {
+		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 1000);
 		Deconf__V1__Envelope *env = NULL;
+		struct restoring *ri;
 
 		if (!m) {
 			if (++idle >= 60) {
 				rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_TIMEOUT,
-						    "restore %s [%d]: nothing for 60 s", x->state, p);
-				break;
+						    "restore %s: nothing for 60 s", x->state);
+				goto fail;
 			}
 			continue;
 		}
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			next = m->offset;
+		ri = m->partition >= 0 && m->partition < MAXP ? by_p[m->partition] : NULL;
+		if (!ri || ri->done) {
 			rd_kafka_message_destroy(m);
-			rc = DECONF_OK;
-			break;
+			continue;
+		}
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			ri->next = m->offset;
+			ri->done = 1;
+			left--;
+			rd_kafka_message_destroy(m);
+			continue;
 		}
 		if (m->err) {
-			deconf_log(DECONF_LOG_WARNING, "MATCHER", "restore %s [%d]: %s", x->state, p,
-				   rd_kafka_message_errstr(m));
+			deconf_log(DECONF_LOG_WARNING, "MATCHER", "restore %s [%d]: %s", x->state,
+				   ri->p, rd_kafka_message_errstr(m));
 			rd_kafka_message_destroy(m);
 			continue;
 		}
@@ -281,57 +333,62 @@ static int restore(struct matcher *x, int p)
 		     env->type != K(MESSAGE_TYPE__MESSAGE_TYPE_STATE_RECORD)))
 			rc = DECONF_E_MALFORMED;
 		else
-			rc = brk_match_restore(t, p, m->key, m->key_len,
+			rc = brk_match_restore(t, ri->p, m->key, m->key_len,
 					       env ? env->payload.data : NULL,
-					       env ? env->payload.len : 0, &x->heads[p]);
+					       env ? env->payload.len : 0, &x->heads[ri->p]);
 		deconf_msg_free(env);
-		next = m->offset + 1;
+		ri->next = m->offset + 1;
 		rd_kafka_message_destroy(m);
 		if (rc == DECONF_E_MALFORMED) {
-			bad++;
+			ri->bad++;
 			rc = DECONF_OK;
 		}
 		if (rc)
-			break;
-		if (++n % RESTORE_CHUNK == 0) { /* bounded transactions, resumable */
-			ck.changelog_next = next;
-			ck.audit_seq = x->heads[p].seq;
-			memcpy(ck.audit_hash, x->heads[p].hash, 32);
-			ck.saved_at = now;
-			if ((rc = brk_store_ckpt_put(t, p, &ck)) || (rc = brk_store_commit(t)) ||
-			    (rc = brk_store_begin(x->store, 0, &t))) {
+			goto fail;
+		ri->n++;
+		if (++total % RESTORE_CHUNK == 0) { /* bounded transactions, resumable */
+			if ((rc = restore_ckpts(x, t, r, n, now)) || (rc = brk_store_commit(t))) {
 				t = NULL;
-				break;
+				goto fail;
 			}
-			deconf_log(DECONF_LOG_INFO, "MATCHER", "restoring [%d]: %" PRIu64 " records",
-				   p, n);
+			if ((rc = brk_store_begin(x->store, 0, &t))) {
+				t = NULL;
+				goto fail;
+			}
+			deconf_log(DECONF_LOG_INFO, "MATCHER", "restoring: %" PRIu64 " records",
+				   total);
 		}
 	}
-	rd_kafka_consume_stop(x->state_rkt, p);
-	if (rc)
-		goto fail;
-	ck.changelog_next = next;
-	ck.audit_seq = x->heads[p].seq;
-	memcpy(ck.audit_hash, x->heads[p].hash, 32);
-	ck.saved_at = now;
-	if ((rc = brk_store_ckpt_put(t, p, &ck)))
+	for (int i = 0; i < n; i++)
+		rd_kafka_consume_stop(x->state_rkt, r[i].p);
+	started = 0;
+	if ((rc = restore_ckpts(x, t, r, n, now)))
 		goto fail;
 	rc = brk_store_commit(t);
 	t = NULL;
 	if (rc)
 		goto fail;
-	brk_metrics_add(x->mx, "deconf_restored_records_total", NULL, (double)n);
+	brk_metrics_add(x->mx, "deconf_restored_records_total", NULL, (double)total);
+	for (int i = 0; i < n; i++)
+		deconf_log(DECONF_LOG_NOTICE, "MATCHER",
+			   "partition %d %s: %" PRIu64 " changelog records%s, ready", r[i].p,
+			   r[i].have ? "caught up from its checkpoint" : "rebuilt from the changelog",
+			   r[i].n, r[i].bad ? " (some unreadable records skipped)" : "");
 	deconf_log(DECONF_LOG_NOTICE, "MATCHER",
-		   "partition %d %s: %" PRIu64 " changelog records in %.1f s%s, ready", p,
-		   have ? "caught up from its checkpoint" : "rebuilt from the changelog", n,
-		   (double)(deconf_mono_us() - t0) / 1e6,
-		   bad ? " (some unreadable records skipped)" : "");
+		   "%d partition(s) restored: %" PRIu64 " changelog records in %.1f s", n, total,
+		   (double)(deconf_mono_us() - t0) / 1e6);
+	free(r);
+	rd_kafka_queue_destroy(q);
 	return DECONF_OK;
 fail:
+	for (int i = 0; i < started; i++)
+		rd_kafka_consume_stop(x->state_rkt, r[i].p);
 	brk_store_abort(t);
 	if (!x->errstr[0])
-		deconf_err_set(x->errstr, x->errstr_size, rc, "restore partition %d: %s", p,
-			       deconf_strerror(rc));
+		deconf_err_set(x->errstr, x->errstr_size, rc, "restore: %s", deconf_strerror(rc));
+	free(r);
+	if (q)
+		rd_kafka_queue_destroy(q);
 	return rc;
 }
 
@@ -581,20 +638,24 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		brk_metrics_ready(x->mx, x->part, 0);
+		int ps[MAXP], n = 0;
+
 		if (x->dir)
 			brk_feed_sync(x->dir, 10000);
 		for (int i = 0; i < parts->cnt && !x->fatal; i++) {
 			int p = parts->elems[i].partition;
-			if (p >= MAXP) {
+			if (p < 0 || p >= MAXP || n >= MAXP) {
 				deconf_err_set(x->errstr, x->errstr_size, DECONF_E_INVAL,
 					       "%s has more than %d partitions", x->tokens, MAXP);
 				x->fatal = 1;
-			} else if (restore(x, p)) {
-				x->fatal = 1;
 			} else {
-				x->owned[p] = 1;
+				ps[n++] = p;
 			}
 		}
+		if (!x->fatal && restore(x, ps, n))
+			x->fatal = 1;
+		for (int i = 0; i < n && !x->fatal; i++)
+			x->owned[ps[i]] = 1;
 		deconf_log(DECONF_LOG_NOTICE, "MATCHER", "assigned %d partition(s)", parts->cnt);
 		rd_kafka_assign(rk, parts);
 		if (!x->fatal)
@@ -769,6 +830,12 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	}
 	rc = x->fatal ? (errstr[0] ? DECONF_E_KAFKA : DECONF_E_IO) : DECONF_OK;
 out:
+	if (rc == ENOSPC) /* LMDB's MDB_MAP_FULL: nothing is lost, but say what to do */
+		deconf_err_set(errstr, errstr_size, rc,
+			       "the state store is full (matcher.state_map_size = %.0f MiB): raise "
+			       "it and restart; the state is kept, and caught up from the changelog",
+			       (double)deconf_conf_get_int(b->conf, "matcher.state_map_size") /
+				       (1 << 20));
 	if (x->in_txn)
 		abort_batch(x, "stopping");
 	brk_metrics_ready(mx, x->part, 0);
