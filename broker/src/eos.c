@@ -76,6 +76,14 @@ int brk_eos_open(struct brk *b, const struct brk_eos_opts *o, rd_kafka_t **consu
 		rd_kafka_error_destroy(e);
 		goto fail;
 	}
+	/* Learn every topic's partitions now: the first record to a topic the
+	 * producer does not know yet waits for a metadata round of its own,
+	 * which holds up that batch's commit (most of a second, measured). */
+	{
+		const struct rd_kafka_metadata *md = NULL;
+		if (!rd_kafka_metadata(*producer, 1, NULL, &md, 10000) && md)
+			rd_kafka_metadata_destroy(md);
+	}
 	return DECONF_OK;
 fail:
 	if (cc)

@@ -68,7 +68,11 @@ int brk_feed_open(struct brk_feed **out, struct brk *b, const char *name,
 	    (rc = deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "broker", errstr,
 					errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(kc, "isolation.level", "read_committed", "broker",
-					errstr, errstr_size))) {
+					errstr, errstr_size)) ||
+	    /* a sync ends on an empty fetch at each partition's end, and a
+	     * change is seen one fetch wait later: short, not the 500 ms default */
+	    (rc = deconf_kafka_conf_set(kc, "fetch.wait.max.ms", "100", "broker", errstr,
+					errstr_size))) {
 		if (kc)
 			rd_kafka_conf_destroy(kc);
 		free(f);
