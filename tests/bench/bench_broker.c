@@ -16,6 +16,9 @@
  *    throughput for a while; every notice's arrival (read_committed, as an agency reads it)
  *    minus its submission's created_at: p50 and p99.
  * 4. State: stored bytes per entry (the LMDB map in use / entries).
+ * 5. With -R, restart: the broker stopped and started again on that state;
+ *    seconds until /readyz answers 200 and until a new conflict has been
+ *    notified (with -n 10000000: DESIGN.md's 10M entries within 10 s).
  *
  * It prints the figures and their ratios to the goals of DESIGN.md. It
  * never fails because the machine is slow; it exits 1 only when something
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "deconf.pb-c.h"
 #include "deconf/envelope.h"
@@ -39,7 +43,7 @@
 static const char usage[] =
 	"usage: bench_broker [-n OPS] [-s OPS_PER_SUBMISSION] [-a AGENCIES] [-o OVERLAP_PCT]\n"
 	"                    [-p PARTITIONS] [-t LATENCY_SECONDS] [-i INSTANCES] [-b BROKER_BIN]\n"
-	"                    [-x INI]\n"
+	"                    [-x INI] [-r LATENCY_OPS_PER_S] [-R]\n"
 	"Needs DECONF_KRAFT_BOOTSTRAP (deploy/kafka/kafka.sh env). See tests/bench/README.md.\n";
 
 #define MAX_INSTANCES 4
@@ -52,6 +56,14 @@ static void kill_broker(void)
 	for (int i = 0; i < MAX_INSTANCES; i++)
 		if (broker_pid[i] > 0)
 			kill(broker_pid[i], SIGKILL);
+}
+
+/* Whether a broker we started still runs (a dead one is reaped here). */
+static int alive(pid_t pid)
+{
+	int st;
+
+	return pid > 0 && waitpid(pid, &st, WNOHANG) == 0;
 }
 
 /* Sum of every series of a family in one broker's /metrics. */
@@ -120,6 +132,49 @@ static double hist_quantile(int port, const char *series_prefix, double q)
 		if (cnt[k] >= q * total)
 			return le[k];
 	return -1;
+}
+
+/* CPU seconds (user + system) process pid has used so far; 0 if unknown. */
+static double cpu_of(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	double s = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (pid <= 0 || !(fp = fopen(path, "r")))
+		return 0;
+	if (fgets(buf, sizeof(buf), fp) && (p = strrchr(buf, ')')) &&
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+		s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	fclose(fp);
+	return s;
+}
+
+/* ... of the broker processes */
+static double cpu_seconds(void)
+{
+	double sum = 0;
+
+	for (int i = 0; i < MAX_INSTANCES; i++)
+		sum += cpu_of((int)broker_pid[i]);
+	return sum;
+}
+
+/* Kafka's pid, from DECONF_KRAFT_PIDFILE (deploy/kafka/kafka.sh env); 0 if unknown. */
+static int kafka_pid(void)
+{
+	const char *pf = getenv("DECONF_KRAFT_PIDFILE");
+	FILE *fp = pf ? fopen(pf, "r") : NULL;
+	int pid = 0;
+
+	if (fp) {
+		if (fscanf(fp, "%d", &pid) != 1)
+			pid = 0;
+		fclose(fp);
+	}
+	return pid;
 }
 
 static int free_port(void)
@@ -264,7 +319,7 @@ static double raw_pipe(struct fed *f, long records, int batch_max)
 struct reader {
 	struct fed *f;
 	volatile int stop;
-	int64_t since; /* only notices of submissions created after this */
+	volatile int64_t since; /* only notices of submissions created after this */
 	double *lat, *made; /* receipt - submitted_at; created_at - submitted_at */
 	size_t n, cap;
 };
@@ -318,6 +373,83 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+/* HTTP status of GET url, 0 if no answer. */
+static int http_status(int port, const char *path)
+{
+	char cmd[160], out[16] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d%s",
+		 port, path);
+	if (!(p = popen(cmd, "r")))
+		return 0;
+	if (!fgets(out, sizeof(out), p))
+		out[0] = 0;
+	pclose(p);
+	return atoi(out);
+}
+
+/* 5. Restart: every instance stopped (SIGTERM) and started again on the
+ * state it has; seconds until every /readyz says 200, and until a new
+ * conflict (two agencies, one fresh token) has reached both agencies. */
+static int measure_restart(struct fed *f, const char *broker_bin,
+			   char confs[][256], int port, double *ready, double *served)
+{
+	struct reader rd = { .f = f, .since = INT64_MAX };
+	struct fed_op op = { .op = K(OP__OP_ADD),
+			     .case_ref = "restart",
+			     .type = K(INDICATOR_TYPE__INDICATOR_TYPE_SHA256),
+			     .poc_name = "Bench Desk" };
+	pthread_t th;
+	int64_t t0, deadline;
+	char log[300];
+
+	/* the reader is in place (at the end of the notices topics) first */
+	if (pthread_create(&th, NULL, reader_main, &rd))
+		return 1;
+	sleep(1);
+	for (int i = 0; i < n_inst; i++) {
+		if (fed_broker_stop(broker_pid[i])) {
+			fprintf(stderr, "bench_broker: the broker did not stop cleanly\n");
+			return 1;
+		}
+		broker_pid[i] = 0;
+	}
+	t0 = deconf_mono_us();
+	deadline = t0 + 300 * 1000000LL;
+	for (int i = 0; i < n_inst; i++) {
+		snprintf(log, sizeof(log), "%s/broker-i%d-restart.log", f->dir, i);
+		if ((broker_pid[i] = fed_broker_start(broker_bin, confs[i], log)) <= 0)
+			return 1;
+	}
+	for (int i = 0; i < n_inst; i++)
+		while (http_status(port + i, "/readyz") != 200) {
+			if (deconf_mono_us() > deadline || !alive(broker_pid[i])) {
+				fprintf(stderr, "bench_broker: the restarted broker never got ready; "
+						"see %s/broker-i%d-restart.log\n", f->dir, i);
+				return 1;
+			}
+			usleep(20000);
+		}
+	*ready = (double)(deconf_mono_us() - t0) / 1e6;
+	rd.since = deconf_now_ms() - 1;
+	fed_token(f, 0x7fffffffu, op.token);
+	if (fed_submit(f, 0, &op, 1, NULL) || fed_submit(f, 1, &op, 1, NULL) || fed_flush(f))
+		return 1;
+	while (rd.n < 2 && deconf_mono_us() < deadline)
+		usleep(5000);
+	*served = (double)(deconf_mono_us() - t0) / 1e6;
+	rd.stop = 1;
+	pthread_join(th, NULL);
+	free(rd.lat);
+	free(rd.made);
+	if (rd.n < 2) {
+		fprintf(stderr, "bench_broker: no notice of the new conflict after the restart\n");
+		return 1;
+	}
+	return 0;
+}
+
 static int cmpd(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -333,17 +465,21 @@ int main(int argc, char **argv)
 	const char *broker_bin = BROKER_BIN, *bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP");
 	struct fed f;
 	struct gen g;
-	char conf[256], log[256], extra[512], topic[96];
+	char log[256], extra[512], topic[96];
 	int port = free_port();
 	int64_t t_start, t_first = 0, t_done = 0, t_ingested = 0, deadline;
-	double rate, pipe_rate, entries, bytes;
+	double rate, pipe_rate, entries, bytes, cpu_used = 0, kafka_cpu = 0, bench_cpu = 0;
 	struct reader rd = { 0 };
 	pthread_t th;
 
 	const char *xconf = "";
 	int pipe_batch = 20000; /* matcher.batch_max's default: the same batches */
+	double lat_rate = 0; /* the latency phase's load; 0: half the measured throughput */
+	int restart = 0;
+	char confs[MAX_INSTANCES][256];
+	double t_ready = -1, t_served = -1;
 
-	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:i:B:h")) != -1) {
+	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:i:B:r:Rh")) != -1) {
 		switch (ch) {
 		case 'n': ops = atol(optarg); break;
 		case 's': per = atoi(optarg); break;
@@ -355,11 +491,13 @@ int main(int argc, char **argv)
 		case 'x': xconf = optarg; break;
 		case 'i': n_inst = atoi(optarg); break;
 		case 'B': pipe_batch = atoi(optarg); break;
+		case 'r': lat_rate = atof(optarg); break;
+		case 'R': restart = 1; break;
 		default: fputs(usage, ch == 'h' ? stdout : stderr); return ch == 'h' ? 0 : 2;
 		}
 	}
 	if (ops < 1000 || per < 1 || per > 10000 || n_ag < 2 || n_ag > FED_MAX_AGENCIES ||
-	    overlap < 0 || overlap > 100 || parts < 1 || lat_s < 1 || n_inst < 1 ||
+	    overlap < 0 || overlap > 100 || parts < 1 || lat_s < 1 || n_inst < 1 || lat_rate < 0 ||
 	    n_inst > MAX_INSTANCES) {
 		fputs(usage, stderr);
 		return 2;
@@ -405,11 +543,13 @@ int main(int argc, char **argv)
 		char inst[8];
 		snprintf(inst, sizeof(inst), "i%d", i);
 		snprintf(extra, sizeof(extra),
-			 "[broker]\nparts = %s\n[http]\nport = %d\n[log]\nlevel = notice\n%s\n",
-			 i ? "matcher" : "all", port + i, xconf);
+			 "[broker]\nparts = %s\n[http]\nport = %d\n[log]\nlevel = notice\n"
+			 /* room for the entries (about 100 bytes each) and the rest */
+			 "[matcher]\nstate_map_size = %ldM\n%s\n",
+			 i ? "matcher" : "all", port + i, 1024 + ops / 2000, xconf);
 		snprintf(log, sizeof(log), "%s/broker-%s.log", f.dir, inst);
-		if (fed_broker_conf(&f, inst, extra, conf, sizeof(conf)) ||
-		    (broker_pid[i] = fed_broker_start(broker_bin, conf, log)) <= 0)
+		if (fed_broker_conf(&f, inst, extra, confs[i], sizeof(confs[i])) ||
+		    (broker_pid[i] = fed_broker_start(broker_bin, confs[i], log)) <= 0)
 			return 1;
 	}
 	snprintf(log, sizeof(log), "%s/broker-i*.log", f.dir);
@@ -427,7 +567,7 @@ int main(int argc, char **argv)
 			t_done = now;
 			break;
 		}
-		if (now > deadline || kill(broker_pid[0], 0) || kill(broker_pid[n_inst - 1], 0)) {
+		if (now > deadline || !alive(broker_pid[0]) || !alive(broker_pid[n_inst - 1])) {
 			fprintf(stderr, "bench_broker: the broker did not apply %ld ops (%.0f done); "
 					"see %s\n",
 				ops, done, log);
@@ -455,7 +595,8 @@ int main(int argc, char **argv)
 		return 1;
 	sleep(1);
 	{
-		double subs_per_s = rate / 2 / per;
+		double subs_per_s = (lat_rate > 0 ? lat_rate : rate / 2) / per;
+		double cpu0 = cpu_seconds(), kcpu0 = cpu_of(kafka_pid()), bcpu0 = cpu_of(getpid());
 		int64_t start = deconf_mono_us(), end = start + (int64_t)lat_s * 1000000;
 		long sent = 0;
 		while (deconf_mono_us() < end) {
@@ -468,6 +609,9 @@ int main(int argc, char **argv)
 			usleep(1000);
 		}
 		fed_flush(&f);
+		cpu_used = cpu_seconds() - cpu0;
+		kafka_cpu = cpu_of(kafka_pid()) - kcpu0;
+		bench_cpu = cpu_of(getpid()) - bcpu0;
 		sleep(3);
 		rd.stop = 1;
 		pthread_join(th, NULL);
@@ -479,7 +623,13 @@ int main(int argc, char **argv)
 		       hist_quantile(port, "deconf_batch_seconds_bucket{part=\"matcher\"", 0.99));
 		printf("  latency load:         %.0f token ops/s offered for %d s (%ld submissions)\n",
 		       (double)sent * per / lat_s, lat_s, sent);
+		printf("  CPU meanwhile:        broker %.0f%%, Kafka %s%.0f%%, this program %.0f%% of "
+		       "one core (the machine has %ld)\n",
+		       cpu_used * 100 / lat_s, kafka_pid() ? "" : "(unknown) ",
+		       kafka_cpu * 100 / lat_s, bench_cpu * 100 / lat_s, sysconf(_SC_NPROCESSORS_ONLN));
 	}
+	if (restart && measure_restart(&f, broker_bin, confs, port, &t_ready, &t_served))
+		return 1;
 	for (int i = 0; i < n_inst; i++) {
 		if (fed_broker_stop(broker_pid[i])) {
 			fprintf(stderr, "bench_broker: the broker did not stop cleanly; see %s\n",
@@ -513,6 +663,11 @@ int main(int argc, char **argv)
 	}
 	printf("  state:                %.0f entries in %.0f bytes: %.0f bytes/entry (goal <= 128)\n",
 	       entries, bytes, entries > 0 ? bytes / entries : 0);
+	if (restart)
+		printf("  restart:              stopped and started again on those %.0f entries: ready "
+		       "(/readyz) after %.1f s, a new conflict notified after %.1f s (goal <= 10 s "
+		       "with 10M entries: %.2fx)\n",
+		       entries, t_ready, t_served, t_served / 10);
 	free(rd.lat);
 	free(rd.made);
 	fed_free(&f);
