@@ -25,6 +25,9 @@ const struct deconf_conf_def brk_conf_table[] = {
 	  "records consumed per transaction at most" },
 	{ "ingest.batch_wait", DECONF_CONF_DURATION, "20ms", 0, 10000, NULL, 0,
 	  "how long to wait for more records before committing a batch" },
+	{ "ingest.batch_time", DECONF_CONF_DURATION, "100ms", 1, 60000, NULL, 0,
+	  "a batch is committed once it has been open this long, however much is queued "
+	  "(bounds what a backlog adds to each record's latency)" },
 	{ "matcher.state_dir", DECONF_CONF_PATH, "/var/lib/deconf-broker/state", 0, 0, NULL, 0,
 	  "the matcher's local state (LMDB); may be wiped: it is rebuilt from deconf.state" },
 	{ "matcher.state_map_size", DECONF_CONF_SIZE, "16G", 1 << 20, 1LL << 42, NULL, 0,
@@ -36,6 +39,9 @@ const struct deconf_conf_def brk_conf_table[] = {
 	  "token ops per transaction at most (bigger batches: more throughput under load)" },
 	{ "matcher.batch_wait", DECONF_CONF_DURATION, "20ms", 0, 10000, NULL, 0,
 	  "how long to wait for more token ops before committing a batch" },
+	{ "matcher.batch_time", DECONF_CONF_DURATION, "100ms", 1, 60000, NULL, 0,
+	  "a batch is committed once it has been open this long, however much is queued "
+	  "(bounds what a backlog adds to each notice's latency)" },
 	{ "matcher.transaction_timeout", DECONF_CONF_DURATION, "10s", 1000, 900000, NULL, 0,
 	  "Kafka transaction timeout: how long a dead instance's open batch blocks the next owner" },
 	{ "matcher.match_same_agency", DECONF_CONF_BOOL, "false", 0, 0, NULL, 0,

@@ -452,6 +452,7 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 	int64_t last_gauges = 0;
 	int64_t batch_max = deconf_conf_get_int(b->conf, "ingest.batch_max");
 	int64_t batch_wait = deconf_conf_get_int(b->conf, "ingest.batch_wait");
+	int64_t batch_time = deconf_conf_get_int(b->conf, "ingest.batch_time");
 	int rc;
 
 	brk_topic(b, "tokens", g.tokens, sizeof(g.tokens));
@@ -474,7 +475,7 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 		goto out;
 	brk_metrics_ready(mx, part, 1);
 	while (!*stop) {
-		int64_t end, t0 = deconf_mono_us();
+		int64_t end, opened = 0, t0 = deconf_mono_us();
 
 		if (t0 - last_gauges > 5000000) {
 			last_gauges = t0;
@@ -485,7 +486,8 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 
 		brk_feed_poll(g.dir);
 		end = deconf_mono_us() + batch_wait * 1000;
-		while (n < batch_max && !*stop) {
+		while (n < batch_max && !*stop &&
+		       (!n || deconf_mono_us() - opened < batch_time * 1000)) {
 			int64_t left = (end - deconf_mono_us()) / 1000;
 			rd_kafka_message_t *m = rd_kafka_consumer_poll(
 				g.consumer, n ? (int)(left > 0 ? left : 0) : 100);
@@ -498,6 +500,8 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 				rd_kafka_message_destroy(m);
 				continue;
 			}
+			if (!n)
+				opened = deconf_mono_us();
 			if (!g.in_txn) {
 				if ((e = rd_kafka_begin_transaction(g.producer))) {
 					rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,

@@ -45,7 +45,7 @@ struct matcher {
 	char tokens[256], state[256], audit[256], ops[256], notices[256];
 	int32_t n_tokens, n_audit;
 	int in_txn, fatal, dr_failed;
-	int64_t batch_max, batch_wait_ms, expiry_every_ms, next_expiry, max_age_ms;
+	int64_t batch_max, batch_wait_ms, batch_time_ms, expiry_every_ms, next_expiry, max_age_ms;
 	struct op_stat stats[MAX_OP_STATS], nstats[MAX_OP_STATS];
 	size_t n_stats, n_nstats;
 	/* notice latencies of the open batch: observed when it commits */
@@ -744,6 +744,7 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	x->part = brk_metrics_part(mx, "matcher");
 	x->batch_max = deconf_conf_get_int(b->conf, "matcher.batch_max");
 	x->batch_wait_ms = deconf_conf_get_int(b->conf, "matcher.batch_wait");
+	x->batch_time_ms = deconf_conf_get_int(b->conf, "matcher.batch_time");
 	x->expiry_every_ms = deconf_conf_get_int(b->conf, "matcher.expiry_scan");
 	x->max_age_ms = deconf_conf_get_int(b->conf, "matcher.state_max_age");
 	x->m.conf.match_same_agency = (int)deconf_conf_get_int(b->conf, "matcher.match_same_agency");
@@ -778,12 +779,13 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	if ((rc = open_clients(x)))
 		goto out;
 	while (!*stop && !x->fatal) {
-		int64_t t0 = deconf_mono_us(), end = t0 + x->batch_wait_ms * 1000;
+		int64_t t0 = deconf_mono_us(), end = t0 + x->batch_wait_ms * 1000, opened = 0;
 		int n = 0;
 
 		if (x->dir)
 			brk_feed_poll(x->dir);
-		while (n < x->batch_max && !*stop && !x->fatal) {
+		while (n < x->batch_max && !*stop && !x->fatal &&
+		       (!n || deconf_mono_us() - opened < x->batch_time_ms * 1000)) {
 			int64_t left = (end - deconf_mono_us()) / 1000;
 			rd_kafka_message_t *m = rd_kafka_consumer_poll(
 				x->consumer, n ? (int)(left > 0 ? left : 0) : 100);
@@ -796,6 +798,8 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 				rd_kafka_message_destroy(m);
 				continue;
 			}
+			if (!n)
+				opened = deconf_mono_us();
 			if ((rc = begin_batch(x))) {
 				rd_kafka_message_destroy(m);
 				goto out;
