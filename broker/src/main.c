@@ -127,7 +127,14 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if ((rc = brk_metrics_new(&mx)) ||
+	/* the parts are known (not ready) before /readyz can be asked */
+	if (!(rc = brk_metrics_new(&mx))) {
+		if (b.run_ingest)
+			brk_metrics_part(mx, "ingest");
+		if (b.run_matcher)
+			brk_metrics_part(mx, "matcher");
+	}
+	if (rc ||
 	    (rc = brk_http_start(mx, deconf_conf_get_str(b.conf, "http.address"),
 				 (int)deconf_conf_get_int(b.conf, "http.port"), errstr,
 				 sizeof(errstr)))) {

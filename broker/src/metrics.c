@@ -254,7 +254,10 @@ int brk_metrics_part(struct brk_metrics *mx, const char *name)
 	int i;
 
 	pthread_mutex_lock(&mx->lock);
-	i = mx->n_parts < MAX_PARTS ? mx->n_parts++ : MAX_PARTS - 1;
+	for (i = 0; i < mx->n_parts && strcmp(mx->parts[i], name); i++)
+		;
+	if (i == mx->n_parts)
+		i = mx->n_parts < MAX_PARTS ? mx->n_parts++ : MAX_PARTS - 1;
 	mx->parts[i] = name;
 	mx->part_ready[i] = 0;
 	pthread_mutex_unlock(&mx->lock);
@@ -277,6 +280,10 @@ int brk_metrics_is_ready(struct brk_metrics *mx, char *why, size_t why_size)
 
 	why[0] = '\0';
 	pthread_mutex_lock(&mx->lock);
+	if (!mx->n_parts) {
+		ready = 0;
+		snprintf(why, why_size, "starting");
+	}
 	for (int i = 0; i < mx->n_parts; i++)
 		if (!mx->part_ready[i]) {
 			ready = 0;
