@@ -5,6 +5,7 @@
 #include "deconf/err.h"
 #include "deconf/kafka.h"
 #include "deconf/log.h"
+#include "deconf/util.h"
 
 /* Set name unless broker.conf set kafka.<name> itself. */
 static int set_default(struct brk *b, rd_kafka_conf_t *kc, const char *name, const char *value,
@@ -171,4 +172,35 @@ int brk_eos_produce(rd_kafka_t *producer, const char *facility, const char *topi
 		deconf_log(DECONF_LOG_ERR, facility, "produce to %s: %s", topic,
 			   rd_kafka_err2str(err));
 	return err ? DECONF_E_KAFKA : DECONF_OK;
+}
+
+void brk_eos_batch_begin(struct brk_eos_batch *bt)
+{
+	bt->end = deconf_mono_us() + bt->wait_us;
+	bt->opened = 0;
+	bt->n = 0;
+}
+
+rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt)
+{
+	for (;;) {
+		int64_t now = deconf_mono_us(), left = (bt->end - now) / 1000;
+		rd_kafka_message_t *m;
+
+		if (bt->n >= bt->max || (bt->n && now - bt->opened >= bt->time_us))
+			return NULL;
+		m = rd_kafka_consumer_poll(bt->consumer,
+					   bt->n ? (int)(left > 0 ? left : 0) : 100);
+		if (!m)
+			return NULL;
+		if (!m->err) {
+			if (!bt->n++)
+				bt->opened = deconf_mono_us();
+			return m;
+		}
+		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			deconf_log(DECONF_LOG_WARNING, bt->facility, "consume: %s",
+				   rd_kafka_message_errstr(m));
+		rd_kafka_message_destroy(m);
+	}
 }

@@ -50,6 +50,23 @@ int brk_eos_produce(rd_kafka_t *producer, const char *facility, const char *topi
 		    int32_t partition, const void *key, size_t key_len, const void *value,
 		    size_t len);
 
+/* A batch's records, as ingest and the matcher take them: until max
+ * records, or batch_wait after the batch began, or batch_time after its
+ * first record (however much is still queued), whichever comes first. The
+ * first record is waited for up to 100 ms. Set consumer, facility (for the
+ * log), max, wait_us and time_us once; brk_eos_batch_begin before each batch. */
+struct brk_eos_batch {
+	rd_kafka_t *consumer;
+	const char *facility;
+	int64_t max, wait_us, time_us;
+	int64_t end, opened, n; /* this batch's */
+};
+
+void brk_eos_batch_begin(struct brk_eos_batch *bt);
+/* The batch's next record (the caller destroys it), or NULL when the batch
+ * is complete. Consumer errors are logged and skipped. */
+rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt);
+
 /* Partitions of topic (0 when it does not exist). */
 int brk_eos_partitions(rd_kafka_t *rk, const char *topic);
 

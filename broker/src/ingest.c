@@ -453,6 +453,7 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 	int64_t batch_max = deconf_conf_get_int(b->conf, "ingest.batch_max");
 	int64_t batch_wait = deconf_conf_get_int(b->conf, "ingest.batch_wait");
 	int64_t batch_time = deconf_conf_get_int(b->conf, "ingest.batch_time");
+	struct brk_eos_batch bt;
 	int rc;
 
 	brk_topic(b, "tokens", g.tokens, sizeof(g.tokens));
@@ -474,34 +475,23 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 	if ((rc = open_clients(&g)))
 		goto out;
 	brk_metrics_ready(mx, part, 1);
+	bt = (struct brk_eos_batch){ .consumer = g.consumer,
+				     .facility = "INGEST",
+				     .max = batch_max,
+				     .wait_us = batch_wait * 1000,
+				     .time_us = batch_time * 1000 };
 	while (!*stop) {
-		int64_t end, opened = 0, t0 = deconf_mono_us();
+		int64_t t0 = deconf_mono_us();
+		rd_kafka_message_t *m;
+		rd_kafka_error_t *e;
 
 		if (t0 - last_gauges > 5000000) {
 			last_gauges = t0;
 			brk_metrics_lag(mx, g.consumer, "ingest");
 		}
-		int n = 0;
-		rd_kafka_error_t *e;
-
 		brk_feed_poll(g.dir);
-		end = deconf_mono_us() + batch_wait * 1000;
-		while (n < batch_max && !*stop &&
-		       (!n || deconf_mono_us() - opened < batch_time * 1000)) {
-			int64_t left = (end - deconf_mono_us()) / 1000;
-			rd_kafka_message_t *m = rd_kafka_consumer_poll(
-				g.consumer, n ? (int)(left > 0 ? left : 0) : 100);
-			if (!m)
-				break;
-			if (m->err) {
-				if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-					deconf_log(DECONF_LOG_WARNING, "INGEST", "consume: %s",
-						   rd_kafka_message_errstr(m));
-				rd_kafka_message_destroy(m);
-				continue;
-			}
-			if (!n)
-				opened = deconf_mono_us();
+		brk_eos_batch_begin(&bt);
+		while (!*stop && (m = brk_eos_batch_next(&bt))) {
 			if (!g.in_txn) {
 				if ((e = rd_kafka_begin_transaction(g.producer))) {
 					rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
@@ -515,13 +505,11 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 			}
 			rc = process(&g, m);
 			rd_kafka_message_destroy(m);
-			n++;
 			if (rc) {
 				if (rc == DECONF_E_NOMEM)
 					goto out;
 				if ((rc = abort_batch(&g, "a record could not be produced")))
 					goto out;
-				n = 0;
 				break;
 			}
 		}

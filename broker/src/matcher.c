@@ -228,6 +228,16 @@ struct restoring {
 	uint64_t n, bad;
 };
 
+/* Put partition p's checkpoint ck, with p's audit head, saved now, in t. */
+static int put_ckpt(struct matcher *x, struct brk_store_txn *t, int p, struct brk_ckpt *ck,
+		    int64_t now)
+{
+	ck->audit_seq = x->heads[p].seq;
+	memcpy(ck->audit_hash, x->heads[p].hash, 32);
+	ck->saved_at = now;
+	return brk_store_ckpt_put(t, p, ck);
+}
+
 /* Save where each partition's restore has got to, in transaction t. */
 static int restore_ckpts(struct matcher *x, struct brk_store_txn *t, struct restoring *r, int n,
 			 int64_t now)
@@ -236,10 +246,7 @@ static int restore_ckpts(struct matcher *x, struct brk_store_txn *t, struct rest
 
 	for (int i = 0; i < n; i++) {
 		r[i].ck.changelog_next = r[i].next;
-		r[i].ck.audit_seq = x->heads[r[i].p].seq;
-		memcpy(r[i].ck.audit_hash, x->heads[r[i].p].hash, 32);
-		r[i].ck.saved_at = now;
-		if ((rc = brk_store_ckpt_put(t, r[i].p, &r[i].ck)))
+		if ((rc = put_ckpt(x, t, r[i].p, &r[i].ck, now)))
 			return rc;
 	}
 	return DECONF_OK;
@@ -541,6 +548,7 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	x->in_txn = 0;
 	brk_metrics_add(x->mx, "deconf_txn_commits_total", "part=\"matcher\"", 1);
 	rd_kafka_poll(x->producer, 0); /* the remaining delivery reports */
+	rc = DECONF_OK;
 	for (int p = 0; p < MAXP; p++) {
 		struct brk_ckpt ck;
 		if (!x->touched[p])
@@ -549,14 +557,14 @@ static int commit_batch(struct matcher *x, int64_t t0)
 			memset(&ck, 0, sizeof(ck));
 		if (x->cl_next[p] > ck.changelog_next)
 			ck.changelog_next = x->cl_next[p];
-		ck.audit_seq = x->heads[p].seq;
-		memcpy(ck.audit_hash, x->heads[p].hash, 32);
-		ck.saved_at = now;
-		if ((rc = brk_store_ckpt_put(x->txn, p, &ck)))
+		if ((rc = put_ckpt(x, x->txn, p, &ck, now)))
 			break;
 		x->rebuilt[p] = 0;
 	}
-	rc = brk_store_commit(x->txn);
+	if (rc) /* a checkpoint could not be written: not the state without it */
+		brk_store_abort(x->txn);
+	else
+		rc = brk_store_commit(x->txn);
 	x->txn = NULL;
 	memset(x->touched, 0, sizeof(x->touched));
 	memset(x->cl_next, 0, sizeof(x->cl_next));
@@ -637,14 +645,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	struct matcher *x = opaque;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		brk_metrics_ready(x->mx, x->part, 0);
-		int ps[MAXP], n = 0;
+		int ps[MAXP], n = 0; /* distinct partitions, each < MAXP */
 
+		brk_metrics_ready(x->mx, x->part, 0);
 		if (x->dir)
 			brk_feed_sync(x->dir, 10000);
 		for (int i = 0; i < parts->cnt && !x->fatal; i++) {
 			int p = parts->elems[i].partition;
-			if (p < 0 || p >= MAXP || n >= MAXP) {
+			if (p >= MAXP) {
 				deconf_err_set(x->errstr, x->errstr_size, DECONF_E_INVAL,
 					       "%s has more than %d partitions", x->tokens, MAXP);
 				x->fatal = 1;
@@ -733,6 +741,7 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 {
 	struct matcher *x = calloc(1, sizeof(*x));
 	int64_t last_gauges = 0;
+	struct brk_eos_batch bt;
 	int rc;
 
 	if (!x)
@@ -778,35 +787,25 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	}
 	if ((rc = open_clients(x)))
 		goto out;
+	bt = (struct brk_eos_batch){ .consumer = x->consumer,
+				     .facility = "MATCHER",
+				     .max = x->batch_max,
+				     .wait_us = x->batch_wait_ms * 1000,
+				     .time_us = x->batch_time_ms * 1000 };
 	while (!*stop && !x->fatal) {
-		int64_t t0 = deconf_mono_us(), end = t0 + x->batch_wait_ms * 1000, opened = 0;
-		int n = 0;
+		int64_t t0 = deconf_mono_us();
+		rd_kafka_message_t *m;
 
 		if (x->dir)
 			brk_feed_poll(x->dir);
-		while (n < x->batch_max && !*stop && !x->fatal &&
-		       (!n || deconf_mono_us() - opened < x->batch_time_ms * 1000)) {
-			int64_t left = (end - deconf_mono_us()) / 1000;
-			rd_kafka_message_t *m = rd_kafka_consumer_poll(
-				x->consumer, n ? (int)(left > 0 ? left : 0) : 100);
-			if (!m)
-				break;
-			if (m->err) {
-				if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-					deconf_log(DECONF_LOG_WARNING, "MATCHER", "consume: %s",
-						   rd_kafka_message_errstr(m));
-				rd_kafka_message_destroy(m);
-				continue;
-			}
-			if (!n)
-				opened = deconf_mono_us();
+		brk_eos_batch_begin(&bt);
+		while (!*stop && !x->fatal && (m = brk_eos_batch_next(&bt))) {
 			if ((rc = begin_batch(x))) {
 				rd_kafka_message_destroy(m);
 				goto out;
 			}
 			rc = process(x, m);
 			rd_kafka_message_destroy(m);
-			n++;
 			if (rc) {
 				if (rc != DECONF_E_KAFKA)
 					goto out; /* the store failed: restart and restore */
