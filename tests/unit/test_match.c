@@ -135,6 +135,17 @@ static void world_free(struct world *w)
 	brk_store_close(w->s);
 }
 
+/* Replay the changelog w has written onto r's store, in transaction t
+ * (partition 0), as a restore does. */
+static void replay(const struct world *w, struct world *r, struct brk_store_txn *t)
+{
+	for (size_t i = 0; i < w->cap.nst; i++)
+		assert_int_equal(brk_match_restore(t, 0, w->cap.st[i].key, w->cap.st[i].key_len,
+						   w->cap.st[i].value, w->cap.st[i].len,
+						   &r->heads[0]),
+				 0);
+}
+
 /* Apply one op in its own transaction (a batch of one). */
 static int apply(struct world *w, int op, const char *agency, const char *case_ref, uint8_t tok,
 		 int type, int vis, int64_t vf, int64_t vt, int64_t expires_at, int64_t now)
@@ -358,10 +369,7 @@ static void test_epoch_retired(void **state)
 
 	world_init(&r, *state, "g");
 	assert_int_equal(brk_store_begin(r.s, 0, &t), 0);
-	for (size_t i = 0; i < w.cap.nst; i++)
-		assert_int_equal(brk_match_restore(t, 0, w.cap.st[i].key, w.cap.st[i].key_len,
-						   w.cap.st[i].value, w.cap.st[i].len, &r.heads[0]),
-				 0);
+	replay(&w, &r, t);
 	assert_int_equal(brk_store_epoch_get(t, 0, &epoch, &seen), 0);
 	assert_int_equal(epoch, 2);
 	brk_store_abort(t);
@@ -387,10 +395,7 @@ static void test_restore(void **state)
 
 	world_init(&r, *state, "e");
 	assert_int_equal(brk_store_begin(r.s, 0, &t), 0);
-	for (size_t i = 0; i < w.cap.nst; i++)
-		assert_int_equal(brk_match_restore(t, 0, w.cap.st[i].key, w.cap.st[i].key_len,
-						   w.cap.st[i].value, w.cap.st[i].len, &r.heads[0]),
-				 0);
+	replay(&w, &r, t);
 	assert_int_equal(brk_match_restore(t, 0, (const uint8_t *)"Z", 1, NULL, 0, &r.heads[0]),
 			 DECONF_E_MALFORMED);
 	assert_int_equal(brk_store_commit(t), 0);
