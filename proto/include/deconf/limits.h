@@ -1,0 +1,55 @@
+/*
+ * deconf/limits.h — the wire's size limits, in one place. The adapter
+ * refuses input that breaks them before anything is sent; the broker
+ * refuses a submission that breaks them at ingest (a signed Reject), so a
+ * hostile or buggy adapter cannot make the broker write a record larger
+ * than its budget.
+ *
+ * The budget, end to end:
+ *
+ *   what                          limit                 enforced by
+ *   ---------------------------   -------------------   -------------------------
+ *   submission record             ingest.max_record_bytes (default 1 MiB,
+ *                                 at most DECONF_SUBMISSION_MAX_LIMIT)
+ *                                                       ingest (OVERSIZED)
+ *   case_ref                      1..DECONF_CASE_REF_MAX bytes of UTF-8, no
+ *                                 control characters    adapter input, ingest
+ *   each point-of-contact field   DECONF_POC_FIELD_MAX bytes of UTF-8, no
+ *                                 control characters    adapter input, ingest
+ *                                                       (BAD_TEXT)
+ *   directory text (names)        DECONF_DIR_TEXT_MAX   deconfctl, the broker's
+ *                                                       directory reader
+ *   a token op (deconf.tokens)    < DECONF_TOKEN_OP_MAX  follows from the above
+ *   a notice (deconf.notices.*)   < DECONF_NOTICE_MAX    follows from the above;
+ *                                                       the adapter accepts up
+ *                                                       to DECONF_NOTICE_MAX
+ *   any record deconf produces    <= DECONF_PRODUCED_MAX, far below
+ *   from an agency's input           librdkafka's message.max.bytes
+ *                                    (1,000,000) and Kafka's max.message.bytes
+ *                                    (1,048,588)
+ *
+ * A record the broker would produce above DECONF_PRODUCED_MAX is a bug, not
+ * a retryable error: ingest refuses the submission that caused it
+ * (UNPROCESSABLE) instead of retrying it forever.
+ */
+#ifndef DECONF_LIMITS_H
+#define DECONF_LIMITS_H
+
+#define DECONF_CASE_REF_MAX 128      /* bytes of a case reference */
+#define DECONF_POC_FIELD_MAX 256     /* bytes of each point-of-contact field */
+#define DECONF_DIR_TEXT_MAX 255      /* bytes of a directory name or contact field */
+#define DECONF_REJECT_DETAIL_MAX 255 /* bytes of a Reject's detail */
+
+#define DECONF_SUBMISSION_MAX_LIMIT (64 << 20) /* largest ingest.max_record_bytes */
+
+/* Outputs: a token op carries one case op's text (case_ref, four contact
+ * fields) and fixed-size fields; a notice carries the recipient's case ref
+ * and the counterpart's directory text, contact and case ref. */
+#define DECONF_TOKEN_OP_MAX (8 * 1024)
+#define DECONF_NOTICE_MAX (16 * 1024)
+#define DECONF_PRODUCED_MAX (64 * 1024)
+
+/* Records of the broker's own topics are read with this bound. */
+#define DECONF_INTERNAL_RECORD_MAX (1 << 20)
+
+#endif
