@@ -60,9 +60,6 @@ const struct deconf_conf_def brk_conf_table[] = {
 	  "the owner is warned this long before an entry expires" },
 	{ "matcher.expiry_scan", DECONF_CONF_DURATION, "5m", 100, 86400000LL, NULL, 0,
 	  "how often entries are checked for expiry" },
-	{ "matcher.epoch_overlap", DECONF_CONF_DURATION, "30d", 0, 3650 * 86400000LL, NULL, 0,
-	  "after a key rotation, entries of older epochs are removed this long after the new "
-	  "epoch first appears (0: only by their TTL)" },
 	{ "matcher.hot_cases", DECONF_CONF_INT, "50", 2, 4000, NULL, 0,
 	  "a token held by more cases than this is hot: no more conflicts, ops are told" },
 	{ "http.address", DECONF_CONF_STR, "127.0.0.1", 0, 0, NULL, 0,

@@ -17,6 +17,7 @@ struct brk_directory {
 	const struct deconf_sign_key *federation_key;
 	struct brk_agency *v; /* sorted by id */
 	size_t n, cap;
+	struct brk_epochs epochs;
 };
 
 int brk_directory_new(struct brk_directory **out,
@@ -123,6 +124,58 @@ static int to_agency(const Deconf__V1__DirectoryEntry *e, struct brk_agency *a,
 	return DECONF_OK;
 }
 
+/* A KeyEpochs record: checked whole, then it replaces the one held. */
+static int apply_epochs(struct brk_directory *d, const void *value, size_t value_len,
+			char *errstr, size_t errstr_size)
+{
+	Deconf__V1__KeyEpochs *k = NULL;
+	struct brk_epochs x;
+	int rc;
+
+	if (!value)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				      "a tombstone cannot remove the key epochs");
+	if ((rc = deconf_envelope_open(value, value_len, ENTRY_MAX,
+				       DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_KEY_EPOCHS,
+				       d->federation_key, &deconf__v1__key_epochs__descriptor,
+				       (ProtobufCMessage **)&k, errstr, errstr_size)))
+		return rc;
+	memset(&x, 0, sizeof(x));
+	x.serial = k->serial;
+	x.updated_at = k->updated_at;
+	if (!k->serial || !k->n_epochs || k->n_epochs > BRK_EPOCHS_MAX) {
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				    "key epochs record with serial %llu and %zu epochs (1..%d)",
+				    (unsigned long long)k->serial, k->n_epochs, BRK_EPOCHS_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < k->n_epochs; i++) {
+		const Deconf__V1__KeyEpoch *ke = k->epochs[i];
+		if (!ke->epoch || (i && ke->epoch <= x.v[i - 1].epoch) || ke->retire_at < 0) {
+			rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+					    "key epochs record: epoch %u out of order or invalid",
+					    ke->epoch);
+			goto out;
+		}
+		x.v[i].epoch = ke->epoch;
+		x.v[i].activated_at = ke->activated_at;
+		x.v[i].retire_at = ke->retire_at;
+		x.n++;
+	}
+	pthread_rwlock_wrlock(&d->lock);
+	if (x.serial > d->epochs.serial)
+		d->epochs = x;
+	else
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				    "key epochs serial %llu is not newer than %llu: ignored",
+				    (unsigned long long)x.serial,
+				    (unsigned long long)d->epochs.serial);
+	pthread_rwlock_unlock(&d->lock);
+out:
+	deconf_msg_free(k);
+	return rc;
+}
+
 int brk_directory_apply(struct brk_directory *d, const void *key, size_t key_len,
 			const void *value, size_t value_len, char *errstr,
 			size_t errstr_size)
@@ -132,6 +185,8 @@ int brk_directory_apply(struct brk_directory *d, const void *key, size_t key_len
 	size_t at;
 	int rc, found;
 
+	if (key && key_len == strlen(BRK_EPOCHS_KEY) && !memcmp(key, BRK_EPOCHS_KEY, key_len))
+		return apply_epochs(d, value, value_len, errstr, errstr_size);
 	if (!key || !deconf_agency_id_valid(key, key_len))
 		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
 				      "record key is not an agency id");
@@ -213,4 +268,22 @@ size_t brk_directory_count(struct brk_directory *d)
 	n = d->n;
 	pthread_rwlock_unlock(&d->lock);
 	return n;
+}
+
+void brk_directory_epochs(struct brk_directory *d, struct brk_epochs *out)
+{
+	pthread_rwlock_rdlock(&d->lock);
+	*out = d->epochs;
+	pthread_rwlock_unlock(&d->lock);
+}
+
+int brk_epochs_state(const struct brk_epochs *e, uint32_t epoch, int64_t now)
+{
+	if (!e->serial)
+		return epoch == 1 ? 1 : -1;
+	for (size_t i = 0; i < e->n; i++)
+		if (e->v[i].epoch == epoch)
+			return !e->v[i].retire_at || e->v[i].retire_at > now ? 1 : 0;
+	/* below the oldest listed: retired and swept from the record */
+	return e->n && epoch < e->v[0].epoch ? 0 : -1;
 }

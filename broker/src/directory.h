@@ -14,6 +14,13 @@
  * caller) and change nothing: a writer without the federation key cannot
  * add or alter an agency.
  *
+ * The same topic carries the federation's key epochs: a KeyEpochs record
+ * under the key "~key-epochs" (BRK_EPOCHS_KEY), signed with the same key.
+ * Which epochs tokens may use is the federation's decision, never an
+ * agency's: ingest refuses tokens under other epochs and the matcher
+ * removes a retired epoch's entries. A record whose serial is not above
+ * the one held is ignored (a replay cannot bring an epoch back).
+ *
  * Thread safe: lookups take a read lock; brk_directory_get copies what the
  * caller needs, so nothing borrowed outlives a concurrent update.
  */
@@ -28,6 +35,8 @@
 
 #define BRK_AGENCY_ID_MAX 63
 #define BRK_TEXT_MAX 256
+#define BRK_EPOCHS_KEY "~key-epochs"
+#define BRK_EPOCHS_MAX 64
 
 /* What the broker knows of one agency (a copy; owns nothing). */
 struct brk_agency {
@@ -75,6 +84,26 @@ int brk_directory_key(struct brk_directory *d, const void *id, size_t id_len,
 
 /* Number of agencies known (any status). */
 size_t brk_directory_count(struct brk_directory *d);
+
+/* The federation's key epochs (a copy). */
+struct brk_epochs {
+	uint64_t serial;       /* 0: none published */
+	int64_t updated_at;
+	size_t n;
+	struct brk_epoch {
+		uint32_t epoch;
+		int64_t activated_at, retire_at; /* retire_at 0: live */
+	} v[BRK_EPOCHS_MAX];   /* ascending */
+};
+
+/* Copy the key epochs into *out (out->serial 0 when none was published). */
+void brk_directory_epochs(struct brk_directory *d, struct brk_epochs *out);
+
+/* What the federation says of epoch at time now: 1 live (tokens may use
+ * it), 0 retired (listed with retire_at <= now), -1 not published. With
+ * no record at all (a federation from before key-epoch records), epoch 1
+ * alone is live. */
+int brk_epochs_state(const struct brk_epochs *e, uint32_t epoch, int64_t now);
 
 
 #endif

@@ -497,6 +497,19 @@ static int64_t clamp_expiry(const struct brk_match_conf *c, int type, int64_t as
 	return asked > now + c->ttl_max_ms ? now + c->ttl_max_ms : asked;
 }
 
+/* When housekeeping must next look at e: its expiry warning, or once
+ * warned its expiry (a time already past is due at the next pass). */
+static int64_t next_due(const struct brk_match_conf *c, const struct brk_entry *e)
+{
+	int64_t due;
+
+	if (!e->expires_at)
+		return 0;
+	due = !e->warned && c->warn_before_ms > 0 ? e->expires_at - c->warn_before_ms
+						  : e->expires_at;
+	return due > 0 ? due : 1;
+}
+
 static int overlap(const struct brk_match_conf *c, const struct brk_entry *a,
 		   const struct brk_entry *b)
 {
@@ -516,6 +529,7 @@ struct scan {
 	const struct brk_entry *self;
 	int64_t now;
 	size_t cases;                 /* other live cases holding the token */
+	size_t stop_at;               /* stop walking at this many: hot */
 	struct brk_entry *hits;       /* the ones that conflict */
 	size_t n_hits, cap;
 };
@@ -526,7 +540,10 @@ static int scan_fn(void *opaque, const struct brk_entry *x)
 
 	if (same_case(x, s->self) || (x->expires_at && x->expires_at <= s->now))
 		return 0;
-	s->cases++;
+	/* past the hot threshold nothing more is notified: stop walking, so
+	 * an add costs at most hot_cases entries however many hold the token */
+	if (++s->cases >= s->stop_at)
+		return 1;
 	if (!s->m->conf.match_same_agency && !strcmp(x->agency, s->self->agency))
 		return 0;
 	if (!overlap(&s->m->conf, s->self, x))
@@ -599,8 +616,8 @@ static int hot_token(struct brk_match *m, struct brk_store_txn *t, int partition
 		if ((rc = m->out.state(m->out.opaque, partition, key, sizeof(key), &r)))
 			return rc;
 		snprintf(detail, sizeof(detail),
-			 "held by %zu cases (more than %u): conflicts on it are no longer sent",
-			 cases, m->conf.hot_cases);
+			 "held by %s%zu cases (more than %u): conflicts on it are no longer sent",
+			 cases > m->conf.hot_cases ? "at least " : "", cases, m->conf.hot_cases);
 		ev.kind = K(OPS_KIND__OPS_KIND_HOT_TOKEN);
 		ev.at = now;
 		ev.agency_id.data = (uint8_t *)e->agency;
@@ -623,8 +640,9 @@ static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
 		  const Deconf__V1__TokenOp *op, int64_t now, int renew)
 {
 	struct brk_entry e, old;
-	struct scan s = { .m = m, .self = &e, .now = now };
-	int created = 0, rc;
+	/* hot once the new entry makes more than hot_cases cases */
+	struct scan s = { .m = m, .self = &e, .now = now, .stop_at = m->conf.hot_cases };
+	int created = 0, rc, hot;
 
 	entry_from_op(&e, op);
 	e.added_at = now;
@@ -640,16 +658,22 @@ static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
 			e.expires_at = exp > old.expires_at ? exp : old.expires_at;
 			e.warned = exp > old.expires_at ? 0 : old.warned;
 		}
+		e.due_at = next_due(&m->conf, &e);
 		if ((rc = put_entry(m, t, partition, &e, renew ? NULL : op->poc, &created)))
 			return rc;
 		return accepted(m, partition, op);
 	}
-	if ((rc = brk_store_entries_of(t, partition, e.token, e.epoch, scan_fn, &s)))
-		goto out;
+	e.due_at = next_due(&m->conf, &e);
+	hot = brk_store_hot_has(t, partition, e.token, e.epoch);
+	if (!hot && (rc = brk_store_entries_of(t, partition, e.token, e.epoch, scan_fn, &s))) {
+		if (rc != 1)
+			goto out;
+		hot = 1; /* the walk stopped at the threshold */
+	}
 	if ((rc = put_entry(m, t, partition, &e, op->poc, &created)) ||
 	    (rc = accepted(m, partition, op)))
 		goto out;
-	if (brk_store_hot_has(t, partition, e.token, e.epoch) || s.cases + 1 > m->conf.hot_cases) {
+	if (hot || s.cases + 1 > m->conf.hot_cases) {
 		rc = hot_token(m, t, partition, &e, op, s.cases + 1, now);
 		goto out;
 	}
@@ -683,11 +707,6 @@ static int case_fn(void *opaque, const struct brk_entry *x)
 {
 	struct case_scan *c = opaque;
 
-	if (strlen(x->agency) != c->op->agency_id.len ||
-	    memcmp(x->agency, c->op->agency_id.data, c->op->agency_id.len) ||
-	    x->case_len != c->op->case_ref.len ||
-	    memcmp(x->case_ref, c->op->case_ref.data, x->case_len))
-		return 0;
 	if (DECONF_GROW(c->v, c->n, c->cap, 64))
 		return DECONF_E_NOMEM;
 	c->v[c->n++] = *x;
@@ -698,7 +717,8 @@ static int do_query(struct brk_match *m, struct brk_store_txn *t, int partition,
 		    const Deconf__V1__TokenOp *op, int64_t now)
 {
 	struct brk_entry e;
-	struct scan s = { .m = m, .self = &e, .now = now };
+	/* a query adds no case: hot when more than hot_cases hold it */
+	struct scan s = { .m = m, .self = &e, .now = now, .stop_at = m->conf.hot_cases + 1 };
 	uint8_t extra[20];
 	int rc;
 
@@ -706,10 +726,13 @@ static int do_query(struct brk_match *m, struct brk_store_txn *t, int partition,
 	e.added_at = now;
 	memcpy(extra, op->submission_id.data, op->submission_id.len < 16 ? op->submission_id.len : 16);
 	put32(extra + 16, op->op_index);
-	if ((rc = brk_store_entries_of(t, partition, e.token, e.epoch, scan_fn, &s)) ||
-	    (rc = accepted(m, partition, op)))
+	if (!brk_store_hot_has(t, partition, e.token, e.epoch) &&
+	    (rc = brk_store_entries_of(t, partition, e.token, e.epoch, scan_fn, &s)) && rc != 1)
 		goto out;
-	if (brk_store_hot_has(t, partition, e.token, e.epoch)) {
+	rc = DECONF_OK;
+	if ((rc = accepted(m, partition, op)))
+		goto out;
+	if (brk_store_hot_has(t, partition, e.token, e.epoch) || s.cases > m->conf.hot_cases) {
 		rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN), &e, NULL, op, now,
 			    extra, sizeof(extra));
 		goto out;
@@ -728,26 +751,6 @@ out:
 	return rc;
 }
 
-/* A newer key epoch than the partition has seen: remember it, and when. */
-static int mark_epoch(struct brk_match *m, struct brk_store_txn *t, int partition,
-		      uint32_t epoch, int64_t now)
-{
-	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
-	Deconf__V1__EpochMark mark = DECONF__V1__EPOCH_MARK__INIT;
-	uint32_t newest = 0;
-	int64_t seen = 0;
-	int rc;
-
-	if (!brk_store_epoch_get(t, partition, &newest, &seen) && newest >= epoch)
-		return DECONF_OK;
-	if ((rc = brk_store_epoch_put(t, partition, epoch, now)))
-		return rc;
-	mark.epoch = epoch;
-	mark.seen_at = now;
-	r.epoch = &mark;
-	return m->out.state(m->out.opaque, partition, (const uint8_t *)"X", 1, &r);
-}
-
 int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 		 const Deconf__V1__TokenOp *op, int64_t now)
 {
@@ -760,9 +763,6 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 	    (op->token.len != BRK_TOKEN_LEN &&
 	     !(op->op == K(OP__OP_CLOSE_CASE) && !op->token.len)))
 		return DECONF_E_MALFORMED;
-	if ((op->op == K(OP__OP_ADD) || op->op == K(OP__OP_RENEW)) &&
-	    (rc = mark_epoch(m, t, partition, op->key_epoch, now)))
-		return rc;
 	switch (op->op) {
 	case K(OP__OP_ADD): return do_add(m, t, partition, op, now, 0);
 	case K(OP__OP_RENEW): return do_add(m, t, partition, op, now, 1);
@@ -773,8 +773,13 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 			entry_from_op(&e, op);
 			return do_remove(m, t, partition, &e, op, now);
 		} else {
+			/* the case's own entries, through the case index */
 			struct case_scan c = { .op = op };
-			rc = brk_store_entries_all(t, partition, case_fn, &c);
+			char agency[64];
+			memcpy(agency, op->agency_id.data, op->agency_id.len);
+			agency[op->agency_id.len] = '\0';
+			rc = brk_store_case_entries(t, partition, agency, op->case_ref.data,
+						    op->case_ref.len, case_fn, &c);
 			for (size_t i = 0; i < c.n && !rc; i++)
 				rc = do_remove(m, t, partition, &c.v[i], op, now);
 			free(c.v);
@@ -786,92 +791,124 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 
 /* ----------------------------------------------------------------- expiry */
 
-struct exp_scan {
-	struct brk_match *m;
-	int64_t now;
-	uint32_t newest;          /* the partition's newest epoch */
-	int64_t retire_at;        /* when older epochs go; INT64_MAX: never */
+struct collect {
 	size_t max;
 	struct brk_entry *v;
 	size_t n, cap;
 };
 
-static int exp_fn(void *opaque, const struct brk_entry *x)
+static int collect_fn(void *opaque, const struct brk_entry *x)
 {
-	struct exp_scan *s = opaque;
+	struct collect *c = opaque;
 
-	if (x->epoch < s->newest && s->retire_at <= s->now)
-		goto take; /* a retired key epoch */
-	if (!x->expires_at)
-		return 0;
-	if (x->expires_at > s->now &&
-	    (x->warned || x->expires_at - s->m->conf.warn_before_ms > s->now))
-		return 0;
-take:
-	if (DECONF_GROW(s->v, s->n, s->cap, 64))
+	if (c->n >= c->max)
+		return 1;
+	if (DECONF_GROW(c->v, c->n, c->cap, 64))
 		return DECONF_E_NOMEM;
-	s->v[s->n++] = *x;
-	return s->n >= s->max ? 1 : 0;
+	c->v[c->n++] = *x;
+	return c->n >= c->max ? 1 : 0;
+}
+
+/* Remove an entry of a key epoch the federation retired: audited, no
+ * notice (its owner resubmitted under the new key). */
+static int retire(struct brk_match *m, struct brk_store_txn *t, int partition,
+		  const struct brk_entry *e, int64_t now)
+{
+	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_EXPIRED), .e = e,
+				.detail = "key epoch retired by the federation" };
+	int rc;
+
+	if ((rc = brk_store_entry_del(t, partition, e)) || (rc = del_entry_state(m, partition, e)) ||
+	    (rc = audit(m, partition, now, &a)))
+		return rc;
+	m->expired++;
+	return DECONF_OK;
+}
+
+/* One due entry: expire it, warn its owner, or move it to its next due
+ * time (each leaves it due later than now, or gone). */
+static int due(struct brk_match *m, struct brk_store_txn *t, int partition, struct brk_entry *e,
+	       int64_t now)
+{
+	uint8_t extra[8];
+	int rc;
+
+	for (int j = 0; j < 8; j++)
+		extra[j] = (uint8_t)((uint64_t)e->expires_at >> (56 - 8 * j));
+	if (e->expires_at && e->expires_at <= now) {
+		struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_EXPIRED), .e = e };
+		/* the notice first: it reads the case's contact */
+		if ((rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_EXPIRED), e, NULL, NULL,
+				 now, extra, sizeof(extra))) ||
+		    (rc = brk_store_entry_del(t, partition, e)) ||
+		    (rc = del_entry_state(m, partition, e)) || (rc = audit(m, partition, now, &a)))
+			return rc;
+		m->expired++;
+		return DECONF_OK;
+	}
+	if (!e->warned && e->expires_at && e->expires_at - m->conf.warn_before_ms <= now) {
+		e->warned = 1;
+		e->due_at = next_due(&m->conf, e);
+		if ((rc = brk_store_entry_put(t, partition, e, NULL, 0, NULL)) ||
+		    (rc = put_entry_state(m, t, partition, e, NULL)) ||
+		    (rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING), e, NULL,
+				 NULL, now, extra, sizeof(extra))))
+			return rc;
+		m->warned++;
+		return DECONF_OK;
+	}
+	/* not due after all (matcher.expiry_warning was lowered since it was
+	 * stored): at its time, or its expiry */
+	e->due_at = next_due(&m->conf, e);
+	if (e->due_at && e->due_at <= now)
+		e->due_at = e->expires_at;
+	return brk_store_entry_put(t, partition, e, NULL, 0, NULL);
 }
 
 int brk_match_expire(struct brk_match *m, struct brk_store_txn *t, int partition,
 		     int64_t now, size_t max, size_t *done)
 {
-	struct exp_scan s = { .m = m, .now = now, .max = max ? max : 1, .retire_at = INT64_MAX };
-	int64_t seen = 0;
-	int rc;
-
-	if (!brk_store_epoch_get(t, partition, &s.newest, &seen) && m->conf.epoch_overlap_ms > 0)
-		s.retire_at = seen + m->conf.epoch_overlap_ms;
-	rc = brk_store_entries_all(t, partition, exp_fn, &s);
+	struct collect c = { .max = max ? max : 1 };
+	int rc = DECONF_OK;
 
 	*done = 0;
-	if (rc == 1)
-		rc = 0;
-	for (size_t i = 0; i < s.n && !rc; i++) {
-		struct brk_entry *e = &s.v[i];
-		uint8_t extra[8];
+	/* key epochs the federation's record does not hold live: their entries
+	 * go, a bounded number per pass (no record at all: nothing is retired) */
+	if (m->dir) {
+		struct brk_epochs ep;
+		uint32_t have[16];
+		size_t nh = 0;
 
-		for (int j = 0; j < 8; j++)
-			extra[j] = (uint8_t)((uint64_t)e->expires_at >> (56 - 8 * j));
-		if (e->epoch < s.newest && s.retire_at <= now) {
-			/* the owner resubmitted under the new key: no notice */
-			struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_EXPIRED), .e = e,
-						.detail = "key epoch retired" };
-			if ((rc = brk_store_entry_del(t, partition, e)) ||
-			    (rc = del_entry_state(m, partition, e)) ||
-			    (rc = audit(m, partition, now, &a)))
-				break;
-			m->expired++;
-		} else if (e->expires_at <= now) {
-			struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_EXPIRED), .e = e };
-			/* the notice first: it reads the case's contact */
-			if ((rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_EXPIRED), e, NULL,
-					 NULL, now, extra, sizeof(extra))) ||
-			    (rc = brk_store_entry_del(t, partition, e)) ||
-			    (rc = del_entry_state(m, partition, e)) ||
-			    (rc = audit(m, partition, now, &a)))
-				break;
-			m->expired++;
-		} else {
-			e->warned = 1;
-			if ((rc = brk_store_entry_put(t, partition, e, NULL, 0, NULL)) ||
-			    (rc = put_entry_state(m, t, partition, e, NULL)) ||
-			    (rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING), e,
-					 NULL, NULL, now, extra, sizeof(extra))))
-				break;
-			m->warned++;
+		brk_directory_epochs(m->dir, &ep);
+		if (ep.serial && !(rc = brk_store_epochs(t, partition, have, 16, &nh))) {
+			for (size_t i = 0; i < nh && i < 16 && c.n < c.max && !rc; i++)
+				if (brk_epochs_state(&ep, have[i], now) != 1) {
+					rc = brk_store_epoch_entries(t, partition, have[i], collect_fn,
+								     &c);
+					if (rc == 1)
+						rc = DECONF_OK;
+				}
+			for (size_t i = 0; i < c.n && !rc; i++, (*done)++)
+				rc = retire(m, t, partition, &c.v[i], now);
 		}
-		(*done)++;
 	}
-	free(s.v);
+	if (!rc && c.n < c.max) {
+		size_t retired = c.n;
+		c.n = 0;
+		c.max -= retired;
+		if ((rc = brk_store_due(t, partition, now, collect_fn, &c)) == 1)
+			rc = DECONF_OK;
+		for (size_t i = 0; i < c.n && !rc; i++, (*done)++)
+			rc = due(m, t, partition, &c.v[i], now);
+	}
+	free(c.v);
 	return rc;
 }
 
 /* ----------------------------------------------------------------- restore */
 
-int brk_match_restore(struct brk_store_txn *t, int partition, const uint8_t *key,
-		      size_t key_len, const uint8_t *value, size_t value_len,
+int brk_match_restore(const struct brk_match_conf *conf, struct brk_store_txn *t, int partition,
+		      const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len,
 		      struct brk_audit_head *head)
 {
 	Deconf__V1__StateRecord *r = NULL;
@@ -919,6 +956,7 @@ int brk_match_restore(struct brk_store_txn *t, int partition, const uint8_t *key
 		e.expires_at = r->entry->expires_at;
 		e.valid_from = r->entry->valid_from;
 		e.valid_to = r->entry->valid_to;
+		e.due_at = next_due(conf, &e);
 		if (r->entry->poc) {
 			size_t pl = deconf__v1__point_of_contact__get_packed_size(r->entry->poc);
 			uint8_t *pb = malloc(pl ? pl : 1);
@@ -952,9 +990,7 @@ int brk_match_restore(struct brk_store_txn *t, int partition, const uint8_t *key
 					       (uint32_t)key[19] << 8 | key[20],
 				       r && r->hot);
 		break;
-	case 'X':
-		if (r && r->epoch)
-			rc = brk_store_epoch_put(t, partition, r->epoch->epoch, r->epoch->seen_at);
+	case 'X': /* an obsolete epoch mark: epochs come from the federation's record */
 		break;
 	case 'A':
 		if (r && r->audit && r->audit->hash.len == 32) {

@@ -26,10 +26,16 @@
  *   put on the changelog), ops get one OpsEvent, and from then on the
  *   adder of that token gets a HOT_TOKEN notice instead of conflicts.
  * - Expiry: brk_match_expire() warns the owner warn_before ahead (once)
- *   and removes the entry when it expires (EXPIRED notice).
- * - Key rotation: the partition remembers the newest key epoch it has seen
- *   and since when; entries of older epochs are removed epoch_overlap after
- *   that (audited, no notice: their owners resubmitted under the new key).
+ *   and removes the entry when it expires (EXPIRED notice). It visits only
+ *   what is due (the store's due index), a bounded number per call.
+ * - Key rotation: the federation's signed KeyEpochs record (from the
+ *   directory) says which epochs are live; brk_match_expire() removes the
+ *   entries of any other epoch (audited, no notice: their owners
+ *   resubmitted under the new key). Tokens cannot move the epoch: without
+ *   a record nothing is retired.
+ * - Costs an agency can cause are bounded by what it asks: an add walks at
+ *   most hot_cases entries of its token, a case close walks that case's
+ *   entries (the store's case index).
  * - Every accepted op, conflict, notice, expiry and hot token is an audit
  *   event, hash-chained per partition. Accepted ops are audited per
  *   (submission, case, op) and partition, with their count, when the batch
@@ -58,7 +64,6 @@ struct brk_match_conf {
 	int64_t ttl_ms, ttl_ip_ms, ttl_max_ms; /* default TTLs and the cap */
 	int64_t warn_before_ms;
 	uint32_t hot_cases;
-	int64_t epoch_overlap_ms; /* older-epoch entries live this long after a newer epoch */
 };
 
 /* Where the outputs go. Each returns 0 or an error that fails the batch. */
@@ -105,8 +110,8 @@ struct brk_match {
 int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 		 const Deconf__V1__TokenOp *op, int64_t now);
 
-/* Expire and warn at most max entries of the partition; *done = number
- * handled. */
+/* Retire, expire and warn at most max entries of the partition that are
+ * due at now; *done = number handled (max: call again). */
 int brk_match_expire(struct brk_match *m, struct brk_store_txn *t, int partition,
 		     int64_t now, size_t max, size_t *done);
 
@@ -122,10 +127,10 @@ int brk_match_audit_rebuilt(struct brk_match *m, int partition, int64_t now,
 			    const char *detail);
 
 /* Apply one changelog record (value NULL: tombstone) while restoring a
- * partition; head receives an "A" record. Unknown keys are refused
- * (DECONF_E_MALFORMED) and change nothing. */
-int brk_match_restore(struct brk_store_txn *t, int partition, const uint8_t *key,
-		      size_t key_len, const uint8_t *value, size_t value_len,
+ * partition; head receives an "A" record; conf gives entries their due
+ * times. Unknown keys are refused (DECONF_E_MALFORMED) and change nothing. */
+int brk_match_restore(const struct brk_match_conf *conf, struct brk_store_txn *t, int partition,
+		      const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len,
 		      struct brk_audit_head *head);
 
 #endif

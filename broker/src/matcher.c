@@ -340,7 +340,7 @@ static int restore(struct matcher *x, const int *parts, int n)
 		     env->type != K(MESSAGE_TYPE__MESSAGE_TYPE_STATE_RECORD)))
 			rc = DECONF_E_MALFORMED;
 		else
-			rc = brk_match_restore(t, ri->p, m->key, m->key_len,
+			rc = brk_match_restore(&x->m.conf, t, ri->p, m->key, m->key_len,
 					       env ? env->payload.data : NULL,
 					       env ? env->payload.len : 0, &x->heads[ri->p]);
 		deconf_msg_free(env);
@@ -764,7 +764,6 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	x->m.conf.ttl_max_ms = deconf_conf_get_int(b->conf, "matcher.ttl_max");
 	x->m.conf.warn_before_ms = deconf_conf_get_int(b->conf, "matcher.expiry_warning");
 	x->m.conf.hot_cases = (uint32_t)deconf_conf_get_int(b->conf, "matcher.hot_cases");
-	x->m.conf.epoch_overlap_ms = deconf_conf_get_int(b->conf, "matcher.epoch_overlap");
 	x->m.dir = b->dir;
 	x->m.heads = x->heads;
 	x->m.out = (struct brk_match_out){ x, out_notice, out_state, out_audit, out_ops };

@@ -8,19 +8,31 @@
 #include "deconf/err.h"
 #include "store.h"
 
-#define VALUE_MAX 48 /* 2 bytes, then 5 varints of at most 10 bytes... in practice ~16 */
-#define KEY_MAX (2 + BRK_TOKEN_LEN + 4 + 64 + 1 + BRK_CASE_MAX)
+#define VALUE_MAX 64 /* 2 bytes, then 6 varints of at most 10 bytes; ~20 in practice */
+#define CASE_KEY_MAX (2 + 64 + 1 + BRK_CASE_MAX)
+#define ENTRY_KEY_LEN (2 + BRK_TOKEN_LEN + 4 + 4)
+/* bycase holds the first TOKPFX bytes of a token, not all 16: enough to
+ * find the entry (its key starts with the token), and 8 bytes less per
+ * entry. Tokens sharing a prefix within one case share the dup. */
+#define TOKPFX 8
+#define BYCASE_DUP_LEN (4 + 4 + TOKPFX)
 #define CKPT_LEN (8 + 8 + 32 + 8)
+#define NEVER_MIN UINT32_MAX /* due minute of an entry never due */
+#define STALE_MAX 1024       /* stale due records removed per walk at most */
 
 struct brk_store {
 	MDB_env *env;
-	MDB_dbi entries, cases, pairs, hot, meta;
+	MDB_dbi entries, cases, cids, bycase, due, pairs, hot, meta;
 };
 
 struct brk_store_txn {
 	struct brk_store *s;
 	MDB_txn *txn;
+	int rdonly;
 };
+
+/* LMDB's own codes are below -30000; deconf's are small negatives. */
+#define IS_MDB(rc) ((rc) < -30000 || (rc) > 0)
 
 static int map_err(int rc)
 {
@@ -66,6 +78,17 @@ static int64_t rd64(const uint8_t *p)
 	return (int64_t)v;
 }
 
+/* The minute an entry is due in, rounded up (never early). */
+static uint32_t due_minute(int64_t due_at)
+{
+	int64_t m;
+
+	if (due_at <= 0)
+		return NEVER_MIN;
+	m = due_at / 60000 + (due_at % 60000 != 0);
+	return m >= NEVER_MIN ? NEVER_MIN - 1 : (uint32_t)m;
+}
+
 int brk_store_open(struct brk_store **out, const char *dir, size_t map_size, char *errstr,
 		   size_t errstr_size)
 {
@@ -80,18 +103,29 @@ int brk_store_open(struct brk_store **out, const char *dir, size_t map_size, cha
 		return DECONF_E_NOMEM;
 	/* MDB_NOSYNC is not used: a commit must be on disk before the next
 	 * batch, or a power cut could leave the state behind its checkpoint */
-	if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 8)) ||
+	if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 12)) ||
 	    (rc = mdb_env_set_mapsize(s->env, map_size)) ||
 	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) ||
 	    (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) ||
 	    (rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &s->entries)) ||
 	    (rc = mdb_dbi_open(txn, "cases", MDB_CREATE, &s->cases)) ||
+	    (rc = mdb_dbi_open(txn, "cids", MDB_CREATE, &s->cids)) ||
+	    (rc = mdb_dbi_open(txn, "bycase", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+			       &s->bycase)) ||
+	    (rc = mdb_dbi_open(txn, "due", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &s->due)) ||
 	    (rc = mdb_dbi_open(txn, "pairs", MDB_CREATE, &s->pairs)) ||
 	    (rc = mdb_dbi_open(txn, "hot", MDB_CREATE, &s->hot)) ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) || (rc = mdb_txn_commit(txn))) {
-		txn = NULL;
-		deconf_err_set(errstr, errstr_size, map_err(rc), "state store %s: %s", dir,
-			       mdb_strerror(rc));
+		if (rc == MDB_INCOMPATIBLE || rc == EINVAL)
+			deconf_err_set(errstr, errstr_size, map_err(rc),
+				       "state store %s: %s (a store written by an older deconf-broker? "
+				       "remove the directory: the state is rebuilt from the changelog)",
+				       dir, mdb_strerror(rc));
+		else
+			deconf_err_set(errstr, errstr_size, map_err(rc), "state store %s: %s", dir,
+				       mdb_strerror(rc));
+		if (txn && rc)
+			mdb_txn_abort(txn);
 		brk_store_close(s);
 		return map_err(rc);
 	}
@@ -117,6 +151,7 @@ int brk_store_begin(struct brk_store *s, int rdonly, struct brk_store_txn **out)
 	if (!t)
 		return DECONF_E_NOMEM;
 	t->s = s;
+	t->rdonly = rdonly;
 	if ((rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &t->txn))) {
 		free(t);
 		return map_err(rc);
@@ -143,19 +178,13 @@ void brk_store_abort(struct brk_store_txn *t)
 
 /* ----------------------------------------------------------------- keys */
 
-static size_t entry_key(uint8_t *k, int partition, const struct brk_entry *e)
+static void entry_key(uint8_t *k, int partition, const uint8_t *token, uint32_t epoch,
+		      uint32_t cid)
 {
-	size_t al = strlen(e->agency), n = 0;
-
 	be16(k, (unsigned)partition);
-	memcpy(k + 2, e->token, BRK_TOKEN_LEN);
-	be32(k + 2 + BRK_TOKEN_LEN, e->epoch);
-	n = 2 + BRK_TOKEN_LEN + 4;
-	memcpy(k + n, e->agency, al);
-	n += al;
-	k[n++] = 0;
-	memcpy(k + n, e->case_ref, e->case_len);
-	return n + e->case_len;
+	memcpy(k + 2, token, BRK_TOKEN_LEN);
+	be32(k + 2 + BRK_TOKEN_LEN, epoch);
+	be32(k + 2 + BRK_TOKEN_LEN + 4, cid);
 }
 
 static size_t case_key(uint8_t *k, int partition, const char *agency, const uint8_t *case_ref,
@@ -170,33 +199,32 @@ static size_t case_key(uint8_t *k, int partition, const char *agency, const uint
 	return 3 + al + case_len;
 }
 
-static int decode_value(const MDB_val *v, struct brk_entry *e);
-
-static int decode_entry(const MDB_val *k, const MDB_val *v, struct brk_entry *e)
+static void cid_key(uint8_t *k, int partition, uint32_t cid)
 {
-	const uint8_t *p = k->mv_data, *nul;
-	size_t rest;
-
-	if (k->mv_size < 2 + BRK_TOKEN_LEN + 4 + 2)
-		return DECONF_E_IO;
-	memcpy(e->token, p + 2, BRK_TOKEN_LEN);
-	e->epoch = rd32(p + 2 + BRK_TOKEN_LEN);
-	p += 2 + BRK_TOKEN_LEN + 4;
-	rest = k->mv_size - (2 + BRK_TOKEN_LEN + 4);
-	if (!(nul = memchr(p, 0, rest)) || (size_t)(nul - p) >= sizeof(e->agency) ||
-	    rest - (size_t)(nul - p) - 1 > BRK_CASE_MAX)
-		return DECONF_E_IO;
-	memcpy(e->agency, p, (size_t)(nul - p));
-	e->agency[nul - p] = '\0';
-	e->case_len = rest - (size_t)(nul - p) - 1;
-	memcpy(e->case_ref, nul + 1, e->case_len);
-	return decode_value(v, e);
-	return DECONF_OK;
+	be16(k, (unsigned)partition);
+	be32(k + 2, cid);
 }
+
+static void bycase_dup(uint8_t *d, uint32_t epoch, uint32_t dmin, const uint8_t *token)
+{
+	be32(d, epoch);
+	be32(d + 4, dmin);
+	memcpy(d + 8, token, TOKPFX);
+}
+
+static void due_key(uint8_t *k, int partition, uint32_t epoch, uint32_t dmin)
+{
+	be16(k, (unsigned)partition);
+	be32(k + 2, epoch);
+	be32(k + 6, dmin);
+}
+
+/* ---------------------------------------------------------------- values */
 
 /* The value, compact (an entry's bytes are the store's size): a byte of
  * visibility and warned bits, the type, then zigzag varints of the flags,
- * added_at, expires_at - added_at, valid_from and valid_to. */
+ * added_at, expires_at - added_at, valid_from, valid_to and the due minute
+ * relative to added_at's. */
 static uint8_t *put_varint(uint8_t *q, int64_t sv)
 {
 	uint64_t v = ((uint64_t)sv << 1) ^ (uint64_t)(sv >> 63);
@@ -223,7 +251,7 @@ static const uint8_t *get_varint(const uint8_t *q, const uint8_t *end, int64_t *
 	return NULL;
 }
 
-static size_t encode_value(uint8_t *q0, const struct brk_entry *e)
+static size_t encode_value(uint8_t *q0, const struct brk_entry *e, uint32_t dmin)
 {
 	uint8_t *q = q0;
 
@@ -234,15 +262,17 @@ static size_t encode_value(uint8_t *q0, const struct brk_entry *e)
 	q = put_varint(q, e->expires_at ? e->expires_at - e->added_at : INT64_MIN / 4);
 	q = put_varint(q, e->valid_from);
 	q = put_varint(q, e->valid_to);
+	q = put_varint(q, (int64_t)dmin - e->added_at / 60000);
 	return (size_t)(q - q0);
 }
 
-static int decode_value(const MDB_val *v, struct brk_entry *e)
+/* Decode a value into e's fields; *dmin receives the due minute. */
+static int decode_value(const MDB_val *v, struct brk_entry *e, uint32_t *dmin)
 {
 	const uint8_t *q = v->mv_data, *end = q + v->mv_size;
-	int64_t flags, exp;
+	int64_t flags, exp, d;
 
-	if (v->mv_size < 7)
+	if (v->mv_size < 8)
 		return DECONF_E_IO;
 	e->visibility = q[0] & 3;
 	e->warned = (q[0] & 4) != 0;
@@ -250,147 +280,659 @@ static int decode_value(const MDB_val *v, struct brk_entry *e)
 	q += 2;
 	if (!(q = get_varint(q, end, &flags)) || !(q = get_varint(q, end, &e->added_at)) ||
 	    !(q = get_varint(q, end, &exp)) || !(q = get_varint(q, end, &e->valid_from)) ||
-	    !(q = get_varint(q, end, &e->valid_to)))
+	    !(q = get_varint(q, end, &e->valid_to)) || !(q = get_varint(q, end, &d)))
 		return DECONF_E_IO;
 	e->flags = (uint32_t)flags;
 	e->expires_at = exp == INT64_MIN / 4 ? 0 : e->added_at + exp;
+	d += e->added_at / 60000;
+	if (d < 0 || d > NEVER_MIN)
+		return DECONF_E_IO;
+	*dmin = (uint32_t)d;
+	e->due_at = *dmin == NEVER_MIN ? 0 : (int64_t)*dmin * 60000;
 	return DECONF_OK;
 }
 
-/* -------------------------------------------------------------- entries */
+/* ----------------------------------------------------------------- cases */
 
-int brk_store_entry_get(struct brk_store_txn *t, int partition, struct brk_entry *e)
+struct case_rec {
+	uint32_t cid, count;
+	const void *poc; /* borrowed from the transaction */
+	size_t poc_len;
+};
+
+static int case_get(struct brk_store_txn *t, int partition, const char *agency,
+		    const uint8_t *case_ref, size_t case_len, struct case_rec *c)
 {
-	uint8_t kb[KEY_MAX];
-	MDB_val k = { entry_key(kb, partition, e), kb }, v;
-	int rc = mdb_get(t->txn, t->s->entries, &k, &v);
+	uint8_t kb[CASE_KEY_MAX];
+	MDB_val k = { case_key(kb, partition, agency, case_ref, case_len), kb }, v;
+	int rc;
 
-	return rc ? map_err(rc) : decode_entry(&k, &v, e);
+	if (strlen(agency) >= 64 || case_len > BRK_CASE_MAX)
+		return DECONF_E_INVAL;
+	if ((rc = mdb_get(t->txn, t->s->cases, &k, &v)))
+		return map_err(rc);
+	if (v.mv_size < 8)
+		return DECONF_E_IO;
+	c->cid = rd32(v.mv_data);
+	c->count = rd32((const uint8_t *)v.mv_data + 4);
+	c->poc = (const uint8_t *)v.mv_data + 8;
+	c->poc_len = v.mv_size - 8;
+	return DECONF_OK;
 }
 
-/* The case's count goes up or down by delta; at 0 the case is forgotten. */
-static int case_adjust(struct brk_store_txn *t, int partition, const struct brk_entry *e,
-		       int delta, const void *poc, size_t poc_len)
+static int case_put(struct brk_store_txn *t, int partition, const struct brk_entry *e,
+		    uint32_t cid, uint32_t count, const void *poc, size_t poc_len)
 {
-	uint8_t kb[KEY_MAX], *buf;
+	uint8_t kb[CASE_KEY_MAX], *buf;
 	MDB_val k = { case_key(kb, partition, e->agency, e->case_ref, e->case_len), kb }, v;
-	uint32_t count = 0;
-	int rc = mdb_get(t->txn, t->s->cases, &k, &v);
+	int rc;
 
-	if (rc && rc != MDB_NOTFOUND)
-		return map_err(rc);
-	if (!rc && v.mv_size >= 4) {
-		count = rd32(v.mv_data);
-		if (!poc) { /* keep the stored one */
-			poc = (const uint8_t *)v.mv_data + 4;
-			poc_len = v.mv_size - 4;
-		}
-	}
-	if (delta < 0 && count <= 1) {
-		rc = mdb_del(t->txn, t->s->cases, &k, NULL);
-		return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
-	}
-	if (!(buf = malloc(4 + poc_len)))
+	if (!(buf = malloc(8 + poc_len)))
 		return DECONF_E_NOMEM;
-	be32(buf, count + (uint32_t)delta);
+	be32(buf, cid);
+	be32(buf + 4, count);
 	if (poc_len)
-		memcpy(buf + 4, poc, poc_len);
+		memcpy(buf + 8, poc, poc_len);
 	v.mv_data = buf;
-	v.mv_size = 4 + poc_len;
+	v.mv_size = 8 + poc_len;
 	rc = mdb_put(t->txn, t->s->cases, &k, &v, 0);
 	free(buf);
 	return map_err(rc);
 }
 
+/* A new case id for the partition, and its reverse record. */
+static int case_new(struct brk_store_txn *t, int partition, const struct brk_entry *e,
+		    uint32_t *cid)
+{
+	uint8_t mk[6], nb[4], ck[6], cv[64 + 1 + BRK_CASE_MAX];
+	MDB_val k = { sizeof(mk), mk }, v;
+	size_t al = strlen(e->agency);
+	uint32_t next = 1;
+	int rc;
+
+	memcpy(mk, "cidn", 4);
+	be16(mk + 4, (unsigned)partition);
+	rc = mdb_get(t->txn, t->s->meta, &k, &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	if (!rc && v.mv_size == 4)
+		next = rd32(v.mv_data);
+	if (!next || next == UINT32_MAX) /* 4 billion cases in one partition */
+		return ENOSPC;
+	*cid = next;
+	be32(nb, next + 1);
+	v.mv_data = nb;
+	v.mv_size = 4;
+	if ((rc = mdb_put(t->txn, t->s->meta, &k, &v, 0)))
+		return map_err(rc);
+	cid_key(ck, partition, next);
+	memcpy(cv, e->agency, al);
+	cv[al] = 0;
+	memcpy(cv + al + 1, e->case_ref, e->case_len);
+	k.mv_data = ck;
+	k.mv_size = sizeof(ck);
+	v.mv_data = cv;
+	v.mv_size = al + 1 + e->case_len;
+	return map_err(mdb_put(t->txn, t->s->cids, &k, &v, 0));
+}
+
+/* The agency and case of a case id, into e. */
+static int case_name(struct brk_store_txn *t, int partition, uint32_t cid, struct brk_entry *e)
+{
+	uint8_t ck[6];
+	MDB_val k = { sizeof(ck), ck }, v;
+	const uint8_t *p, *nul;
+	int rc;
+
+	cid_key(ck, partition, cid);
+	if ((rc = mdb_get(t->txn, t->s->cids, &k, &v)))
+		return rc == MDB_NOTFOUND ? DECONF_E_IO : map_err(rc); /* an entry without its case */
+	p = v.mv_data;
+	if (!(nul = memchr(p, 0, v.mv_size)) || (size_t)(nul - p) >= sizeof(e->agency) ||
+	    v.mv_size - (size_t)(nul - p) - 1 > BRK_CASE_MAX)
+		return DECONF_E_IO;
+	memcpy(e->agency, p, (size_t)(nul - p));
+	e->agency[nul - p] = '\0';
+	e->case_len = v.mv_size - (size_t)(nul - p) - 1;
+	memcpy(e->case_ref, nul + 1, e->case_len);
+	return DECONF_OK;
+}
+
+static int case_forget(struct brk_store_txn *t, int partition, const struct brk_entry *e,
+		       uint32_t cid)
+{
+	uint8_t kb[CASE_KEY_MAX], ck[6];
+	MDB_val k = { case_key(kb, partition, e->agency, e->case_ref, e->case_len), kb };
+	int rc = mdb_del(t->txn, t->s->cases, &k, NULL);
+
+	if (rc && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	cid_key(ck, partition, cid);
+	k.mv_data = ck;
+	k.mv_size = sizeof(ck);
+	rc = mdb_del(t->txn, t->s->cids, &k, NULL);
+	return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
+}
+
+/* ------------------------------------------------------------- indexes */
+
+static int index_add(struct brk_store_txn *t, int partition, uint32_t cid, uint32_t epoch,
+		     uint32_t dmin, const uint8_t *token)
+{
+	uint8_t ck[6], dup[BYCASE_DUP_LEN], dk[10], cb[4];
+	MDB_val k = { sizeof(ck), ck }, v = { sizeof(dup), dup };
+	int rc;
+
+	cid_key(ck, partition, cid);
+	bycase_dup(dup, epoch, dmin, token);
+	rc = mdb_put(t->txn, t->s->bycase, &k, &v, MDB_NODUPDATA);
+	if (rc && rc != MDB_KEYEXIST)
+		return map_err(rc);
+	due_key(dk, partition, epoch, dmin);
+	be32(cb, cid);
+	k.mv_data = dk;
+	k.mv_size = sizeof(dk);
+	v.mv_data = cb;
+	v.mv_size = sizeof(cb);
+	rc = mdb_put(t->txn, t->s->due, &k, &v, MDB_NODUPDATA);
+	return rc == MDB_KEYEXIST ? DECONF_OK : map_err(rc);
+}
+
+/* 1 when the case still has an entry of (epoch, dmin). */
+static int case_has_due(struct brk_store_txn *t, int partition, uint32_t cid, uint32_t epoch,
+			uint32_t dmin, int *has)
+{
+	uint8_t ck[6], dup[BYCASE_DUP_LEN];
+	MDB_val k = { sizeof(ck), ck }, v = { sizeof(dup), dup };
+	MDB_cursor *c;
+	int rc;
+
+	*has = 0;
+	cid_key(ck, partition, cid);
+	bycase_dup(dup, epoch, dmin, (const uint8_t[TOKPFX]){ 0 });
+	if ((rc = mdb_cursor_open(t->txn, t->s->bycase, &c)))
+		return map_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+	if (!rc)
+		*has = v.mv_size == BYCASE_DUP_LEN && !memcmp(v.mv_data, dup, 8);
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
+}
+
+static int due_del(struct brk_store_txn *t, int partition, uint32_t epoch, uint32_t dmin,
+		   uint32_t cid)
+{
+	uint8_t dk[10], cb[4];
+	MDB_val k = { sizeof(dk), dk }, v = { sizeof(cb), cb };
+	int rc;
+
+	due_key(dk, partition, epoch, dmin);
+	be32(cb, cid);
+	rc = mdb_del(t->txn, t->s->due, &k, &v);
+	return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
+}
+
+/*
+ * The entries of case cid under epoch whose token starts with pfx and
+ * whose due minute is dmin, but for token skip (may be NULL): *n counts
+ * them and fn (may be NULL) gets each. e holds the case's agency and case
+ * ref; its other fields are filled per entry.
+ */
+static int entries_at(struct brk_store_txn *t, int partition, uint32_t cid, uint32_t epoch,
+		      const uint8_t *pfx, uint32_t dmin, const uint8_t *skip, struct brk_entry *e,
+		      brk_entry_fn *fn, void *opaque, size_t *n)
+{
+	uint8_t k0[2 + TOKPFX];
+	MDB_val k = { sizeof(k0), k0 }, v;
+	MDB_cursor *c;
+	uint32_t d;
+	int rc;
+
+	*n = 0;
+	be16(k0, (unsigned)partition);
+	memcpy(k0 + 2, pfx, TOKPFX);
+	if ((rc = mdb_cursor_open(t->txn, t->s->entries, &c)))
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *kp = k.mv_data;
+
+		if (k.mv_size != ENTRY_KEY_LEN || memcmp(kp, k0, sizeof(k0)))
+			break;
+		if (rd32(kp + 18) != epoch || rd32(kp + 22) != cid ||
+		    (skip && !memcmp(kp + 2, skip, BRK_TOKEN_LEN)))
+			continue;
+		if ((rc = decode_value(&v, e, &d)))
+			break;
+		if (d != dmin)
+			continue;
+		memcpy(e->token, kp + 2, BRK_TOKEN_LEN);
+		e->epoch = epoch;
+		(*n)++;
+		if (fn && (rc = fn(opaque, e)))
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? DECONF_OK : IS_MDB(rc) ? map_err(rc) : rc;
+}
+
+static int index_del(struct brk_store_txn *t, int partition, uint32_t cid, uint32_t epoch,
+		     uint32_t dmin, const uint8_t *token)
+{
+	uint8_t ck[6], dup[BYCASE_DUP_LEN];
+	MDB_val k = { sizeof(ck), ck }, v = { sizeof(dup), dup };
+	struct brk_entry other;
+	size_t n;
+	int rc, has;
+
+	/* another entry of the case with the same token prefix keeps the dup */
+	memset(&other, 0, sizeof(other));
+	if ((rc = entries_at(t, partition, cid, epoch, token, dmin, token, &other, NULL, NULL, &n)))
+		return rc;
+	if (n)
+		return DECONF_OK;
+	cid_key(ck, partition, cid);
+	bycase_dup(dup, epoch, dmin, token);
+	rc = mdb_del(t->txn, t->s->bycase, &k, &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	/* the due record names the case, not the entry: it goes with the
+	 * case's last entry of that minute */
+	if ((rc = case_has_due(t, partition, cid, epoch, dmin, &has)) || has)
+		return rc;
+	return due_del(t, partition, epoch, dmin, cid);
+}
+
+/* -------------------------------------------------------------- entries */
+
+/* Read the entry of (token, epoch, cid) into e's value fields. */
+static int entry_read(struct brk_store_txn *t, int partition, uint32_t cid, struct brk_entry *e,
+		      uint32_t *dmin)
+{
+	uint8_t kb[ENTRY_KEY_LEN];
+	MDB_val k = { sizeof(kb), kb }, v;
+	int rc;
+
+	entry_key(kb, partition, e->token, e->epoch, cid);
+	if ((rc = mdb_get(t->txn, t->s->entries, &k, &v)))
+		return map_err(rc);
+	return decode_value(&v, e, dmin);
+}
+
+int brk_store_entry_get(struct brk_store_txn *t, int partition, struct brk_entry *e)
+{
+	struct case_rec c;
+	uint32_t dmin;
+	int rc;
+
+	if ((rc = case_get(t, partition, e->agency, e->case_ref, e->case_len, &c)))
+		return rc;
+	return entry_read(t, partition, c.cid, e, &dmin);
+}
+
 int brk_store_entry_put(struct brk_store_txn *t, int partition, const struct brk_entry *e,
 			const void *poc, size_t poc_len, int *created)
 {
-	uint8_t kb[KEY_MAX], vb[VALUE_MAX];
-	MDB_val k = { entry_key(kb, partition, e), kb }, v = { 0, vb }, old;
-	int rc, isnew;
+	uint8_t kb[ENTRY_KEY_LEN], vb[VALUE_MAX];
+	MDB_val k = { sizeof(kb), kb }, v = { 0, vb }, old;
+	struct case_rec c = { 0 };
+	struct brk_entry prev;
+	uint32_t dmin = due_minute(e->due_at), old_dmin = 0;
+	int rc, isnew, have_case;
 
-	if (strlen(e->agency) >= sizeof(e->agency) || e->case_len > BRK_CASE_MAX)
+	if (strlen(e->agency) >= sizeof(e->agency) || !e->agency[0] || e->case_len > BRK_CASE_MAX)
 		return DECONF_E_INVAL;
+	rc = case_get(t, partition, e->agency, e->case_ref, e->case_len, &c);
+	if (rc && rc != DECONF_E_UNKNOWN)
+		return rc;
+	have_case = !rc;
+	if (!have_case && (rc = case_new(t, partition, e, &c.cid)))
+		return rc;
+	entry_key(kb, partition, e->token, e->epoch, c.cid);
 	rc = mdb_get(t->txn, t->s->entries, &k, &old);
 	if (rc && rc != MDB_NOTFOUND)
 		return map_err(rc);
 	isnew = rc == MDB_NOTFOUND;
-	v.mv_size = encode_value(vb, e);
+	if (!isnew && (rc = decode_value(&old, &prev, &old_dmin)))
+		return rc;
+	v.mv_size = encode_value(vb, e, dmin);
 	if ((rc = mdb_put(t->txn, t->s->entries, &k, &v, 0)))
 		return map_err(rc);
+	if (!isnew && old_dmin != dmin &&
+	    (rc = index_del(t, partition, c.cid, e->epoch, old_dmin, e->token)))
+		return rc;
+	if ((isnew || old_dmin != dmin) &&
+	    (rc = index_add(t, partition, c.cid, e->epoch, dmin, e->token)))
+		return rc;
 	if (created)
 		*created = isnew;
 	if (!isnew && !poc)
 		return DECONF_OK;
-	return case_adjust(t, partition, e, isnew ? 1 : 0, poc, poc_len);
+	if (!poc) { /* keep the stored one (a copy: case_put overwrites it) */
+		poc = c.poc;
+		poc_len = have_case ? c.poc_len : 0;
+	}
+	{
+		void *copy = NULL;
+		if (poc_len && poc == c.poc) {
+			if (!(copy = malloc(poc_len)))
+				return DECONF_E_NOMEM;
+			memcpy(copy, poc, poc_len);
+			poc = copy;
+		}
+		rc = case_put(t, partition, e, c.cid, c.count + (isnew ? 1 : 0), poc, poc_len);
+		free(copy);
+	}
+	return rc;
 }
 
 int brk_store_entry_del(struct brk_store_txn *t, int partition, const struct brk_entry *e)
 {
-	uint8_t kb[KEY_MAX];
-	MDB_val k = { entry_key(kb, partition, e), kb };
-	int rc = mdb_del(t->txn, t->s->entries, &k, NULL);
+	uint8_t kb[ENTRY_KEY_LEN];
+	MDB_val k = { sizeof(kb), kb };
+	struct case_rec c;
+	struct brk_entry cur = *e;
+	uint32_t dmin;
+	int rc;
 
-	if (rc)
+	if ((rc = case_get(t, partition, e->agency, e->case_ref, e->case_len, &c)) ||
+	    (rc = entry_read(t, partition, c.cid, &cur, &dmin)))
+		return rc;
+	entry_key(kb, partition, e->token, e->epoch, c.cid);
+	if ((rc = mdb_del(t->txn, t->s->entries, &k, NULL)))
 		return map_err(rc);
-	return case_adjust(t, partition, e, -1, NULL, 0);
-}
-
-static int walk(struct brk_store_txn *t, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
-		brk_entry_fn *fn, void *opaque)
-{
-	MDB_cursor *c;
-	MDB_val k = { plen, (void *)prefix }, v;
-	struct brk_entry e;
-	int rc = mdb_cursor_open(t->txn, dbi, &c);
-
-	if (rc)
-		return map_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
-			break;
-		if ((rc = decode_entry(&k, &v, &e)) || (rc = fn(opaque, &e)))
-			break;
+	if ((rc = index_del(t, partition, c.cid, e->epoch, dmin, e->token)))
+		return rc;
+	if (c.count <= 1)
+		return case_forget(t, partition, e, c.cid);
+	{
+		/* the poc is borrowed from the record being rewritten: copy it */
+		void *copy = c.poc_len ? malloc(c.poc_len) : NULL;
+		if (c.poc_len && !copy)
+			return DECONF_E_NOMEM;
+		if (copy)
+			memcpy(copy, c.poc, c.poc_len);
+		rc = case_put(t, partition, e, c.cid, c.count - 1, copy, c.poc_len);
+		free(copy);
 	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? DECONF_OK : rc;
+	return rc;
 }
+
+/* ----------------------------------------------------------------- walks */
 
 int brk_store_entries_of(struct brk_store_txn *t, int partition, const uint8_t *token,
 			 uint32_t epoch, brk_entry_fn *fn, void *opaque)
 {
-	uint8_t prefix[2 + BRK_TOKEN_LEN + 4];
+	uint8_t prefix[ENTRY_KEY_LEN];
+	MDB_val k = { 2 + BRK_TOKEN_LEN + 4, prefix }, v;
+	MDB_cursor *c;
+	struct brk_entry e;
+	uint32_t dmin;
+	int rc;
 
-	be16(prefix, (unsigned)partition);
-	memcpy(prefix + 2, token, BRK_TOKEN_LEN);
-	be32(prefix + 2 + BRK_TOKEN_LEN, epoch);
-	return walk(t, t->s->entries, prefix, sizeof(prefix), fn, opaque);
+	entry_key(prefix, partition, token, epoch, 0);
+	if ((rc = mdb_cursor_open(t->txn, t->s->entries, &c)))
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != ENTRY_KEY_LEN || memcmp(k.mv_data, prefix, 2 + BRK_TOKEN_LEN + 4))
+			break;
+		memset(&e, 0, sizeof(e));
+		memcpy(e.token, token, BRK_TOKEN_LEN);
+		e.epoch = epoch;
+		if ((rc = case_name(t, partition, rd32((const uint8_t *)k.mv_data + 22), &e)) ||
+		    (rc = decode_value(&v, &e, &dmin)) || (rc = fn(opaque, &e)))
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? DECONF_OK : IS_MDB(rc) ? map_err(rc) : rc;
+}
+
+/*
+ * Walk case cid's entries whose bycase dup starts with the first plen
+ * bytes of from (0: all of them), in dup order; *seen counts them. e holds
+ * the case's agency and case ref on entry.
+ */
+static int walk_case(struct brk_store_txn *t, int partition, uint32_t cid, const uint8_t *from,
+		     size_t plen, struct brk_entry *e, brk_entry_fn *fn, void *opaque, int *seen)
+{
+	uint8_t ck[6], start[BYCASE_DUP_LEN] = { 0 };
+	MDB_val k = { sizeof(ck), ck }, v = { sizeof(start), start };
+	MDB_cursor *c;
+	int rc;
+
+	if (seen)
+		*seen = 0;
+	cid_key(ck, partition, cid);
+	if (plen)
+		memcpy(start, from, plen);
+	if ((rc = mdb_cursor_open(t->txn, t->s->bycase, &c)))
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, plen ? MDB_GET_BOTH_RANGE : MDB_SET_KEY); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		const uint8_t *d = v.mv_data;
+		size_t n;
+
+		if (v.mv_size != BYCASE_DUP_LEN) {
+			rc = DECONF_E_IO;
+			break;
+		}
+		if (plen && memcmp(d, start, plen))
+			break;
+		if ((rc = entries_at(t, partition, cid, rd32(d), d + 8, rd32(d + 4), NULL, e, fn,
+				     opaque, &n)))
+			break;
+		if (seen)
+			*seen += (int)n;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? DECONF_OK : IS_MDB(rc) ? map_err(rc) : rc;
+}
+
+int brk_store_case_entries(struct brk_store_txn *t, int partition, const char *agency,
+			   const uint8_t *case_ref, size_t case_len, brk_entry_fn *fn,
+			   void *opaque)
+{
+	struct case_rec c;
+	struct brk_entry e;
+	int rc = case_get(t, partition, agency, case_ref, case_len, &c);
+
+	if (rc == DECONF_E_UNKNOWN)
+		return DECONF_OK;
+	if (rc)
+		return rc;
+	memset(&e, 0, sizeof(e));
+	memcpy(e.agency, agency, strlen(agency) + 1);
+	memcpy(e.case_ref, case_ref, case_len);
+	e.case_len = case_len;
+	return walk_case(t, partition, c.cid, NULL, 0, &e, fn, opaque, NULL);
+}
+
+struct stale {
+	uint32_t epoch, dmin, cid;
+};
+
+/*
+ * Walk the due index from (epoch, dmin) = from..: for each key of the
+ * partition with epoch in [epoch_lo, epoch_hi] and dmin <= until_min, each
+ * case it names, that case's entries of (epoch, dmin). Due records whose
+ * case has no such entry any more are removed afterwards (at most
+ * STALE_MAX per walk) when the transaction can write.
+ */
+static int walk_due(struct brk_store_txn *t, int partition, uint32_t epoch_lo, uint32_t epoch_hi,
+		    uint32_t until_min, brk_entry_fn *fn, void *opaque)
+{
+	uint8_t dk[10];
+	MDB_val k = { sizeof(dk), dk }, v;
+	MDB_cursor *c;
+	struct stale *stale = NULL;
+	size_t n_stale = 0;
+	int rc;
+
+	if ((rc = mdb_cursor_open(t->txn, t->s->due, &c)))
+		return map_err(rc);
+	due_key(dk, partition, epoch_lo, 0);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (!rc) {
+		const uint8_t *kp = k.mv_data;
+		uint32_t epoch, dmin;
+
+		if (k.mv_size != 10 || kp[0] != dk[0] || kp[1] != dk[1])
+			break; /* past the partition */
+		epoch = rd32(kp + 2);
+		dmin = rd32(kp + 6);
+		if (epoch > epoch_hi)
+			break;
+		if (dmin > until_min) {
+			/* nothing more due in this epoch: on to the next one */
+			if (epoch == UINT32_MAX || epoch == epoch_hi)
+				break;
+			due_key(dk, partition, epoch + 1, 0);
+			k.mv_data = dk;
+			k.mv_size = sizeof(dk);
+			rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+			continue;
+		}
+		for (; !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+			struct brk_entry e;
+			uint8_t from[8];
+			uint32_t cid;
+			int seen;
+
+			if (v.mv_size != 4) {
+				rc = DECONF_E_IO;
+				break;
+			}
+			cid = rd32(v.mv_data);
+			memset(&e, 0, sizeof(e));
+			if ((rc = case_name(t, partition, cid, &e))) {
+				if (rc != DECONF_E_IO)
+					break;
+				seen = 0; /* the case is gone: the record is stale */
+				rc = DECONF_OK;
+			} else {
+				be32(from, epoch);
+				be32(from + 4, dmin);
+				if ((rc = walk_case(t, partition, cid, from, 8, &e, fn, opaque, &seen)))
+					break;
+			}
+			if (!seen && !t->rdonly && n_stale < STALE_MAX) {
+				if (!stale && !(stale = malloc(STALE_MAX * sizeof(*stale)))) {
+					rc = DECONF_E_NOMEM;
+					break;
+				}
+				stale[n_stale++] = (struct stale){ epoch, dmin, cid };
+			}
+		}
+		if (rc != MDB_NOTFOUND)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		rc = DECONF_OK;
+	else if (IS_MDB(rc))
+		rc = map_err(rc);
+	for (size_t i = 0; i < n_stale && !rc; i++)
+		rc = due_del(t, partition, stale[i].epoch, stale[i].dmin, stale[i].cid);
+	free(stale);
+	return rc;
+}
+
+int brk_store_due(struct brk_store_txn *t, int partition, int64_t until, brk_entry_fn *fn,
+		  void *opaque)
+{
+	int64_t m = until < 0 ? -1 : until / 60000;
+
+	if (m < 0)
+		return DECONF_OK;
+	return walk_due(t, partition, 0, UINT32_MAX, m >= NEVER_MIN ? NEVER_MIN - 1 : (uint32_t)m,
+			fn, opaque);
+}
+
+int brk_store_epoch_entries(struct brk_store_txn *t, int partition, uint32_t epoch,
+			    brk_entry_fn *fn, void *opaque)
+{
+	return walk_due(t, partition, epoch, epoch, NEVER_MIN, fn, opaque);
+}
+
+int brk_store_epochs(struct brk_store_txn *t, int partition, uint32_t *out, size_t max,
+		     size_t *n)
+{
+	uint8_t dk[10];
+	MDB_val k = { sizeof(dk), dk }, v;
+	MDB_cursor *c;
+	uint32_t from = 0;
+	int rc;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(t->txn, t->s->due, &c)))
+		return map_err(rc);
+	for (;;) {
+		const uint8_t *kp;
+		uint32_t epoch;
+
+		due_key(dk, partition, from, 0);
+		k.mv_data = dk;
+		k.mv_size = sizeof(dk);
+		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)))
+			break;
+		kp = k.mv_data;
+		if (k.mv_size != 10 || kp[0] != dk[0] || kp[1] != dk[1])
+			break;
+		epoch = rd32(kp + 2);
+		if (*n < max)
+			out[*n] = epoch;
+		(*n)++;
+		if (epoch == UINT32_MAX)
+			break;
+		from = epoch + 1;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND || !rc ? DECONF_OK : map_err(rc);
 }
 
 int brk_store_entries_all(struct brk_store_txn *t, int partition, brk_entry_fn *fn,
 			  void *opaque)
 {
 	uint8_t prefix[2];
+	MDB_val k = { 2, prefix }, v;
+	MDB_cursor *c;
+	struct brk_entry e;
+	uint32_t dmin;
+	int rc;
 
 	be16(prefix, (unsigned)partition);
-	return walk(t, t->s->entries, prefix, sizeof(prefix), fn, opaque);
+	if ((rc = mdb_cursor_open(t->txn, t->s->entries, &c)))
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *kp = k.mv_data;
+
+		if (k.mv_size != ENTRY_KEY_LEN || memcmp(kp, prefix, 2))
+			break;
+		memset(&e, 0, sizeof(e));
+		memcpy(e.token, kp + 2, BRK_TOKEN_LEN);
+		e.epoch = rd32(kp + 18);
+		if ((rc = case_name(t, partition, rd32(kp + 22), &e)) ||
+		    (rc = decode_value(&v, &e, &dmin)) || (rc = fn(opaque, &e)))
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? DECONF_OK : IS_MDB(rc) ? map_err(rc) : rc;
 }
 
 int brk_store_case_poc(struct brk_store_txn *t, int partition, const char *agency,
 		       const uint8_t *case_ref, size_t case_len, const void **poc,
 		       size_t *poc_len)
 {
-	uint8_t kb[KEY_MAX];
-	MDB_val k = { case_key(kb, partition, agency, case_ref, case_len), kb }, v;
-	int rc = mdb_get(t->txn, t->s->cases, &k, &v);
+	struct case_rec c;
+	int rc = case_get(t, partition, agency, case_ref, case_len, &c);
 
 	if (rc)
-		return map_err(rc);
-	if (v.mv_size < 4)
-		return DECONF_E_IO;
-	*poc = (const uint8_t *)v.mv_data + 4;
-	*poc_len = v.mv_size - 4;
+		return rc;
+	*poc = c.poc;
+	*poc_len = c.poc_len;
 	return DECONF_OK;
 }
 
@@ -474,9 +1016,9 @@ int brk_store_hot_set(struct brk_store_txn *t, int partition, const uint8_t *tok
 		   : small_del(t, t->s->hot, k, sizeof(k));
 }
 
-static void ckpt_key(uint8_t *k, int partition)
+static void meta_key(uint8_t *k, const char *what, int partition)
 {
-	memcpy(k, "ckpt", 4);
+	memcpy(k, what, 4);
 	be16(k + 4, (unsigned)partition);
 }
 
@@ -487,7 +1029,7 @@ int brk_store_ckpt_get(struct brk_store_txn *t, int partition, struct brk_ckpt *
 	const uint8_t *p;
 	int rc;
 
-	ckpt_key(kb, partition);
+	meta_key(kb, "ckpt", partition);
 	if ((rc = mdb_get(t->txn, t->s->meta, &k, &v)))
 		return map_err(rc);
 	if (v.mv_size != CKPT_LEN)
@@ -504,7 +1046,7 @@ int brk_store_ckpt_put(struct brk_store_txn *t, int partition, const struct brk_
 {
 	uint8_t kb[6], v[CKPT_LEN];
 
-	ckpt_key(kb, partition);
+	meta_key(kb, "ckpt", partition);
 	be64(v, c->changelog_next);
 	be64(v + 8, (int64_t)c->audit_seq);
 	memcpy(v + 16, c->audit_hash, 32);
@@ -512,54 +1054,25 @@ int brk_store_ckpt_put(struct brk_store_txn *t, int partition, const struct brk_
 	return small_put(t, t->s->meta, kb, sizeof(kb), v, sizeof(v));
 }
 
-static void epoch_key(uint8_t *k, int partition)
-{
-	memcpy(k, "epch", 4);
-	be16(k + 4, (unsigned)partition);
-}
-
-int brk_store_epoch_get(struct brk_store_txn *t, int partition, uint32_t *epoch,
-			int64_t *seen_at)
-{
-	uint8_t kb[6];
-	MDB_val k = { sizeof(kb), kb }, v;
-	int rc;
-
-	epoch_key(kb, partition);
-	if ((rc = mdb_get(t->txn, t->s->meta, &k, &v)))
-		return map_err(rc);
-	if (v.mv_size != 12)
-		return DECONF_E_IO;
-	*epoch = rd32(v.mv_data);
-	*seen_at = rd64((const uint8_t *)v.mv_data + 4);
-	return DECONF_OK;
-}
-
-int brk_store_epoch_put(struct brk_store_txn *t, int partition, uint32_t epoch, int64_t seen_at)
-{
-	uint8_t kb[6], v[12];
-
-	epoch_key(kb, partition);
-	be32(v, epoch);
-	be64(v + 4, seen_at);
-	return small_put(t, t->s->meta, kb, sizeof(kb), v, sizeof(v));
-}
-
-static int wipe_range(struct brk_store_txn *t, MDB_dbi dbi, int partition)
+static int wipe_range(struct brk_store_txn *t, MDB_dbi dbi, int partition, int dupsort)
 {
 	MDB_cursor *c;
 	uint8_t prefix[2];
-	MDB_val k = { 2, prefix }, v;
+	MDB_val k, v;
 	int rc;
 
 	be16(prefix, (unsigned)partition);
 	if ((rc = mdb_cursor_open(t->txn, dbi, &c)))
 		return map_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (;;) {
+		k.mv_data = prefix;
+		k.mv_size = sizeof(prefix);
+		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)))
+			break;
 		if (k.mv_size < 2 || memcmp(k.mv_data, prefix, 2))
 			break;
-		if ((rc = mdb_cursor_del(c, 0)))
+		/* every dup of the key at once in the DUPSORT databases */
+		if ((rc = mdb_cursor_del(c, dupsort ? MDB_NODUPDATA : 0)))
 			break;
 	}
 	mdb_cursor_close(c);
@@ -568,41 +1081,63 @@ static int wipe_range(struct brk_store_txn *t, MDB_dbi dbi, int partition)
 
 int brk_store_wipe(struct brk_store_txn *t, int partition)
 {
+	static const char *const metas[] = { "ckpt", "cidn", "epch" /* obsolete epoch mark */ };
+	MDB_dbi dbis[] = { t->s->entries, t->s->cases, t->s->cids, t->s->pairs, t->s->hot };
 	uint8_t kb[6];
 	int rc;
 
-	epoch_key(kb, partition);
-	if ((rc = small_del(t, t->s->meta, kb, sizeof(kb))))
+	for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++)
+		if ((rc = wipe_range(t, dbis[i], partition, 0)))
+			return rc;
+	if ((rc = wipe_range(t, t->s->bycase, partition, 1)) ||
+	    (rc = wipe_range(t, t->s->due, partition, 1)))
 		return rc;
-	ckpt_key(kb, partition);
-	if ((rc = wipe_range(t, t->s->entries, partition)) ||
-	    (rc = wipe_range(t, t->s->cases, partition)) ||
-	    (rc = wipe_range(t, t->s->pairs, partition)) ||
-	    (rc = wipe_range(t, t->s->hot, partition)))
-		return rc;
-	return small_del(t, t->s->meta, kb, sizeof(kb));
+	for (size_t i = 0; i < sizeof(metas) / sizeof(metas[0]); i++) {
+		meta_key(kb, metas[i], partition);
+		if ((rc = small_del(t, t->s->meta, kb, sizeof(kb))))
+			return rc;
+	}
+	return DECONF_OK;
 }
 
 int brk_store_stats(struct brk_store *s, uint64_t *entries, uint64_t *bytes)
 {
-	MDB_dbi dbis[5] = { s->entries, s->cases, s->pairs, s->hot, s->meta };
-	MDB_txn *txn;
+	MDB_envinfo info;
 	MDB_stat st;
-	int rc = 0;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t free_pages = 0;
+	int rc;
 
-	/* bytes: the pages of every database (free pages, which LMDB reuses,
-	 * are not stored data) */
-	*bytes = 0;
+	*entries = *bytes = 0;
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
 		return map_err(rc);
-	for (int i = 0; i < 5 && !rc; i++) {
-		if ((rc = mdb_stat(txn, dbis[i], &st)))
-			break;
-		if (i == 0)
-			*entries = st.ms_entries;
-		*bytes += (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
-			  st.ms_psize;
+	if ((rc = mdb_stat(txn, s->entries, &st)) || (rc = mdb_env_info(s->env, &info)))
+		goto out;
+	*entries = st.ms_entries;
+	/* LMDB's free list (database 0): each record is a page number array
+	 * whose first element is its count */
+	if ((rc = mdb_cursor_open(txn, 0, &c)))
+		goto out;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (v.mv_size >= sizeof(size_t)) {
+			size_t n;
+			memcpy(&n, v.mv_data, sizeof(n));
+			free_pages += n;
+		}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	{
+		MDB_stat es;
+		if (!rc && !(rc = mdb_env_stat(s->env, &es))) {
+			uint64_t used = (uint64_t)info.me_last_pgno + 1;
+			*bytes = (used > free_pages ? used - free_pages : 0) * es.ms_psize;
+		}
 	}
+out:
 	mdb_txn_abort(txn);
 	return map_err(rc);
 }

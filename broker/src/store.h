@@ -7,14 +7,28 @@
  * partition's state is one key range of each database: it can be wiped and
  * rebuilt alone when this instance gains the partition.
  *
- *   entries  p token epoch(u32be) agency 0x00 case  → ~16 bytes (varints)
- *   cases    p agency 0x00 case                     → u32 entry count, PointOfContact
- *   pairs    p pair id (16)                         → at (i64)
- *   hot      p token epoch                          → (empty)
- *   meta     "ckpt" p                               → struct brk_ckpt
+ * A case (agency, case ref) is interned as a case id (u32, per partition,
+ * never reused) the first time one of its entries is stored and forgotten
+ * with its last entry, so the per-entry keys carry 4 bytes instead of the
+ * agency and the case ref:
  *
- * An entry costs its key (22 bytes + agency + case) and about 16 bytes of
- * value; the point of contact is stored once per case, not per entry.
+ *   entries  p token epoch cid                → ~20 bytes of varints
+ *   cases    p agency 0x00 case               → cid, entry count, PointOfContact
+ *   cids     p cid                            → agency 0x00 case
+ *   bycase   p cid        (dups, 24 bytes)    → epoch due-minute token
+ *   due      p epoch due-minute (dups, 4)     → cid
+ *   pairs    p pair id (16)                   → at (i64)
+ *   hot      p token epoch                    → (empty)
+ *   meta     "ckpt" p / "cidn" p              → checkpoint / next case id
+ *
+ * The two indexes make the costs an agency can cause proportional to what
+ * it asks for, never to the whole state: `bycase` lists a case's entries (a
+ * close costs that case's entries), and `due` lists, per key epoch and in
+ * time order, the cases with an entry whose next housekeeping action (an
+ * expiry warning, or the expiry) falls in a given minute, so an expiry pass
+ * costs the entries that are due and retiring a key epoch costs that
+ * epoch's entries. Each entry's due time is kept at minute precision
+ * (rounded up): housekeeping may act up to a minute late, never early.
  *
  * All changes happen in a write transaction (struct brk_store_txn) that the
  * matcher commits only after the Kafka transaction holding the same batch's
@@ -28,8 +42,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deconf/limits.h"
+
 #define BRK_TOKEN_LEN 16
-#define BRK_CASE_MAX 128
+#define BRK_CASE_MAX DECONF_CASE_REF_MAX
 #define BRK_PAIR_ID_LEN 16
 
 struct brk_store;
@@ -47,6 +63,9 @@ struct brk_entry {
 	int warned;                 /* an expiry warning was sent */
 	uint32_t flags;             /* CautionFlag bits */
 	int64_t added_at, expires_at, valid_from, valid_to;
+	/* When housekeeping must next look at the entry (warn or expire), ms;
+	 * 0: never. Stored rounded up to the minute. */
+	int64_t due_at;
 };
 
 /* A partition's checkpoint: where its changelog was when the state was
@@ -68,22 +87,39 @@ int brk_store_begin(struct brk_store *s, int rdonly, struct brk_store_txn **out)
 int brk_store_commit(struct brk_store_txn *t);
 void brk_store_abort(struct brk_store_txn *t); /* NULL-safe */
 
-/* Entries. get: 0 or DECONF_E_UNKNOWN. put: *created set to 1 when new
- * (the case's count is kept; poc may be NULL to keep the case's). del: 0,
+/* Entries, named by token, epoch, agency and case. get: 0 or
+ * DECONF_E_UNKNOWN. put: *created set to 1 when new (the case's count is
+ * kept; poc may be NULL to keep the case's); the indexes follow. del: 0,
  * or DECONF_E_UNKNOWN when there was none. */
 int brk_store_entry_get(struct brk_store_txn *t, int partition, struct brk_entry *e);
 int brk_store_entry_put(struct brk_store_txn *t, int partition, const struct brk_entry *e,
 			const void *poc, size_t poc_len, int *created);
 int brk_store_entry_del(struct brk_store_txn *t, int partition, const struct brk_entry *e);
 
-/* Call fn for every entry of (token, epoch) in the partition, in key
- * order; a non-zero return stops the walk and is returned. The entry is a
- * copy; fn must not change the store. */
+/* The walks below call fn with a copy of each entry; fn must not change
+ * the store, and a non-zero return stops the walk and is returned (so a
+ * caller collects what it needs, then acts). */
 typedef int(brk_entry_fn)(void *opaque, const struct brk_entry *e);
+
+/* Every entry of (token, epoch) in the partition. */
 int brk_store_entries_of(struct brk_store_txn *t, int partition, const uint8_t *token,
 			 uint32_t epoch, brk_entry_fn *fn, void *opaque);
-/* Every entry of the partition, in key order (fn returns non-zero to stop,
- * e.g. when it has seen enough for one batch). */
+/* Every entry of one case in the partition (none: 0, fn never called). */
+int brk_store_case_entries(struct brk_store_txn *t, int partition, const char *agency,
+			   const uint8_t *case_ref, size_t case_len, brk_entry_fn *fn,
+			   void *opaque);
+/* Entries whose due_at is at most until, oldest first within each epoch,
+ * epochs ascending. */
+int brk_store_due(struct brk_store_txn *t, int partition, int64_t until, brk_entry_fn *fn,
+		  void *opaque);
+/* Every entry of one key epoch in the partition. */
+int brk_store_epoch_entries(struct brk_store_txn *t, int partition, uint32_t epoch,
+			    brk_entry_fn *fn, void *opaque);
+/* The key epochs that have entries in the partition, ascending (at most
+ * max written to out; *n is how many there are). */
+int brk_store_epochs(struct brk_store_txn *t, int partition, uint32_t *out, size_t max,
+		     size_t *n);
+/* Every entry of the partition (tests and tools only: a full walk). */
 int brk_store_entries_all(struct brk_store_txn *t, int partition, brk_entry_fn *fn,
 			  void *opaque);
 
@@ -107,17 +143,11 @@ int brk_store_hot_set(struct brk_store_txn *t, int partition, const uint8_t *tok
 int brk_store_ckpt_get(struct brk_store_txn *t, int partition, struct brk_ckpt *c);
 int brk_store_ckpt_put(struct brk_store_txn *t, int partition, const struct brk_ckpt *c);
 
-/* The partition's newest key epoch and when it was first seen: 0, or
- * DECONF_E_UNKNOWN when none was recorded. */
-int brk_store_epoch_get(struct brk_store_txn *t, int partition, uint32_t *epoch,
-			int64_t *seen_at);
-int brk_store_epoch_put(struct brk_store_txn *t, int partition, uint32_t epoch, int64_t seen_at);
-
 /* Delete everything of the partition (before a rebuild). */
 int brk_store_wipe(struct brk_store_txn *t, int partition);
 
-/* Entries stored (all partitions) and the bytes of the pages holding the
- * data (every database; LMDB's free pages excluded). */
+/* Entries stored (all partitions) and the bytes of the store's file in use
+ * (every page but LMDB's free ones). */
 int brk_store_stats(struct brk_store *s, uint64_t *entries, uint64_t *bytes);
 
 #endif

@@ -10,7 +10,9 @@
 
 #include <string.h>
 
+#include "deconf/envelope.h"
 #include "deconf/err.h"
+#include "deconf/sign.h"
 #include "deconf/util.h"
 #include "match.h"
 #include "store.h"
@@ -140,7 +142,8 @@ static void world_free(struct world *w)
 static void replay(const struct world *w, struct world *r, struct brk_store_txn *t)
 {
 	for (size_t i = 0; i < w->cap.nst; i++)
-		assert_int_equal(brk_match_restore(t, 0, w->cap.st[i].key, w->cap.st[i].key_len,
+		assert_int_equal(brk_match_restore(&r->m.conf, t, 0, w->cap.st[i].key,
+						   w->cap.st[i].key_len,
 						   w->cap.st[i].value, w->cap.st[i].len,
 						   &r->heads[0]),
 				 0);
@@ -292,88 +295,247 @@ static void test_restricted_and_windows(void **state)
 	world_free(&w);
 }
 
+/* Due times are kept at minute precision (rounded up): the clock here
+ * moves in minutes. */
 static void test_expiry(void **state)
 {
 	struct world w;
 	struct brk_store_txn *t;
-	int64_t now = deconf_now_ms();
+	const int64_t M = 60000;
+	int64_t now = deconf_now_ms() / M * M;
 	size_t done = 0;
 
 	world_init(&w, *state, "c");
+	w.m.conf.warn_before_ms = 5 * M;
 	assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-a", "E", 4,
-			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, now + 1000, now),
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, now + 10 * M, now),
 			 0);
+	assert_int_equal(ADD(&w, "agency-b", "LIVE", 9), 0); /* a day's TTL: never due here */
 	assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
-	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 100, 100, &done), 0);
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + M, 100, &done), 0);
 	assert_int_equal(done, 0);
-	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 600, 100, &done), 0);
-	assert_int_equal(done, 1);
-	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 700, 100, &done), 0);
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 5 * M, 100, &done), 0);
+	assert_int_equal(done, 1); /* the warning */
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 6 * M, 100, &done), 0);
 	assert_int_equal(done, 0); /* warned once */
-	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 1000, 100, &done), 0);
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 10 * M - 1, 100, &done), 0);
+	assert_int_equal(done, 0); /* never early */
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 10 * M, 100, &done), 0);
 	assert_int_equal(done, 1);
 	assert_int_equal(brk_store_commit(t), 0);
 	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING)), 1);
 	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_EXPIRED)), 1);
-	assert_int_equal(entries(&w), 0);
+	assert_int_equal(entries(&w), 1);
 	assert_int_equal(ADD(&w, "agency-b", "B", 4), 0);
 	assert_int_equal(w.cap.nn, 2); /* nothing to conflict with */
 	world_free(&w);
 }
 
-/* After a key rotation, entries of the old epoch are removed once the new
- * epoch is epoch_overlap old (no notice: their owners resubmitted); the
- * new epoch's entries stay, and the mark survives a changelog replay. */
+/* Many entries due at once are handled max at a time, each once. */
+static void test_expiry_bounded(void **state)
+{
+	struct world w;
+	struct brk_store_txn *t;
+	const int64_t M = 60000;
+	int64_t now = deconf_now_ms() / M * M;
+	size_t done = 0, total = 0;
+
+	world_init(&w, *state, "h");
+	w.m.conf.warn_before_ms = 0;
+	for (int i = 1; i <= 40; i++) {
+		char c[16];
+		snprintf(c, sizeof(c), "C-%d", i % 7);
+		assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-a", c, (uint8_t)i,
+				       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0,
+				       now + (i % 3 + 1) * M, now),
+				 0);
+	}
+	assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
+	do {
+		assert_int_equal(brk_match_expire(&w.m, t, 0, now + 3 * M, 16, &done), 0);
+		assert_true(done <= 16);
+		total += done;
+	} while (done == 16);
+	assert_int_equal(brk_store_commit(t), 0);
+	assert_int_equal(total, 40);
+	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_EXPIRED)), 40);
+	assert_int_equal(entries(&w), 0);
+	world_free(&w);
+}
+
+/* Apply a KeyEpochs record, signed by key, to the directory. */
+static void publish_epochs(struct brk_directory *d, struct deconf_sign_key *key, uint64_t serial,
+			   const uint32_t *epochs, const int64_t *retire_at, size_t n)
+{
+	Deconf__V1__KeyEpochs k = DECONF__V1__KEY_EPOCHS__INIT;
+	Deconf__V1__KeyEpoch v[8], *pv[8];
+	char err[256];
+	uint8_t *buf;
+	size_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		deconf__v1__key_epoch__init(&v[i]);
+		v[i].epoch = epochs[i];
+		v[i].retire_at = retire_at[i];
+		pv[i] = &v[i];
+	}
+	k.epochs = pv;
+	k.n_epochs = n;
+	k.serial = serial;
+	assert_int_equal(deconf_envelope_seal(&k.base, K(MESSAGE_TYPE__MESSAGE_TYPE_KEY_EPOCHS),
+					      "federation", key, &buf, &len),
+			 0);
+	assert_int_equal(brk_directory_apply(d, BRK_EPOCHS_KEY, strlen(BRK_EPOCHS_KEY), buf, len,
+					     err, sizeof(err)),
+			 0);
+	free(buf);
+}
+
+static void add_epoch(struct world *w, const char *agency, const char *case_ref, uint8_t tok,
+		      uint32_t epoch, int64_t now)
+{
+	Deconf__V1__TokenOp op = DECONF__V1__TOKEN_OP__INIT;
+	struct brk_store_txn *t;
+	uint8_t token[16], sub[16] = { 0 };
+
+	memset(token, tok, sizeof(token));
+	op.token.data = token;
+	op.token.len = 16;
+	op.key_epoch = epoch;
+	op.type = K(INDICATOR_TYPE__INDICATOR_TYPE_MD5);
+	op.op = K(OP__OP_ADD);
+	op.agency_id.data = (uint8_t *)agency;
+	op.agency_id.len = strlen(agency);
+	op.case_ref.data = (uint8_t *)case_ref;
+	op.case_ref.len = strlen(case_ref);
+	op.submission_id.data = sub;
+	op.submission_id.len = 16;
+	assert_int_equal(brk_store_begin(w->s, 0, &t), 0);
+	assert_int_equal(brk_match_op(&w->m, t, 0, &op, now), 0);
+	assert_int_equal(brk_store_commit(t), 0);
+}
+
+/*
+ * Key epochs are the federation's decision. An agency's token under epoch
+ * 4294967295 moves nothing: without a signed record nothing is retired;
+ * with one, entries of epochs it does not hold live go (no notice), and a
+ * retired epoch's entries go at its retire time, not before; the record
+ * with the higher serial wins and a replayed older one changes nothing.
+ */
 static void test_epoch_retired(void **state)
 {
 	struct world w, r;
 	struct brk_store_txn *t;
+	struct deconf_sign_key *fed = NULL;
+	struct brk_directory *dir = NULL;
+	char err[256];
 	int64_t now = deconf_now_ms();
-	uint32_t epoch = 0;
-	int64_t seen = 0;
 	size_t done = 0;
 
+	assert_int_equal(deconf_sign_key_generate(&fed, err, sizeof(err)), 0);
+	assert_int_equal(brk_directory_new(&dir, fed), 0);
 	world_init(&w, *state, "f");
-	w.m.conf.epoch_overlap_ms = 1000;
-	assert_int_equal(ADD(&w, "agency-a", "A", 7), 0); /* epoch 1 */
-	{
-		Deconf__V1__TokenOp op = DECONF__V1__TOKEN_OP__INIT;
-		uint8_t tok[16], sub[16] = { 0 };
-		memset(tok, 8, sizeof(tok));
-		op.token.data = tok;
-		op.token.len = 16;
-		op.key_epoch = 2; /* the same agency, resubmitted under epoch 2 */
-		op.type = K(INDICATOR_TYPE__INDICATOR_TYPE_MD5);
-		op.op = K(OP__OP_ADD);
-		op.agency_id.data = (uint8_t *)"agency-a";
-		op.agency_id.len = 8;
-		op.case_ref.data = (uint8_t *)"A";
-		op.case_ref.len = 1;
-		op.submission_id.data = sub;
-		op.submission_id.len = 16;
-		assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
-		assert_int_equal(brk_match_op(&w.m, t, 0, &op, now), 0);
-		assert_int_equal(brk_store_commit(t), 0);
-	}
-	assert_int_equal(entries(&w), 2);
+	w.m.dir = dir;
+	add_epoch(&w, "agency-b", "B", 7, 1, now);
+	add_epoch(&w, "agency-c", "C", 8, 1, now);
+	add_epoch(&w, "agency-a", "A", 9, UINT32_MAX, now); /* the hostile one */
+	assert_int_equal(entries(&w), 3);
+	/* no record: the federation decided nothing, nothing goes */
 	assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
-	assert_int_equal(brk_store_epoch_get(t, 0, &epoch, &seen), 0);
-	assert_int_equal(epoch, 2);
-	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 500, 100, &done), 0);
-	assert_int_equal(done, 0); /* within the overlap */
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 3600000, 100, &done), 0);
+	assert_int_equal(done, 0);
+	assert_int_equal(brk_store_commit(t), 0);
+	/* epoch 1 live: the unpublished epoch's entry goes, B and C stay */
+	publish_epochs(dir, fed, 1, (uint32_t[]){ 1 }, (int64_t[]){ 0 }, 1);
+	assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
 	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 1000, 100, &done), 0);
-	assert_int_equal(done, 1); /* the epoch-1 entry */
+	assert_int_equal(done, 1);
+	assert_int_equal(brk_store_commit(t), 0);
+	assert_int_equal(entries(&w), 2);
+	/* a rotation: epoch 2 live, epoch 1 retires at now + 10 s */
+	add_epoch(&w, "agency-b", "B", 17, 2, now);
+	publish_epochs(dir, fed, 2, (uint32_t[]){ 1, 2 }, (int64_t[]){ now + 10000, 0 }, 2);
+	{
+		/* a replay of serial 1 is refused and changes nothing */
+		Deconf__V1__KeyEpochs k = DECONF__V1__KEY_EPOCHS__INIT;
+		Deconf__V1__KeyEpoch v = DECONF__V1__KEY_EPOCH__INIT, *pv = &v;
+		uint8_t *buf;
+		size_t len;
+		v.epoch = 1;
+		k.epochs = &pv;
+		k.n_epochs = 1;
+		k.serial = 1;
+		assert_int_equal(deconf_envelope_seal(&k.base,
+						      K(MESSAGE_TYPE__MESSAGE_TYPE_KEY_EPOCHS),
+						      "federation", fed, &buf, &len),
+				 0);
+		assert_int_not_equal(brk_directory_apply(dir, BRK_EPOCHS_KEY,
+							 strlen(BRK_EPOCHS_KEY), buf, len, err,
+							 sizeof(err)),
+				     0);
+		free(buf);
+	}
+	assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 5000, 100, &done), 0);
+	assert_int_equal(done, 0); /* within the overlap */
+	assert_int_equal(brk_match_expire(&w.m, t, 0, now + 10000, 100, &done), 0);
+	assert_int_equal(done, 2); /* B's and C's epoch-1 entries */
 	assert_int_equal(brk_store_commit(t), 0);
 	assert_int_equal(entries(&w), 1);
 	assert_int_equal(w.cap.nn, 0); /* no notice */
 
+	/* a rebuild from the changelog holds the same entries: nothing of the
+	 * epochs is in the partition's own state */
 	world_init(&r, *state, "g");
 	assert_int_equal(brk_store_begin(r.s, 0, &t), 0);
 	replay(&w, &r, t);
-	assert_int_equal(brk_store_epoch_get(t, 0, &epoch, &seen), 0);
-	assert_int_equal(epoch, 2);
-	brk_store_abort(t);
+	assert_int_equal(brk_store_commit(t), 0);
+	assert_int_equal(entries(&r), 1);
 	world_free(&r);
+	world_free(&w);
+	brk_directory_free(dir);
+	deconf_sign_key_free(fed);
+}
+
+/* A close without tokens removes the case's entries, and only them,
+ * through the case index; the indexes hold nothing of it afterwards. */
+static void test_close_case(void **state)
+{
+	struct world w;
+	struct brk_store_txn *t;
+	int64_t now = deconf_now_ms();
+	size_t n = 0;
+
+	world_init(&w, *state, "i");
+	w.m.conf.hot_cases = 50;
+	for (int i = 1; i <= 60; i++)
+		assert_int_equal(ADD(&w, i % 2 ? "agency-a" : "agency-b", i % 2 ? "X" : "Y",
+				     (uint8_t)i),
+				 0);
+	assert_int_equal(ADD(&w, "agency-a", "Z", 1), 0);
+	assert_int_equal(entries(&w), 61);
+	assert_int_equal(apply(&w, K(OP__OP_CLOSE_CASE), "agency-a", "X", 0, 0, 0, 0, 0, 0, now),
+			 0);
+	assert_int_equal(entries(&w), 31);
+	/* a case nobody holds, and the same case ref of another agency */
+	assert_int_equal(apply(&w, K(OP__OP_CLOSE_CASE), "agency-a", "NONE", 0, 0, 0, 0, 0, 0, now),
+			 0);
+	assert_int_equal(apply(&w, K(OP__OP_CLOSE_CASE), "agency-c", "Y", 0, 0, 0, 0, 0, 0, now),
+			 0);
+	assert_int_equal(entries(&w), 31);
+	assert_int_equal(brk_store_begin(w.s, 1, &t), 0);
+	assert_int_equal(brk_store_case_entries(t, 0, "agency-a", (const uint8_t *)"X", 1, count_fn,
+						&n),
+			 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(brk_store_case_entries(t, 0, "agency-b", (const uint8_t *)"Y", 1, count_fn,
+						&n),
+			 0);
+	assert_int_equal(n, 30);
+	n = 0;
+	assert_int_equal(brk_store_due(t, 0, INT64_MAX / 2, count_fn, &n), 0);
+	assert_int_equal(n, 31);
+	brk_store_abort(t);
 	world_free(&w);
 }
 
@@ -396,7 +558,8 @@ static void test_restore(void **state)
 	world_init(&r, *state, "e");
 	assert_int_equal(brk_store_begin(r.s, 0, &t), 0);
 	replay(&w, &r, t);
-	assert_int_equal(brk_match_restore(t, 0, (const uint8_t *)"Z", 1, NULL, 0, &r.heads[0]),
+	assert_int_equal(brk_match_restore(&r.m.conf, t, 0, (const uint8_t *)"Z", 1, NULL, 0,
+					   &r.heads[0]),
 			 DECONF_E_MALFORMED);
 	assert_int_equal(brk_store_commit(t), 0);
 	assert_int_equal(entries(&r), entries(&w));
@@ -424,6 +587,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_epoch_retired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_case, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
