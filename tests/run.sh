@@ -9,10 +9,16 @@
 # short bounded time, stops Kafka on every exit path, and ends with one line
 # "N passed, N failed".
 #
+# Kafka runs on the JDK 17 that install-deps.sh installs: when JAVA_HOME is
+# unset and /usr/lib/jvm/java-17-openjdk-amd64 exists, it becomes JAVA_HOME,
+# so another JDK that happens to be first on PATH does not decide which TLS
+# stack the mTLS tests meet.
+#
 # Environment:
 #   DECONF_BUILD_DIR   where the builds go (default: <repo>/build)
 #   DECONF_FUZZ_SECONDS  per fuzz target (default 30)
 #   DECONF_SKIP_ASAN=1   skip the sanitizer pass (local iteration only)
+#   JAVA_HOME          the JDK Kafka runs on (default: Debian's JDK 17)
 #   CI=true            set by CI; nothing differs but the log noise
 set -uo pipefail
 
@@ -63,6 +69,10 @@ fatal() {
 
 say "dependencies"
 "$root/deploy/install-deps.sh" --with-kafka || fatal "could not install Debian packages"
+# After install-deps.sh (which installs it), before Maven and Kafka use it.
+if [ -z "${JAVA_HOME:-}" ] && [ -d /usr/lib/jvm/java-17-openjdk-amd64 ]; then
+	export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
+fi
 "$root/deploy/kafka/kafka.sh" fetch || fatal "could not fetch Kafka"
 
 # ctest over one build tree; adds its per-test results to the totals.
