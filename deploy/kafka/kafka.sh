@@ -18,7 +18,19 @@
 # listener stays an operator's back door on loopback), admin and
 # deconf-broker. Every other principal needs ACLs.
 #
+# Java: the JVM decides the TLS the SSL listener speaks (which alert a
+# refused client gets, for one), so every run should use the same one.
+# `start` takes the first of
+#   1. $JAVA_HOME/bin/java, when JAVA_HOME is set and that file is executable;
+#   2. /usr/lib/jvm/java-17-openjdk-amd64/bin/java, the JDK 17 that
+#      `deploy/install-deps.sh --with-kafka` installs;
+#   3. `java` on PATH, with a warning (whatever JDK that happens to be);
+# prints it ("kafka.sh: java: /usr/lib/jvm/.../bin/java (openjdk 17.0.15)")
+# and runs both the storage format and the broker with it. `env` prints it
+# as DECONF_KRAFT_JAVA.
+#
 # Environment:
+#   JAVA_HOME          the JDK to run Kafka on (see "Java" above)
 #   DECONF_CACHE       where jars are cached   (default ~/.cache/deconf)
 #   DECONF_KRAFT_RUN   run directory: data, logs, TLS files, pid
 #                      (default /tmp/deconf-kafka-$UID)
@@ -38,7 +50,34 @@ ctl_port=$((port + 2))
 heap=${DECONF_KRAFT_HEAP:-512m}
 timeout=${DECONF_KRAFT_START_TIMEOUT:-120}
 
+debian_jdk17=/usr/lib/jvm/java-17-openjdk-amd64
+
 die() { echo "kafka.sh: $*" >&2; exit 1; }
+warn() { echo "kafka.sh: warning: $*" >&2; }
+
+# Sets $java to the java binary Kafka runs on (order: see the header).
+pick_java() {
+	if [ -n "${JAVA_HOME:-}" ]; then
+		if [ -x "$JAVA_HOME/bin/java" ]; then
+			java=$JAVA_HOME/bin/java
+			return 0
+		fi
+		warn "JAVA_HOME=$JAVA_HOME has no executable bin/java; ignoring it"
+	fi
+	if [ -x "$debian_jdk17/bin/java" ]; then
+		java=$debian_jdk17/bin/java
+		return 0
+	fi
+	java=$(command -v java) ||
+		die "no java: set JAVA_HOME, or deploy/install-deps.sh --with-kafka (OpenJDK 17)"
+	warn "neither JAVA_HOME nor $debian_jdk17: using $java from PATH"
+}
+
+# "openjdk 17.0.15" from the first line of `java -version`
+# ('openjdk version "17.0.15" 2025-04-15').
+java_version() {
+	"$java" -version 2>&1 | sed -n '1s/^\([^ ]*\) version "\([^"]*\)".*/\1 \2/p'
+}
 
 fetch() {
 	if [ -f "$libs/.complete" ]; then
@@ -149,12 +188,14 @@ logger.raft.level = INFO
 EOF
 }
 
+# The JVM options of every Kafka process (storage tool and broker).
+java_opts=(-Xms128m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+	-Djava.awt.headless=true -Dlog4j2.configurationFile="$run/log4j2.properties"
+	-cp "$libs/*")
+
+# Runs a Kafka class on the java pick_java chose.
 java_cmd() {
-	command -v java >/dev/null || die "java not found (apt-get install -y openjdk-17-jre-headless)"
-	java -Xms128m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-		-Djava.awt.headless=true \
-		-Dlog4j2.configurationFile="$run/log4j2.properties" \
-		-cp "$libs/*" "$@"
+	"$java" "${java_opts[@]}" "$@"
 }
 
 pid_alive() {
@@ -168,24 +209,29 @@ port_open() {
 start() {
 	fetch
 	if pid_alive; then
-		echo "kafka.sh: already running (pid $(cat "$run/kafka.pid"))" >&2
+		echo "kafka.sh: already running (pid $(cat "$run/kafka.pid"), java:" \
+			"$(cat "$run/java" 2>/dev/null || echo unknown))" >&2
 		return 0
 	fi
 	for p in "$port" "$tls_port" "$ctl_port"; do
 		port_open "$p" && die "port $p on 127.0.0.1 is taken; set DECONF_KRAFT_PORT"
 	done
+	pick_java
+	local jv
+	jv=$(java_version) || jv=
+	[ -n "$jv" ] || die "$java does not run (\`$java -version\` printed no version)"
+	echo "kafka.sh: java: $java ($jv)" >&2
 	mkdir -p "$run"
 	rm -rf "$run/data" "$run/logs"
 	make_tls
 	write_config
+	echo "$java" >"$run/java"
 	java_cmd kafka.tools.StorageTool format --standalone \
 		--cluster-id "$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null)" \
 		--config "$run/server.properties" --ignore-formatted \
 		>"$run/format.log" 2>&1 || { cat "$run/format.log" >&2; die "storage format failed"; }
-	setsid bash -c 'exec "$@"' _ java -Xms128m -Xmx"$heap" -XX:+UseG1GC \
-		-XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-		-Dlog4j2.configurationFile="$run/log4j2.properties" \
-		-cp "$libs/*" kafka.Kafka "$run/server.properties" \
+	setsid bash -c 'exec "$@"' _ "$java" "${java_opts[@]}" \
+		kafka.Kafka "$run/server.properties" \
 		>"$run/logs/stdout.log" 2>&1 </dev/null &
 	echo $! >"$run/kafka.pid"
 	local waited=0
@@ -227,12 +273,17 @@ stop() {
 		done
 		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
 	fi
-	rm -f "$run/kafka.pid"
+	rm -f "$run/kafka.pid" "$run/java"
 	echo "kafka.sh: stopped" >&2
 }
 
 print_env() {
+	# The java the running broker was started with, else the one start
+	# would take now.
+	java=$(cat "$run/java" 2>/dev/null) ||
+		java=$(pick_java 2>/dev/null && echo "$java") || java=
 	cat <<EOF
+DECONF_KRAFT_JAVA=$java
 DECONF_KRAFT_BOOTSTRAP=127.0.0.1:$port
 DECONF_KRAFT_BOOTSTRAP_TLS=127.0.0.1:$tls_port
 DECONF_KRAFT_TLS_DIR=$run/tls

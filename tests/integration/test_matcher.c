@@ -212,10 +212,17 @@ static int http_get(int port, const char *path, char *body, size_t size)
 static void check_log(const char *log)
 {
 	char cmd[512];
+	int n;
 
-	snprintf(cmd, sizeof(cmd), "grep -q 'Sanitizer\\|runtime error' '%s'", log);
+	/* A truncated command would grep some other path, find nothing and
+	 * pass: a path too long for cmd fails the test instead. */
+	n = snprintf(cmd, sizeof(cmd), "grep -q 'Sanitizer\\|runtime error' '%s'", log);
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		fail_msg("log path too long for the grep command: %s", log);
 	if (system(cmd) == 0) {
-		snprintf(cmd, sizeof(cmd), "cat '%s' >&2", log);
+		n = snprintf(cmd, sizeof(cmd), "cat '%s' >&2", log);
+		if (n < 0 || (size_t)n >= sizeof(cmd))
+			fail_msg("log path too long for the cat command: %s", log);
 		assert_int_equal(system(cmd), 0);
 		fail_msg("sanitizer report in %s", log);
 	}
