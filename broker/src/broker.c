@@ -4,6 +4,7 @@
 
 #include "broker.h"
 #include "deconf/err.h"
+#include "deconf/limits.h"
 #include "deconf/log.h"
 
 const struct deconf_conf_def brk_conf_table[] = {
@@ -17,8 +18,19 @@ const struct deconf_conf_def brk_conf_table[] = {
 	  "unique per process, stable across restarts" },
 	{ "broker.parts", DECONF_CONF_ENUM, "all", 0, 0, "all|ingest|matcher", 0,
 	  "what this process runs: ingest and matcher, or one of them (to scale them apart)" },
-	{ "ingest.max_record_bytes", DECONF_CONF_SIZE, "1M", 1024, 64 << 20, NULL, 0,
-	  "larger submission records are refused (oversized)" },
+	{ "ingest.max_record_bytes", DECONF_CONF_SIZE, "1M", 1024, DECONF_SUBMISSION_MAX_LIMIT, NULL,
+	  0, "larger submission records are refused (oversized)" },
+	{ "ingest.agency_ops_per_s", DECONF_CONF_INT, "50000", 1, 100000000, NULL, 0,
+	  "token ops one agency's submissions may become per second, on average: past it (and "
+	  "its burst) ingest pauses that agency's topic; nothing is lost, the others go on" },
+	{ "ingest.agency_bytes_per_s", DECONF_CONF_SIZE, "16M", 1024, 1LL << 40, NULL, 0,
+	  "submission bytes one agency may send per second, on average (paused past it, as above)" },
+	{ "ingest.agency_burst", DECONF_CONF_DURATION, "5s", 100, 3600000, NULL, 0,
+	  "how far ahead of its rates an agency may go at once; a submission that would become "
+	  "more token ops than agency_ops_per_s times this is refused (oversized)" },
+	{ "ingest.retry_max", DECONF_CONF_DURATION, "10s", 100, 600000, NULL, 0,
+	  "longest wait between retries of a batch that failed for a passing reason (backoff "
+	  "from 100 ms)" },
 	{ "ingest.replay_window", DECONF_CONF_DURATION, "30d", 60000, 365 * 86400000LL, NULL, 0,
 	  "submission ids are remembered this long; older submissions are refused" },
 	{ "ingest.batch_max", DECONF_CONF_INT, "500", 1, 100000, NULL, 0,
@@ -66,6 +78,9 @@ const struct deconf_conf_def brk_conf_table[] = {
 	  "address of /metrics, /healthz, /readyz" },
 	{ "http.port", DECONF_CONF_INT, "9464", 0, 65535, NULL, 0,
 	  "port of /metrics, /healthz, /readyz (0: none)" },
+	{ "http.stall_after", DECONF_CONF_DURATION, "30s", 1000, 3600000, NULL, 0,
+	  "/readyz fails when a part has input waiting and has committed nothing for this long "
+	  "(stuck), and /healthz when a part's thread has not looped for twice this long (hung)" },
 	{ "log.level", DECONF_CONF_ENUM, "notice", 0, 0, "err|warning|notice|info|debug", 0,
 	  "least severe level logged" },
 	{ "log.format", DECONF_CONF_ENUM, "text", 0, 0, "text|json", 0, "log line format" },

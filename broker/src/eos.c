@@ -137,6 +137,23 @@ void brk_eos_rewind(rd_kafka_t *consumer)
 	rd_kafka_topic_partition_list_destroy(a);
 }
 
+int brk_eos_lasting(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+	case RD_KAFKA_RESP_ERR__BAD_MSG:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int brk_eos_partitions(rd_kafka_t *rk, const char *topic)
 {
 	const struct rd_kafka_metadata *md = NULL;
@@ -156,6 +173,14 @@ int brk_eos_produce(rd_kafka_t *producer, const char *facility, const char *topi
 		    int32_t partition, const void *key, size_t key_len, const void *value,
 		    size_t len)
 {
+	return brk_eos_produce_err(producer, facility, topic, partition, key, key_len, value, len,
+				   NULL);
+}
+
+int brk_eos_produce_err(rd_kafka_t *producer, const char *facility, const char *topic,
+			int32_t partition, const void *key, size_t key_len, const void *value,
+			size_t len, rd_kafka_resp_err_t *errp)
+{
 	rd_kafka_resp_err_t err;
 
 	for (;;) {
@@ -171,6 +196,8 @@ int brk_eos_produce(rd_kafka_t *producer, const char *facility, const char *topi
 	if (err)
 		deconf_log(DECONF_LOG_ERR, facility, "produce to %s: %s", topic,
 			   rd_kafka_err2str(err));
+	if (errp)
+		*errp = err;
 	return err ? DECONF_E_KAFKA : DECONF_OK;
 }
 

@@ -49,6 +49,10 @@ void brk_eos_rewind(rd_kafka_t *consumer);
 int brk_eos_produce(rd_kafka_t *producer, const char *facility, const char *topic,
 		    int32_t partition, const void *key, size_t key_len, const void *value,
 		    size_t len);
+/* The same, with librdkafka's error code in *errp (0 when produced). */
+int brk_eos_produce_err(rd_kafka_t *producer, const char *facility, const char *topic,
+			int32_t partition, const void *key, size_t key_len, const void *value,
+			size_t len, rd_kafka_resp_err_t *errp);
 
 /* A batch's records, as ingest and the matcher take them: until max
  * records, or batch_wait after the batch began, or batch_time after its
@@ -66,6 +70,15 @@ void brk_eos_batch_begin(struct brk_eos_batch *bt);
 /* The batch's next record (the caller destroys it), or NULL when the batch
  * is complete. Consumer errors are logged and skipped. */
 rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt);
+
+/*
+ * Whether a produce or delivery error will happen again however often the
+ * same record is retried (too large, invalid, refused by a topic policy),
+ * as opposed to one that goes away (a broker down, a timeout, a leader
+ * moving). A record that fails for a lasting reason is refused, never
+ * retried forever; the rest is retried with backoff.
+ */
+int brk_eos_lasting(rd_kafka_resp_err_t err);
 
 /* Partitions of topic (0 when it does not exist). */
 int brk_eos_partitions(rd_kafka_t *rk, const char *topic);

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deconf/envelope.h"
 #include "deconf/err.h"
 #include "deconf/kafka.h"
+#include "deconf/limits.h"
 #include "deconf/log.h"
 #include "deconf/util.h"
 #include "eos.h"
@@ -15,6 +17,9 @@
 #include "submission.h"
 
 #define TXN_TIMEOUT_MS 60000
+#define MAX_POISON 64   /* records known to fail for a lasting reason */
+#define MAX_SOLO 256    /* partitions re-read one record per transaction */
+#define BACKOFF_MIN_MS 100
 #define SEEN_VALUE_LEN 16 /* 8 bytes of the record's SHA-256, created_at */
 
 /* ------------------------------------------------------------ seen set */
@@ -144,21 +149,120 @@ static int dir_apply(void *opaque, const void *key, size_t key_len, const void *
 	return brk_directory_apply(opaque, key, key_len, value, value_len, errstr, errstr_size);
 }
 
+/* --------------------------------------------------------------- quotas */
+
+/*
+ * Per-agency token buckets, refilled at ingest.agency_ops_per_s (token ops
+ * the agency's submissions become) and ingest.agency_bytes_per_s (record
+ * bytes), holding at most burst seconds of each. A record is charged after
+ * it is decided; an agency in deficit has its submit topic paused until the
+ * deficit is refilled. Pausing loses nothing (the consumer resumes from its
+ * position) and holds no one else up: the other agencies' records go on.
+ */
+struct bucket {
+	char agency[64];
+	char topic[256];
+	int32_t partition;
+	double ops, bytes;       /* what is left */
+	int64_t refilled_us;
+	int64_t paused_until_us; /* 0: not paused */
+	struct bucket *next;
+};
+
+struct quotas {
+	double ops_rate, bytes_rate, burst_s;
+	struct bucket *b[256];
+	size_t n_paused;
+};
+
+static struct bucket *bucket_get(struct quotas *q, const char *agency, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	struct bucket *k;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)agency[i]) * 1099511628211ULL;
+	for (k = q->b[h % 256]; k; k = k->next)
+		if (strlen(k->agency) == len && !memcmp(k->agency, agency, len))
+			return k;
+	if (len >= sizeof(k->agency) || !(k = calloc(1, sizeof(*k))))
+		return NULL;
+	memcpy(k->agency, agency, len);
+	k->ops = q->ops_rate * q->burst_s;
+	k->bytes = q->bytes_rate * q->burst_s;
+	k->refilled_us = deconf_mono_us();
+	k->next = q->b[h % 256];
+	q->b[h % 256] = k;
+	return k;
+}
+
+static void quotas_free(struct quotas *q)
+{
+	for (size_t i = 0; i < 256; i++)
+		for (struct bucket *k = q->b[i], *n; k; k = n) {
+			n = k->next;
+			free(k);
+		}
+}
+
+static void refill(const struct quotas *q, struct bucket *k, int64_t now)
+{
+	double dt = (double)(now - k->refilled_us) / 1e6;
+
+	k->ops += dt * q->ops_rate;
+	k->bytes += dt * q->bytes_rate;
+	if (k->ops > q->ops_rate * q->burst_s)
+		k->ops = q->ops_rate * q->burst_s;
+	if (k->bytes > q->bytes_rate * q->burst_s)
+		k->bytes = q->bytes_rate * q->burst_s;
+	k->refilled_us = now;
+}
+
 /* --------------------------------------------------------------- ingest */
+
+/* A record that failed for a lasting reason: refused when read again. */
+struct poison {
+	char topic[256];
+	int32_t partition;
+	int64_t offset;
+	char detail[160];
+};
+
+/* A partition re-read one record per transaction up to (and with) until,
+ * to find which record of a failed batch cannot be written. */
+struct solo {
+	char topic[256];
+	int32_t partition;
+	int64_t until;
+};
 
 struct ingest {
 	struct brk *b;
 	struct brk_metrics *mx;
+	int part;
 	rd_kafka_t *consumer, *producer;
 	struct brk_feed *dir, *seenfeed;
 	struct seen seen;
+	struct quotas q;
 	char tokens[256], seen_topic[256], submit_prefix[256], ops_topic[256];
 	int32_t n_token_partitions;
+	int64_t max_token_ops; /* per submission: the ops quota's burst */
 	/* the open batch's seen keys, undone if the transaction aborts */
 	char **batch_keys;
 	size_t n_batch_keys, cap_batch_keys;
+	/* where the open batch read: for the solo retry */
+	struct solo *batch_parts;
+	size_t n_batch_parts, cap_batch_parts;
+	struct poison poison[MAX_POISON];
+	size_t n_poison;
+	struct solo solo[MAX_SOLO];
+	size_t n_solo;
 	int in_txn;
-	uint64_t accepted, refused, duplicates, token_ops;
+	/* what went wrong producing in this transaction */
+	rd_kafka_resp_err_t produce_err, dr_err;
+	char dr_topic[256];
+	int64_t backoff_ms, retry_max_ms;
+	uint64_t accepted, refused, duplicates, token_ops, throttled;
 	char *errstr;
 	size_t errstr_size;
 };
@@ -166,7 +270,33 @@ struct ingest {
 static int produce(struct ingest *g, const char *topic, int32_t partition, const void *key,
 		   size_t key_len, const void *value, size_t len)
 {
-	return brk_eos_produce(g->producer, "INGEST", topic, partition, key, key_len, value, len);
+	rd_kafka_resp_err_t err = 0;
+	int rc;
+
+	if (len > DECONF_PRODUCED_MAX) {
+		/* a bug if it ever happens (deconf/limits.h): never retried */
+		deconf_log(DECONF_LOG_ERR, "INGEST", "a %zu-byte record for %s is over the %d-byte "
+			   "budget", len, topic, DECONF_PRODUCED_MAX);
+		g->produce_err = RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+		return DECONF_E_KAFKA;
+	}
+	rc = brk_eos_produce_err(g->producer, "INGEST", topic, partition, key, key_len, value, len,
+				 &err);
+	if (rc && !g->produce_err)
+		g->produce_err = err;
+	return rc;
+}
+
+/* Delivery reports: the first lasting failure of the transaction. */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct ingest *g = opaque;
+
+	(void)rk;
+	if (m->err && !g->dr_err && brk_eos_lasting(m->err)) {
+		g->dr_err = m->err;
+		snprintf(g->dr_topic, sizeof(g->dr_topic), "%s", rd_kafka_topic_name(m->rkt));
+	}
 }
 
 struct op_ctx {
@@ -200,30 +330,52 @@ static int emit_token_op(void *opaque, const Deconf__V1__TokenOp *op)
 	return rc;
 }
 
+/* What a submission becomes, measured before anything is written: the
+ * number of token-op records and the largest. */
+struct measure {
+	int32_t partitions;
+	int64_t records;
+	size_t largest;
+};
+
+static int measure_op(void *opaque, const Deconf__V1__TokenOp *op)
+{
+	struct measure *mz = opaque;
+	/* the Envelope adds its version, type, signer ("broker") and framing */
+	size_t len = deconf__v1__token_op__get_packed_size(op) + 64;
+
+	mz->records += op->token.len ? 1 : mz->partitions;
+	if (len > mz->largest)
+		mz->largest = len;
+	return 0;
+}
+
+static void agency_labels(char *buf, size_t size, const char *agency, size_t agency_len,
+			  const char *more)
+{
+	int ok = deconf_agency_id_valid(agency, agency_len);
+
+	snprintf(buf, size, "agency=\"%.*s\"%s%s", ok ? (int)agency_len : 1, ok ? agency : "?",
+		 more ? "," : "", more ? more : "");
+}
+
 /* A Reject, signed by the broker, to the agency's rejects topic. */
 static int emit_reject(struct ingest *g, const char *agency, size_t agency_len,
 		       const rd_kafka_message_t *m, const struct brk_check *c,
 		       const Deconf__V1__Submission *sub)
 {
 	Deconf__V1__Reject r = DECONF__V1__REJECT__INIT;
-	char topic[512], detail[sizeof(c->detail)];
+	char topic[512], detail[DECONF_REJECT_DETAIL_MAX + 1], labels[192], more[64];
 	uint8_t *buf;
 	size_t len;
 	int rc;
 
 	g->refused++;
-	{
-		char labels[160];
-		snprintf(labels, sizeof(labels), "agency=\"%.*s\",reason=\"%s\"",
-			 deconf_agency_id_valid(agency, agency_len) ? (int)agency_len : 1,
-			 deconf_agency_id_valid(agency, agency_len) ? agency : "?",
-			 brk_reject_reason_name(c->reason));
-		brk_metrics_add(g->mx, "deconf_rejects_total", labels, 1);
-		snprintf(labels, sizeof(labels), "agency=\"%.*s\",result=\"rejected\"",
-			 deconf_agency_id_valid(agency, agency_len) ? (int)agency_len : 1,
-			 deconf_agency_id_valid(agency, agency_len) ? agency : "?");
-		brk_metrics_add(g->mx, "deconf_submissions_total", labels, 1);
-	}
+	snprintf(more, sizeof(more), "reason=\"%s\"", brk_reject_reason_name(c->reason));
+	agency_labels(labels, sizeof(labels), agency, agency_len, more);
+	brk_metrics_add(g->mx, "deconf_rejects_total", labels, 1);
+	agency_labels(labels, sizeof(labels), agency, agency_len, "result=\"rejected\"");
+	brk_metrics_add(g->mx, "deconf_submissions_total", labels, 1);
 	deconf_log(DECONF_LOG_NOTICE, "INGEST", "refused %s [%d] offset %lld: %s: %s",
 		   rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
 		   brk_reject_reason_name(c->reason), c->detail);
@@ -252,6 +404,129 @@ static int emit_reject(struct ingest *g, const char *agency, size_t agency_len,
 	return rc;
 }
 
+static struct poison *poison_of(struct ingest *g, const rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+
+	for (size_t i = 0; i < g->n_poison; i++)
+		if (g->poison[i].partition == m->partition && g->poison[i].offset == m->offset &&
+		    !strcmp(g->poison[i].topic, topic))
+			return &g->poison[i];
+	return NULL;
+}
+
+static void poison_add(struct ingest *g, const char *topic, int32_t partition, int64_t offset,
+		       const char *why)
+{
+	struct poison *p;
+
+	if (g->n_poison == MAX_POISON) /* the oldest has been refused long ago */
+		memmove(&g->poison[0], &g->poison[1], (MAX_POISON - 1) * sizeof(g->poison[0]));
+	else
+		g->n_poison++;
+	p = &g->poison[g->n_poison - 1];
+	snprintf(p->topic, sizeof(p->topic), "%s", topic);
+	p->partition = partition;
+	p->offset = offset;
+	snprintf(p->detail, sizeof(p->detail), "%s", why);
+	deconf_log(DECONF_LOG_WARNING, "INGEST",
+		   "%s [%d] offset %lld cannot be written (%s): it will be refused", topic,
+		   (int)partition, (long long)offset, why);
+}
+
+/* Charge agency's bucket for a decided record; pause its topic in deficit. */
+static void charge(struct ingest *g, const rd_kafka_message_t *m, const char *agency,
+		   size_t agency_len, int64_t ops)
+{
+	struct bucket *k = bucket_get(&g->q, agency, agency_len);
+	int64_t now = deconf_mono_us();
+	double wait;
+
+	if (!k)
+		return;
+	refill(&g->q, k, now);
+	k->ops -= (double)ops;
+	k->bytes -= (double)m->len;
+	if (k->paused_until_us || (k->ops >= 0 && k->bytes >= 0))
+		return;
+	wait = -k->ops / g->q.ops_rate;
+	if (-k->bytes / g->q.bytes_rate > wait)
+		wait = -k->bytes / g->q.bytes_rate;
+	snprintf(k->topic, sizeof(k->topic), "%s", rd_kafka_topic_name(m->rkt));
+	k->partition = m->partition;
+	k->paused_until_us = now + (int64_t)(wait * 1e6) + 1;
+	{
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+		char labels[128];
+		rd_kafka_topic_partition_list_add(l, k->topic, k->partition);
+		rd_kafka_pause_partitions(g->consumer, l);
+		rd_kafka_topic_partition_list_destroy(l);
+		g->q.n_paused++;
+		g->throttled++;
+		agency_labels(labels, sizeof(labels), agency, agency_len, NULL);
+		brk_metrics_add(g->mx, "deconf_ingest_throttled_total", labels, 1);
+		brk_metrics_add(g->mx, "deconf_ingest_throttled_seconds_total", labels, wait);
+		deconf_log(DECONF_LOG_INFO, "INGEST",
+			   "%s is over its quota (%.0f token ops/s, %.0f bytes/s): paused for %.2f s",
+			   k->agency, g->q.ops_rate, g->q.bytes_rate, wait);
+	}
+}
+
+/* Resume the topics whose pause is over. */
+static void resume_due(struct ingest *g)
+{
+	int64_t now;
+
+	if (!g->q.n_paused)
+		return;
+	now = deconf_mono_us();
+	for (size_t i = 0; i < 256; i++)
+		for (struct bucket *k = g->q.b[i]; k; k = k->next)
+			if (k->paused_until_us && k->paused_until_us <= now) {
+				rd_kafka_topic_partition_list_t *l =
+					rd_kafka_topic_partition_list_new(1);
+				rd_kafka_topic_partition_list_add(l, k->topic, k->partition);
+				rd_kafka_resume_partitions(g->consumer, l);
+				rd_kafka_topic_partition_list_destroy(l);
+				k->paused_until_us = 0;
+				g->q.n_paused--;
+			}
+}
+
+/* A new assignment starts unpaused: forget the pauses (the buckets keep
+ * their deficits, so an agency over quota is paused again at its next
+ * record). */
+static void forget_pauses(struct ingest *g)
+{
+	for (size_t i = 0; i < 256; i++)
+		for (struct bucket *k = g->q.b[i]; k; k = k->next)
+			k->paused_until_us = 0;
+	g->q.n_paused = 0;
+}
+
+/* Remember where the batch read (for a solo retry). */
+static int note_read(struct ingest *g, const rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	int rc;
+
+	for (size_t i = 0; i < g->n_batch_parts; i++)
+		if (g->batch_parts[i].partition == m->partition &&
+		    !strcmp(g->batch_parts[i].topic, topic)) {
+			if (m->offset > g->batch_parts[i].until)
+				g->batch_parts[i].until = m->offset;
+			return DECONF_OK;
+		}
+	if ((rc = DECONF_GROW(g->batch_parts, g->n_batch_parts, g->cap_batch_parts, 16)))
+		return rc;
+	snprintf(g->batch_parts[g->n_batch_parts].topic, sizeof(g->batch_parts[0].topic), "%s",
+		 topic);
+	g->batch_parts[g->n_batch_parts].partition = m->partition;
+	g->batch_parts[g->n_batch_parts].until = m->offset;
+	g->n_batch_parts++;
+	return DECONF_OK;
+}
+
 /* Decide one submit record and produce what it becomes (inside the txn). */
 static int process(struct ingest *g, const rd_kafka_message_t *m)
 {
@@ -260,50 +535,74 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 	size_t agency_len = strlen(agency);
 	struct brk_check c;
 	struct seen_entry *e;
+	struct poison *bad;
+	struct measure mz = { .partitions = g->n_token_partitions };
 	uint8_t digest[SHA256_DIGEST_LENGTH], value[SEEN_VALUE_LEN];
 	char key[128], hex[33];
 	struct op_ctx oc = { g, 0 };
+	int64_t now = deconf_now_ms();
 	int rc;
 
+	if ((rc = note_read(g, m)))
+		return rc;
 	if ((rc = brk_submission_check(g->b->dir, agency, agency_len, m->payload, m->len,
-				       g->b->max_record, &c)))
+				       g->b->max_record, now, &c)))
 		return rc;
 	if (c.reason == DECONF__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_AGENCY) {
 		/* maybe added a moment ago: read the directory to its end, retry */
 		brk_feed_sync(g->dir, 5000);
 		if ((rc = brk_submission_check(g->b->dir, agency, agency_len, m->payload, m->len,
-					       g->b->max_record, &c)))
+					       g->b->max_record, now, &c)))
 			return rc;
 	}
-	if (c.reason)
+	if (c.reason) {
+		charge(g, m, agency, agency_len, 1);
 		return emit_reject(g, agency, agency_len, m, &c, NULL);
+	}
 	SHA256(m->payload, m->len, digest);
 	snprintf(key, sizeof(key), "%.*s:%s", (int)agency_len, agency,
 		 deconf_hex_encode(hex, c.sub->submission_id.data, 16));
-	if ((e = seen_get(&g->seen, key))) {
+	brk_submission_token_ops(c.sub, now, measure_op, &mz);
+	if ((bad = poison_of(g, m))) {
+		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_UNPROCESSABLE;
+		snprintf(c.detail, sizeof(c.detail), "what it becomes cannot be written: %s",
+			 bad->detail);
+	} else if ((e = seen_get(&g->seen, key))) {
 		if (!memcmp(e->digest, digest, 8)) {
 			/* the adapter sent it again after a crash: already applied */
 			g->duplicates++;
-			snprintf(key, sizeof(key), "agency=\"%.*s\",result=\"resend\"",
-				 (int)agency_len, agency);
+			agency_labels(key, sizeof(key), agency, agency_len, "result=\"resend\"");
 			brk_metrics_add(g->mx, "deconf_submissions_total", key, 1);
 			deconf_msg_free(c.sub);
+			charge(g, m, agency, agency_len, 1);
 			return DECONF_OK;
 		}
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_REPLAYED;
 		snprintf(c.detail, sizeof(c.detail), "submission id %s was used before", hex);
-	} else if (c.sub->created_at < deconf_now_ms() - g->b->replay_window_ms) {
+	} else if (c.sub->created_at < now - g->b->replay_window_ms) {
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_REPLAYED;
 		snprintf(c.detail, sizeof(c.detail),
 			 "created more than the replay window (%lld days) ago",
 			 (long long)(g->b->replay_window_ms / 86400000));
+	} else if (mz.records > g->max_token_ops) {
+		/* more than the agency may ever send at once: it could never pass */
+		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_OVERSIZED;
+		snprintf(c.detail, sizeof(c.detail),
+			 "it would become %lld token ops; at most %lld at once (split it)",
+			 (long long)mz.records, (long long)g->max_token_ops);
+	} else if (mz.largest > DECONF_TOKEN_OP_MAX) {
+		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_UNPROCESSABLE;
+		snprintf(c.detail, sizeof(c.detail),
+			 "a token op would be %zu bytes; the limit is %d", mz.largest,
+			 DECONF_TOKEN_OP_MAX);
 	}
 	if (c.reason) {
 		rc = emit_reject(g, agency, agency_len, m, &c, c.sub);
 		deconf_msg_free(c.sub);
+		charge(g, m, agency, agency_len, 1);
 		return rc;
 	}
-	rc = brk_submission_token_ops(c.sub, deconf_now_ms(), emit_token_op, &oc);
+	rc = brk_submission_token_ops(c.sub, now, emit_token_op, &oc);
 	memcpy(value, digest, 8);
 	for (int i = 0; i < 8; i++)
 		value[8 + i] = (uint8_t)((uint64_t)c.sub->created_at >> (56 - 8 * i));
@@ -320,9 +619,9 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 	}
 	if (!rc) {
 		g->accepted++;
-		snprintf(key, sizeof(key), "agency=\"%.*s\",result=\"accepted\"", (int)agency_len,
-			 agency);
+		agency_labels(key, sizeof(key), agency, agency_len, "result=\"accepted\"");
 		brk_metrics_add(g->mx, "deconf_submissions_total", key, 1);
+		charge(g, m, agency, agency_len, mz.records);
 	}
 	deconf_msg_free(c.sub);
 	return rc;
@@ -336,8 +635,12 @@ static void forget_batch(struct ingest *g, int undo)
 		free(g->batch_keys[i]);
 	}
 	g->n_batch_keys = 0;
+	g->n_batch_parts = 0;
+	g->produce_err = g->dr_err = 0;
 }
 
+/* Abort the open transaction and rewind to the committed offsets: 0, or
+ * DECONF_E_KAFKA when the producer cannot go on (fatal). */
 static int abort_batch(struct ingest *g, const char *why)
 {
 	rd_kafka_error_t *e;
@@ -357,14 +660,117 @@ static int abort_batch(struct ingest *g, const char *why)
 	return DECONF_OK;
 }
 
-/* Commit: outputs and the consumer's positions, atomically. */
-static int commit_batch(struct ingest *g)
+/* After a batch failed for a lasting reason that no single record showed:
+ * re-read what it read one record per transaction, so the one that cannot
+ * be written is found (and refused) and the others go through. */
+static void enter_solo(struct ingest *g)
 {
-	rd_kafka_error_t *e = brk_eos_commit(g->consumer, g->producer, TXN_TIMEOUT_MS);
+	for (size_t i = 0; i < g->n_batch_parts && g->n_solo < MAX_SOLO; i++)
+		g->solo[g->n_solo++] = g->batch_parts[i];
+	deconf_log(DECONF_LOG_WARNING, "INGEST",
+		   "re-reading the failed batch one record at a time (%zu partition(s))", g->n_solo);
+}
 
+/* After a commit: partitions read past their solo bound leave solo mode. */
+static void solo_progress(struct ingest *g)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < g->n_solo; i++) {
+		int done = 0;
+		for (size_t j = 0; j < g->n_batch_parts; j++)
+			if (g->batch_parts[j].partition == g->solo[i].partition &&
+			    !strcmp(g->batch_parts[j].topic, g->solo[i].topic) &&
+			    g->batch_parts[j].until >= g->solo[i].until)
+				done = 1;
+		if (!done)
+			g->solo[keep++] = g->solo[i];
+	}
+	g->n_solo = keep;
+}
+
+/* Wait before retrying a batch that failed for a passing reason. */
+static void backoff(struct ingest *g, volatile int *stop)
+{
+	int64_t until = deconf_mono_us() + g->backoff_ms * 1000;
+
+	deconf_log(DECONF_LOG_WARNING, "INGEST", "retrying in %lld ms", (long long)g->backoff_ms);
+	while (!*stop && deconf_mono_us() < until) {
+		rd_kafka_poll(g->producer, 0);
+		brk_metrics_heartbeat(g->mx, g->part);
+		usleep(20000);
+	}
+	g->backoff_ms = g->backoff_ms * 2 > g->retry_max_ms ? g->retry_max_ms : g->backoff_ms * 2;
+}
+
+/*
+ * A batch could not be finished: decide what the failure says. A lasting
+ * failure of one known record (m, NULL when none is known) marks it to be
+ * refused; a lasting failure of the batch as a whole has it re-read one
+ * record at a time; anything else is retried after a backoff. 0, or
+ * DECONF_E_KAFKA when the producer cannot go on.
+ */
+static int failed(struct ingest *g, const rd_kafka_message_t *m, size_t batch_n, const char *why,
+		  volatile int *stop)
+{
+	rd_kafka_resp_err_t err = g->produce_err ? g->produce_err : g->dr_err;
+	char topic[256] = "", detail[160];
+	int32_t partition = -1;
+	int64_t offset = -1;
+	int lasting = err && brk_eos_lasting(err);
+	int solo = g->n_solo > 0;
+
+	if (lasting) {
+		if (g->produce_err)
+			snprintf(detail, sizeof(detail), "%s", rd_kafka_err2str(err));
+		else
+			snprintf(detail, sizeof(detail), "%.80s (writing to %.60s)",
+				 rd_kafka_err2str(err), g->dr_topic);
+		if (m) {
+			snprintf(topic, sizeof(topic), "%s", rd_kafka_topic_name(m->rkt));
+			partition = m->partition;
+			offset = m->offset;
+		} else if ((solo || batch_n == 1) && g->n_batch_parts == 1) {
+			/* alone in its transaction: it is the one */
+			snprintf(topic, sizeof(topic), "%s", g->batch_parts[0].topic);
+			partition = g->batch_parts[0].partition;
+			offset = g->batch_parts[0].until;
+		}
+	}
+	if (offset < 0 && lasting && !solo && batch_n > 1)
+		enter_solo(g);
+	if (abort_batch(g, why))
+		return DECONF_E_KAFKA;
+	if (offset >= 0) {
+		int known = 0;
+		for (size_t i = 0; i < g->n_poison; i++)
+			known |= g->poison[i].partition == partition &&
+				 g->poison[i].offset == offset && !strcmp(g->poison[i].topic, topic);
+		if (!known) {
+			poison_add(g, topic, partition, offset, detail);
+			return DECONF_OK;
+		}
+		/* even refusing it cannot be written: nothing to do but wait */
+		deconf_log(DECONF_LOG_ERR, "INGEST",
+			   "%s [%d] offset %lld: even its refusal cannot be written (%s)", topic,
+			   (int)partition, (long long)offset, detail);
+		backoff(g, stop);
+		return DECONF_OK;
+	}
+	if (!lasting || batch_n <= 1)
+		backoff(g, stop);
+	return DECONF_OK;
+}
+
+/* Commit: outputs and the consumer's positions, atomically. */
+static int commit_batch(struct ingest *g, size_t batch_n, volatile int *stop)
+{
+	rd_kafka_error_t *e;
+
+	e = brk_eos_commit(g->consumer, g->producer, TXN_TIMEOUT_MS);
 	if (e) {
 		char why[512];
-		int fatal = rd_kafka_error_is_fatal(e), abortable = rd_kafka_error_txn_requires_abort(e);
+		int fatal = rd_kafka_error_is_fatal(e);
 
 		snprintf(why, sizeof(why), "%s", rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
@@ -373,12 +779,14 @@ static int commit_batch(struct ingest *g)
 				       "transaction failed fatally: %s", why);
 			return DECONF_E_KAFKA;
 		}
-		(void)abortable;
-		return abort_batch(g, why);
+		return failed(g, NULL, batch_n, why, stop);
 	}
 	g->in_txn = 0;
+	solo_progress(g);
 	forget_batch(g, 0);
+	g->backoff_ms = BACKOFF_MIN_MS;
 	brk_metrics_add(g->mx, "deconf_txn_commits_total", "part=\"ingest\"", 1);
+	brk_metrics_committed(g->mx, g->part);
 	return DECONF_OK;
 }
 
@@ -391,11 +799,17 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		/* what the previous owner accepted must be known before we read */
 		brk_feed_sync(g->seenfeed, 30000);
 		deconf_log(DECONF_LOG_NOTICE, "INGEST", "assigned %d partition(s)", parts->cnt);
+		forget_pauses(g);
+		g->n_solo = 0;
 		rd_kafka_assign(rk, parts);
+		brk_metrics_status(g->mx, g->part, 1, "");
 	} else {
+		brk_metrics_status(g->mx, g->part, 0, "partitions revoked, waiting for the group");
 		if (g->in_txn)
 			abort_batch(g, "partitions revoked");
 		deconf_log(DECONF_LOG_NOTICE, "INGEST", "revoked %d partition(s)", parts->cnt);
+		forget_pauses(g);
+		g->n_solo = 0;
 		rd_kafka_assign(rk, NULL);
 	}
 }
@@ -411,6 +825,7 @@ static int open_clients(struct ingest *g)
 				   /* what every Kafka client computes from the token */
 				   .partitioner = "murmur2_random",
 				   .rebalance_cb = rebalance_cb,
+				   .dr_cb = dr_cb,
 				   .opaque = g };
 	int rc;
 
@@ -447,8 +862,7 @@ static int open_clients(struct ingest *g)
 int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr,
 		   size_t errstr_size)
 {
-	struct ingest g = { .b = b, .mx = mx, .errstr = errstr, .errstr_size = errstr_size };
-	int part = brk_metrics_part(mx, "ingest");
+	struct ingest *g = calloc(1, sizeof(*g));
 	int64_t last_gauges = 0;
 	int64_t batch_max = deconf_conf_get_int(b->conf, "ingest.batch_max");
 	int64_t batch_wait = deconf_conf_get_int(b->conf, "ingest.batch_wait");
@@ -456,26 +870,48 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 	struct brk_eos_batch bt;
 	int rc;
 
-	brk_topic(b, "tokens", g.tokens, sizeof(g.tokens));
-	brk_topic(b, "ingest.seen", g.seen_topic, sizeof(g.seen_topic));
-	brk_topic(b, "submit.", g.submit_prefix, sizeof(g.submit_prefix));
-	brk_topic(b, "ops", g.ops_topic, sizeof(g.ops_topic));
-	if ((rc = brk_feed_open(&g.dir, b, "directory", dir_apply, b->dir, errstr,
+	if (!g)
+		return DECONF_E_NOMEM;
+	g->b = b;
+	g->mx = mx;
+	g->errstr = errstr;
+	g->errstr_size = errstr_size;
+	g->part = brk_metrics_part(mx, "ingest");
+	g->q.ops_rate = (double)deconf_conf_get_int(b->conf, "ingest.agency_ops_per_s");
+	g->q.bytes_rate = (double)deconf_conf_get_int(b->conf, "ingest.agency_bytes_per_s");
+	g->q.burst_s = (double)deconf_conf_get_int(b->conf, "ingest.agency_burst") / 1000.0;
+	g->max_token_ops = (int64_t)(g->q.ops_rate * g->q.burst_s);
+	g->retry_max_ms = deconf_conf_get_int(b->conf, "ingest.retry_max");
+	g->backoff_ms = BACKOFF_MIN_MS;
+	brk_topic(b, "tokens", g->tokens, sizeof(g->tokens));
+	brk_topic(b, "ingest.seen", g->seen_topic, sizeof(g->seen_topic));
+	brk_topic(b, "submit.", g->submit_prefix, sizeof(g->submit_prefix));
+	brk_topic(b, "ops", g->ops_topic, sizeof(g->ops_topic));
+	brk_metrics_status(mx, g->part, 0, "reading the directory");
+	if ((rc = brk_feed_open(&g->dir, b, "directory", dir_apply, b->dir, errstr,
 				errstr_size)) ||
-	    (rc = brk_feed_open(&g.seenfeed, b, "ingest.seen", seen_apply, &g.seen, errstr,
+	    (rc = brk_feed_open(&g->seenfeed, b, "ingest.seen", seen_apply, &g->seen, errstr,
 				errstr_size)))
 		goto out;
-	if (brk_feed_sync(g.dir, 30000))
+	if (brk_feed_sync(g->dir, 30000))
 		deconf_log(DECONF_LOG_WARNING, "INGEST",
 			   "the directory topic is empty or missing: every agency is unknown "
 			   "until deconfctl adds it");
-	brk_feed_sync(g.seenfeed, 30000);
+	brk_feed_sync(g->seenfeed, 30000);
 	deconf_log(DECONF_LOG_NOTICE, "INGEST", "%zu agencies in the directory",
 		   brk_directory_count(b->dir));
-	if ((rc = open_clients(&g)))
+	{
+		struct brk_epochs ep;
+		brk_directory_epochs(b->dir, &ep);
+		if (!ep.serial)
+			deconf_log(DECONF_LOG_WARNING, "INGEST",
+				   "the federation has published no key epochs (deconfctl topics "
+				   "apply publishes them): only epoch 1 is accepted");
+	}
+	brk_metrics_status(mx, g->part, 0, "waiting for partitions");
+	if ((rc = open_clients(g)))
 		goto out;
-	brk_metrics_ready(mx, part, 1);
-	bt = (struct brk_eos_batch){ .consumer = g.consumer,
+	bt = (struct brk_eos_batch){ .consumer = g->consumer,
 				     .facility = "INGEST",
 				     .max = batch_max,
 				     .wait_us = batch_wait * 1000,
@@ -484,16 +920,21 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 		int64_t t0 = deconf_mono_us();
 		rd_kafka_message_t *m;
 		rd_kafka_error_t *e;
+		size_t n = 0;
 
+		brk_metrics_heartbeat(mx, g->part);
 		if (t0 - last_gauges > 5000000) {
 			last_gauges = t0;
-			brk_metrics_lag(mx, g.consumer, "ingest");
+			brk_metrics_lag(mx, g->consumer, "ingest");
 		}
-		brk_feed_poll(g.dir);
+		brk_feed_poll(g->dir);
+		resume_due(g);
+		/* one record per transaction while a failed batch is re-read */
+		bt.max = g->n_solo ? 1 : batch_max;
 		brk_eos_batch_begin(&bt);
 		while (!*stop && (m = brk_eos_batch_next(&bt))) {
-			if (!g.in_txn) {
-				if ((e = rd_kafka_begin_transaction(g.producer))) {
+			if (!g->in_txn) {
+				if ((e = rd_kafka_begin_transaction(g->producer))) {
 					rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
 							    "begin_transaction: %s",
 							    rd_kafka_error_string(e));
@@ -501,20 +942,25 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 					rd_kafka_message_destroy(m);
 					goto out;
 				}
-				g.in_txn = 1;
+				g->in_txn = 1;
 			}
-			rc = process(&g, m);
-			rd_kafka_message_destroy(m);
+			rc = process(g, m);
+			n++;
 			if (rc) {
-				if (rc == DECONF_E_NOMEM)
+				if (rc == DECONF_E_NOMEM) {
+					rd_kafka_message_destroy(m);
 					goto out;
-				if ((rc = abort_batch(&g, "a record could not be produced")))
+				}
+				rc = failed(g, m, n, "a record could not be produced", stop);
+				rd_kafka_message_destroy(m);
+				if (rc)
 					goto out;
 				break;
 			}
+			rd_kafka_message_destroy(m);
 		}
-		if (g.in_txn) {
-			if ((rc = commit_batch(&g)))
+		if (g->in_txn) {
+			if ((rc = commit_batch(g, n, stop)))
 				goto out;
 			brk_metrics_observe(mx, "deconf_batch_seconds", "part=\"ingest\"",
 					    (double)(deconf_mono_us() - t0) / 1e6);
@@ -522,23 +968,28 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 	}
 	rc = DECONF_OK;
 out:
-	brk_metrics_ready(mx, part, 0);
-	if (g.in_txn)
-		abort_batch(&g, "stopping");
+	brk_metrics_status(mx, g->part, 0, "stopped");
+	if (g->in_txn)
+		abort_batch(g, "stopping");
 	deconf_log(DECONF_LOG_NOTICE, "INGEST",
-		   "stopped: %llu accepted, %llu refused, %llu resends dropped, %llu token ops",
-		   (unsigned long long)g.accepted, (unsigned long long)g.refused,
-		   (unsigned long long)g.duplicates, (unsigned long long)g.token_ops);
-	if (g.consumer) {
-		rd_kafka_consumer_close(g.consumer);
-		rd_kafka_destroy(g.consumer);
+		   "stopped: %llu accepted, %llu refused, %llu resends dropped, %llu token ops, "
+		   "%llu pauses for quota",
+		   (unsigned long long)g->accepted, (unsigned long long)g->refused,
+		   (unsigned long long)g->duplicates, (unsigned long long)g->token_ops,
+		   (unsigned long long)g->throttled);
+	if (g->consumer) {
+		rd_kafka_consumer_close(g->consumer);
+		rd_kafka_destroy(g->consumer);
 	}
-	if (g.producer)
-		rd_kafka_destroy(g.producer);
-	brk_feed_close(g.dir);
-	brk_feed_close(g.seenfeed);
-	forget_batch(&g, 0);
-	free(g.batch_keys);
-	seen_free(&g.seen);
+	if (g->producer)
+		rd_kafka_destroy(g->producer);
+	brk_feed_close(g->dir);
+	brk_feed_close(g->seenfeed);
+	forget_batch(g, 0);
+	free(g->batch_keys);
+	free(g->batch_parts);
+	seen_free(&g->seen);
+	quotas_free(&g->q);
+	free(g);
 	return rc;
 }

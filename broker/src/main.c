@@ -129,6 +129,7 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	/* the parts are known (not ready) before /readyz can be asked */
 	if (!(rc = brk_metrics_new(&mx))) {
+		brk_metrics_set_stall(mx, deconf_conf_get_int(b.conf, "http.stall_after"));
 		if (b.run_ingest)
 			brk_metrics_part(mx, "ingest");
 		if (b.run_matcher)

@@ -6,6 +6,7 @@
 
 #include "deconf/envelope.h"
 #include "deconf/err.h"
+#include "deconf/limits.h"
 #include "deconf/util.h"
 #include "match.h"
 
@@ -321,6 +322,30 @@ static int del_entry_state(struct brk_match *m, int partition, const struct brk_
 
 /* ----------------------------------------------------------------- notices */
 
+/* Cut s to at most max bytes, at a character boundary. */
+static void clamp_text(char *s, size_t max)
+{
+	size_t n;
+
+	if (!s || (n = strlen(s)) <= max)
+		return;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	s[n] = '\0';
+}
+
+/* Ingest bounds every contact field; a contact stored before it did is cut
+ * to the bound here, so a notice always fits what an adapter accepts
+ * (deconf/limits.h). */
+static void clamp_poc(Deconf__V1__PointOfContact *poc)
+{
+	clamp_text(poc->name, DECONF_POC_FIELD_MAX);
+	clamp_text(poc->phone, DECONF_POC_FIELD_MAX);
+	clamp_text(poc->email, DECONF_POC_FIELD_MAX);
+	clamp_text(poc->unit, DECONF_POC_FIELD_MAX);
+}
+
 /* The stored point of contact of e's case (unpacked; NULL if none). */
 static Deconf__V1__PointOfContact *case_poc(struct brk_store_txn *t, int partition,
 					    const struct brk_entry *e)
@@ -393,6 +418,8 @@ static int notify(struct brk_match *m, struct brk_store_txn *t, int partition, i
 		}
 		/* the case's own contact, else the agency's watch desk */
 		poc = case_poc(t, partition, about);
+		if (poc)
+			clamp_poc(poc);
 		cp.poc = poc ? poc : &dirpoc;
 		if (!(about->flags & K(CAUTION_FLAG__CAUTION_COURT_SEALED))) {
 			cp.case_ref.data = (uint8_t *)about->case_ref;

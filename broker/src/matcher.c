@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deconf/envelope.h"
 #include "deconf/err.h"
@@ -45,6 +46,8 @@ struct matcher {
 	char tokens[256], state[256], audit[256], ops[256], notices[256];
 	int32_t n_tokens, n_audit;
 	int in_txn, fatal, dr_failed;
+	int aborted;              /* the last batch was aborted: back off */
+	int64_t backoff_ms;
 	int64_t batch_max, batch_wait_ms, batch_time_ms, expiry_every_ms, next_expiry, max_age_ms;
 	struct op_stat stats[MAX_OP_STATS], nstats[MAX_OP_STATS];
 	size_t n_stats, n_nstats;
@@ -335,6 +338,8 @@ static int restore(struct matcher *x, const int *parts, int n)
 			continue;
 		}
 		idle = 0;
+		if (total % 4096 == 0) /* a long rebuild is not a hung thread */
+			brk_metrics_heartbeat(x->mx, x->part);
 		if (m->payload &&
 		    (deconf_envelope_unpack(m->payload, m->len, 1 << 20, &env, NULL, 0) ||
 		     env->type != K(MESSAGE_TYPE__MESSAGE_TYPE_STATE_RECORD)))
@@ -433,6 +438,7 @@ static int abort_batch(struct matcher *x, const char *why)
 			return DECONF_E_KAFKA;
 	}
 	x->in_txn = 0;
+	x->aborted = 1;
 	x->n_stats = x->n_nstats = x->n_lat = 0;
 	brk_match_reset(&x->m);
 	memset(x->touched, 0, sizeof(x->touched));
@@ -546,7 +552,9 @@ static int commit_batch(struct matcher *x, int64_t t0)
 		return abort_batch(x, why);
 	}
 	x->in_txn = 0;
+	x->backoff_ms = 0;
 	brk_metrics_add(x->mx, "deconf_txn_commits_total", "part=\"matcher\"", 1);
+	brk_metrics_committed(x->mx, x->part);
 	rd_kafka_poll(x->producer, 0); /* the remaining delivery reports */
 	rc = DECONF_OK;
 	for (int p = 0; p < MAXP; p++) {
@@ -647,7 +655,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		int ps[MAXP], n = 0; /* distinct partitions, each < MAXP */
 
-		brk_metrics_ready(x->mx, x->part, 0);
+		brk_metrics_status(x->mx, x->part, 0, "restoring its partitions");
 		if (x->dir)
 			brk_feed_sync(x->dir, 10000);
 		for (int i = 0; i < parts->cnt && !x->fatal; i++) {
@@ -667,10 +675,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		deconf_log(DECONF_LOG_NOTICE, "MATCHER", "assigned %d partition(s)", parts->cnt);
 		rd_kafka_assign(rk, parts);
 		if (!x->fatal)
-			brk_metrics_ready(x->mx, x->part, 1);
+			brk_metrics_status(x->mx, x->part, 1, "");
 	} else {
+		brk_metrics_status(x->mx, x->part, 0, "partitions revoked, waiting for the group");
 		if (x->in_txn)
 			abort_batch(x, "partitions revoked");
+		x->aborted = 0;
 		for (int i = 0; i < parts->cnt; i++)
 			if (parts->elems[i].partition < MAXP)
 				x->owned[parts->elems[i].partition] = 0;
@@ -791,10 +801,29 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 				     .max = x->batch_max,
 				     .wait_us = x->batch_wait_ms * 1000,
 				     .time_us = x->batch_time_ms * 1000 };
+	brk_metrics_status(mx, x->part, 0, "waiting for partitions");
 	while (!*stop && !x->fatal) {
 		int64_t t0 = deconf_mono_us();
 		rd_kafka_message_t *m;
 
+		brk_metrics_heartbeat(mx, x->part);
+		if (x->aborted) {
+			/* a batch failed: wait before the next try (100 ms doubling to
+			 * 10 s), not a rewind loop as fast as Kafka answers */
+			int64_t until;
+			x->aborted = 0;
+			x->backoff_ms = x->backoff_ms ? x->backoff_ms * 2 : 100;
+			if (x->backoff_ms > 10000)
+				x->backoff_ms = 10000;
+			deconf_log(DECONF_LOG_WARNING, "MATCHER", "retrying in %lld ms",
+				   (long long)x->backoff_ms);
+			until = deconf_mono_us() + x->backoff_ms * 1000;
+			while (!*stop && deconf_mono_us() < until) {
+				rd_kafka_poll(x->producer, 0);
+				brk_metrics_heartbeat(mx, x->part);
+				usleep(20000);
+			}
+		}
 		if (x->dir)
 			brk_feed_poll(x->dir);
 		brk_eos_batch_begin(&bt);
@@ -840,7 +869,7 @@ out:
 				       (1 << 20));
 	if (x->in_txn)
 		abort_batch(x, "stopping");
-	brk_metrics_ready(mx, x->part, 0);
+	brk_metrics_status(mx, x->part, 0, "stopped");
 	deconf_log(DECONF_LOG_NOTICE, "MATCHER", "stopped: %" PRIu64 " token ops, %" PRIu64
 		   " conflicts, %" PRIu64 " notices, %" PRIu64 " malformed",
 		   x->ops_applied, x->m.conflicts, x->m.notices, x->malformed);

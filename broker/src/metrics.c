@@ -55,14 +55,23 @@ struct series {
 
 #define MAX_PARTS 8
 
+struct part {
+	const char *name;
+	int ready;
+	char what[64];       /* what it does while not ready */
+	int64_t lag;         /* records behind, as last seen */
+	int64_t committed;   /* mono us of the last commit (or of becoming ready) */
+	int64_t heartbeat;   /* mono us of its last loop */
+};
+
 struct brk_metrics {
 	pthread_mutex_t lock;
 	struct series *s;
 	size_t n, cap;
 	struct MHD_Daemon *httpd;
-	const char *parts[MAX_PARTS];
-	int part_ready[MAX_PARTS];
+	struct part parts[MAX_PARTS];
 	int n_parts;
+	int64_t stall_us;
 };
 
 int brk_metrics_new(struct brk_metrics **out)
@@ -73,6 +82,7 @@ int brk_metrics_new(struct brk_metrics **out)
 	if (!mx)
 		return DECONF_E_NOMEM;
 	pthread_mutex_init(&mx->lock, NULL);
+	mx->stall_us = 30 * 1000000LL;
 	*out = mx;
 	return DECONF_OK;
 }
@@ -160,21 +170,29 @@ void brk_metrics_lag(struct brk_metrics *mx, rd_kafka_t *consumer, const char *p
 {
 	rd_kafka_topic_partition_list_t *a = NULL;
 	char labels[128];
+	int64_t total = 0;
 
 	if (rd_kafka_assignment(consumer, &a) || !a)
 		return;
 	rd_kafka_position(consumer, a);
 	for (int i = 0; i < a->cnt; i++) {
-		int64_t lo = 0, hi = 0, pos = a->elems[i].offset;
+		int64_t lo = 0, hi = 0, pos = a->elems[i].offset, lag;
 		if (rd_kafka_get_watermark_offsets(consumer, a->elems[i].topic, a->elems[i].partition,
 						   &lo, &hi) ||
 		    hi < 0)
 			continue;
 		snprintf(labels, sizeof(labels), "part=\"%s\",topic=\"%.40s\",partition=\"%d\"",
 			 part, a->elems[i].topic, (int)a->elems[i].partition);
-		brk_metrics_set(mx, "deconf_consumer_lag", labels,
-				(double)(pos >= 0 && hi >= pos ? hi - pos : hi - lo));
+		lag = pos >= 0 && hi >= pos ? hi - pos : hi - lo;
+		/* a transaction's commit marker is one offset: not input waiting */
+		total += lag > 1 ? lag : 0;
+		brk_metrics_set(mx, "deconf_consumer_lag", labels, (double)lag);
 	}
+	pthread_mutex_lock(&mx->lock);
+	for (int i = 0; i < mx->n_parts; i++)
+		if (!strcmp(mx->parts[i].name, part))
+			mx->parts[i].lag = total;
+	pthread_mutex_unlock(&mx->lock);
 	snprintf(labels, sizeof(labels), "part=\"%s\"", part);
 	brk_metrics_set(mx, "deconf_partitions_owned", labels, a->cnt);
 	rd_kafka_topic_partition_list_destroy(a);
@@ -251,29 +269,92 @@ char *brk_metrics_render(struct brk_metrics *mx)
 
 int brk_metrics_part(struct brk_metrics *mx, const char *name)
 {
+	int64_t now = deconf_mono_us();
 	int i;
 
 	pthread_mutex_lock(&mx->lock);
-	for (i = 0; i < mx->n_parts && strcmp(mx->parts[i], name); i++)
+	for (i = 0; i < mx->n_parts && strcmp(mx->parts[i].name, name); i++)
 		;
 	if (i == mx->n_parts)
 		i = mx->n_parts < MAX_PARTS ? mx->n_parts++ : MAX_PARTS - 1;
-	mx->parts[i] = name;
-	mx->part_ready[i] = 0;
+	mx->parts[i] = (struct part){ .name = name, .committed = now, .heartbeat = now };
+	snprintf(mx->parts[i].what, sizeof(mx->parts[i].what), "starting");
 	pthread_mutex_unlock(&mx->lock);
 	return i;
 }
 
-void brk_metrics_ready(struct brk_metrics *mx, int part, int ready)
+void brk_metrics_status(struct brk_metrics *mx, int part, int ready, const char *what)
 {
-	if (!mx)
+	if (!mx || part < 0 || part >= MAX_PARTS)
 		return;
 	pthread_mutex_lock(&mx->lock);
-	mx->part_ready[part] = ready;
+	if (ready && !mx->parts[part].ready) /* the stall clock starts now */
+		mx->parts[part].committed = deconf_mono_us();
+	mx->parts[part].ready = ready;
+	snprintf(mx->parts[part].what, sizeof(mx->parts[part].what), "%s", what ? what : "");
 	pthread_mutex_unlock(&mx->lock);
 }
 
-int brk_metrics_is_ready(struct brk_metrics *mx, char *why, size_t why_size)
+void brk_metrics_ready(struct brk_metrics *mx, int part, int ready)
+{
+	brk_metrics_status(mx, part, ready, ready ? "" : "not ready");
+}
+
+void brk_metrics_committed(struct brk_metrics *mx, int part)
+{
+	if (!mx || part < 0 || part >= MAX_PARTS)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	mx->parts[part].committed = deconf_mono_us();
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void brk_metrics_heartbeat(struct brk_metrics *mx, int part)
+{
+	if (!mx || part < 0 || part >= MAX_PARTS)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	mx->parts[part].heartbeat = deconf_mono_us();
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void brk_metrics_set_lag(struct brk_metrics *mx, int part, int64_t lag)
+{
+	if (!mx || part < 0 || part >= MAX_PARTS)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	mx->parts[part].lag = lag;
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void brk_metrics_set_stall(struct brk_metrics *mx, int64_t stall_after_ms)
+{
+	pthread_mutex_lock(&mx->lock);
+	mx->stall_us = stall_after_ms * 1000;
+	pthread_mutex_unlock(&mx->lock);
+}
+
+/* Append "; " and a formatted reason to why. */
+__attribute__((format(printf, 4, 5))) static void add_why(char *why, size_t why_size, size_t *n,
+							 const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (*n + 3 >= why_size)
+		return;
+	if (*n) {
+		memcpy(why + *n, "; ", 3);
+		*n += 2;
+	}
+	va_start(ap, fmt);
+	k = vsnprintf(why + *n, why_size - *n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*n = *n + (size_t)k < why_size ? *n + (size_t)k : why_size - 1;
+}
+
+int brk_metrics_is_ready_at(struct brk_metrics *mx, int64_t now, char *why, size_t why_size)
 {
 	int ready = 1;
 	size_t n = 0;
@@ -282,18 +363,49 @@ int brk_metrics_is_ready(struct brk_metrics *mx, char *why, size_t why_size)
 	pthread_mutex_lock(&mx->lock);
 	if (!mx->n_parts) {
 		ready = 0;
-		snprintf(why, why_size, "starting");
+		add_why(why, why_size, &n, "starting");
 	}
-	for (int i = 0; i < mx->n_parts; i++)
-		if (!mx->part_ready[i]) {
+	for (int i = 0; i < mx->n_parts; i++) {
+		const struct part *p = &mx->parts[i];
+		if (!p->ready) {
 			ready = 0;
-			n += (size_t)snprintf(why + n, n < why_size ? why_size - n : 0, "%s%s not ready",
-					      n ? "; " : "", mx->parts[i]);
-			if (n >= why_size)
-				n = why_size - 1;
+			add_why(why, why_size, &n, "%s not ready (%s)", p->name, p->what);
+		} else if (p->lag > 0 && now - p->committed > mx->stall_us) {
+			ready = 0;
+			add_why(why, why_size, &n,
+				"%s stuck: %lld records waiting, nothing committed for %.0f s", p->name,
+				(long long)p->lag, (double)(now - p->committed) / 1e6);
 		}
+	}
 	pthread_mutex_unlock(&mx->lock);
 	return ready;
+}
+
+int brk_metrics_is_ready(struct brk_metrics *mx, char *why, size_t why_size)
+{
+	return brk_metrics_is_ready_at(mx, deconf_mono_us(), why, why_size);
+}
+
+int brk_metrics_is_alive_at(struct brk_metrics *mx, int64_t now, char *why, size_t why_size)
+{
+	int alive = 1;
+	size_t n = 0;
+
+	why[0] = '\0';
+	pthread_mutex_lock(&mx->lock);
+	for (int i = 0; i < mx->n_parts; i++)
+		if (now - mx->parts[i].heartbeat > 2 * mx->stall_us) {
+			alive = 0;
+			add_why(why, why_size, &n, "%s hung: its thread has not looped for %.0f s",
+				mx->parts[i].name, (double)(now - mx->parts[i].heartbeat) / 1e6);
+		}
+	pthread_mutex_unlock(&mx->lock);
+	return alive;
+}
+
+int brk_metrics_is_alive(struct brk_metrics *mx, char *why, size_t why_size)
+{
+	return brk_metrics_is_alive_at(mx, deconf_mono_us(), why, why_size);
 }
 
 /* -------------------------------------------------------------------- http */
@@ -333,12 +445,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return MHD_NO;
 		return reply(c, 200, "text/plain; version=0.0.4", body);
 	}
-	if (!strcmp(url, "/healthz"))
-		return reply(c, 200, "text/plain", strdup("ok\n"));
-	if (!strcmp(url, "/readyz")) {
-		if (brk_metrics_is_ready(mx, why, sizeof(why)))
-			return reply(c, 200, "text/plain", strdup("ready\n"));
-		size_t n = strlen(why);
+	if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
+		int ok = url[1] == 'h' ? brk_metrics_is_alive(mx, why, sizeof(why))
+				       : brk_metrics_is_ready(mx, why, sizeof(why));
+		size_t n;
+		if (ok)
+			return reply(c, 200, "text/plain", strdup(url[1] == 'h' ? "ok\n" : "ready\n"));
+		n = strlen(why);
 		if (n + 1 < sizeof(why)) {
 			why[n] = '\n';
 			why[n + 1] = '\0';

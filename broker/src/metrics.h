@@ -36,11 +36,35 @@ void brk_metrics_lag(struct brk_metrics *mx, struct rd_kafka_s *consumer, const 
 /* The exposition text (malloc'ed, caller frees). */
 char *brk_metrics_render(struct brk_metrics *mx);
 
-/* Readiness: parts register, then say when they are ready. The broker is
- * ready when every registered part is. */
+/*
+ * Health. Parts (ingest, matcher) register, then report:
+ *   - ready: it holds its partitions (an assignment arrived, even an empty
+ *     one) and has restored them; not ready while starting, waiting for a
+ *     rebalance or restoring (what says which);
+ *   - committed: each time a batch commits;
+ *   - heartbeat: each time round its loop;
+ *   - its lag, through brk_metrics_lag().
+ * /readyz (brk_metrics_is_ready) answers 200 when every registered part is
+ * ready and none is stuck: a part with input waiting (lag > 0) that has
+ * committed nothing for stall_after is stuck (a batch failing again and
+ * again). /healthz (brk_metrics_is_alive) answers 200 unless a part's
+ * thread has not looped for 2 x stall_after (hung: restart the process).
+ */
 int brk_metrics_part(struct brk_metrics *mx, const char *name);
 void brk_metrics_ready(struct brk_metrics *mx, int part, int ready);
+/* ready, with what the part is doing when not ("waiting for partitions") */
+void brk_metrics_status(struct brk_metrics *mx, int part, int ready, const char *what);
+void brk_metrics_committed(struct brk_metrics *mx, int part);
+void brk_metrics_heartbeat(struct brk_metrics *mx, int part);
+/* stall_after in ms (default 30000) */
+void brk_metrics_set_stall(struct brk_metrics *mx, int64_t stall_after_ms);
 int brk_metrics_is_ready(struct brk_metrics *mx, char *why, size_t why_size);
+int brk_metrics_is_alive(struct brk_metrics *mx, char *why, size_t why_size);
+/* The same at a given monotonic time (tests). */
+int brk_metrics_is_ready_at(struct brk_metrics *mx, int64_t mono_us, char *why, size_t why_size);
+int brk_metrics_is_alive_at(struct brk_metrics *mx, int64_t mono_us, char *why, size_t why_size);
+/* A part's lag as brk_metrics_lag last saw it (tests, and the part itself). */
+void brk_metrics_set_lag(struct brk_metrics *mx, int part, int64_t lag);
 
 /* Serve /metrics, /healthz, /readyz on address:port (port 0: not at all).
  * Returns 0 or an error with errstr. */

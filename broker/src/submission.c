@@ -1,37 +1,46 @@
 /* submission.c — ingest's checks and token ops (see submission.h). */
+#include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "deconf/envelope.h"
 #include "deconf/err.h"
+#include "deconf/limits.h"
+#include "deconf/text.h"
 #include "deconf/token.h"
 #include "submission.h"
 
 #define R(x) DECONF__V1__REJECT_REASON__REJECT_REASON_##x
 #define CAUTION_ALL 0x3fu /* every CautionFlag bit */
+#define MAX_REASONS 64
+#define FUTURE_SLACK_MS (24 * 3600 * 1000LL) /* clocks differ; a day does not */
 
-static const char *const reason_names[] = {
-	[R(UNSPECIFIED)] = "unspecified",
-	[R(MALFORMED)] = "malformed",
-	[R(OVERSIZED)] = "oversized",
-	[R(UNSIGNED)] = "unsigned",
-	[R(BAD_SIGNATURE)] = "bad_signature",
-	[R(REPLAYED)] = "replayed",
-	[R(FOREIGN_AGENCY)] = "foreign_agency",
-	[R(UNKNOWN_AGENCY)] = "unknown_agency",
-	[R(SUSPENDED_AGENCY)] = "suspended_agency",
-	[R(UNKNOWN_FIELDS)] = "unknown_fields",
-	[R(INVALID_OP)] = "invalid_op",
-	[R(WRONG_TYPE)] = "wrong_type",
-	[R(BAD_VERSION)] = "bad_version",
-	[R(STALE_EPOCH)] = "stale_epoch",
-};
+/* "bad_signature" for REJECT_REASON_BAD_SIGNATURE: from the descriptor, so
+ * a reason added to deconf.proto has its name at once. */
+static char reason_names[MAX_REASONS][40];
+static pthread_once_t reason_once = PTHREAD_ONCE_INIT;
+
+static void reason_init(void)
+{
+	const ProtobufCEnumDescriptor *d = &deconf__v1__reject_reason__descriptor;
+	const size_t skip = strlen("REJECT_REASON_");
+
+	for (unsigned i = 0; i < d->n_values; i++) {
+		const ProtobufCEnumValue *v = &d->values[i];
+		if (v->value < 0 || v->value >= MAX_REASONS || strlen(v->name) <= skip)
+			continue;
+		for (size_t j = 0; v->name[skip + j] && j + 1 < sizeof(reason_names[0]); j++)
+			reason_names[v->value][j] = (char)tolower((unsigned char)v->name[skip + j]);
+	}
+}
 
 const char *brk_reject_reason_name(int reason)
 {
-	if (reason < 0 || (size_t)reason >= sizeof(reason_names) / sizeof(reason_names[0]) ||
-	    !reason_names[reason])
+	pthread_once(&reason_once, reason_init);
+	if (reason < 0 || reason >= MAX_REASONS || !reason_names[reason][0])
 		return "unknown";
 	return reason_names[reason];
 }
@@ -51,57 +60,116 @@ static int refuse(struct brk_check *out, int reason, int op_index, const char *f
 	return DECONF_OK;
 }
 
-/* The rules an op must follow; 0 or a sentence in why. */
-static int op_ok(const Deconf__V1__CaseOp *op, char *why, size_t size)
+/* A text field: 0, or R(BAD_TEXT) with why. */
+static int text_ok(const char *what, const void *p, size_t len, size_t max, char *why,
+		   size_t size)
 {
+	int t = deconf_text_check(p, len, max);
+
+	if (t == DECONF_TEXT_OK)
+		return 0;
+	if (t == DECONF_TEXT_TOO_LONG)
+		snprintf(why, size, "%s is %zu bytes, longer than %zu", what, len, max);
+	else
+		snprintf(why, size, "%s %s", what, deconf_text_problem(t));
+	return R(BAD_TEXT);
+}
+
+/* The rules an op must follow: 0, or the RejectReason and a sentence in
+ * why. Every text field a counterpart may see is bounded here, so what the
+ * broker writes from it stays within deconf/limits.h's budget. */
+static int op_ok(const Deconf__V1__CaseOp *op, const struct brk_epochs *ep, int64_t now,
+		 char *why, size_t size)
+{
+	const Deconf__V1__PointOfContact *poc = op->poc;
+	int r;
+
 	if (op->case_ref.len < 1 || op->case_ref.len > BRK_CASE_REF_MAX) {
 		snprintf(why, size, "case_ref must be 1..%d bytes", BRK_CASE_REF_MAX);
-		return -1;
+		return R(INVALID_OP);
+	}
+	if ((r = text_ok("case_ref", op->case_ref.data, op->case_ref.len, BRK_CASE_REF_MAX, why,
+			 size)))
+		return r;
+	if (poc) {
+		static const struct {
+			const char *what;
+			size_t off;
+		} f[] = {
+			{ "poc.name", offsetof(Deconf__V1__PointOfContact, name) },
+			{ "poc.phone", offsetof(Deconf__V1__PointOfContact, phone) },
+			{ "poc.email", offsetof(Deconf__V1__PointOfContact, email) },
+			{ "poc.unit", offsetof(Deconf__V1__PointOfContact, unit) },
+		};
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+			const char *v = *(char *const *)((const char *)poc + f[i].off);
+			if (v && (r = text_ok(f[i].what, v, strlen(v), DECONF_POC_FIELD_MAX, why, size)))
+				return r;
+		}
 	}
 	if (op->op < DECONF__V1__OP__OP_ADD || op->op > DECONF__V1__OP__OP_QUERY) {
 		snprintf(why, size, "op %d is not add, renew, remove, close_case or query",
 			 (int)op->op);
-		return -1;
+		return R(INVALID_OP);
 	}
 	if (op->visibility < DECONF__V1__VISIBILITY__VISIBILITY_UNSPECIFIED ||
 	    op->visibility > DECONF__V1__VISIBILITY__VISIBILITY_RESTRICTED) {
 		snprintf(why, size, "visibility %d is unknown", (int)op->visibility);
-		return -1;
+		return R(INVALID_OP);
 	}
 	if (op->caution_flags & ~CAUTION_ALL) {
 		snprintf(why, size, "unknown caution flags 0x%x", op->caution_flags & ~CAUTION_ALL);
-		return -1;
+		return R(INVALID_OP);
 	}
 	if (op->expires_at < 0) {
 		snprintf(why, size, "expires_at is negative");
-		return -1;
+		return R(INVALID_OP);
 	}
 	if (!op->n_tokens && op->op != DECONF__V1__OP__OP_CLOSE_CASE) {
 		snprintf(why, size, "no tokens (only close_case may have none)");
-		return -1;
+		return R(INVALID_OP);
 	}
 	for (size_t i = 0; i < op->n_tokens; i++) {
 		const Deconf__V1__TokenRef *t = op->tokens[i];
+		int adds = op->op == DECONF__V1__OP__OP_ADD || op->op == DECONF__V1__OP__OP_RENEW ||
+			   op->op == DECONF__V1__OP__OP_QUERY;
 
 		if (t->token.len != DECONF_TOKEN_LEN) {
 			snprintf(why, size, "token %zu is %zu bytes, not %d", i, t->token.len,
 				 DECONF_TOKEN_LEN);
-			return -1;
+			return R(INVALID_OP);
 		}
 		if (!deconf_indicator_type_name(t->type)) {
 			snprintf(why, size, "token %zu has unknown indicator type %d", i,
 				 (int)t->type);
-			return -1;
+			return R(INVALID_OP);
 		}
 		if (!t->key_epoch) {
 			snprintf(why, size, "token %zu has key epoch 0", i);
-			return -1;
+			return R(INVALID_OP);
+		}
+		/* the epoch is the federation's to decide (its signed record) */
+		switch (brk_epochs_state(ep, t->key_epoch, now)) {
+		case -1:
+			snprintf(why, size,
+				 "token %zu: key epoch %u has not been published by the federation", i,
+				 t->key_epoch);
+			return R(UNKNOWN_EPOCH);
+		case 0:
+			if (adds) {
+				snprintf(why, size,
+					 "token %zu: key epoch %u is retired; resubmit under the "
+					 "current epoch",
+					 i, t->key_epoch);
+				return R(STALE_EPOCH);
+			}
+			break;
 		}
 		if ((t->valid_from && t->valid_to && t->valid_from > t->valid_to) ||
 		    t->valid_from < 0 || t->valid_to < 0) {
 			snprintf(why, size, "token %zu has a window that ends before it starts",
 				 i);
-			return -1;
+			return R(INVALID_OP);
 		}
 		/* IP addresses are reassigned: an IP entry without a window would
 		 * conflict with every later holder of the address */
@@ -109,21 +177,22 @@ static int op_ok(const Deconf__V1__CaseOp *op, char *why, size_t size)
 		    (op->op == DECONF__V1__OP__OP_ADD || op->op == DECONF__V1__OP__OP_QUERY) &&
 		    (!t->valid_from || !t->valid_to)) {
 			snprintf(why, size, "token %zu is an IP without an observation window", i);
-			return -1;
+			return R(INVALID_OP);
 		}
 	}
 	return 0;
 }
 
 int brk_submission_check(struct brk_directory *dir, const char *agency, size_t agency_len,
-			 const uint8_t *record, size_t len, size_t max_size,
+			 const uint8_t *record, size_t len, size_t max_size, int64_t now,
 			 struct brk_check *out)
 {
 	Deconf__V1__Envelope *env = NULL;
 	Deconf__V1__Submission *sub = NULL;
 	struct deconf_sign_key *key = NULL;
+	struct brk_epochs ep;
 	char errstr[256], why[200];
-	int rc;
+	int rc, reason;
 
 	memset(out, 0, sizeof(*out));
 	out->op_index = -1;
@@ -196,9 +265,14 @@ int brk_submission_check(struct brk_directory *dir, const char *agency, size_t a
 		refuse(out, R(INVALID_OP), -1, "the submission holds no ops");
 		goto out;
 	}
+	if (sub->created_at > now + FUTURE_SLACK_MS) {
+		refuse(out, R(MALFORMED), -1, "created_at is more than a day in the future");
+		goto out;
+	}
+	brk_directory_epochs(dir, &ep);
 	for (size_t i = 0; i < sub->n_ops; i++)
-		if (op_ok(sub->ops[i], why, sizeof(why))) {
-			refuse(out, R(INVALID_OP), (int)i, "op %zu: %s", i, why);
+		if ((reason = op_ok(sub->ops[i], &ep, now, why, sizeof(why)))) {
+			refuse(out, reason, (int)i, "op %zu: %s", i, why);
 			goto out;
 		}
 	out->sub = sub;

@@ -5,7 +5,11 @@
  * brk_submission_check() is the whole decision for one record, without
  * Kafka: size, Envelope, type, the agency named by the topic (known and
  * active in the directory), its signature, the Submission inside, that it
- * speaks for the topic's agency, and every op. A refused record gets one
+ * speaks for the topic's agency, and every op: its text fields within
+ * deconf/limits.h's bounds, valid UTF-8 without control characters
+ * (BAD_TEXT: they reach other agencies' screens), its tokens under key
+ * epochs the federation's record holds live (UNKNOWN_EPOCH, STALE_EPOCH:
+ * an agency cannot move the epoch). A refused record gets one
  * RejectReason and a sentence for the agency's IT staff. Replays (a
  * submission id seen before) are the caller's to detect: it alone knows
  * what was seen.
@@ -21,9 +25,10 @@
 #include <stdint.h>
 
 #include "deconf.pb-c.h"
+#include "deconf/limits.h"
 #include "directory.h"
 
-#define BRK_CASE_REF_MAX 128
+#define BRK_CASE_REF_MAX DECONF_CASE_REF_MAX
 #define BRK_SUBMISSION_ID_LEN 16
 
 struct brk_check {
@@ -35,11 +40,12 @@ struct brk_check {
 
 /*
  * Check one record read from deconf.submit.<agency> (agency/agency_len:
- * the topic's suffix). max_size: the largest record accepted. Fills *out;
- * returns 0, or DECONF_E_NOMEM (then nothing was decided).
+ * the topic's suffix) at time now (ms). max_size: the largest record
+ * accepted. Fills *out; returns 0, or DECONF_E_NOMEM (then nothing was
+ * decided).
  */
 int brk_submission_check(struct brk_directory *dir, const char *agency, size_t agency_len,
-			 const uint8_t *record, size_t len, size_t max_size,
+			 const uint8_t *record, size_t len, size_t max_size, int64_t now,
 			 struct brk_check *out);
 
 /* Name of a RejectReason ("bad_signature"...). */

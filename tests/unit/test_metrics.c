@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deconf/util.h"
 #include "metrics.h"
 
 /* Not ready before any part has registered (a broker that has just
@@ -29,11 +30,11 @@ static void test_ready(void **state)
 	matcher = brk_metrics_part(mx, "matcher");
 	assert_int_not_equal(ingest, matcher);
 	assert_false(brk_metrics_is_ready(mx, why, sizeof(why)));
-	assert_string_equal(why, "ingest not ready; matcher not ready");
+	assert_string_equal(why, "ingest not ready (starting); matcher not ready (starting)");
 
 	brk_metrics_ready(mx, ingest, 1);
 	assert_false(brk_metrics_is_ready(mx, why, sizeof(why)));
-	assert_string_equal(why, "matcher not ready");
+	assert_string_equal(why, "matcher not ready (starting)");
 
 	/* the matcher thread registers itself once more as it starts */
 	assert_int_equal(brk_metrics_part(mx, "matcher"), matcher);
@@ -41,9 +42,44 @@ static void test_ready(void **state)
 	assert_true(brk_metrics_is_ready(mx, why, sizeof(why)));
 	assert_string_equal(why, "");
 
-	brk_metrics_ready(mx, ingest, 0); /* e.g. a rebalance restoring partitions */
+	/* e.g. a rebalance: revoked until the group assigns again */
+	brk_metrics_status(mx, ingest, 0, "waiting for partitions");
 	assert_false(brk_metrics_is_ready(mx, why, sizeof(why)));
-	assert_string_equal(why, "ingest not ready");
+	assert_string_equal(why, "ingest not ready (waiting for partitions)");
+	brk_metrics_free(mx);
+}
+
+/*
+ * Ready is not just "assigned": a part with input waiting that commits
+ * nothing for stall_after (a batch failing again and again, a poison
+ * record) is stuck, and /readyz says so; one with nothing waiting is fine
+ * however long it is idle. /healthz fails only when a thread stops looping.
+ */
+static void test_stuck_and_hung(void **state)
+{
+	struct brk_metrics *mx = NULL;
+	char why[256];
+	int ingest;
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(brk_metrics_new(&mx), 0);
+	brk_metrics_set_stall(mx, 1000);
+	ingest = brk_metrics_part(mx, "ingest");
+	brk_metrics_status(mx, ingest, 1, "");
+	brk_metrics_committed(mx, ingest);
+	brk_metrics_heartbeat(mx, ingest);
+	t = deconf_mono_us();
+	assert_true(brk_metrics_is_ready_at(mx, t + 5000000, why, sizeof(why))); /* idle, no lag */
+	brk_metrics_set_lag(mx, ingest, 42);
+	assert_true(brk_metrics_is_ready_at(mx, t + 500000, why, sizeof(why)));
+	assert_false(brk_metrics_is_ready_at(mx, t + 1500000, why, sizeof(why)));
+	assert_non_null(strstr(why, "ingest stuck: 42 records waiting"));
+	brk_metrics_committed(mx, ingest); /* it moves again */
+	assert_true(brk_metrics_is_ready_at(mx, deconf_mono_us() + 500000, why, sizeof(why)));
+	assert_true(brk_metrics_is_alive_at(mx, t + 1500000, why, sizeof(why)));
+	assert_false(brk_metrics_is_alive_at(mx, t + 2500000, why, sizeof(why)));
+	assert_non_null(strstr(why, "ingest hung"));
 	brk_metrics_free(mx);
 }
 
@@ -70,6 +106,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready),
+		cmocka_unit_test(test_stuck_and_hung),
 		cmocka_unit_test(test_render),
 	};
 

@@ -17,6 +17,8 @@
 #define T(x) DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_##x
 #define OP(x) DECONF__V1__OP__OP_##x
 
+#define NOW 1764400000000LL /* the tests' clock; submissions are made at 1764300000000 */
+
 static struct deconf_sign_key *fed, *agency_key, *other_key;
 static struct brk_directory *dir;
 
@@ -129,7 +131,7 @@ static void check_sub(struct subm *s, const struct deconf_sign_key *key, const c
 					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
 					      "agency-a", key, &buf, &len),
 			 0);
-	assert_int_equal(brk_submission_check(dir, agency, strlen(agency), buf, len, 1 << 20, c),
+	assert_int_equal(brk_submission_check(dir, agency, strlen(agency), buf, len, 2 << 20, NOW, c),
 			 0);
 	free(buf);
 }
@@ -214,16 +216,16 @@ static void test_refused_records(void **state)
 	size_t len;
 
 	/* oversized: refused before any parsing */
-	assert_int_equal(brk_submission_check(dir, "agency-a", 8, (const uint8_t *)"xxxx", 4, 3,
+	assert_int_equal(brk_submission_check(dir, "agency-a", 8, (const uint8_t *)"xxxx", 4, 3, NOW,
 					      &c),
 			 0);
 	assert_int_equal(c.reason, R(OVERSIZED));
-	assert_int_equal(brk_submission_check(dir, "agency-a", 8, (const uint8_t *)"", 0, 100,
+	assert_int_equal(brk_submission_check(dir, "agency-a", 8, (const uint8_t *)"", 0, 100, NOW,
 					      &c),
 			 0);
 	assert_int_equal(c.reason, R(MALFORMED));
 	assert_int_equal(brk_submission_check(dir, "agency-a", 8,
-					      (const uint8_t *)"\xff\xff\xff\xff", 4, 100, &c),
+					      (const uint8_t *)"\xff\xff\xff\xff", 4, 100, NOW, &c),
 			 0);
 	assert_int_equal(c.reason, R(MALFORMED));
 
@@ -242,7 +244,7 @@ static void test_refused_records(void **state)
 					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT,
 					      "agency-a", agency_key, &buf, &len),
 			 0);
-	assert_int_equal(brk_submission_check(dir, "agency-a", 8, buf, len, 1 << 20, &c), 0);
+	assert_int_equal(brk_submission_check(dir, "agency-a", 8, buf, len, 1 << 20, NOW, &c), 0);
 	assert_int_equal(c.reason, R(WRONG_TYPE));
 	free(buf);
 	/* a signed payload that is no Submission */
@@ -250,7 +252,7 @@ static void test_refused_records(void **state)
 					      (const uint8_t *)"\xff\xff\xff", 3, "agency-a",
 					      agency_key, &buf, &len),
 			 0);
-	assert_int_equal(brk_submission_check(dir, "agency-a", 8, buf, len, 1 << 20, &c), 0);
+	assert_int_equal(brk_submission_check(dir, "agency-a", 8, buf, len, 1 << 20, NOW, &c), 0);
 	assert_int_equal(c.reason, R(MALFORMED));
 	free(buf);
 	/* a signed payload with a field this version does not know (tag 99) */
@@ -267,7 +269,7 @@ static void test_refused_records(void **state)
 					 "agency-a", agency_key, &buf, &len),
 				 0);
 		free(p);
-		assert_int_equal(brk_submission_check(dir, "agency-a", 8, buf, len, 1 << 20, &c),
+		assert_int_equal(brk_submission_check(dir, "agency-a", 8, buf, len, 1 << 20, NOW, &c),
 				 0);
 		assert_int_equal(c.reason, R(UNKNOWN_FIELDS));
 		free(buf);
@@ -345,7 +347,119 @@ static void test_op_rules(void **state)
 	s.op[0].expires_at = -1;
 	expect(&s, R(INVALID_OP), 0);
 	assert_string_equal(brk_reject_reason_name(R(BAD_SIGNATURE)), "bad_signature");
+	assert_string_equal(brk_reject_reason_name(R(BAD_TEXT)), "bad_text");
+	assert_string_equal(brk_reject_reason_name(R(UNKNOWN_EPOCH)), "unknown_epoch");
+	assert_string_equal(brk_reject_reason_name(R(UNPROCESSABLE)), "unprocessable");
 	assert_string_equal(brk_reject_reason_name(1000), "unknown");
+	/* created in the future, past clock skew */
+	subm_init(&s);
+	s.sub.created_at = NOW + 2 * 86400000LL;
+	expect(&s, R(MALFORMED), -1);
+}
+
+/*
+ * Text that reaches another agency's screen is bounded at ingest: each
+ * contact field at most 256 bytes (a 1,000,000-byte one was a poison
+ * pill), valid UTF-8, no control characters (terminal escapes), and so is
+ * the case ref.
+ */
+static void test_text_bounds(void **state)
+{
+	static char big[1000001], edge[258];
+	struct subm s;
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	memset(edge, 'y', 256);
+	subm_init(&s);
+	s.poc.name = big;
+	expect(&s, R(BAD_TEXT), 0);
+	subm_init(&s);
+	s.poc.unit = edge; /* exactly 256: fine */
+	expect(&s, 0, -1);
+	edge[256] = 'y';
+	subm_init(&s);
+	s.poc.unit = edge;
+	expect(&s, R(BAD_TEXT), 0);
+	subm_init(&s);
+	s.poc.phone = "\x1b]0;owned\x07\x1b[2J";
+	expect(&s, R(BAD_TEXT), 0);
+	subm_init(&s);
+	s.poc.email = "a\xff\xfe@example.org";
+	expect(&s, R(BAD_TEXT), 0);
+	subm_init(&s);
+	s.poc.name = "Det. Bj\xc3\xb6rk \xe2\x80\x94 unit 7"; /* UTF-8 is fine */
+	expect(&s, 0, -1);
+	subm_init(&s);
+	s.op[1].case_ref.data = (uint8_t *)"CASE\x1b[2J";
+	s.op[1].case_ref.len = 8;
+	expect(&s, R(BAD_TEXT), 1);
+	subm_init(&s);
+	s.op[1].case_ref.data = (uint8_t *)"CASE\xc0\xaf";
+	s.op[1].case_ref.len = 6;
+	expect(&s, R(BAD_TEXT), 1);
+}
+
+/* Publish a KeyEpochs record to the directory. */
+static void epochs(uint64_t serial, const uint32_t *e, const int64_t *retire, size_t n)
+{
+	Deconf__V1__KeyEpochs k = DECONF__V1__KEY_EPOCHS__INIT;
+	Deconf__V1__KeyEpoch v[4], *pv[4];
+	char errstr[256];
+	uint8_t *buf;
+	size_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		deconf__v1__key_epoch__init(&v[i]);
+		v[i].epoch = e[i];
+		v[i].retire_at = retire[i];
+		pv[i] = &v[i];
+	}
+	k.epochs = pv;
+	k.n_epochs = n;
+	k.serial = serial;
+	assert_int_equal(deconf_envelope_seal(&k.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_KEY_EPOCHS,
+					      "federation", fed, &buf, &len),
+			 0);
+	assert_int_equal(brk_directory_apply(dir, BRK_EPOCHS_KEY, strlen(BRK_EPOCHS_KEY), buf, len,
+					     errstr, sizeof(errstr)),
+			 0);
+	free(buf);
+}
+
+/*
+ * Key epochs are the federation's: without its record only epoch 1 is
+ * accepted; with one, an epoch it does not list is unknown, a retired one
+ * is stale for anything that stores or asks (removing under it is fine).
+ * Runs last: the directory keeps the record.
+ */
+static void test_epochs(void **state)
+{
+	struct subm s;
+
+	(void)state;
+	subm_init(&s);
+	s.tr[1].key_epoch = 2;
+	expect(&s, R(UNKNOWN_EPOCH), 0);
+	subm_init(&s);
+	s.tr[2].key_epoch = UINT32_MAX; /* the epoch wipe */
+	expect(&s, R(UNKNOWN_EPOCH), 1);
+	epochs(1, (uint32_t[]){ 1, 2 }, (int64_t[]){ NOW - 1, 0 }, 2);
+	subm_init(&s);
+	expect(&s, R(STALE_EPOCH), 0);
+	for (int i = 0; i < 3; i++)
+		s.tr[i].key_epoch = 2;
+	expect(&s, 0, -1);
+	s.tr[2].key_epoch = 3;
+	expect(&s, R(UNKNOWN_EPOCH), 1);
+	subm_init(&s);
+	s.op[0].op = s.op[1].op = OP(REMOVE); /* removing under a retired epoch */
+	expect(&s, 0, -1);
+	/* retiring in the future: still live */
+	epochs(2, (uint32_t[]){ 1, 2 }, (int64_t[]){ NOW + 1000, 0 }, 2);
+	subm_init(&s);
+	expect(&s, 0, -1);
 }
 
 int main(void)
@@ -354,6 +468,8 @@ int main(void)
 		cmocka_unit_test(test_accepted_and_token_ops),
 		cmocka_unit_test(test_refused_records),
 		cmocka_unit_test(test_op_rules),
+		cmocka_unit_test(test_text_bounds),
+		cmocka_unit_test(test_epochs),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
