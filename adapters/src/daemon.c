@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
+#include "deconf/text.h"
 #include "deconf/util.h"
 #include "input.h"
 #include "notices.h"
@@ -40,6 +41,31 @@ struct daemon {
 	volatile int *reopen;
 };
 
+/*
+ * Text from the wire reaches this file inside notices, as JSON made by
+ * adp_notice_json() (outbox lines, webhook bodies). The spool adds its own:
+ * a file's name is whatever was dropped into the directory, and the
+ * .result JSON repeats it with the submit report. Names are escaped for the
+ * log and repaired to valid UTF-8 for JSON (json_string() would return NULL
+ * on invalid UTF-8 and the field would vanish).
+ */
+
+/* Text as a JSON string, valid UTF-8 first; NULL only when out of memory. */
+static json_t *jtext(const char *s)
+{
+	char *u = deconf_text_utf8_dup(s, strlen(s));
+	json_t *j = u ? json_string(u) : NULL;
+
+	free(u);
+	return j;
+}
+
+/* A spool file's name for a log line. */
+static const char *shown(char *buf, size_t size, const char *name)
+{
+	return deconf_text_for_terminal(buf, size, name, strlen(name));
+}
+
 /* ------------------------------------------------------ notices outbox */
 
 static void on_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const char *value,
@@ -49,6 +75,9 @@ static void on_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const c
 	char *line = adp_notice_json(n, value, value_len);
 	size_t len;
 
+	if (!line)
+		deconf_log(DECONF_LOG_ERR, "RUN", "%s: out of memory writing a notice",
+			   d->outbox_path);
 	if (!line || d->outbox_fd < 0) {
 		free(line);
 		return;
@@ -92,14 +121,16 @@ static void process_file(struct daemon *d, const char *name)
 	struct adp_submit_stats st = { 0 };
 	struct adp_submit_opts o = { .source = name };
 	char path[4096], dst[4096], result[4200], errstr[1024] = "", *report = NULL;
+	char esc[1024], esc_result[1024];
 	size_t report_len = 0;
 	const char *status;
 	json_t *res, *errors;
 	char *text;
-	int rc;
+	int rc, bad = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", d->spool, name);
-	deconf_log(DECONF_LOG_NOTICE, "RUN", "processing %s", path);
+	deconf_log(DECONF_LOG_NOTICE, "RUN", "processing %s/%s", d->spool,
+		   shown(esc, sizeof(esc), name));
 	rc = adp_input_read(&in, path, ADP_FORMAT_AUTO, 1000, NULL, NULL, errstr,
 			    sizeof(errstr));
 	if (!rc) {
@@ -113,9 +144,9 @@ static void process_file(struct daemon *d, const char *name)
 		 : rc == DECONF_E_MALFORMED	? "refused"
 		 : rc == DECONF_E_KAFKA || rc == DECONF_E_TIMEOUT ? "queued"
 							: "failed";
-	res = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "file", name,
-			"status", status, "finished_at", (json_int_t)deconf_now_ms(), "cases",
-			(json_int_t)st.cases, "cases_withheld", (json_int_t)st.cases_withheld,
+	res = json_pack("{s:o,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "file",
+			jtext(name), "status", status, "finished_at", (json_int_t)deconf_now_ms(),
+			"cases", (json_int_t)st.cases, "cases_withheld", (json_int_t)st.cases_withheld,
 			"indicators", (json_int_t)st.indicators, "refused",
 			(json_int_t)st.invalid, "unchanged", (json_int_t)st.unchanged, "ops",
 			(json_int_t)st.ops, "submissions", (json_int_t)st.submissions,
@@ -126,28 +157,39 @@ static void process_file(struct daemon *d, const char *name)
 		if (!(nl = strchr(l, '\n')))
 			break;
 		*nl = '\0';
-		json_array_append_new(errors, json_string(l));
+		if (json_array_append_new(errors, jtext(l)))
+			bad = 1;
 	}
-	if (rc && errstr[0] && rc != DECONF_E_MALFORMED)
-		json_object_set_new(res, "error", json_string(errstr));
-	json_object_set_new(res, "errors", errors);
+	if (rc && errstr[0] && rc != DECONF_E_MALFORMED &&
+	    json_object_set_new(res, "error", jtext(errstr)))
+		bad = 1;
+	if (json_object_set_new(res, "errors", errors))
+		bad = 1;
 	if ((rc = move_aside(d, name, strcmp(status, "refused") && strcmp(status, "failed")
 					      ? "done"
 					      : "failed",
 			     dst, sizeof(dst)))) {
 		/* cannot move: stop looking at it anyway, or we would loop */
-		deconf_log(DECONF_LOG_ERR, "RUN", "%s: cannot move aside: %s", path, strerror(rc));
+		deconf_log(DECONF_LOG_ERR, "RUN", "%s/%s: cannot move aside: %s", d->spool,
+			   esc, strerror(rc));
 		snprintf(dst, sizeof(dst), "%s", path);
 	}
 	snprintf(result, sizeof(result), "%s.result", dst);
-	if ((text = json_dumps(res, JSON_INDENT(2) | JSON_ENSURE_ASCII))) {
-		if (deconf_file_write(result, text, strlen(text), 0640, 0, errstr, sizeof(errstr)))
-			deconf_log(DECONF_LOG_ERR, "RUN", "%s", errstr);
+	shown(esc_result, sizeof(esc_result), result);
+	/* a result without its file name or errors would mislead: none instead */
+	if (!res || bad || !(text = json_dumps(res, JSON_INDENT(2) | JSON_ENSURE_ASCII))) {
+		deconf_log(DECONF_LOG_ERR, "RUN", "%s: out of memory", esc_result);
+	} else {
+		/* errstr would name the path raw: log the escaped one */
+		if ((rc = deconf_file_write(result, text, strlen(text), 0640, 0, errstr,
+					    sizeof(errstr))))
+			deconf_log(DECONF_LOG_ERR, "RUN", "%s: %s", esc_result,
+				   deconf_strerror(rc));
 		free(text);
 	}
 	deconf_log(DECONF_LOG_NOTICE, "RUN", "%s: %s (%llu op(s), %llu refused); result in %s",
-		   name, status, (unsigned long long)st.ops, (unsigned long long)st.invalid,
-		   result);
+		   esc, status, (unsigned long long)st.ops, (unsigned long long)st.invalid,
+		   esc_result);
 	json_decref(res);
 	free(report);
 	adp_input_free(in);
@@ -339,7 +381,8 @@ int adp_daemon_run(struct adp_agency *a, volatile int *stop, volatile int *reope
 		   char *errstr, size_t errstr_size)
 {
 	struct daemon d = { .a = a, .outbox_fd = -1, .reopen = reopen };
-	struct adp_notice_stats st;
+	/* zeroed: the last log line reads it even when stopped before a fetch */
+	struct adp_notice_stats st = { 0 };
 	struct adp_notices_opts no = { .follow = 1, .stop = stop, .cb = on_notice,
 				       .opaque = &d, .idle = idle };
 	struct stat sb;

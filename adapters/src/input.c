@@ -28,6 +28,7 @@
 
 #include "deconf.pb-c.h"
 #include "deconf/err.h"
+#include "deconf/text.h"
 #include "deconf/token.h"
 #include "input.h"
 
@@ -260,51 +261,6 @@ static const char *shown(char *buf, size_t size, const void *s, size_t len)
 	buf[o++] = '"';
 	buf[o] = '\0';
 	return buf;
-}
-
-/*
- * 0: valid UTF-8 without control characters; 1: invalid UTF-8 (overlong
- * forms, surrogates and values past U+10FFFF included); 2: a control
- * character (C0, DEL or C1).
- */
-static int text_check(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned c = s[i], cp, n;
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return 2;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
-			return 1;
-		if (len - i - 1 < n)
-			return 1;
-		for (unsigned k = 1; k <= n; k++) {
-			unsigned b = s[i + k];
-
-			if ((b & 0xc0) != 0x80)
-				return 1;
-			cp = cp << 6 | (b & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 1;
-		if (cp <= 0x9f)
-			return 2; /* C1 controls */
-		i += n + 1;
-	}
-	return 0;
 }
 
 static uint64_t hash_bytes(const void *s, size_t len)
@@ -651,10 +607,11 @@ static const char *case_ref_problem(const unsigned char *ref, size_t len)
 		return "case_ref is longer than 128 bytes";
 	if (memchr(ref, '\0', len))
 		return "case_ref contains a NUL byte";
-	switch (text_check(ref, len)) {
-	case 1:
+	/* the length and NUL were checked above, with their own messages */
+	switch (deconf_text_check(ref, len, len)) {
+	case DECONF_TEXT_BAD_UTF8:
 		return "case_ref is not valid UTF-8";
-	case 2:
+	case DECONF_TEXT_CONTROL:
 		return "case_ref contains a control character";
 	}
 	if (ref[0] == ' ' || ref[len - 1] == ' ')
@@ -831,17 +788,17 @@ static char **poc_slot(struct adp_case *c, enum poc_field f)
 /* Free text of a point of contact or a qualifier; returns NULL or the problem. */
 static const char *text_problem(const char *s, size_t len, size_t max)
 {
+	int rc;
+
 	if (len > max)
 		return max == ADP_INPUT_POC_MAX ? "is longer than 256 bytes"
 						: "is longer than 128 bytes";
 	if (memchr(s, '\0', len))
 		return "contains a NUL byte";
-	switch (text_check((const unsigned char *)s, len)) {
-	case 1:
-		return "is not valid UTF-8";
-	case 2:
-		return "contains a control character";
-	}
+	/* the length was checked above: what is left is "is not valid UTF-8"
+	 * or "contains a control character" */
+	if ((rc = deconf_text_check(s, len, max)))
+		return deconf_text_problem(rc);
 	return NULL;
 }
 

@@ -13,6 +13,7 @@
 #include "deconf.pb-c.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
+#include "deconf/text.h"
 #include "deconf/util.h"
 #include "input.h"
 #include "normalize.h"
@@ -104,6 +105,7 @@ static int cmd_hash(struct args *ar, int argc, char **argv)
 	struct adp_norm_opts opts = { .default_region = ar->region ? ar->region : "US" };
 	uint8_t canon[ADP_CANON_MAX], token[DECONF_TOKEN_LEN];
 	char errstr[512], hex[2 * ADP_CANON_MAX + 1];
+	char shown[DECONF_TEXT_TERMINAL_SIZE(ADP_CANON_MAX)];
 	const char *key_file = ar->key_file;
 	size_t len;
 	uint32_t epoch;
@@ -150,8 +152,9 @@ static int cmd_hash(struct args *ar, int argc, char **argv)
 	if (type == DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_IP)
 		printf("canonical: %s (raw bytes, %zu)\n", deconf_hex_encode(hex, canon, len),
 		       len);
-	else
-		printf("canonical: %.*s\n", (int)len, canon);
+	else /* escaped: nothing the normalizer let through drives the terminal */
+		printf("canonical: %s\n",
+		       deconf_text_for_terminal(shown, sizeof(shown), canon, len));
 	printf("epoch:     %u\n", epoch);
 	printf("token:     %s\n", deconf_hex_encode(hex, token, sizeof(token)));
 	ret = 0;
@@ -171,10 +174,14 @@ static void input_progress(void *opaque, uint64_t done, uint64_t total, uint64_t
 
 static void print_summary(const char *what, const struct adp_submit_stats *st, int dry)
 {
+	char shown[1024];
+
+	/* what may be a file name, and a file name can hold anything */
+	deconf_text_for_terminal(shown, sizeof(shown), what, strlen(what));
 	fprintf(stderr,
 		"%s: %llu case(s), %llu indicator(s); %llu refused, %llu case(s) withheld; "
 		"%llu unchanged; %llu token op(s) %s",
-		what, (unsigned long long)st->cases, (unsigned long long)st->indicators,
+		shown, (unsigned long long)st->cases, (unsigned long long)st->indicators,
 		(unsigned long long)st->invalid, (unsigned long long)st->cases_withheld,
 		(unsigned long long)st->unchanged, (unsigned long long)st->ops,
 		dry ? "would be sent (dry run)\n" : "sent");
@@ -281,9 +288,12 @@ static int cmd_case(struct args *ar, int argc, char **argv, int close)
 	c.visibility = DECONF__V1__VISIBILITY__VISIBILITY_NORMAL;
 	c.first_line = 1;
 	rc = adp_submit_cases(&a, &c, 1, &o, &st, errstr, sizeof(errstr));
-	if (!rc && !st.ops)
+	if (!rc && !st.ops) {
+		char ref[1024];
 		fprintf(stderr, "deconf-adapter: the ledger holds nothing %s for case %s\n",
-			close ? "to close" : "to withdraw", argv[0]);
+			close ? "to close" : "to withdraw",
+			deconf_text_for_terminal(ref, sizeof(ref), argv[0], strlen(argv[0])));
+	}
 	print_summary(close ? "close" : "withdraw", &st, 0);
 	ret = finish(rc, errstr);
 	adp_agency_close(&a);

@@ -1,5 +1,6 @@
 /* notices.c — fetch, verify, deduplicate and show conflict notices. */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,7 @@
 #include "deconf/err.h"
 #include "deconf/kafka.h"
 #include "deconf/log.h"
+#include "deconf/text.h"
 #include "deconf/util.h"
 #include "notices.h"
 
@@ -57,20 +59,40 @@ static void time_str(char *buf, size_t size, int64_t ms)
 	strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-/* A bytes field as printable text (ids and case refs are ASCII in practice). */
-static void text(char *buf, size_t size, ProtobufCBinaryData b)
-{
-	size_t n = 0;
+/*
+ * Everything below that came from the wire (the counterpart's names,
+ * contact and case ref, the recipient's case ref) was written by another
+ * agency, and the raw value from the ledger by whoever wrote the agency's
+ * input files: none of it is trusted to have been checked. The terminal
+ * gets it through deconf_text_for_terminal(), JSON through
+ * deconf_text_utf8_dup().
+ */
 
-	for (size_t i = 0; i < b.len && n + 1 < size; i++)
-		buf[n++] = b.data[i] >= 0x20 && b.data[i] < 0x7f ? (char)b.data[i] : '?';
-	buf[n] = '\0';
+/* Text for the terminal, escaped, whole unless memory runs out (then cut
+ * with "..."). */
+static void put_text(FILE *out, const void *s, size_t len)
+{
+	char small[1024], *buf = small;
+	size_t size = sizeof(small);
+
+	if (len > (sizeof(small) - 1) / 4 && len < (SIZE_MAX - 1) / 4 &&
+	    (buf = malloc(DECONF_TEXT_TERMINAL_SIZE(len))))
+		size = DECONF_TEXT_TERMINAL_SIZE(len);
+	else
+		buf = small;
+	fputs(deconf_text_for_terminal(buf, size, s, len), out);
+	if (buf != small)
+		free(buf);
 }
 
-static void print_value(FILE *out, const char *value, size_t len)
+static void put_str(FILE *out, const char *s)
 {
-	for (size_t i = 0; i < len; i++)
-		fputc((unsigned char)value[i] < 0x20 ? '?' : value[i], out);
+	put_text(out, s, s ? strlen(s) : 0);
+}
+
+static void put_bytes(FILE *out, ProtobufCBinaryData b)
+{
+	put_text(out, b.data, b.len);
 }
 
 void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char *value,
@@ -78,15 +100,16 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 {
 	const Deconf__V1__Counterpart *cp = n->counterpart;
 	const char *type = deconf_indicator_type_name(n->type);
-	char when[40], ref[160], id[40], agency[80], hex[33];
+	char when[40], hex[33];
 
 	time_str(when, sizeof(when), n->created_at);
-	text(ref, sizeof(ref), n->case_ref);
 	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > 16 ? 16 : n->notice_id.len);
 	fprintf(out, "%s  %s  (notice %s)\n", kind_name(n->kind), when, hex);
-	fprintf(out, "  your case:    %s, %s ", ref, type ? type : "?");
+	fputs("  your case:    ", out);
+	put_bytes(out, n->case_ref);
+	fprintf(out, ", %s ", type ? type : "?");
 	if (value)
-		print_value(out, value, value_len);
+		put_text(out, value, value_len);
 	else
 		fputs("(no longer in the ledger)", out);
 	fputc('\n', out);
@@ -94,25 +117,42 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 		const Deconf__V1__PointOfContact *poc = cp->poc;
 		int first = 1;
 
-		text(agency, sizeof(agency), cp->agency_id);
-		text(id, sizeof(id), cp->case_ref);
-		time_str(when, sizeof(when), cp->first_seen);
-		fprintf(out, "  %s %s (%s; %s, %s)", 
+		fprintf(out, "  %s ",
 			n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH
 				? "matched by:  "
-				: "also held by:",
-			cp->agency_name && *cp->agency_name ? cp->agency_name : agency, agency,
-			level_name(cp->level), cp->country && *cp->country ? cp->country : "?");
-		if (cp->case_ref.len)
-			fprintf(out, ", case %s", id);
-		if (cp->first_seen)
+				: "also held by:");
+		if (cp->agency_name && *cp->agency_name)
+			put_str(out, cp->agency_name);
+		else
+			put_bytes(out, cp->agency_id);
+		fputs(" (", out);
+		put_bytes(out, cp->agency_id);
+		fprintf(out, "; %s, ", level_name(cp->level));
+		put_str(out, cp->country && *cp->country ? cp->country : "?");
+		fputc(')', out);
+		if (cp->case_ref.len) {
+			fputs(", case ", out);
+			put_bytes(out, cp->case_ref);
+		}
+		if (cp->first_seen) {
+			time_str(when, sizeof(when), cp->first_seen);
 			fprintf(out, ", since %s", when);
+		}
 		fputc('\n', out);
-		if (poc)
-			fprintf(out, "  contact:      %s%s%s%s%s%s%s\n", poc->name ? poc->name : "",
-				poc->phone && *poc->phone ? ", " : "", poc->phone ? poc->phone : "",
-				poc->email && *poc->email ? ", " : "", poc->email ? poc->email : "",
-				poc->unit && *poc->unit ? ", " : "", poc->unit ? poc->unit : "");
+		if (poc) {
+			const char *f[] = { poc->name, poc->phone, poc->email, poc->unit };
+			int any = 0;
+
+			fputs("  contact:      ", out);
+			for (size_t i = 0; i < 4; i++) {
+				if (!f[i] || !*f[i])
+					continue;
+				if (any++)
+					fputs(", ", out);
+				put_str(out, f[i]);
+			}
+			fputc('\n', out);
+		}
 		if (cp->caution_flags) {
 			fputs("  caution:      ", out);
 			for (unsigned b = 0; b < 6; b++)
@@ -133,12 +173,69 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 	}
 }
 
+/*
+ * Text as a JSON string. json_string() returns NULL for invalid UTF-8,
+ * and json_object_set_new() then drops the field without a word: repair
+ * first. NULL only when out of memory.
+ */
+static json_t *jtext(const void *s, size_t len)
+{
+	char *u = deconf_text_utf8_dup(s, len);
+	json_t *j = u ? json_string(u) : NULL;
+
+	free(u);
+	return j;
+}
+
+static json_t *jstr(const char *s)
+{
+	return jtext(s, s ? strlen(s) : 0);
+}
+
 static json_t *jbytes(ProtobufCBinaryData b)
 {
-	char buf[512];
+	return jtext(b.data, b.len);
+}
 
-	text(buf, sizeof(buf), b);
-	return json_string(buf);
+/* json_object_set_new(), noting a failure (a NULL value: out of memory)
+ * in *bad instead of losing the field quietly. */
+static void set(json_t *o, const char *key, json_t *v, int *bad)
+{
+	if (json_object_set_new(o, key, v))
+		*bad = 1;
+}
+
+/*
+ * JSON_ENSURE_ASCII leaves DEL as a raw byte (jansson escapes only what is
+ * below 0x20 and above 0x7f): write it as \u007f too, so a JSON line
+ * shown on a terminal holds no control byte at all. Outside strings the
+ * encoder writes no DEL, so every one is inside a string. Takes s over.
+ */
+static char *escape_del(char *s)
+{
+	size_t n = 0, len = strlen(s);
+	char *out, *o;
+
+	for (size_t i = 0; i < len; i++)
+		n += s[i] == 0x7f;
+	if (!n)
+		return s;
+	if (!(out = malloc(len + 5 * n + 1))) {
+		free(s);
+		return NULL;
+	}
+	o = out;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == 0x7f) {
+			memcpy(o, "\\u007f", 6);
+			o += 6;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	free(s);
+	return out;
 }
 
 char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
@@ -146,53 +243,55 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 {
 	json_t *o = json_object(), *cp;
 	char hex[2 * 64 + 1], *s;
+	const char *type = deconf_indicator_type_name(n->type);
+	int bad = 0;
 
 	if (!o)
 		return NULL;
 	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > 64 ? 64 : n->notice_id.len);
-	json_object_set_new(o, "notice_id", json_string(hex));
-	json_object_set_new(o, "kind", json_string(kind_name(n->kind)));
-	json_object_set_new(o, "case_ref", jbytes(n->case_ref));
-	json_object_set_new(o, "type", json_string(deconf_indicator_type_name(n->type)
-							   ? deconf_indicator_type_name(n->type)
-							   : "unknown"));
-	json_object_set_new(o, "value", value ? json_stringn_nocheck(value, value_len)
-					       : json_null());
-	json_object_set_new(o, "key_epoch", json_integer(n->key_epoch));
+	set(o, "notice_id", json_string(hex), &bad);
+	set(o, "kind", json_string(kind_name(n->kind)), &bad);
+	set(o, "case_ref", jbytes(n->case_ref), &bad);
+	set(o, "type", json_string(type ? type : "unknown"), &bad);
+	set(o, "value", value ? jtext(value, value_len) : json_null(), &bad);
+	set(o, "key_epoch", json_integer(n->key_epoch), &bad);
 	deconf_hex_encode(hex, n->token.data, n->token.len > 64 ? 64 : n->token.len);
-	json_object_set_new(o, "token", json_string(hex));
-	json_object_set_new(o, "created_at", json_integer(n->created_at));
+	set(o, "token", json_string(hex), &bad);
+	set(o, "created_at", json_integer(n->created_at), &bad);
 	if (n->expires_at)
-		json_object_set_new(o, "expires_at", json_integer(n->expires_at));
+		set(o, "expires_at", json_integer(n->expires_at), &bad);
 	if (n->counterpart) {
 		const Deconf__V1__Counterpart *c = n->counterpart;
 		json_t *caution = json_array();
 
 		cp = json_object();
-		json_object_set_new(cp, "agency_id", jbytes(c->agency_id));
-		json_object_set_new(cp, "agency_name", json_string(c->agency_name ? c->agency_name : ""));
-		json_object_set_new(cp, "level", json_string(level_name(c->level)));
-		json_object_set_new(cp, "country", json_string(c->country ? c->country : ""));
-		json_object_set_new(cp, "case_ref", c->case_ref.len ? jbytes(c->case_ref)
-								     : json_null());
-		if (c->poc)
-			json_object_set_new(
-				cp, "poc",
-				json_pack("{s:s,s:s,s:s,s:s}", "name", c->poc->name ? c->poc->name : "",
-					  "phone", c->poc->phone ? c->poc->phone : "", "email",
-					  c->poc->email ? c->poc->email : "", "unit",
-					  c->poc->unit ? c->poc->unit : ""));
+		set(cp, "agency_id", jbytes(c->agency_id), &bad);
+		set(cp, "agency_name", jstr(c->agency_name), &bad);
+		set(cp, "level", json_string(level_name(c->level)), &bad);
+		set(cp, "country", jstr(c->country), &bad);
+		set(cp, "case_ref", c->case_ref.len ? jbytes(c->case_ref) : json_null(), &bad);
+		if (c->poc) {
+			json_t *poc = json_object();
+
+			set(poc, "name", jstr(c->poc->name), &bad);
+			set(poc, "phone", jstr(c->poc->phone), &bad);
+			set(poc, "email", jstr(c->poc->email), &bad);
+			set(poc, "unit", jstr(c->poc->unit), &bad);
+			set(cp, "poc", poc, &bad);
+		}
 		for (unsigned b = 0; b < 6; b++)
-			if (c->caution_flags & (1u << b))
-				json_array_append_new(caution, json_string(caution_names[b]));
-		json_object_set_new(cp, "caution", caution);
-		json_object_set_new(cp, "first_seen", json_integer(c->first_seen));
-		json_object_set_new(o, "counterpart", cp);
+			if ((c->caution_flags & (1u << b)) &&
+			    json_array_append_new(caution, json_string(caution_names[b])))
+				bad = 1;
+		set(cp, "caution", caution, &bad);
+		set(cp, "first_seen", json_integer(c->first_seen), &bad);
+		set(o, "counterpart", cp, &bad);
 	}
-	/* Invalid UTF-8 in a raw value must not lose the line: ensure_ascii. */
-	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	/* ASCII only: a line shown on a terminal (notices --json) carries no
+	 * raw C1 or bidi control either; they are \u escapes. */
+	s = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
-	return s;
+	return s ? escape_del(s) : NULL;
 }
 
 void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
@@ -200,11 +299,13 @@ void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
 {
 	char *s = adp_notice_json(n, value, value_len);
 
-	if (s) {
-		fputs(s, out);
-		fputc('\n', out);
-		free(s);
+	if (!s) {
+		deconf_log(DECONF_LOG_ERR, "NOTICES", "out of memory showing a notice");
+		return;
 	}
+	fputs(s, out);
+	fputc('\n', out);
+	free(s);
 }
 
 /* ------------------------------------------------------------ fetching */

@@ -57,12 +57,28 @@ int adp_notices_fetch(struct adp_agency *a, const struct adp_notices_opts *o,
 int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
 		     size_t errstr_size);
 
-/* Print one notice in plain words, or as one JSON line. */
+/*
+ * Showing a notice. Its text was written by other agencies (names, contact,
+ * case refs) or read back from the ledger (the agency's own case ref and raw
+ * value, from a file that could hold anything), and none of it is trusted:
+ *
+ * - adp_notice_print(): plain words for a terminal. Every piece of text goes
+ *   through deconf_text_for_terminal(): control characters (C0, DEL, C1),
+ *   invalid UTF-8 and bidi controls are shown as \xNN or \u{XXXX}, so
+ *   nothing in a notice can drive the terminal or reorder the line.
+ * - adp_notice_json(): one JSON object, the form of `notices --json`, of
+ *   each line of run.outbox_file and of each webhook POST body. Text is
+ *   made valid UTF-8 first (deconf_text_utf8_dup(): each invalid byte and
+ *   NUL becomes U+FFFD), so no field is ever dropped; the result is ASCII
+ *   only, every control, C1 and bidi character written as a \u escape.
+ *   Returns a malloc'ed string (no newline), NULL only when out of memory
+ *   (never a partial object).
+ * - adp_notice_print_json(): adp_notice_json() and a newline.
+ */
 void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char *value,
 		      size_t value_len);
 void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
 			   const char *value, size_t value_len);
-/* The same JSON object as a malloc'ed string (no newline); NULL on ENOMEM. */
 char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 		      size_t value_len);
 

@@ -9,6 +9,7 @@
 #include "deconf/err.h"
 #include "deconf/kafka.h"
 #include "deconf/log.h"
+#include "deconf/text.h"
 #include "deconf/util.h"
 #include "progress.h"
 #include "submit.h"
@@ -45,6 +46,10 @@ struct run {
 	const struct adp_submit_opts *o;
 	struct adp_submit_stats *st;
 	FILE *report;
+	/* The report goes to a terminal, or into a spool file's .result: what
+	 * it repeats of the input (the file's name, case refs, also read back
+	 * from the ledger by resubmit) is escaped there. */
+	char source[1024];
 	size_t max_batch;
 	int64_t timeout_ms;
 	rd_kafka_t *rk;
@@ -521,8 +526,8 @@ static int tokenize_case(struct run *r, const struct adp_case *c, struct tok *to
 		if (rc == DECONF_E_NOMEM)
 			return rc;
 		if (rc) {
-			fprintf(r->report, "%s:%u: %s: %s\n", r->o->source ? r->o->source : "-",
-				ind->line, deconf_indicator_type_name(ind->type), why);
+			fprintf(r->report, "%s:%u: %s: %s\n", r->source, ind->line,
+				deconf_indicator_type_name(ind->type), why);
 			(*n_bad)++;
 			continue;
 		}
@@ -635,10 +640,14 @@ static int plan_case(struct run *r, const struct adp_case *c)
 		goto out;
 	r->st->invalid += n_bad;
 	if ((c->invalid || n_bad) && !r->o->skip_invalid) {
+		char ref[DECONF_TEXT_TERMINAL_SIZE(ADP_LEDGER_CASE_MAX)];
+
 		r->st->cases_withheld++;
 		fprintf(r->report, "%s:%u: case %s not published: fix the line(s) above, or "
 				   "run with --skip-invalid to publish its valid rows\n",
-			r->o->source ? r->o->source : "-", c->first_line, c->case_ref);
+			r->source, c->first_line,
+			deconf_text_for_terminal(ref, sizeof(ref), c->case_ref,
+						 strlen(c->case_ref)));
 		goto out;
 	}
 	case_digest(c, digest);
@@ -716,6 +725,8 @@ static int run_init(struct run *r, struct adp_agency *a, const struct adp_submit
 	r->o = o;
 	r->st = st;
 	r->report = o->report ? o->report : stderr;
+	deconf_text_for_terminal(r->source, sizeof(r->source), o->source ? o->source : "-",
+				 strlen(o->source ? o->source : "-"));
 	r->errstr = errstr;
 	r->errstr_size = errstr_size;
 	r->max_batch = (size_t)deconf_conf_get_int(a->conf, "submit.max_batch_bytes");
@@ -799,20 +810,23 @@ int adp_submit_input(struct adp_agency *a, const struct adp_input *in,
 		goto out;
 	for (size_t i = 0; i < n_err; i++) {
 		const struct adp_input_error *e = adp_input_error_at(in, i);
-		fprintf(r.report, "%s:%u: %s\n", o->source ? o->source : "-", e->line,
-			e->reason);
+		/* the reader escapes what it quotes; escaped again all the same */
+		char why[DECONF_TEXT_TERMINAL_SIZE(512)];
+
+		fprintf(r.report, "%s:%u: %s\n", r.source, e->line,
+			deconf_text_for_terminal(why, sizeof(why), e->reason, strlen(e->reason)));
 		if (e->case_idx == ADP_INPUT_NO_CASE)
 			uncased++;
 	}
 	if (adp_input_error_total(in) > n_err)
-		fprintf(r.report, "%s: %zu more error(s) not shown\n",
-			o->source ? o->source : "-", adp_input_error_total(in) - n_err);
+		fprintf(r.report, "%s: %zu more error(s) not shown\n", r.source,
+			adp_input_error_total(in) - n_err);
 	st->invalid += adp_input_error_total(in);
 	if (uncased && !o->skip_invalid) {
 		/* Rows that belong to no known case may hide any case's rows. */
 		fprintf(r.report, "%s: nothing published: %zu line(s) could not be tied to a "
 				  "case; fix them or run with --skip-invalid\n",
-			o->source ? o->source : "-", uncased);
+			r.source, uncased);
 		st->cases = n;
 		st->cases_withheld = n;
 		rc = DECONF_E_MALFORMED;
