@@ -79,7 +79,9 @@ static const char usage[] =
 	"      until SIGTERM or SIGINT.\n"
 	"\n"
 	"Agency ids: 2..63 characters of a-z, 0-9 and '-', not starting with '-' (they\n"
-	"name topics and TLS principals).\n"
+	"name topics and TLS principals); not reserved: admin, anonymous, deconf,\n"
+	"deconf-*, kafka, kafka-*, broker, controller, deconfctl, federation,\n"
+	"operator, root (Kafka's super users and the federation's own services).\n"
 	"\n"
 	"Exit status: 0 done; 1 failed; 2 bad usage or configuration.\n";
 
@@ -476,6 +478,15 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 	if (!deconf_agency_id_valid(id, strlen(id)))
 		return fail(2, "'%s' is not an agency id: 2..63 of a-z, 0-9 and '-', not starting "
 			       "with '-'",
+			    id);
+	/* its certificate's CN would be (or map to) a Kafka super user or one of
+	 * the federation's own services: reading every agency's notices,
+	 * deconf.tokens and the audit */
+	if (deconf_agency_id_reserved(id, strlen(id)))
+		return fail(2, "'%s' is a reserved id: its certificate would be, or could map to, "
+			       "a Kafka super user or one of the federation's own services, with "
+			       "more rights than an agency (the reserved ids: --help); choose another "
+			       "id",
 			    id);
 	if (!name || !level || !country || !pn || !pp || !pe)
 		return fail(2, "agency add %s: --name, --level, --country, --poc-name, --poc-phone "

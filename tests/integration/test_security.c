@@ -15,7 +15,9 @@
  *   - a certificate of another federation's CA cannot connect (TLS alert);
  *   - a suspended agency's submissions are refused by the broker
  *     (REJECT_REASON_SUSPENDED_AGENCY, read by the agency on its rejects
- *     topic).
+ *     topic);
+ *   - reserved ids (a Kafka super user's, the federation's services') are
+ *     never issued.
  *
  * Needs DECONF_KRAFT_BOOTSTRAP, _TLS and _TLS_DIR; exits 77 without them.
  */
@@ -167,6 +169,17 @@ static rd_kafka_resp_err_t write_as(const char *id, const char *name)
 	return res;
 }
 
+/* The file at dir/name, NUL-terminated (free it). */
+static char *slurp(const char *d, const char *name)
+{
+	char path[512], *text = NULL;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	assert_int_equal(deconf_file_read(path, 1 << 20, 0, &text, &len, NULL, 0), 0);
+	return text;
+}
+
 struct alert {
 	const char *want;
 	int seen;
@@ -204,6 +217,27 @@ static void test_federation_acls(void **state)
 	/* refuses to overwrite it */
 	assert_int_equal(sh("'%s' federation init '%s' 2>/dev/null", ctl, dir), 1);
 	assert_int_equal(sh("'%s' -f '%s' topics apply >/dev/null", ctl, dir), 0);
+	/* reserved ids (Kafka super users, the federation's services) are
+	 * refused with status 2, before anything is made */
+	{
+		static const char *const reserved[] = { "deconf-broker", "admin", "deconf-anything",
+							"anonymous", "kafka-connect", "root" };
+		for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+			struct stat st;
+			assert_int_equal(sh("'%s' -f '%s' agency add %s --name x --level state "
+					    "--country US --poc-name x --poc-phone 1 --poc-email x@y "
+					    "2> '%s/refused.txt'",
+					    ctl, dir, reserved[i], dir),
+					 2);
+			text = slurp(dir, "refused.txt");
+			assert_non_null(strstr(text, "is a reserved id"));
+			free(text);
+			snprintf(path, sizeof(path), "%s/agencies/%s", dir, reserved[i]);
+			assert_int_not_equal(stat(path, &st), 0);
+			snprintf(path, sizeof(path), "%s/agencies/%s.entry", dir, reserved[i]);
+			assert_int_not_equal(stat(path, &st), 0);
+		}
+	}
 	/* a bad id is refused before anything is made */
 	assert_int_equal(sh("'%s' -f '%s' agency add -Bad --name x --level state --country US "
 			    "--poc-name x --poc-phone 1 --poc-email x@y 2>/dev/null",
