@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deconf.pb-c.h"
@@ -46,15 +48,22 @@ static const char usage[] =
 	"                       [--prefix P] [--plaintext] [--ca-cert PEM --ca-key PEM]\n"
 	"      a new federation in DIR: CA, the broker's TLS certificate (SAN: every\n"
 	"      --host) and signing key, the federation key file (epoch 1), broker.conf\n"
-	"      and deconfctl.conf. Refuses an existing federation. --ca-cert/--ca-key:\n"
-	"      issue from an existing CA (one the Kafka brokers trust) instead of a new one.\n"
-	"  federation rotate-key\n"
-	"      add epoch N+1 to federation.keys and to every agency bundle; agencies\n"
-	"      then run deconf-adapter resubmit.\n"
+	"      and deconfctl.conf, and key-epochs.pb (epoch 1 live). Refuses an existing\n"
+	"      federation. --ca-cert/--ca-key: issue from an existing CA (one the Kafka\n"
+	"      brokers trust) instead of a new one.\n"
+	"  federation rotate-key [--overlap DURATION]\n"
+	"      add epoch N+1 to federation.keys and to every agency bundle, make it the\n"
+	"      current epoch and retire the older live ones after DURATION (30d, 12h,\n"
+	"      90m, 0; default 30d): publishes the signed key epochs record the broker\n"
+	"      follows. Agencies then run deconf-adapter resubmit, before the retire time.\n"
+	"  federation epochs [--publish]\n"
+	"      the key epochs record (key-epochs.pb): each epoch, when it was activated\n"
+	"      and retires, which is current; --publish publishes it again.\n"
 	"  agency add ID --name NAME --level federal|state|local|tribal|international\n"
 	"             --country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL\n"
 	"      the agency's certificate (CN = ID) and signing key, a bundle directory\n"
-	"      (agencies/ID) to hand over, and its directory entry on Kafka.\n"
+	"      (agencies/ID) to hand over, and its directory entry and the key epochs\n"
+	"      record on Kafka.\n"
 	"  agency suspend ID | agency activate ID\n"
 	"      republish the entry with that status (a suspended agency's\n"
 	"      submissions are refused).\n"
@@ -65,7 +74,8 @@ static const char usage[] =
 	"      state and directory compacted, audit kept forever, one partition per\n"
 	"      agency topic) and the literal ACLs of every agency in the directory:\n"
 	"      write its submit topic, read its notices and rejects topics and the\n"
-	"      directory. Re-running it changes nothing, and says so.\n"
+	"      directory; then publishes the key epochs record. Re-running it changes\n"
+	"      nothing, and says so.\n"
 	"  tail TOPIC [--from-beginning] [--follow]\n"
 	"      decode a deconf topic (e.g. notices.fbi-cac, audit, ops) to JSON lines,\n"
 	"      with each record's signature status; from the end unless\n"
@@ -79,7 +89,9 @@ static const char usage[] =
 	"      until SIGTERM or SIGINT.\n"
 	"\n"
 	"Agency ids: 2..63 characters of a-z, 0-9 and '-', not starting with '-' (they\n"
-	"name topics and TLS principals).\n"
+	"name topics and TLS principals); not reserved: admin, anonymous, deconf,\n"
+	"deconf-*, kafka, kafka-*, broker, controller, deconfctl, federation,\n"
+	"operator, root (Kafka's super users and the federation's own services).\n"
 	"\n"
 	"Exit status: 0 done; 1 failed; 2 bad usage or configuration.\n";
 
@@ -175,6 +187,412 @@ static void fed_close(struct fed *f)
 	deconf_conf_free(f->conf);
 }
 
+/* -------------------------------------------------- the directory topic */
+
+/* One record for <prefix>directory: its key and what it carries. */
+struct dir_record {
+	const void *key;
+	size_t key_len;
+	Deconf__V1__MessageType type;
+	const ProtobufCMessage *msg;
+};
+
+static void publish_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	rd_kafka_resp_err_t *err = opaque;
+
+	(void)rk;
+	if (m->err && !*err)
+		*err = m->err;
+}
+
+/*
+ * Seal each record with the federation's key (signer "federation") and
+ * produce them, in order, to the directory topic; returns once Kafka has
+ * acknowledged every one. Returns 0, or 1 with the reason printed.
+ */
+static int publish_directory(struct fed *f, const struct dir_record *r, size_t n)
+{
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	rd_kafka_conf_t *kc = NULL;
+	rd_kafka_t *rk;
+	char errstr[1024], topic[256];
+	int rc;
+
+	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
+	    deconf_kafka_conf_set(kc, "enable.idempotence", "true", "deconfctl", errstr,
+				  sizeof(errstr)))
+		goto fail_conf;
+	/* a record refused for good (not allowed, too large, timed out) is
+	 * reported here: flush() alone would call it done */
+	rd_kafka_conf_set_dr_msg_cb(kc, publish_dr);
+	rd_kafka_conf_set_opaque(kc, &err);
+	if (!(rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr))))
+		return fail(1, "%s", errstr);
+	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
+	for (size_t i = 0; i < n && !err; i++) {
+		uint8_t *buf;
+		size_t len;
+		if ((rc = deconf_envelope_seal(r[i].msg, r[i].type, "federation", f->key, &buf, &len))) {
+			rd_kafka_destroy(rk);
+			return fail(1, "sealing a directory record: %s", deconf_strerror(rc));
+		}
+		if ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+					     RD_KAFKA_V_KEY(r[i].key, r[i].key_len),
+					     RD_KAFKA_V_VALUE(buf, len),
+					     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END)))
+			free(buf);
+	}
+	if ((rd_kafka_flush(rk, 30000) || rd_kafka_outq_len(rk)) && !err)
+		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	rd_kafka_destroy(rk);
+	if (err)
+		return fail(1, "publishing to %s: %s", topic, rd_kafka_err2str(err));
+	return 0;
+fail_conf:
+	rd_kafka_conf_destroy(kc);
+	return fail(1, "%s", errstr);
+}
+
+/* ----------------------------------------------------------- key epochs */
+
+/*
+ * Which key epochs tokens may use is the federation's decision: a KeyEpochs
+ * record signed with the federation's key, on the directory topic under
+ * KEY_EPOCHS_KEY (never an agency id: those start with [a-z0-9]). The
+ * federation directory keeps the last record made in KEY_EPOCHS_FILE, so
+ * republishing it is idempotent (readers ignore a serial they already hold).
+ */
+#define KEY_EPOCHS_KEY "~key-epochs"
+#define KEY_EPOCHS_FILE "key-epochs.pb"
+#define DAY_MS (86400LL * 1000)
+/* an epoch retired longer ago than this is dropped from the next record */
+#define EPOCH_KEEP_MS (30 * DAY_MS)
+
+struct epochs {
+	uint64_t serial;
+	int64_t updated_at;
+	size_t n, cap;
+	Deconf__V1__KeyEpoch *v; /* ascending by epoch */
+};
+
+static void epochs_free(struct epochs *ep)
+{
+	free(ep->v);
+	memset(ep, 0, sizeof(*ep));
+}
+
+static int epochs_add(struct epochs *ep, uint32_t epoch, int64_t activated_at, int64_t retire_at)
+{
+	Deconf__V1__KeyEpoch e = DECONF__V1__KEY_EPOCH__INIT;
+
+	if (DECONF_GROW(ep->v, ep->n, ep->cap, 4))
+		return DECONF_E_NOMEM;
+	e.epoch = epoch;
+	e.activated_at = activated_at;
+	e.retire_at = retire_at;
+	ep->v[ep->n++] = e;
+	return DECONF_OK;
+}
+
+/* ep as a message; the returned pointer array (msg->epochs) is the
+ * caller's to free, and ep must outlive msg. NULL when out of memory. */
+static Deconf__V1__KeyEpoch **epochs_msg(const struct epochs *ep, Deconf__V1__KeyEpochs *msg)
+{
+	Deconf__V1__KeyEpochs init = DECONF__V1__KEY_EPOCHS__INIT;
+	Deconf__V1__KeyEpoch **pv = calloc(ep->n ? ep->n : 1, sizeof(*pv));
+
+	*msg = init;
+	if (!pv)
+		return NULL;
+	for (size_t i = 0; i < ep->n; i++)
+		pv[i] = &ep->v[i];
+	msg->n_epochs = ep->n;
+	msg->epochs = pv;
+	msg->updated_at = ep->updated_at;
+	msg->serial = ep->serial;
+	return pv;
+}
+
+/* Write ep to path (packed KeyEpochs, 0644: it holds no secret). */
+static int epochs_save(const struct epochs *ep, const char *path, char *errstr, size_t errstr_size)
+{
+	Deconf__V1__KeyEpochs msg;
+	Deconf__V1__KeyEpoch **pv = epochs_msg(ep, &msg);
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (!pv || !(buf = malloc((len = deconf__v1__key_epochs__get_packed_size(&msg)) + 1))) {
+		free(pv);
+		return deconf_err_set(errstr, errstr_size, DECONF_E_NOMEM, "out of memory");
+	}
+	deconf__v1__key_epochs__pack(&msg, buf);
+	rc = deconf_file_write(path, buf, len, 0644, 0, errstr, errstr_size);
+	free(buf);
+	free(pv);
+	return rc;
+}
+
+/* Read KEY_EPOCHS_FILE: 0, ENOENT (a federation made before it), or an
+ * error with errstr. */
+static int epochs_read(struct epochs *ep, char *errstr, size_t errstr_size)
+{
+	Deconf__V1__KeyEpochs *m;
+	char *buf;
+	size_t len;
+	int rc;
+
+	memset(ep, 0, sizeof(*ep));
+	if ((rc = deconf_file_read(KEY_EPOCHS_FILE, 1 << 20, 0, &buf, &len, errstr, errstr_size)))
+		return rc;
+	m = deconf__v1__key_epochs__unpack(NULL, len, (const uint8_t *)buf);
+	free(buf);
+	if (!m)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_MALFORMED,
+				      "%s: not a KeyEpochs record", KEY_EPOCHS_FILE);
+	rc = m->serial && m->n_epochs ? DECONF_OK : DECONF_E_MALFORMED;
+	for (size_t i = 0; i < m->n_epochs && !rc; i++) {
+		if (!m->epochs[i]->epoch || (i && m->epochs[i]->epoch <= m->epochs[i - 1]->epoch))
+			rc = DECONF_E_MALFORMED;
+		else
+			rc = epochs_add(ep, m->epochs[i]->epoch, m->epochs[i]->activated_at,
+					m->epochs[i]->retire_at);
+	}
+	ep->serial = m->serial;
+	ep->updated_at = m->updated_at;
+	deconf__v1__key_epochs__free_unpacked(m, NULL);
+	if (rc) {
+		epochs_free(ep);
+		return deconf_err_set(errstr, errstr_size, rc,
+				      "%s: %s (no serial, no epoch, or epochs not ascending)",
+				      KEY_EPOCHS_FILE, deconf_strerror(rc));
+	}
+	return DECONF_OK;
+}
+
+/* When epoch was made (ms), from federation.keys' "epoch N HEX created T"
+ * lines (the keyring API keeps it to itself); 0 if not found. */
+static int64_t ring_created_ms(const char *text, uint32_t epoch)
+{
+	for (const char *p = text; p && *p;) {
+		unsigned long e;
+		long long t;
+		if (sscanf(p, "epoch %lu %*s created %lld", &e, &t) == 2 && e == epoch)
+			return t > 0 && t < INT64_MAX / 1000 ? (int64_t)t * 1000 : 0;
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return 0;
+}
+
+/*
+ * The federation's key epochs: KEY_EPOCHS_FILE, or for a federation made
+ * before deconfctl kept it, one built from federation.keys (every epoch live
+ * since it was made, serial 1). An epoch federation.keys holds above the
+ * record's newest (a rotate-key stopped between the two files, or made by
+ * an older deconfctl) is added live, under the next serial. What changed is
+ * saved, and said. Returns 0 or an exit status, the reason printed.
+ */
+static int epochs_load(struct epochs *ep)
+{
+	struct deconf_keyring *ring = NULL;
+	char errstr[1024], *text = NULL;
+	int64_t now = deconf_now_ms();
+	size_t added = 0;
+	int rc;
+
+	memset(ep, 0, sizeof(*ep));
+	if (deconf_keyring_load(&ring, "federation.keys", errstr, sizeof(errstr)) ||
+	    deconf_file_read("federation.keys", 1 << 20, 1, &text, NULL, errstr, sizeof(errstr))) {
+		rc = fail(1, "%s", errstr);
+		goto out;
+	}
+	if ((rc = epochs_read(ep, errstr, sizeof(errstr))) == ENOENT) {
+		rc = 0;
+		ep->serial = 1;
+		ep->updated_at = now;
+		for (size_t i = 0; i < deconf_keyring_count(ring) && !rc; i++) {
+			uint32_t e = deconf_keyring_epoch_at(ring, i);
+			rc = epochs_add(ep, e, ring_created_ms(text, e), 0);
+		}
+		if (rc) {
+			rc = fail(1, "%s", deconf_strerror(rc));
+			goto out;
+		}
+		printf("key epochs: no %s (a federation made before it was kept): built from "
+		       "federation.keys, every epoch live, serial 1\n",
+		       KEY_EPOCHS_FILE);
+		added = 1;
+	} else if (rc) {
+		rc = fail(1, "%s", errstr);
+		goto out;
+	} else {
+		uint32_t newest = ep->v[ep->n - 1].epoch;
+		for (size_t i = 0; i < ep->n; i++)
+			if (!deconf_keyring_key(ring, ep->v[i].epoch)) {
+				rc = fail(1, "%s lists epoch %" PRIu32 ", which federation.keys does "
+					     "not hold: restore federation.keys from its backup",
+					  KEY_EPOCHS_FILE, ep->v[i].epoch);
+				goto out;
+			}
+		for (size_t i = 0; i < deconf_keyring_count(ring); i++) {
+			uint32_t e = deconf_keyring_epoch_at(ring, i);
+			if (e <= newest)
+				continue;
+			if ((rc = epochs_add(ep, e, ring_created_ms(text, e), 0))) {
+				rc = fail(1, "%s", deconf_strerror(rc));
+				goto out;
+			}
+			fprintf(stderr,
+				"deconfctl: federation.keys holds epoch %" PRIu32 ", which %s "
+				"does not list (a rotate-key that did not finish?): it is added "
+				"live; older epochs stay live until the next rotate-key\n",
+				e, KEY_EPOCHS_FILE);
+			added++;
+		}
+		if (added) {
+			ep->serial++;
+			ep->updated_at = now;
+		}
+	}
+	if (added && epochs_save(ep, KEY_EPOCHS_FILE, errstr, sizeof(errstr)))
+		rc = fail(1, "%s", errstr);
+out:
+	if (rc)
+		epochs_free(ep);
+	deconf_keyring_free(ring);
+	free(text);
+	return rc;
+}
+
+/*
+ * The next record when new_epoch is made current at now: every older live
+ * epoch retires at now + overlap, an epoch already retiring keeps its time,
+ * one retired more than EPOCH_KEEP_MS ago is dropped (its entries are long
+ * gone), and the serial moves on.
+ */
+static int epochs_rotate(struct epochs *ep, uint32_t new_epoch, int64_t now, int64_t overlap_ms)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < ep->n; i++) {
+		if (!ep->v[i].retire_at)
+			ep->v[i].retire_at = now + overlap_ms;
+		else if (ep->v[i].retire_at < now - EPOCH_KEEP_MS)
+			continue;
+		ep->v[k++] = ep->v[i];
+	}
+	ep->n = k;
+	ep->serial++;
+	ep->updated_at = now;
+	return epochs_add(ep, new_epoch, now, 0);
+}
+
+/* ms as ISO 8601 UTC, e.g. 2025-11-28T03:20:00Z. */
+static const char *iso_utc(int64_t ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!ms)
+		snprintf(buf, size, "unknown");
+	else if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "%" PRId64 " ms", ms);
+	return buf;
+}
+
+static void epochs_print(const struct epochs *ep, int64_t now)
+{
+	char a[64], b[64];
+
+	printf("key epochs: serial %" PRIu64 ", decided %s\n", ep->serial,
+	       iso_utc(ep->updated_at, a, sizeof(a)));
+	for (size_t i = 0; i < ep->n; i++) {
+		const Deconf__V1__KeyEpoch *e = &ep->v[i];
+		printf("  epoch %-4" PRIu32 " activated %-20s  ", e->epoch,
+		       iso_utc(e->activated_at, a, sizeof(a)));
+		if (!e->retire_at)
+			printf("live%s\n", i == ep->n - 1 ? ", current" : "");
+		else
+			printf("%s %s\n", e->retire_at > now ? "retires" : "retired",
+			       iso_utc(e->retire_at, b, sizeof(b)));
+	}
+}
+
+/* "1 (retires 2025-...Z), 2": the epochs of ep, for one line. */
+static const char *epochs_summary(const struct epochs *ep, char *buf, size_t size)
+{
+	size_t off = 0;
+	char t[64];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ep->n && off < size; i++) {
+		const Deconf__V1__KeyEpoch *e = &ep->v[i];
+		int w = e->retire_at ? snprintf(buf + off, size - off, "%s%" PRIu32 " (retire%s %s)",
+						i ? ", " : "", e->epoch,
+						e->retire_at > deconf_now_ms() ? "s" : "d",
+						iso_utc(e->retire_at, t, sizeof(t)))
+				     : snprintf(buf + off, size - off, "%s%" PRIu32, i ? ", " : "",
+						e->epoch);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	return buf;
+}
+
+/* Publish ep (alone, or after an agency's entry) and say so. */
+static int epochs_publish(struct fed *f, const struct epochs *ep,
+			  const Deconf__V1__DirectoryEntry *entry)
+{
+	Deconf__V1__KeyEpochs msg;
+	Deconf__V1__KeyEpoch **pv = epochs_msg(ep, &msg);
+	struct dir_record r[2];
+	size_t n = 0;
+	char sum[1024];
+	int rc;
+
+	if (!pv)
+		return fail(1, "out of memory");
+	if (entry)
+		r[n++] = (struct dir_record){ entry->agency_id.data, entry->agency_id.len,
+					      K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY),
+					      &entry->base };
+	r[n++] = (struct dir_record){ KEY_EPOCHS_KEY, strlen(KEY_EPOCHS_KEY),
+				      K(MESSAGE_TYPE__MESSAGE_TYPE_KEY_EPOCHS), &msg.base };
+	if (!(rc = publish_directory(f, r, n)))
+		printf("key epochs: serial %" PRIu64 " published (epochs: %s)\n", ep->serial,
+		       epochs_summary(ep, sum, sizeof(sum)));
+	free(pv);
+	return rc;
+}
+
+/* "30d", "12h", "90m", "45s", "0": a duration in ms; -1 if malformed or
+ * longer than ten years. */
+static int64_t parse_duration_ms(const char *s)
+{
+	static const struct {
+		char unit;
+		int64_t ms;
+	} units[] = { { 'd', DAY_MS }, { 'h', 3600000 }, { 'm', 60000 }, { 's', 1000 } };
+	char *end;
+	long long v;
+
+	if (!strcmp(s, "0"))
+		return 0;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end[0] == '\0' || end[1] != '\0')
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (*end == units[i].unit)
+			return v <= 3650 * DAY_MS / units[i].ms ? v * units[i].ms : -1;
+	return -1;
+}
+
 static int write_text(const char *path, const char *text, mode_t mode)
 {
 	char errstr[512];
@@ -201,7 +619,7 @@ static int cmd_federation_init(int argc, char **argv)
 	const char *prefix = "deconf.";
 	size_t n_hosts = 2;
 	int partitions = 4, plaintext = 0, ch;
-	char path[1200], path2[1200], errstr[1024], text[4096], *dir;
+	char path[1200], path2[1200], errstr[1024] = "", text[4096], *dir;
 	struct deconf_sign_key *key = NULL;
 	struct deconf_keyring *ring = NULL;
 	uint32_t epoch = 0;
@@ -288,6 +706,17 @@ static int cmd_federation_init(int argc, char **argv)
 		return fail(1, "%s", errstr);
 	}
 	deconf_keyring_free(ring);
+	/* the live epochs, published by topics apply (no Kafka yet) */
+	{
+		struct epochs ep = { .serial = 1, .updated_at = deconf_now_ms() };
+		snprintf(path, sizeof(path), "%s/%s", dir, KEY_EPOCHS_FILE);
+		if (epochs_add(&ep, epoch, ep.updated_at, 0) ||
+		    epochs_save(&ep, path, errstr, sizeof(errstr))) {
+			epochs_free(&ep);
+			return fail(1, "%s", errstr[0] ? errstr : "out of memory");
+		}
+		epochs_free(&ep);
+	}
 	snprintf(text, sizeof(text),
 		 "; deconf broker — made by deconfctl federation init. Run it from this\n"
 		 "; directory: deconf-broker -c broker.conf (all keys: --help-config).\n"
@@ -323,28 +752,62 @@ static int cmd_federation_init(int argc, char **argv)
 	printf(")\n"
 	       "  broker-signing.key        the broker's Ed25519 key; broker.pub its public half\n"
 	       "  federation.keys           the token key, epoch %u (agencies get it; the broker never)\n"
+	       "  key-epochs.pb             the live key epochs, signed and published by topics apply\n"
 	       "  broker.conf               deconf-broker -c broker.conf, run from %s\n"
 	       "next: deconfctl -f %s agency add ID --name ... (then topics apply)\n",
 	       epoch, dir, dir);
 	return 0;
 }
 
-/* Add epoch N+1 to the federation key file and to every agency's bundle. */
-static int cmd_rotate_key(struct fed *f)
+/*
+ * Add epoch N+1 to the federation key file and to every agency's bundle,
+ * then decide the epochs anew (N+1 live, the older ones retiring after the
+ * overlap), keep the record and publish it.
+ */
+static int cmd_rotate_key(struct fed *f, int argc, char **argv)
 {
+	static const struct option o[] = {
+		{ "overlap", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct deconf_keyring *ring = NULL;
-	char errstr[1024], path[1200];
+	struct epochs ep;
+	char errstr[1024], path[1200], when[64];
+	int64_t overlap = 30 * DAY_MS, now;
 	uint32_t epoch = 0;
 	DIR *d;
 	struct dirent *de;
-	int n = 0;
+	int n = 0, ch, rc = 1;
 
-	if (deconf_keyring_load(&ring, "federation.keys", errstr, sizeof(errstr)))
-		return fail(1, "%s", errstr);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		if (ch != 'o' || (overlap = parse_duration_ms(optarg)) < 0)
+			return fail(2, "federation rotate-key [--overlap DURATION]: a duration like "
+				       "30d, 12h, 90m or 0, at most 3650d");
+	}
+	if (optind != argc)
+		return fail(2, "federation rotate-key [--overlap DURATION]");
+	/* the record as it stands, before anything changes */
+	if (epochs_load(&ep))
+		return 1;
+	if (deconf_keyring_load(&ring, "federation.keys", errstr, sizeof(errstr))) {
+		fail(1, "%s", errstr);
+		goto out;
+	}
 	if (deconf_keyring_rotate(ring, &epoch) ||
 	    deconf_keyring_save(ring, "federation.keys", 0, errstr, sizeof(errstr))) {
-		deconf_keyring_free(ring);
-		return fail(1, "federation.keys: %s", errstr);
+		fail(1, "federation.keys: %s", errstr);
+		goto out;
+	}
+	/* federation.keys first: an epoch it holds and the record lacks is
+	 * added by the next command (epochs_load); the reverse could not be
+	 * repaired */
+	now = deconf_now_ms();
+	if (epochs_rotate(&ep, epoch, now, overlap) ||
+	    epochs_save(&ep, KEY_EPOCHS_FILE, errstr, sizeof(errstr))) {
+		fail(1, "epoch %" PRIu32 " is in federation.keys, but %s: %s", epoch,
+		     KEY_EPOCHS_FILE, errstr);
+		goto out;
 	}
 	/* each bundle gets the whole ring: the old epochs still verify and
 	 * resubmit knows which entries to move */
@@ -357,24 +820,54 @@ static int cmd_rotate_key(struct fed *f)
 			snprintf(path, sizeof(path), "agencies/%s/federation.keys", de->d_name);
 			if (deconf_keyring_save(ring, path, 0, errstr, sizeof(errstr))) {
 				closedir(d);
-				deconf_keyring_free(ring);
-				return fail(1, "%s", errstr);
+				fail(1, "%s", errstr);
+				goto out;
 			}
 			n++;
 		}
 		closedir(d);
 	}
-	deconf_keyring_free(ring);
-	(void)f;
-	printf("federation key rotated: epoch %u is current. %d bundle(s) updated "
+	printf("federation key rotated: epoch %" PRIu32 " is current. %d bundle(s) updated "
 	       "(agencies/ID/federation.keys):\n"
 	       "give each agency its new federation.keys; it replaces its own and runs\n"
 	       "`deconf-adapter -c agency.conf resubmit`, which republishes its live entries\n"
-	       "under epoch %u. Matching happens within one epoch, so an agency is matched\n"
-	       "across the rotation once both sides have resubmitted; old-epoch entries\n"
-	       "expire with their TTL.\n",
-	       epoch, n, epoch);
-	return 0;
+	       "under epoch %" PRIu32 ". Matching happens within one epoch, so an agency is matched\n"
+	       "across the rotation once both sides have resubmitted. The epochs that were live\n"
+	       "retire at %s (one already retiring keeps its time): from then on the\n"
+	       "broker refuses tokens under them and removes their entries (not at their TTL),\n"
+	       "so every agency must resubmit before then.\n",
+	       epoch, n, epoch, iso_utc(now + overlap, when, sizeof(when)));
+	if (epochs_publish(f, &ep, NULL)) {
+		fail(1, "the key epochs record (serial %" PRIu64 ") was saved in %s but not "
+			"published: `deconfctl federation epochs --publish` retries",
+		     ep.serial, KEY_EPOCHS_FILE);
+		goto out;
+	}
+	rc = 0;
+out:
+	deconf_keyring_free(ring);
+	epochs_free(&ep);
+	return rc;
+}
+
+/* Print the federation's key epochs; with --publish, publish them again. */
+static int cmd_epochs(struct fed *f, int argc, char **argv)
+{
+	struct epochs ep;
+	int publish = 0, rc = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--publish"))
+			return fail(2, "federation epochs [--publish]");
+		publish = 1;
+	}
+	if (epochs_load(&ep))
+		return 1;
+	epochs_print(&ep, deconf_now_ms());
+	if (publish)
+		rc = epochs_publish(f, &ep, NULL);
+	epochs_free(&ep);
+	return rc;
 }
 
 /* --------------------------------------------------------------- agencies */
@@ -398,41 +891,6 @@ static const char *level_name(int level)
 	return level >= 0 && level <= 5 ? names[level] : "?";
 }
 
-/* Produce one signed directory entry (the federation's key). */
-static int publish_entry(struct fed *f, const Deconf__V1__DirectoryEntry *e)
-{
-	rd_kafka_conf_t *kc = NULL;
-	rd_kafka_t *rk;
-	char errstr[1024], topic[256];
-	uint8_t *buf;
-	size_t len;
-	int rc;
-
-	if ((rc = deconf_envelope_seal(&e->base, K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY),
-				       "federation", f->key, &buf, &len)))
-		return fail(1, "sealing the entry: %s", deconf_strerror(rc));
-	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
-	    deconf_kafka_conf_set(kc, "enable.idempotence", "true", "deconfctl", errstr,
-				  sizeof(errstr)) ||
-	    !(rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr)))) {
-		free(buf);
-		return fail(1, "%s", errstr);
-	}
-	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
-	rc = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-			       RD_KAFKA_V_KEY(e->agency_id.data, e->agency_id.len),
-			       RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-			       RD_KAFKA_V_END);
-	if (rc)
-		free(buf);
-	else if (rd_kafka_flush(rk, 30000) || rd_kafka_outq_len(rk))
-		rc = RD_KAFKA_RESP_ERR__TIMED_OUT;
-	rd_kafka_destroy(rk);
-	if (rc)
-		return fail(1, "publishing to %s: %s", topic, rd_kafka_err2str(rc));
-	return 0;
-}
-
 static int cmd_agency_add(struct fed *f, int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -448,8 +906,9 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
 	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
 	struct deconf_sign_key *key = NULL;
+	struct epochs ep;
 	uint8_t pub[DECONF_PUBKEY_LEN];
-	char dir[1200], path[1400], path2[1400], errstr[1024], text[4096], *fedkeys = NULL,
+	char dir[1200], path[1400], path2[1400], errstr[1024] = "", text[4096], *fedkeys = NULL,
 		*bpub = NULL;
 	size_t len;
 	int level = 0, ch, rc;
@@ -477,6 +936,15 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 		return fail(2, "'%s' is not an agency id: 2..63 of a-z, 0-9 and '-', not starting "
 			       "with '-'",
 			    id);
+	/* its certificate's CN would be (or map to) a Kafka super user or one of
+	 * the federation's own services: reading every agency's notices,
+	 * deconf.tokens and the audit */
+	if (deconf_agency_id_reserved(id, strlen(id)))
+		return fail(2, "'%s' is a reserved id: its certificate would be, or could map to, "
+			       "a Kafka super user or one of the federation's own services, with "
+			       "more rights than an agency (the reserved ids: --help); choose another "
+			       "id",
+			    id);
 	if (!name || !level || !country || !pn || !pp || !pe)
 		return fail(2, "agency add %s: --name, --level, --country, --poc-name, --poc-phone "
 			       "and --poc-email are required",
@@ -484,16 +952,22 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 	if (strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' ||
 	    country[1] > 'Z')
 		return fail(2, "--country %s: an ISO 3166-1 alpha-2 code, e.g. US", country);
+	/* published with the entry, so a broker started before topics apply
+	 * learns which epochs the new agency's tokens may use */
+	if (epochs_load(&ep))
+		return 1;
 	snprintf(dir, sizeof(dir), "%s/agencies/%s", f->dir, id);
-	if (mkdir(dir, 0700))
+	if (mkdir(dir, 0700)) {
+		epochs_free(&ep);
 		return fail(1, "%s: %s", dir,
 			    errno == EEXIST ? "the agency exists (agency suspend/activate changes it)"
 					    : strerror(errno));
+	}
 	snprintf(path, sizeof(path), "%s/agency.pem", dir);
 	snprintf(path2, sizeof(path2), "%s/agency.key", dir);
-	if (brk_pki_issue("ca.pem", "ca.key", id, NULL, 0, 0, CERT_DAYS, path, path2, errstr,
-			  sizeof(errstr)))
-		return fail(1, "%s", errstr);
+	if ((rc = brk_pki_issue("ca.pem", "ca.key", id, NULL, 0, 0, CERT_DAYS, path, path2, errstr,
+				sizeof(errstr))))
+		goto out;
 	snprintf(path, sizeof(path), "%s/signing.key", dir);
 	if ((rc = deconf_sign_key_generate(&key, errstr, sizeof(errstr))) ||
 	    (rc = deconf_sign_key_save_private(key, path, errstr, sizeof(errstr))))
@@ -559,7 +1033,10 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 		 "3. Notices: deconf-adapter -c agency.conf notices --follow, or run the daemon:\n"
 		 "   deconf-adapter -c agency.conf run (spool/ directory in, notices.jsonl out).\n"
 		 "4. When the federation rotates its key you receive a new federation.keys:\n"
-		 "   replace it, then deconf-adapter -c agency.conf resubmit.\n",
+		 "   replace it, then deconf-adapter -c agency.conf resubmit, before the old\n"
+		 "   key epoch's retire time (the federation tells you; default 30 days). From\n"
+		 "   then on the broker refuses tokens under the old epoch and removes your\n"
+		 "   entries made with it.\n",
 		 name, id, id);
 	snprintf(path, sizeof(path), "%s/README.txt", dir);
 	if ((rc = deconf_file_write(path, text, strlen(text), 0644, 1, errstr, sizeof(errstr))))
@@ -595,20 +1072,22 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 		if (rc)
 			goto out;
 	}
-	if ((rc = publish_entry(f, &e)))
-		goto out_quiet;
 	printf("agency %s (%s, %s, %s) added; bundle: %s\n", id, name, level_name(level), country,
 	       dir);
+	if ((rc = epochs_publish(f, &ep, &e)))
+		fail(1, "agency %s's directory entry and the key epochs were not published: "
+			"`deconfctl agency activate %s` and `deconfctl federation epochs --publish` "
+			"retry",
+		     id, id);
+	goto out_quiet;
+out:
+	fail(1, "%s", errstr[0] ? errstr : deconf_strerror(rc));
 out_quiet:
+	epochs_free(&ep);
 	deconf_sign_key_free(key);
 	free(fedkeys);
 	free(bpub);
 	return rc ? 1 : 0;
-out:
-	deconf_sign_key_free(key);
-	free(fedkeys);
-	free(bpub);
-	return fail(1, "%s", errstr[0] ? errstr : deconf_strerror(rc));
 }
 
 static int cmd_agency_status(struct fed *f, const char *id, int status)
@@ -628,7 +1107,11 @@ static int cmd_agency_status(struct fed *f, const char *id, int status)
 	free(buf);
 	e->status = status;
 	e->updated_at = deconf_now_ms();
-	rc = publish_entry(f, e);
+	{
+		struct dir_record r = { e->agency_id.data, e->agency_id.len,
+					K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY), &e->base };
+		rc = publish_directory(f, &r, 1);
+	}
 	if (!rc) {
 		size_t plen = deconf__v1__directory_entry__get_packed_size(e);
 		uint8_t *pb = malloc(plen ? plen : 1);
@@ -686,6 +1169,12 @@ static int read_directory(struct fed *f, struct listed **v, size_t *n, size_t *r
 			if (end)
 				break;
 			idle++;
+			continue;
+		}
+		/* the federation's key epochs: not an agency (federation epochs) */
+		if (m->key_len == strlen(KEY_EPOCHS_KEY) &&
+		    !memcmp(m->key, KEY_EPOCHS_KEY, m->key_len)) {
+			rd_kafka_message_destroy(m);
 			continue;
 		}
 		if (!m->payload || m->key_len >= sizeof((*v)[0].id) ||
@@ -954,14 +1443,19 @@ static int cmd_topics_apply(struct fed *f)
 	size_t n_ag = 0, refused, nt = 0, na = 0;
 	struct want_topic *wt = NULL;
 	struct want_acl *wa = NULL;
+	struct epochs ep;
 	rd_kafka_conf_t *kc = NULL;
 	rd_kafka_queue_t *q = NULL;
 	rd_kafka_t *rk = NULL;
 	char errstr[1024];
 	int rc = 1;
 
-	if (read_directory(f, &ag, &n_ag, &refused))
+	if (epochs_load(&ep))
 		return 1;
+	if (read_directory(f, &ag, &n_ag, &refused)) {
+		epochs_free(&ep);
+		return 1;
+	}
 	wt = calloc(6 + 3 * n_ag, sizeof(*wt));
 	wa = calloc(8 * n_ag + 1, sizeof(*wa));
 	if (!wt || !wa)
@@ -997,9 +1491,12 @@ static int cmd_topics_apply(struct fed *f)
 	}
 	q = rd_kafka_queue_new(rk);
 	printf("%zu agencies in the directory\n", n_ag);
-	if (!(rc = apply_topics(rk, q, wt, nt)))
+	/* the key epochs once the directory topic exists: publishing the same
+	 * serial again is harmless (readers ignore serials they hold) */
+	if (!(rc = apply_topics(rk, q, wt, nt)) && !(rc = epochs_publish(f, &ep, NULL)))
 		rc = apply_acls(rk, q, wa, na);
 out:
+	epochs_free(&ep);
 	if (q)
 		rd_kafka_queue_destroy(q);
 	if (rk)
@@ -1131,6 +1628,7 @@ static const ProtobufCMessageDescriptor *inner_descriptor(int type)
 	case K(MESSAGE_TYPE__MESSAGE_TYPE_TOKEN_OP): return &deconf__v1__token_op__descriptor;
 	case K(MESSAGE_TYPE__MESSAGE_TYPE_STATE_RECORD): return &deconf__v1__state_record__descriptor;
 	case K(MESSAGE_TYPE__MESSAGE_TYPE_OPS_EVENT): return &deconf__v1__ops_event__descriptor;
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_KEY_EPOCHS): return &deconf__v1__key_epochs__descriptor;
 	default: return NULL;
 	}
 }
@@ -1494,8 +1992,9 @@ int main(int argc, char **argv)
 	if ((rc = fed_open(&f, fdir ? fdir : ".")))
 		return rc;
 	if (!strcmp(argv[1], "federation"))
-		rc = !strcmp(argv[2], "rotate-key") ? cmd_rotate_key(&f)
-						    : fail(2, "federation init|rotate-key (--help)");
+		rc = !strcmp(argv[2], "rotate-key") ? cmd_rotate_key(&f, argc - 2, argv + 2)
+		     : !strcmp(argv[2], "epochs")   ? cmd_epochs(&f, argc - 2, argv + 2)
+						    : fail(2, "federation init|rotate-key|epochs (--help)");
 	else if (!strcmp(argv[1], "topics"))
 		rc = !strcmp(argv[2], "apply") ? cmd_topics_apply(&f)
 					       : fail(2, "topics apply (--help)");

@@ -16,7 +16,10 @@
 #   CONTROLLER $DECONF_KRAFT_PORT + 2  (default 19094)
 # The StandardAuthorizer is on. Super users: ANONYMOUS (so the plaintext
 # listener stays an operator's back door on loopback), admin and
-# deconf-broker. Every other principal needs ACLs.
+# deconf-broker. Every other principal needs ACLs. Every super user must be a
+# reserved agency id (deconf_agency_id_reserved() in proto/include/deconf/util.h,
+# checked by tests/unit/test_util.c): deconfctl issues agency certificates
+# with CN = agency id, so an agency named like a super user would be one.
 #
 # Java: the JVM decides the TLS the SSL listener speaks (which alert a
 # refused client gets, for one), so every run should use the same one.
@@ -157,6 +160,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
+# only reserved agency ids here: see deconf_agency_id_reserved()
 super.users=User:ANONYMOUS;User:admin;User:deconf-broker
 listener.name.ssl.ssl.client.auth=required
 listener.name.ssl.ssl.keystore.type=PEM

@@ -203,6 +203,41 @@ int deconf_agency_id_valid(const void *id, size_t len)
 	return 1;
 }
 
+/* ASCII case-insensitive: does p[0..len) start with (whole = equal) w? */
+static int ci_match(const unsigned char *p, size_t len, const char *w, int whole)
+{
+	size_t n = strlen(w);
+
+	if (whole ? len != n : len < n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = p[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (c != (unsigned char)w[i])
+			return 0;
+	}
+	return 1;
+}
+
+int deconf_agency_id_reserved(const void *id, size_t len)
+{
+	/* the list and its reasons: deconf/util.h */
+	static const char *const names[] = { "admin",	  "anonymous", "broker",   "controller",
+					     "deconf",	  "deconfctl", "federation", "kafka",
+					     "operator", "root" };
+	static const char *const prefixes[] = { "deconf-", "kafka-" };
+	const unsigned char *p = id;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (ci_match(p, len, names[i], 1))
+			return 1;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (ci_match(p, len, prefixes[i], 0))
+			return 1;
+	return 0;
+}
+
 int64_t deconf_now_ms(void)
 {
 	struct timespec ts;

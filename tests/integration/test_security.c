@@ -15,7 +15,13 @@
  *   - a certificate of another federation's CA cannot connect (TLS alert);
  *   - a suspended agency's submissions are refused by the broker
  *     (REJECT_REASON_SUSPENDED_AGENCY, read by the agency on its rejects
- *     topic).
+ *     topic);
+ *   - reserved ids (a Kafka super user's, the federation's services') are
+ *     never issued;
+ *   - the key epochs: the signed KeyEpochs record on the directory topic
+ *     (topics apply, agency add, rotate-key --overlap, federation epochs),
+ *     its rules (retiring epochs keep their time, long-retired ones are
+ *     dropped, a federation made before it), and a publication that fails.
  *
  * Needs DECONF_KRAFT_BOOTSTRAP, _TLS and _TLS_DIR; exits 77 without them.
  */
@@ -167,6 +173,116 @@ static rd_kafka_resp_err_t write_as(const char *id, const char *name)
 	return res;
 }
 
+/* The file at dir/name, NUL-terminated (free it). */
+static char *slurp(const char *d, const char *name)
+{
+	char path[512], *text = NULL;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	assert_int_equal(deconf_file_read(path, 1 << 20, 0, &text, &len, NULL, 0), 0);
+	return text;
+}
+
+/*
+ * The last "~key-epochs" record of fed's directory topic (topic prefix pfx),
+ * read as agency id over mTLS (or, id NULL, over plaintext), checked
+ * against fed's broker.pub: every such record must verify. NULL if none.
+ * Free with deconf_msg_free().
+ */
+static Deconf__V1__KeyEpochs *directory_epochs(const char *fed, const char *pfx, const char *id)
+{
+	char topic[128], path[512], errstr[512];
+	struct deconf_sign_key *fkey = NULL;
+	Deconf__V1__KeyEpochs *last = NULL;
+	rd_kafka_topic_t *rkt;
+	rd_kafka_t *rk;
+
+	snprintf(path, sizeof(path), "%s/broker.pub", fed);
+	assert_int_equal(deconf_sign_key_load(&fkey, path, errstr, sizeof(errstr)), 0);
+	if (id) {
+		rk = as_agency(fed, id, RD_KAFKA_CONSUMER, NULL, NULL, NULL);
+	} else {
+		rd_kafka_conf_t *kc = NULL;
+		assert_int_equal(deconf_kafka_conf_new(&kc, NULL, "itest-security", errstr,
+						       sizeof(errstr)),
+				 0);
+		assert_int_equal(deconf_kafka_conf_set(kc, "bootstrap.servers", bootstrap, "t",
+						       errstr, sizeof(errstr)),
+				 0);
+		assert_int_equal(deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "t",
+						       errstr, sizeof(errstr)),
+				 0);
+		assert_non_null(rk = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr,
+						      sizeof(errstr)));
+	}
+	snprintf(topic, sizeof(topic), "%sdirectory", pfx);
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	assert_int_equal(rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING), 0);
+	for (int idle = 0; idle < 40;) {
+		rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 500);
+		ProtobufCMessage *msg = NULL;
+		if (!m) {
+			idle++;
+			continue;
+		}
+		if (m->err) {
+			int end = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+			rd_kafka_message_destroy(m);
+			if (end)
+				break;
+			idle++;
+			continue;
+		}
+		if (m->key_len == 11 && !memcmp(m->key, "~key-epochs", 11)) {
+			const Deconf__V1__MessageType type =
+				DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_KEY_EPOCHS;
+			assert_int_equal(deconf_envelope_open(m->payload, m->len, 1 << 20, type, fkey,
+							      &deconf__v1__key_epochs__descriptor, &msg,
+							      errstr, sizeof(errstr)),
+					 0);
+			deconf_msg_free(last);
+			last = (Deconf__V1__KeyEpochs *)msg;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consume_stop(rkt, 0);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	deconf_sign_key_free(fkey);
+	return last;
+}
+
+/* fed's key-epochs.pb (free with deconf__v1__key_epochs__free_unpacked). */
+static Deconf__V1__KeyEpochs *saved_epochs(const char *fed)
+{
+	char path[512], *buf = NULL;
+	size_t len;
+	Deconf__V1__KeyEpochs *ke;
+
+	snprintf(path, sizeof(path), "%s/key-epochs.pb", fed);
+	assert_int_equal(deconf_file_read(path, 1 << 20, 0, &buf, &len, NULL, 0), 0);
+	assert_non_null(ke = deconf__v1__key_epochs__unpack(NULL, len, (uint8_t *)buf));
+	free(buf);
+	return ke;
+}
+
+/* Asserts epoch i of ke: its number and retire time (0, or within
+ * [lo, hi]); activated_at must be set. */
+static void assert_epoch(const Deconf__V1__KeyEpochs *ke, size_t i, uint32_t epoch, int64_t lo,
+			 int64_t hi)
+{
+	assert_true(i < ke->n_epochs);
+	assert_int_equal(ke->epochs[i]->epoch, epoch);
+	assert_true(ke->epochs[i]->activated_at > 0);
+	if (!lo && !hi) {
+		assert_int_equal(ke->epochs[i]->retire_at, 0);
+	} else {
+		assert_true(ke->epochs[i]->retire_at >= lo);
+		assert_true(ke->epochs[i]->retire_at <= hi);
+	}
+}
+
 struct alert {
 	const char *want;
 	int seen;
@@ -203,7 +319,32 @@ static void test_federation_acls(void **state)
 			 0);
 	/* refuses to overwrite it */
 	assert_int_equal(sh("'%s' federation init '%s' 2>/dev/null", ctl, dir), 1);
-	assert_int_equal(sh("'%s' -f '%s' topics apply >/dev/null", ctl, dir), 0);
+	/* init keeps the epochs record; the first topics apply publishes it */
+	assert_int_equal(sh("'%s' -f '%s' topics apply > '%s/apply.txt'", ctl, dir, dir), 0);
+	text = slurp(dir, "apply.txt");
+	assert_non_null(strstr(text, "key epochs: serial 1 published (epochs: 1)\n"));
+	free(text);
+	/* reserved ids (Kafka super users, the federation's services) are
+	 * refused with status 2, before anything is made */
+	{
+		static const char *const reserved[] = { "deconf-broker", "admin", "deconf-anything",
+							"anonymous", "kafka-connect", "root" };
+		for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+			struct stat st;
+			assert_int_equal(sh("'%s' -f '%s' agency add %s --name x --level state "
+					    "--country US --poc-name x --poc-phone 1 --poc-email x@y "
+					    "2> '%s/refused.txt'",
+					    ctl, dir, reserved[i], dir),
+					 2);
+			text = slurp(dir, "refused.txt");
+			assert_non_null(strstr(text, "is a reserved id"));
+			free(text);
+			snprintf(path, sizeof(path), "%s/agencies/%s", dir, reserved[i]);
+			assert_int_not_equal(stat(path, &st), 0);
+			snprintf(path, sizeof(path), "%s/agencies/%s.entry", dir, reserved[i]);
+			assert_int_not_equal(stat(path, &st), 0);
+		}
+	}
 	/* a bad id is refused before anything is made */
 	assert_int_equal(sh("'%s' -f '%s' agency add -Bad --name x --level state --country US "
 			    "--poc-name x --poc-phone 1 --poc-email x@y 2>/dev/null",
@@ -226,7 +367,37 @@ static void test_federation_acls(void **state)
 	assert_int_equal(deconf_file_read(path, 1 << 20, 0, &text, &len, NULL, 0), 0);
 	assert_non_null(strstr(text, "topics: 0 created"));
 	assert_non_null(strstr(text, "ACLs: 0 created, 16 already there"));
+	assert_non_null(strstr(text, "key epochs: serial 1 published (epochs: 1)\n"));
 	free(text);
+	/* an agency reads the epochs record, signed with the federation's key:
+	 * epoch 1, live */
+	{
+		Deconf__V1__KeyEpochs *ke = directory_epochs(dir, prefix, "sec-b");
+		assert_non_null(ke);
+		assert_int_equal(ke->serial, 1);
+		assert_int_equal(ke->n_epochs, 1);
+		assert_epoch(ke, 0, 1, 0, 0);
+		assert_true(ke->updated_at > 0);
+		deconf_msg_free(ke);
+	}
+	/* agency list skips it (not an agency, not a refused record); tail
+	 * decodes it and checks its signature */
+	assert_int_equal(sh("'%s' -f '%s' agency list > '%s/list.txt'", ctl, dir, dir), 0);
+	text = slurp(dir, "list.txt");
+	assert_non_null(strstr(text, "sec-a "));
+	assert_non_null(strstr(text, "sec-b "));
+	assert_null(strstr(text, "ignored"));
+	assert_null(strstr(text, "key-epochs"));
+	free(text);
+	assert_int_equal(sh("'%s' -f '%s' tail directory --from-beginning > '%s/tail.txt'", ctl,
+			    dir, dir),
+			 0);
+	assert_int_equal(sh("grep '\"key\":\"~key-epochs\"' '%s/tail.txt' | grep "
+			    "'\"type\":\"MESSAGE_TYPE_KEY_EPOCHS\"' | grep '\"signature\":\"valid\"' "
+			    "| grep -q '\"serial\":1'",
+			    dir),
+			 0);
+	assert_int_equal(sh("! grep -q 'INVALID\\|error' '%s/tail.txt'", dir), 0);
 	/* private files are private */
 	snprintf(path, sizeof(path), "%s/agencies/sec-a/agency.key", dir);
 	{
@@ -365,6 +536,7 @@ static int new_notices(const char *id, int want)
 static void test_key_rotation(void **state)
 {
 	char path[512];
+	int64_t t0, t1;
 
 	(void)state;
 	broker_start();
@@ -378,11 +550,38 @@ static void test_key_rotation(void **state)
 	}
 	assert_int_equal(new_notices("sec-a", 1), 1);
 	assert_int_equal(new_notices("sec-b", 1), 1);
-	assert_int_equal(sh("'%s' -f '%s' federation rotate-key > '%s/rotate.txt'", CTL_BIN, dir,
+	t0 = deconf_now_ms();
+	assert_int_equal(sh("'%s' -f '%s' federation rotate-key --overlap 1h > '%s/rotate.txt'",
+			    CTL_BIN, dir, dir),
+			 0);
+	t1 = deconf_now_ms();
+	assert_int_equal(sh("grep -q 'epoch 2 is current' '%s/rotate.txt'", dir), 0);
+	assert_int_equal(sh("grep -q 'key epochs: serial 2 published (epochs: 1 (retires .*Z), 2)' "
+			    "'%s/rotate.txt'",
 			    dir),
 			 0);
-	assert_int_equal(sh("grep -q 'epoch 2 is current' '%s/rotate.txt'", dir), 0);
 	assert_int_equal(sh("grep -q '^epoch 2 ' '%s/agencies/sec-a/federation.keys'", dir), 0);
+	/* the federation's decision, as agencies (and the broker) read it:
+	 * epoch 1 retires in an hour, epoch 2 is live, a higher serial */
+	{
+		Deconf__V1__KeyEpochs *ke = directory_epochs(dir, prefix, "sec-a");
+		assert_non_null(ke);
+		assert_int_equal(ke->serial, 2);
+		assert_int_equal(ke->n_epochs, 2);
+		assert_epoch(ke, 0, 1, t0 + 3600000, t1 + 3600000);
+		assert_epoch(ke, 1, 2, 0, 0);
+		assert_true(ke->epochs[1]->activated_at >= t0 && ke->epochs[1]->activated_at <= t1);
+		deconf_msg_free(ke);
+	}
+	assert_int_equal(sh("'%s' -f '%s' federation epochs > '%s/epochs.txt'", CTL_BIN, dir, dir),
+			 0);
+	assert_int_equal(sh("grep -q '^key epochs: serial 2, decided ' '%s/epochs.txt' && "
+			    "grep -Eq '^  epoch 1 +activated [0-9T:-]+Z +retires [0-9T:-]+Z$' "
+			    "'%s/epochs.txt' && "
+			    "grep -Eq '^  epoch 2 +activated [0-9T:-]+Z +live, current$' "
+			    "'%s/epochs.txt'",
+			    dir, dir, dir),
+			 0);
 	/* one side alone under epoch 2: nobody to match */
 	assert_int_equal(adapter("sec-a", "resubmit", NULL, 0), 0);
 	assert_int_equal(new_notices("sec-a", 0), 0);
@@ -412,6 +611,150 @@ static void test_key_rotation(void **state)
 			    "'%s/status.txt' && grep -Eq '^  sec-a +active +[1-9]' '%s/status.txt'",
 			    CTL_BIN, dir, dir, dir, dir),
 			 0);
+}
+
+/*
+ * The epochs record's rules, on a federation of its own (plaintext): a
+ * federation made before key-epochs.pb, an overlap of 0, an epoch retired
+ * more than 30 days ago dropped, a retiring epoch keeping its time; and
+ * what is published is what is saved.
+ */
+static void test_key_epochs_rules(void **state)
+{
+	char fed[256], pfx[64], *text;
+	Deconf__V1__KeyEpochs *ke, *pub;
+	int64_t t0, t1, keep;
+
+	(void)state;
+	snprintf(fed, sizeof(fed), "%s/rules", top);
+	snprintf(pfx, sizeof(pfx), "%srules.", prefix);
+	assert_int_equal(sh("'%s' federation init '%s' --plaintext --bootstrap %s --prefix %s "
+			    ">/dev/null && '%s' -f '%s' topics apply >/dev/null",
+			    CTL_BIN, fed, bootstrap, pfx, CTL_BIN, fed),
+			 0);
+	/* a federation made before the record: built from federation.keys */
+	assert_int_equal(sh("rm '%s/key-epochs.pb' && '%s' -f '%s' federation epochs > '%s/out.txt'",
+			    fed, CTL_BIN, fed, fed),
+			 0);
+	text = slurp(fed, "out.txt");
+	assert_non_null(strstr(text, "built from federation.keys, every epoch live, serial 1"));
+	assert_non_null(strstr(text, "key epochs: serial 1, decided "));
+	free(text);
+	ke = saved_epochs(fed);
+	assert_int_equal(ke->serial, 1);
+	assert_int_equal(ke->n_epochs, 1);
+	assert_epoch(ke, 0, 1, 0, 0);
+	deconf__v1__key_epochs__free_unpacked(ke, NULL);
+	/* overlap 0: epoch 1 retires now */
+	t0 = deconf_now_ms();
+	assert_int_equal(sh("'%s' -f '%s' federation rotate-key --overlap 0 >/dev/null", CTL_BIN,
+			    fed),
+			 0);
+	t1 = deconf_now_ms();
+	ke = saved_epochs(fed);
+	assert_int_equal(ke->serial, 2);
+	assert_int_equal(ke->n_epochs, 2);
+	assert_epoch(ke, 0, 1, t0, t1);
+	assert_epoch(ke, 1, 2, 0, 0);
+	/* as if that had been 31 days ago */
+	ke->epochs[0]->retire_at -= 31 * 86400000LL;
+	{
+		size_t len = deconf__v1__key_epochs__get_packed_size(ke);
+		uint8_t *buf = malloc(len + 1);
+		char path[512];
+		assert_non_null(buf);
+		deconf__v1__key_epochs__pack(ke, buf);
+		snprintf(path, sizeof(path), "%s/key-epochs.pb", fed);
+		assert_int_equal(deconf_file_write(path, buf, len, 0644, 0, NULL, 0), 0);
+		free(buf);
+	}
+	deconf__v1__key_epochs__free_unpacked(ke, NULL);
+	/* epoch 1 is dropped, 2 retires in 2 h, 3 is live */
+	t0 = deconf_now_ms();
+	assert_int_equal(sh("'%s' -f '%s' federation rotate-key --overlap 2h >/dev/null", CTL_BIN,
+			    fed),
+			 0);
+	t1 = deconf_now_ms();
+	ke = saved_epochs(fed);
+	assert_int_equal(ke->serial, 3);
+	assert_int_equal(ke->n_epochs, 2);
+	assert_epoch(ke, 0, 2, t0 + 7200000, t1 + 7200000);
+	assert_epoch(ke, 1, 3, 0, 0);
+	keep = ke->epochs[0]->retire_at;
+	deconf__v1__key_epochs__free_unpacked(ke, NULL);
+	/* 2 keeps its retire time, 3 retires in 5 h, 4 is live */
+	t0 = deconf_now_ms();
+	assert_int_equal(sh("'%s' -f '%s' federation rotate-key --overlap 5h >/dev/null", CTL_BIN,
+			    fed),
+			 0);
+	t1 = deconf_now_ms();
+	ke = saved_epochs(fed);
+	assert_int_equal(ke->serial, 4);
+	assert_int_equal(ke->n_epochs, 3);
+	assert_epoch(ke, 0, 2, keep, keep);
+	assert_epoch(ke, 1, 3, t0 + 5 * 3600000, t1 + 5 * 3600000);
+	assert_epoch(ke, 2, 4, 0, 0);
+	/* what the directory topic holds is what was saved */
+	assert_non_null(pub = directory_epochs(fed, pfx, NULL));
+	assert_int_equal(pub->serial, ke->serial);
+	assert_int_equal(pub->updated_at, ke->updated_at);
+	assert_int_equal(pub->n_epochs, ke->n_epochs);
+	for (size_t i = 0; i < ke->n_epochs; i++) {
+		assert_int_equal(pub->epochs[i]->epoch, ke->epochs[i]->epoch);
+		assert_int_equal(pub->epochs[i]->activated_at, ke->epochs[i]->activated_at);
+		assert_int_equal(pub->epochs[i]->retire_at, ke->epochs[i]->retire_at);
+	}
+	deconf_msg_free(pub);
+	deconf__v1__key_epochs__free_unpacked(ke, NULL);
+	/* a bad --overlap changes nothing */
+	assert_int_equal(sh("'%s' -f '%s' federation rotate-key --overlap 2w 2>/dev/null", CTL_BIN,
+			    fed),
+			 2);
+	assert_int_equal(sh("'%s' -f '%s' federation rotate-key --overlap -1h 2>/dev/null",
+			    CTL_BIN, fed),
+			 2);
+	assert_int_equal(sh("grep -q '^epoch 5 ' '%s/federation.keys'", fed), 1);
+	ke = saved_epochs(fed);
+	assert_int_equal(ke->serial, 4);
+	deconf__v1__key_epochs__free_unpacked(ke, NULL);
+}
+
+/* A rotation whose record cannot be published: saved, exit 1, and the
+ * operator told how to retry. */
+static void test_key_epochs_unpublished(void **state)
+{
+	char fed[256], *text;
+	Deconf__V1__KeyEpochs *ke;
+
+	(void)state;
+	snprintf(fed, sizeof(fed), "%s/down", top);
+	/* a Kafka that is not there, and a delivery that gives up soon */
+	assert_int_equal(sh("'%s' federation init '%s' --plaintext --bootstrap 127.0.0.1:1 "
+			    ">/dev/null && echo 'message.timeout.ms = 3000' >> '%s/deconfctl.conf'",
+			    CTL_BIN, fed, fed),
+			 0);
+	assert_int_equal(sh("'%s' -f '%s' federation rotate-key --overlap 1h >/dev/null "
+			    "2> '%s/err.txt'",
+			    CTL_BIN, fed, fed),
+			 1);
+	text = slurp(fed, "err.txt");
+	assert_non_null(strstr(text, "(serial 2) was saved in key-epochs.pb but not published: "
+				     "`deconfctl federation epochs --publish` retries"));
+	free(text);
+	ke = saved_epochs(fed);
+	assert_int_equal(ke->serial, 2);
+	assert_int_equal(ke->n_epochs, 2);
+	deconf__v1__key_epochs__free_unpacked(ke, NULL);
+	assert_int_equal(sh("grep -q '^epoch 2 ' '%s/federation.keys'", fed), 0);
+	/* the retry fails as long as Kafka is away, and says so */
+	assert_int_equal(sh("'%s' -f '%s' federation epochs --publish > '%s/out.txt' 2>&1", CTL_BIN,
+			    fed, fed),
+			 1);
+	text = slurp(fed, "out.txt");
+	assert_non_null(strstr(text, "key epochs: serial 2, decided "));
+	assert_non_null(strstr(text, "publishing to deconf.directory: "));
+	assert_null(strstr(text, "published ("));
+	free(text);
 }
 
 /* A suspended agency's submissions are refused by the broker. */
@@ -481,6 +824,8 @@ int main(void)
 		cmocka_unit_test(test_federation_acls),
 		cmocka_unit_test(test_foreign_federation_refused),
 		cmocka_unit_test(test_key_rotation),
+		cmocka_unit_test(test_key_epochs_rules),
+		cmocka_unit_test(test_key_epochs_unpublished),
 		cmocka_unit_test(test_suspended_refused),
 	};
 

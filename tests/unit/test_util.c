@@ -401,6 +401,70 @@ static void test_agency_id(void **state)
 	assert_false(deconf_agency_id_valid("ab\0c", 4));
 }
 
+/* Ids a certificate could turn into a principal with more than an
+ * agency's rights are reserved, in any case. */
+static void test_agency_id_reserved(void **state)
+{
+	static const char *const reserved[] = {
+		"deconf-broker", "admin", "ADMIN", "Admin", "anonymous", "ANONYMOUS", "AnonyMous",
+		"deconf-anything", "DECONF-Broker", "deconf-", "kafka-connect", "KAFKA-X", "broker",
+		"Broker", "controller", "deconfctl", "federation", "operator", "root", "ROOT",
+		"deconf", "kafka",
+	};
+	static const char *const free_ids[] = {
+		"agency-a", "fbi", "tx-icac-2", "brokers", "admins", "rooted", "root-cause",
+		"deconfed", "kafkaesque", "my-deconf-broker", "x-admin", "fed", "op", "anon",
+		"deconfctl2", "a-deconf-", "",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (!deconf_agency_id_reserved(reserved[i], strlen(reserved[i])))
+			fail_msg("'%s' not reserved", reserved[i]);
+	for (size_t i = 0; i < sizeof(free_ids) / sizeof(free_ids[0]); i++)
+		if (deconf_agency_id_reserved(free_ids[i], strlen(free_ids[i])))
+			fail_msg("'%s' reserved", free_ids[i]);
+	/* the length is authoritative, both ways */
+	assert_true(deconf_agency_id_reserved("adminx", 5));
+	assert_false(deconf_agency_id_reserved("admin\0", 6));
+	assert_false(deconf_agency_id_reserved("rooted", 3));
+	assert_true(deconf_agency_id_reserved("rooted", 4));
+	assert_false(deconf_agency_id_reserved(NULL, 0));
+	/* bytes above ASCII never fold into a reserved name */
+	assert_false(deconf_agency_id_reserved("\xc4\xb0" "dmin", 6));
+}
+
+/* Every super user of the test Kafka (deploy/kafka/kafka.sh) is a reserved
+ * id: otherwise deconfctl could issue an agency a super user's certificate. */
+static void test_super_users_reserved(void **state)
+{
+	char path[4096], *text = NULL, *p, *end;
+	const char *slash = strrchr(__FILE__, '/');
+	size_t len;
+	int n = 0;
+
+	(void)state;
+	if (__FILE__[0] != '/' || !slash)
+		skip(); /* not built from the source tree */
+	snprintf(path, sizeof(path), "%.*s/../../deploy/kafka/kafka.sh", (int)(slash - __FILE__),
+		 __FILE__);
+	if (deconf_file_read(path, 1 << 20, 0, &text, &len, NULL, 0))
+		skip();
+	assert_non_null(p = strstr(text, "\nsuper.users="));
+	p += strlen("\nsuper.users=");
+	end = p + strcspn(p, "\n");
+	while (p < end) {
+		size_t l = strcspn(p, ";\n");
+		assert_true(l > 5 && !strncmp(p, "User:", 5));
+		if (!deconf_agency_id_reserved(p + 5, l - 5))
+			fail_msg("super user '%.*s' of kafka.sh is not a reserved agency id", (int)l, p);
+		n++;
+		p += l + (p[l] == ';');
+	}
+	assert_true(n >= 2);
+	free(text);
+}
+
 /* DECONF_GROW: first capacity, then doubling; elements kept. */
 static void test_grow(void **state)
 {
@@ -439,6 +503,8 @@ int main(void)
 						tmp_teardown),
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_agency_id),
+		cmocka_unit_test(test_agency_id_reserved),
+		cmocka_unit_test(test_super_users_reserved),
 		cmocka_unit_test(test_grow),
 	};
 

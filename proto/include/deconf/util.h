@@ -43,6 +43,32 @@ int deconf_file_write(const char *path, const void *data, size_t len, mode_t mod
 int deconf_agency_id_valid(const void *id, size_t len);
 
 /*
+ * 1 if id[0..len) is reserved: an agency may not have it, because its
+ * certificate (CN = agency id) would be, or could be mapped to, a Kafka
+ * principal with more rights than an agency's. Compared ASCII
+ * case-insensitively, since a principal mapping rule (ssl.principal.mapping.
+ * rules ".../L") can fold case. Reserved:
+ *
+ *   admin, anonymous      the operator's principal and Kafka's unauthenticated
+ *                         one (ANONYMOUS), both super users of our Kafka
+ *   deconf-*, kafka-*     the federation's own services (deconf-broker, a
+ *                         super user, reads every notice, deconf.tokens and
+ *                         the audit) and Kafka's own components
+ *   deconf, kafka, broker, controller, deconfctl, federation, operator, root
+ *                         names a service or person of the federation
+ *                         could be given; "broker" and "federation" are also
+ *                         the Envelope signers of the broker's and the
+ *                         federation's records
+ *
+ * Every Kafka super user (super.users in deploy/kafka/kafka.sh, and in any
+ * production cluster of a federation) must be a reserved name, or an agency
+ * of that name would hold super-user rights. deconfctl refuses to issue
+ * reserved ids; the broker ignores directory entries that carry one.
+ * Does not check the id pattern: see deconf_agency_id_valid().
+ */
+int deconf_agency_id_reserved(const void *id, size_t len);
+
+/*
  * Make room for one more element in a doubling array: DECONF_GROW(arr, n,
  * cap, first) is 0 when arr[n] can be written (the array grown to `first`
  * elements, or twice its capacity, when n == cap), or DECONF_E_NOMEM (arr
