@@ -34,6 +34,7 @@
 #include "deconf/sign.h"
 #include "deconf/token.h"
 #include "deconf/util.h"
+#include "kquota.h"
 #include "pki.h"
 
 #define K(x) DECONF__V1__##x
@@ -74,8 +75,9 @@ static const char usage[] =
 	"      state and directory compacted, audit kept forever, one partition per\n"
 	"      agency topic) and the literal ACLs of every agency in the directory:\n"
 	"      write its submit topic, read its notices and rejects topics and the\n"
-	"      directory; then publishes the key epochs record. Re-running it changes\n"
-	"      nothing, and says so.\n"
+	"      directory; publishes the key epochs record; and sets each agency's\n"
+	"      Kafka client quotas (quota.* in deconfctl.conf: produce and fetch bytes/s,\n"
+	"      request time). Re-running it changes nothing, and says so.\n"
 	"  tail TOPIC [--from-beginning] [--follow]\n"
 	"      decode a deconf topic (e.g. notices.fbi-cac, audit, ops) to JSON lines,\n"
 	"      with each record's signature status; from the end unless\n"
@@ -102,6 +104,12 @@ static const struct deconf_conf_def ctl_table[] = {
 	  "partitions of deconf.tokens and deconf.state" },
 	{ "federation.signing_key", DECONF_CONF_PATH, "broker-signing.key", 0, 0, NULL, 0,
 	  "the federation's Ed25519 key (signs directory entries)" },
+	{ "quota.producer_byte_rate", DECONF_CONF_SIZE, "10M", 1024, (int64_t)1 << 40, NULL, 0,
+	  "each agency's Kafka produce quota (User:<id>), bytes/s per broker" },
+	{ "quota.consumer_byte_rate", DECONF_CONF_SIZE, "10M", 1024, (int64_t)1 << 40, NULL, 0,
+	  "each agency's Kafka fetch quota (User:<id>), bytes/s per broker" },
+	{ "quota.request_percentage", DECONF_CONF_INT, "25", 1, 10000, NULL, 0,
+	  "each agency's share of a broker's request threads, % of one thread" },
 	{ "log.level", DECONF_CONF_ENUM, "notice", 0, 0, "err|warning|notice|info|debug", 0,
 	  "least severe level logged" },
 };
@@ -263,7 +271,7 @@ fail_conf:
  * federation directory keeps the last record made in KEY_EPOCHS_FILE, so
  * republishing it is idempotent (readers ignore a serial they already hold).
  */
-#define KEY_EPOCHS_KEY "~key-epochs"
+#define KEY_EPOCHS_KEY DECONF_EPOCHS_RECORD_KEY
 #define KEY_EPOCHS_FILE "key-epochs.pb"
 #define DAY_MS (86400LL * 1000)
 /* an epoch retired longer ago than this is dropped from the next record */
@@ -1412,6 +1420,44 @@ static int apply_acls(rd_kafka_t *rk, rd_kafka_queue_t *q, const struct want_acl
 	return rc;
 }
 
+/* Kafka client quotas per agency principal, so that one agency sending as
+ * fast as it can does not starve the others (ingest has its own per-agency
+ * rates: these bound what reaches Kafka at all). A cluster without the
+ * quota API (the mock cluster of dev-kafka) is said so, not failed, as for
+ * ACLs. */
+static int apply_quotas(struct fed *f, const struct listed *ag, size_t n_ag)
+{
+	struct brk_kquota *want = calloc(n_ag ? n_ag : 1, sizeof(*want));
+	size_t n = 0, changed = 0;
+	char errstr[2048];
+	int rc;
+
+	if (!want)
+		return fail(1, "out of memory");
+	for (size_t a = 0; a < n_ag; a++) {
+		if (ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_REMOVED))
+			continue;
+		snprintf(want[n].user, sizeof(want[n].user), "%s", ag[a].id);
+		want[n].producer_byte_rate =
+			(double)deconf_conf_get_int(f->conf, "quota.producer_byte_rate");
+		want[n].consumer_byte_rate =
+			(double)deconf_conf_get_int(f->conf, "quota.consumer_byte_rate");
+		want[n].request_percentage =
+			(double)deconf_conf_get_int(f->conf, "quota.request_percentage");
+		n++;
+	}
+	rc = brk_kquota_apply(f->conf, want, n, &changed, errstr, sizeof(errstr));
+	free(want);
+	if (rc == DECONF_E_VERSION) {
+		printf("quotas: %s: none applied\n", errstr);
+		return 0;
+	}
+	if (rc)
+		return fail(1, "quotas: %s (%zu agencies altered before)", errstr, changed);
+	printf("quotas: %zu agencies altered, %zu already there\n", changed, n - changed);
+	return 0;
+}
+
 static int cmd_topics_apply(struct fed *f)
 {
 	static const struct {
@@ -1493,8 +1539,9 @@ static int cmd_topics_apply(struct fed *f)
 	printf("%zu agencies in the directory\n", n_ag);
 	/* the key epochs once the directory topic exists: publishing the same
 	 * serial again is harmless (readers ignore serials they hold) */
-	if (!(rc = apply_topics(rk, q, wt, nt)) && !(rc = epochs_publish(f, &ep, NULL)))
-		rc = apply_acls(rk, q, wa, na);
+	if (!(rc = apply_topics(rk, q, wt, nt)) && !(rc = epochs_publish(f, &ep, NULL)) &&
+	    !(rc = apply_acls(rk, q, wa, na)))
+		rc = apply_quotas(f, ag, n_ag);
 out:
 	epochs_free(&ep);
 	if (q)

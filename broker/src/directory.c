@@ -190,6 +190,13 @@ int brk_directory_apply(struct brk_directory *d, const void *key, size_t key_len
 	if (!key || !deconf_agency_id_valid(key, key_len))
 		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
 				      "record key is not an agency id");
+	/* an agency named like the broker or a super user would get their
+	 * rights on Kafka: deconfctl refuses it, and so does the broker */
+	if (deconf_agency_id_reserved(key, key_len))
+		return deconf_err_set(errstr, errstr_size, DECONF_E_PERM,
+				      "agency id %.*s is reserved for the federation's own "
+				      "principals",
+				      (int)key_len, (const char *)key);
 	if (!value) {
 		/* tombstone: the agency left the federation */
 		pthread_rwlock_wrlock(&d->lock);

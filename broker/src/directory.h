@@ -32,10 +32,11 @@
 
 #include "deconf.pb-c.h"
 #include "deconf/sign.h"
+#include "deconf/token.h"
 
 #define BRK_AGENCY_ID_MAX 63
 #define BRK_TEXT_MAX 256
-#define BRK_EPOCHS_KEY "~key-epochs"
+#define BRK_EPOCHS_KEY DECONF_EPOCHS_RECORD_KEY
 #define BRK_EPOCHS_MAX 64
 
 /* What the broker knows of one agency (a copy; owns nothing). */

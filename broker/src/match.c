@@ -822,6 +822,10 @@ struct collect {
 	size_t max;
 	struct brk_entry *v;
 	size_t n, cap;
+	/* set: only entries whose exact due time has come (the index knows
+	 * the minute) */
+	const struct brk_match_conf *conf;
+	int64_t now;
 };
 
 static int collect_fn(void *opaque, const struct brk_entry *x)
@@ -830,6 +834,10 @@ static int collect_fn(void *opaque, const struct brk_entry *x)
 
 	if (c->n >= c->max)
 		return 1;
+	/* not due yet: left, unless filed under a past minute (the warning
+	 * time changed since), to be filed again */
+	if (c->conf && next_due(c->conf, x) > c->now && x->due_at / 60000 >= c->now / 60000)
+		return 0;
 	if (DECONF_GROW(c->v, c->n, c->cap, 64))
 		return DECONF_E_NOMEM;
 	c->v[c->n++] = *x;
@@ -923,6 +931,8 @@ int brk_match_expire(struct brk_match *m, struct brk_store_txn *t, int partition
 		size_t retired = c.n;
 		c.n = 0;
 		c.max -= retired;
+		c.conf = &m->conf;
+		c.now = now;
 		if ((rc = brk_store_due(t, partition, now, collect_fn, &c)) == 1)
 			rc = DECONF_OK;
 		for (size_t i = 0; i < c.n && !rc; i++, (*done)++)

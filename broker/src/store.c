@@ -78,14 +78,15 @@ static int64_t rd64(const uint8_t *p)
 	return (int64_t)v;
 }
 
-/* The minute an entry is due in, rounded up (never early). */
+/* The minute an entry is due in (its start: the caller checks the exact
+ * time, so nothing is acted on late by up to a minute). */
 static uint32_t due_minute(int64_t due_at)
 {
 	int64_t m;
 
 	if (due_at <= 0)
 		return NEVER_MIN;
-	m = due_at / 60000 + (due_at % 60000 != 0);
+	m = due_at / 60000;
 	return m >= NEVER_MIN ? NEVER_MIN - 1 : (uint32_t)m;
 }
 

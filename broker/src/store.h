@@ -27,8 +27,9 @@
  * time order, the cases with an entry whose next housekeeping action (an
  * expiry warning, or the expiry) falls in a given minute, so an expiry pass
  * costs the entries that are due and retiring a key epoch costs that
- * epoch's entries. Each entry's due time is kept at minute precision
- * (rounded up): housekeeping may act up to a minute late, never early.
+ * epoch's entries. The index keeps each entry's due time at minute
+ * precision: a walk returns what is due in any minute up to the one asked
+ * about, and the caller checks each entry's exact time.
  *
  * All changes happen in a write transaction (struct brk_store_txn) that the
  * matcher commits only after the Kafka transaction holding the same batch's
@@ -64,7 +65,7 @@ struct brk_entry {
 	uint32_t flags;             /* CautionFlag bits */
 	int64_t added_at, expires_at, valid_from, valid_to;
 	/* When housekeeping must next look at the entry (warn or expire), ms;
-	 * 0: never. Stored rounded up to the minute. */
+	 * 0: never. Indexed by its minute: read back, the minute's start. */
 	int64_t due_at;
 };
 
@@ -108,8 +109,9 @@ int brk_store_entries_of(struct brk_store_txn *t, int partition, const uint8_t *
 int brk_store_case_entries(struct brk_store_txn *t, int partition, const char *agency,
 			   const uint8_t *case_ref, size_t case_len, brk_entry_fn *fn,
 			   void *opaque);
-/* Entries whose due_at is at most until, oldest first within each epoch,
- * epochs ascending. */
+/* Entries due in a minute up to until's (so some may be due later within
+ * that minute: the caller checks), oldest first within each epoch, epochs
+ * ascending. */
 int brk_store_due(struct brk_store_txn *t, int partition, int64_t until, brk_entry_fn *fn,
 		  void *opaque);
 /* Every entry of one key epoch in the partition. */

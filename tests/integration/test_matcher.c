@@ -41,11 +41,31 @@
 #define MD5 K(INDICATOR_TYPE__INDICATOR_TYPE_MD5)
 
 static const char *bootstrap;
-static pid_t running[2];
+/* Brokers started and not yet stopped: killed at exit, so a failed test
+ * leaves none behind (one holding the test's output open keeps ctest
+ * waiting for it). */
+static pid_t running[16];
+
+static pid_t track(pid_t pid)
+{
+	for (int i = 0; i < 16 && pid > 0; i++)
+		if (running[i] <= 0) {
+			running[i] = pid;
+			break;
+		}
+	return pid;
+}
+
+static void untrack(pid_t pid)
+{
+	for (int i = 0; i < 16; i++)
+		if (running[i] == pid)
+			running[i] = 0;
+}
 
 static void kill_running(void)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 16; i++)
 		if (running[i] > 0)
 			kill(running[i], SIGKILL);
 }
@@ -180,13 +200,13 @@ static void world_start(struct world *w, const char *extra)
 		 w->http_port, extra ? extra : "");
 	assert_int_equal(fed_broker_conf(&w->f, "a", text, w->conf, sizeof(w->conf)), 0);
 	snprintf(w->log, sizeof(w->log), "%s/broker-a.log", w->f.dir);
-	assert_true((w->broker = running[0] = fed_broker_start(BROKER_BIN, w->conf, w->log)) > 0);
+	assert_true((w->broker = track(fed_broker_start(BROKER_BIN, w->conf, w->log))) > 0);
 }
 
 static void world_stop(struct world *w)
 {
+	untrack(w->broker);
 	assert_int_equal(fed_broker_stop(w->broker), 0);
-	running[0] = 0;
 }
 
 static int http_get(int port, const char *path, char *body, size_t size)
@@ -412,7 +432,7 @@ static void test_semantics(void **state)
 	world_stop(&w);
 	snprintf(body, sizeof(body), "rm -rf '%s/state-a'", w.f.dir);
 	assert_int_equal(system(body), 0);
-	assert_true((w.broker = running[0] = fed_broker_start(BROKER_BIN, w.conf, w.log)) > 0);
+	assert_true((w.broker = track(fed_broker_start(BROKER_BIN, w.conf, w.log))) > 0);
 	submit1(&w, w.other, ADD, "RC-W", EMAIL, 2, 0, 0, 0, 0); /* FBI-1, NN-3 hold it */
 	submit1(&w, w.tf, ADD, "TF-7", PHONE, 1, 0, 0, 0, 0);    /* a re-add: nothing */
 	assert_int_equal(fed_flush(&w.f), 0);
@@ -554,7 +574,7 @@ static void test_sigkill(void **state)
 	st.f = &f;
 	assert_int_equal(fed_broker_conf(&f, "a", NULL, conf, sizeof(conf)), 0);
 	snprintf(log, sizeof(log), "%s/broker-a.log", f.dir);
-	assert_true((pid = running[0] = fed_broker_start(BROKER_BIN, conf, log)) > 0);
+	assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
 	assert_int_equal(pthread_create(&th, NULL, stream_main, &st), 0);
 	for (int k = 0; k < 2; k++) {
 		int ms = 4000 + (int)(rand_r(&seed) % 6000);
@@ -563,14 +583,15 @@ static void test_sigkill(void **state)
 		assert_false(st.done); /* killed mid-stream */
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		assert_true((pid = running[0] = fed_broker_start(BROKER_BIN, conf, log)) > 0);
+		untrack(pid);
+		assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
 	}
 	pthread_join(th, NULL);
 	count_notices(&f, expect, &total, &distinct);
 	print_message("%zu token ops, 2 kills: %zu notices, %zu distinct, %zu expected\n", st.ops,
 		      total, distinct, expect);
+	untrack(pid);
 	assert_int_equal(fed_broker_stop(pid), 0);
-	running[0] = 0;
 	check_log(log);
 	assert_int_equal(distinct, expect);
 	assert_int_equal(total, expect);
@@ -587,6 +608,7 @@ static void test_two_instances(void **state)
 	struct stream st = { .n_subs = 300, .per_sub = 50, .shared = 2, .gap_us = 40000 };
 	size_t expect = 2 * (size_t)st.shared * (size_t)st.n_subs / 2, total = 0, distinct = 0;
 	char conf[2][256], log[2][256], cmd[600];
+	pid_t pids[2];
 	pthread_t th;
 
 	(void)state;
@@ -596,21 +618,21 @@ static void test_two_instances(void **state)
 		const char *inst = i ? "b" : "a";
 		assert_int_equal(fed_broker_conf(&f, inst, NULL, conf[i], sizeof(conf[i])), 0);
 		snprintf(log[i], sizeof(log[i]), "%s/broker-%s.log", f.dir, inst);
-		assert_true((running[i] = fed_broker_start(BROKER_BIN, conf[i], log[i])) > 0);
+		assert_true((pids[i] = track(fed_broker_start(BROKER_BIN, conf[i], log[i]))) > 0);
 	}
 	sleep(8); /* both in the group */
 	assert_int_equal(pthread_create(&th, NULL, stream_main, &st), 0);
 	sleep(5);
 	assert_false(st.done);
-	assert_int_equal(fed_broker_stop(running[1]), 0);
-	running[1] = 0;
+	untrack(pids[1]);
+	assert_int_equal(fed_broker_stop(pids[1]), 0);
 	pthread_join(th, NULL);
 	count_notices(&f, expect, &total, &distinct);
 	print_message("two instances, one stopped mid-stream: %zu notices, %zu distinct, %zu "
 		      "expected\n",
 		      total, distinct, expect);
-	assert_int_equal(fed_broker_stop(running[0]), 0);
-	running[0] = 0;
+	untrack(pids[0]);
+	assert_int_equal(fed_broker_stop(pids[0]), 0);
 	/* each had its share of the matcher's partitions at first */
 	for (int i = 0; i < 2; i++) {
 		snprintf(cmd, sizeof(cmd), "grep -q 'MATCHER: assigned 2 partition' '%s'", log[i]);

@@ -171,8 +171,11 @@ static void test_due_index(void **state)
 	put(t, 0, &c, NULL, 1);
 	put(t, 0, &d, NULL, 1);
 	put(t, 0, &f, NULL, 1);
-	assert_int_equal(brk_store_due(t, 0, 10 * M - 1, seen_fn, &sn), 0);
-	assert_int_equal(sn.n, 0); /* due times are rounded up, never early */
+	assert_int_equal(brk_store_due(t, 0, 9 * M - 1, seen_fn, &sn), 0);
+	assert_int_equal(sn.n, 0);
+	assert_int_equal(brk_store_due(t, 0, 9 * M, seen_fn, &sn), 0);
+	assert_int_equal(sn.n, 1); /* f is due within minute 9 */
+	sn.n = 0;
 	assert_int_equal(brk_store_due(t, 0, 10 * M, seen_fn, &sn), 0);
 	assert_int_equal(sn.n, 3); /* a, b (epoch 1), f (epoch 3) */
 	assert_int_equal(sn.v[2].epoch, 3);

@@ -29,6 +29,11 @@
 #define DECONF_KEY_LEN 32
 #define DECONF_CANONICAL_MAX 2048 /* longest canonical value hashed */
 
+/* The record key of the federation's signed KeyEpochs record on the
+ * directory topic (never an agency id: those start with [a-z0-9]). Which
+ * epochs tokens may use is the federation's decision, not an agency's. */
+#define DECONF_EPOCHS_RECORD_KEY "~key-epochs"
+
 struct deconf_keyring;
 struct deconf_tokenizer;
 
