@@ -17,7 +17,7 @@
 /* ----------------------------------------------------------------- domain */
 
 /*
- * Choices where DESIGN.md is silent:
+ * Choices where docs/design.md is silent:
  *  - one trailing dot (the DNS root) is dropped; "a..b" and a leading dot
  *    are refused;
  *  - labels that are pure ASCII are taken as they are: letters, digits, '-'
@@ -253,7 +253,7 @@ out:
  * RFC 3986 syntax-based normalization (uriparser's uriNormalizeSyntax:
  * scheme and host lower-case, percent-encoding in upper-case hex and
  * unreserved characters decoded, dot segments removed) plus scheme-based
- * normalization (RFC 3986 6.2.3). Choices where DESIGN.md is silent:
+ * normalization (RFC 3986 6.2.3). Choices where docs/design.md is silent:
  *  - the URL must be absolute with an authority and a non-empty host
  *    ("scheme://host..."); "example.com/x" is refused rather than guessed
  *    to be http or https; any scheme is accepted;

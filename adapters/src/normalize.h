@@ -4,7 +4,7 @@
  * An agency types an indicator the way it found it: "(555) 010-9999",
  * "Alice@EXAMPLE.com", "@Bob_99". Two agencies holding the same indicator
  * must hash the same bytes, so every value is brought to one canonical form
- * before it is tokenized (DESIGN.md, "Tokens"). The forms are part of the
+ * before it is tokenized (docs/design.md, "Tokens"). The forms are part of the
  * wire contract: changing one changes every token of that type, and needs a
  * normalization version bump.
  *

@@ -1,7 +1,7 @@
 /*
  * match.h — the matching semantics, without Kafka: what one token op does
  * to a partition's state, and which notices, changelog records, audit
- * events and ops events it causes (DESIGN.md, "Matching semantics").
+ * events and ops events it causes (docs/design.md, "Matching semantics").
  *
  * - ADD stores the entry and, when it is new, conflicts with every live
  *   entry of the same token and epoch held by another agency's case (or

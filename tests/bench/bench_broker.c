@@ -18,9 +18,9 @@
  * 4. State: stored bytes per entry (the LMDB map in use / entries).
  * 5. With -R, restart: the broker stopped and started again on that state;
  *    seconds until /readyz answers 200 and until a new conflict has been
- *    notified (with -n 10000000: DESIGN.md's 10M entries within 10 s).
+ *    notified (with -n 10000000: docs/design.md's 10M entries within 10 s).
  *
- * It prints the figures and their ratios to the goals of DESIGN.md. It
+ * It prints the figures and their ratios to the goals of docs/design.md. It
  * never fails because the machine is slow; it exits 1 only when something
  * did not work (Kafka missing, the broker died, a phase timed out).
  */

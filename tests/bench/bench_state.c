@@ -5,7 +5,7 @@
  *
  * 1. Fill: N ADDs shaped like bench_broker's (4 agencies, cases of 100
  *    SHA-256 tokens, 1% overlap, 4 partitions), in batches of 20000 per
- *    transaction: ops/s and stored bytes per entry (DESIGN.md: <= 128).
+ *    transaction: ops/s and stored bytes per entry (docs/design.md: <= 128).
  * 2. Token-less closes, the flood a hostile agency can send: closes of
  *    cases that do not exist, and closes of real cases of 100 entries,
  *    each sent to every partition as ingest does: ops/s. The peer in the

@@ -2,7 +2,7 @@
  *
  * A benchmark program, not a test: it prints figures and exits 0 (1 on a
  * usage error or if the generated data is refused, which is a bug here).
- * DESIGN.md "Performance goals": normalize + HMAC >= 1M indicators/s per
+ * docs/design.md "Performance goals": normalize + HMAC >= 1M indicators/s per
  * core, against OpenSSL's raw HMAC-SHA256 measured in the same run.
  *
  *     bench_tokenize [-n N] [-r R]

@@ -93,11 +93,13 @@ static void test_render(void **state)
 	brk_metrics_add(mx, "deconf_txn_commits_total", "part=\"matcher\"", 2);
 	brk_metrics_add(mx, "deconf_txn_commits_total", "part=\"matcher\"", 3);
 	brk_metrics_observe(mx, "deconf_batch_seconds", "part=\"ingest\"", 0.003);
+	brk_metrics_add(mx, "deconf_ingest_throttled_total", "agency=\"a\"", 1);
 	assert_non_null(text = brk_metrics_render(mx));
 	assert_non_null(strstr(text, "deconf_txn_commits_total{part=\"matcher\"} 5\n"));
 	assert_non_null(strstr(text, "deconf_batch_seconds_bucket{part=\"ingest\",le=\"0.0025\"} 0\n"));
 	assert_non_null(strstr(text, "deconf_batch_seconds_bucket{part=\"ingest\",le=\"0.005\"} 1\n"));
 	assert_non_null(strstr(text, "deconf_batch_seconds_count{part=\"ingest\"} 1\n"));
+	assert_non_null(strstr(text, "deconf_ingest_throttled_total{agency=\"a\"} 1\n"));
 	free(text);
 	brk_metrics_free(mx);
 }
