@@ -74,6 +74,12 @@ const struct deconf_conf_def brk_conf_table[] = {
 	  "how often entries are checked for expiry" },
 	{ "matcher.hot_cases", DECONF_CONF_INT, "50", 2, 4000, NULL, 0,
 	  "a token held by more cases than this is hot: no more conflicts, ops are told" },
+	{ "matcher.hot_cases_per_agency", DECONF_CONF_INT, "5", 0, 4000, NULL, 0,
+	  "at most this many cases of one agency count toward hot_cases (0: all), so one "
+	  "agency cannot make a token hot on its own" },
+	{ "matcher.token_cases_per_agency", DECONF_CONF_INT, "50", 0, 1000000, NULL, 0,
+	  "an agency's add of a token it already holds in this many other cases is not stored "
+	  "(it is told by a hot_token notice); 0: no cap" },
 	{ "http.address", DECONF_CONF_STR, "127.0.0.1", 0, 0, NULL, 0,
 	  "address of /metrics, /healthz, /readyz" },
 	{ "http.port", DECONF_CONF_INT, "9464", 0, 65535, NULL, 0,

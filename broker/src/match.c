@@ -551,15 +551,48 @@ static int overlap(const struct brk_match_conf *c, const struct brk_entry *a,
 	return af <= bt && bf <= at;
 }
 
+#define SCAN_AGENCIES 64
+
 struct scan {
 	struct brk_match *m;
 	const struct brk_entry *self;
 	int64_t now;
-	size_t cases;                 /* other live cases holding the token */
+	/* other live cases holding the token, each agency's counted up to
+	 * hot_cases_per_agency: one agency alone cannot make a token hot */
+	size_t cases;
+	size_t own;                   /* the adder's agency's other cases */
 	size_t stop_at;               /* stop walking at this many: hot */
+	struct {
+		const char *agency;   /* into seen_v */
+		uint32_t n;
+	} per[SCAN_AGENCIES];
+	char seen_v[SCAN_AGENCIES][64];
+	size_t n_per;
 	struct brk_entry *hits;       /* the ones that conflict */
 	size_t n_hits, cap;
 };
+
+/* Count x's case toward hot; 0 when its agency has counted enough. */
+static int count_case(struct scan *s, const struct brk_entry *x)
+{
+	uint32_t cap = s->m->conf.hot_cases_per_agency;
+	size_t i;
+
+	if (!cap)
+		return 1;
+	for (i = 0; i < s->n_per; i++)
+		if (!strcmp(s->per[i].agency, x->agency))
+			break;
+	if (i == s->n_per) {
+		if (i == SCAN_AGENCIES)
+			return 1; /* more agencies than tracked: hot long before */
+		snprintf(s->seen_v[i], sizeof(s->seen_v[i]), "%s", x->agency);
+		s->per[i].agency = s->seen_v[i];
+		s->per[i].n = 0;
+		s->n_per++;
+	}
+	return ++s->per[i].n <= cap;
+}
 
 static int scan_fn(void *opaque, const struct brk_entry *x)
 {
@@ -567,9 +600,11 @@ static int scan_fn(void *opaque, const struct brk_entry *x)
 
 	if (same_case(x, s->self) || (x->expires_at && x->expires_at <= s->now))
 		return 0;
+	if (!strcmp(x->agency, s->self->agency))
+		s->own++;
 	/* past the hot threshold nothing more is notified: stop walking, so
-	 * an add costs at most hot_cases entries however many hold the token */
-	if (++s->cases >= s->stop_at)
+	 * an add costs a bounded walk however many hold the token */
+	if (count_case(s, x) && ++s->cases >= s->stop_at)
 		return 1;
 	if (!s->m->conf.match_same_agency && !strcmp(x->agency, s->self->agency))
 		return 0;
@@ -696,6 +731,23 @@ static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
 		if (rc != 1)
 			goto out;
 		hot = 1; /* the walk stopped at the threshold */
+	}
+	if (!hot && m->conf.token_cases_per_agency &&
+	    s.own >= m->conf.token_cases_per_agency) {
+		/* one agency piling a token into case after case would make every
+		 * add of it walk them all: past the cap the entry is not stored,
+		 * and the agency is told its case will not be matched on it */
+		char detail[128];
+		struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_HOT_TOKEN), .e = &e,
+					.op = op, .detail = detail };
+		snprintf(detail, sizeof(detail),
+			 "not stored: the agency holds the token in %zu other cases (at most %u)",
+			 s.own, m->conf.token_cases_per_agency);
+		if ((rc = accepted(m, partition, op)) || (rc = audit(m, partition, now, &a)))
+			goto out;
+		rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN), &e, NULL, op, now,
+			    NULL, 0);
+		goto out;
 	}
 	if ((rc = put_entry(m, t, partition, &e, op->poc, &created)) ||
 	    (rc = accepted(m, partition, op)))

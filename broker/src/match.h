@@ -24,7 +24,12 @@
  *   holder always, and it alone is told).
  * - A token held by more than hot_cases cases is hot: it is marked (and
  *   put on the changelog), ops get one OpsEvent, and from then on the
- *   adder of that token gets a HOT_TOKEN notice instead of conflicts.
+ *   adder of that token gets a HOT_TOKEN notice instead of conflicts. At
+ *   most hot_cases_per_agency cases of each agency count, so one agency
+ *   alone cannot make a token hot (it can compute the token of any value
+ *   and would stop others' conflicts on it). An agency's add of a token it
+ *   already holds in token_cases_per_agency other cases is not stored; it
+ *   gets a HOT_TOKEN notice (its case will not be matched on it).
  * - Expiry: brk_match_expire() warns the owner warn_before ahead (once)
  *   and removes the entry when it expires (EXPIRED notice). It visits only
  *   what is due (the store's due index), a bounded number per call.
@@ -64,6 +69,12 @@ struct brk_match_conf {
 	int64_t ttl_ms, ttl_ip_ms, ttl_max_ms; /* default TTLs and the cap */
 	int64_t warn_before_ms;
 	uint32_t hot_cases;
+	/* at most this many of one agency's cases count toward hot_cases (0:
+	 * all), so one agency cannot make a token hot and blind the others */
+	uint32_t hot_cases_per_agency;
+	/* an agency's add of a token it holds in this many other cases is not
+	 * stored (0: no cap), which bounds every walk of a token */
+	uint32_t token_cases_per_agency;
 };
 
 /* Where the outputs go. Each returns 0 or an error that fails the batch. */

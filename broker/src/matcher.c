@@ -774,6 +774,10 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	x->m.conf.ttl_max_ms = deconf_conf_get_int(b->conf, "matcher.ttl_max");
 	x->m.conf.warn_before_ms = deconf_conf_get_int(b->conf, "matcher.expiry_warning");
 	x->m.conf.hot_cases = (uint32_t)deconf_conf_get_int(b->conf, "matcher.hot_cases");
+	x->m.conf.hot_cases_per_agency =
+		(uint32_t)deconf_conf_get_int(b->conf, "matcher.hot_cases_per_agency");
+	x->m.conf.token_cases_per_agency =
+		(uint32_t)deconf_conf_get_int(b->conf, "matcher.token_cases_per_agency");
 	x->m.dir = b->dir;
 	x->m.heads = x->heads;
 	x->m.out = (struct brk_match_out){ x, out_notice, out_state, out_audit, out_ops };

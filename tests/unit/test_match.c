@@ -497,6 +497,42 @@ static void test_epoch_retired(void **state)
 	deconf_sign_key_free(fed);
 }
 
+/*
+ * One agency cannot make a token hot by itself (it can compute the token
+ * of any value and would stop the others' conflicts on it): at most
+ * hot_cases_per_agency of its cases count. And it cannot pile a token into
+ * case after case: past token_cases_per_agency the add is not stored and
+ * the agency is told (HOT_TOKEN), which bounds every walk of the token.
+ */
+static void test_one_agency_cannot_blind(void **state)
+{
+	struct world w;
+	const int C = K(NOTICE_KIND__NOTICE_KIND_CONFLICT), HOT = K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN);
+	char c[16];
+
+	world_init(&w, *state, "j");
+	w.m.conf.hot_cases = 3;
+	w.m.conf.hot_cases_per_agency = 1;
+	w.m.conf.token_cases_per_agency = 4;
+	for (int i = 1; i <= 6; i++) {
+		snprintf(c, sizeof(c), "A-%d", i);
+		assert_int_equal(ADD(&w, "agency-a", c, 21), 0);
+	}
+	assert_int_equal(entries(&w), 4);           /* not stored */
+	assert_int_equal(kinds(&w, HOT), 2);        /* and A told of each */
+	assert_int_equal(w.cap.n_ops, 0);           /* not hot */
+	assert_int_equal(ADD(&w, "agency-b", "B-1", 21), 0);
+	assert_int_equal(kinds(&w, C), 8);          /* B is not blinded: 4 pairs */
+	assert_int_equal(ADD(&w, "agency-c", "C-1", 21), 0);
+	assert_int_equal(kinds(&w, C), 8 + 10);     /* with A's 4 and B's 1 */
+	assert_int_equal(w.cap.n_ops, 0);
+	/* a third agency: A (1) + B (1) + C (1) counted, D's add makes it hot */
+	assert_int_equal(ADD(&w, "agency-d", "D-1", 21), 0);
+	assert_int_equal(w.cap.n_ops, 1);
+	assert_int_equal(kinds(&w, HOT), 3);
+	world_free(&w);
+}
+
 /* A close without tokens removes the case's entries, and only them,
  * through the case index; the indexes hold nothing of it afterwards. */
 static void test_close_case(void **state)
@@ -589,6 +625,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_epoch_retired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_case, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_agency_cannot_blind, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
