@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "deconf/log.h"
+#include "deconf/text.h"
 
 #define LOG_LINE_MAX 4096
 
@@ -173,7 +174,7 @@ static size_t json_escape(char *out, size_t size, const char *s)
 
 void deconf_vlog(int level, const char *fac, const char *fmt, va_list ap)
 {
-	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX * 2], ts[40];
+	char raw[LOG_LINE_MAX], msg[LOG_LINE_MAX], line[LOG_LINE_MAX * 2], ts[40];
 	char esc_msg[LOG_LINE_MAX * 2 - 256], esc_fac[64], esc_prog[64], facility[48];
 	const char *program = __atomic_load_n(&logger.program, __ATOMIC_RELAXED);
 	struct timeval tv;
@@ -181,8 +182,12 @@ void deconf_vlog(int level, const char *fac, const char *fmt, va_list ap)
 
 	if (level > __atomic_load_n(&logger.level, __ATOMIC_RELAXED))
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	scrub(msg);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	scrub(raw);
+	/* what is left that a terminal would obey or reorder (C1 controls, bidi
+	 * controls) and bytes that are not UTF-8 are shown as escapes: messages
+	 * carry names and file names partners chose */
+	deconf_text_for_terminal(msg, sizeof(msg), raw, strlen(raw));
 	snprintf(facility, sizeof(facility), "%s", fac);
 	scrub(facility);
 	gettimeofday(&tv, NULL);

@@ -141,6 +141,24 @@ static void test_scrub_control_chars(void **state)
 	assert_non_null(strstr(line, "T: a fake 2026-01-01T00:00:00.000Z x[1] err T: b c d e "));
 }
 
+/* C1 and bidi controls and bytes that are not UTF-8 (partner-chosen names
+ * end up in messages) are shown as escapes, never written raw. */
+static void test_escape_terminal_controls(void **state)
+{
+	const char *line;
+
+	deconf_log(DECONF_LOG_ERR, "T", "x\xc2\x9b" "2Jy \xe2\x80\xae" " evil \xff\xfe" " z \xc3\xa9");
+	assert_int_equal(cap.n, 1);
+	line = cap.line[0];
+	assert_null(strstr(line, "\xc2\x9b"));
+	assert_null(strstr(line, "\xe2\x80\xae"));
+	assert_null(strchr(line, '\xff'));
+	assert_non_null(strstr(line, "\\u{009B}"));
+	assert_non_null(strstr(line, "\\u{202E}"));
+	assert_non_null(strstr(line, "\\xff"));
+	assert_non_null(strstr(line, "z \xc3\xa9")); /* UTF-8 text is kept */
+}
+
 /*
  * A rough JSON checker for one flat object of string and integer values:
  * returns the number of members, or -1 if it is not valid JSON.
@@ -500,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_level_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scrub_control_chars, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_escape_terminal_controls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vlog, setup, teardown),
