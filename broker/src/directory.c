@@ -165,11 +165,12 @@ static int apply_epochs(struct brk_directory *d, const void *value, size_t value
 	pthread_rwlock_wrlock(&d->lock);
 	if (x.serial > d->epochs.serial)
 		d->epochs = x;
-	else
+	else if (x.serial < d->epochs.serial) /* a replay cannot bring an epoch back */
 		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
-				    "key epochs serial %llu is not newer than %llu: ignored",
+				    "key epochs serial %llu is older than %llu: ignored",
 				    (unsigned long long)x.serial,
 				    (unsigned long long)d->epochs.serial);
+	/* the same serial again is deconfctl publishing it again: nothing new */
 	pthread_rwlock_unlock(&d->lock);
 out:
 	deconf_msg_free(k);

@@ -258,6 +258,7 @@ struct ingest {
 	struct solo solo[MAX_SOLO];
 	size_t n_solo;
 	int in_txn;
+	int assigned;          /* the group has answered (an assignment, maybe empty) */
 	/* what went wrong producing in this transaction */
 	rd_kafka_resp_err_t produce_err, dr_err;
 	char dr_topic[256];
@@ -689,6 +690,26 @@ static void solo_progress(struct ingest *g)
 	g->n_solo = keep;
 }
 
+/* Whether any agency's submit topic exists. The group only assigns
+ * partitions once a topic matches the subscription: with none, ingest has
+ * nothing to wait for and is ready; with some, it waits for the group. */
+static void readiness_before_assignment(struct ingest *g)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	size_t plen = strlen(g->submit_prefix);
+	int any = 0;
+
+	if (rd_kafka_metadata(g->consumer, 1, NULL, &md, 5000) || !md)
+		return;
+	for (int i = 0; i < md->topic_cnt && !any; i++)
+		any = !strncmp(md->topics[i].topic, g->submit_prefix, plen) &&
+		      strlen(md->topics[i].topic) > plen;
+	rd_kafka_metadata_destroy(md);
+	if (!g->assigned) /* the group may have answered meanwhile */
+		brk_metrics_status(g->mx, g->part, !any,
+				   any ? "waiting for partitions" : "");
+}
+
 /* Wait before retrying a batch that failed for a passing reason. */
 static void backoff(struct ingest *g, volatile int *stop)
 {
@@ -700,6 +721,7 @@ static void backoff(struct ingest *g, volatile int *stop)
 		brk_metrics_heartbeat(g->mx, g->part);
 		usleep(20000);
 	}
+	brk_metrics_lag(g->mx, g->consumer, "ingest");
 	g->backoff_ms = g->backoff_ms * 2 > g->retry_max_ms ? g->retry_max_ms : g->backoff_ms * 2;
 }
 
@@ -787,6 +809,7 @@ static int commit_batch(struct ingest *g, size_t batch_n, volatile int *stop)
 	g->backoff_ms = BACKOFF_MIN_MS;
 	brk_metrics_add(g->mx, "deconf_txn_commits_total", "part=\"ingest\"", 1);
 	brk_metrics_committed(g->mx, g->part);
+	brk_metrics_pending(g->mx, g->part, 0);
 	return DECONF_OK;
 }
 
@@ -802,15 +825,18 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		forget_pauses(g);
 		g->n_solo = 0;
 		rd_kafka_assign(rk, parts);
+		g->assigned = 1;
 		brk_metrics_status(g->mx, g->part, 1, "");
 	} else {
 		brk_metrics_status(g->mx, g->part, 0, "partitions revoked, waiting for the group");
+		brk_metrics_pending(g->mx, g->part, 0); /* the next owner has it */
 		if (g->in_txn)
 			abort_batch(g, "partitions revoked");
 		deconf_log(DECONF_LOG_NOTICE, "INGEST", "revoked %d partition(s)", parts->cnt);
 		forget_pauses(g);
 		g->n_solo = 0;
 		rd_kafka_assign(rk, NULL);
+		g->assigned = 0;
 	}
 }
 
@@ -923,9 +949,11 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 		size_t n = 0;
 
 		brk_metrics_heartbeat(mx, g->part);
-		if (t0 - last_gauges > 5000000) {
+		if (t0 - last_gauges > 5000000 || (!g->assigned && t0 - last_gauges > 1000000)) {
 			last_gauges = t0;
 			brk_metrics_lag(mx, g->consumer, "ingest");
+			if (!g->assigned)
+				readiness_before_assignment(g);
 		}
 		brk_feed_poll(g->dir);
 		resume_due(g);
@@ -944,6 +972,8 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 				}
 				g->in_txn = 1;
 			}
+			if (!n)
+				brk_metrics_pending(mx, g->part, 1);
 			rc = process(g, m);
 			n++;
 			if (rc) {

@@ -555,6 +555,7 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	x->backoff_ms = 0;
 	brk_metrics_add(x->mx, "deconf_txn_commits_total", "part=\"matcher\"", 1);
 	brk_metrics_committed(x->mx, x->part);
+	brk_metrics_pending(x->mx, x->part, 0);
 	rd_kafka_poll(x->producer, 0); /* the remaining delivery reports */
 	rc = DECONF_OK;
 	for (int p = 0; p < MAXP; p++) {
@@ -678,6 +679,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			brk_metrics_status(x->mx, x->part, 1, "");
 	} else {
 		brk_metrics_status(x->mx, x->part, 0, "partitions revoked, waiting for the group");
+		brk_metrics_pending(x->mx, x->part, 0);
 		if (x->in_txn)
 			abort_batch(x, "partitions revoked");
 		x->aborted = 0;
@@ -836,6 +838,8 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 				rd_kafka_message_destroy(m);
 				goto out;
 			}
+			if (bt.n == 1)
+				brk_metrics_pending(mx, x->part, 1);
 			rc = process(x, m);
 			rd_kafka_message_destroy(m);
 			if (rc) {

@@ -58,6 +58,9 @@ struct series {
 };
 
 #define MAX_PARTS 8
+/* hung: no loop for this many stall_after (longer than any one Kafka call
+ * may block, so an outage of Kafka is "not ready", not "restart me") */
+#define HUNG_STALLS 10
 
 struct part {
 	const char *name;
@@ -66,6 +69,7 @@ struct part {
 	int64_t lag;         /* records behind, as last seen */
 	int64_t committed;   /* mono us of the last commit (or of becoming ready) */
 	int64_t heartbeat;   /* mono us of its last loop */
+	int64_t pending;     /* mono us since input read is not committed; 0: none */
 };
 
 struct brk_metrics {
@@ -313,6 +317,18 @@ void brk_metrics_committed(struct brk_metrics *mx, int part)
 	pthread_mutex_unlock(&mx->lock);
 }
 
+void brk_metrics_pending(struct brk_metrics *mx, int part, int pending)
+{
+	if (!mx || part < 0 || part >= MAX_PARTS)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	if (!pending)
+		mx->parts[part].pending = 0;
+	else if (!mx->parts[part].pending)
+		mx->parts[part].pending = deconf_mono_us();
+	pthread_mutex_unlock(&mx->lock);
+}
+
 void brk_metrics_heartbeat(struct brk_metrics *mx, int part)
 {
 	if (!mx || part < 0 || part >= MAX_PARTS)
@@ -374,6 +390,11 @@ int brk_metrics_is_ready_at(struct brk_metrics *mx, int64_t now, char *why, size
 		if (!p->ready) {
 			ready = 0;
 			add_why(why, why_size, &n, "%s not ready (%s)", p->name, p->what);
+		} else if (p->pending && now - p->pending > mx->stall_us) {
+			ready = 0;
+			add_why(why, why_size, &n,
+				"%s stuck: what it read %.0f s ago is not committed yet", p->name,
+				(double)(now - p->pending) / 1e6);
 		} else if (p->lag > 0 && now - p->committed > mx->stall_us) {
 			ready = 0;
 			add_why(why, why_size, &n,
@@ -398,7 +419,7 @@ int brk_metrics_is_alive_at(struct brk_metrics *mx, int64_t now, char *why, size
 	why[0] = '\0';
 	pthread_mutex_lock(&mx->lock);
 	for (int i = 0; i < mx->n_parts; i++)
-		if (now - mx->parts[i].heartbeat > 2 * mx->stall_us) {
+		if (now - mx->parts[i].heartbeat > HUNG_STALLS * mx->stall_us) {
 			alive = 0;
 			add_why(why, why_size, &n, "%s hung: its thread has not looped for %.0f s",
 				mx->parts[i].name, (double)(now - mx->parts[i].heartbeat) / 1e6);

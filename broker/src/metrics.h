@@ -42,19 +42,24 @@ char *brk_metrics_render(struct brk_metrics *mx);
  *     one) and has restored them; not ready while starting, waiting for a
  *     rebalance or restoring (what says which);
  *   - committed: each time a batch commits;
+ *   - pending: once it has read input it has not committed (set when a
+ *     batch takes its first record, cleared only by a commit, so a batch
+ *     aborted and retried stays pending);
  *   - heartbeat: each time round its loop;
  *   - its lag, through brk_metrics_lag().
  * /readyz (brk_metrics_is_ready) answers 200 when every registered part is
- * ready and none is stuck: a part with input waiting (lag > 0) that has
- * committed nothing for stall_after is stuck (a batch failing again and
- * again). /healthz (brk_metrics_is_alive) answers 200 unless a part's
- * thread has not looped for 2 x stall_after (hung: restart the process).
+ * ready and none is stuck: input pending for stall_after, or input waiting
+ * (lag > 0) with nothing committed for stall_after (a batch failing again
+ * and again, a commit blocked on Kafka). /healthz (brk_metrics_is_alive)
+ * answers 200 unless a part's thread has not looped for 10 x stall_after
+ * (hung: restart the process; longer than any Kafka call may block).
  */
 int brk_metrics_part(struct brk_metrics *mx, const char *name);
 void brk_metrics_ready(struct brk_metrics *mx, int part, int ready);
 /* ready, with what the part is doing when not ("waiting for partitions") */
 void brk_metrics_status(struct brk_metrics *mx, int part, int ready, const char *what);
 void brk_metrics_committed(struct brk_metrics *mx, int part);
+void brk_metrics_pending(struct brk_metrics *mx, int part, int pending);
 void brk_metrics_heartbeat(struct brk_metrics *mx, int part);
 /* stall_after in ms (default 30000) */
 void brk_metrics_set_stall(struct brk_metrics *mx, int64_t stall_after_ms);

@@ -646,9 +646,173 @@ static void test_two_instances(void **state)
 	fed_free(&f);
 }
 
+/* The number a shell command prints (grep -c), or -1. */
+static int sh_count(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+/* Set one config of a topic (AlterConfigs replaces the topic's set). */
+static void topic_config(struct fed *f, const char *topic, const char *name, const char *value)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_PRODUCER, NULL, NULL);
+	rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	const rd_kafka_ConfigResource_t **res;
+	size_t n;
+
+	assert_non_null(rk);
+	q = rd_kafka_queue_new(rk);
+	assert_int_equal(rd_kafka_ConfigResource_set_config(cr, name, value), 0);
+	rd_kafka_AlterConfigs(rk, &cr, 1, NULL, q);
+	assert_non_null(ev = rd_kafka_queue_poll(q, 30000));
+	assert_int_equal(rd_kafka_event_error(ev), 0);
+	res = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
+	assert_int_equal(n, 1);
+	if (rd_kafka_ConfigResource_error(res[0]))
+		fail_msg("AlterConfigs %s: %s", topic, rd_kafka_ConfigResource_error_string(res[0]));
+	rd_kafka_event_destroy(ev);
+	rd_kafka_ConfigResource_destroy(cr);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+}
+
+/* Poll /readyz every 100 ms for at most max_ms until its code is want
+ * (and its body holds `with`, when given); returns the ms it took, or -1. */
+static int wait_ready(int port, int want, const char *with, int max_ms, char *body, size_t size)
+{
+	int64_t t0 = deconf_mono_us();
+
+	while ((deconf_mono_us() - t0) / 1000 < max_ms) {
+		int code = http_get(port, "/readyz", body, size);
+		if (code == want && (!with || strstr(body, with)))
+			return (int)((deconf_mono_us() - t0) / 1000);
+		usleep(100000);
+	}
+	return -1;
+}
+
+/*
+ * /readyz tells the truth: not ready before the group assigned the parts
+ * their partitions; "stuck" once ingest cannot commit what it read (here
+ * deconf.tokens refuses every record older than 1 ms when it arrives, a
+ * failure that passes when the setting is lifted, so ingest retries it
+ * with backoff) for http.stall_after; ready again
+ * once it can, with nothing lost. /healthz stays 200 throughout: a Kafka
+ * outage is "not ready", not "restart me".
+ */
+static void test_ready_tells_the_truth(void **state)
+{
+	struct fed f;
+	struct fed_op o[2];
+	struct fed_notice *v = NULL;
+	size_t n = 0, bad = 0;
+	char conf[256], log[256], extra[256], body[4096], topic[96];
+	int port = free_port(), ms, saw_not_ready = 0;
+	pid_t pid;
+
+	(void)state;
+	two_agencies(&f);
+	snprintf(extra, sizeof(extra),
+		 "[http]\nport = %d\nstall_after = 2s\n[ingest]\nretry_max = 1s\n", port);
+	assert_int_equal(fed_broker_conf(&f, "a", extra, conf, sizeof(conf)), 0);
+	snprintf(log, sizeof(log), "%s/broker-a.log", f.dir);
+	assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
+	for (int i = 0; i < 600; i++) {
+		int code = http_get(port, "/readyz", body, sizeof(body));
+		if (code == 200)
+			break;
+		if (code == 503 && strstr(body, "not ready"))
+			saw_not_ready = 1;
+		usleep(100000);
+	}
+	assert_true(saw_not_ready);
+	assert_int_equal(http_get(port, "/readyz", body, sizeof(body)), 200);
+
+	fed_topic(&f, "tokens", topic, sizeof(topic));
+	topic_config(&f, topic, "message.timestamp.before.max.ms", "1");
+	memset(o, 0, sizeof(o));
+	for (int a = 0; a < 2; a++) {
+		o[a].op = K(OP__OP_ADD);
+		o[a].case_ref = a ? "B-1" : "A-1";
+		o[a].type = MD5;
+		fed_token(&f, 4242, o[a].token);
+		assert_int_equal(fed_submit(&f, a, &o[a], 1, NULL), 0);
+	}
+	assert_int_equal(fed_flush(&f), 0);
+	ms = wait_ready(port, 503, "ingest stuck", 30000, body, sizeof(body));
+	print_message("writes refused: /readyz 503 after %d ms: %.*s\n", ms,
+		      (int)strcspn(body, "\n"), body);
+	if (ms < 0 && getenv("T_DEBUG")) {
+		static char mbody[65536];
+		http_get(port, "/metrics", mbody, sizeof(mbody));
+		print_message("%s\n", mbody);
+	}
+	assert_true(ms >= 0);
+	assert_int_equal(http_get(port, "/healthz", body, sizeof(body)), 200);
+
+	topic_config(&f, topic, "message.timestamp.before.max.ms", "9223372036854775807");
+	ms = wait_ready(port, 200, NULL, 90000, body, sizeof(body));
+	print_message("writes allowed again: /readyz 200 after %d ms\n", ms);
+	assert_true(ms >= 0);
+	/* nothing lost: the pair is notified, once to each side */
+	for (int i = 0; i < 60 && n < 2; i++) {
+		free(v);
+		v = NULL;
+		n = 0;
+		assert_int_equal(fed_read_notices(&f, NULL, &v, &n, &bad, 5000), 0);
+		usleep(500000);
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(bad, 0);
+	free(v);
+
+	/* killed and started again at once: the group still counts the dead
+	 * member until its session times out, and /readyz must not say ready
+	 * before ingest has its partitions again */
+	{
+		char cmd[512];
+		int assigned_before, first_200 = -1;
+		int64_t t0;
+		snprintf(cmd, sizeof(cmd), "grep -c 'INGEST: assigned [1-9]' '%s'", log);
+		assigned_before = sh_count(cmd);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		untrack(pid);
+		assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
+		t0 = deconf_mono_us();
+		while ((deconf_mono_us() - t0) / 1000 < 60000) {
+			if (http_get(port, "/readyz", body, sizeof(body)) == 200) {
+				first_200 = (int)((deconf_mono_us() - t0) / 1000);
+				/* by then the new process's ingest was assigned */
+				assert_true(sh_count(cmd) > assigned_before);
+				break;
+			}
+			usleep(100000);
+		}
+		print_message("after kill -9 and restart: /readyz 200 after %d ms, once ingest "
+			      "was assigned\n",
+			      first_200);
+		assert_true(first_200 >= 0);
+	}
+	untrack(pid);
+	assert_int_equal(fed_broker_stop(pid), 0);
+	fed_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ready_tells_the_truth),
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_sigkill),
 		cmocka_unit_test(test_two_instances),

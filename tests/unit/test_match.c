@@ -455,8 +455,9 @@ static void test_epoch_retired(void **state)
 	/* a rotation: epoch 2 live, epoch 1 retires at now + 10 s */
 	add_epoch(&w, "agency-b", "B", 17, 2, now);
 	publish_epochs(dir, fed, 2, (uint32_t[]){ 1, 2 }, (int64_t[]){ now + 10000, 0 }, 2);
+	publish_epochs(dir, fed, 2, (uint32_t[]){ 1, 2 }, (int64_t[]){ now + 10000, 0 }, 2);
 	{
-		/* a replay of serial 1 is refused and changes nothing */
+		/* serial 2 again changes nothing; a replay of serial 1 is refused */
 		Deconf__V1__KeyEpochs k = DECONF__V1__KEY_EPOCHS__INIT;
 		Deconf__V1__KeyEpoch v = DECONF__V1__KEY_EPOCH__INIT, *pv = &v;
 		uint8_t *buf;

@@ -77,8 +77,22 @@ static void test_stuck_and_hung(void **state)
 	assert_non_null(strstr(why, "ingest stuck: 42 records waiting"));
 	brk_metrics_committed(mx, ingest); /* it moves again */
 	assert_true(brk_metrics_is_ready_at(mx, deconf_mono_us() + 500000, why, sizeof(why)));
-	assert_true(brk_metrics_is_alive_at(mx, t + 1500000, why, sizeof(why)));
-	assert_false(brk_metrics_is_alive_at(mx, t + 2500000, why, sizeof(why)));
+	/* input read and not committed (a commit blocked on Kafka, a batch
+	 * retried): stuck after stall_after, whatever the lag says */
+	brk_metrics_set_lag(mx, ingest, 0);
+	brk_metrics_pending(mx, ingest, 1);
+	t = deconf_mono_us();
+	brk_metrics_pending(mx, ingest, 1); /* a retry keeps the first time */
+	assert_true(brk_metrics_is_ready_at(mx, t + 500000, why, sizeof(why)));
+	assert_false(brk_metrics_is_ready_at(mx, t + 1500000, why, sizeof(why)));
+	assert_non_null(strstr(why, "ingest stuck: what it read"));
+	brk_metrics_pending(mx, ingest, 0);
+	assert_true(brk_metrics_is_ready_at(mx, t + 1500000, why, sizeof(why)));
+	/* hung: no loop for 10 x stall_after */
+	t = deconf_mono_us();
+	brk_metrics_heartbeat(mx, ingest);
+	assert_true(brk_metrics_is_alive_at(mx, t + 9000000, why, sizeof(why)));
+	assert_false(brk_metrics_is_alive_at(mx, t + 10500000, why, sizeof(why)));
 	assert_non_null(strstr(why, "ingest hung"));
 	brk_metrics_free(mx);
 }
