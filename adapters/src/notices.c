@@ -8,12 +8,13 @@
 #include "deconf/envelope.h"
 #include "deconf/err.h"
 #include "deconf/kafka.h"
+#include "deconf/limits.h"
 #include "deconf/log.h"
 #include "deconf/text.h"
 #include "deconf/util.h"
 #include "notices.h"
 
-#define NOTICE_MAX (256 * 1024)
+#define NOTICE_MAX DECONF_NOTICE_ACCEPT_MAX /* above any notice a broker writes */
 
 /* ------------------------------------------------------------ printing */
 

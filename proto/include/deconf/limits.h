@@ -22,7 +22,9 @@
  *   a token op (deconf.tokens)    < DECONF_TOKEN_OP_MAX  follows from the above
  *   a notice (deconf.notices.*)   < DECONF_NOTICE_MAX    follows from the above;
  *                                                       the adapter accepts up
- *                                                       to DECONF_NOTICE_MAX
+ *                                                       to DECONF_NOTICE_ACCEPT_MAX
+ *   an adapter's submission       submit.max_batch_bytes (at most 900 KiB), below
+ *                                 ingest.max_record_bytes' default
  *   any record deconf produces    <= DECONF_PRODUCED_MAX, far below
  *   from an agency's input           librdkafka's message.max.bytes
  *                                    (1,000,000) and Kafka's max.message.bytes
@@ -48,6 +50,20 @@
 #define DECONF_TOKEN_OP_MAX (8 * 1024)
 #define DECONF_NOTICE_MAX (16 * 1024)
 #define DECONF_PRODUCED_MAX (64 * 1024)
+/* What an adapter accepts: more than any notice a broker writes, so a
+ * notice is never refused for its size. */
+#define DECONF_NOTICE_ACCEPT_MAX (256 * 1024)
+
+/* The bounds follow from the text limits with room for the fixed-size
+ * fields, ids, framing and the signature (1 KiB is several times that). */
+_Static_assert(DECONF_CASE_REF_MAX + 4 * DECONF_POC_FIELD_MAX + 1024 < DECONF_TOKEN_OP_MAX,
+	       "a token op carries one case ref and one point of contact");
+_Static_assert(2 * DECONF_CASE_REF_MAX + 4 * DECONF_POC_FIELD_MAX + 4 * DECONF_DIR_TEXT_MAX +
+			       1024 < DECONF_NOTICE_MAX,
+	       "a notice carries two case refs, a contact and the counterpart's directory text");
+_Static_assert(DECONF_NOTICE_MAX < DECONF_NOTICE_ACCEPT_MAX, "adapters accept every notice");
+_Static_assert(DECONF_TOKEN_OP_MAX <= DECONF_PRODUCED_MAX && DECONF_NOTICE_MAX <= DECONF_PRODUCED_MAX,
+	       "the produced budget covers token ops and notices");
 
 /* Records of the broker's own topics are read with this bound. */
 #define DECONF_INTERNAL_RECORD_MAX (1 << 20)
