@@ -65,6 +65,7 @@
  *                                ops, notices by kind, expiry, restores)
  */
 #include <errno.h>
+#include <sanitizer/common_interface_defs.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -152,6 +153,26 @@ static struct {
 		warned, hot, conflicts, records, replayed, compares, restricted_asker, wipes;
 } S;
 
+/* The stores' directory goes at exit, and before an abort: a crashing
+ * run must not leave its files in /dev/shm. */
+static void remove_tmp(void)
+{
+	const char *dirs[2] = { F.path1, F.path2 };
+	char f[400];
+
+	if (!F.tmp[0])
+		return;
+	for (int i = 0; i < 2; i++) {
+		snprintf(f, sizeof(f), "%s/data.mdb", dirs[i]);
+		unlink(f);
+		snprintf(f, sizeof(f), "%s/lock.mdb", dirs[i]);
+		unlink(f);
+		rmdir(dirs[i]);
+	}
+	rmdir(F.tmp);
+	F.tmp[0] = '\0';
+}
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 static void die(const char *fmt, ...)
@@ -163,6 +184,7 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	remove_tmp();
 	abort();
 }
 
@@ -1124,19 +1146,7 @@ static void cleanup(void)
 	brk_store_close(F.s1);
 	brk_store_close(F.s2);
 	F.s1 = F.s2 = NULL;
-	if (F.tmp[0]) {
-		const char *dirs[2] = { F.path1, F.path2 };
-		char f[400];
-		for (int i = 0; i < 2; i++) {
-			snprintf(f, sizeof(f), "%s/data.mdb", dirs[i]);
-			unlink(f);
-			snprintf(f, sizeof(f), "%s/lock.mdb", dirs[i]);
-			unlink(f);
-			rmdir(dirs[i]);
-		}
-		rmdir(F.tmp);
-		F.tmp[0] = '\0';
-	}
+	remove_tmp();
 	if (getenv("DECONF_FUZZ_STATS")) {
 		static const char *const kinds[8] = { "?", "conflict", "restricted_match",
 						      "query_hit", "queried", "expiry_warning",
@@ -1637,6 +1647,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(F.path1, sizeof(F.path1), "%s/matcher", F.tmp);
 	snprintf(F.path2, sizeof(F.path2), "%s/restored", F.tmp);
 	atexit(cleanup);
+	__sanitizer_set_death_callback(remove_tmp); /* ASan's and UBSan's reports */
 	CHECK(!brk_store_open(&F.s1, F.path1, MAP_SIZE, errstr, sizeof(errstr)) &&
 		      !brk_store_open(&F.s2, F.path2, MAP_SIZE, errstr, sizeof(errstr)),
 	      "store: %s", errstr);
