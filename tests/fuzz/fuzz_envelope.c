@@ -4,9 +4,13 @@
  *
  * Each input is tried twice: as a record on its own, and XORed over a valid
  * signed Submission envelope, so mutations also reach signature
- * verification and payload parsing of well-formed records. Invariant
- * checked beyond "no crash, no leak": a record that opens successfully
- * re-serializes to a payload that opens again with the same key.
+ * verification of well-formed records. A mutation of the signed bytes
+ * fails that check, so the payload parser behind it is reached only by
+ * inputs that leave them intact: ingest's decision on a Submission and the
+ * matching it drives are fuzz_submission's, which signs each input itself.
+ * Invariant checked beyond "no crash, no leak": a record that opens
+ * successfully re-serializes to a payload that opens again with the same
+ * key.
  */
 #include <stdint.h>
 #include <stdlib.h>
