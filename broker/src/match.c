@@ -821,7 +821,8 @@ static int do_query(struct brk_match *m, struct brk_store_txn *t, int partition,
 		if (!restricted(x))
 			rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_QUERY_HIT), &e, x, op,
 				    now, extra, sizeof(extra));
-		if (!rc && (restricted(x) || m->conf.notify_queried))
+		/* a RESTRICTED asker is never revealed, as a RESTRICTED entry is not */
+		if (!rc && !restricted(&e) && (restricted(x) || m->conf.notify_queried))
 			rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_QUERIED), x, &e, op,
 				    now, extra, sizeof(extra));
 	}

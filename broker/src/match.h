@@ -21,7 +21,8 @@
  *   token deletes every entry of the case in the partition.
  * - QUERY stores nothing: the asker gets a QUERY_HIT per NORMAL holder,
  *   and holders get QUERIED when notify_queried is set (a RESTRICTED
- *   holder always, and it alone is told).
+ *   holder always, and it alone is told). A RESTRICTED query is never
+ *   revealed: holders are not told of it.
  * - A token held by more than hot_cases cases is hot: it is marked (and
  *   put on the changelog), ops get one OpsEvent, and from then on the
  *   adder of that token gets a HOT_TOKEN notice instead of conflicts. At

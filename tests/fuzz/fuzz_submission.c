@@ -150,7 +150,7 @@ static struct {
 /* What was reached, printed at exit with DECONF_FUZZ_STATS=1. */
 static struct {
 	uint64_t inputs, accepted, reasons[32], ops[8], notices[8], expire_runs, expired,
-		warned, hot, conflicts, records, replayed, compares, restricted_asker, wipes;
+		warned, hot, conflicts, records, replayed, compares, wipes;
 } S;
 
 /* The stores' directory goes at exit, and before an abort: a crashing
@@ -441,14 +441,10 @@ static int out_notice(void *opaque, int partition, const Deconf__V1__ConflictNot
 	}
 	if (cp->visibility == VIS_RESTRICTED) {
 		/* a RESTRICTED entry is named only to a RESTRICTED holder
-		 * (RESTRICTED_MATCH); a RESTRICTED asker reaches holders
-		 * through QUERIED (counted: match.h leaves asker visibility
-		 * unspecified) */
-		CHECK(kind == K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH) ||
-			      kind == K(NOTICE_KIND__NOTICE_KIND_QUERIED),
+		 * (RESTRICTED_MATCH); a RESTRICTED query is never revealed to
+		 * holders (match.h) */
+		CHECK(kind == K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH),
 		      "a RESTRICTED counterpart named in a notice of kind %d", kind);
-		if (kind == K(NOTICE_KIND__NOTICE_KIND_QUERIED))
-			S.restricted_asker++;
 	}
 	return 0;
 }
@@ -1168,12 +1164,12 @@ static void cleanup(void)
 		fprintf(stderr,
 			"  conflicts %llu, hot tokens %llu, expiry runs %llu (warned %llu, "
 			"expired %llu)\n  changelog records %llu, replayed %llu, store "
-			"comparisons %llu, wipes %llu, RESTRICTED askers named by QUERIED %llu\n",
+			"comparisons %llu, wipes %llu\n",
 			(unsigned long long)S.conflicts, (unsigned long long)S.hot,
 			(unsigned long long)S.expire_runs, (unsigned long long)S.warned,
 			(unsigned long long)S.expired, (unsigned long long)S.records,
 			(unsigned long long)S.replayed, (unsigned long long)S.compares,
-			(unsigned long long)S.wipes, (unsigned long long)S.restricted_asker);
+			(unsigned long long)S.wipes);
 	}
 }
 

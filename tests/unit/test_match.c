@@ -288,6 +288,12 @@ static void test_restricted_and_windows(void **state)
 	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_QUERY_HIT)), 2);
 	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_QUERIED)), 2);
 	assert_int_equal(entries(&w), 5);
+	/* a RESTRICTED query: the asker hears, the holders are told nothing */
+	assert_int_equal(apply(&w, K(OP__OP_QUERY), "agency-e", "Q", 3, IP, R, now, now + H, 0,
+			       now),
+			 0);
+	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_QUERY_HIT)), 4);
+	assert_int_equal(kinds(&w, K(NOTICE_KIND__NOTICE_KIND_QUERIED)), 2);
 	/* CLOSE_CASE without a token removes the case's entries */
 	assert_int_equal(apply(&w, K(OP__OP_CLOSE_CASE), "agency-b", "IP", 0, 0, 0, 0, 0, 0, now),
 			 0);
