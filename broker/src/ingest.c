@@ -20,6 +20,10 @@
 #define MAX_POISON 64   /* records known to fail for a lasting reason */
 #define MAX_SOLO 256    /* partitions re-read one record per transaction */
 #define BACKOFF_MIN_MS 100
+/* Every record decided costs at least this many token ops of its agency's
+ * quota: checking its signature costs ingest about as much, so a flood of
+ * tiny submissions is bounded like a flood of large ones. */
+#define RECORD_COST_OPS 100
 #define SEEN_VALUE_LEN 16 /* 8 bytes of the record's SHA-256, created_at */
 
 /* ------------------------------------------------------------ seen set */
@@ -446,7 +450,7 @@ static void charge(struct ingest *g, const rd_kafka_message_t *m, const char *ag
 	if (!k)
 		return;
 	refill(&g->q, k, now);
-	k->ops -= (double)ops;
+	k->ops -= (double)(ops > RECORD_COST_OPS ? ops : RECORD_COST_OPS);
 	k->bytes -= (double)m->len;
 	if (k->paused_until_us || (k->ops >= 0 && k->bytes >= 0))
 		return;
