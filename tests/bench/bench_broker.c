@@ -843,8 +843,9 @@ out:
 		fed_flush(&f);
 		delete_topics(&f);
 	}
-	if (!rc)
-		fed_free(&f);
+	if (rc) /* keep the directory: the broker's log */
+		setenv("FED_KEEP", "1", 1);
+	fed_free(&f);
 	return rc;
 }
 
@@ -874,7 +875,7 @@ static void fair_row(const char *name, const struct fair_phase *p, int drain_s)
 	snprintf(got, sizeof(got), "%zu/%zu", p->got, p->expected);
 	if (p->cpu_kafka >= 0)
 		snprintf(k, sizeof(k), "%.0f", p->cpu_kafka);
-	printf("  %-30s %11s %7s %7s %7s %8.0f %5s %5.0f\n", name, got,
+	printf("  %-30s %11s %7s %7s %7s %8.0f %6s %5.0f\n", name, got,
 	       fair_ms(a, sizeof(a), p->p50, drain_s), fair_ms(b, sizeof(b), p->p99, drain_s),
 	       fair_ms(c, sizeof(c), p->max, drain_s), p->cpu_broker, k, p->cpu_self);
 	if (p->pause_at >= 0) {
@@ -909,7 +910,7 @@ static void fair_flood_row(const char *name, const struct fair_phase *p, long qu
 		snprintf(share, sizeof(share), "%.2f", p->a_applied / (double)quota);
 	if (p->a_offered >= 0)
 		snprintf(offered, sizeof(offered), "%.0f", p->a_offered);
-	printf("  %-20s %10s %10.0f %7s %16.0f  %s\n", name, offered, p->a_applied, share,
+	printf("  %-20s %10s %10.0f %7s %17.0f  %s\n", name, offered, p->a_applied, share,
 	       p->backlog, paused);
 	if (p->a_rejected > 0)
 		printf("  (%.0f of A's submissions were refused: see the broker's log)\n",
@@ -931,15 +932,18 @@ static int fairness(const struct fair_opts *o)
 	fflush(stdout);
 	if (fair_run(o, o->quota, on) || fair_run(o, FAIR_OFF, off))
 		return 1;
-	printf("  %-30s %11s %7s %7s %7s %8s %5s %5s\n", "B and C's notices (ms)", "arrived",
-	       "p50", "p99", "max", "CPU %: broker", "Kafka", "this");
+	printf("  %-30s %11s %7s %7s %7s %8s %6s %5s\n", "B and C's notices (ms)", "arrived",
+	       "p50", "p99", "max", "broker%", "Kafka%", "this%");
 	snprintf(name, sizeof(name), "quota %ld/s, A idle", o->quota);
 	fair_row(name, &on[0], drain_s);
 	snprintf(name, sizeof(name), "quota %ld/s, A floods", o->quota);
 	fair_row(name, &on[1], drain_s);
 	fair_row("quota off, A idle", &off[0], drain_s);
 	fair_row("quota off, A floods", &off[1], drain_s);
-	printf("  %-20s %10s %10s %7s %16s  %s\n", "A's token ops/s", "offered", "applied",
+	printf("  (broker%%, Kafka%%, this%%: CPU used in the phase, %% of one core; the machine has "
+	       "%ld)\n",
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	printf("  %-20s %10s %10s %7s %17s  %s\n", "A's token ops/s", "offered", "applied",
 	       "/quota", "matcher's backlog", "paused for its quota");
 	snprintf(name, sizeof(name), "quota %ld/s", o->quota);
 	fair_flood_row(name, &on[1], o->quota);
