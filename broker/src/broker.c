@@ -20,14 +20,19 @@ const struct deconf_conf_def brk_conf_table[] = {
 	  "what this process runs: ingest and matcher, or one of them (to scale them apart)" },
 	{ "ingest.max_record_bytes", DECONF_CONF_SIZE, "1M", 1024, DECONF_SUBMISSION_MAX_LIMIT, NULL,
 	  0, "larger submission records are refused (oversized)" },
-	{ "ingest.agency_ops_per_s", DECONF_CONF_INT, "50000", 1, 100000000, NULL, 0,
-	  "token ops one agency's submissions may become per second, on average: past it (and "
-	  "its burst) ingest pauses that agency's topic; nothing is lost, the others go on" },
-	{ "ingest.agency_bytes_per_s", DECONF_CONF_SIZE, "16M", 1024, 1LL << 40, NULL, 0,
+	{ "ingest.agency_ops_per_s", DECONF_CONF_INT, "20000", 1, 100000000, NULL, 0,
+	  "token ops one agency's submissions may become per second, on average (each submission "
+	  "counts at least 100): past it (and its burst) ingest pauses that agency's topic; "
+	  "nothing is lost, the others go on. Keep it well below what the matcher does: every "
+	  "agency's ops share deconf.tokens" },
+	{ "ingest.agency_bytes_per_s", DECONF_CONF_SIZE, "8M", 1024, 1LL << 40, NULL, 0,
 	  "submission bytes one agency may send per second, on average (paused past it, as above)" },
-	{ "ingest.agency_burst", DECONF_CONF_DURATION, "5s", 100, 3600000, NULL, 0,
-	  "how far ahead of its rates an agency may go at once; a submission that would become "
-	  "more token ops than agency_ops_per_s times this is refused (oversized)" },
+	{ "ingest.agency_burst", DECONF_CONF_DURATION, "1s", 100, 3600000, NULL, 0,
+	  "how far ahead of its rates an agency may go at once: what it may put on deconf.tokens "
+	  "ahead of everyone else's ops" },
+	{ "ingest.max_token_ops", DECONF_CONF_INT, "250000", 1000, 100000000, NULL, 0,
+	  "a submission that would become more token ops than this is refused (oversized): one "
+	  "record is processed at once, and a close of many cases counts once per partition" },
 	{ "ingest.retry_max", DECONF_CONF_DURATION, "10s", 100, 600000, NULL, 0,
 	  "longest wait between retries of a batch that failed for a passing reason (backoff "
 	  "from 100 ms)" },

@@ -104,7 +104,7 @@ static const struct deconf_conf_def ctl_table[] = {
 	  "partitions of deconf.tokens and deconf.state" },
 	{ "federation.signing_key", DECONF_CONF_PATH, "broker-signing.key", 0, 0, NULL, 0,
 	  "the federation's Ed25519 key (signs directory entries)" },
-	{ "quota.producer_byte_rate", DECONF_CONF_SIZE, "10M", 1024, (int64_t)1 << 40, NULL, 0,
+	{ "quota.producer_byte_rate", DECONF_CONF_SIZE, "4M", 1024, (int64_t)1 << 40, NULL, 0,
 	  "each agency's Kafka produce quota (User:<id>), bytes/s per broker" },
 	{ "quota.consumer_byte_rate", DECONF_CONF_SIZE, "10M", 1024, (int64_t)1 << 40, NULL, 0,
 	  "each agency's Kafka fetch quota (User:<id>), bytes/s per broker" },

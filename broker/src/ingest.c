@@ -250,7 +250,7 @@ struct ingest {
 	struct quotas q;
 	char tokens[256], seen_topic[256], submit_prefix[256], ops_topic[256];
 	int32_t n_token_partitions;
-	int64_t max_token_ops; /* per submission: the ops quota's burst */
+	int64_t max_token_ops; /* per submission: ingest.max_token_ops */
 	/* the open batch's seen keys, undone if the transaction aborts */
 	char **batch_keys;
 	size_t n_batch_keys, cap_batch_keys;
@@ -590,7 +590,8 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 			 "created more than the replay window (%lld days) ago",
 			 (long long)(g->b->replay_window_ms / 86400000));
 	} else if (mz.records > g->max_token_ops) {
-		/* more than the agency may ever send at once: it could never pass */
+		/* one record is processed at once, whatever the quota: a close of
+		 * many cases is multiplied by the partitions */
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_OVERSIZED;
 		snprintf(c.detail, sizeof(c.detail),
 			 "it would become %lld token ops; at most %lld at once (split it)",
@@ -910,7 +911,7 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 	g->q.ops_rate = (double)deconf_conf_get_int(b->conf, "ingest.agency_ops_per_s");
 	g->q.bytes_rate = (double)deconf_conf_get_int(b->conf, "ingest.agency_bytes_per_s");
 	g->q.burst_s = (double)deconf_conf_get_int(b->conf, "ingest.agency_burst") / 1000.0;
-	g->max_token_ops = (int64_t)(g->q.ops_rate * g->q.burst_s);
+	g->max_token_ops = deconf_conf_get_int(b->conf, "ingest.max_token_ops");
 	g->retry_max_ms = deconf_conf_get_int(b->conf, "ingest.retry_max");
 	g->backoff_ms = BACKOFF_MIN_MS;
 	brk_topic(b, "tokens", g->tokens, sizeof(g->tokens));
