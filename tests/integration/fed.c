@@ -27,24 +27,27 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 }
 #define FAIL fail
 
-rd_kafka_t *fed_client(const struct fed *f, rd_kafka_type_t type, const char *key,
-		       const char *value)
+/* A client with the test's settings and the pairs of kv (NULL-terminated). */
+static rd_kafka_t *client(const struct fed *f, rd_kafka_type_t type, const char *const *kv)
 {
 	rd_kafka_conf_t *kc = NULL;
 	char errstr[512];
 	rd_kafka_t *rk;
+	int rc;
 
-	if (deconf_kafka_conf_new(&kc, NULL, "itest-fed", errstr, sizeof(errstr)) ||
-	    deconf_kafka_conf_set(kc, "bootstrap.servers", f->bootstrap, "t", errstr,
-				  sizeof(errstr)) ||
-	    (key && deconf_kafka_conf_set(kc, key, value, "t", errstr, sizeof(errstr))) ||
-	    (type == RD_KAFKA_CONSUMER &&
-	     (deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "t", errstr,
-				    sizeof(errstr)) ||
-	      /* prompt, as an adapter waiting for notices is: no 500 ms
-	       * fetch wait when caught up */
-	      deconf_kafka_conf_set(kc, "fetch.wait.max.ms", "10", "t", errstr,
-				    sizeof(errstr))))) {
+	rc = deconf_kafka_conf_new(&kc, NULL, "itest-fed", errstr, sizeof(errstr)) ||
+	     deconf_kafka_conf_set(kc, "bootstrap.servers", f->bootstrap, "t", errstr,
+				   sizeof(errstr));
+	for (size_t i = 0; !rc && kv && kv[i]; i += 2)
+		rc = deconf_kafka_conf_set(kc, kv[i], kv[i + 1], "t", errstr, sizeof(errstr));
+	if (!rc && type == RD_KAFKA_CONSUMER)
+		rc = deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "t", errstr,
+					   sizeof(errstr)) ||
+		     /* prompt, as an adapter waiting for notices is: no 500 ms
+		      * fetch wait when caught up */
+		     deconf_kafka_conf_set(kc, "fetch.wait.max.ms", "10", "t", errstr,
+					   sizeof(errstr));
+	if (rc) {
 		fprintf(stderr, "fed: client: %s\n", errstr);
 		if (kc)
 			rd_kafka_conf_destroy(kc);
@@ -53,6 +56,14 @@ rd_kafka_t *fed_client(const struct fed *f, rd_kafka_type_t type, const char *ke
 	if (!(rk = deconf_kafka_new(type, kc, errstr, sizeof(errstr))))
 		fprintf(stderr, "fed: client: %s\n", errstr);
 	return rk;
+}
+
+rd_kafka_t *fed_client(const struct fed *f, rd_kafka_type_t type, const char *key,
+		       const char *value)
+{
+	const char *kv[3] = { key, value, NULL };
+
+	return client(f, type, key ? kv : NULL);
 }
 
 const char *fed_topic(const struct fed *f, const char *name, char *buf, size_t size)
@@ -126,8 +137,15 @@ int fed_new(struct fed *f, const char *bootstrap, int n_partitions)
 		if (fed_create_topic(f, fed_topic(f, topics[i].name, path, sizeof(path)),
 				     topics[i].per_partition ? n_partitions : 1, topics[i].compact))
 			return -1;
-	if (!(f->producer = fed_client(f, RD_KAFKA_PRODUCER, "linger.ms", "2")))
-		return -1;
+	{
+		/* records up to what Kafka's default topic limit (1,048,588
+		 * bytes a batch) takes: oversized submissions are the broker's
+		 * to refuse, not this producer's */
+		static const char *const kv[] = { "linger.ms", "2", "message.max.bytes", "1047000",
+						  NULL };
+		if (!(f->producer = client(f, RD_KAFKA_PRODUCER, kv)))
+			return -1;
+	}
 	return 0;
 }
 
@@ -286,14 +304,22 @@ int fed_submit(struct fed *f, int agency, const struct fed_op *ops, size_t n_ops
 		cops[i].visibility = o->visibility;
 		cops[i].caution_flags = o->flags;
 		cops[i].expires_at = o->expires_at;
-		if (o->poc_name) {
-			pocs[i].name = (char *)o->poc_name;
-			pocs[i].phone = "+1 555 010 1234";
+		if (o->poc_name || o->poc_phone || o->poc_email || o->poc_unit) {
+			/* unset fields stay protobuf-c's empty string */
+			if (o->poc_name)
+				pocs[i].name = (char *)o->poc_name;
+			if (o->poc_phone || o->poc_name)
+				pocs[i].phone = (char *)(o->poc_phone ? o->poc_phone
+								       : "+1 555 010 1234");
+			if (o->poc_email)
+				pocs[i].email = (char *)o->poc_email;
+			if (o->poc_unit)
+				pocs[i].unit = (char *)o->poc_unit;
 			cops[i].poc = &pocs[i];
 		}
 		if (!o->no_token) {
 			trs[i].type = o->type;
-			trs[i].key_epoch = 1;
+			trs[i].key_epoch = o->key_epoch ? o->key_epoch : 1;
 			trs[i].token.data = (uint8_t *)o->token;
 			trs[i].token.len = 16;
 			trs[i].valid_from = o->valid_from;
@@ -343,13 +369,87 @@ static void copy_bytes(char *dst, size_t size, const ProtobufCBinaryData *b)
 {
 	size_t n = b->len < size - 1 ? b->len : size - 1;
 
-	memcpy(dst, b->data, n);
+	if (n) /* an empty field's data may be NULL */
+		memcpy(dst, b->data, n);
 	dst[n] = '\0';
 }
 
 static void copy_str(char *dst, size_t size, const char *s)
 {
 	snprintf(dst, size, "%s", s ? s : "");
+}
+
+/* A notices record, verified with the federation key: 0, or -1 when it
+ * does not verify or parse. */
+static int decode_notice(const struct fed *f, const rd_kafka_message_t *m, struct fed_notice *x)
+{
+	ProtobufCMessage *msg = NULL;
+	Deconf__V1__ConflictNotice *cn;
+
+	if (deconf_envelope_open(m->payload, m->len, 1 << 20,
+				 DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE, f->key,
+				 &deconf__v1__conflict_notice__descriptor, &msg, NULL, 0))
+		return -1;
+	cn = (Deconf__V1__ConflictNotice *)msg;
+	memset(x, 0, sizeof(*x));
+	if (cn->notice_id.len == 16)
+		memcpy(x->id, cn->notice_id.data, 16);
+	if (cn->token.len == 16)
+		memcpy(x->token, cn->token.data, 16);
+	x->kind = cn->kind;
+	copy_bytes(x->agency, sizeof(x->agency), &cn->agency_id);
+	copy_bytes(x->case_ref, sizeof(x->case_ref), &cn->case_ref);
+	x->created_at = cn->created_at;
+	x->submitted_at = cn->submitted_at;
+	x->expires_at = cn->expires_at;
+	if (cn->counterpart) {
+		copy_bytes(x->cp_agency, sizeof(x->cp_agency), &cn->counterpart->agency_id);
+		copy_bytes(x->cp_case, sizeof(x->cp_case), &cn->counterpart->case_ref);
+		copy_str(x->cp_name, sizeof(x->cp_name), cn->counterpart->agency_name);
+		copy_str(x->cp_country, sizeof(x->cp_country), cn->counterpart->country);
+		if (cn->counterpart->poc)
+			copy_str(x->cp_poc, sizeof(x->cp_poc), cn->counterpart->poc->name);
+		x->cp_level = cn->counterpart->level;
+		x->cp_visibility = cn->counterpart->visibility;
+	}
+	deconf_msg_free(msg);
+	return 0;
+}
+
+/* A rejects record, verified with the federation key: 0 or -1. */
+static int decode_reject(const struct fed *f, const rd_kafka_message_t *m, struct fed_reject *x)
+{
+	ProtobufCMessage *msg = NULL;
+	Deconf__V1__Reject *r;
+
+	if (deconf_envelope_open(m->payload, m->len, 1 << 20,
+				 DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT, f->key,
+				 &deconf__v1__reject__descriptor, &msg, NULL, 0))
+		return -1;
+	r = (Deconf__V1__Reject *)msg;
+	memset(x, 0, sizeof(*x));
+	if (r->submission_id.len == 16) /* empty: unparsed record */
+		memcpy(x->submission_id, r->submission_id.data, 16);
+	x->reason = r->reason;
+	x->op_index = r->op_index;
+	x->partition = r->partition;
+	x->offset = r->offset;
+	x->rejected_at = r->rejected_at;
+	copy_bytes(x->agency, sizeof(x->agency), &r->agency_id);
+	copy_str(x->topic, sizeof(x->topic), r->topic);
+	copy_str(x->detail, sizeof(x->detail), r->detail);
+	deconf_msg_free(msg);
+	return 0;
+}
+
+static void *grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return v;
+	*cap = *cap ? *cap * 2 : 64;
+	if (!(v = realloc(v, *cap * size)))
+		abort();
+	return v;
 }
 
 int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice **v, size_t *n,
@@ -378,9 +478,6 @@ int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice 
 	}
 	for (int idle = 0; open > 0 && idle < 8 && deconf_mono_us() < until;) {
 		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 250);
-		ProtobufCMessage *msg = NULL;
-		Deconf__V1__ConflictNotice *cn;
-		struct fed_notice *x;
 
 		if (!m) {
 			idle++;
@@ -398,42 +495,11 @@ int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice 
 				idle++;
 			continue;
 		}
-		if (deconf_envelope_open(m->payload, m->len, 1 << 20,
-					 DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE, f->key,
-					 &deconf__v1__conflict_notice__descriptor, &msg, NULL, 0)) {
+		*v = grow(*v, &cap, *n, sizeof(**v));
+		if (decode_notice(f, m, &(*v)[*n]))
 			(*bad)++;
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		cn = (Deconf__V1__ConflictNotice *)msg;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			struct fed_notice *nv = realloc(*v, cap * sizeof(*nv));
-			if (!nv)
-				abort();
-			*v = nv;
-		}
-		x = &(*v)[(*n)++];
-		memset(x, 0, sizeof(*x));
-		memcpy(x->id, cn->notice_id.data, cn->notice_id.len == 16 ? 16 : 0);
-		memcpy(x->token, cn->token.data, cn->token.len == 16 ? 16 : 0);
-		x->kind = cn->kind;
-		copy_bytes(x->agency, sizeof(x->agency), &cn->agency_id);
-		copy_bytes(x->case_ref, sizeof(x->case_ref), &cn->case_ref);
-		x->created_at = cn->created_at;
-		x->submitted_at = cn->submitted_at;
-		x->expires_at = cn->expires_at;
-		if (cn->counterpart) {
-			copy_bytes(x->cp_agency, sizeof(x->cp_agency), &cn->counterpart->agency_id);
-			copy_bytes(x->cp_case, sizeof(x->cp_case), &cn->counterpart->case_ref);
-			copy_str(x->cp_name, sizeof(x->cp_name), cn->counterpart->agency_name);
-			copy_str(x->cp_country, sizeof(x->cp_country), cn->counterpart->country);
-			if (cn->counterpart->poc)
-				copy_str(x->cp_poc, sizeof(x->cp_poc), cn->counterpart->poc->name);
-			x->cp_level = cn->counterpart->level;
-			x->cp_visibility = cn->counterpart->visibility;
-		}
-		deconf_msg_free(msg);
+		else
+			(*n)++;
 		rd_kafka_message_destroy(m);
 	}
 	for (int i = 0; i < n_rkt; i++) {
@@ -443,6 +509,134 @@ int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice 
 	rd_kafka_queue_destroy(q);
 	rd_kafka_destroy(rk);
 	return 0;
+}
+
+int fed_watch_open(struct fed_watch *w, const struct fed *f, int type, const char *agency)
+{
+	const char *what = type == DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT ? "rejects"
+										  : "notices";
+
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	w->type = type;
+	if (type != DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT &&
+	    type != DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE)
+		return FAIL("watch: type %d is neither notices nor rejects", type);
+	if (!(w->rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed")))
+		return -1;
+	w->q = rd_kafka_queue_new(w->rk);
+	for (int i = 0; i < f->n_ag; i++) {
+		char topic[96];
+		if (agency && strcmp(agency, f->ag[i].id))
+			continue;
+		snprintf(topic, sizeof(topic), "%s%s.%s", f->prefix, what, f->ag[i].id);
+		w->rkt[w->n_rkt] = rd_kafka_topic_new(w->rk, topic, NULL);
+		if (rd_kafka_consume_start_queue(w->rkt[w->n_rkt], 0, RD_KAFKA_OFFSET_BEGINNING,
+						 w->q)) {
+			rd_kafka_topic_destroy(w->rkt[w->n_rkt]);
+			fed_watch_close(w);
+			return FAIL("watch: cannot read %s", topic);
+		}
+		w->n_rkt++;
+	}
+	return 0;
+}
+
+int fed_watch_poll(struct fed_watch *w, int max_ms)
+{
+	int64_t until = deconf_mono_us() + (int64_t)max_ms * 1000;
+	int got = 0;
+
+	for (;;) {
+		int64_t left = (until - deconf_mono_us()) / 1000;
+		rd_kafka_message_t *m;
+
+		if (left < 0)
+			break;
+		/* once something came, take what else is queued and return */
+		if (!(m = rd_kafka_consume_queue(w->q, got ? 0 : (int)(left < 50 ? left : 50)))) {
+			if (got)
+				break;
+			continue;
+		}
+		if (m->err) { /* the end of a partition, for now */
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (w->type == DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT) {
+			w->rejects = grow(w->rejects, &w->cap, w->n, sizeof(*w->rejects));
+			if (decode_reject(w->f, m, &w->rejects[w->n]))
+				w->bad++;
+			else
+				w->n++, got++;
+		} else {
+			w->notices = grow(w->notices, &w->cap, w->n, sizeof(*w->notices));
+			if (decode_notice(w->f, m, &w->notices[w->n]))
+				w->bad++;
+			else
+				w->n++, got++;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	return got;
+}
+
+void fed_watch_close(struct fed_watch *w)
+{
+	for (int i = 0; i < w->n_rkt; i++) {
+		rd_kafka_consume_stop(w->rkt[i], 0);
+		rd_kafka_topic_destroy(w->rkt[i]);
+	}
+	if (w->q)
+		rd_kafka_queue_destroy(w->q);
+	if (w->rk)
+		rd_kafka_destroy(w->rk);
+	free(w->notices);
+	free(w->rejects);
+	memset(w, 0, sizeof(*w));
+}
+
+int fed_topic_config(const struct fed *f, const char *topic, const char *name,
+		     const char *value)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_PRODUCER, NULL, NULL);
+	rd_kafka_ConfigResource_t *cr;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	int rc = -1;
+
+	if (!rk)
+		return -1;
+	q = rd_kafka_queue_new(rk);
+	cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	/* AlterConfigs replaces the topic's whole dynamic config: the
+	 * federation's topics have none but cleanup.policy, kept here */
+	if (!strcmp(topic + strlen(f->prefix), "state") ||
+	    !strcmp(topic + strlen(f->prefix), "directory") ||
+	    !strcmp(topic + strlen(f->prefix), "ingest.seen"))
+		rd_kafka_ConfigResource_set_config(cr, "cleanup.policy", "compact");
+	rd_kafka_ConfigResource_set_config(cr, name, value);
+	rd_kafka_AlterConfigs(rk, &cr, 1, NULL, q);
+	if ((ev = rd_kafka_queue_poll(q, 30000))) {
+		const rd_kafka_AlterConfigs_result_t *res = rd_kafka_event_AlterConfigs_result(ev);
+		const rd_kafka_ConfigResource_t **rs;
+		size_t n = 0;
+
+		if (rd_kafka_event_error(ev))
+			FAIL("alter %s: %s", topic, rd_kafka_event_error_string(ev));
+		else if (res && (rs = rd_kafka_AlterConfigs_result_resources(res, &n)) && n == 1 &&
+			 rd_kafka_ConfigResource_error(rs[0]))
+			FAIL("alter %s: %s", topic, rd_kafka_ConfigResource_error_string(rs[0]));
+		else if (n == 1)
+			rc = 0;
+		rd_kafka_event_destroy(ev);
+	} else {
+		FAIL("alter %s: no answer", topic);
+	}
+	rd_kafka_ConfigResource_destroy(cr);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return rc;
 }
 
 long fed_count_records(const struct fed *f, const char *topic, int max_ms)

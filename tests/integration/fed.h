@@ -8,7 +8,8 @@
  * the federation's signing key (the broker's); agencies with their own
  * signing keys, published on the directory topic signed by the federation.
  * Submissions are built and signed here (a test producer of signed
- * submissions), notices are read back and verified with the broker's key.
+ * submissions), notices and rejects are read back and verified with the
+ * broker's key.
  *
  * Functions return 0 or -1 with a message on stderr; the callers assert.
  */
@@ -74,6 +75,10 @@ struct fed_op {
 	int64_t expires_at, valid_from, valid_to;
 	const char *poc_name;   /* NULL: none */
 	int no_token;           /* CLOSE_CASE without tokens */
+	uint32_t key_epoch;     /* of the token; 0: 1 */
+	/* more of the point of contact (NULL: none; with poc_name and no
+	 * poc_phone the phone is +1 555 010 1234) */
+	const char *poc_phone, *poc_email, *poc_unit;
 };
 
 /* A token for tests: 16 bytes from a number and the federation's prefix. */
@@ -103,6 +108,47 @@ struct fed_notice {
  */
 int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice **v,
 		     size_t *n, size_t *bad, int max_ms);
+
+/* A Reject read back from <prefix>rejects.<agency>. */
+struct fed_reject {
+	uint8_t submission_id[16]; /* zeros when the record could not be parsed */
+	int reason, op_index, partition;
+	int64_t offset, rejected_at;
+	char agency[32], topic[128], detail[256];
+};
+
+/*
+ * A reader that follows agencies' notices or rejects topics as they grow
+ * (partition 0, read_committed, from the beginning), each record verified
+ * with the federation key: for a test that waits for one answer after
+ * another and times them, which re-reading from the beginning
+ * (fed_read_notices) would blur.
+ */
+struct fed_watch {
+	const struct fed *f;
+	int type;                    /* CONFLICT_NOTICE or REJECT (MessageType) */
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q;
+	rd_kafka_topic_t *rkt[FED_MAX_AGENCIES];
+	int n_rkt;
+	struct fed_notice *notices;  /* type CONFLICT_NOTICE: what arrived */
+	struct fed_reject *rejects;  /* type REJECT */
+	size_t n, cap, bad;          /* bad: records that do not verify or parse */
+};
+
+/* Follow <prefix>notices.<agency> (type MESSAGE_TYPE_CONFLICT_NOTICE) or
+ * <prefix>rejects.<agency> (MESSAGE_TYPE_REJECT); agency NULL: every
+ * agency of the federation. The topics must exist already. */
+int fed_watch_open(struct fed_watch *w, const struct fed *f, int type, const char *agency);
+/* Append what arrived: waits up to max_ms for a first record, then takes
+ * what else is queued. Returns the number of records appended. */
+int fed_watch_poll(struct fed_watch *w, int max_ms);
+void fed_watch_close(struct fed_watch *w);
+
+/* Set one config of topic (AlterConfigs; the federation's compacted
+ * topics keep cleanup.policy). */
+int fed_topic_config(const struct fed *f, const char *topic, const char *name,
+		     const char *value);
 
 /* Number of committed records on topic (all partitions), read_committed. */
 long fed_count_records(const struct fed *f, const char *topic, int max_ms);
