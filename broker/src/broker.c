@@ -90,9 +90,8 @@ const struct deconf_conf_def brk_conf_table[] = {
 	{ "http.port", DECONF_CONF_INT, "9464", 0, 65535, NULL, 0,
 	  "port of /metrics, /healthz, /readyz (0: none)" },
 	{ "http.stall_after", DECONF_CONF_DURATION, "30s", 1000, 3600000, NULL, 0,
-	  "/readyz fails when a part has not committed what it read for this long, or has input "
-	  "waiting and committed nothing (stuck); /healthz when a part's thread has not looped "
-	  "for 10 times this long (hung)" },
+	  "/readyz fails when a part has not committed what it read for this long (stuck); "
+	  "/healthz when a part's thread has not looped for 10 times this long (hung)" },
 	{ "log.level", DECONF_CONF_ENUM, "notice", 0, 0, "err|warning|notice|info|debug", 0,
 	  "least severe level logged" },
 	{ "log.format", DECONF_CONF_ENUM, "text", 0, 0, "text|json", 0, "log line format" },

@@ -391,8 +391,12 @@ static int emit_reject(struct ingest *g, const char *agency, size_t agency_len,
 	snprintf(detail, sizeof(detail), "%s", c->detail);
 	r.agency_id.data = (uint8_t *)agency;
 	r.agency_id.len = agency_len;
-	if (sub)
+	if (sub) {
 		r.submission_id = sub->submission_id;
+	} else if (c->id_len) {
+		r.submission_id.data = (uint8_t *)c->id;
+		r.submission_id.len = c->id_len;
+	}
 	r.reason = c->reason;
 	r.detail = detail;
 	r.rejected_at = deconf_now_ms();
@@ -731,41 +735,53 @@ static void backoff(struct ingest *g, volatile int *stop)
 }
 
 /*
- * A batch could not be finished: decide what the failure says. A lasting
- * failure of one known record (m, NULL when none is known) marks it to be
- * refused; a lasting failure of the batch as a whole has it re-read one
- * record at a time; anything else is retried after a backoff. 0, or
- * DECONF_E_KAFKA when the producer cannot go on.
+ * A batch could not be finished: decide what the failure says. m is the
+ * record being processed when producing failed (NULL when the commit
+ * failed), txn_err the commit's error code (0 if none). Delivery reports
+ * are served first: a record refused by Kafka is known only from them.
+ *   - a lasting failure of m's own record, refused as it was produced:
+ *     m is marked, to be refused when read again;
+ *   - a lasting failure found by a delivery report or the commit: when
+ *     the transaction held one record (or the batch is being re-read one
+ *     record at a time) that record is marked; otherwise the batch is
+ *     re-read one record per transaction, to find it;
+ *   - anything else is passing: retried after a backoff.
+ * 0, or DECONF_E_KAFKA when the producer cannot go on.
  */
-static int failed(struct ingest *g, const rd_kafka_message_t *m, size_t batch_n, const char *why,
-		  volatile int *stop)
+static int failed(struct ingest *g, const rd_kafka_message_t *m, size_t batch_n,
+		  rd_kafka_resp_err_t txn_err, const char *why, volatile int *stop)
 {
-	rd_kafka_resp_err_t err = g->produce_err ? g->produce_err : g->dr_err;
-	char topic[256] = "", detail[160];
+	char topic[256] = "", detail[160] = "";
 	int32_t partition = -1;
 	int64_t offset = -1;
-	int lasting = err && brk_eos_lasting(err);
-	int solo = g->n_solo > 0;
+	int own, later, solo = g->n_solo > 0;
 
-	if (lasting) {
-		if (g->produce_err)
-			snprintf(detail, sizeof(detail), "%s", rd_kafka_err2str(err));
-		else
+	/* the delivery reports of what was produced (a refused record fails
+	 * the transaction; later produce calls then only say "state") */
+	rd_kafka_flush(g->producer, 5000);
+	own = m && g->produce_err && brk_eos_lasting(g->produce_err);
+	later = !own && ((g->dr_err && brk_eos_lasting(g->dr_err)) ||
+			 (txn_err && brk_eos_lasting(txn_err)));
+	if (own) {
+		snprintf(detail, sizeof(detail), "%s", rd_kafka_err2str(g->produce_err));
+		snprintf(topic, sizeof(topic), "%s", rd_kafka_topic_name(m->rkt));
+		partition = m->partition;
+		offset = m->offset;
+	} else if (later) {
+		if (g->dr_err)
 			snprintf(detail, sizeof(detail), "%.80s (writing to %.60s)",
-				 rd_kafka_err2str(err), g->dr_topic);
-		if (m) {
-			snprintf(topic, sizeof(topic), "%s", rd_kafka_topic_name(m->rkt));
-			partition = m->partition;
-			offset = m->offset;
-		} else if ((solo || batch_n == 1) && g->n_batch_parts == 1) {
+				 rd_kafka_err2str(g->dr_err), g->dr_topic);
+		else
+			snprintf(detail, sizeof(detail), "%.120s", rd_kafka_err2str(txn_err));
+		if ((solo || batch_n == 1) && g->n_batch_parts == 1) {
 			/* alone in its transaction: it is the one */
 			snprintf(topic, sizeof(topic), "%s", g->batch_parts[0].topic);
 			partition = g->batch_parts[0].partition;
 			offset = g->batch_parts[0].until;
+		} else if (!solo) {
+			enter_solo(g);
 		}
 	}
-	if (offset < 0 && lasting && !solo && batch_n > 1)
-		enter_solo(g);
 	if (abort_batch(g, why))
 		return DECONF_E_KAFKA;
 	if (offset >= 0) {
@@ -784,7 +800,7 @@ static int failed(struct ingest *g, const rd_kafka_message_t *m, size_t batch_n,
 		backoff(g, stop);
 		return DECONF_OK;
 	}
-	if (!lasting || batch_n <= 1)
+	if (!later) /* a passing failure, or a batch re-read that still fails */
 		backoff(g, stop);
 	return DECONF_OK;
 }
@@ -799,6 +815,8 @@ static int commit_batch(struct ingest *g, size_t batch_n, volatile int *stop)
 		char why[512];
 		int fatal = rd_kafka_error_is_fatal(e);
 
+		rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+
 		snprintf(why, sizeof(why), "%s", rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 		if (fatal) {
@@ -806,7 +824,7 @@ static int commit_batch(struct ingest *g, size_t batch_n, volatile int *stop)
 				       "transaction failed fatally: %s", why);
 			return DECONF_E_KAFKA;
 		}
-		return failed(g, NULL, batch_n, why, stop);
+		return failed(g, NULL, batch_n, code, why, stop);
 	}
 	g->in_txn = 0;
 	solo_progress(g);
@@ -986,7 +1004,7 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 					rd_kafka_message_destroy(m);
 					goto out;
 				}
-				rc = failed(g, m, n, "a record could not be produced", stop);
+				rc = failed(g, m, n, 0, "a record could not be produced", stop);
 				rd_kafka_message_destroy(m);
 				if (rc)
 					goto out;

@@ -782,6 +782,8 @@ struct case_scan {
 	size_t n, cap;
 };
 
+static int case_fn(void *opaque, const struct brk_entry *x);
+
 static int case_fn(void *opaque, const struct brk_entry *x)
 {
 	struct case_scan *c = opaque;
@@ -831,6 +833,26 @@ out:
 	return rc;
 }
 
+/* A close without tokens: the case's own entries, through the case index. */
+static int close_case(struct brk_match *m, struct brk_store_txn *t, int partition,
+		      const Deconf__V1__TokenOp *op, int64_t now)
+{
+	struct case_scan c = { .op = op };
+	char agency[64];
+	int rc;
+
+	if (!op->case_ref.len || op->case_ref.len > BRK_CASE_MAX)
+		return DECONF_E_MALFORMED;
+	memcpy(agency, op->agency_id.data, op->agency_id.len);
+	agency[op->agency_id.len] = '\0';
+	rc = brk_store_case_entries(t, partition, agency, op->case_ref.data, op->case_ref.len,
+				    case_fn, &c);
+	for (size_t i = 0; i < c.n && !rc; i++)
+		rc = do_remove(m, t, partition, &c.v[i], op, now);
+	free(c.v);
+	return rc;
+}
+
 int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 		 const Deconf__V1__TokenOp *op, int64_t now)
 {
@@ -839,9 +861,11 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 
 	/* ingest checked all of this; the store's keys depend on it */
 	if (op->agency_id.len < 2 || op->agency_id.len >= sizeof(e.agency) ||
-	    !op->case_ref.len || op->case_ref.len > BRK_CASE_MAX ||
+	    op->case_ref.len > BRK_CASE_MAX ||
+	    (!op->case_ref.len && !(op->n_close_cases && op->op == K(OP__OP_CLOSE_CASE))) ||
 	    (op->token.len != BRK_TOKEN_LEN &&
-	     !(op->op == K(OP__OP_CLOSE_CASE) && !op->token.len)))
+	     !(op->op == K(OP__OP_CLOSE_CASE) && !op->token.len)) ||
+	    (op->n_close_cases && (op->token.len || op->case_ref.len)))
 		return DECONF_E_MALFORMED;
 	switch (op->op) {
 	case K(OP__OP_ADD): return do_add(m, t, partition, op, now, 0);
@@ -852,17 +876,19 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 		if (op->token.len) {
 			entry_from_op(&e, op);
 			return do_remove(m, t, partition, &e, op, now);
-		} else {
-			/* the case's own entries, through the case index */
-			struct case_scan c = { .op = op };
-			char agency[64];
-			memcpy(agency, op->agency_id.data, op->agency_id.len);
-			agency[op->agency_id.len] = '\0';
-			rc = brk_store_case_entries(t, partition, agency, op->case_ref.data,
-						    op->case_ref.len, case_fn, &c);
-			for (size_t i = 0; i < c.n && !rc; i++)
-				rc = do_remove(m, t, partition, &c.v[i], op, now);
-			free(c.v);
+		}
+		if (!op->n_close_cases)
+			return close_case(m, t, partition, op, now);
+		{
+			/* several cases closed at once: each as if alone */
+			Deconf__V1__TokenOp one = *op;
+			rc = DECONF_OK;
+			one.close_cases = NULL;
+			one.n_close_cases = 0;
+			for (size_t i = 0; i < op->n_close_cases && !rc; i++) {
+				one.case_ref = op->close_cases[i];
+				rc = close_case(m, t, partition, &one, now);
+			}
 			return rc;
 		}
 	default: return DECONF_E_MALFORMED;

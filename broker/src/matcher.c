@@ -488,7 +488,8 @@ static void count_op(struct matcher *x, const Deconf__V1__TokenOp *op)
 		x->stats[i].n = 0;
 		x->n_stats++;
 	}
-	x->stats[i].n++;
+	/* a packed close counts each case it closes */
+	x->stats[i].n += op->n_close_cases ? op->n_close_cases : 1;
 }
 
 /* One token op record: never crashes on a bad one (it is counted). */

@@ -395,11 +395,6 @@ int brk_metrics_is_ready_at(struct brk_metrics *mx, int64_t now, char *why, size
 			add_why(why, why_size, &n,
 				"%s stuck: what it read %.0f s ago is not committed yet", p->name,
 				(double)(now - p->pending) / 1e6);
-		} else if (p->lag > 0 && now - p->committed > mx->stall_us) {
-			ready = 0;
-			add_why(why, why_size, &n,
-				"%s stuck: %lld records waiting, nothing committed for %.0f s", p->name,
-				(long long)p->lag, (double)(now - p->committed) / 1e6);
 		}
 	}
 	pthread_mutex_unlock(&mx->lock);

@@ -48,9 +48,9 @@ char *brk_metrics_render(struct brk_metrics *mx);
  *   - heartbeat: each time round its loop;
  *   - its lag, through brk_metrics_lag().
  * /readyz (brk_metrics_is_ready) answers 200 when every registered part is
- * ready and none is stuck: input pending for stall_after, or input waiting
- * (lag > 0) with nothing committed for stall_after (a batch failing again
- * and again, a commit blocked on Kafka). /healthz (brk_metrics_is_alive)
+ * ready and none is stuck: input pending for stall_after (a batch failing
+ * again and again, a commit blocked on Kafka). Lag alone is not stuck: an
+ * aborted transaction's records count in it and are never returned. /healthz (brk_metrics_is_alive)
  * answers 200 unless a part's thread has not looped for 10 x stall_after
  * (hung: restart the process; longer than any Kafka call may block).
  */

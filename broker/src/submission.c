@@ -250,6 +250,10 @@ int brk_submission_check(struct brk_directory *dir, const char *agency, size_t a
 		rc = DECONF_OK;
 		goto out;
 	}
+	if (sub->submission_id.len == BRK_SUBMISSION_ID_LEN) {
+		memcpy(out->id, sub->submission_id.data, BRK_SUBMISSION_ID_LEN);
+		out->id_len = BRK_SUBMISSION_ID_LEN;
+	}
 	if (sub->agency_id.len != agency_len || memcmp(sub->agency_id.data, agency, agency_len)) {
 		refuse(out, R(FOREIGN_AGENCY), -1,
 		       "the submission speaks for another agency than %.*s", (int)agency_len,
@@ -287,6 +291,8 @@ out:
 int brk_submission_token_ops(const Deconf__V1__Submission *sub, int64_t ingested_at,
 			     brk_token_op_fn *fn, void *opaque)
 {
+	ProtobufCBinaryData cases[BRK_CLOSE_CASES_MAX];
+
 	for (size_t i = 0; i < sub->n_ops; i++) {
 		const Deconf__V1__CaseOp *cop = sub->ops[i];
 		Deconf__V1__TokenOp op = DECONF__V1__TOKEN_OP__INIT;
@@ -304,7 +310,29 @@ int brk_submission_token_ops(const Deconf__V1__Submission *sub, int64_t ingested
 		op.submitted_at = sub->created_at;
 		op.ingested_at = ingested_at;
 		op.op_index = (uint32_t)i;
-		if (!cop->n_tokens) { /* close_case of the whole case: every partition */
+		if (!cop->n_tokens) {
+			/* close_case of whole cases: every partition holds some of
+			 * their entries. Consecutive ones go together (order kept:
+			 * nothing else comes between them). */
+			size_t n = 0, bytes = 0;
+			while (n < BRK_CLOSE_CASES_MAX && i + n < sub->n_ops &&
+			       !sub->ops[i + n]->n_tokens &&
+			       sub->ops[i + n]->op == DECONF__V1__OP__OP_CLOSE_CASE &&
+			       bytes + sub->ops[i + n]->case_ref.len + 3 <= BRK_CLOSE_CASES_BYTES) {
+				cases[n] = sub->ops[i + n]->case_ref;
+				bytes += cases[n].len + 3;
+				n++;
+			}
+			if (!n)
+				n = 1; /* cannot happen: a case ref is at most 128 bytes */
+			if (n > 1) {
+				op.case_ref.data = NULL;
+				op.case_ref.len = 0;
+				op.poc = NULL;
+				op.close_cases = cases;
+				op.n_close_cases = n;
+				i += n - 1;
+			}
 			if ((rc = fn(opaque, &op)))
 				return rc;
 			continue;

@@ -30,12 +30,20 @@
 
 #define BRK_CASE_REF_MAX DECONF_CASE_REF_MAX
 #define BRK_SUBMISSION_ID_LEN 16
+/* token-less closes packed in one token op: at most 256 case refs and 6 KiB
+ * of them, so the op stays within DECONF_TOKEN_OP_MAX */
+#define BRK_CLOSE_CASES_MAX 256
+#define BRK_CLOSE_CASES_BYTES 6144
 
 struct brk_check {
 	int reason;                    /* 0 accepted, else DECONF__V1__REJECT_REASON__* */
 	char detail[256];
 	int op_index;                  /* the offending CaseOp, or -1 */
 	Deconf__V1__Submission *sub;   /* accepted: owned, free with deconf_msg_free */
+	/* the submission's id once it parsed (refused ones too), so a Reject
+	 * names the submission it answers; id_len 0 when it did not parse */
+	uint8_t id[BRK_SUBMISSION_ID_LEN];
+	size_t id_len;
 };
 
 /*
@@ -55,7 +63,8 @@ const char *brk_reject_reason_name(int reason);
  * The token ops of an accepted submission, in order: one per TokenRef of
  * each CaseOp (op, case and its fields copied in), and for a CLOSE_CASE
  * without tokens one op with an empty token (to be sent to every
- * partition). fn is called with each op, fully set (pointers into sub,
+ * partition) — consecutive ones packed, up to BRK_CLOSE_CASES_MAX cases, in
+ * one op listing them in close_cases (its case_ref empty). fn is called with each op, fully set (pointers into sub,
  * valid during the call); its non-zero return stops the walk and is
  * returned.
  */

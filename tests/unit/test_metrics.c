@@ -50,10 +50,11 @@ static void test_ready(void **state)
 }
 
 /*
- * Ready is not just "assigned": a part with input waiting that commits
- * nothing for stall_after (a batch failing again and again, a poison
- * record) is stuck, and /readyz says so; one with nothing waiting is fine
- * however long it is idle. /healthz fails only when a thread stops looping.
+ * Ready is not just "assigned": a part that read input and has not
+ * committed it for stall_after (a batch failing again and again, a poison
+ * record, a commit blocked on Kafka) is stuck, and /readyz says so; an
+ * idle one is fine however long. /healthz fails only when a thread stops
+ * looping.
  */
 static void test_stuck_and_hung(void **state)
 {
@@ -70,16 +71,14 @@ static void test_stuck_and_hung(void **state)
 	brk_metrics_committed(mx, ingest);
 	brk_metrics_heartbeat(mx, ingest);
 	t = deconf_mono_us();
-	assert_true(brk_metrics_is_ready_at(mx, t + 5000000, why, sizeof(why))); /* idle, no lag */
+	assert_true(brk_metrics_is_ready_at(mx, t + 5000000, why, sizeof(why))); /* idle */
+	/* a lag alone is not stuck: the records after the last committed one
+	 * may be an aborted transaction's, which a read_committed consumer
+	 * never returns */
 	brk_metrics_set_lag(mx, ingest, 42);
-	assert_true(brk_metrics_is_ready_at(mx, t + 500000, why, sizeof(why)));
-	assert_false(brk_metrics_is_ready_at(mx, t + 1500000, why, sizeof(why)));
-	assert_non_null(strstr(why, "ingest stuck: 42 records waiting"));
-	brk_metrics_committed(mx, ingest); /* it moves again */
-	assert_true(brk_metrics_is_ready_at(mx, deconf_mono_us() + 500000, why, sizeof(why)));
+	assert_true(brk_metrics_is_ready_at(mx, t + 5000000, why, sizeof(why)));
 	/* input read and not committed (a commit blocked on Kafka, a batch
-	 * retried): stuck after stall_after, whatever the lag says */
-	brk_metrics_set_lag(mx, ingest, 0);
+	 * retried): stuck after stall_after */
 	brk_metrics_pending(mx, ingest, 1);
 	t = deconf_mono_us();
 	brk_metrics_pending(mx, ingest, 1); /* a retry keeps the first time */

@@ -146,6 +146,11 @@ static void expect(struct subm *s, int reason, int op_index)
 			 brk_reject_reason_name(reason));
 	assert_int_equal(c.op_index, op_index);
 	assert_true(reason == 0 ? c.sub != NULL : c.sub == NULL);
+	/* a parsed submission is named, refused or not */
+	if (reason != R(MALFORMED) || op_index >= 0) {
+		assert_int_equal(c.id_len, 16);
+		assert_memory_equal(c.id, s->id, 16);
+	}
 	if (reason)
 		assert_true(c.detail[0] != '\0');
 	deconf_msg_free(c.sub);
@@ -205,7 +210,74 @@ static void test_accepted_and_token_ops(void **state)
 	assert_int_equal(col.n, 3);
 	assert_int_equal(col.ops[2].op, OP(CLOSE_CASE));
 	assert_int_equal(col.ops[2].token.len, 0);
+	assert_int_equal(col.ops[2].n_close_cases, 0);
 	deconf_msg_free(c.sub);
+}
+
+/*
+ * Consecutive closes without tokens are packed: closing 600 cases is a few
+ * token ops (each sent to every partition), not 600; an op in between
+ * keeps the order; a packed op stays within DECONF_TOKEN_OP_MAX.
+ */
+struct packed {
+	size_t ops, cases, largest;
+	uint32_t last_index;
+	int order_ok;
+};
+
+static int count_packed(void *o, const Deconf__V1__TokenOp *op)
+{
+	struct packed *p = o;
+	size_t len = deconf__v1__token_op__get_packed_size(op);
+
+	p->ops++;
+	p->cases += op->n_close_cases ? op->n_close_cases : 1;
+	if (len > p->largest)
+		p->largest = len;
+	if (op->op_index < p->last_index)
+		p->order_ok = 0;
+	p->last_index = op->op_index;
+	/* a packed op names no case of its own and lists its cases */
+	if (op->n_close_cases)
+		assert_true(!op->case_ref.len && !op->token.len && op->n_close_cases > 1);
+	return 0;
+}
+
+static void test_closes_packed(void **state)
+{
+	enum { N = 600 };
+	static Deconf__V1__CaseOp ops[N], *pops[N];
+	static char refs[N][130];
+	Deconf__V1__TokenRef tr = DECONF__V1__TOKEN_REF__INIT, *ptr = &tr;
+	Deconf__V1__Submission sub = DECONF__V1__SUBMISSION__INIT;
+	struct packed p = { .order_ok = 1 };
+	uint8_t tok[16] = { 7 };
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		deconf__v1__case_op__init(&ops[i]);
+		ops[i].op = OP(CLOSE_CASE);
+		/* long refs: packing stops at its byte budget */
+		snprintf(refs[i], sizeof(refs[i]), "%0120d", i);
+		ops[i].case_ref.data = (uint8_t *)refs[i];
+		ops[i].case_ref.len = strlen(refs[i]);
+		pops[i] = &ops[i];
+	}
+	tr.token.data = tok;
+	tr.token.len = 16;
+	tr.key_epoch = 1;
+	tr.type = T(MD5);
+	ops[3].op = OP(REMOVE); /* between: 0..2 pack, 3 alone, 4..599 pack */
+	ops[3].tokens = &ptr;
+	ops[3].n_tokens = 1;
+	sub.ops = pops;
+	sub.n_ops = N;
+	assert_int_equal(brk_submission_token_ops(&sub, 1, count_packed, &p), 0);
+	assert_int_equal(p.cases, N);
+	/* 596 cases of 123 bytes at 6 KiB a packed op: 13, and 2 more */
+	assert_int_equal(p.ops, 1 + 1 + (596 + 48) / 49);
+	assert_true(p.largest <= DECONF_TOKEN_OP_MAX);
+	assert_true(p.order_ok);
 }
 
 static void test_refused_records(void **state)
@@ -466,6 +538,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepted_and_token_ops),
+		cmocka_unit_test(test_closes_packed),
 		cmocka_unit_test(test_refused_records),
 		cmocka_unit_test(test_op_rules),
 		cmocka_unit_test(test_text_bounds),

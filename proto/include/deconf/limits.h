@@ -62,6 +62,8 @@ _Static_assert(2 * DECONF_CASE_REF_MAX + 4 * DECONF_POC_FIELD_MAX + 4 * DECONF_D
 			       1024 < DECONF_NOTICE_MAX,
 	       "a notice carries two case refs, a contact and the counterpart's directory text");
 _Static_assert(DECONF_NOTICE_MAX < DECONF_NOTICE_ACCEPT_MAX, "adapters accept every notice");
+/* ingest packs token-less closes into one token op up to 6 KiB of case refs */
+_Static_assert(6144 + 1024 < DECONF_TOKEN_OP_MAX, "a packed close fits a token op");
 _Static_assert(DECONF_TOKEN_OP_MAX <= DECONF_PRODUCED_MAX && DECONF_NOTICE_MAX <= DECONF_PRODUCED_MAX,
 	       "the produced budget covers token ops and notices");
 
