@@ -196,7 +196,8 @@ static size_t case_key(uint8_t *k, int partition, const char *agency, const uint
 	be16(k, (unsigned)partition);
 	memcpy(k + 2, agency, al);
 	k[2 + al] = 0;
-	memcpy(k + 3 + al, case_ref, case_len);
+	if (case_len) /* an empty case ref may come as NULL */
+		memcpy(k + 3 + al, case_ref, case_len);
 	return 3 + al + case_len;
 }
 
@@ -744,7 +745,8 @@ int brk_store_case_entries(struct brk_store_txn *t, int partition, const char *a
 		return rc;
 	memset(&e, 0, sizeof(e));
 	memcpy(e.agency, agency, strlen(agency) + 1);
-	memcpy(e.case_ref, case_ref, case_len);
+	if (case_len)
+		memcpy(e.case_ref, case_ref, case_len);
 	e.case_len = case_len;
 	return walk_case(t, partition, c.cid, NULL, 0, &e, fn, opaque, NULL);
 }

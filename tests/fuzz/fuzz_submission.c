@@ -775,14 +775,20 @@ static void apply(int p, const Deconf__V1__TokenOp *op)
 			CHECK(brk_store_entry_get(F.t1, p, &after) == DECONF_E_UNKNOWN,
 			      "a removed entry is still stored");
 		} else {
+			/* one case, or several packed by ingest */
+			size_t nc = op->n_close_cases ? op->n_close_cases : 1;
 			char agency[64];
-			size_t n = 0;
 			memcpy(agency, op->agency_id.data, op->agency_id.len);
 			agency[op->agency_id.len] = '\0';
-			CHECK(!brk_store_case_entries(F.t1, p, agency, op->case_ref.data,
-						      op->case_ref.len, count_fn, &n) &&
-				      n == 0,
-			      "a closed case still holds %zu entries", n);
+			for (size_t i = 0; i < nc; i++) {
+				const ProtobufCBinaryData *cr =
+					op->n_close_cases ? &op->close_cases[i] : &op->case_ref;
+				size_t n = 0;
+				CHECK(!brk_store_case_entries(F.t1, p, agency, cr->data, cr->len,
+							      count_fn, &n) &&
+					      n == 0,
+				      "a closed case still holds %zu entries", n);
+			}
 		}
 		break;
 	case OP(QUERY):
