@@ -364,6 +364,53 @@ static void agency_labels(char *buf, size_t size, const char *agency, size_t age
 		 more ? "," : "", more ? more : "");
 }
 
+/*
+ * The agency's receipt for a submission record (deconf.receipts.<agency>,
+ * signed by the broker): accepted (case and token ops, or a resend), or
+ * refused (c: reason, op index, detail). id: the submission id, or NULL.
+ */
+static int emit_receipt(struct ingest *g, const char *agency, size_t agency_len,
+			const rd_kafka_message_t *m, const ProtobufCBinaryData *id,
+			const struct brk_check *refused, uint32_t case_ops, uint32_t token_ops,
+			int resend)
+{
+	Deconf__V1__Receipt r = DECONF__V1__RECEIPT__INIT;
+	char topic[512], detail[DECONF_REJECT_DETAIL_MAX + 1] = "";
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	r.agency_id.data = (uint8_t *)agency;
+	r.agency_id.len = agency_len;
+	if (id)
+		r.submission_id = *id;
+	if (refused) {
+		r.result = DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_REFUSED;
+		r.reason = refused->reason;
+		r.op_index = refused->op_index;
+		snprintf(detail, sizeof(detail), "%s", refused->detail);
+	} else {
+		r.result = DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED;
+		r.case_ops = case_ops;
+		r.token_ops = token_ops;
+		r.resend = resend != 0;
+		r.op_index = -1;
+	}
+	r.detail = detail;
+	r.decided_at = deconf_now_ms();
+	r.topic = (char *)rd_kafka_topic_name(m->rkt);
+	r.partition = m->partition;
+	r.offset = m->offset;
+	if ((rc = deconf_envelope_seal(&r.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_RECEIPT,
+				       "broker", g->b->key, &buf, &len)))
+		return rc;
+	snprintf(topic, sizeof(topic), "%sreceipts.%.*s", g->b->prefix, (int)agency_len, agency);
+	rc = produce(g, topic, RD_KAFKA_PARTITION_UA, r.submission_id.data, r.submission_id.len,
+		     buf, len);
+	free(buf);
+	return rc;
+}
+
 /* A Reject, signed by the broker, to the agency's rejects topic. */
 static int emit_reject(struct ingest *g, const char *agency, size_t agency_len,
 		       const rd_kafka_message_t *m, const struct brk_check *c,
@@ -410,6 +457,9 @@ static int emit_reject(struct ingest *g, const char *agency, size_t agency_len,
 	snprintf(topic, sizeof(topic), "%srejects.%.*s", g->b->prefix, (int)agency_len, agency);
 	rc = produce(g, topic, RD_KAFKA_PARTITION_UA, agency, agency_len, buf, len);
 	free(buf);
+	/* and the agency's receipt, which its adapter waits for */
+	if (!rc)
+		rc = emit_receipt(g, agency, agency_len, m, &r.submission_id, c, 0, 0, 0);
 	return rc;
 }
 
@@ -578,13 +628,16 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 			 bad->detail);
 	} else if ((e = seen_get(&g->seen, key))) {
 		if (!memcmp(e->digest, digest, 8)) {
-			/* the adapter sent it again after a crash: already applied */
+			/* the adapter sent it again after a crash: already applied;
+			 * it is told so (its first receipt may be what it missed) */
 			g->duplicates++;
 			agency_labels(key, sizeof(key), agency, agency_len, "result=\"resend\"");
 			brk_metrics_add(g->mx, "deconf_submissions_total", key, 1);
+			rc = emit_receipt(g, agency, agency_len, m, &c.sub->submission_id, NULL,
+					  (uint32_t)c.sub->n_ops, (uint32_t)mz.records, 1);
 			deconf_msg_free(c.sub);
 			charge(g, m, agency, agency_len, 1);
-			return DECONF_OK;
+			return rc;
 		}
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_REPLAYED;
 		snprintf(c.detail, sizeof(c.detail), "submission id %s was used before", hex);
@@ -619,6 +672,9 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 	if (!rc)
 		rc = produce(g, g->seen_topic, RD_KAFKA_PARTITION_UA, key, strlen(key), value,
 			     sizeof(value));
+	if (!rc)
+		rc = emit_receipt(g, agency, agency_len, m, &c.sub->submission_id, NULL,
+				  (uint32_t)c.sub->n_ops, (uint32_t)mz.records, 0);
 	if (!rc && !(rc = seen_put(&g->seen, key, digest, c.sub->created_at))) {
 		/* remember it, to undo if the transaction aborts */
 		rc = DECONF_GROW(g->batch_keys, g->n_batch_keys, g->cap_batch_keys, 64);

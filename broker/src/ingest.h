@@ -6,7 +6,11 @@
  * decided by brk_submission_check(); an accepted submission becomes token
  * ops on deconf.tokens, keyed by token with murmur2 partitioning (what Java
  * clients compute); a refused one becomes a Reject on
- * deconf.rejects.<agency> (signed by the broker). The records produced and
+ * deconf.rejects.<agency> (signed by the broker). Either way the agency
+ * gets a signed Receipt on deconf.receipts.<agency> (accepted with its
+ * counts, a resend, or refused with the reason), in the same transaction
+ * as what it answers: an adapter marks its submission done only on one.
+ * An unknown agency has neither topic. The records produced and
  * the input offsets commit in one Kafka transaction per batch: a crash at
  * any point neither loses nor repeats a token op.
  *
