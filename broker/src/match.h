@@ -134,7 +134,7 @@ int brk_match_flush_head(struct brk_match *m, int partition, int64_t now);
 /* Forget the open batch's accepted ops (the batch was aborted). */
 void brk_match_reset(struct brk_match *m);
 
-/* Audit a partition rebuild (detail: what was restored). */
+/* Audit a partition rebuild (detail: what was restored), and tell ops. */
 int brk_match_audit_rebuilt(struct brk_match *m, int partition, int64_t now,
 			    const char *detail);
 
