@@ -42,6 +42,7 @@ struct matcher {
 	struct brk_match m;
 	struct brk_audit_head heads[MAXP];
 	uint8_t owned[MAXP], touched[MAXP], rebuilt[MAXP];
+	uint64_t rebuilt_records[MAXP]; /* changelog records a rebuild replayed */
 	int64_t cl_next[MAXP]; /* after this batch's last changelog record */
 	char tokens[256], state[256], audit[256], ops[256], notices[256];
 	int32_t n_tokens, n_audit;
@@ -385,6 +386,8 @@ static int restore(struct matcher *x, const int *parts, int n)
 		goto fail;
 	brk_metrics_add(x->mx, "deconf_restored_records_total", NULL, (double)total);
 	for (int i = 0; i < n; i++)
+		x->rebuilt_records[r[i].p] = r[i].have ? 0 : r[i].n;
+	for (int i = 0; i < n; i++)
 		deconf_log(DECONF_LOG_NOTICE, "MATCHER",
 			   "partition %d %s: %" PRIu64 " changelog records%s, ready", r[i].p,
 			   r[i].have ? "caught up from its checkpoint" : "rebuilt from the changelog",
@@ -643,7 +646,8 @@ static int housekeeping(struct matcher *x)
 		if (!x->owned[p] || !x->rebuilt[p] || x->touched[p])
 			continue;
 		if ((rc = begin_batch(x)) ||
-		    (rc = brk_match_audit_rebuilt(&x->m, p, now, "rebuilt from the changelog")))
+		    (rc = brk_match_audit_rebuilt(&x->m, p, now, "rebuilt from the changelog",
+						  x->rebuilt_records[p] > 0)))
 			return rc;
 		x->touched[p] = 1;
 	}
