@@ -1,7 +1,12 @@
 /* eos.c — exactly-once plumbing shared by ingest and the matcher (eos.h). */
 #include <stdio.h>
+#include <string.h>
 
+#include <stdlib.h>
+
+#include "deconf/envelope.h"
 #include "eos.h"
+#include "metrics.h"
 #include "deconf/err.h"
 #include "deconf/kafka.h"
 #include "deconf/log.h"
@@ -38,7 +43,10 @@ int brk_eos_open(struct brk *b, const struct brk_eos_opts *o, rd_kafka_t **consu
 					errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(cc, "enable.auto.commit", "false", "broker", errstr,
 					errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "auto.offset.reset", "earliest", "broker", errstr,
+	    /* never jump past records: an offset out of range (retention or
+	     * DeleteRecords took what the group has not read) is an error the
+	     * part handles (brk_eos_offset_reset) */
+	    (rc = deconf_kafka_conf_set(cc, "auto.offset.reset", "error", "broker", errstr,
 					errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(cc, "partition.assignment.strategy", "range", "broker",
 					errstr, errstr_size)) ||
@@ -230,9 +238,112 @@ rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt)
 				bt->opened = deconf_mono_us();
 			return m;
 		}
-		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && bt->on_reset)
+			bt->on_reset(bt->opaque);
+		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			deconf_log(DECONF_LOG_WARNING, bt->facility, "consume: %s",
 				   rd_kafka_message_errstr(m));
 		rd_kafka_message_destroy(m);
 	}
+}
+
+int brk_eos_offset_reset(rd_kafka_t *consumer, struct brk_eos_lost *lost, size_t max_lost,
+			 size_t *n_lost)
+{
+	rd_kafka_topic_partition_list_t *a = NULL, *c = NULL, *n = NULL;
+	rd_kafka_resp_err_t err;
+	int rc = DECONF_E_KAFKA;
+
+	*n_lost = 0;
+	if (rd_kafka_assignment(consumer, &a) || !a)
+		return DECONF_E_KAFKA;
+	rd_kafka_position(consumer, a);
+	c = rd_kafka_topic_partition_list_copy(a);
+	if ((err = rd_kafka_committed(consumer, c, 10000)))
+		goto out;
+	n = rd_kafka_topic_partition_list_new(a->cnt);
+	for (int i = 0; i < a->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &a->elems[i];
+		int64_t committed = c->elems[i].offset, lo = -1, hi = -1, at;
+
+		if (e->offset >= 0) { /* read from: it goes on from its position */
+			rd_kafka_topic_partition_list_add(n, e->topic, e->partition)->offset =
+				e->offset;
+			continue;
+		}
+		if (c->elems[i].err ||
+		    rd_kafka_query_watermark_offsets(consumer, e->topic, e->partition, &lo, &hi,
+						     10000))
+			goto out; /* unknown: asked again on the next error */
+		if (committed < 0) {
+			at = lo; /* a partition the group never read: its beginning */
+		} else if (committed < lo || committed > hi) {
+			/* what the group has not read is gone: left out, never skipped */
+			if (*n_lost < max_lost) {
+				struct brk_eos_lost *l = &lost[(*n_lost)++];
+				snprintf(l->topic, sizeof(l->topic), "%s", e->topic);
+				l->partition = e->partition;
+				l->committed = committed;
+				l->log_start = lo;
+				l->log_end = hi;
+			}
+			continue;
+		} else {
+			at = committed;
+		}
+		rd_kafka_topic_partition_list_add(n, e->topic, e->partition)->offset = at;
+	}
+	/* librdkafka refuses a seek after the error ("erroneous state"): the
+	 * assignment is made again, every partition at an explicit offset */
+	rc = rd_kafka_assign(consumer, n) ? DECONF_E_KAFKA : DECONF_OK;
+out:
+	if (n)
+		rd_kafka_topic_partition_list_destroy(n);
+	if (c)
+		rd_kafka_topic_partition_list_destroy(c);
+	rd_kafka_topic_partition_list_destroy(a);
+	return rc;
+}
+
+int brk_eos_report_lost(struct brk *b, rd_kafka_t *producer, struct brk_metrics *mx, int part,
+			const char *part_name, const struct brk_eos_lost *lost)
+{
+	Deconf__V1__OpsEvent ev = DECONF__V1__OPS_EVENT__INIT;
+	char detail[512], labels[256], ops[256];
+	int64_t n = lost->committed < lost->log_start ? lost->log_start - lost->committed : 0;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	snprintf(detail, sizeof(detail),
+		 "%s [%d]: the %s group stands at offset %lld but the partition holds %lld..%lld: "
+		 "%lld record(s) it has not read are gone; the partition is stopped, nothing is "
+		 "skipped. Stop the broker and run `deconfctl offsets accept-loss` to go on from "
+		 "%lld",
+		 lost->topic, (int)lost->partition, part_name, (long long)lost->committed,
+		 (long long)lost->log_start, (long long)lost->log_end, (long long)n,
+		 (long long)lost->log_start);
+	deconf_log(DECONF_LOG_ERR, part_name[0] == 'i' ? "INGEST" : "MATCHER", "%s", detail);
+	snprintf(labels, sizeof(labels), "part=\"%s\",topic=\"%.80s\",partition=\"%d\"",
+		 part_name, lost->topic, (int)lost->partition);
+	brk_metrics_set(mx, "deconf_records_lost", labels, (double)n);
+	{
+		char why[160];
+		snprintf(why, sizeof(why), "%.60s [%d] lost %lld records below its offset %lld",
+			 lost->topic, (int)lost->partition, (long long)n,
+			 (long long)lost->committed);
+		brk_metrics_blocked(mx, part, why);
+	}
+	ev.kind = DECONF__V1__OPS_KIND__OPS_KIND_RECORDS_LOST;
+	ev.at = deconf_now_ms();
+	ev.count = (uint64_t)n;
+	ev.detail = detail;
+	if ((rc = deconf_envelope_seal(&ev.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_OPS_EVENT,
+				       "broker", b->key, &buf, &len)))
+		return rc;
+	brk_topic(b, "ops", ops, sizeof(ops));
+	rc = brk_eos_produce(producer, part_name[0] == 'i' ? "INGEST" : "MATCHER", ops,
+			     RD_KAFKA_PARTITION_UA, NULL, 0, buf, len);
+	free(buf);
+	return rc;
 }

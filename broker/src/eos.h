@@ -10,7 +10,8 @@
  * the next transaction's first partitions are refused with
  * CONCURRENT_TRANSACTIONS until the markers are written; librdkafka's
  * default 100 ms would be added to every batch). Always: read_committed,
- * no auto commit, earliest, and the eager range assignor (librdkafka 2.0.2
+ * no auto commit, auto.offset.reset "error" (never a silent jump past
+ * records: brk_eos_offset_reset), and the eager range assignor (librdkafka 2.0.2
  * bug #4059 with cooperative rebalancing and commits). The consumer is a
  * static member of its group (group.instance.id = the transactional id,
  * which broker.instance makes unique and stable): a process killed and
@@ -67,6 +68,10 @@ struct brk_eos_batch {
 	rd_kafka_t *consumer;
 	const char *facility;
 	int64_t max, wait_us, time_us;
+	/* called on an offset the group cannot read from (auto.offset.reset is
+	 * "error"): the part decides with brk_eos_offset_reset() */
+	void (*on_reset)(void *opaque);
+	void *opaque;
 	int64_t end, opened, n; /* this batch's */
 };
 
@@ -83,6 +88,37 @@ rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt);
  * retried forever; the rest is retried with backoff.
  */
 int brk_eos_lasting(rd_kafka_resp_err_t err);
+
+/* What brk_eos_offset_reset found. */
+struct brk_eos_lost {
+	char topic[256];
+	int32_t partition;
+	int64_t committed;          /* the group's offset (-1001: none) */
+	int64_t log_start, log_end; /* what the partition holds now */
+};
+
+/*
+ * The consumer could not fetch a partition from its offset (with
+ * auto.offset.reset "error", librdkafka stops that partition and refuses a
+ * seek). The assignment is made again with an explicit offset for every
+ * partition: its position if it was read from; for one the group never
+ * read, its beginning; its committed offset if the partition still holds
+ * it. A partition whose committed offset is outside what it holds has lost
+ * records the group has not read: it is left out of the assignment until
+ * the next rebalance (nothing is skipped) and listed in lost (at most
+ * max_lost; *n_lost how many); the operator decides (deconfctl offsets
+ * accept-loss, with the broker stopped). 0, or a negative code when Kafka
+ * could not tell (the next error asks again).
+ */
+int brk_eos_offset_reset(rd_kafka_t *consumer, struct brk_eos_lost *lost, size_t max_lost,
+			 size_t *n_lost);
+
+/* Say it loudly: an error log line, deconf_records_lost, the part stopped
+ * in /readyz, and an ops event (RECORDS_LOST) produced in the producer's
+ * open transaction. 0 or the produce error. */
+struct brk_metrics;
+int brk_eos_report_lost(struct brk *b, rd_kafka_t *producer, struct brk_metrics *mx, int part,
+			const char *part_name, const struct brk_eos_lost *lost);
 
 /* Partitions of topic (0 when it does not exist). */
 int brk_eos_partitions(rd_kafka_t *rk, const char *topic);

@@ -828,6 +828,35 @@ static void readiness_before_assignment(struct ingest *g)
 				   any ? "waiting for partitions" : "");
 }
 
+/* The group cannot read a partition from its offset (brk_eos_batch). */
+static void on_reset(void *opaque)
+{
+	struct ingest *g = opaque;
+	struct brk_eos_lost lost[16];
+	size_t n = 0;
+	rd_kafka_error_t *e;
+
+	if (brk_eos_offset_reset(g->consumer, lost, 16, &n)) {
+		deconf_log(DECONF_LOG_WARNING, "INGEST",
+			   "an offset is out of range, and Kafka could not say why yet");
+		return;
+	}
+	if (!n)
+		return;
+	/* lost: told in a transaction (the open batch's, or one of its own) */
+	if (!g->in_txn) {
+		if ((e = rd_kafka_begin_transaction(g->producer))) {
+			deconf_log(DECONF_LOG_ERR, "INGEST", "begin_transaction: %s",
+				   rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+			return;
+		}
+		g->in_txn = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		brk_eos_report_lost(g->b, g->producer, g->mx, g->part, "ingest", &lost[i]);
+}
+
 /* Wait before retrying a batch that failed for a passing reason. */
 static void backoff(struct ingest *g, volatile int *stop)
 {
@@ -958,6 +987,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		g->n_solo = 0;
 		rd_kafka_assign(rk, parts);
 		g->assigned = 1;
+		brk_metrics_blocked(g->mx, g->part, NULL); /* found again if still so */
 		brk_metrics_status(g->mx, g->part, 1, "");
 	} else {
 		brk_metrics_status(g->mx, g->part, 0, "partitions revoked, waiting for the group");
@@ -1076,6 +1106,8 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 		goto out;
 	bt = (struct brk_eos_batch){ .consumer = g->consumer,
 				     .facility = "INGEST",
+				     .on_reset = on_reset,
+				     .opaque = g,
 				     .max = batch_max,
 				     .wait_us = batch_wait * 1000,
 				     .time_us = batch_time * 1000 };

@@ -215,6 +215,10 @@ static int open_restorer(struct matcher *x)
 	    (rc = deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "broker", x->errstr,
 					x->errstr_size)) ||
 	    /* an up-to-date partition is told so by one empty fetch: make it short */
+	    /* a checkpoint below what the changelog holds (DeleteRecords) is
+	     * rebuilt from the beginning, never skipped to the end */
+	    (rc = deconf_kafka_conf_set(kc, "auto.offset.reset", "error", "broker", x->errstr,
+					x->errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(kc, "fetch.wait.max.ms", "10", "broker", x->errstr,
 					x->errstr_size))) {
 		if (kc)
@@ -335,6 +339,31 @@ static int restore(struct matcher *x, const int *parts, int n)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
+		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && ri->have) {
+			/* the checkpoint's offset is gone from the changelog: its
+			 * records there are lost, so the partition is rebuilt whole */
+			deconf_log(DECONF_LOG_WARNING, "MATCHER",
+				   "restore %s [%d]: the checkpoint (offset %lld) is below what the "
+				   "changelog holds: rebuilding the partition from the beginning",
+				   x->state, ri->p, (long long)ri->ck.changelog_next);
+			rd_kafka_message_destroy(m);
+			rd_kafka_consume_stop(x->state_rkt, ri->p);
+			if ((rc = brk_store_wipe(t, ri->p)))
+				goto fail;
+			ri->have = 0;
+			memset(&ri->ck, 0, sizeof(ri->ck));
+			memset(&x->heads[ri->p], 0, sizeof(x->heads[ri->p]));
+			x->rebuilt[ri->p] = 1;
+			ri->next = 0;
+			if (rd_kafka_consume_start_queue(x->state_rkt, ri->p,
+							 RD_KAFKA_OFFSET_BEGINNING, q) < 0) {
+				rc = deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+						    "restore %s [%d]: %s", x->state, ri->p,
+						    rd_kafka_err2str(rd_kafka_last_error()));
+				goto fail;
+			}
+			continue;
+		}
 		if (m->err) {
 			deconf_log(DECONF_LOG_WARNING, "MATCHER", "restore %s [%d]: %s", x->state,
 				   ri->p, rd_kafka_message_errstr(m));
@@ -411,6 +440,27 @@ fail:
 }
 
 /* ----------------------------------------------------------------- batches */
+
+static int begin_batch(struct matcher *x);
+
+/* The group cannot read a partition from its offset (brk_eos_batch). */
+static void on_reset(void *opaque)
+{
+	struct matcher *x = opaque;
+	struct brk_eos_lost lost[16];
+	size_t n = 0;
+
+	if (brk_eos_offset_reset(x->consumer, lost, 16, &n)) {
+		deconf_log(DECONF_LOG_WARNING, "MATCHER",
+			   "an offset is out of range, and Kafka could not say why yet");
+		return;
+	}
+	/* lost token ops cannot be rebuilt: told, in a transaction */
+	if (!n || begin_batch(x))
+		return;
+	for (size_t i = 0; i < n; i++)
+		brk_eos_report_lost(x->b, x->producer, x->mx, x->part, "matcher", &lost[i]);
+}
 
 static void reload_heads(struct matcher *x)
 {
@@ -706,6 +756,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			x->owned[ps[i]] = 1;
 		deconf_log(DECONF_LOG_NOTICE, "MATCHER", "assigned %d partition(s)", parts->cnt);
 		rd_kafka_assign(rk, parts);
+		brk_metrics_blocked(x->mx, x->part, NULL); /* found again if still so */
 		if (!x->fatal)
 			brk_metrics_status(x->mx, x->part, 1, "");
 	} else {
@@ -842,6 +893,8 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 		goto out;
 	bt = (struct brk_eos_batch){ .consumer = x->consumer,
 				     .facility = "MATCHER",
+				     .on_reset = on_reset,
+				     .opaque = x,
 				     .max = x->batch_max,
 				     .wait_us = x->batch_wait_ms * 1000,
 				     .time_us = x->batch_time_ms * 1000 };

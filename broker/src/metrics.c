@@ -36,6 +36,10 @@ static const struct family {
 	{ "deconf_partitions_owned", GAUGE, "Partitions assigned to this instance, by part" },
 	{ "deconf_consumer_lag", GAUGE, "Records behind the end, by part and partition" },
 	{ "deconf_restored_records_total", COUNTER, "Changelog records applied while restoring" },
+	{ "deconf_records_lost", GAUGE,
+	  "Records a part must read that are gone (retention, DeleteRecords) below where it "
+	  "stands: its partition is stopped until the operator accepts the loss, by part, topic "
+	  "and partition" },
 	{ "deconf_ingest_throttled_total", COUNTER,
 	  "Times an agency's submit topic was paused for going over its ingest quota, by agency" },
 	{ "deconf_ingest_throttled_seconds_total", COUNTER,
@@ -70,6 +74,7 @@ struct part {
 	int64_t committed;   /* mono us of the last commit (or of becoming ready) */
 	int64_t heartbeat;   /* mono us of its last loop */
 	int64_t pending;     /* mono us since input read is not committed; 0: none */
+	char blocked[160];   /* a partition stopped for lost records: why */
 };
 
 struct brk_metrics {
@@ -329,6 +334,15 @@ void brk_metrics_pending(struct brk_metrics *mx, int part, int pending)
 	pthread_mutex_unlock(&mx->lock);
 }
 
+void brk_metrics_blocked(struct brk_metrics *mx, int part, const char *why)
+{
+	if (!mx || part < 0 || part >= MAX_PARTS)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	snprintf(mx->parts[part].blocked, sizeof(mx->parts[part].blocked), "%s", why ? why : "");
+	pthread_mutex_unlock(&mx->lock);
+}
+
 void brk_metrics_heartbeat(struct brk_metrics *mx, int part)
 {
 	if (!mx || part < 0 || part >= MAX_PARTS)
@@ -390,6 +404,9 @@ int brk_metrics_is_ready_at(struct brk_metrics *mx, int64_t now, char *why, size
 		if (!p->ready) {
 			ready = 0;
 			add_why(why, why_size, &n, "%s not ready (%s)", p->name, p->what);
+		} else if (p->blocked[0]) {
+			ready = 0;
+			add_why(why, why_size, &n, "%s stopped: %s", p->name, p->blocked);
 		} else if (p->pending && now - p->pending > mx->stall_us) {
 			ready = 0;
 			add_why(why, why_size, &n,

@@ -60,6 +60,9 @@ void brk_metrics_ready(struct brk_metrics *mx, int part, int ready);
 void brk_metrics_status(struct brk_metrics *mx, int part, int ready, const char *what);
 void brk_metrics_committed(struct brk_metrics *mx, int part);
 void brk_metrics_pending(struct brk_metrics *mx, int part, int pending);
+/* A partition of the part is stopped because records it must read are
+ * gone (why: which and what to do; NULL: none is): not ready. */
+void brk_metrics_blocked(struct brk_metrics *mx, int part, const char *why);
 void brk_metrics_heartbeat(struct brk_metrics *mx, int part);
 /* stall_after in ms (default 30000) */
 void brk_metrics_set_stall(struct brk_metrics *mx, int64_t stall_after_ms);
