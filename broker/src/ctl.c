@@ -34,16 +34,27 @@
 #include "deconf/sign.h"
 #include "deconf/token.h"
 #include "deconf/util.h"
+#include "ctl_kafka.h"
+#include "ctl_offsets.h"
 #include "kquota.h"
 #include "pki.h"
 
 #define K(x) DECONF__V1__##x
 #define CERT_DAYS 825
+/* A topic dev-kafka makes in its mock cluster, so that deconfctl knows it
+ * is talking to one (librdkafka 2.0.2 does not say which cluster it is). */
+#define DEV_KAFKA_MARKER "__deconf_dev_kafka"
 
 static const char usage[] =
-	"usage: deconfctl [-f FEDERATION_DIR] COMMAND ...\n"
+	"usage: deconfctl [-f FEDERATION_DIR] [--timeout SECONDS] COMMAND ...\n"
 	"\n"
 	"The federation operator's tool.\n"
+	"\n"
+	"  -f DIR              the federation (default: $DECONF_FEDERATION, or .)\n"
+	"  --timeout SECONDS   how long to wait for Kafka at each step: reaching it, a\n"
+	"                      record's delivery, an Admin API answer (1..3600; default 10,\n"
+	"                      or $DECONF_CTL_TIMEOUT). A command that cannot reach Kafka says\n"
+	"                      so by then and exits 1.\n"
 	"\n"
 	"  federation init DIR [--host NAME]... [--bootstrap HOST:PORT] [--partitions N]\n"
 	"                       [--prefix P] [--plaintext] [--ca-cert PEM --ca-key PEM]\n"
@@ -64,7 +75,7 @@ static const char usage[] =
 	"             --country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL\n"
 	"      the agency's certificate (CN = ID) and signing key, a bundle directory\n"
 	"      (agencies/ID) to hand over, and its directory entry and the key epochs\n"
-	"      record on Kafka.\n"
+	"      record on Kafka (the directory topic must exist: topics apply).\n"
 	"  agency suspend ID | agency activate ID\n"
 	"      republish the entry with that status (a suspended agency's\n"
 	"      submissions are refused).\n"
@@ -74,28 +85,42 @@ static const char usage[] =
 	"      create every missing topic (tokens and state with federation.partitions,\n"
 	"      state and directory compacted, audit kept forever, one partition per\n"
 	"      agency topic) and the literal ACLs of every agency in the directory:\n"
-	"      write its submit topic, read its notices and rejects topics and the\n"
-	"      directory; publishes the key epochs record; and sets each agency's\n"
+	"      write its submit topic, read its notices, rejects and receipts topics and\n"
+	"      the directory; publishes the key epochs record; and sets each agency's\n"
 	"      Kafka client quotas (quota.* in deconfctl.conf: produce and fetch bytes/s,\n"
-	"      request time). Re-running it changes nothing, and says so.\n"
+	"      request time). Re-running it changes nothing, and says so. On dev-kafka it\n"
+	"      says what it can do there (no Admin API, ACLs or quotas).\n"
 	"  tail TOPIC [--from-beginning] [--follow]\n"
-	"      decode a deconf topic (e.g. notices.fbi-cac, audit, ops) to JSON lines,\n"
-	"      with each record's signature status; from the end unless\n"
+	"      decode a deconf topic (e.g. notices.fbi-cac, receipts.fbi-cac, audit, ops)\n"
+	"      to JSON lines, with each record's signature status; from the end unless\n"
 	"      --from-beginning; stops at the end unless --follow.\n"
 	"  status\n"
 	"      records per topic, the broker's consumer-group lag, and per agency the\n"
-	"      records of its submit, notices and rejects topics.\n"
-	"  dev-kafka [--partitions N] [--prefix P]\n"
+	"      records of its submit, notices, rejects and receipts topics.\n"
+	"  offsets show [--group ingest|matcher]\n"
+	"      per partition of the broker's consumer groups: the committed offset, the\n"
+	"      log start and end, and LOST n records where retention or DeleteRecords\n"
+	"      removed records the broker had not read (it stops there).\n"
+	"  offsets accept-loss [--group ingest|matcher] [--partition TOPIC:N]...\n"
+	"      with every broker stopped, commit the log start offset of each partition\n"
+	"      that lost records, so the broker goes on without them; prints what was\n"
+	"      accepted as lost.\n"
+	"  dev-kafka [--partitions N] [--agency-partitions N] [--prefix P]\n"
 	"      librdkafka's in-memory mock cluster with the deconf topics, for the\n"
-	"      quick start (plaintext, no ACLs); prints its bootstrap address and runs\n"
-	"      until SIGTERM or SIGINT.\n"
+	"      quick start (plaintext, no ACLs, no quotas); it makes each agency's\n"
+	"      topics as its directory entry appears. Prints its bootstrap address, and\n"
+	"      on stderr how much it keeps (5 MiB per partition) and any record it\n"
+	"      drops; runs until SIGTERM or SIGINT. --partitions: tokens, state and audit\n"
+	"      (default 32); --agency-partitions: each agency's submit and notices\n"
+	"      topics (default 8).\n"
 	"\n"
 	"Agency ids: 2..63 characters of a-z, 0-9 and '-', not starting with '-' (they\n"
 	"name topics and TLS principals); not reserved: admin, anonymous, deconf,\n"
 	"deconf-*, kafka, kafka-*, broker, controller, deconfctl, federation,\n"
 	"operator, root (Kafka's super users and the federation's own services).\n"
 	"\n"
-	"Exit status: 0 done; 1 failed; 2 bad usage or configuration.\n";
+	"Exit status: 0 done; 1 failed (nothing is reported done that Kafka did not\n"
+	"confirm); 2 bad usage or configuration.\n";
 
 static const struct deconf_conf_def ctl_table[] = {
 	{ "federation.topic_prefix", DECONF_CONF_STR, "deconf.", 0, 0, NULL, 0,
@@ -136,6 +161,52 @@ static int fail(int rc, const char *fmt, ...)
 	return rc;
 }
 
+static int usage_error(const char *synopsis, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Bad usage: the reason and the command's synopsis; exit status 2. */
+static int usage_error(const char *synopsis, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("deconfctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: deconfctl %s\n(deconfctl --help: every command)\n", synopsis);
+	return 2;
+}
+
+/* What getopt_long (optstring ":...", opterr 0) refused, as usage_error. */
+static int bad_option(int ch, char **argv, const char *synopsis)
+{
+	if (ch == ':')
+		return usage_error(synopsis, "option '%s' needs a value", argv[optind - 1]);
+	if (optopt)
+		return usage_error(synopsis, "unknown option '-%c'", optopt);
+	return usage_error(synopsis, "unknown option '%s'", argv[optind - 1]);
+}
+
+/* Start parsing a subcommand's argv (argv[0] is its name). */
+static void opt_reset(void)
+{
+	optind = 0; /* GNU getopt: start over, argv[0] skipped */
+	opterr = 0;
+}
+
+/* A command without options: refuses any; its operands are then
+ * argv[optind..argc). Returns 0 or 2 (said). */
+static int no_options(int argc, char **argv, const char *synopsis)
+{
+	static const struct option none[] = { { NULL, 0, NULL, 0 } };
+	int ch;
+
+	opt_reset();
+	if ((ch = getopt_long(argc, argv, ":", none, NULL)) != -1)
+		return bad_option(ch, argv, synopsis);
+	return 0;
+}
+
 /* ----------------------------------------------------------- federation */
 
 struct fed {
@@ -143,7 +214,30 @@ struct fed {
 	struct deconf_conf *conf;
 	struct deconf_sign_key *key;
 	const char *prefix;
+	int timeout_ms; /* --timeout: every wait for Kafka */
 };
+
+/*
+ * A client of the federation's Kafka, reached within the timeout, or NULL
+ * with the reason printed (and then, when not NULL, what it means: e.g.
+ * "nothing was made").
+ */
+static struct brk_ctl_kafka *fed_kafka(struct fed *f, rd_kafka_type_t type,
+				       const char *const *props, const char *then)
+{
+	struct brk_ctl_kafka *k = NULL;
+	char errstr[1024];
+
+	if (brk_ctl_kafka_new(&k, type, f->conf, f->timeout_ms, props, errstr, sizeof(errstr))) {
+		fail(1, "%s%s%s", errstr, then ? ": " : "", then ? then : "");
+		return NULL;
+	}
+	return k;
+}
+
+/* Publishing to the directory: idempotent, so records land once and in
+ * order (an agency's entry before the epochs record that follows it). */
+static const char *const publisher_props[] = { "enable.idempotence", "true", NULL };
 
 /* A kafka.* value of the federation's configuration, or NULL. */
 static const char *kafka_value(const struct fed *f, const char *name)
@@ -205,61 +299,42 @@ struct dir_record {
 	const ProtobufCMessage *msg;
 };
 
-static void publish_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-	rd_kafka_resp_err_t *err = opaque;
-
-	(void)rk;
-	if (m->err && !*err)
-		*err = m->err;
-}
-
 /*
  * Seal each record with the federation's key (signer "federation") and
- * produce them, in order, to the directory topic; returns once Kafka has
- * acknowledged every one. Returns 0, or 1 with the reason printed.
+ * publish them, in order, to the directory topic through k; returns once
+ * Kafka has acknowledged every one. Returns 0, or 1 with the reason printed
+ * (a directory topic that does not exist is never made here: one made with
+ * the cluster's defaults would not be compacted, and would forget agencies).
  */
-static int publish_directory(struct fed *f, const struct dir_record *r, size_t n)
+static int publish_directory(struct fed *f, struct brk_ctl_kafka *k, const struct dir_record *r,
+			     size_t n)
 {
-	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-	rd_kafka_conf_t *kc = NULL;
-	rd_kafka_t *rk;
+	struct brk_ctl_record *rec = calloc(n ? n : 1, sizeof(*rec));
+	uint8_t **bufs = calloc(n ? n : 1, sizeof(*bufs));
 	char errstr[1024], topic[256];
-	int rc;
+	int rc = 0;
 
-	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
-	    deconf_kafka_conf_set(kc, "enable.idempotence", "true", "deconfctl", errstr,
-				  sizeof(errstr)))
-		goto fail_conf;
-	/* a record refused for good (not allowed, too large, timed out) is
-	 * reported here: flush() alone would call it done */
-	rd_kafka_conf_set_dr_msg_cb(kc, publish_dr);
-	rd_kafka_conf_set_opaque(kc, &err);
-	if (!(rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr))))
-		return fail(1, "%s", errstr);
-	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
-	for (size_t i = 0; i < n && !err; i++) {
-		uint8_t *buf;
-		size_t len;
-		if ((rc = deconf_envelope_seal(r[i].msg, r[i].type, "federation", f->key, &buf, &len))) {
-			rd_kafka_destroy(rk);
-			return fail(1, "sealing a directory record: %s", deconf_strerror(rc));
-		}
-		if ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-					     RD_KAFKA_V_KEY(r[i].key, r[i].key_len),
-					     RD_KAFKA_V_VALUE(buf, len),
-					     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END)))
-			free(buf);
+	if (!rec || !bufs) {
+		free(rec);
+		free(bufs);
+		return fail(1, "out of memory");
 	}
-	if ((rd_kafka_flush(rk, 30000) || rd_kafka_outq_len(rk)) && !err)
-		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-	rd_kafka_destroy(rk);
-	if (err)
-		return fail(1, "publishing to %s: %s", topic, rd_kafka_err2str(err));
-	return 0;
-fail_conf:
-	rd_kafka_conf_destroy(kc);
-	return fail(1, "%s", errstr);
+	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
+	for (size_t i = 0; i < n && !rc; i++) {
+		size_t len;
+		if ((rc = deconf_envelope_seal(r[i].msg, r[i].type, "federation", f->key, &bufs[i],
+					       &len)))
+			rc = fail(1, "sealing a directory record: %s", deconf_strerror(rc));
+		else
+			rec[i] = (struct brk_ctl_record){ r[i].key, r[i].key_len, bufs[i], len };
+	}
+	if (!rc && brk_ctl_kafka_publish(k, topic, rec, n, errstr, sizeof(errstr)))
+		rc = fail(1, "%s", errstr);
+	for (size_t i = 0; i < n; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(rec);
+	return rc;
 }
 
 /* ----------------------------------------------------------- key epochs */
@@ -550,8 +625,9 @@ static const char *epochs_summary(const struct epochs *ep, char *buf, size_t siz
 	return buf;
 }
 
-/* Publish ep (alone, or after an agency's entry) and say so. */
-static int epochs_publish(struct fed *f, const struct epochs *ep,
+/* Publish ep (alone, or after an agency's entry) through k and say so
+ * once Kafka confirmed it. */
+static int epochs_publish(struct fed *f, struct brk_ctl_kafka *k, const struct epochs *ep,
 			  const Deconf__V1__DirectoryEntry *entry)
 {
 	Deconf__V1__KeyEpochs msg;
@@ -569,7 +645,7 @@ static int epochs_publish(struct fed *f, const struct epochs *ep,
 					      &entry->base };
 	r[n++] = (struct dir_record){ KEY_EPOCHS_KEY, strlen(KEY_EPOCHS_KEY),
 				      K(MESSAGE_TYPE__MESSAGE_TYPE_KEY_EPOCHS), &msg.base };
-	if (!(rc = publish_directory(f, r, n)))
+	if (!(rc = publish_directory(f, k, r, n)))
 		printf("key epochs: serial %" PRIu64 " published (epochs: %s)\n", ep->serial,
 		       epochs_summary(ep, sum, sizeof(sum)));
 	free(pv);
@@ -601,6 +677,19 @@ static int64_t parse_duration_ms(const char *s)
 	return -1;
 }
 
+/* A whole number 1..max, or -1. */
+static int parse_count(const char *s, int max)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno || *end || v < 1 || v > max ? -1 : (int)v;
+}
+
 static int write_text(const char *path, const char *text, mode_t mode)
 {
 	char errstr[512];
@@ -624,6 +713,9 @@ static int cmd_federation_init(int argc, char **argv)
 	};
 	const char *ca_cert = NULL, *ca_key = NULL;
 	const char *hosts[16] = { "localhost", "127.0.0.1" }, *bootstrap = "localhost:9093";
+	static const char syn[] =
+		"federation init DIR [--host NAME]... [--bootstrap HOST:PORT] [--partitions N] "
+		"[--prefix P] [--plaintext] [--ca-cert PEM --ca-key PEM]";
 	const char *prefix = "deconf.";
 	size_t n_hosts = 2;
 	int partitions = 4, plaintext = 0, ch;
@@ -632,29 +724,32 @@ static int cmd_federation_init(int argc, char **argv)
 	struct deconf_keyring *ring = NULL;
 	uint32_t epoch = 0;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
 			if (n_hosts == 16)
-				return fail(2, "too many --host");
+				return usage_error(syn, "too many --host (at most 14)");
 			hosts[n_hosts++] = optarg;
 			break;
 		case 'b': bootstrap = optarg; break;
-		case 'p': partitions = atoi(optarg); break;
+		case 'p':
+			if ((partitions = parse_count(optarg, 1024)) < 1)
+				return usage_error(syn, "--partitions %s: 1..1024", optarg);
+			break;
 		case 'P': prefix = optarg; break;
 		case 'T': plaintext = 1; break;
 		case 'C': ca_cert = optarg; break;
 		case 'K': ca_key = optarg; break;
-		default: return fail(2, "federation init: bad option (--help)");
+		default: return bad_option(ch, argv, syn);
 		}
 	}
 	if (optind != argc - 1)
-		return fail(2, "federation init DIR: one directory");
-	if (partitions < 1 || partitions > 1024)
-		return fail(2, "--partitions: 1..1024");
+		return usage_error(syn, optind < argc ? "one directory, not '%s' too"
+						      : "the federation's directory is missing%s",
+				   optind < argc ? argv[argc - 1] : "");
 	if (!ca_cert != !ca_key)
-		return fail(2, "--ca-cert and --ca-key go together");
+		return usage_error(syn, "--ca-cert and --ca-key go together");
 	dir = argv[optind];
 	snprintf(path, sizeof(path), "%s/deconfctl.conf", dir);
 	if (!access(path, F_OK))
@@ -778,7 +873,9 @@ static int cmd_rotate_key(struct fed *f, int argc, char **argv)
 		{ "overlap", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char syn[] = "federation rotate-key [--overlap DURATION]";
 	struct deconf_keyring *ring = NULL;
+	struct brk_ctl_kafka *k = NULL;
 	struct epochs ep;
 	char errstr[1024], path[1200], when[64];
 	int64_t overlap = 30 * DAY_MS, now;
@@ -787,17 +884,25 @@ static int cmd_rotate_key(struct fed *f, int argc, char **argv)
 	struct dirent *de;
 	int n = 0, ch, rc = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (ch != 'o' || (overlap = parse_duration_ms(optarg)) < 0)
-			return fail(2, "federation rotate-key [--overlap DURATION]: a duration like "
-				       "30d, 12h, 90m or 0, at most 3650d");
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
+		if (ch != 'o')
+			return bad_option(ch, argv, syn);
+		if ((overlap = parse_duration_ms(optarg)) < 0)
+			return usage_error(syn, "--overlap %s: a duration like 30d, 12h, 90m or 0, at "
+						"most 3650d",
+					   optarg);
 	}
 	if (optind != argc)
-		return fail(2, "federation rotate-key [--overlap DURATION]");
+		return usage_error(syn, "unexpected argument '%s'", argv[optind]);
 	/* the record as it stands, before anything changes */
 	if (epochs_load(&ep))
 		return 1;
+	/* Kafka first: a rotation the broker cannot be told of would leave the
+	 * new key in every bundle and its tokens refused */
+	if (!(k = fed_kafka(f, RD_KAFKA_PRODUCER, publisher_props,
+			    "nothing was rotated (federation.keys and key-epochs.pb are unchanged)")))
+		goto out;
 	if (deconf_keyring_load(&ring, "federation.keys", errstr, sizeof(errstr))) {
 		fail(1, "%s", errstr);
 		goto out;
@@ -828,12 +933,22 @@ static int cmd_rotate_key(struct fed *f, int argc, char **argv)
 			snprintf(path, sizeof(path), "agencies/%s/federation.keys", de->d_name);
 			if (deconf_keyring_save(ring, path, 0, errstr, sizeof(errstr))) {
 				closedir(d);
-				fail(1, "%s", errstr);
+				fail(1, "%s (epoch %" PRIu32 " is in federation.keys and %s, and "
+					"not yet published: deconfctl federation rotate-key is not done)",
+				     errstr, epoch, KEY_EPOCHS_FILE);
 				goto out;
 			}
 			n++;
 		}
 		closedir(d);
+	}
+	if (epochs_publish(f, k, &ep, NULL)) {
+		fail(1, "epoch %" PRIu32 " is in federation.keys and in %d bundle(s), and the key "
+			"epochs record (serial %" PRIu64 ") was saved in %s but not published: the "
+			"broker refuses tokens under epoch %" PRIu32 " until it is. Do not hand out the "
+			"new federation.keys yet; `deconfctl federation epochs --publish` retries",
+		     epoch, n, ep.serial, KEY_EPOCHS_FILE, epoch);
+		goto out;
 	}
 	printf("federation key rotated: epoch %" PRIu32 " is current. %d bundle(s) updated "
 	       "(agencies/ID/federation.keys):\n"
@@ -845,14 +960,9 @@ static int cmd_rotate_key(struct fed *f, int argc, char **argv)
 	       "broker refuses tokens under them and removes their entries (not at their TTL),\n"
 	       "so every agency must resubmit before then.\n",
 	       epoch, n, epoch, iso_utc(now + overlap, when, sizeof(when)));
-	if (epochs_publish(f, &ep, NULL)) {
-		fail(1, "the key epochs record (serial %" PRIu64 ") was saved in %s but not "
-			"published: `deconfctl federation epochs --publish` retries",
-		     ep.serial, KEY_EPOCHS_FILE);
-		goto out;
-	}
 	rc = 0;
 out:
+	brk_ctl_kafka_free(k);
 	deconf_keyring_free(ring);
 	epochs_free(&ep);
 	return rc;
@@ -861,19 +971,34 @@ out:
 /* Print the federation's key epochs; with --publish, publish them again. */
 static int cmd_epochs(struct fed *f, int argc, char **argv)
 {
+	static const struct option o[] = {
+		{ "publish", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char syn[] = "federation epochs [--publish]";
+	struct brk_ctl_kafka *k;
 	struct epochs ep;
-	int publish = 0, rc = 0;
+	int publish = 0, rc = 0, ch;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--publish"))
-			return fail(2, "federation epochs [--publish]");
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
+		if (ch != 'p')
+			return bad_option(ch, argv, syn);
 		publish = 1;
 	}
+	if (optind != argc)
+		return usage_error(syn, "unexpected argument '%s'", argv[optind]);
 	if (epochs_load(&ep))
 		return 1;
 	epochs_print(&ep, deconf_now_ms());
-	if (publish)
-		rc = epochs_publish(f, &ep, NULL);
+	if (publish) {
+		if (!(k = fed_kafka(f, RD_KAFKA_PRODUCER, publisher_props,
+				    "the key epochs record was not published")))
+			rc = 1;
+		else
+			rc = epochs_publish(f, k, &ep, NULL);
+		brk_ctl_kafka_free(k);
+	}
 	epochs_free(&ep);
 	return rc;
 }
@@ -910,7 +1035,11 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 		{ "poc-email", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char syn[] =
+		"agency add ID --name NAME --level federal|state|local|tribal|international "
+		"--country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL";
 	const char *name = NULL, *country = NULL, *pn = NULL, *pp = NULL, *pe = NULL, *id;
+	struct brk_ctl_kafka *k = NULL;
 	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
 	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
 	struct deconf_sign_key *key = NULL;
@@ -921,24 +1050,27 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 	size_t len;
 	int level = 0, ch, rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
 		switch (ch) {
 		case 'n': name = optarg; break;
 		case 'l':
 			if (!(level = parse_level(optarg)))
-				return fail(2, "--level %s: federal|state|local|tribal|international",
-					    optarg);
+				return usage_error(syn, "--level %s: federal|state|local|tribal|"
+							"international",
+						   optarg);
 			break;
 		case 'c': country = optarg; break;
 		case 'N': pn = optarg; break;
 		case 'P': pp = optarg; break;
 		case 'E': pe = optarg; break;
-		default: return fail(2, "agency add: bad option (--help)");
+		default: return bad_option(ch, argv, syn);
 		}
 	}
 	if (optind != argc - 1)
-		return fail(2, "agency add ID: one agency id");
+		return usage_error(syn, optind < argc ? "one agency id, not '%s' too"
+						      : "the agency id is missing%s",
+				   optind < argc ? argv[argc - 1] : "");
 	id = argv[optind];
 	if (!deconf_agency_id_valid(id, strlen(id)))
 		return fail(2, "'%s' is not an agency id: 2..63 of a-z, 0-9 and '-', not starting "
@@ -954,18 +1086,41 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 			       "id",
 			    id);
 	if (!name || !level || !country || !pn || !pp || !pe)
-		return fail(2, "agency add %s: --name, --level, --country, --poc-name, --poc-phone "
-			       "and --poc-email are required",
-			    id);
+		return usage_error(syn, "agency add %s: --name, --level, --country, --poc-name, "
+					"--poc-phone and --poc-email are required",
+				   id);
 	if (strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' ||
 	    country[1] > 'Z')
-		return fail(2, "--country %s: an ISO 3166-1 alpha-2 code, e.g. US", country);
+		return usage_error(syn, "--country %s: an ISO 3166-1 alpha-2 code, e.g. US", country);
+	snprintf(dir, sizeof(dir), "%s/agencies/%s", f->dir, id);
+	if (!access(dir, F_OK))
+		return fail(1, "%s: the agency exists (agency suspend/activate changes it)", dir);
 	/* published with the entry, so a broker started before topics apply
 	 * learns which epochs the new agency's tokens may use */
 	if (epochs_load(&ep))
 		return 1;
-	snprintf(dir, sizeof(dir), "%s/agencies/%s", f->dir, id);
+	/* Kafka and the directory topic first: a bundle whose agency the broker
+	 * was never told of must not look done */
+	if (!(k = fed_kafka(f, RD_KAFKA_PRODUCER, publisher_props, "nothing was made"))) {
+		epochs_free(&ep);
+		return 1;
+	}
+	{
+		char topic[256];
+		int np;
+		snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
+		if ((rc = brk_ctl_kafka_topic(k, topic, &np, errstr, sizeof(errstr)))) {
+			fail(1, "%s%s: nothing was made", errstr,
+			     rc == DECONF_E_UNKNOWN ? " (deconfctl topics apply creates the "
+						      "federation's topics)"
+						    : "");
+			brk_ctl_kafka_free(k);
+			epochs_free(&ep);
+			return 1;
+		}
+	}
 	if (mkdir(dir, 0700)) {
+		brk_ctl_kafka_free(k);
 		epochs_free(&ep);
 		return fail(1, "%s: %s", dir,
 			    errno == EEXIST ? "the agency exists (agency suspend/activate changes it)"
@@ -1080,17 +1235,26 @@ static int cmd_agency_add(struct fed *f, int argc, char **argv)
 		if (rc)
 			goto out;
 	}
-	printf("agency %s (%s, %s, %s) added; bundle: %s\n", id, name, level_name(level), country,
-	       dir);
-	if ((rc = epochs_publish(f, &ep, &e)))
-		fail(1, "agency %s's directory entry and the key epochs were not published: "
-			"`deconfctl agency activate %s` and `deconfctl federation epochs --publish` "
-			"retry",
-		     id, id);
+	if ((rc = epochs_publish(f, k, &ep, &e))) {
+		fail(1, "agency %s is NOT in the federation yet: its bundle was written to %s and "
+			"its entry to agencies/%s.entry, but Kafka did not confirm its directory "
+			"entry and the key epochs record (above), so the broker may not know it. Do "
+			"not hand the bundle over yet: `deconfctl agency activate %s` and `deconfctl "
+			"federation epochs --publish` publish them again",
+		     id, dir, id, id);
+		goto out_quiet;
+	}
+	printf("agency %s (%s, %s, %s) added: its directory entry is published; bundle: %s\n"
+	       "next: deconfctl topics apply (its topics and ACLs), then hand the bundle over\n",
+	       id, name, level_name(level), country, dir);
 	goto out_quiet;
 out:
 	fail(1, "%s", errstr[0] ? errstr : deconf_strerror(rc));
+	fail(1, "agency %s was not added (%s may hold part of its bundle: remove it before "
+		"adding the agency again)",
+	     id, dir);
 out_quiet:
+	brk_ctl_kafka_free(k);
 	epochs_free(&ep);
 	deconf_sign_key_free(key);
 	free(fedkeys);
@@ -1098,13 +1262,29 @@ out_quiet:
 	return rc ? 1 : 0;
 }
 
-static int cmd_agency_status(struct fed *f, const char *id, int status)
+static int cmd_agency_status(struct fed *f, int argc, char **argv, int status)
 {
+	const char *syn = status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "agency suspend ID"
+									       : "agency activate ID";
+	const char *word = status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
+									        : "active";
 	char path[1200], errstr[512], *buf;
-	size_t len;
+	struct brk_ctl_kafka *k;
+	size_t len, plen;
 	Deconf__V1__DirectoryEntry *e;
+	const char *id;
+	uint8_t *pb;
 	int rc;
 
+	if ((rc = no_options(argc, argv, syn)))
+		return rc;
+	if (optind != argc - 1)
+		return usage_error(syn, optind < argc ? "one agency id, not '%s' too"
+						      : "the agency id is missing%s",
+				   optind < argc ? argv[argc - 1] : "");
+	id = argv[optind];
+	if (!deconf_agency_id_valid(id, strlen(id)))
+		return usage_error(syn, "'%s' is not an agency id", id);
 	snprintf(path, sizeof(path), "%s/agencies/%s.entry", f->dir, id);
 	if (deconf_file_read(path, 1 << 20, 0, &buf, &len, errstr, sizeof(errstr)))
 		return fail(1, "%s (no such agency in this federation?)", errstr);
@@ -1115,23 +1295,35 @@ static int cmd_agency_status(struct fed *f, const char *id, int status)
 	free(buf);
 	e->status = status;
 	e->updated_at = deconf_now_ms();
+	if (!(k = fed_kafka(f, RD_KAFKA_PRODUCER, publisher_props, "nothing was changed"))) {
+		deconf__v1__directory_entry__free_unpacked(e, NULL);
+		return 1;
+	}
 	{
 		struct dir_record r = { e->agency_id.data, e->agency_id.len,
 					K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY), &e->base };
-		rc = publish_directory(f, &r, 1);
+		rc = publish_directory(f, k, &r, 1);
 	}
-	if (!rc) {
-		size_t plen = deconf__v1__directory_entry__get_packed_size(e);
-		uint8_t *pb = malloc(plen ? plen : 1);
-		if (pb) {
-			deconf__v1__directory_entry__pack(e, pb);
-			if (deconf_file_write(path, pb, plen, 0644, 0, errstr, sizeof(errstr)))
-				fail(1, "%s", errstr);
-			free(pb);
-		}
-		printf("agency %s is now %s\n", id,
-		       status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended" : "active");
+	brk_ctl_kafka_free(k);
+	if (rc) {
+		fail(1, "agency %s was not made %s (its entry on Kafka is as it was)", id, word);
+		deconf__v1__directory_entry__free_unpacked(e, NULL);
+		return 1;
 	}
+	/* kept, so the next suspend/activate republishes what Kafka holds */
+	plen = deconf__v1__directory_entry__get_packed_size(e);
+	if (!(pb = malloc(plen ? plen : 1))) {
+		rc = fail(1, "agency %s is now %s on Kafka, but %s was not updated: out of memory",
+			  id, word, path);
+	} else {
+		deconf__v1__directory_entry__pack(e, pb);
+		if (deconf_file_write(path, pb, plen, 0644, 0, errstr, sizeof(errstr)))
+			rc = fail(1, "agency %s is now %s on Kafka, but %s was not updated: %s", id,
+				  word, path, errstr);
+		free(pb);
+	}
+	if (!rc)
+		printf("agency %s is now %s\n", id, word);
 	deconf__v1__directory_entry__free_unpacked(e, NULL);
 	return rc;
 }
@@ -1142,97 +1334,123 @@ struct listed {
 	uint8_t pub[DECONF_PUBKEY_LEN];
 };
 
-/* The agencies of the directory topic (the latest record of each, signed
- * by this federation). *v is malloc'ed. */
-static int read_directory(struct fed *f, struct listed **v, size_t *n, size_t *refused)
+struct dir_read {
+	struct fed *f;
+	struct listed *v;
+	size_t n, refused;
+};
+
+/* One directory record into the list (a later record of an agency replaces
+ * the earlier one); the key epochs record and unsigned records are not
+ * agencies. */
+static int dir_record_cb(const rd_kafka_message_t *m, void *opaque)
 {
-	rd_kafka_conf_t *kc = NULL;
-	rd_kafka_t *rk;
-	rd_kafka_topic_t *rkt;
-	char errstr[1024], topic[256];
+	struct dir_read *d = opaque;
+	ProtobufCMessage *msg = NULL;
+	Deconf__V1__DirectoryEntry *e;
+	size_t i;
 
-	*v = NULL;
-	*n = *refused = 0;
-	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
-	    deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "deconfctl", errstr,
-				  sizeof(errstr)) ||
-	    !(rk = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr))))
-		return fail(1, "%s", errstr);
-	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
-	rkt = rd_kafka_topic_new(rk, topic, NULL);
-	rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING);
-	for (int idle = 0; idle < 20;) {
-		rd_kafka_message_t *m = rd_kafka_consume(rkt, 0, 500);
-		ProtobufCMessage *msg = NULL;
-		Deconf__V1__DirectoryEntry *e;
-		size_t i;
-
-		if (!m) {
-			idle++;
-			continue;
-		}
-		if (m->err) {
-			int end = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-			rd_kafka_message_destroy(m);
-			if (end)
-				break;
-			idle++;
-			continue;
-		}
-		/* the federation's key epochs: not an agency (federation epochs) */
-		if (m->key_len == strlen(KEY_EPOCHS_KEY) &&
-		    !memcmp(m->key, KEY_EPOCHS_KEY, m->key_len)) {
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		if (!m->payload || m->key_len >= sizeof((*v)[0].id) ||
-		    deconf_envelope_open(m->payload, m->len, 1 << 20,
-					 K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY), f->key,
-					 &deconf__v1__directory_entry__descriptor, &msg, NULL, 0)) {
-			*refused += m->payload != NULL;
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		e = (Deconf__V1__DirectoryEntry *)msg;
-		/* a later record of an agency replaces the earlier one */
-		for (i = 0; i < *n; i++)
-			if (strlen((*v)[i].id) == e->agency_id.len &&
-			    !memcmp((*v)[i].id, e->agency_id.data, e->agency_id.len))
-				break;
-		if (i == *n) {
-			struct listed *nv = realloc(*v, (*n + 1) * sizeof(**v));
-			if (!nv)
-				abort();
-			*v = nv;
-			(*n)++;
-			snprintf(nv[i].id, sizeof(nv[i].id), "%.*s", (int)e->agency_id.len,
-				 (const char *)e->agency_id.data);
-		}
-		(*v)[i].status = e->status;
-		memset((*v)[i].pub, 0, DECONF_PUBKEY_LEN);
-		if (e->signing_public_key.len == DECONF_PUBKEY_LEN)
-			memcpy((*v)[i].pub, e->signing_public_key.data, DECONF_PUBKEY_LEN);
-		snprintf((*v)[i].line, sizeof((*v)[i].line), "%-24s %-10s %-13s %-3s %s", (*v)[i].id,
-			 e->status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
-			 : e->status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
-										  : "removed",
-			 level_name(e->level), e->country, e->name);
-		deconf_msg_free(msg);
-		rd_kafka_message_destroy(m);
+	if (m->key_len == strlen(KEY_EPOCHS_KEY) && !memcmp(m->key, KEY_EPOCHS_KEY, m->key_len))
+		return 0;
+	if (!m->payload || deconf_envelope_open(m->payload, m->len, 1 << 20,
+						K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY),
+						d->f->key, &deconf__v1__directory_entry__descriptor,
+						&msg, NULL, 0)) {
+		d->refused += m->payload != NULL;
+		return 0;
 	}
-	rd_kafka_consume_stop(rkt, 0);
-	rd_kafka_topic_destroy(rkt);
-	rd_kafka_destroy(rk);
+	e = (Deconf__V1__DirectoryEntry *)msg;
+	if (e->agency_id.len >= sizeof(d->v[0].id)) {
+		d->refused++;
+		deconf_msg_free(msg);
+		return 0;
+	}
+	for (i = 0; i < d->n; i++)
+		if (strlen(d->v[i].id) == e->agency_id.len &&
+		    !memcmp(d->v[i].id, e->agency_id.data, e->agency_id.len))
+			break;
+	if (i == d->n) {
+		struct listed *nv = realloc(d->v, (d->n + 1) * sizeof(*d->v));
+		if (!nv) {
+			deconf_msg_free(msg);
+			return DECONF_E_NOMEM;
+		}
+		d->v = nv;
+		d->n++;
+		snprintf(nv[i].id, sizeof(nv[i].id), "%.*s", (int)e->agency_id.len,
+			 (const char *)e->agency_id.data);
+	}
+	d->v[i].status = e->status;
+	memset(d->v[i].pub, 0, DECONF_PUBKEY_LEN);
+	if (e->signing_public_key.len == DECONF_PUBKEY_LEN)
+		memcpy(d->v[i].pub, e->signing_public_key.data, DECONF_PUBKEY_LEN);
+	snprintf(d->v[i].line, sizeof(d->v[i].line), "%-24s %-10s %-13s %-3s %s", d->v[i].id,
+		 e->status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
+		 : e->status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
+									  : "removed",
+		 level_name(e->level), e->country, e->name);
+	deconf_msg_free(msg);
 	return 0;
 }
 
-static int cmd_agency_list(struct fed *f)
+/*
+ * The agencies of the directory topic (the latest record of each, signed
+ * by this federation), read to its end through k (a consumer). *v is
+ * malloc'ed. *missing: the topic does not exist (then *n is 0). Returns 0,
+ * or 1 with the reason printed: a directory that could not be read is
+ * never taken for an empty one.
+ */
+static int read_directory(struct fed *f, struct brk_ctl_kafka *k, struct listed **v, size_t *n,
+			  size_t *refused, int *missing)
 {
+	struct dir_read d = { .f = f };
+	char errstr[1024], topic[256];
+	int np, rc;
+
+	*v = NULL;
+	*n = *refused = 0;
+	*missing = 0;
+	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
+	if ((rc = brk_ctl_kafka_topic(k, topic, &np, errstr, sizeof(errstr)))) {
+		if (rc == DECONF_E_UNKNOWN) {
+			*missing = 1;
+			return 0;
+		}
+		return fail(1, "%s", errstr);
+	}
+	for (int p = 0; p < np && !rc; p++)
+		rc = brk_ctl_kafka_read(k, topic, p, dir_record_cb, &d, errstr, sizeof(errstr));
+	if (rc) {
+		free(d.v);
+		return fail(1, "%s", rc == DECONF_E_NOMEM ? "out of memory" : errstr);
+	}
+	*v = d.v;
+	*n = d.n;
+	*refused = d.refused;
+	return 0;
+}
+
+static int cmd_agency_list(struct fed *f, int argc, char **argv)
+{
+	struct brk_ctl_kafka *k;
 	struct listed *v;
 	size_t n, refused;
+	int missing, rc;
 
-	if (read_directory(f, &v, &n, &refused))
+	if ((rc = no_options(argc, argv, "agency list")))
+		return rc;
+	if (optind != argc)
+		return usage_error("agency list", "unexpected argument '%s'", argv[optind]);
+	if (!(k = fed_kafka(f, RD_KAFKA_CONSUMER, NULL, NULL)))
 		return 1;
+	rc = read_directory(f, k, &v, &n, &refused, &missing);
+	brk_ctl_kafka_free(k);
+	if (rc)
+		return 1;
+	if (missing)
+		return fail(1, "%sdirectory: no such topic on this cluster (deconfctl topics apply "
+			       "creates it): no agency is known",
+			    f->prefix);
 	printf("%-24s %-10s %-13s %-3s %s\n", "AGENCY", "STATUS", "LEVEL", "CC", "NAME");
 	for (size_t i = 0; i < n; i++)
 		printf("%s\n", v[i].line);
@@ -1252,34 +1470,26 @@ struct want_topic {
 	const char *config[3][2];
 };
 
-static int admin_wait(rd_kafka_queue_t *q, rd_kafka_event_t **ev)
+/* Create what is missing of wt; print what was done (each topic Kafka
+ * confirmed). */
+static int apply_topics(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, struct want_topic *wt,
+			size_t n)
 {
-	if (!(*ev = rd_kafka_queue_poll(q, 60000)))
-		return fail(1, "the Kafka Admin API did not answer in 60 s");
-	if (rd_kafka_event_error(*ev)) {
-		int rc = fail(1, "%s", rd_kafka_event_error_string(*ev));
-		rd_kafka_event_destroy(*ev);
-		*ev = NULL;
-		return rc;
-	}
-	return 0;
-}
-
-/* Create what is missing of wt; print what was done. */
-static int apply_topics(rd_kafka_t *rk, rd_kafka_queue_t *q, struct want_topic *wt, size_t n)
-{
+	rd_kafka_t *rk = brk_ctl_kafka_handle(k);
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_NewTopic_t **nt = calloc(n ? n : 1, sizeof(*nt));
-	size_t n_new = 0, existing = 0;
+	size_t n_new = 0, existing = 0, created = 0;
+	rd_kafka_resp_err_t err;
 	rd_kafka_event_t *ev;
-	char errstr[512];
+	char errstr[1024];
 	int rc = 0;
 
 	if (!nt)
-		return 1;
-	if (rd_kafka_metadata(rk, 1, NULL, &md, 30000)) {
+		return fail(1, "out of memory");
+	if ((err = rd_kafka_metadata(rk, 1, NULL, &md, brk_ctl_kafka_timeout_ms(k)))) {
 		free(nt);
-		return fail(1, "cannot list the cluster's topics");
+		return fail(1, "listing the cluster's topics: %s",
+			    brk_ctl_kafka_cause(err, errstr, sizeof(errstr)));
 	}
 	for (size_t i = 0; i < n; i++) {
 		int found = 0;
@@ -1308,19 +1518,29 @@ static int apply_topics(rd_kafka_t *rk, rd_kafka_queue_t *q, struct want_topic *
 	}
 	rd_kafka_metadata_destroy(md);
 	if (!rc && n_new) {
-		rd_kafka_CreateTopics(rk, nt, n_new, NULL, q);
-		if (!(rc = admin_wait(q, &ev))) {
+		rd_kafka_AdminOptions_t *o = brk_ctl_kafka_admin_options(k, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+		rd_kafka_CreateTopics(rk, nt, n_new, o, q);
+		rd_kafka_AdminOptions_destroy(o);
+		if ((rc = brk_ctl_kafka_admin_wait(k, q, "creating topics", &ev, &err, errstr,
+						   sizeof(errstr)))) {
+			rc = fail(1, "%s (none is known to be created)", errstr);
+		} else {
 			size_t cnt;
 			const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
 				rd_kafka_event_CreateTopics_result(ev), &cnt);
 			for (size_t i = 0; i < cnt; i++) {
 				if (rd_kafka_topic_result_error(res[i])) {
-					rc = fail(1, "topic %s: %s", rd_kafka_topic_result_name(res[i]),
-						  rd_kafka_topic_result_error_string(res[i]));
+					rc = fail(1, "topic %s NOT created: %s",
+						  rd_kafka_topic_result_name(res[i]),
+						  brk_ctl_kafka_cause(rd_kafka_topic_result_error(res[i]),
+								      errstr, sizeof(errstr)));
 					continue;
 				}
 				printf("created topic %s\n", rd_kafka_topic_result_name(res[i]));
+				created++;
 			}
+			if (!rc && cnt != n_new)
+				rc = fail(1, "creating topics: Kafka answered for %zu of %zu", cnt, n_new);
 			rd_kafka_event_destroy(ev);
 		}
 	}
@@ -1328,7 +1548,7 @@ static int apply_topics(rd_kafka_t *rk, rd_kafka_queue_t *q, struct want_topic *
 		rd_kafka_NewTopic_destroy(nt[i]);
 	free(nt);
 	if (!rc)
-		printf("topics: %zu created, %zu already there\n", n_new, existing);
+		printf("topics: %zu created, %zu already there\n", created, existing);
 	return rc;
 }
 
@@ -1337,41 +1557,42 @@ struct want_acl {
 	rd_kafka_AclOperation_t op;
 };
 
-/* Create the literal ACLs that are missing; print what was done. A cluster
- * without an authorizer (the mock cluster) is said so, not failed. */
-static int apply_acls(rd_kafka_t *rk, rd_kafka_queue_t *q, const struct want_acl *wa, size_t n)
+/* Create the literal ACLs that are missing; print what was done (each one
+ * Kafka confirmed). A cluster without an authorizer is said so, not failed:
+ * it lets every principal do everything. */
+static int apply_acls(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, const struct want_acl *wa,
+		      size_t n)
 {
+	rd_kafka_t *rk = brk_ctl_kafka_handle(k);
 	rd_kafka_AclBindingFilter_t *filter;
 	rd_kafka_AclBinding_t **nb = calloc(n ? n : 1, sizeof(*nb));
 	const rd_kafka_AclBinding_t **have = NULL;
-	size_t n_have = 0, n_new = 0;
+	size_t n_have = 0, n_new = 0, created = 0;
+	rd_kafka_AdminOptions_t *o;
+	rd_kafka_resp_err_t err;
 	rd_kafka_event_t *ev;
-	char errstr[512];
+	char errstr[1024];
 	int rc = 0;
 
 	if (!nb)
-		return 1;
+		return fail(1, "out of memory");
 	filter = rd_kafka_AclBindingFilter_new(RD_KAFKA_RESOURCE_TOPIC, NULL,
 					       RD_KAFKA_RESOURCE_PATTERN_LITERAL, NULL, NULL,
 					       RD_KAFKA_ACL_OPERATION_ANY,
 					       RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, errstr,
 					       sizeof(errstr));
-	rd_kafka_DescribeAcls(rk, filter, NULL, q);
+	o = brk_ctl_kafka_admin_options(k, RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
+	rd_kafka_DescribeAcls(rk, filter, o, q);
+	rd_kafka_AdminOptions_destroy(o);
 	rd_kafka_AclBinding_destroy(filter);
-	if (!(ev = rd_kafka_queue_poll(q, 60000))) {
+	if (brk_ctl_kafka_admin_wait(k, q, "reading the ACLs", &ev, &err, errstr, sizeof(errstr))) {
 		free(nb);
-		return fail(1, "DescribeAcls: no answer in 60 s");
-	}
-	if (rd_kafka_event_error(ev)) {
-		if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_SECURITY_DISABLED) {
-			printf("ACLs: this cluster has no authorizer (a development cluster?): none "
-			       "applied\n");
-		} else {
-			rc = fail(1, "DescribeAcls: %s", rd_kafka_event_error_string(ev));
+		if (err == RD_KAFKA_RESP_ERR_SECURITY_DISABLED) {
+			printf("ACLs: this cluster has no authorizer (a development cluster?): every "
+			       "principal may do everything there; none applied\n");
+			return 0;
 		}
-		rd_kafka_event_destroy(ev);
-		free(nb);
-		return rc;
+		return fail(1, "%s (no ACL created)", errstr);
 	}
 	have = rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(ev), &n_have);
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -1392,23 +1613,35 @@ static int apply_acls(rd_kafka_t *rk, rd_kafka_queue_t *q, const struct want_acl
 	}
 	rd_kafka_event_destroy(ev);
 	if (!rc && n_new) {
-		rd_kafka_CreateAcls(rk, nb, n_new, NULL, q);
-		if (!(rc = admin_wait(q, &ev))) {
+		o = brk_ctl_kafka_admin_options(k, RD_KAFKA_ADMIN_OP_CREATEACLS);
+		rd_kafka_CreateAcls(rk, nb, n_new, o, q);
+		rd_kafka_AdminOptions_destroy(o);
+		if ((rc = brk_ctl_kafka_admin_wait(k, q, "creating ACLs", &ev, &err, errstr,
+						   sizeof(errstr)))) {
+			rc = fail(1, "%s (none is known to be created)", errstr);
+		} else {
 			size_t cnt;
 			const rd_kafka_acl_result_t **res = rd_kafka_CreateAcls_result_acls(
 				rd_kafka_event_CreateAcls_result(ev), &cnt);
 			for (size_t i = 0; i < cnt && i < n_new; i++) {
 				const rd_kafka_error_t *e = rd_kafka_acl_result_error(res[i]);
 				if (e)
-					rc = fail(1, "ACL %s on %s: %s",
+					rc = fail(1, "ACL NOT created: %s may %s topic %s: %s",
 						  rd_kafka_AclBinding_principal(nb[i]),
-						  rd_kafka_AclBinding_name(nb[i]), rd_kafka_error_string(e));
-				else
+						  rd_kafka_AclOperation_name(rd_kafka_AclBinding_operation(nb[i])),
+						  rd_kafka_AclBinding_name(nb[i]),
+						  brk_ctl_kafka_cause(rd_kafka_error_code(e), errstr,
+								      sizeof(errstr)));
+				else {
 					printf("created ACL: %s may %s topic %s (literal)\n",
 					       rd_kafka_AclBinding_principal(nb[i]),
 					       rd_kafka_AclOperation_name(rd_kafka_AclBinding_operation(nb[i])),
 					       rd_kafka_AclBinding_name(nb[i]));
+					created++;
+				}
 			}
+			if (!rc && cnt != n_new)
+				rc = fail(1, "creating ACLs: Kafka answered for %zu of %zu", cnt, n_new);
 			rd_kafka_event_destroy(ev);
 		}
 	}
@@ -1416,7 +1649,7 @@ static int apply_acls(rd_kafka_t *rk, rd_kafka_queue_t *q, const struct want_acl
 		rd_kafka_AclBinding_destroy(nb[i]);
 	free(nb);
 	if (!rc)
-		printf("ACLs: %zu created, %zu already there\n", n_new, n - n_new);
+		printf("ACLs: %zu created, %zu already there\n", created, n - n_new);
 	return rc;
 }
 
@@ -1458,7 +1691,7 @@ static int apply_quotas(struct fed *f, const struct listed *ag, size_t n_ag)
 	return 0;
 }
 
-static int cmd_topics_apply(struct fed *f)
+static int cmd_topics_apply(struct fed *f, int argc, char **argv)
 {
 	static const struct {
 		const char *name;
@@ -1474,6 +1707,9 @@ static int cmd_topics_apply(struct fed *f)
 		/* seen submission ids: kept past the replay window (30 days) */
 		{ "ingest.seen", 0, { { "cleanup.policy", "compact,delete" }, { "retention.ms", "3196800000" } } },
 	};
+#define N_GLOBAL (sizeof(global) / sizeof(global[0]))
+	/* per agency: its own topics (one partition: its records stay in
+	 * order), then what it shares */
 	static const struct {
 		const char *topic; /* per agency: "submit." id, or a shared topic */
 		int per_agency;
@@ -1482,31 +1718,53 @@ static int cmd_topics_apply(struct fed *f)
 		{ "submit.", 1, { RD_KAFKA_ACL_OPERATION_WRITE, RD_KAFKA_ACL_OPERATION_DESCRIBE } },
 		{ "notices.", 1, { RD_KAFKA_ACL_OPERATION_READ, RD_KAFKA_ACL_OPERATION_DESCRIBE } },
 		{ "rejects.", 1, { RD_KAFKA_ACL_OPERATION_READ, RD_KAFKA_ACL_OPERATION_DESCRIBE } },
+		/* the broker's signed answer to each submission */
+		{ "receipts.", 1, { RD_KAFKA_ACL_OPERATION_READ, RD_KAFKA_ACL_OPERATION_DESCRIBE } },
 		{ "directory", 0, { RD_KAFKA_ACL_OPERATION_READ, RD_KAFKA_ACL_OPERATION_DESCRIBE } },
 	};
+#define N_GRANTS (sizeof(grants) / sizeof(grants[0]))
+#define N_OWN 4 /* grants[0..N_OWN) are topics of the agency's own */
 	int partitions = (int)deconf_conf_get_int(f->conf, "federation.partitions");
 	struct listed *ag = NULL;
 	size_t n_ag = 0, refused, nt = 0, na = 0;
 	struct want_topic *wt = NULL;
 	struct want_acl *wa = NULL;
+	struct brk_ctl_kafka *k = NULL, *c = NULL;
 	struct epochs ep;
-	rd_kafka_conf_t *kc = NULL;
 	rd_kafka_queue_t *q = NULL;
-	rd_kafka_t *rk = NULL;
 	char errstr[1024];
-	int rc = 1;
+	int rc = 1, missing, np;
 
+	if ((rc = no_options(argc, argv, "topics apply")))
+		return rc;
+	if (optind != argc)
+		return usage_error("topics apply", "unexpected argument '%s'", argv[optind]);
+	rc = 1;
 	if (epochs_load(&ep))
 		return 1;
-	if (read_directory(f, &ag, &n_ag, &refused)) {
-		epochs_free(&ep);
-		return 1;
-	}
-	wt = calloc(6 + 3 * n_ag, sizeof(*wt));
-	wa = calloc(8 * n_ag + 1, sizeof(*wa));
-	if (!wt || !wa)
+	if (!(k = fed_kafka(f, RD_KAFKA_PRODUCER, publisher_props, "nothing was applied")))
 		goto out;
-	for (size_t i = 0; i < 6; i++) {
+	/* dev-kafka marks its mock cluster: it has no Admin API for topics (no
+	 * controller), ACLs or quotas, and makes the topics itself */
+	if (!brk_ctl_kafka_topic(k, DEV_KAFKA_MARKER, &np, errstr, sizeof(errstr))) {
+		printf("this cluster is deconfctl dev-kafka (librdkafka's in-memory mock cluster): it "
+		       "has no Admin API, no ACLs and no client quotas. dev-kafka made the "
+		       "federation's topics and makes each agency's as its directory entry appears; "
+		       "topics apply creates no topic, grants no ACL and sets no quota here (every "
+		       "client may read and write everything). It publishes the key epochs record.\n");
+		rc = epochs_publish(f, k, &ep, NULL);
+		goto out;
+	}
+	if (!(c = fed_kafka(f, RD_KAFKA_CONSUMER, NULL, "nothing was applied")) ||
+	    read_directory(f, c, &ag, &n_ag, &refused, &missing))
+		goto out;
+	wt = calloc(N_GLOBAL + N_OWN * n_ag, sizeof(*wt));
+	wa = calloc(2 * N_GRANTS * n_ag + 1, sizeof(*wa));
+	if (!wt || !wa) {
+		fail(1, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < N_GLOBAL; i++) {
 		snprintf(wt[nt].name, sizeof(wt[nt].name), "%s%s", f->prefix, global[i].name);
 		wt[nt].partitions = global[i].per_partition ? partitions : 1;
 		memcpy(wt[nt].config, global[i].config, sizeof(wt[nt].config));
@@ -1515,13 +1773,12 @@ static int cmd_topics_apply(struct fed *f)
 	for (size_t a = 0; a < n_ag; a++) {
 		if (ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_REMOVED))
 			continue;
-		/* one partition: an agency's submissions stay in order */
-		for (size_t g = 0; g < 3; g++) {
+		for (size_t g = 0; g < N_OWN; g++) {
 			snprintf(wt[nt].name, sizeof(wt[nt].name), "%s%s%s", f->prefix, grants[g].topic,
 				 ag[a].id);
 			wt[nt++].partitions = 1;
 		}
-		for (size_t g = 0; g < 4; g++)
+		for (size_t g = 0; g < N_GRANTS; g++)
 			for (int o = 0; o < 2; o++) {
 				snprintf(wa[na].topic, sizeof(wa[na].topic), "%s%s%s", f->prefix,
 					 grants[g].topic, grants[g].per_agency ? ag[a].id : "");
@@ -1530,28 +1787,27 @@ static int cmd_topics_apply(struct fed *f)
 				wa[na++].op = grants[g].ops[o];
 			}
 	}
-	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
-	    !(rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr)))) {
-		fail(1, "%s", errstr);
-		goto out;
-	}
-	q = rd_kafka_queue_new(rk);
-	printf("%zu agencies in the directory\n", n_ag);
+	q = rd_kafka_queue_new(brk_ctl_kafka_handle(k));
+	printf("%zu agencies in the directory%s\n", n_ag,
+	       missing ? " (its topic is made now)" : "");
 	/* the key epochs once the directory topic exists: publishing the same
 	 * serial again is harmless (readers ignore serials they hold) */
-	if (!(rc = apply_topics(rk, q, wt, nt)) && !(rc = epochs_publish(f, &ep, NULL)) &&
-	    !(rc = apply_acls(rk, q, wa, na)))
+	if (!(rc = apply_topics(k, q, wt, nt)) && !(rc = epochs_publish(f, k, &ep, NULL)) &&
+	    !(rc = apply_acls(k, q, wa, na)))
 		rc = apply_quotas(f, ag, n_ag);
 out:
 	epochs_free(&ep);
 	if (q)
 		rd_kafka_queue_destroy(q);
-	if (rk)
-		rd_kafka_destroy(rk);
+	brk_ctl_kafka_free(c);
+	brk_ctl_kafka_free(k);
 	free(wt);
 	free(wa);
 	free(ag);
 	return rc;
+#undef N_GLOBAL
+#undef N_GRANTS
+#undef N_OWN
 }
 
 /* ------------------------------------------------------------------ tail */
@@ -1676,6 +1932,7 @@ static const ProtobufCMessageDescriptor *inner_descriptor(int type)
 	case K(MESSAGE_TYPE__MESSAGE_TYPE_STATE_RECORD): return &deconf__v1__state_record__descriptor;
 	case K(MESSAGE_TYPE__MESSAGE_TYPE_OPS_EVENT): return &deconf__v1__ops_event__descriptor;
 	case K(MESSAGE_TYPE__MESSAGE_TYPE_KEY_EPOCHS): return &deconf__v1__key_epochs__descriptor;
+	case K(MESSAGE_TYPE__MESSAGE_TYPE_RECEIPT): return &deconf__v1__receipt__descriptor;
 	default: return NULL;
 	}
 }
@@ -1749,88 +2006,108 @@ static void print_record(struct fed *f, const rd_kafka_message_t *m, const struc
 
 static int cmd_tail(struct fed *f, int argc, char **argv)
 {
-	const struct rd_kafka_metadata *md = NULL;
+	static const struct option o[] = {
+		{ "from-beginning", no_argument, NULL, 'b' },
+		{ "follow", no_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char syn[] = "tail TOPIC [--from-beginning] [--follow]";
 	struct sigaction sa = { .sa_handler = on_signal };
-	int from_beginning = 0, follow = 0, open = 0;
-	const char *name = NULL;
+	int from_beginning = 0, follow = 0, open = 0, np = 0, ch, rc = 0, missing;
+	const char *name;
 	char topic[256], errstr[1024];
 	struct listed *ak = NULL;
 	size_t n_ak = 0, refused = 0;
-	rd_kafka_conf_t *kc = NULL;
-	rd_kafka_t *rk;
+	struct brk_ctl_kafka *k;
 	rd_kafka_topic_t *rkt;
 	rd_kafka_queue_t *q;
+	int64_t idle_since;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--from-beginning"))
-			from_beginning = 1;
-		else if (!strcmp(argv[i], "--follow"))
-			follow = 1;
-		else if (!name && argv[i][0] != '-')
-			name = argv[i];
-		else
-			return fail(2, "tail TOPIC [--from-beginning] [--follow]");
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
+		switch (ch) {
+		case 'b': from_beginning = 1; break;
+		case 'F': follow = 1; break;
+		default: return bad_option(ch, argv, syn);
+		}
 	}
-	if (!name)
-		return fail(2, "tail TOPIC [--from-beginning] [--follow]");
+	if (optind != argc - 1)
+		return usage_error(syn, optind < argc ? "one topic, not '%s' too"
+						      : "the topic is missing%s",
+				   optind < argc ? argv[argc - 1] : "");
+	name = argv[optind];
 	/* "notices.fbi-cac" or "deconf.notices.fbi-cac" */
 	snprintf(topic, sizeof(topic), "%s%s",
 		 strncmp(name, f->prefix, strlen(f->prefix)) ? f->prefix : "", name);
-	/* the agencies' keys, to check submissions' signatures */
-	if (read_directory(f, &ak, &n_ak, &refused))
+	if (!(k = fed_kafka(f, RD_KAFKA_CONSUMER, NULL, NULL)))
 		return 1;
-	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
-	    deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "deconfctl", errstr,
-				  sizeof(errstr)) ||
-	    !(rk = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr))))
-		return fail(1, "%s", errstr);
-	rkt = rd_kafka_topic_new(rk, topic, NULL);
-	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err) {
-		if (md)
-			rd_kafka_metadata_destroy(md);
-		rd_kafka_topic_destroy(rkt);
-		rd_kafka_destroy(rk);
-		return fail(1, "%s: no such topic (or not allowed)", topic);
+	/* the agencies' keys, to check submissions' signatures */
+	if (read_directory(f, k, &ak, &n_ak, &refused, &missing)) {
+		brk_ctl_kafka_free(k);
+		return 1;
 	}
-	q = rd_kafka_queue_new(rk);
-	for (int p = 0; p < md->topics[0].partition_cnt; p++)
+	if (brk_ctl_kafka_topic(k, topic, &np, errstr, sizeof(errstr))) {
+		fail(1, "%s", errstr);
+		free(ak);
+		brk_ctl_kafka_free(k);
+		return 1;
+	}
+	rkt = rd_kafka_topic_new(brk_ctl_kafka_handle(k), topic, NULL);
+	q = rd_kafka_queue_new(brk_ctl_kafka_handle(k));
+	for (int p = 0; p < np; p++)
 		if (!rd_kafka_consume_start_queue(rkt, p,
 						  from_beginning ? RD_KAFKA_OFFSET_BEGINNING
 								 : RD_KAFKA_OFFSET_END,
 						  q))
 			open++;
-	rd_kafka_metadata_destroy(md);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	idle_since = deconf_mono_us();
 	while (!stop && (follow || open > 0)) {
 		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 500);
-		if (!m)
+		rd_kafka_poll(brk_ctl_kafka_handle(k), 0);
+		if (!m) {
+			/* not following: the end must come, or it is said why not */
+			if (!follow &&
+			    deconf_mono_us() - idle_since > (int64_t)f->timeout_ms * 1000) {
+				rc = fail(1, "%s: no record and not at its end after %d s", topic,
+					  (f->timeout_ms + 999) / 1000);
+				break;
+			}
 			continue;
-		if (m->err) {
-			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				open--;
-			else
-				fprintf(stderr, "deconfctl: %s\n", rd_kafka_message_errstr(m));
+		}
+		idle_since = deconf_mono_us();
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			open--;
+		} else if (m->err) {
+			/* librdkafka retries passing faults itself: this one stays */
+			rc = fail(1, "reading %s [%d]: %s", topic, (int)m->partition,
+				  brk_ctl_kafka_cause(m->err, errstr, sizeof(errstr)));
+			rd_kafka_message_destroy(m);
+			break;
 		} else {
 			print_record(f, m, ak, n_ak);
 			fflush(stdout);
 		}
 		rd_kafka_message_destroy(m);
 	}
+	for (int p = 0; p < np; p++)
+		rd_kafka_consume_stop(rkt, p);
 	rd_kafka_queue_destroy(q);
 	rd_kafka_topic_destroy(rkt);
-	rd_kafka_destroy(rk);
+	brk_ctl_kafka_free(k);
 	free(ak);
-	return 0;
+	return rc;
 }
 
 /* ----------------------------------------------------------------- status */
 
 /* Records (high - low watermark, summed over partitions) of a topic; -1 if
- * it does not exist. */
-static long topic_records(rd_kafka_t *rk, const struct rd_kafka_metadata *md, const char *topic,
-			  int *partitions)
+ * it does not exist, -2 if Kafka did not say (the cause printed). */
+static long topic_records(struct brk_ctl_kafka *k, const struct rd_kafka_metadata *md,
+			  const char *topic, int *partitions)
 {
+	char errstr[1024];
 	long n = 0;
 
 	for (int i = 0; i < md->topic_cnt; i++) {
@@ -1839,8 +2116,11 @@ static long topic_records(rd_kafka_t *rk, const struct rd_kafka_metadata *md, co
 		*partitions = md->topics[i].partition_cnt;
 		for (int p = 0; p < md->topics[i].partition_cnt; p++) {
 			int64_t lo = 0, hi = 0;
-			if (!rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000))
-				n += (long)(hi - lo);
+			if (brk_ctl_kafka_watermarks(k, topic, p, &lo, &hi, errstr, sizeof(errstr))) {
+				fail(1, "%s", errstr);
+				return -2;
+			}
+			n += (long)(hi - lo);
 		}
 		return n;
 	}
@@ -1849,15 +2129,18 @@ static long topic_records(rd_kafka_t *rk, const struct rd_kafka_metadata *md, co
 }
 
 /* The lag of group on every partition of the topics starting with prefix
- * (exact = match the whole name). */
-static void group_lag(struct fed *f, const struct rd_kafka_metadata *md, rd_kafka_t *rk,
-		      const char *group, const char *topic, int exact)
+ * (exact = match the whole name). Returns 0, or 1 when Kafka did not say
+ * (printed). */
+static int group_lag(struct fed *f, const struct rd_kafka_metadata *md, struct brk_ctl_kafka *k,
+		     const char *group, const char *topic, int exact)
 {
-	rd_kafka_conf_t *kc = NULL;
+	const char *const props[] = { "group.id", group, NULL };
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
-	char errstr[512];
-	rd_kafka_t *c;
+	struct brk_ctl_kafka *c;
+	rd_kafka_resp_err_t err;
+	char errstr[1024];
 	long lag = 0, parts = 0, uncommitted = 0;
+	int rc = 0;
 
 	for (int i = 0; i < md->topic_cnt; i++)
 		if (exact ? !strcmp(md->topics[i].topic, topic)
@@ -1865,196 +2148,574 @@ static void group_lag(struct fed *f, const struct rd_kafka_metadata *md, rd_kafk
 			for (int p = 0; p < md->topics[i].partition_cnt; p++)
 				rd_kafka_topic_partition_list_add(l, md->topics[i].topic, p);
 	/* a consumer of that group that never joins: it only fetches offsets */
-	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
-	    deconf_kafka_conf_set(kc, "group.id", group, "deconfctl", errstr, sizeof(errstr)) ||
-	    !(c = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr)))) {
-		printf("  %-32s %s\n", group, errstr);
+	if (!(c = fed_kafka(f, RD_KAFKA_CONSUMER, props, NULL))) {
 		rd_kafka_topic_partition_list_destroy(l);
-		return;
+		return 1;
 	}
-	if (l->cnt && !rd_kafka_committed(c, l, 10000)) {
-		for (int i = 0; i < l->cnt; i++) {
-			int64_t lo = 0, hi = 0;
-			rd_kafka_query_watermark_offsets(rk, l->elems[i].topic, l->elems[i].partition,
-							 &lo, &hi, 5000);
-			parts++;
-			if (l->elems[i].offset < 0) {
-				uncommitted++;
-				lag += (long)(hi - lo);
-			} else {
-				lag += (long)(hi - l->elems[i].offset);
-			}
+	if (l->cnt && (err = rd_kafka_committed(brk_ctl_kafka_handle(c), l, f->timeout_ms))) {
+		printf("  %-32s ? (its committed offsets: %s)\n", group,
+		       brk_ctl_kafka_cause(err, errstr, sizeof(errstr)));
+		rc = 1;
+		goto out;
+	}
+	for (int i = 0; i < l->cnt; i++) {
+		int64_t lo = 0, hi = 0;
+		if (brk_ctl_kafka_watermarks(k, l->elems[i].topic, l->elems[i].partition, &lo, &hi,
+					     errstr, sizeof(errstr))) {
+			printf("  %-32s ? (%s)\n", group, errstr);
+			rc = 1;
+			goto out;
+		}
+		parts++;
+		if (l->elems[i].offset < 0) {
+			uncommitted++;
+			lag += (long)(hi - lo);
+		} else {
+			lag += (long)(hi - l->elems[i].offset);
 		}
 	}
 	printf("  %-32s %ld partition(s), lag %ld record(s)%s\n", group, parts, lag,
 	       uncommitted ? " (some partitions never committed)" : "");
-	rd_kafka_destroy(c);
+out:
+	brk_ctl_kafka_free(c);
 	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
 }
 
-static int cmd_status(struct fed *f)
+static int cmd_status(struct fed *f, int argc, char **argv)
 {
 	static const char *const global[] = { "tokens", "state", "audit", "ops", "directory",
 					       "ingest.seen" };
+	static const char *const own[] = { "submit.", "notices.", "rejects.", "receipts." };
 	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_conf_t *kc = NULL;
+	struct brk_ctl_kafka *k;
 	struct listed *ag = NULL;
 	size_t n_ag = 0, refused;
 	char errstr[1024], topic[256], group[256];
-	rd_kafka_t *rk;
+	rd_kafka_resp_err_t err;
+	int missing, incomplete = 0, rc;
 
-	if (read_directory(f, &ag, &n_ag, &refused))
+	if ((rc = no_options(argc, argv, "status")))
+		return rc;
+	if (optind != argc)
+		return usage_error("status", "unexpected argument '%s'", argv[optind]);
+	if (!(k = fed_kafka(f, RD_KAFKA_CONSUMER, NULL, NULL)))
 		return 1;
-	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)) ||
-	    !(rk = deconf_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr)))) {
-		free(ag);
-		return fail(1, "%s", errstr);
+	if (read_directory(f, k, &ag, &n_ag, &refused, &missing)) {
+		brk_ctl_kafka_free(k);
+		return 1;
 	}
-	if (rd_kafka_metadata(rk, 1, NULL, &md, 30000)) {
-		rd_kafka_destroy(rk);
+	if ((err = rd_kafka_metadata(brk_ctl_kafka_handle(k), 1, NULL, &md, f->timeout_ms))) {
+		brk_ctl_kafka_free(k);
 		free(ag);
-		return fail(1, "cannot read the cluster's metadata");
+		return fail(1, "reading the cluster's metadata: %s",
+			    brk_ctl_kafka_cause(err, errstr, sizeof(errstr)));
 	}
 	printf("topics (records between the low and high watermarks):\n");
 	for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++) {
 		int np;
 		long n;
 		snprintf(topic, sizeof(topic), "%s%s", f->prefix, global[i]);
-		n = topic_records(rk, md, topic, &np);
-		if (n < 0)
+		n = topic_records(k, md, topic, &np);
+		if (n == -1)
 			printf("  %-32s missing (deconfctl topics apply)\n", topic);
+		else if (n < 0)
+			printf("  %-32s %3d partition(s) %12s record(s)\n", topic, np, "?");
 		else
 			printf("  %-32s %3d partition(s) %12ld record(s)\n", topic, np, n);
+		incomplete |= n == -2;
 	}
 	printf("consumer groups:\n");
 	snprintf(group, sizeof(group), "%sbroker-ingest", f->prefix);
 	snprintf(topic, sizeof(topic), "%ssubmit.", f->prefix);
-	group_lag(f, md, rk, group, topic, 0);
+	incomplete |= group_lag(f, md, k, group, topic, 0);
 	snprintf(group, sizeof(group), "%sbroker-matcher", f->prefix);
 	snprintf(topic, sizeof(topic), "%stokens", f->prefix);
-	group_lag(f, md, rk, group, topic, 1);
-	printf("agencies (records on their topics):\n  %-24s %-10s %10s %10s %10s\n", "AGENCY",
-	       "STATUS", "SUBMITTED", "NOTICES", "REJECTS");
+	incomplete |= group_lag(f, md, k, group, topic, 1);
+	printf("agencies (records on their topics):\n  %-24s %-10s %10s %10s %10s %10s\n",
+	       "AGENCY", "STATUS", "SUBMITTED", "NOTICES", "REJECTS", "RECEIPTS");
+	if (missing)
+		printf("  (no %sdirectory topic: deconfctl topics apply)\n", f->prefix);
 	for (size_t a = 0; a < n_ag; a++) {
-		long c[3];
-		static const char *const t[3] = { "submit.", "notices.", "rejects." };
-		for (int k = 0; k < 3; k++) {
+		char c[4][24];
+		for (int t = 0; t < 4; t++) {
 			int np;
-			snprintf(topic, sizeof(topic), "%s%s%s", f->prefix, t[k], ag[a].id);
-			c[k] = topic_records(rk, md, topic, &np);
+			long n;
+			snprintf(topic, sizeof(topic), "%s%s%s", f->prefix, own[t], ag[a].id);
+			n = topic_records(k, md, topic, &np);
+			/* a topic not made yet holds nothing */
+			snprintf(c[t], sizeof(c[t]), n == -2 ? "?" : "%ld", n < 0 ? 0 : n);
+			incomplete |= n == -2;
 		}
-		printf("  %-24s %-10s %10ld %10ld %10ld\n", ag[a].id,
+		printf("  %-24s %-10s %10s %10s %10s %10s\n", ag[a].id,
 		       ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
 		       : ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
 										   : "removed",
-		       c[0] < 0 ? 0 : c[0], c[1] < 0 ? 0 : c[1], c[2] < 0 ? 0 : c[2]);
+		       c[0], c[1], c[2], c[3]);
 	}
 	printf("(transactional topics count commit markers too; compacted topics, what is "
 	       "left)\n");
 	rd_kafka_metadata_destroy(md);
-	rd_kafka_destroy(rk);
+	brk_ctl_kafka_free(k);
 	free(ag);
+	if (incomplete)
+		return fail(1, "status is incomplete: Kafka did not answer for what is marked ?");
 	return 0;
+}
+
+/* ---------------------------------------------------------------- offsets */
+
+/* --group ingest|matcher: the groups' mask, or 0. */
+static unsigned parse_group(const char *s)
+{
+	return !strcmp(s, "ingest") ? BRK_CTL_OFFSETS_INGEST
+	       : !strcmp(s, "matcher") ? BRK_CTL_OFFSETS_MATCHER
+				       : 0;
+}
+
+static int cmd_offsets(struct fed *f, int argc, char **argv, int accept)
+{
+	/* show takes --group only: the table from its second entry */
+	static const struct option o_accept[] = {
+		{ "partition", required_argument, NULL, 'p' },
+		{ "group", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct option *o = accept ? o_accept : o_accept + 1;
+	const char *syn = accept ? "offsets accept-loss [--group ingest|matcher] "
+				   "[--partition TOPIC:N]..."
+				 : "offsets show [--group ingest|matcher]";
+	rd_kafka_topic_partition_list_t *only = NULL;
+	unsigned groups = BRK_CTL_OFFSETS_INGEST | BRK_CTL_OFFSETS_MATCHER;
+	struct brk_ctl_kafka *k = NULL;
+	char errstr[1024];
+	int ch, rc = 0, np;
+
+	opt_reset();
+	while (!rc && (ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
+		switch (ch) {
+		case 'g':
+			if (!(groups = parse_group(optarg)))
+				rc = usage_error(syn, "--group %s: ingest or matcher", optarg);
+			break;
+		case 'p': {
+			const char *colon = strrchr(optarg, ':');
+			char topic[256];
+			/* partitions count from 0 */
+			int part = colon ? parse_count(colon + 1, 1 << 20) : -1;
+			if (colon && !strcmp(colon + 1, "0"))
+				part = 0;
+			if (!colon || colon == optarg || part < 0 || colon - optarg >= 200) {
+				rc = usage_error(syn, "--partition %s: TOPIC:N, e.g. tokens:3", optarg);
+				break;
+			}
+			snprintf(topic, sizeof(topic), "%s%.*s",
+				 strncmp(optarg, f->prefix, strlen(f->prefix)) ? f->prefix : "",
+				 (int)(colon - optarg), optarg);
+			if (!only)
+				only = rd_kafka_topic_partition_list_new(4);
+			rd_kafka_topic_partition_list_add(only, topic, part);
+			break;
+		}
+		default: rc = bad_option(ch, argv, syn);
+		}
+	}
+	if (!rc && optind != argc)
+		rc = usage_error(syn, "unexpected argument '%s'", argv[optind]);
+	if (rc)
+		goto out;
+	if (!(k = fed_kafka(f, RD_KAFKA_PRODUCER, NULL, accept ? "nothing was changed" : NULL))) {
+		rc = 1;
+		goto out;
+	}
+	if (!brk_ctl_kafka_topic(k, DEV_KAFKA_MARKER, &np, errstr, sizeof(errstr))) {
+		rc = fail(1, "this cluster is deconfctl dev-kafka (librdkafka's in-memory mock "
+			     "cluster): it keeps no transactional offset commits and no consumer "
+			     "group state to show or change");
+		goto out;
+	}
+	if (accept) {
+		rc = brk_ctl_offsets_accept_loss(k, f->prefix, groups, only, stdout, errstr,
+						 sizeof(errstr));
+		if (rc == DECONF_E_INVAL)
+			rc = usage_error(syn, "%s", errstr);
+		else if (rc)
+			rc = fail(1, "%s", errstr);
+	} else if ((rc = brk_ctl_offsets_show(k, f->prefix, groups, NULL, stdout, errstr,
+					      sizeof(errstr)))) {
+		rc = fail(1, "%s", errstr);
+	}
+out:
+	brk_ctl_kafka_free(k);
+	if (only)
+		rd_kafka_topic_partition_list_destroy(only);
+	return rc;
 }
 
 /* -------------------------------------------------------------- dev-kafka */
 
-static int cmd_dev_kafka(int argc, char **argv)
+/*
+ * librdkafka 2.0.2's mock cluster keeps at most 5 MiB (or 100,000 record
+ * batches) of each partition and drops the oldest batches beyond that
+ * (rd_kafka_mock_partition_init: max_size, max_cnt); its API has nothing
+ * to raise either. What dev-kafka can hold is therefore set by partitions:
+ * it gives the topics that grow with indicators many (tokens, state and
+ * audit its --partitions; each agency's submit and notices topics its
+ * --agency-partitions), and says what that holds.
+ */
+#define MOCK_PARTITION_BYTES (5L * 1024 * 1024)
+/* What one indicator costs on each topic, in deconf's own records (100,000
+ * e-mails of 10 per case, with two agencies' notices, on the real Kafka):
+ * its share of a submission, its token op (and, alike, its state entry),
+ * its audit event; and one conflict notice. */
+#define BYTES_PER_SUBMITTED 26
+#define BYTES_PER_ENTRY 120
+#define BYTES_PER_AUDIT 62
+#define BYTES_PER_NOTICE 300
+
+/* "1.4 million", "140 thousand": n for one line. */
+static const char *about(long n, char *buf, size_t size)
+{
+	if (n >= 1000000)
+		snprintf(buf, size, "%.1f million", (double)n / 1e6);
+	else
+		snprintf(buf, size, "%ld thousand", n / 1000);
+	return buf;
+}
+
+struct dev_kafka {
+	rd_kafka_mock_cluster_t *mc;
+	rd_kafka_t *c; /* a client of the mock cluster: follows the directory */
+	/* another, to watch what is dropped: requests on c's connection wait
+	 * behind its fetches, each held up to fetch.wait.max.ms */
+	rd_kafka_t *w;
+	const char *prefix;
+	int agency_partitions;
+	char (*agencies)[64];
+	size_t n_agencies, cap_agencies;
+	struct dev_watch {
+		char topic[256];
+		int32_t partition;
+		int64_t lo;
+	} *watch;
+	size_t n_watch, cap_watch;
+};
+
+/* An agency's topics, once its directory entry appears: before its adapter
+ * or the broker first use them, or the mock cluster would make them with
+ * its default of 4 partitions (and a receipts topic needs one). */
+static void dev_agency(struct dev_kafka *d, const void *key, size_t key_len)
 {
 	static const struct {
+		const char *topic;
+		int many; /* grows with indicators: agency_partitions */
+	} own[] = { { "submit.", 1 }, { "notices.", 1 }, { "rejects.", 0 }, { "receipts.", 0 } };
+	char id[64], name[512];
+
+	if (!key || !deconf_agency_id_valid(key, key_len) || key_len >= sizeof(id))
+		return;
+	snprintf(id, sizeof(id), "%.*s", (int)key_len, (const char *)key);
+	for (size_t i = 0; i < d->n_agencies; i++)
+		if (!strcmp(d->agencies[i], id))
+			return;
+	/* anyone may write to the mock cluster: a bounded list */
+	if (d->n_agencies >= 10000 || DECONF_GROW(d->agencies, d->n_agencies, d->cap_agencies, 16))
+		return;
+	snprintf(d->agencies[d->n_agencies++], sizeof(d->agencies[0]), "%s", id);
+	for (size_t t = 0; t < sizeof(own) / sizeof(own[0]); t++) {
+		int parts = own[t].many ? d->agency_partitions : 1;
+		rd_kafka_resp_err_t err;
+		snprintf(name, sizeof(name), "%s%s%s", d->prefix, own[t].topic, id);
+		if ((err = rd_kafka_mock_topic_create(d->mc, name, parts, 1)))
+			fprintf(stderr,
+				"deconfctl: dev-kafka: agency %s: %s %s (a client used it before "
+				"dev-kafka saw the agency: the mock cluster's default of 4 "
+				"partitions)\n",
+				id, name,
+				err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? "already existed"
+									      : rd_kafka_err2str(err));
+	}
+	fprintf(stderr,
+		"deconfctl: dev-kafka: agency %s: made its topics (submit and notices %d "
+		"partition(s), rejects and receipts 1)\n",
+		id, d->agency_partitions);
+}
+
+/* Say when the mock cluster has dropped records of a partition: whoever had
+ * not read them has lost them. */
+static void dev_watch(struct dev_kafka *d)
+{
+	const struct rd_kafka_metadata *md = NULL;
+
+	if (rd_kafka_metadata(d->w, 1, NULL, &md, 2000))
+		return;
+	for (int t = 0; t < md->topic_cnt && !stop; t++) {
+		const char *topic = md->topics[t].topic;
+		if (!strcmp(topic, DEV_KAFKA_MARKER))
+			continue;
+		for (int p = 0; p < md->topics[t].partition_cnt && !stop; p++) {
+			int64_t lo, hi;
+			size_t i;
+			if (rd_kafka_query_watermark_offsets(d->w, topic, p, &lo, &hi, 2000))
+				continue;
+			for (i = 0; i < d->n_watch; i++)
+				if (d->watch[i].partition == p && !strcmp(d->watch[i].topic, topic))
+					break;
+			if (i == d->n_watch) {
+				if (DECONF_GROW(d->watch, d->n_watch, d->cap_watch, 64))
+					continue;
+				snprintf(d->watch[i].topic, sizeof(d->watch[i].topic), "%s", topic);
+				d->watch[i].partition = p;
+				d->watch[i].lo = 0;
+				d->n_watch++;
+			}
+			if (lo > d->watch[i].lo) {
+				fprintf(stderr,
+					"deconfctl: dev-kafka: DROPPED records %lld..%lld of %s [%d]: the "
+					"mock cluster keeps 5 MiB per partition; whoever had not read "
+					"them has lost them (deconfctl offsets show; a real Kafka keeps "
+					"more)\n",
+					(long long)d->watch[i].lo, (long long)lo - 1, topic, p);
+				d->watch[i].lo = lo;
+			}
+		}
+	}
+	rd_kafka_metadata_destroy(md);
+}
+
+static int cmd_dev_kafka(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "partitions", required_argument, NULL, 'p' },
+		{ "agency-partitions", required_argument, NULL, 'a' },
+		{ "prefix", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char syn[] = "dev-kafka [--partitions N] [--agency-partitions N] [--prefix P]";
+	static const struct {
 		const char *name;
-		int per_partition;
-	} topics[] = { { "tokens", 1 }, { "state", 1 }, { "audit", 0 },
+		int many;
+	} topics[] = { { "tokens", 1 }, { "state", 1 }, { "audit", 1 },
 		       { "ops", 0 },    { "directory", 0 }, { "ingest.seen", 0 } };
 	struct sigaction sa = { .sa_handler = on_signal };
-	rd_kafka_conf_t *kc = rd_kafka_conf_new();
-	rd_kafka_mock_cluster_t *mc;
-	const char *prefix = "deconf.";
-	char errstr[512], name[256];
+	struct dev_kafka d = { .prefix = "deconf.", .agency_partitions = 8 };
+	rd_kafka_conf_t *kc;
+	rd_kafka_topic_t *dir = NULL;
+	char errstr[512], name[256], a1[32], a2[32], a3[32];
+	const char *bootstraps;
+	int64_t last_watch = 0;
 	rd_kafka_t *rk;
-	int partitions = 4;
+	int partitions = 32, ch;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--partitions") && i + 1 < argc)
-			partitions = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--prefix") && i + 1 < argc)
-			prefix = argv[++i];
-		else
-			return fail(2, "dev-kafka [--partitions N] [--prefix P]");
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			if ((partitions = parse_count(optarg, 1024)) < 1)
+				return usage_error(syn, "--partitions %s: 1..1024", optarg);
+			break;
+		case 'a':
+			if ((d.agency_partitions = parse_count(optarg, 1024)) < 1)
+				return usage_error(syn, "--agency-partitions %s: 1..1024", optarg);
+			break;
+		case 'P':
+			if (strlen(optarg) > 100)
+				return usage_error(syn, "--prefix: at most 100 characters");
+			d.prefix = optarg;
+			break;
+		default: return bad_option(ch, argv, syn);
+		}
 	}
+	if (optind != argc)
+		return usage_error(syn, "unexpected argument '%s'", argv[optind]);
 	/* a client owns the mock cluster; its brokers listen on loopback */
+	kc = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(kc, "test.mock.num.brokers", "1", errstr, sizeof(errstr)) ||
-	    !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr))))
+	    !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr)))) {
+		rd_kafka_conf_destroy(kc);
 		return fail(1, "mock cluster: %s", errstr);
-	mc = rd_kafka_handle_mock_cluster(rk);
-	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
-		snprintf(name, sizeof(name), "%s%s", prefix, topics[i].name);
-		rd_kafka_mock_topic_create(mc, name, topics[i].per_partition ? partitions : 1, 1);
 	}
-	printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
+	d.mc = rd_kafka_handle_mock_cluster(rk);
+	bootstraps = rd_kafka_mock_cluster_bootstraps(d.mc);
+	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", d.prefix, topics[i].name);
+		rd_kafka_mock_topic_create(d.mc, name, topics[i].many ? partitions : 1, 1);
+	}
+	rd_kafka_mock_topic_create(d.mc, DEV_KAFKA_MARKER, 1, 1);
+	/* its own clients, to follow the directory and watch what is dropped */
+	for (int i = 0; i < 2; i++) {
+		rd_kafka_t **h = i ? &d.w : &d.c;
+		kc = rd_kafka_conf_new();
+		if (rd_kafka_conf_set(kc, "bootstrap.servers", bootstraps, errstr, sizeof(errstr)) ||
+		    !(*h = rd_kafka_new(i ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, kc, errstr,
+					sizeof(errstr)))) {
+			rd_kafka_conf_destroy(kc);
+			if (d.c)
+				rd_kafka_destroy(d.c);
+			rd_kafka_destroy(rk);
+			return fail(1, "mock cluster: its client: %s", errstr);
+		}
+	}
+	snprintf(name, sizeof(name), "%sdirectory", d.prefix);
+	dir = rd_kafka_topic_new(d.c, name, NULL);
+	rd_kafka_consume_start(dir, 0, RD_KAFKA_OFFSET_BEGINNING);
+	printf("%s\n", bootstraps);
 	fflush(stdout);
 	fprintf(stderr,
 		"deconfctl: dev-kafka: librdkafka's in-memory mock cluster at %s (plaintext, no "
-		"ACLs, for the quick start only); SIGTERM stops it\n",
-		rd_kafka_mock_cluster_bootstraps(mc));
+		"ACLs, no quotas: for the quick start and trying deconf out); SIGTERM stops it\n"
+		"deconfctl: dev-kafka keeps at most 5 MiB of each partition (librdkafka 2.0.2's "
+		"mock cluster; that cannot be raised) and drops the oldest records beyond it. "
+		"With these partitions it holds about:\n"
+		"  %s indicators' entries and token ops (%stokens, %sstate and %saudit: %d "
+		"partitions)\n"
+		"  %s indicators per agency submitted ahead of the broker (%ssubmit.<agency>: %d "
+		"partitions)\n"
+		"  %s notices per agency (%snotices.<agency>: %d partitions)\n"
+		"  5 MiB of every other topic (directory, ops, ingest.seen, rejects.<agency>, "
+		"receipts.<agency>)\n"
+		"Beyond that use a real Kafka (DECONF_KAFKA=real deploy/quickstart.sh). dev-kafka "
+		"says so here if it drops records.\n",
+		bootstraps,
+		about(partitions * MOCK_PARTITION_BYTES / BYTES_PER_ENTRY, a1, sizeof(a1)), d.prefix,
+		d.prefix, d.prefix, partitions,
+		about(d.agency_partitions * MOCK_PARTITION_BYTES / BYTES_PER_SUBMITTED, a2,
+		      sizeof(a2)),
+		d.prefix, d.agency_partitions,
+		about(d.agency_partitions * MOCK_PARTITION_BYTES / BYTES_PER_NOTICE, a3, sizeof(a3)),
+		d.prefix, d.agency_partitions);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	while (!stop)
-		rd_kafka_poll(rk, 200);
+	while (!stop) {
+		rd_kafka_message_t *m = rd_kafka_consume(dir, 0, 200);
+		rd_kafka_poll(rk, 0);
+		rd_kafka_poll(d.c, 0);
+		rd_kafka_poll(d.w, 0);
+		if (m) {
+			if (!m->err)
+				dev_agency(&d, m->key, m->key_len);
+			rd_kafka_message_destroy(m);
+		}
+		if (deconf_mono_us() - last_watch > 5000000) {
+			dev_watch(&d);
+			last_watch = deconf_mono_us();
+		}
+	}
+	rd_kafka_consume_stop(dir, 0);
+	rd_kafka_topic_destroy(dir);
+	rd_kafka_destroy(d.w);
+	rd_kafka_destroy(d.c);
 	rd_kafka_destroy(rk);
+	free(d.agencies);
+	free(d.watch);
 	return 0;
+}
+
+/* --timeout / DECONF_CTL_TIMEOUT: seconds, as ms; -1 if not 1..3600. */
+static int parse_timeout(const char *s)
+{
+	int v = parse_count(s, BRK_CTL_KAFKA_TIMEOUT_MAX_MS / 1000);
+
+	return v < 1 ? -1 : v * 1000;
 }
 
 int main(int argc, char **argv)
 {
-	const char *fdir = getenv("DECONF_FEDERATION");
+	static const char top[] = "[-f FEDERATION_DIR] [--timeout SECONDS] COMMAND ...";
+	const char *fdir = getenv("DECONF_FEDERATION"), *env = getenv("DECONF_CTL_TIMEOUT");
+	const char *cmd, *sub;
+	int timeout_ms = BRK_CTL_KAFKA_TIMEOUT_MS;
 	struct fed f;
-	int rc;
+	int i, rc;
 
 	deconf_log_set_program("deconfctl");
-	if (argc >= 3 && !strcmp(argv[1], "-f")) {
-		fdir = argv[2];
-		argv += 2;
-		argc -= 2;
+	if (env && *env && (timeout_ms = parse_timeout(env)) < 0)
+		return usage_error(top, "DECONF_CTL_TIMEOUT=%s: whole seconds, 1..3600", env);
+	/* the global options, before the command */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (!strcmp(a, "-f") || !strcmp(a, "--timeout")) {
+			if (i + 1 == argc)
+				return usage_error(top, "option '%s' needs a value", a);
+			if (a[1] == 'f')
+				fdir = argv[++i];
+			else if ((timeout_ms = parse_timeout(argv[++i])) < 0)
+				return usage_error(top, "--timeout %s: whole seconds, 1..3600", argv[i]);
+		} else if (!strncmp(a, "--timeout=", 10)) {
+			if ((timeout_ms = parse_timeout(a + 10)) < 0)
+				return usage_error(top, "%s: whole seconds, 1..3600", a);
+		} else {
+			return usage_error(top, "unknown option '%s'", a);
+		}
 	}
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (i == argc) {
+		fputs(usage, stderr);
+		return 2;
 	}
-	if (!strcmp(argv[1], "federation") && argc >= 3 && !strcmp(argv[2], "init"))
+	argc -= i - 1;
+	argv += i - 1;
+	cmd = argv[1];
+	sub = argc >= 3 ? argv[2] : "";
+	/* what needs no federation */
+	if (!strcmp(cmd, "federation") && !strcmp(sub, "init"))
 		return cmd_federation_init(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "dev-kafka"))
+	if (!strcmp(cmd, "dev-kafka"))
 		return cmd_dev_kafka(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "tail") || !strcmp(argv[1], "status")) {
-		if ((rc = fed_open(&f, fdir ? fdir : ".")))
-			return rc;
-		rc = !strcmp(argv[1], "tail") ? cmd_tail(&f, argc - 1, argv + 1) : cmd_status(&f);
-		fed_close(&f);
-		return rc;
+	/* the command must be known before the federation is opened */
+	if (!strcmp(cmd, "federation")) {
+		if (strcmp(sub, "rotate-key") && strcmp(sub, "epochs"))
+			return usage_error("federation init|rotate-key|epochs ...",
+					   sub[0] ? "unknown command 'federation %s'"
+						  : "federation: which command?%s",
+					   sub);
+	} else if (!strcmp(cmd, "agency")) {
+		if (strcmp(sub, "add") && strcmp(sub, "suspend") && strcmp(sub, "activate") &&
+		    strcmp(sub, "list"))
+			return usage_error("agency add|suspend|activate|list ...",
+					   sub[0] ? "unknown command 'agency %s'"
+						  : "agency: which command?%s",
+					   sub);
+	} else if (!strcmp(cmd, "topics")) {
+		if (strcmp(sub, "apply"))
+			return usage_error("topics apply", sub[0] ? "unknown command 'topics %s'"
+								  : "topics: which command?%s",
+					   sub);
+	} else if (!strcmp(cmd, "offsets")) {
+		if (strcmp(sub, "show") && strcmp(sub, "accept-loss"))
+			return usage_error("offsets show|accept-loss ...",
+					   sub[0] ? "unknown command 'offsets %s'"
+						  : "offsets: which command?%s",
+					   sub);
+	} else if (strcmp(cmd, "tail") && strcmp(cmd, "status")) {
+		return usage_error(top, "unknown command '%s'", cmd);
 	}
-	if ((strcmp(argv[1], "agency") && strcmp(argv[1], "topics") &&
-	     strcmp(argv[1], "federation")) ||
-	    argc < 3)
-		return fail(2, "unknown command '%s' (--help)", argv[1]);
 	if ((rc = fed_open(&f, fdir ? fdir : ".")))
 		return rc;
-	if (!strcmp(argv[1], "federation"))
-		rc = !strcmp(argv[2], "rotate-key") ? cmd_rotate_key(&f, argc - 2, argv + 2)
-		     : !strcmp(argv[2], "epochs")   ? cmd_epochs(&f, argc - 2, argv + 2)
-						    : fail(2, "federation init|rotate-key|epochs (--help)");
-	else if (!strcmp(argv[1], "topics"))
-		rc = !strcmp(argv[2], "apply") ? cmd_topics_apply(&f)
-					       : fail(2, "topics apply (--help)");
-	else if (!strcmp(argv[2], "add"))
+	f.timeout_ms = timeout_ms;
+	if (!strcmp(cmd, "tail"))
+		rc = cmd_tail(&f, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "status"))
+		rc = cmd_status(&f, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "federation"))
+		rc = !strcmp(sub, "rotate-key") ? cmd_rotate_key(&f, argc - 2, argv + 2)
+						: cmd_epochs(&f, argc - 2, argv + 2);
+	else if (!strcmp(cmd, "topics"))
+		rc = cmd_topics_apply(&f, argc - 2, argv + 2);
+	else if (!strcmp(cmd, "offsets"))
+		rc = cmd_offsets(&f, argc - 2, argv + 2, !strcmp(sub, "accept-loss"));
+	else if (!strcmp(sub, "add"))
 		rc = cmd_agency_add(&f, argc - 2, argv + 2);
-	else if (!strcmp(argv[2], "suspend") && argc == 4)
-		rc = cmd_agency_status(&f, argv[3], K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
-	else if (!strcmp(argv[2], "activate") && argc == 4)
-		rc = cmd_agency_status(&f, argv[3], K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE));
-	else if (!strcmp(argv[2], "list"))
-		rc = cmd_agency_list(&f);
+	else if (!strcmp(sub, "suspend"))
+		rc = cmd_agency_status(&f, argc - 2, argv + 2,
+				       K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
+	else if (!strcmp(sub, "activate"))
+		rc = cmd_agency_status(&f, argc - 2, argv + 2, K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE));
 	else
-		rc = fail(2, "agency add|suspend|activate|list (--help)");
+		rc = cmd_agency_list(&f, argc - 2, argv + 2);
 	fed_close(&f);
 	return rc;
 }
