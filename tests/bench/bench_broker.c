@@ -16,7 +16,9 @@
  *    throughput for a while; every notice's arrival (read_committed, as an agency reads it)
  *    minus its submission's created_at: p50 and p99.
  * 4. State: stored bytes per entry (the LMDB map in use / entries).
- * 5. With -R, restart: the broker stopped and started again on that state;
+ * 5. With -R, restart: the broker stopped and started again on that state
+ *    (-K: killed with SIGKILL instead, a crash; the goal is ready within
+ *    2 s of the restart, which static group membership makes possible);
  *    seconds until /readyz answers 200 and until a new conflict has been
  *    notified (with -n 10000000: docs/design.md's 10M entries within 10 s).
  * 6. With -F SECONDS, none of the above but fairness: agency A floods while
@@ -47,7 +49,7 @@
 static const char usage[] =
 	"usage: bench_broker [-n OPS] [-s OPS_PER_SUBMISSION] [-a AGENCIES] [-o OVERLAP_PCT]\n"
 	"                    [-p PARTITIONS] [-t LATENCY_SECONDS] [-i INSTANCES] [-b BROKER_BIN]\n"
-	"                    [-x INI] [-r LATENCY_OPS_PER_S] [-R]\n"
+	"                    [-x INI] [-r LATENCY_OPS_PER_S] [-R | -K]\n"
 	"       bench_broker -F SECONDS [-q QUOTA_OPS_PER_S] [-A FLOOD_OPS_PER_S] [-s OPS_PER_SUBMISSION]\n"
 	"                    [-r STEADY_OPS_PER_S] [-p PARTITIONS] [-b BROKER_BIN] [-x INI]\n"
 	"Needs DECONF_KRAFT_BOOTSTRAP (deploy/kafka/kafka.sh env). See tests/bench/README.md.\n";
@@ -400,11 +402,12 @@ static int http_status(int port, const char *path)
 	return atoi(out);
 }
 
-/* 5. Restart: every instance stopped (SIGTERM) and started again on the
- * state it has; seconds until every /readyz says 200, and until a new
- * conflict (two agencies, one fresh token) has reached both agencies. */
-static int measure_restart(struct fed *f, const char *broker_bin,
-			   char confs[][256], int port, double *ready, double *served)
+/* 5. Restart: every instance stopped (SIGTERM, or with kill9 SIGKILL: a
+ * crash) and started again on the state it has; seconds until every
+ * /readyz says 200, and until a new conflict (two agencies, one fresh
+ * token) has reached both agencies. */
+static int measure_restart(struct fed *f, const char *broker_bin, char confs[][256], int port,
+			   int kill9, double *ready, double *served)
 {
 	struct reader rd = { .f = f, .since = INT64_MAX };
 	struct fed_op op = { .op = K(OP__OP_ADD),
@@ -420,7 +423,10 @@ static int measure_restart(struct fed *f, const char *broker_bin,
 		return 1;
 	sleep(1);
 	for (int i = 0; i < n_inst; i++) {
-		if (fed_broker_stop(broker_pid[i])) {
+		if (kill9) {
+			kill(broker_pid[i], SIGKILL);
+			waitpid(broker_pid[i], NULL, 0);
+		} else if (fed_broker_stop(broker_pid[i])) {
 			fprintf(stderr, "bench_broker: the broker did not stop cleanly\n");
 			return 1;
 		}
@@ -981,7 +987,7 @@ int main(int argc, char **argv)
 	char confs[MAX_INSTANCES][256];
 	double t_ready = -1, t_served = -1;
 
-	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:i:B:r:RF:q:A:h")) != -1) {
+	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:i:B:r:RKF:q:A:h")) != -1) {
 		switch (ch) {
 		case 'n': ops = atol(optarg); break;
 		case 's': per = atoi(optarg); per_set = 1; break;
@@ -995,6 +1001,7 @@ int main(int argc, char **argv)
 		case 'B': pipe_batch = atoi(optarg); break;
 		case 'r': lat_rate = atof(optarg); break;
 		case 'R': restart = 1; break;
+		case 'K': restart = 2; break;
 		case 'F': fo.seconds = atoi(optarg); fair = 1; break;
 		case 'q': fo.quota = atol(optarg); break;
 		case 'A': fo.a_max = atof(optarg); break;
@@ -1151,7 +1158,8 @@ int main(int argc, char **argv)
 		       cpu_used * 100 / lat_s, kafka_pid() ? "" : "(unknown) ",
 		       kafka_cpu * 100 / lat_s, bench_cpu * 100 / lat_s, sysconf(_SC_NPROCESSORS_ONLN));
 	}
-	if (restart && measure_restart(&f, broker_bin, confs, port, &t_ready, &t_served))
+	if (restart && measure_restart(&f, broker_bin, confs, port, restart == 2, &t_ready,
+				       &t_served))
 		return 1;
 	for (int i = 0; i < n_inst; i++) {
 		if (fed_broker_stop(broker_pid[i])) {
@@ -1186,11 +1194,16 @@ int main(int argc, char **argv)
 	}
 	printf("  state:                %.0f entries in %.0f bytes: %.0f bytes/entry (goal <= 128)\n",
 	       entries, bytes, entries > 0 ? bytes / entries : 0);
-	if (restart)
+	if (restart == 1)
 		printf("  restart:              stopped and started again on those %.0f entries: ready "
 		       "(/readyz) after %.1f s, a new conflict notified after %.1f s (goal <= 10 s "
 		       "with 10M entries: %.2fx)\n",
 		       entries, t_ready, t_served, t_served / 10);
+	else if (restart == 2)
+		printf("  restart after kill -9: killed and started again on those %.0f entries: ready "
+		       "(/readyz) after %.1f s (goal <= 2 s: %.2fx), a new conflict notified after "
+		       "%.1f s\n",
+		       entries, t_ready, t_ready / 2, t_served);
 	free(rd.lat);
 	free(rd.made);
 	free(rd.at);
