@@ -190,7 +190,7 @@ static int apply_one(struct run *r, struct adp_ledger_txn *t,
 			if (e.state == ADP_ENTRY_REMOVING) {
 				rc = adp_ledger_del(t, ref, tr->token.data, tr->key_epoch);
 			} else if (e.state == ADP_ENTRY_PENDING) {
-				e.state = ADP_ENTRY_LIVE;
+				e.state = ADP_ENTRY_SENT;
 				e.published_at = now;
 				rc = adp_ledger_put(t, ref, &e);
 			}
