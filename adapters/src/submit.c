@@ -82,6 +82,7 @@ struct run {
 	struct adp_receipts_ctx rctx;
 	struct held held;
 	int resend_sent;           /* resubmit: SENT entries are sent again */
+	int read_failed;           /* the receipts topic could not be read */
 	/* cases built from refused envelopes, each allocated alone (ops in
 	 * the batch point at them) and kept until the run ends */
 	struct adp_case **resend_cases;
@@ -860,6 +861,7 @@ static int after_read(struct run *r, const struct adp_inbox_kind *k, int rc, con
 	if (rc && k->st.stopped_by_loss)
 		return deconf_err_set(r->errstr, r->errstr_size, rc, "%s", why);
 	if (rc) {
+		r->read_failed = 1;
 		char shown[DECONF_TEXT_TERMINAL_SIZE(512)];
 		fprintf(r->report, "receipts could not be read: %s\n",
 			deconf_text_for_terminal(shown, sizeof(shown), why, strlen(why)));
@@ -1234,13 +1236,15 @@ static int wait_receipts(struct run *r)
 	}
 	if (all_decided(r))
 		return DECONF_OK;
-	if (!adp_directory_status(r->a, &status, why, sizeof(why)) && status == 0) {
+	/* only when receipts were read all along: then none came */
+	if (!r->read_failed && !adp_directory_status(r->a, &status, why, sizeof(why)) &&
+	    status == 0) {
 		struct adp_decision d = {
 			.result = DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_REFUSED,
 			.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_AGENCY,
 			.op_index = -1,
-			.detail = "no receipt came, and the federation's directory has no entry "
-				  "for this agency: the broker does not answer an unknown agency",
+			.detail = "the federation's directory has no entry for this agency, and "
+				  "the broker does not answer an unknown agency",
 			.decided_at = deconf_now_ms(),
 			.partition = -1,
 			.offset = -1,
@@ -1269,7 +1273,13 @@ static int wait_receipts(struct run *r)
 			if (r->o->on_unconfirmed)
 				r->o->on_unconfirmed(r->o->opaque, r->aw[i].id);
 		}
-	if (r->st->unconfirmed)
+	if (r->st->unconfirmed && r->read_failed)
+		fprintf(r->report,
+			"unconfirmed: %llu submission(s): their receipts could not be read (see "
+			"above); they stay pending (`deconf-adapter status`) and their receipts "
+			"are taken by a later submit or run\n",
+			(unsigned long long)r->st->unconfirmed);
+	else if (r->st->unconfirmed)
 		fprintf(r->report,
 			"unconfirmed: %llu submission(s) had no receipt from the broker within "
 			"%lld s (is it running?); they stay pending (`deconf-adapter status`) and "

@@ -12,6 +12,8 @@
  *     reason; once its directory entry is active again, a later submit of
  *     the same file sends the refused entries again by itself: they are
  *     confirmed, and they match the active agency's (a conflict notice);
+ *   - an agency the directory does not know gets no receipt: the adapter
+ *     records the refusal itself, and sends again once it is active;
  *   - an accepted submission is confirmed (exit 0, "done"); with
  *     --no-wait everything is pending and the exit status 0; a later run
  *     takes the receipts; with the broker stopped, submit exits 1 saying
@@ -63,6 +65,7 @@ struct world {
 	struct fed f;
 	char bconf[256], log[256];
 	int a, s, b; /* agency-a (active), agency-s (suspended), agency-b (active) */
+	int u;       /* agency-u: a signing key, no directory entry (yet) */
 };
 
 static void write_file(const char *path, const char *text)
@@ -140,9 +143,15 @@ static void world_new(struct world *w)
 	assert_true((w->s = fed_agency(&w->f, "agency-s", "Agency S", STATE, "US", SUSPENDED)) >=
 		    0);
 	assert_true((w->b = fed_agency(&w->f, "agency-b", "Agency B", STATE, "US", ACTIVE)) >= 0);
+	w->u = w->f.n_ag;
+	snprintf(w->f.ag[w->u].id, sizeof(w->f.ag[w->u].id), "agency-u");
+	snprintf(w->f.ag[w->u].name, sizeof(w->f.ag[w->u].name), "Agency U");
+	assert_int_equal(deconf_sign_key_generate(&w->f.ag[w->u].key, errstr, sizeof(errstr)), 0);
+	w->f.n_ag++;
 	agency_setup(w, w->a);
 	agency_setup(w, w->s);
 	agency_setup(w, w->b);
+	agency_setup(w, w->u);
 	assert_int_equal(fed_broker_conf(&w->f, "1", NULL, w->bconf, sizeof(w->bconf)), 0);
 }
 
@@ -337,6 +346,43 @@ static void test_suspended_then_active(void **state)
 		free(out);
 	}
 	assert_true(rc);
+}
+
+
+/*
+ * An agency the directory does not know gets no receipt at all: when none
+ * comes and its directory entry is missing, the adapter records the
+ * refusal itself (unknown_agency), and sends the entries again once the
+ * agency is in the directory, active.
+ */
+static void test_unknown_agency(void **state)
+{
+	struct world *w = *state;
+	char path[320], *out = NULL;
+	int rc = -1;
+
+	case_file(w, w->u, "u.csv", "case_ref,type,value\nU-1,domain,unknown-agency.example\n",
+		  path, sizeof(path));
+	assert_int_equal(adapter(w, w->u, &out, "--set submit.confirm_timeout=4s submit u.csv"), 1);
+	assert_non_null(strstr(out, "refused (unknown_agency)"));
+	assert_non_null(strstr(out, "concluded by this adapter"));
+	assert_non_null(strstr(out, "U-1"));
+	free(out);
+	assert_int_equal(total(w, w->u, "refused"), 1);
+	/* still unknown: held, said so */
+	assert_int_equal(adapter(w, w->u, &out, "submit u.csv"), 1);
+	assert_non_null(strstr(out, "still refused (unknown_agency): 1 entry of 1 case(s) (U-1)"));
+	free(out);
+	/* the operator adds it: the next run sends it again by itself */
+	republish(w, w->u, ACTIVE);
+	for (int round = 0; round < 10 && rc; round++) {
+		if (round)
+			sleep(1);
+		rc = adapter(w, w->u, NULL, "submit u.csv");
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(total(w, w->u, "confirmed"), 1);
+	assert_int_equal(total(w, w->u, "refused"), 0);
 }
 
 /* Accepted, --no-wait, a later run, the broker stopped. */
@@ -547,6 +593,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_suspended_then_active),
+		cmocka_unit_test(test_unknown_agency),
 		cmocka_unit_test(test_wait_nowait_stopped),
 		cmocka_unit_test(test_run_receipts),
 		cmocka_unit_test(test_lost_notices),
