@@ -30,7 +30,7 @@ const struct deconf_conf_def adp_conf_table[] = {
 	  "largest signed submission (keep under the topic's max.message.bytes)" },
 	{ "submit.timeout", DECONF_CONF_DURATION, "30s", 1000, 3600000, NULL, 0,
 	  "how long to wait for Kafka to confirm delivery before failing" },
-	{ "submit.confirm_timeout", DECONF_CONF_DURATION, "30s", 0, 3600000, NULL, 0,
+	{ "submit.confirm_timeout", DECONF_CONF_DURATION, "30s", 1000, 3600000, NULL, 0,
 	  "how long a publishing command waits for the broker's receipts of what it "
 	  "sent (what has none by then is reported unconfirmed; --no-wait skips it)" },
 	{ "run.spool_dir", DECONF_CONF_PATH, "spool", 0, 0, NULL, 0,
