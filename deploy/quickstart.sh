@@ -130,8 +130,20 @@ done
 echo "deconf-broker is ready (metrics: http://127.0.0.1:$http_port/metrics)"
 
 say "5. each agency submits its cases (hashed on its own machine)"
+# submit waits for the broker's signed receipts: it exits 0 only once the
+# federation has accepted everything it sent
 for a in fbi-cac nm-icac navajo-pd; do
 	(cd "$fed/agencies/$a" && "$adapter" -c agency.conf --no-progress submit "$root/deploy/demo/$a.csv")
+done
+
+say "5b. what the federation holds for each agency (its receipts, from its own ledger)"
+for a in fbi-cac nm-icac navajo-pd; do
+	printf '\n---------------- %s ----------------\n' "$a"
+	out=$(cd "$fed/agencies/$a" && "$adapter" -c agency.conf status) ||
+		die "$a: deconf-adapter status failed"
+	printf '%s\n' "$out"
+	printf '%s\n' "$out" | grep -q ' 0 pending, 0 queued, 0 being withdrawn, 0 refused, 0 withdrawal(s) refused; 0 submission(s) waiting' ||
+		die "$a: not everything it submitted is confirmed (logs in $work)"
 done
 
 # The notices the broker has committed, from its /metrics.

@@ -15,8 +15,10 @@
 #include "deconf/log.h"
 #include "deconf/text.h"
 #include "deconf/util.h"
+#include "inbox.h"
 #include "input.h"
 #include "notices.h"
+#include "receipts.h"
 #include "submit.h"
 
 #define HOOK_BATCH 64
@@ -39,6 +41,7 @@ struct daemon {
 	int hook_failing;
 	int64_t outbox_next_us;
 	volatile int *reopen;
+	const struct adp_daemon_opts *opts;
 };
 
 /*
@@ -68,16 +71,14 @@ static const char *shown(char *buf, size_t size, const char *name)
 
 /* ------------------------------------------------------ notices outbox */
 
-static void on_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const char *value,
-		      size_t value_len)
+/* Append one JSON line (taken over) to run.outbox_file. */
+static void append_line(struct daemon *d, char *line, const char *what)
 {
-	struct daemon *d = opaque;
-	char *line = adp_notice_json(n, value, value_len);
 	size_t len;
 
 	if (!line)
-		deconf_log(DECONF_LOG_ERR, "RUN", "%s: out of memory writing a notice",
-			   d->outbox_path);
+		deconf_log(DECONF_LOG_ERR, "RUN", "%s: out of memory writing a %s", d->outbox_path,
+			   what);
 	if (!line || d->outbox_fd < 0) {
 		free(line);
 		return;
@@ -88,6 +89,22 @@ static void on_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const c
 	if (write(d->outbox_fd, line, len + 1) != (ssize_t)(len + 1) || fsync(d->outbox_fd))
 		deconf_log(DECONF_LOG_ERR, "RUN", "%s: %s", d->outbox_path, strerror(errno));
 	free(line);
+}
+
+static void on_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const char *value,
+		      size_t value_len)
+{
+	struct daemon *d = opaque;
+
+	append_line(d, adp_notice_json(n, value, value_len), "notice");
+}
+
+/* Every receipt decided, by the daemon's reader or inside a submit. */
+static void on_receipt(void *opaque, const struct adp_receipt_event *ev)
+{
+	struct daemon *d = opaque;
+
+	append_line(d, adp_receipt_json(ev), "receipt");
 }
 
 /* --------------------------------------------------------------- spool */
@@ -115,18 +132,75 @@ static int move_aside(const struct daemon *d, const char *name, const char *sub,
 	return rename(from, dst) < 0 ? errno : 0;
 }
 
+/* What one spool file's submissions were answered, for its .result. */
+struct file_run {
+	struct daemon *d;
+	json_t *receipts, *unconfirmed;
+	int bad;
+};
+
+static void file_receipt(void *opaque, const struct adp_receipt_event *ev)
+{
+	struct file_run *f = opaque;
+	json_t *o = adp_receipt_json_object(ev);
+
+	on_receipt(f->d, ev);
+	if (!o || json_array_append_new(f->receipts, o))
+		f->bad = 1;
+}
+
+static void file_unconfirmed(void *opaque, const uint8_t id[ADP_SUBMISSION_ID_LEN])
+{
+	struct file_run *f = opaque;
+	char hex[2 * ADP_SUBMISSION_ID_LEN + 1];
+
+	deconf_hex_encode(hex, id, ADP_SUBMISSION_ID_LEN);
+	if (json_array_append_new(f->unconfirmed, json_string(hex)))
+		f->bad = 1;
+}
+
+/*
+ * A spool file's status in its .result: "refused" (its input was refused:
+ * moved to failed/), "failed" (it could not be read or handled: failed/),
+ * "queued" (Kafka did not take it: sent again by a later round), or, when
+ * what it became was delivered, what the federation answered:
+ * "confirmed" (every submission accepted), "refused_by_federation" (a
+ * submission was refused: "receipts" say why and what happens next),
+ * "unconfirmed" (no receipt yet, or --no-wait). Files whose input was
+ * taken move to done/ whatever the federation answered: the ledger
+ * (`status`) follows what becomes of their entries.
+ */
+static const char *file_status(int rc, const struct adp_submit_stats *st)
+{
+	if (rc == DECONF_E_MALFORMED)
+		return "refused";
+	if (rc == DECONF_E_KAFKA || rc == DECONF_E_TIMEOUT)
+		return "queued";
+	if (rc)
+		return "failed";
+	if (st->refused)
+		return "refused_by_federation";
+	if (st->awaited && (!st->waited || st->unconfirmed))
+		return "unconfirmed";
+	return "confirmed";
+}
+
 static void process_file(struct daemon *d, const char *name)
 {
 	struct adp_input *in = NULL;
 	struct adp_submit_stats st = { 0 };
-	struct adp_submit_opts o = { .source = name };
+	struct file_run fr = { .d = d, .receipts = json_array(), .unconfirmed = json_array() };
+	struct adp_submit_opts o = { .source = name, .no_wait = d->opts->no_wait,
+				     .accept_loss = d->opts->accept_loss,
+				     .on_receipt = file_receipt, .on_unconfirmed = file_unconfirmed,
+				     .opaque = &fr, .queue_webhook = d->webhook != NULL };
 	char path[4096], dst[4096], result[4200], errstr[1024] = "", *report = NULL;
 	char esc[1024], esc_result[1024];
 	size_t report_len = 0;
 	const char *status;
 	json_t *res, *errors;
 	char *text;
-	int rc, bad = 0;
+	int rc, bad = !fr.receipts || !fr.unconfirmed;
 
 	snprintf(path, sizeof(path), "%s/%s", d->spool, name);
 	deconf_log(DECONF_LOG_NOTICE, "RUN", "processing %s/%s", d->spool,
@@ -140,17 +214,23 @@ static void process_file(struct daemon *d, const char *name)
 		if (o.report != stderr)
 			fclose(o.report);
 	}
-	status = rc == 0			? "published"
-		 : rc == DECONF_E_MALFORMED	? "refused"
-		 : rc == DECONF_E_KAFKA || rc == DECONF_E_TIMEOUT ? "queued"
-							: "failed";
-	res = json_pack("{s:o,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "file",
+	status = file_status(rc, &st);
+	res = json_pack("{s:o,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "file",
 			jtext(name), "status", status, "finished_at", (json_int_t)deconf_now_ms(),
 			"cases", (json_int_t)st.cases, "cases_withheld", (json_int_t)st.cases_withheld,
 			"indicators", (json_int_t)st.indicators, "refused",
 			(json_int_t)st.invalid, "unchanged", (json_int_t)st.unchanged, "ops",
 			(json_int_t)st.ops, "submissions", (json_int_t)st.submissions,
-			"delivered", (json_int_t)st.delivered, "resent", (json_int_t)st.resent);
+			"delivered", (json_int_t)st.delivered, "resent", (json_int_t)st.resent,
+			"accepted", (json_int_t)st.accepted, "refused_by_federation",
+			(json_int_t)st.refused, "unconfirmed",
+			(json_int_t)(st.waited ? st.unconfirmed : st.awaited));
+	if (!res || json_object_set(res, "receipts", fr.receipts) ||
+	    json_object_set(res, "unconfirmed_submissions", fr.unconfirmed) ||
+	    json_object_set_new(res, "waited_for_receipts", json_boolean(st.waited)))
+		bad = 1;
+	if (fr.bad)
+		bad = 1;
 	errors = json_array();
 	for (char *l = report, *nl; l && *l && json_array_size(errors) < RESULT_ERRORS_MAX;
 	     l = nl + 1) {
@@ -191,6 +271,8 @@ static void process_file(struct daemon *d, const char *name)
 		   esc, status, (unsigned long long)st.ops, (unsigned long long)st.invalid,
 		   esc_result);
 	json_decref(res);
+	json_decref(fr.receipts);
+	json_decref(fr.unconfirmed);
 	free(report);
 	adp_input_free(in);
 }
@@ -350,6 +432,17 @@ static void deliver_hooks(struct daemon *d)
 
 /* ---------------------------------------------------------------- loop */
 
+/* What a catch-up round reports goes to the log, line by line. */
+static void log_report(char *report)
+{
+	for (char *l = report, *nl; l && *l; l = nl + 1) {
+		if (!(nl = strchr(l, '\n')))
+			break;
+		*nl = '\0';
+		deconf_log(DECONF_LOG_NOTICE, "RUN", "%s", l); /* escaped by submit.c */
+	}
+}
+
 static void idle(void *opaque)
 {
 	struct daemon *d = opaque;
@@ -363,15 +456,29 @@ static void idle(void *opaque)
 	}
 	scan_spool(d);
 	deliver_hooks(d);
-	/* submissions Kafka did not confirm (it was down): try again */
+	/* submissions Kafka did not confirm (it was down), and refused entries
+	 * whose reason may have gone (the agency active again): try again */
 	if (deconf_mono_us() >= d->outbox_next_us && !adp_ledger_begin(d->a->ledger, 1, &t)) {
-		pending = adp_ledger_outbox_count(t);
+		pending = adp_ledger_outbox_count(t) + adp_ledger_sub_count(t, ADP_SUB_REFUSED);
 		adp_ledger_abort(t);
 		if (pending) {
 			struct adp_submit_stats st;
-			char errstr[512];
-			if (adp_flush_outbox(d->a, &st, errstr, sizeof(errstr)))
+			/* the daemon's reader takes the receipts as they come */
+			struct adp_submit_opts o = { .source = "ledger", .no_wait = 1,
+						     .accept_loss = d->opts->accept_loss,
+						     .on_receipt = on_receipt, .opaque = d,
+						     .queue_webhook = d->webhook != NULL };
+			char errstr[512], *report = NULL;
+			size_t report_len = 0;
+
+			o.report = open_memstream(&report, &report_len);
+			if (adp_flush_outbox(d->a, &o, &st, errstr, sizeof(errstr)))
 				deconf_log(DECONF_LOG_WARNING, "RUN", "%s", errstr);
+			if (o.report) {
+				fclose(o.report);
+				log_report(report);
+			}
+			free(report);
 		}
 		d->outbox_next_us = deconf_mono_us() + 30 * 1000000LL;
 	}
@@ -380,11 +487,20 @@ static void idle(void *opaque)
 int adp_daemon_run(struct adp_agency *a, volatile int *stop, volatile int *reopen,
 		   char *errstr, size_t errstr_size)
 {
-	struct daemon d = { .a = a, .outbox_fd = -1, .reopen = reopen };
-	/* zeroed: the last log line reads it even when stopped before a fetch */
-	struct adp_notice_stats st = { 0 };
-	struct adp_notices_opts no = { .follow = 1, .stop = stop, .cb = on_notice,
-				       .opaque = &d, .idle = idle };
+	struct adp_daemon_opts opts = { 0 };
+
+	return adp_daemon_run_opts(a, stop, reopen, &opts, errstr, errstr_size);
+}
+
+int adp_daemon_run_opts(struct adp_agency *a, volatile int *stop, volatile int *reopen,
+			const struct adp_daemon_opts *opts, char *errstr, size_t errstr_size)
+{
+	struct daemon d = { .a = a, .outbox_fd = -1, .reopen = reopen, .opts = opts };
+	struct adp_notices_ctx nctx = { .cb = on_notice, .opaque = &d };
+	struct adp_receipts_ctx rctx = { .cb = on_receipt, .opaque = &d };
+	struct adp_inbox_kind nk, rk, *kinds[2] = { &nk, &rk };
+	struct adp_inbox_opts io = { .follow = 1, .stop = stop, .idle = idle, .opaque = &d,
+				     .accept_loss = opts->accept_loss };
 	struct stat sb;
 	int rc;
 
@@ -397,8 +513,11 @@ int adp_daemon_run(struct adp_agency *a, volatile int *stop, volatile int *reope
 	d.settle_ms = deconf_conf_get_int(a->conf, "run.settle");
 	d.hook_timeout_ms = deconf_conf_get_int(a->conf, "run.webhook_timeout");
 	d.backoff_max_ms = deconf_conf_get_int(a->conf, "run.webhook_backoff_max");
-	no.idle_ms = (int)d.poll_ms;
-	no.queue_webhook = d.webhook != NULL;
+	io.idle_ms = (int)d.poll_ms;
+	nctx.queue_webhook = rctx.queue_webhook = d.webhook != NULL;
+	/* zeroed: the last log line reads them even when stopped before a read */
+	adp_notices_kind_init(&nk, &nctx);
+	adp_receipts_kind_init(&rk, &rctx, a);
 	if (stat(d.spool, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
 				      "%s: run.spool_dir: %s: not a directory",
@@ -421,22 +540,28 @@ int adp_daemon_run(struct adp_agency *a, volatile int *stop, volatile int *reope
 	    (rc = adp_agency_open_ledger(a, errstr, errstr_size)))
 		goto out;
 	deconf_log(DECONF_LOG_NOTICE, "RUN",
-		   "agency %s: watching %s, notices to %s%s%s", a->id, d.spool, d.outbox_path,
-		   d.webhook ? " and " : "", d.webhook ? d.webhook : "");
+		   "agency %s: watching %s, notices and receipts to %s%s%s", a->id, d.spool,
+		   d.outbox_path, d.webhook ? " and " : "", d.webhook ? d.webhook : "");
 	idle(&d); /* spool files waiting since before the start */
-	/* Kafka down, or no notices topic yet: keep the spool going and retry */
-	while (!*stop && (rc = adp_notices_fetch(a, &no, &st, errstr, errstr_size)) &&
-	       rc != DECONF_E_CONFIG && rc != DECONF_E_PERM) {
-		deconf_log(DECONF_LOG_WARNING, "RUN", "notices: %s; retrying", errstr);
+	/* Kafka down: keep the spool going and retry. Records lost unread
+	 * stop the daemon (unless accepted): nothing is skipped silently. */
+	while (!*stop && (rc = adp_inbox_read(a, kinds, 2, &io, errstr, errstr_size)) &&
+	       rc != DECONF_E_CONFIG && rc != DECONF_E_PERM && !nk.st.stopped_by_loss &&
+	       !rk.st.stopped_by_loss) {
+		deconf_log(DECONF_LOG_WARNING, "RUN", "reading notices and receipts: %s; retrying",
+			   errstr);
 		for (int64_t end = deconf_mono_us() + 5000000; !*stop && deconf_mono_us() < end;) {
 			idle(&d);
 			usleep((useconds_t)(d.poll_ms < 1000 ? d.poll_ms : 1000) * 1000);
 		}
 	}
-	if (*stop)
+	if (*stop && !nk.st.stopped_by_loss && !rk.st.stopped_by_loss)
 		rc = DECONF_OK;
-	deconf_log(DECONF_LOG_NOTICE, "RUN", "stopping: %llu notice(s) received, %llu refused",
-		   (unsigned long long)st.received, (unsigned long long)st.refused);
+	deconf_log(DECONF_LOG_NOTICE, "RUN",
+		   "stopping: %llu notice(s) received, %llu refused; %llu receipt(s) received, "
+		   "%llu refused",
+		   (unsigned long long)nk.st.received, (unsigned long long)nk.st.refused,
+		   (unsigned long long)rk.st.received, (unsigned long long)rk.st.refused);
 out:
 	if (d.curl) {
 		curl_easy_cleanup(d.curl);

@@ -2,19 +2,29 @@
  * daemon.h — `deconf-adapter run`: the adapter as a service.
  *
  * One thread, one loop, until SIGTERM/SIGINT:
- *   - notices are read from the agency's topic as they arrive (notices.h),
- *     each appended as a JSON line to run.outbox_file and, when
- *     run.webhook_url is set, queued in the ledger for the webhook in the
- *     same transaction that stores the notice;
+ *   - notices and receipts are read from the agency's topics as they
+ *     arrive (one inbox reader, inbox.h), each appended as a JSON line to
+ *     run.outbox_file — {"record": "notice", ...} (notices.h) or
+ *     {"record": "receipt", ...} (receipts.h) — and, when run.webhook_url
+ *     is set, queued in the ledger for the webhook in the same transaction
+ *     that stores it;
  *   - every run.poll_interval, the spool directory is scanned: each new
  *     input file (.csv, .jsonl, .ndjson, .json; not hidden; unchanged for
- *     run.settle) is submitted once, then moved to spool/done/ (or
- *     spool/failed/ when its input was refused or unreadable) next to a
- *     NAME.result JSON file saying what happened;
+ *     run.settle) is submitted once and, unless no_wait, its receipts are
+ *     waited for (submit.confirm_timeout); then it is moved to spool/done/
+ *     (or spool/failed/ when its input was refused or unreadable) next to a
+ *     NAME.result JSON file saying what happened: its status
+ *     ("confirmed", "refused_by_federation", "unconfirmed", "queued",
+ *     "refused", "failed"), counts, and the receipts of its submissions
+ *     ("receipts": each as in the outbox file; "unconfirmed_submissions":
+ *     the ids without one);
  *   - queued webhook deliveries are POSTed (libcurl); a failure backs off
- *     exponentially up to run.webhook_backoff_max and keeps the notice
- *     queued, so a webhook that is down loses nothing;
- *   - submissions left unconfirmed (Kafka down) are sent again.
+ *     exponentially up to run.webhook_backoff_max and keeps the notice or
+ *     receipt queued, so a webhook that is down loses nothing;
+ *   - every 30 s, submissions left undelivered (Kafka down) are sent again,
+ *     and refused entries whose reason has gone (receipts.h) are sent again.
+ * Records of the notices or receipts topic deleted before they were read
+ * stop the daemon with exit status 1 (inbox.h), unless accept_loss.
  * Writers should create spool files under a hidden name (".x.csv") and
  * rename them into place.
  */
@@ -30,5 +40,14 @@
  */
 int adp_daemon_run(struct adp_agency *a, volatile int *stop, volatile int *reopen,
 		   char *errstr, size_t errstr_size);
+
+struct adp_daemon_opts {
+	int no_wait;     /* do not wait for each spool file's receipts */
+	int accept_loss; /* records lost unread: record the loss and go on */
+};
+
+/* The same with options (adp_daemon_run: all 0). */
+int adp_daemon_run_opts(struct adp_agency *a, volatile int *stop, volatile int *reopen,
+			const struct adp_daemon_opts *opts, char *errstr, size_t errstr_size);
 
 #endif

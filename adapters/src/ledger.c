@@ -12,14 +12,17 @@
 #define ENTRY_KEY_MAX (1 + ADP_LEDGER_CASE_MAX + TOKEN_LEN + 4)
 /* value: version u8, type u8, state u8, qualifier len u8, epoch u32,
  * valid_from i64, valid_to i64, published_at i64, submission id[16],
- * value len u32, case digest[8], qualifier bytes + NUL (when set), value
- * bytes */
-#define ENTRY_FIXED (4 + 4 + 8 + 8 + 8 + ADP_SUBMISSION_ID_LEN + 4 + 8)
-#define ENTRY_VERSION 2
+ * value len u32, case digest[8], then (version 3) reason u8 and
+ * decided_at i64; qualifier bytes + NUL (when set), value bytes.
+ * Version 2 (before receipts) is read as version 3 with reason and
+ * decided_at 0; every write is version 3. */
+#define ENTRY_FIXED_V2 (4 + 4 + 8 + 8 + 8 + ADP_SUBMISSION_ID_LEN + 4 + 8)
+#define ENTRY_FIXED (ENTRY_FIXED_V2 + 1 + 8)
+#define ENTRY_VERSION 3
 
 struct adp_ledger {
 	MDB_env *env;
-	MDB_dbi entries, cases, caseinfo, outbox, notices, webhook, meta;
+	MDB_dbi entries, cases, caseinfo, outbox, subs, notices, webhook, meta;
 };
 
 struct adp_ledger_txn {
@@ -52,7 +55,7 @@ int adp_ledger_open(struct adp_ledger **out, const char *dir, size_t map_size,
 				      strerror(errno));
 	if (!(l = calloc(1, sizeof(*l))))
 		return DECONF_E_NOMEM;
-	if ((rc = mdb_env_create(&l->env)) || (rc = mdb_env_set_maxdbs(l->env, 8)) ||
+	if ((rc = mdb_env_create(&l->env)) || (rc = mdb_env_set_maxdbs(l->env, 16)) ||
 	    (rc = mdb_env_set_mapsize(l->env, map_size)) ||
 	    (rc = mdb_env_open(l->env, dir, MDB_NOTLS, 0600))) {
 		deconf_err_set(errstr, errstr_size, map_err(rc), "ledger %s: %s", dir,
@@ -67,6 +70,7 @@ int adp_ledger_open(struct adp_ledger **out, const char *dir, size_t map_size,
 	    (rc = mdb_dbi_open(txn, "cases", MDB_CREATE, &l->cases)) ||
 	    (rc = mdb_dbi_open(txn, "caseinfo", MDB_CREATE, &l->caseinfo)) ||
 	    (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &l->outbox)) ||
+	    (rc = mdb_dbi_open(txn, "submissions", MDB_CREATE, &l->subs)) ||
 	    (rc = mdb_dbi_open(txn, "notices", MDB_CREATE, &l->notices)) ||
 	    (rc = mdb_dbi_open(txn, "webhook", MDB_CREATE, &l->webhook)) ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->meta)))
@@ -188,11 +192,17 @@ static int decode_entry(const MDB_val *k, const MDB_val *v, struct adp_entry *e,
 			char case_ref[ADP_LEDGER_CASE_MAX + 1])
 {
 	const uint8_t *kp = k->mv_data, *p = v->mv_data;
-	size_t n, qlen, vlen;
+	size_t n, qlen, vlen, fixed;
 
 	if (k->mv_size < 1 + TOKEN_LEN + 4 || (n = kp[0]) > ADP_LEDGER_CASE_MAX ||
-	    n + 1 + TOKEN_LEN + 4 != k->mv_size || v->mv_size < ENTRY_FIXED ||
-	    p[0] != ENTRY_VERSION)
+	    n + 1 + TOKEN_LEN + 4 != k->mv_size || v->mv_size < 1)
+		return DECONF_E_MALFORMED;
+	switch (p[0]) {
+	case 2: fixed = ENTRY_FIXED_V2; break;
+	case ENTRY_VERSION: fixed = ENTRY_FIXED; break;
+	default: return DECONF_E_MALFORMED;
+	}
+	if (v->mv_size < fixed)
 		return DECONF_E_MALFORMED;
 	if (case_ref) {
 		memcpy(case_ref, kp + 1, n);
@@ -211,11 +221,15 @@ static int decode_entry(const MDB_val *k, const MDB_val *v, struct adp_entry *e,
 	memcpy(e->submission_id, p + 32, ADP_SUBMISSION_ID_LEN);
 	vlen = get_u32(p + 32 + ADP_SUBMISSION_ID_LEN);
 	memcpy(e->case_digest, p + 36 + ADP_SUBMISSION_ID_LEN, 8);
-	if (ENTRY_FIXED + (qlen ? qlen + 1 : 0) + vlen != v->mv_size ||
-	    (qlen && p[ENTRY_FIXED + qlen] != '\0'))
+	if (fixed == ENTRY_FIXED) {
+		e->reason = p[ENTRY_FIXED_V2];
+		e->decided_at = get_i64(p + ENTRY_FIXED_V2 + 1);
+	}
+	if (fixed + (qlen ? qlen + 1 : 0) + vlen != v->mv_size ||
+	    (qlen && p[fixed + qlen] != '\0'))
 		return DECONF_E_MALFORMED;
-	e->qualifier = qlen ? (const char *)p + ENTRY_FIXED : NULL;
-	e->value = (const char *)p + ENTRY_FIXED + (qlen ? qlen + 1 : 0);
+	e->qualifier = qlen ? (const char *)p + fixed : NULL;
+	e->value = (const char *)p + fixed + (qlen ? qlen + 1 : 0);
 	e->value_len = vlen;
 	return DECONF_OK;
 }
@@ -266,6 +280,8 @@ int adp_ledger_put(struct adp_ledger_txn *t, const char *case_ref,
 	memcpy(p + 32, e->submission_id, ADP_SUBMISSION_ID_LEN);
 	put_u32(p + 32 + ADP_SUBMISSION_ID_LEN, (uint32_t)e->value_len);
 	memcpy(p + 36 + ADP_SUBMISSION_ID_LEN, e->case_digest, 8);
+	p[ENTRY_FIXED_V2] = e->reason;
+	put_i64(p + ENTRY_FIXED_V2 + 1, e->decided_at);
 	if (qlen) {
 		memcpy(p + ENTRY_FIXED, e->qualifier, qlen);
 		p[ENTRY_FIXED + qlen] = '\0'; /* read back as a C string */
@@ -518,6 +534,130 @@ size_t adp_ledger_outbox_count(struct adp_ledger_txn *t)
 	MDB_stat st;
 
 	return mdb_stat(t->txn, t->l->outbox, &st) ? 0 : st.ms_entries;
+}
+
+/* ------------------------------------------------------------ submissions */
+
+/* value: version u8 (1), status u8, reason u8, detail len u8, op_index
+ * i32, partition i32, offset i64, sent_at i64, decided_at i64, detail
+ * bytes, envelope bytes (the rest) */
+#define SUB_FIXED (4 + 4 + 4 + 8 + 8 + 8)
+#define SUB_VERSION 1
+
+static int decode_sub(const MDB_val *v, struct adp_sub *s)
+{
+	const uint8_t *p = v->mv_data;
+	size_t dlen;
+
+	if (v->mv_size < SUB_FIXED || p[0] != SUB_VERSION ||
+	    v->mv_size < SUB_FIXED + (dlen = p[3]))
+		return DECONF_E_MALFORMED;
+	memset(s, 0, sizeof(*s));
+	s->status = p[1];
+	s->reason = p[2];
+	s->op_index = (int32_t)get_u32(p + 4);
+	s->partition = (int32_t)get_u32(p + 8);
+	s->offset = get_i64(p + 12);
+	s->sent_at = get_i64(p + 20);
+	s->decided_at = get_i64(p + 28);
+	s->detail = (const char *)p + SUB_FIXED;
+	s->detail_len = dlen;
+	s->envelope = p + SUB_FIXED + dlen;
+	s->envelope_len = v->mv_size - SUB_FIXED - dlen;
+	return DECONF_OK;
+}
+
+int adp_ledger_sub_get(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+		       struct adp_sub *s)
+{
+	MDB_val k = { .mv_size = ADP_SUBMISSION_ID_LEN, .mv_data = (void *)id }, v;
+	int rc;
+
+	if ((rc = mdb_get(t->txn, t->l->subs, &k, &v)))
+		return map_err(rc);
+	return decode_sub(&v, s);
+}
+
+int adp_ledger_sub_put(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+		       const struct adp_sub *s)
+{
+	MDB_val k = { .mv_size = ADP_SUBMISSION_ID_LEN, .mv_data = (void *)id }, v;
+	size_t dlen = s->detail_len > ADP_SUB_DETAIL_MAX ? ADP_SUB_DETAIL_MAX : s->detail_len;
+	uint8_t *p;
+	int rc;
+
+	if (s->envelope_len > SIZE_MAX - SUB_FIXED - dlen)
+		return DECONF_E_INVAL;
+	/* built whole first: s's pointers may point into this transaction's
+	 * pages (get, change, put) */
+	v.mv_size = SUB_FIXED + dlen + s->envelope_len;
+	if (!(p = malloc(v.mv_size)))
+		return DECONF_E_NOMEM;
+	p[0] = SUB_VERSION;
+	p[1] = s->status;
+	p[2] = s->reason;
+	p[3] = (uint8_t)dlen;
+	put_u32(p + 4, (uint32_t)s->op_index);
+	put_u32(p + 8, (uint32_t)s->partition);
+	put_i64(p + 12, s->offset);
+	put_i64(p + 20, s->sent_at);
+	put_i64(p + 28, s->decided_at);
+	if (dlen)
+		memcpy(p + SUB_FIXED, s->detail, dlen);
+	if (s->envelope_len)
+		memcpy(p + SUB_FIXED + dlen, s->envelope, s->envelope_len);
+	v.mv_data = p;
+	rc = map_err(mdb_put(t->txn, t->l->subs, &k, &v, 0));
+	free(p);
+	return rc;
+}
+
+int adp_ledger_sub_del(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN])
+{
+	MDB_val k = { .mv_size = ADP_SUBMISSION_ID_LEN, .mv_data = (void *)id };
+	int rc = mdb_del(t->txn, t->l->subs, &k, NULL);
+
+	return rc == MDB_NOTFOUND ? DECONF_OK : map_err(rc);
+}
+
+struct sub_walk {
+	adp_sub_fn *fn;
+	void *opaque;
+	int status;
+	size_t n;
+};
+
+static int sub_cb(void *opaque, const MDB_val *k, const MDB_val *v)
+{
+	struct sub_walk *w = opaque;
+	struct adp_sub s;
+	int rc;
+
+	if (k->mv_size != ADP_SUBMISSION_ID_LEN)
+		return DECONF_E_MALFORMED;
+	if ((rc = decode_sub(v, &s)))
+		return rc;
+	if (w->status && s.status != w->status)
+		return 0;
+	w->n++;
+	return w->fn ? w->fn(w->opaque, k->mv_data, &s) : 0;
+}
+
+int adp_ledger_sub_foreach(struct adp_ledger_txn *t, adp_sub_fn *fn, void *opaque)
+{
+	struct sub_walk w = { fn, opaque, 0, 0 };
+
+	return walk(t, t->l->subs, sub_cb, &w);
+}
+
+size_t adp_ledger_sub_count(struct adp_ledger_txn *t, int status)
+{
+	struct sub_walk w = { NULL, NULL, status, 0 };
+	MDB_stat st;
+
+	if (!status)
+		return mdb_stat(t->txn, t->l->subs, &st) ? 0 : st.ms_entries;
+	return walk(t, t->l->subs, sub_cb, &w) ? 0 : w.n;
 }
 
 /* ---------------------------------------------------------------- notices */

@@ -19,11 +19,14 @@
  *   cases    key = case_ref; value = digest of the case-level fields last
  *            published (a changed POC, visibility, flags or expiry re-sends)
  *   outbox   key = submission_id[16]; value = the signed Envelope bytes
+ *   submissions key = submission_id[16]; value = struct adp_sub (delivered,
+ *            waiting for its receipt, or refused) with its envelope
  *   notices  key = notice_id; value = the Envelope bytes as received
  *   caseinfo key = case_ref; value = struct adp_case_info (for resubmit)
  *   webhook  key = notice_id; value = JSON body not yet acknowledged
- *   meta     key = a name; value = an int64 (e.g. notices topic offsets,
- *            stored with the notices they cover, in one transaction)
+ *   meta     key = a name; value = an int64 (e.g. notices and receipts
+ *            topic offsets, stored with the records they cover, in one
+ *            transaction; records lost below an offset, inbox.h)
  *
  * Every write goes through an explicit transaction (adp_ledger_txn); a
  * commit is durable (LMDB syncs on commit).
@@ -38,12 +41,21 @@
 #define ADP_SUBMISSION_ID_LEN 16
 
 enum adp_entry_state {
-	ADP_ENTRY_PENDING = 1,  /* in an outbox submission, not yet confirmed */
-	ADP_ENTRY_LIVE = 2,     /* delivered to Kafka */
-	ADP_ENTRY_REMOVING = 3, /* a REMOVE/CLOSE is in the outbox */
+	ADP_ENTRY_PENDING = 1,  /* an ADD/RENEW in the outbox, not yet delivered */
+	ADP_ENTRY_SENT = 2,     /* delivered to Kafka, no receipt yet (unconfirmed);
+				   "live" in ledgers from before receipts */
+	ADP_ENTRY_REMOVING = 3, /* a REMOVE/CLOSE of it is in the outbox or
+				   delivered, not yet confirmed */
 	ADP_ENTRY_QUERY = 4,    /* asked by a query, never registered: kept
 				   only to show answers next to the raw value */
+	ADP_ENTRY_CONFIRMED = 5, /* its submission's receipt said accepted */
+	ADP_ENTRY_REFUSED = 6,  /* its ADD/RENEW was refused (reason) */
+	ADP_ENTRY_REMOVE_REFUSED = 7, /* its REMOVE/CLOSE was refused: the
+					 federation may still hold it */
 };
+
+/* Whether a state is one of the above (a newer adapter's is not). */
+#define ADP_ENTRY_STATE_VALID(s) ((s) >= ADP_ENTRY_PENDING && (s) <= ADP_ENTRY_REMOVE_REFUSED)
 
 struct adp_entry {
 	uint8_t token[16];
@@ -55,6 +67,10 @@ struct adp_entry {
 	uint8_t submission_id[ADP_SUBMISSION_ID_LEN]; /* last op's submission */
 	uint8_t case_digest[8];   /* case-level fields (POC, visibility, flags,
 				     expiry) it was last published with */
+	uint8_t reason;           /* REFUSED, REMOVE_REFUSED: the RejectReason;
+				     0 otherwise */
+	int64_t decided_at;       /* ms: when its submission's receipt came;
+				     0 while none has */
 	/* Borrowed from the ledger on read: valid until the next write in the
 	 * same transaction, or its end;
 	 * the caller's on write. */
@@ -134,6 +150,51 @@ typedef int(adp_outbox_fn)(void *opaque, const uint8_t id[ADP_SUBMISSION_ID_LEN]
 int adp_ledger_outbox_foreach(struct adp_ledger_txn *t, adp_outbox_fn *fn, void *opaque);
 size_t adp_ledger_outbox_count(struct adp_ledger_txn *t);
 
+/*
+ * Submissions delivered to Kafka and not yet accepted by the broker: the
+ * ones waiting for a receipt (SENT), and the refused ones (REFUSED) for as
+ * long as an entry refers to them. An accepted submission's record is
+ * deleted (its entries say CONFIRMED), so a receipt for a submission id
+ * the ledger does not hold is a duplicate or not ours.
+ */
+enum adp_sub_status {
+	ADP_SUB_SENT = 1,    /* delivered, waiting for its receipt */
+	ADP_SUB_REFUSED = 2, /* the broker's receipt refused it */
+};
+
+#define ADP_SUB_DETAIL_MAX 255 /* bytes of a refusal's detail kept */
+
+struct adp_sub {
+	uint8_t status;        /* enum adp_sub_status */
+	uint8_t reason;        /* REFUSED: the RejectReason */
+	int32_t op_index;      /* REFUSED: the offending CaseOp, or -1 */
+	int32_t partition;     /* where Kafka stored the submit record (the */
+	int64_t offset;        /* broker's receipt names it), -1 unknown */
+	int64_t sent_at;       /* ms: delivered */
+	int64_t decided_at;    /* ms: refused (0 while SENT) */
+	/* Borrowed from the ledger on get (valid until the next write or the
+	 * transaction's end); the caller's on put. detail: not NUL-terminated,
+	 * at most ADP_SUB_DETAIL_MAX bytes (longer is cut on put). */
+	const char *detail;
+	size_t detail_len;
+	const uint8_t *envelope; /* the signed Submission as sent */
+	size_t envelope_len;
+};
+
+/* 0 and *s filled, DECONF_E_UNKNOWN when absent, DECONF_E_MALFORMED. */
+int adp_ledger_sub_get(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+		       struct adp_sub *s);
+int adp_ledger_sub_put(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+		       const struct adp_sub *s);
+/* 0 also when absent. */
+int adp_ledger_sub_del(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN]);
+/* Every record in id order; fn as for adp_ledger_foreach (no writes). */
+typedef int(adp_sub_fn)(void *opaque, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+			const struct adp_sub *s);
+int adp_ledger_sub_foreach(struct adp_ledger_txn *t, adp_sub_fn *fn, void *opaque);
+/* Records with this status (0: all). */
+size_t adp_ledger_sub_count(struct adp_ledger_txn *t, int status);
+
 /* Notices: 1 if notice_id was stored before, else 0. */
 int adp_ledger_notice_seen(struct adp_ledger_txn *t, const uint8_t *id, size_t len);
 int adp_ledger_notice_put(struct adp_ledger_txn *t, const uint8_t *id, size_t len,
@@ -142,9 +203,11 @@ typedef int(adp_notice_fn)(void *opaque, const uint8_t *envelope, size_t len);
 int adp_ledger_notice_foreach(struct adp_ledger_txn *t, adp_notice_fn *fn, void *opaque);
 
 /*
- * Webhook deliveries not yet acknowledged, keyed by notice id; the value is
- * the JSON body. Put in the same transaction as the notice, so a notice is
- * never dropped when the webhook is down or the adapter dies.
+ * Webhook deliveries not yet acknowledged, keyed by notice id (or, for a
+ * receipt, a key receipts.c makes: never 16 bytes long, so never a notice
+ * id); the value is the JSON body. Put in the same transaction as the
+ * notice or receipt, so nothing is dropped when the webhook is down or the
+ * adapter dies.
  */
 int adp_ledger_hook_put(struct adp_ledger_txn *t, const uint8_t *id, size_t len,
 			const char *body, size_t body_len);

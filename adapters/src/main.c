@@ -19,16 +19,20 @@
 #include "normalize.h"
 #include "notices.h"
 #include "progress.h"
+#include "receipts.h"
+#include "status.h"
 #include "submit.h"
 
 extern char **environ;
 
-#define EXIT_REFUSED 1 /* something was refused or not delivered */
+#define EXIT_REFUSED 1 /* something was refused, not delivered or not confirmed */
 #define EXIT_USAGE 2   /* bad command line or configuration */
 #define MAX_SETS 64
 
+#define USAGE_LINE "usage: deconf-adapter [-c agency.conf] [--set key=value]... COMMAND [ARGS]\n"
+
 static const char usage[] =
-	"usage: deconf-adapter [-c agency.conf] [--set key=value]... COMMAND [ARGS]\n"
+	USAGE_LINE
 	"\n"
 	"The agency side of deconf: turns case indicators into keyed tokens, publishes\n"
 	"them signed to the federation, and maps conflict notices back to your cases.\n"
@@ -36,7 +40,8 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  submit FILE|-          publish the cases of a CSV or JSON Lines file; only\n"
-	"                         what changed since the last run is sent\n"
+	"                         what changed since the last run is sent; then wait\n"
+	"                         for the federation's receipts (submit.confirm_timeout)\n"
 	"  check FILE|-           validate and normalize without publishing (dry run)\n"
 	"  withdraw CASE [TYPE VALUE [QUALIFIER]]\n"
 	"                         remove one indicator, or all of a case's indicators\n"
@@ -45,21 +50,34 @@ static const char usage[] =
 	"  notices [--follow] [--json]\n"
 	"                         conflict notices received, next to your own case and\n"
 	"                         raw value; --follow waits for new ones\n"
+	"  status [--json] [CASE...]\n"
+	"                         per case, what the federation holds: confirmed,\n"
+	"                         pending (sent, no receipt yet), refused and why;\n"
+	"                         from the ledger alone (no Kafka)\n"
 	"  resubmit               publish every held entry again under the current key\n"
-	"                         epoch (after a key rotation)\n"
+	"                         epoch (after a key rotation), and every entry that has\n"
+	"                         no receipt\n"
 	"  run                    the daemon: submit files dropped in run.spool_dir, write\n"
-	"                         notices to run.outbox_file and POST them to\n"
+	"                         notices and receipts to run.outbox_file and POST them to\n"
 	"                         run.webhook_url; SIGTERM stops, SIGHUP reopens the log\n"
 	"  hash TYPE VALUE        print the canonical form and token (no Kafka needed)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE      agency configuration (INI); see --help-config\n"
 	"      --set KEY=VALUE    override one configuration key (repeatable)\n"
-	"      --format csv|jsonl input format (default: by file extension)\n"
-	"      --skip-invalid     publish the valid rows of a case that has bad rows\n"
+	"      --format csv|jsonl submit/check/query: input format (default: by extension)\n"
+	"      --skip-invalid     submit/check/query: publish the valid rows of a case\n"
+	"                         that has bad rows\n"
 	"      --no-progress      no progress bar even on a terminal\n"
+	"      --no-wait          publishing commands, run: do not wait for receipts;\n"
+	"                         what was sent stays pending (status shows it)\n"
+	"      --retry-refused    publishing commands: send refused entries again whatever\n"
+	"                         the reason (after fixing the agency's setup)\n"
+	"      --accept-loss      publishing commands, notices, run: when records of the\n"
+	"                         notices or receipts topic were deleted unread, record\n"
+	"                         the loss in the ledger and go on (otherwise: exit 1)\n"
 	"      --follow           notices: keep waiting for new notices (Ctrl-C stops)\n"
-	"      --json             notices: one JSON object per line\n"
+	"      --json             notices, status: one JSON object per line\n"
 	"      --offline          notices: show stored notices without asking Kafka\n"
 	"      --key-file FILE    hash: the federation key file (else from -c)\n"
 	"      --epoch N          hash: key epoch (default: the current one)\n"
@@ -68,8 +86,32 @@ static const char usage[] =
 	"  -h, --help             this help\n"
 	"      --help-config      every configuration key, its type, default and meaning\n"
 	"\n"
-	"Exit status: 0 all done; 1 input refused or Kafka did not confirm delivery;\n"
-	"2 bad command line or configuration.\n";
+	"Exit status: 0 all done (for publishing commands: every submission sent was\n"
+	"accepted by the federation, or --no-wait); 1 input refused, Kafka did not\n"
+	"confirm delivery, the federation refused something (now or earlier, still\n"
+	"refused), a receipt did not come in time, or records were lost; 2 bad command\n"
+	"line or configuration.\n";
+
+/* Options that only some commands take (the rest are global). */
+enum {
+	F_FORMAT = 1 << 0,
+	F_SKIP = 1 << 1,
+	F_KEYFILE = 1 << 2,
+	F_EPOCH = 1 << 3,
+	F_QUAL = 1 << 4,
+	F_REGION = 1 << 5,
+	F_FOLLOW = 1 << 6,
+	F_JSON = 1 << 7,
+	F_OFFLINE = 1 << 8,
+	F_NOWAIT = 1 << 9,
+	F_LOSS = 1 << 10,
+	F_RETRY = 1 << 11,
+};
+
+static const char *const flag_names[] = { "--format",  "--skip-invalid", "--key-file",
+					  "--epoch",   "--qualifier",    "--region",
+					  "--follow",  "--json",         "--offline",
+					  "--no-wait", "--accept-loss",  "--retry-refused" };
 
 struct args {
 	const char *config;
@@ -77,8 +119,10 @@ struct args {
 	size_t n_sets;
 	enum adp_format format;
 	int skip_invalid, no_progress, follow, json, offline;
+	int no_wait, accept_loss, retry_refused;
 	const char *key_file, *qualifier, *region;
 	long epoch;
+	unsigned given; /* F_* of the options given */
 };
 
 static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -91,8 +135,20 @@ static int die_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(deconf-adapter --help for usage)\n");
+	fprintf(stderr, "\n" USAGE_LINE "(deconf-adapter --help for more)\n");
 	return EXIT_USAGE;
+}
+
+/* Refuse the options cmd does not take (a flag that would be ignored is
+ * a mistake the user should hear about). */
+static int check_flags(const struct args *ar, const char *cmd, unsigned allowed)
+{
+	unsigned extra = ar->given & ~allowed;
+
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
+		if (extra & (1u << i))
+			return die_usage("%s does not apply to %s", flag_names[i], cmd);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- hash */
@@ -185,11 +241,39 @@ static void print_summary(const char *what, const struct adp_submit_stats *st, i
 		(unsigned long long)st->invalid, (unsigned long long)st->cases_withheld,
 		(unsigned long long)st->unchanged, (unsigned long long)st->ops,
 		dry ? "would be sent (dry run)\n" : "sent");
-	if (!dry)
-		fprintf(stderr, " in %llu submission(s), %llu byte(s); %llu delivered%s\n",
-			(unsigned long long)st->submissions, (unsigned long long)st->bytes,
-			(unsigned long long)st->delivered,
-			st->resent ? " (including earlier unconfirmed ones)" : "");
+	if (dry)
+		return;
+	fprintf(stderr, " in %llu submission(s), %llu byte(s); %llu delivered%s",
+		(unsigned long long)st->submissions, (unsigned long long)st->bytes,
+		(unsigned long long)st->delivered,
+		st->resent ? " (including earlier unconfirmed ones)" : "");
+	if (st->refused_resent)
+		fprintf(stderr, "; %llu refused entr%s sent again",
+			(unsigned long long)st->refused_resent,
+			st->refused_resent == 1 ? "y" : "ies");
+	if (st->waited)
+		fprintf(stderr, "; receipts: %llu accepted, %llu refused, %llu unconfirmed\n",
+			(unsigned long long)st->accepted, (unsigned long long)st->refused,
+			(unsigned long long)st->unconfirmed);
+	else if (st->awaited)
+		fprintf(stderr, "; not waiting for receipts: %llu submission(s) pending\n",
+			(unsigned long long)st->awaited);
+	else
+		fputc('\n', stderr);
+	if (st->receipts_refused)
+		fprintf(stderr, "%s: %llu receipt record(s) refused (not signed by the broker, "
+				"or not for this agency): see the log\n",
+			shown, (unsigned long long)st->receipts_refused);
+	if (st->waited && st->awaited && adp_submit_clean(st))
+		fprintf(stderr, "%s: done: the federation accepted everything sent\n", shown);
+}
+
+/* The exit status of a publishing command. */
+static int publish_status(int ret, const struct adp_submit_stats *st, int dry)
+{
+	if (ret || dry)
+		return ret;
+	return adp_submit_clean(st) ? 0 : EXIT_REFUSED;
 }
 
 static int open_agency(struct args *ar, struct adp_agency *a)
@@ -224,7 +308,9 @@ static int cmd_file(struct args *ar, int argc, char **argv, int dry, int query)
 	struct adp_input *in = NULL;
 	struct adp_submit_stats st = { 0 };
 	struct adp_submit_opts o = { .skip_invalid = ar->skip_invalid, .dry_run = dry,
-				     .source = argc ? argv[0] : "-" };
+				     .source = argc ? argv[0] : "-", .no_wait = ar->no_wait,
+				     .accept_loss = ar->accept_loss,
+				     .retry_refused = ar->retry_refused };
 	struct adp_progress pr;
 	char errstr[1024] = "";
 	int rc, ret;
@@ -250,7 +336,7 @@ static int cmd_file(struct args *ar, int argc, char **argv, int dry, int query)
 	}
 	rc = adp_submit_input(&a, in, &o, &st, errstr, sizeof(errstr));
 	print_summary(argv[0], &st, dry);
-	ret = finish(rc, errstr);
+	ret = publish_status(finish(rc, errstr), &st, dry);
 out:
 	adp_input_free(in);
 	adp_agency_close(&a);
@@ -264,7 +350,10 @@ static int cmd_case(struct args *ar, int argc, char **argv, int close)
 	struct adp_indicator ind = { 0 };
 	struct adp_case c = { 0 };
 	struct adp_submit_stats st = { 0 };
-	struct adp_submit_opts o = { .source = "command line" };
+	struct adp_submit_opts o = { .source = "command line", .no_wait = ar->no_wait,
+				     .accept_loss = ar->accept_loss,
+				     .retry_refused = ar->retry_refused,
+				     .progress = !ar->no_progress && isatty(2) };
 	char errstr[1024] = "";
 	int rc, ret;
 
@@ -295,7 +384,7 @@ static int cmd_case(struct args *ar, int argc, char **argv, int close)
 			deconf_text_for_terminal(ref, sizeof(ref), argv[0], strlen(argv[0])));
 	}
 	print_summary(close ? "close" : "withdraw", &st, 0);
-	ret = finish(rc, errstr);
+	ret = publish_status(finish(rc, errstr), &st, 0);
 	adp_agency_close(&a);
 	return ret;
 }
@@ -305,7 +394,9 @@ static int cmd_resubmit(struct args *ar, int argc, char **argv)
 {
 	struct adp_agency a;
 	struct adp_submit_stats st = { 0 };
-	struct adp_submit_opts o = { .source = "ledger", .progress = !ar->no_progress && isatty(2) };
+	struct adp_submit_opts o = { .source = "ledger", .progress = !ar->no_progress && isatty(2),
+				     .no_wait = ar->no_wait, .accept_loss = ar->accept_loss,
+				     .retry_refused = ar->retry_refused };
 	char errstr[1024] = "";
 	int rc, ret;
 
@@ -315,7 +406,7 @@ static int cmd_resubmit(struct args *ar, int argc, char **argv)
 		return ret;
 	rc = adp_resubmit(&a, &o, &st, errstr, sizeof(errstr));
 	print_summary("resubmit", &st, 0);
-	ret = finish(rc, errstr);
+	ret = publish_status(finish(rc, errstr), &st, 0);
 	adp_agency_close(&a);
 	return ret;
 }
@@ -347,7 +438,7 @@ static void show_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const
 static int cmd_notices(struct args *ar, int argc, char **argv)
 {
 	struct adp_agency a;
-	struct adp_notice_stats st = { 0 };
+	struct adp_inbox_stats st = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	char errstr[1024] = "";
 	int rc = 0, ret;
@@ -358,7 +449,7 @@ static int cmd_notices(struct args *ar, int argc, char **argv)
 		return ret;
 	/* First what arrived since the last run, stored; then everything. */
 	if (!ar->offline) {
-		struct adp_notices_opts no = { 0 };
+		struct adp_notices_opts no = { .accept_loss = ar->accept_loss };
 		rc = adp_notices_fetch(&a, &no, &st, errstr, sizeof(errstr));
 	}
 	if (!rc)
@@ -366,19 +457,25 @@ static int cmd_notices(struct args *ar, int argc, char **argv)
 	if (!rc && ar->follow && !ar->offline) {
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		struct adp_notice_stats more = { 0 };
+		struct adp_inbox_stats more = { 0 };
 		struct adp_notices_opts no = { .follow = 1, .stop = &stop_flag,
-					       .cb = show_notice, .opaque = ar };
+					       .cb = show_notice, .opaque = ar,
+					       .accept_loss = ar->accept_loss };
 		rc = adp_notices_fetch(&a, &no, &more, errstr, sizeof(errstr));
 		st.received += more.received;
 		st.duplicates += more.duplicates;
 		st.refused += more.refused;
+		st.lost += more.lost;
 	}
 	if (!ar->json || st.refused)
 		fprintf(stderr, "notices: %llu new, %llu duplicate(s) dropped, %llu refused "
 				"(unsigned or badly signed)\n",
 			(unsigned long long)st.received, (unsigned long long)st.duplicates,
 			(unsigned long long)st.refused);
+	if (st.lost)
+		fprintf(stderr, "notices: %llu record(s) were deleted before they were read: "
+				"lost (accepted, recorded in the ledger)\n",
+			(unsigned long long)st.lost);
 	ret = finish(rc, errstr);
 	if (!ret && st.refused)
 		ret = EXIT_REFUSED;
@@ -408,7 +505,48 @@ static int cmd_run(struct args *ar, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &hup, NULL);
-	rc = adp_daemon_run(&a, &stop_flag, &reopen_flag, errstr, sizeof(errstr));
+	{
+		struct adp_daemon_opts opts = { .no_wait = ar->no_wait,
+						.accept_loss = ar->accept_loss };
+		rc = adp_daemon_run_opts(&a, &stop_flag, &reopen_flag, &opts, errstr,
+					 sizeof(errstr));
+	}
+	ret = finish(rc, errstr);
+	adp_agency_close(&a);
+	return ret;
+}
+
+/* -------------------------------------------------------------- status */
+
+static void show_status(void *opaque, const struct adp_case_status *cs)
+{
+	const struct args *ar = opaque;
+
+	if (ar->json)
+		adp_status_print_json(stdout, cs);
+	else
+		adp_status_print(stdout, cs);
+}
+
+/* status [CASE...]: from the ledger alone, never Kafka. */
+static int cmd_status(struct args *ar, int argc, char **argv)
+{
+	struct adp_agency a;
+	struct adp_status_totals tot;
+	char errstr[1024] = "";
+	int rc, ret;
+
+	if ((ret = open_agency(ar, &a)))
+		return ret;
+	rc = adp_status_walk(&a, (const char *const *)argv, (size_t)argc, show_status, ar, &tot,
+			     errstr, sizeof(errstr));
+	if (!rc) {
+		if (ar->json)
+			adp_status_print_totals_json(stdout, &tot);
+		else
+			adp_status_print_totals(stdout, &tot);
+	}
+	fflush(stdout);
 	ret = finish(rc, errstr);
 	adp_agency_close(&a);
 	return ret;
@@ -419,7 +557,8 @@ static int cmd_run(struct args *ar, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	enum { OPT_SET = 256, OPT_FORMAT, OPT_SKIP, OPT_NOPROG, OPT_KEYFILE, OPT_EPOCH,
-	       OPT_QUAL, OPT_REGION, OPT_HELPCONF, OPT_FOLLOW, OPT_JSON, OPT_OFFLINE };
+	       OPT_QUAL, OPT_REGION, OPT_HELPCONF, OPT_FOLLOW, OPT_JSON, OPT_OFFLINE,
+	       OPT_NOWAIT, OPT_LOSS, OPT_RETRY };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, OPT_SET },
@@ -435,6 +574,9 @@ int main(int argc, char **argv)
 		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
+		{ "no-wait", no_argument, NULL, OPT_NOWAIT },
+		{ "accept-loss", no_argument, NULL, OPT_LOSS },
+		{ "retry-refused", no_argument, NULL, OPT_RETRY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "help-config", no_argument, NULL, OPT_HELPCONF },
 		{ NULL, 0, NULL, 0 },
@@ -446,7 +588,8 @@ int main(int argc, char **argv)
 	deconf_log_set_program("deconf-adapter");
 	/* GNU getopt permutes: options may follow the command and its
 	 * arguments; "--" ends them (for a value that starts with '-'). */
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	opterr = 0; /* our own messages, with the usage line */
+	while ((ch = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': ar.config = optarg; break;
 		case OPT_SET:
@@ -457,11 +600,16 @@ int main(int argc, char **argv)
 		case OPT_FORMAT:
 			if (adp_format_parse(optarg, &ar.format))
 				return die_usage("--format: '%s' is not csv or jsonl", optarg);
+			ar.given |= F_FORMAT;
 			break;
-		case OPT_SKIP: ar.skip_invalid = 1; break;
+		case OPT_SKIP: ar.skip_invalid = 1; ar.given |= F_SKIP; break;
 		case OPT_NOPROG: ar.no_progress = 1; break;
-		case OPT_KEYFILE: ar.key_file = optarg; break;
+		case OPT_KEYFILE: ar.key_file = optarg; ar.given |= F_KEYFILE; break;
+		case OPT_NOWAIT: ar.no_wait = 1; ar.given |= F_NOWAIT; break;
+		case OPT_LOSS: ar.accept_loss = 1; ar.given |= F_LOSS; break;
+		case OPT_RETRY: ar.retry_refused = 1; ar.given |= F_RETRY; break;
 		case OPT_EPOCH: {
+			ar.given |= F_EPOCH;
 			char *end;
 			errno = 0;
 			ar.epoch = strtol(optarg, &end, 10);
@@ -469,16 +617,21 @@ int main(int argc, char **argv)
 				return die_usage("--epoch: '%s' is not an epoch number", optarg);
 			break;
 		}
-		case OPT_QUAL: ar.qualifier = optarg; break;
-		case OPT_FOLLOW: ar.follow = 1; break;
-		case OPT_JSON: ar.json = 1; break;
-		case OPT_OFFLINE: ar.offline = 1; break;
-		case OPT_REGION: ar.region = optarg; break;
+		case OPT_QUAL: ar.qualifier = optarg; ar.given |= F_QUAL; break;
+		case OPT_FOLLOW: ar.follow = 1; ar.given |= F_FOLLOW; break;
+		case OPT_JSON: ar.json = 1; ar.given |= F_JSON; break;
+		case OPT_OFFLINE: ar.offline = 1; ar.given |= F_OFFLINE; break;
+		case OPT_REGION: ar.region = optarg; ar.given |= F_REGION; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case OPT_HELPCONF:
 			deconf_conf_print_help(adp_conf_table, adp_conf_table_n, stdout);
 			return 0;
-		default: return die_usage("%s", "bad option");
+		case ':':
+			return die_usage("%s needs a value", argv[optind - 1]);
+		default:
+			if (optopt && optopt < 256)
+				return die_usage("unknown option '-%c'", optopt);
+			return die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
@@ -486,6 +639,33 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind + 1;
 	argv += optind + 1;
+	{
+		static const struct {
+			const char *name;
+			unsigned flags;
+		} cmds[] = {
+			{ "hash", F_KEYFILE | F_EPOCH | F_QUAL | F_REGION },
+			{ "submit", F_FORMAT | F_SKIP | F_NOWAIT | F_LOSS | F_RETRY },
+			{ "check", F_FORMAT | F_SKIP },
+			{ "query", F_FORMAT | F_SKIP | F_NOWAIT | F_LOSS | F_RETRY },
+			{ "withdraw", F_QUAL | F_NOWAIT | F_LOSS | F_RETRY },
+			{ "close", F_NOWAIT | F_LOSS | F_RETRY },
+			{ "notices", F_FOLLOW | F_JSON | F_OFFLINE | F_LOSS },
+			{ "status", F_JSON },
+			{ "resubmit", F_NOWAIT | F_LOSS | F_RETRY },
+			{ "run", F_NOWAIT | F_LOSS },
+		};
+		int known = 0, rc;
+
+		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			if (!strcmp(cmd, cmds[i].name)) {
+				known = 1;
+				if ((rc = check_flags(&ar, cmd, cmds[i].flags)))
+					return rc;
+			}
+		if (!known)
+			return die_usage("unknown command '%s'", cmd);
+	}
 	if (!strcmp(cmd, "hash"))
 		return cmd_hash(&ar, argc, argv);
 	if (!strcmp(cmd, "submit"))
@@ -500,6 +680,8 @@ int main(int argc, char **argv)
 		return cmd_case(&ar, argc, argv, 1);
 	if (!strcmp(cmd, "notices"))
 		return cmd_notices(&ar, argc, argv);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(&ar, argc, argv);
 	if (!strcmp(cmd, "resubmit"))
 		return cmd_resubmit(&ar, argc, argv);
 	if (!strcmp(cmd, "run"))

@@ -179,13 +179,18 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
  * and json_object_set_new() then drops the field without a word: repair
  * first. NULL only when out of memory.
  */
-static json_t *jtext(const void *s, size_t len)
+json_t *adp_json_text(const void *s, size_t len)
 {
 	char *u = deconf_text_utf8_dup(s, len);
 	json_t *j = u ? json_string(u) : NULL;
 
 	free(u);
 	return j;
+}
+
+static json_t *jtext(const void *s, size_t len)
+{
+	return adp_json_text(s, len);
 }
 
 static json_t *jstr(const char *s)
@@ -250,6 +255,7 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 	if (!o)
 		return NULL;
 	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > 64 ? 64 : n->notice_id.len);
+	set(o, "record", json_string("notice"), &bad);
 	set(o, "notice_id", json_string(hex), &bad);
 	set(o, "kind", json_string(kind_name(n->kind)), &bad);
 	set(o, "case_ref", jbytes(n->case_ref), &bad);
@@ -288,10 +294,17 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 		set(cp, "first_seen", json_integer(c->first_seen), &bad);
 		set(o, "counterpart", cp, &bad);
 	}
+	s = bad ? NULL : adp_json_dumps(o);
+	json_decref(o);
+	return s;
+}
+
+char *adp_json_dumps(const json_t *o)
+{
 	/* ASCII only: a line shown on a terminal (notices --json) carries no
 	 * raw C1 or bidi control either; they are \u escapes. */
-	s = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(o);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+
 	return s ? escape_del(s) : NULL;
 }
 
@@ -329,222 +342,72 @@ static const char *lookup_value(struct adp_ledger_txn *t, const Deconf__V1__Conf
 	return e.value;
 }
 
-/* Verify, deduplicate and store one record; advance the partition offset. */
-static int take(struct adp_agency *a, const rd_kafka_message_t *m,
-		const struct adp_notices_opts *o, struct adp_notice_stats *st)
+/* The verified notice's recipient (inbox.h). */
+static ProtobufCBinaryData addressee(const ProtobufCMessage *m)
 {
-	Deconf__V1__ConflictNotice *n = NULL;
-	struct adp_ledger_txn *t = NULL;
-	char errstr[256], meta[64];
-	int rc, fresh = 0;
+	return ((const Deconf__V1__ConflictNotice *)m)->agency_id;
+}
 
-	rc = deconf_envelope_open(m->payload, m->len, NOTICE_MAX,
-				  DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE,
-				  a->broker_key, &deconf__v1__conflict_notice__descriptor,
-				  (ProtobufCMessage **)&n, errstr, sizeof(errstr));
-	if (!rc && (n->agency_id.len != strlen(a->id) ||
-		    memcmp(n->agency_id.data, a->id, n->agency_id.len))) {
-		rc = DECONF_E_INVAL;
-		snprintf(errstr, sizeof(errstr), "addressed to another agency");
+/* Store one verified notice (inbox.h's take): drop a notice id held
+ * already; queue it for the webhook; show it. */
+static int take(void *opaque, struct adp_ledger_txn *t, const ProtobufCMessage *msg,
+		const rd_kafka_message_t *m, int *fresh)
+{
+	const struct adp_notices_ctx *ctx = opaque;
+	const Deconf__V1__ConflictNotice *n = (const Deconf__V1__ConflictNotice *)msg;
+	const char *v;
+	size_t vlen = 0;
+	int rc;
+
+	*fresh = 0;
+	if (adp_ledger_notice_seen(t, n->notice_id.data, n->notice_id.len))
+		return DECONF_OK;
+	if ((rc = adp_ledger_notice_put(t, n->notice_id.data, n->notice_id.len, m->payload,
+					m->len)))
+		return rc;
+	v = lookup_value(t, n, &vlen);
+	if (ctx->queue_webhook) {
+		char *body = adp_notice_json(n, v, vlen);
+		if (!body)
+			return DECONF_E_NOMEM;
+		rc = adp_ledger_hook_put(t, n->notice_id.data, n->notice_id.len, body,
+					 strlen(body));
+		free(body);
+		if (rc)
+			return rc;
 	}
-	if (rc) {
-		deconf_msg_free(n);
-		n = NULL;
-		st->refused++;
-		deconf_log(DECONF_LOG_WARNING, "NOTICES",
-			   "refused record at %s [%d] offset %lld: %s", rd_kafka_topic_name(m->rkt),
-			   (int)m->partition, (long long)m->offset, errstr);
-	}
-	if ((rc = adp_ledger_begin(a->ledger, 0, &t)))
-		goto out;
-	if (n && adp_ledger_notice_seen(t, n->notice_id.data, n->notice_id.len)) {
-		st->duplicates++;
-	} else if (n) {
-		if ((rc = adp_ledger_notice_put(t, n->notice_id.data, n->notice_id.len,
-						m->payload, m->len)))
-			goto out;
-		fresh = 1;
-	}
-	snprintf(meta, sizeof(meta), "notices.offset.%d", (int)m->partition);
-	if ((rc = adp_ledger_meta_put(t, meta, m->offset + 1)))
-		goto out;
-	if (fresh) {
-		size_t vlen = 0;
-		const char *v = lookup_value(t, n, &vlen);
-		st->received++;
-		if (o->queue_webhook) {
-			char *body = adp_notice_json(n, v, vlen);
-			if (!body) {
-				rc = DECONF_E_NOMEM;
-				goto out;
-			}
-			rc = adp_ledger_hook_put(t, n->notice_id.data, n->notice_id.len, body,
-						 strlen(body));
-			free(body);
-			if (rc)
-				goto out;
-		}
-		if (o->cb)
-			o->cb(o->opaque, n, v, vlen);
-	}
-	rc = adp_ledger_commit(t);
-	t = NULL;
-out:
-	adp_ledger_abort(t);
-	deconf_msg_free(n);
-	return rc;
+	if (ctx->cb)
+		ctx->cb(ctx->opaque, n, v, vlen);
+	*fresh = 1;
+	return DECONF_OK;
+}
+
+void adp_notices_kind_init(struct adp_inbox_kind *k, struct adp_notices_ctx *ctx)
+{
+	memset(k, 0, sizeof(*k));
+	k->kind = "notices";
+	k->type = DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE;
+	k->desc = &deconf__v1__conflict_notice__descriptor;
+	k->max_len = NOTICE_MAX;
+	k->addressee = addressee;
+	k->take = take;
+	k->loss_matters = NULL; /* a lost notice is always a loss */
+	k->opaque = ctx;
 }
 
 int adp_notices_fetch(struct adp_agency *a, const struct adp_notices_opts *o,
-		      struct adp_notice_stats *st, char *errstr, size_t errstr_size)
+		      struct adp_inbox_stats *st, char *errstr, size_t errstr_size)
 {
-	int follow = o->follow;
-	volatile int *stop = o->stop;
-	int64_t next_idle = 0;
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_partition_list_t *tl = NULL;
-	rd_kafka_conf_t *kc = NULL;
-	rd_kafka_topic_t *rkt = NULL;
-	rd_kafka_t *rk = NULL;
-	rd_kafka_queue_t *q = NULL;
-	char topic[256];
-	int64_t *hi = NULL;
-	int np = 0, started = 0, rc;
-	rd_kafka_resp_err_t err;
+	struct adp_notices_ctx ctx = { .cb = o->cb, .opaque = o->opaque,
+				       .queue_webhook = o->queue_webhook };
+	struct adp_inbox_kind k, *kinds[1] = { &k };
+	struct adp_inbox_opts io = { .follow = o->follow, .stop = o->stop,
+				     .accept_loss = o->accept_loss };
+	int rc;
 
-	memset(st, 0, sizeof(*st));
-	adp_agency_topic(a, "notices", topic, sizeof(topic));
-	if ((rc = adp_agency_open_ledger(a, errstr, errstr_size)) ||
-	    (rc = adp_agency_open_broker_key(a, errstr, errstr_size)))
-		return rc;
-	if ((rc = deconf_kafka_conf_new(&kc, a->conf, "deconf-adapter", errstr, errstr_size)))
-		return rc;
-	/* No group: offsets live in the ledger, stored with the notices. */
-	if ((rc = deconf_kafka_conf_set(kc, "enable.partition.eof", "true", "adapter", errstr,
-					errstr_size))) {
-		rd_kafka_conf_destroy(kc);
-		return rc;
-	}
-	if (!(rk = deconf_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size)))
-		return DECONF_E_KAFKA;
-	rkt = rd_kafka_topic_new(rk, topic, NULL);
-	err = rd_kafka_metadata(rk, 0, rkt, &md,
-				(int)deconf_conf_get_int(a->conf, "submit.timeout"));
-	if (err || md->topic_cnt != 1 ||
-	    md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-		if (!err && md->topic_cnt == 1 && !follow) {
-			rc = DECONF_OK; /* no notices topic yet: no notices */
-			goto out;
-		}
-		rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA, "%s: %s", topic,
-				    rd_kafka_err2str(err ? err : md->topics[0].err));
-		goto out;
-	}
-	if (md->topics[0].err) {
-		rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA, "%s: %s", topic,
-				    rd_kafka_err2str(md->topics[0].err));
-		goto out;
-	}
-	np = md->topics[0].partition_cnt;
-	if (!(hi = calloc((size_t)np + 1, sizeof(*hi))) ||
-	    !(tl = rd_kafka_topic_partition_list_new(np))) {
-		rc = DECONF_E_NOMEM;
-		goto out;
-	}
-	{
-		struct adp_ledger_txn *t;
-		if ((rc = adp_ledger_begin(a->ledger, 1, &t)))
-			goto out;
-		for (int p = 0; p < np; p++) {
-			char meta[64];
-			int64_t off = RD_KAFKA_OFFSET_BEGINNING, lo;
-			snprintf(meta, sizeof(meta), "notices.offset.%d", p);
-			adp_ledger_meta_get(t, meta, &off);
-			rd_kafka_topic_partition_list_add(tl, topic, p)->offset = off;
-			if ((err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi[p],
-								    10000))) {
-				adp_ledger_abort(t);
-				rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
-						    "%s [%d]: %s", topic, p, rd_kafka_err2str(err));
-				goto out;
-			}
-			/* nothing new in this partition: already at its end */
-			if (off >= hi[p])
-				hi[p] = -1;
-		}
-		adp_ledger_abort(t);
-	}
-	/* The simple (legacy) consumer: partitions and offsets are ours to
-	 * choose, with no consumer group to ask the broker about. */
-	if (!(q = rd_kafka_queue_new(rk))) {
-		rc = DECONF_E_NOMEM;
-		goto out;
-	}
-	for (int p = 0; p < np; p++) {
-		if (rd_kafka_consume_start_queue(rkt, p, tl->elems[p].offset, q) < 0) {
-			rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
-					    "%s [%d]: %s", topic, p,
-					    rd_kafka_err2str(rd_kafka_last_error()));
-			goto out;
-		}
-		started = p + 1;
-	}
-	for (;;) {
-		rd_kafka_message_t *m;
-		int done = 1;
-
-		for (int p = 0; p < np; p++)
-			if (hi[p] >= 0)
-				done = 0;
-		if ((!follow && done) || (stop && *stop))
-			break;
-		if (follow && o->idle && deconf_mono_us() >= next_idle) {
-			o->idle(o->opaque);
-			next_idle = deconf_mono_us() + (int64_t)o->idle_ms * 1000;
-		}
-		if (!(m = rd_kafka_consume_queue(q, 200)))
-			continue;
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			if (m->partition >= 0 && m->partition < np)
-				hi[m->partition] = -1;
-		} else if (m->err) {
-			deconf_log(DECONF_LOG_WARNING, "NOTICES", "%s: %s", topic,
-				   rd_kafka_message_errstr(m));
-			if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
-				rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
-						    "%s: %s", topic, rd_kafka_message_errstr(m));
-				rd_kafka_message_destroy(m);
-				goto out;
-			}
-		} else {
-			rc = take(a, m, o, st);
-			if (m->partition >= 0 && m->partition < np && hi[m->partition] >= 0 &&
-			    m->offset + 1 >= hi[m->partition])
-				hi[m->partition] = -1;
-			if (rc) {
-				rd_kafka_message_destroy(m);
-				deconf_err_set(errstr, errstr_size, rc, "ledger: %s",
-					       deconf_strerror(rc));
-				goto out;
-			}
-		}
-		rd_kafka_message_destroy(m);
-	}
-	rc = DECONF_OK;
-out:
-	for (int p = 0; p < started; p++)
-		rd_kafka_consume_stop(rkt, p);
-	if (q)
-		rd_kafka_queue_destroy(q);
-	if (tl)
-		rd_kafka_topic_partition_list_destroy(tl);
-	free(hi);
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	if (rkt)
-		rd_kafka_topic_destroy(rkt);
-	if (rk)
-		rd_kafka_destroy(rk);
+	adp_notices_kind_init(&k, &ctx);
+	rc = adp_inbox_read(a, kinds, 1, &io, errstr, errstr_size);
+	*st = k.st;
 	return rc;
 }
 

@@ -1,14 +1,13 @@
 /*
  * notices.h — conflict notices back to the agency's own cases.
  *
- * Reads the agency's notices topic (deconf.notices.<agency>) by partition
- * assignment, with its offsets kept in the ledger: each notice and the
- * offset after it are stored in one ledger transaction, so a crash neither
- * loses nor repeats one, and no consumer group (hence no group ACL) is
- * needed. Every notice must be signed by the broker's key
- * (agency.broker_public_key); unsigned or badly signed records are refused,
- * counted and logged, never shown. A notice id already stored is a duplicate
- * and dropped.
+ * The agency's notices topic (deconf.notices.<agency>) is read by the
+ * inbox (inbox.h): offsets kept in the ledger with the notices they cover,
+ * every record checked against the broker's key
+ * (agency.broker_public_key) and refused, counted and logged, never shown,
+ * when it does not verify; records deleted unread stop the reader unless
+ * the loss is accepted. A notice id already stored is a duplicate and
+ * dropped.
  *
  * A stored notice is shown next to what only the agency knows: its own
  * case and the raw indicator value behind the token, from the ledger.
@@ -16,15 +15,13 @@
 #ifndef ADP_NOTICES_H
 #define ADP_NOTICES_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "agency.h"
 #include "deconf.pb-c.h"
-
-struct adp_notice_stats {
-	uint64_t received, duplicates, refused;
-};
+#include "inbox.h"
 
 /*
  * Called for each new notice (already stored). value/value_len: the raw
@@ -33,25 +30,35 @@ struct adp_notice_stats {
 typedef void(adp_notice_cb)(void *opaque, const Deconf__V1__ConflictNotice *n,
 			    const char *value, size_t value_len);
 
+/* What to do with each new notice. */
+struct adp_notices_ctx {
+	adp_notice_cb *cb;      /* each new notice, inside its ledger transaction */
+	void *opaque;
+	int queue_webhook;      /* also queue each new notice for the webhook */
+};
+
+/*
+ * The notices kind for adp_inbox_read() (inbox.h): a notice id already
+ * stored is a duplicate; a lost notice always matters. ctx must outlive k.
+ */
+void adp_notices_kind_init(struct adp_inbox_kind *k, struct adp_notices_ctx *ctx);
+
 struct adp_notices_opts {
 	int follow;             /* keep reading until *stop */
 	volatile int *stop;
 	adp_notice_cb *cb;      /* each new notice, inside its ledger transaction */
 	void *opaque;
-	/* follow only: called about every idle_ms while following (the run
-	 * daemon's spool and webhook work) */
-	void (*idle)(void *opaque);
-	int idle_ms;
 	int queue_webhook;      /* also queue each new notice for the webhook */
+	int accept_loss;        /* notices deleted unread: record and go on */
 };
 
 /*
- * Fetch new notices into the ledger. Without follow, returns once the
- * topic's end (as of the call) is reached. Returns 0 or an error with
- * errstr.
+ * Fetch new notices into the ledger (the notices topic alone). Without
+ * follow, returns once the topic's end (as of the call) is reached.
+ * Returns 0 or an error with errstr; *st says what was read.
  */
 int adp_notices_fetch(struct adp_agency *a, const struct adp_notices_opts *o,
-		      struct adp_notice_stats *st, char *errstr, size_t errstr_size);
+		      struct adp_inbox_stats *st, char *errstr, size_t errstr_size);
 
 /* Call cb for every stored notice, oldest first. */
 int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
@@ -71,6 +78,8 @@ int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char
  *   made valid UTF-8 first (deconf_text_utf8_dup(): each invalid byte and
  *   NUL becomes U+FFFD), so no field is ever dropped; the result is ASCII
  *   only, every control, C1 and bidi character written as a \u escape.
+ *   Its "record" member is "notice" (the daemon's outbox file and webhook
+ *   also carry receipts, "record": "receipt").
  *   Returns a malloc'ed string (no newline), NULL only when out of memory
  *   (never a partial object).
  * - adp_notice_print_json(): adp_notice_json() and a newline.
@@ -81,5 +90,14 @@ void adp_notice_print_json(FILE *out, const Deconf__V1__ConflictNotice *n,
 			   const char *value, size_t value_len);
 char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 		      size_t value_len);
+
+/*
+ * The JSON rules above, for the adapter's other JSON outputs (receipts,
+ * status): adp_json_text() is s[0..len) as a JSON string, made valid UTF-8
+ * first (NULL only when out of memory); adp_json_dumps() is o on one line,
+ * ASCII only, DEL escaped too (malloc'ed; NULL when out of memory).
+ */
+json_t *adp_json_text(const void *s, size_t len);
+char *adp_json_dumps(const json_t *o);
 
 #endif

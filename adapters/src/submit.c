@@ -11,6 +11,7 @@
 #include "deconf/log.h"
 #include "deconf/text.h"
 #include "deconf/util.h"
+#include "inbox.h"
 #include "progress.h"
 #include "submit.h"
 
@@ -32,13 +33,33 @@ struct op {
 	size_t n, cap;
 };
 
+/* One delivery report: which submission, where Kafka stored it. */
+struct delivered {
+	uint8_t id[ADP_SUBMISSION_ID_LEN];
+	int32_t partition;
+	int64_t offset;
+};
+
 /* Delivery bookkeeping shared with the delivery report callback. */
 struct delivery {
-	uint8_t (*ids)[ADP_SUBMISSION_ID_LEN]; /* delivered, to apply */
+	struct delivered *v; /* delivered, to apply */
 	size_t n, cap;
 	size_t inflight;
 	int failed;
 	char why[256];
+};
+
+/* A submission of this run, waiting for its receipt. */
+struct awaited {
+	uint8_t id[ADP_SUBMISSION_ID_LEN];
+	int result; /* 0 until its receipt (RECEIPT_RESULT_*) */
+};
+
+/* Entries refused earlier that stay refused, per reason. */
+#define REASONS 32
+struct held {
+	uint64_t entries[REASONS], cases[REASONS];
+	char *first_case[REASONS]; /* one case ref to name, escaped for a terminal */
 };
 
 struct run {
@@ -55,6 +76,17 @@ struct run {
 	rd_kafka_t *rk;
 	char topic[256];
 	struct delivery dl;
+	/* receipts: for this run's submissions, and the reader's context */
+	struct awaited *aw;
+	size_t n_aw, cap_aw, n_decided;
+	struct adp_receipts_ctx rctx;
+	struct held held;
+	int resend_sent;           /* resubmit: SENT entries are sent again */
+	int read_failed;           /* the receipts topic could not be read */
+	/* cases built from refused envelopes, each allocated alone (ops in
+	 * the batch point at them) and kept until the run ends */
+	struct adp_case **resend_cases;
+	size_t n_resend_cases, cap_resend_cases;
 	/* the batch */
 	struct adp_ledger_txn *txn;
 	uint8_t sub_id[ADP_SUBMISSION_ID_LEN];
@@ -76,8 +108,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (m->err) {
 		dl->failed++;
 		snprintf(dl->why, sizeof(dl->why), "%s", rd_kafka_err2str(m->err));
-	} else if (!DECONF_GROW(dl->ids, dl->n, dl->cap, 64)) {
-		memcpy(dl->ids[dl->n++], id, ADP_SUBMISSION_ID_LEN);
+	} else if (!DECONF_GROW(dl->v, dl->n, dl->cap, 64)) {
+		memcpy(dl->v[dl->n].id, id, ADP_SUBMISSION_ID_LEN);
+		dl->v[dl->n].partition = m->partition;
+		dl->v[dl->n].offset = m->offset;
+		dl->n++;
 	} else {
 		dl->failed++;
 		snprintf(dl->why, sizeof(dl->why), "out of memory");
@@ -85,14 +120,20 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	free(id);
 }
 
+static int need_broker_key(struct run *r, int *skip);
+
 static int open_producer(struct run *r)
 {
 	rd_kafka_conf_t *kc;
 	char tmo[32];
-	int rc;
+	int rc, skip;
 
 	if (r->rk)
 		return DECONF_OK;
+	/* before anything is sent: waiting needs the key receipts are checked with */
+	if (!r->o->no_wait && ((rc = need_broker_key(r, &skip)) ||
+			       (rc = adp_agency_open_broker_key(r->a, r->errstr, r->errstr_size))))
+		return rc;
 	if ((rc = deconf_kafka_conf_new(&kc, r->a->conf, "deconf-adapter", r->errstr,
 					r->errstr_size)))
 		return rc;
@@ -149,25 +190,42 @@ static int produce(struct run *r, const uint8_t id[ADP_SUBMISSION_ID_LEN], uint8
 	}
 	r->dl.inflight++;
 	r->st->bytes += len;
+	/* this run waits for its receipt (once, however often it is sent) */
+	for (size_t i = 0; i < r->n_aw; i++)
+		if (!memcmp(r->aw[i].id, id, ADP_SUBMISSION_ID_LEN))
+			return DECONF_OK;
+	if (DECONF_GROW(r->aw, r->n_aw, r->cap_aw, 16))
+		return DECONF_E_NOMEM;
+	memcpy(r->aw[r->n_aw].id, id, ADP_SUBMISSION_ID_LEN);
+	r->aw[r->n_aw++].result = 0;
 	return DECONF_OK;
 }
 
 /* ------------------------------------------------- applying deliveries */
 
-/* Mark what submission id changed as published, clear its outbox record. */
-static int apply_one(struct run *r, struct adp_ledger_txn *t,
-		     const uint8_t id[ADP_SUBMISSION_ID_LEN])
+/*
+ * A delivery report: what submission dv changed is SENT, and its outbox
+ * record becomes the submission waiting for its receipt.
+ */
+static int apply_one(struct run *r, struct adp_ledger_txn *t, const struct delivered *dv)
 {
 	const uint8_t *buf;
+	uint8_t *copy = NULL;
 	size_t len;
 	Deconf__V1__Envelope *env = NULL;
 	Deconf__V1__Submission *sub = NULL;
 	int64_t now = deconf_now_ms();
+	struct adp_sub sb = { .status = ADP_SUB_SENT, .op_index = -1 };
 	int rc;
 
-	if ((rc = adp_ledger_outbox_get(t, id, &buf, &len)))
-		return rc == DECONF_E_UNKNOWN ? DECONF_OK : rc; /* applied before */
-	if ((rc = deconf_envelope_unpack(buf, len, SIZE_MAX, &env, NULL, 0)) ||
+	/* gone: applied before, or its receipt came first (receipts.c) */
+	if ((rc = adp_ledger_outbox_get(t, dv->id, &buf, &len)))
+		return rc == DECONF_E_UNKNOWN ? DECONF_OK : rc;
+	/* borrowed from pages the writes below may move */
+	if (!(copy = malloc(len ? len : 1)))
+		return DECONF_E_NOMEM;
+	memcpy(copy, buf, len);
+	if ((rc = deconf_envelope_unpack(copy, len, SIZE_MAX, &env, NULL, 0)) ||
 	    (rc = deconf_envelope_payload(env, &deconf__v1__submission__descriptor,
 					  (ProtobufCMessage **)&sub, NULL, 0)))
 		goto out;
@@ -185,27 +243,32 @@ static int apply_one(struct run *r, struct adp_ledger_txn *t,
 
 			if (tr->token.len != DECONF_TOKEN_LEN ||
 			    adp_ledger_get(t, ref, tr->token.data, tr->key_epoch, &e) ||
-			    memcmp(e.submission_id, id, ADP_SUBMISSION_ID_LEN))
+			    memcmp(e.submission_id, dv->id, ADP_SUBMISSION_ID_LEN))
 				continue; /* changed again since: the later op decides */
-			if (e.state == ADP_ENTRY_REMOVING) {
-				rc = adp_ledger_del(t, ref, tr->token.data, tr->key_epoch);
-			} else if (e.state == ADP_ENTRY_PENDING) {
-				e.state = ADP_ENTRY_LIVE;
+			/* REMOVING stays so until its receipt says accepted */
+			if (e.state == ADP_ENTRY_PENDING) {
+				e.state = ADP_ENTRY_SENT;
 				e.published_at = now;
-				rc = adp_ledger_put(t, ref, &e);
+				if ((rc = adp_ledger_put(t, ref, &e)))
+					goto out;
 			}
-			if (rc)
-				goto out;
 		}
 		if (op->op == DECONF__V1__OP__OP_CLOSE_CASE &&
 		    (rc = adp_ledger_case_del(t, ref)))
 			goto out;
 	}
-	rc = adp_ledger_outbox_del(t, id);
+	sb.partition = dv->partition;
+	sb.offset = dv->offset;
+	sb.sent_at = now;
+	sb.envelope = copy;
+	sb.envelope_len = len;
+	if ((rc = adp_ledger_sub_put(t, dv->id, &sb)) || (rc = adp_ledger_outbox_del(t, dv->id)))
+		goto out;
 	r->st->delivered++;
 out:
 	deconf_msg_free(sub);
 	deconf_msg_free(env);
+	free(copy);
 	return rc;
 }
 
@@ -220,7 +283,7 @@ static int apply_delivered(struct run *r)
 	if ((rc = adp_ledger_begin(r->a->ledger, 0, &t)))
 		return rc;
 	for (size_t i = 0; i < r->dl.n; i++)
-		if ((rc = apply_one(r, t, r->dl.ids[i]))) {
+		if ((rc = apply_one(r, t, &r->dl.v[i]))) {
 			adp_ledger_abort(t);
 			return deconf_err_set(r->errstr, r->errstr_size, rc,
 					      "ledger update after delivery: %s",
@@ -329,11 +392,19 @@ static int flush_batch(struct run *r)
 
 	if (!r->txn)
 		return DECONF_OK;
-	if (!r->n_ops || r->o->dry_run) {
+	if (r->o->dry_run) {
 		adp_ledger_abort(r->txn);
 		r->txn = NULL;
 		free_batch(r);
 		return DECONF_OK;
+	}
+	if (!r->n_ops) {
+		/* nothing to send, but what was planned may have forgotten
+		 * refused submissions or replaced refused entries */
+		rc = adp_ledger_commit(r->txn);
+		r->txn = NULL;
+		free_batch(r);
+		return rc;
 	}
 	if (!(ops = calloc(r->n_ops, sizeof(*ops)))) {
 		rc = DECONF_E_NOMEM;
@@ -578,6 +649,8 @@ static int mark_removing(struct run *r, const char *case_ref, const struct tok *
 	if ((rc = adp_ledger_get(r->txn, case_ref, t->token, t->ref.key_epoch, &e)))
 		return rc == DECONF_E_UNKNOWN ? DECONF_OK : rc;
 	e.state = ADP_ENTRY_REMOVING;
+	e.reason = 0;
+	e.decided_at = 0;
 	memcpy(e.submission_id, r->sub_id, ADP_SUBMISSION_ID_LEN);
 	return adp_ledger_put(r->txn, case_ref, &e);
 }
@@ -609,6 +682,17 @@ static int plan_close(struct run *r, const struct adp_case *c, int opcode)
 out:
 	free(cl.toks);
 	return rc;
+}
+
+/* Whether a receipt can still come for submission id: the ledger waits
+ * for it (or still has it in the outbox). */
+static int awaited(struct adp_ledger_txn *t, const uint8_t id[ADP_SUBMISSION_ID_LEN])
+{
+	struct adp_sub s;
+	const uint8_t *env;
+	size_t len;
+
+	return !adp_ledger_sub_get(t, id, &s) || !adp_ledger_outbox_get(t, id, &env, &len);
 }
 
 static int same_window(const struct adp_entry *e, const struct tok *t)
@@ -661,10 +745,17 @@ static int plan_case(struct run *r, const struct adp_case *c)
 				      &e) == DECONF_OK;
 		switch (c->op) {
 		case DECONF__V1__OP__OP_ADD:
-			/* Unchanged: held (published or on its way) with the same
-			 * window and the same case details. Kept per entry, so a
-			 * run killed half-way through a case resumes exactly. */
+			/* Unchanged: held (sent, confirmed or on its way) with
+			 * the same window and the same case details. Kept per
+			 * entry, so a run killed half-way through a case resumes
+			 * exactly. A REFUSED entry is unchanged too: what becomes
+			 * of it is the refusal rule's business (resend_refused()),
+			 * and the run reports it. resubmit sends SENT ones again
+			 * when no receipt can come for them any more. */
 			if (have && e.state != ADP_ENTRY_REMOVING && e.state != ADP_ENTRY_QUERY &&
+			    e.state != ADP_ENTRY_REMOVE_REFUSED &&
+			    !(r->resend_sent && e.state == ADP_ENTRY_SENT &&
+			      !awaited(r->txn, e.submission_id)) &&
 			    same_window(&e, &toks[i]) &&
 			    !memcmp(e.case_digest, digest, sizeof(e.case_digest))) {
 				r->st->unchanged++;
@@ -672,6 +763,7 @@ static int plan_case(struct run *r, const struct adp_case *c)
 			}
 			break;
 		case DECONF__V1__OP__OP_REMOVE:
+			/* a refused removal is asked again */
 			if (!have || e.state == ADP_ENTRY_REMOVING || e.state == ADP_ENTRY_QUERY) {
 				r->st->unchanged++;
 				continue;
@@ -712,15 +804,523 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------ receipts */
+
+/* Every decision the receipts reader makes while this run goes. */
+static void on_receipt(void *opaque, const struct adp_receipt_event *ev)
+{
+	struct run *r = opaque;
+
+	for (size_t i = 0; i < r->n_aw; i++)
+		if (!r->aw[i].result &&
+		    !memcmp(r->aw[i].id, ev->submission_id, ADP_SUBMISSION_ID_LEN)) {
+			r->aw[i].result = ev->d.result;
+			r->n_decided++;
+			if (ev->d.result == DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED)
+				r->st->accepted++;
+			else
+				r->st->refused++;
+		}
+	if (ev->d.result == DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_REFUSED)
+		adp_receipt_print(r->report, ev);
+	if (r->o->on_receipt)
+		r->o->on_receipt(r->o->opaque, ev);
+}
+
+static void receipts_kind(struct run *r, struct adp_inbox_kind *k)
+{
+	r->rctx.cb = on_receipt;
+	r->rctx.opaque = r;
+	r->rctx.queue_webhook = r->o->queue_webhook;
+	adp_receipts_kind_init(k, &r->rctx, r->a);
+}
+
+/* Receipts need the broker's key to be checked; without it there is
+ * nothing to wait for (--no-wait) or it is a configuration error. */
+static int need_broker_key(struct run *r, int *skip)
+{
+	*skip = 0;
+	if (deconf_conf_is_set(r->a->conf, "agency.broker_public_key"))
+		return DECONF_OK;
+	if (r->o->no_wait) {
+		deconf_log(DECONF_LOG_NOTICE, "SUBMIT",
+			   "agency.broker_public_key is not set: receipts are not read");
+		*skip = 1;
+		return DECONF_OK;
+	}
+	return deconf_err_set(r->errstr, r->errstr_size, DECONF_E_CONFIG,
+			      "agency.broker_public_key is not set: it is needed to check the "
+			      "broker's receipts (or use --no-wait)");
+}
+
+/* After a read of the receipts topic: a loss stops the command; any other
+ * failure only leaves what waits unconfirmed, said in the report. */
+static int after_read(struct run *r, const struct adp_inbox_kind *k, int rc, const char *why)
+{
+	r->st->receipts_refused += k->st.refused;
+	if (rc && k->st.stopped_by_loss)
+		return deconf_err_set(r->errstr, r->errstr_size, rc, "%s", why);
+	if (rc) {
+		r->read_failed = 1;
+		char shown[DECONF_TEXT_TERMINAL_SIZE(512)];
+		fprintf(r->report, "receipts could not be read: %s\n",
+			deconf_text_for_terminal(shown, sizeof(shown), why, strlen(why)));
+	}
+	return DECONF_OK;
+}
+
+/* Read the receipts that arrived for earlier submissions (to the end). */
+static int read_receipts(struct run *r)
+{
+	struct adp_inbox_kind k, *kinds[1] = { &k };
+	struct adp_inbox_opts io = { .accept_loss = r->o->accept_loss };
+	struct adp_ledger_txn *t;
+	char why[512] = "";
+	size_t waiting;
+	int rc, skip;
+
+	if ((rc = adp_ledger_begin(r->a->ledger, 1, &t)))
+		return rc;
+	waiting = adp_ledger_sub_count(t, ADP_SUB_SENT) + adp_ledger_outbox_count(t);
+	adp_ledger_abort(t);
+	if (!waiting) /* a receipt could change nothing */
+		return DECONF_OK;
+	if ((rc = need_broker_key(r, &skip)) || skip)
+		return rc;
+	receipts_kind(r, &k);
+	rc = adp_inbox_read(r->a, kinds, 1, &io, why, sizeof(why));
+	return after_read(r, &k, rc, why);
+}
+
+/* The resend of one refused CaseOp: the case as it was sent. */
+static struct adp_case *resend_case(struct run *r, const Deconf__V1__CaseOp *op)
+{
+	const Deconf__V1__PointOfContact *poc = op->poc;
+	struct adp_case *c;
+
+	if (DECONF_GROW(r->resend_cases, r->n_resend_cases, r->cap_resend_cases, 16) ||
+	    !(c = calloc(1, sizeof(*c))))
+		return NULL;
+	r->resend_cases[r->n_resend_cases++] = c; /* freed with the run */
+	if (!(c->case_ref = malloc(op->case_ref.len + 1)))
+		return NULL;
+	memcpy(c->case_ref, op->case_ref.data, op->case_ref.len);
+	c->case_ref[op->case_ref.len] = '\0';
+	if (poc && ((poc->name && *poc->name && !(c->poc_name = strdup(poc->name))) ||
+		    (poc->phone && *poc->phone && !(c->poc_phone = strdup(poc->phone))) ||
+		    (poc->email && *poc->email && !(c->poc_email = strdup(poc->email))) ||
+		    (poc->unit && *poc->unit && !(c->poc_unit = strdup(poc->unit)))))
+		return NULL;
+	c->op = op->op;
+	c->visibility = op->visibility;
+	c->caution_flags = op->caution_flags;
+	c->expires_at = op->expires_at;
+	return c;
+}
+
+static void free_resend_cases(struct run *r)
+{
+	for (size_t i = 0; i < r->n_resend_cases; i++) {
+		struct adp_case *c = r->resend_cases[i];
+		free(c->case_ref);
+		free(c->poc_name);
+		free(c->poc_phone);
+		free(c->poc_email);
+		free(c->poc_unit);
+		free(c);
+	}
+	free(r->resend_cases);
+	r->resend_cases = NULL;
+	r->n_resend_cases = r->cap_resend_cases = 0;
+}
+
+/* A refused submission, copied out of the ledger. */
+struct refused {
+	uint8_t id[ADP_SUBMISSION_ID_LEN];
+	uint8_t reason;
+	int32_t op_index;
+	uint8_t *env;
+	size_t env_len;
+};
+
+struct refused_list {
+	struct refused *v;
+	size_t n, cap;
+};
+
+static int refused_cb(void *opaque, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+		      const struct adp_sub *s)
+{
+	struct refused_list *l = opaque;
+	struct refused *f;
+
+	if (s->status != ADP_SUB_REFUSED)
+		return 0;
+	if (DECONF_GROW(l->v, l->n, l->cap, 8))
+		return DECONF_E_NOMEM;
+	f = &l->v[l->n];
+	memcpy(f->id, id, ADP_SUBMISSION_ID_LEN);
+	f->reason = s->reason;
+	f->op_index = s->op_index;
+	f->env_len = s->envelope_len;
+	if (!(f->env = malloc(s->envelope_len ? s->envelope_len : 1)))
+		return DECONF_E_NOMEM;
+	memcpy(f->env, s->envelope, s->envelope_len);
+	l->n++;
+	return 0;
+}
+
+/* Count entries that stay refused, for the report. */
+static void hold(struct run *r, int reason, const char *case_ref, size_t entries)
+{
+	struct held *h = &r->held;
+	int i = reason >= 0 && reason < REASONS ? reason : 0;
+
+	h->entries[i] += entries;
+	h->cases[i]++;
+	r->st->held_entries += entries;
+	r->st->held_cases++;
+	if (!h->first_case[i])
+		h->first_case[i] = strdup(case_ref);
+}
+
+/*
+ * The entries of refused submission f: send again what its rule (or
+ * --retry-refused) lets go, count the rest as held; forget the submission
+ * once no entry refers to it. Inside the batch transaction.
+ */
+static int resend_refused_one(struct run *r, const struct refused *f, int dir_status)
+{
+	Deconf__V1__Envelope *env = NULL;
+	Deconf__V1__Submission *sub = NULL;
+	int rule = r->o->retry_refused ? ADP_RULE_RESEND : adp_refusal_rule(f->reason);
+	int still = 0, rc;
+	struct collect cl = { 0 };
+
+	if ((rc = deconf_envelope_unpack(f->env, f->env_len, SIZE_MAX, &env, NULL, 0)) ||
+	    (rc = deconf_envelope_payload(env, &deconf__v1__submission__descriptor,
+					  (ProtobufCMessage **)&sub, NULL, 0))) {
+		char hex[33];
+
+		if (rc == DECONF_E_NOMEM)
+			goto out;
+		/* our own record, unreadable: it cannot say what to send again,
+		 * and must not stop every run; its entries stay REFUSED */
+		deconf_log(DECONF_LOG_WARNING, "SUBMIT",
+			   "refused submission %s: its record in the ledger cannot be read (%s): "
+			   "forgotten",
+			   deconf_hex_encode(hex, f->id, ADP_SUBMISSION_ID_LEN), deconf_strerror(rc));
+		rc = adp_ledger_sub_del(r->txn, f->id);
+		goto out;
+	}
+	for (size_t i = 0; i < sub->n_ops && !rc; i++) {
+		Deconf__V1__CaseOp *op = sub->ops[i];
+		int removal = op->op == DECONF__V1__OP__OP_REMOVE ||
+			      op->op == DECONF__V1__OP__OP_CLOSE_CASE;
+		int go = rule == ADP_RULE_RESEND ||
+			 (rule == ADP_RULE_WHEN_ACTIVE &&
+			  dir_status == DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE) ||
+			 (rule == ADP_RULE_FIX_INPUT && f->op_index >= 0 &&
+			  (size_t)f->op_index != i);
+		char ref[ADP_LEDGER_CASE_MAX + 1];
+		struct adp_case *c;
+		struct op *o = NULL;
+		uint8_t digest[32] = { 0 };
+
+		if (op->case_ref.len == 0 || op->case_ref.len > ADP_LEDGER_CASE_MAX)
+			continue;
+		memcpy(ref, op->case_ref.data, op->case_ref.len);
+		ref[op->case_ref.len] = '\0';
+		cl.n = 0;
+		for (size_t j = 0; j < op->n_tokens; j++) {
+			Deconf__V1__TokenRef *tr = op->tokens[j];
+			struct adp_entry e;
+			struct tok *t;
+
+			if (tr->token.len != DECONF_TOKEN_LEN ||
+			    adp_ledger_get(r->txn, ref, tr->token.data, tr->key_epoch, &e) ||
+			    memcmp(e.submission_id, f->id, ADP_SUBMISSION_ID_LEN) ||
+			    (e.state != ADP_ENTRY_REFUSED && e.state != ADP_ENTRY_REMOVE_REFUSED))
+				continue; /* decided by a later op since */
+			if (r->resend_sent && e.state == ADP_ENTRY_REFUSED &&
+			    e.epoch != deconf_tokenizer_epoch(r->a->tk)) {
+				/* resubmit sends it under the current epoch: the
+				 * refused old-epoch entry is replaced */
+				if ((rc = adp_ledger_del(r->txn, ref, tr->token.data,
+							 tr->key_epoch)))
+					goto out;
+				continue;
+			}
+			if (DECONF_GROW(cl.toks, cl.n, cl.cap, 16)) {
+				rc = DECONF_E_NOMEM;
+				goto out;
+			}
+			t = &cl.toks[cl.n++];
+			deconf__v1__token_ref__init(&t->ref);
+			memcpy(t->token, tr->token.data, DECONF_TOKEN_LEN);
+			t->ref.type = tr->type;
+			t->ref.key_epoch = tr->key_epoch;
+			t->ref.token.len = DECONF_TOKEN_LEN;
+			t->ref.valid_from = tr->valid_from;
+			t->ref.valid_to = tr->valid_to;
+			t->ind = NULL;
+		}
+		if (!cl.n)
+			continue;
+		if (!go) {
+			still = 1;
+			hold(r, f->reason, ref, cl.n);
+			continue;
+		}
+		/* the same op under a new submission id (the old one is spent) */
+		if (!(c = resend_case(r, op)) || !(o = start_op(r, c, op->op, digest))) {
+			rc = DECONF_E_NOMEM;
+			goto out;
+		}
+		for (size_t j = 0; j < cl.n && !rc; j++) {
+			struct adp_entry e;
+
+			if ((rc = add_token(r, &o, &cl.toks[j])))
+				break;
+			/* r->txn and r->sub_id are the batch the token went into */
+			if ((rc = adp_ledger_get(r->txn, ref, cl.toks[j].token,
+						 cl.toks[j].ref.key_epoch, &e)))
+				break;
+			e.state = removal ? ADP_ENTRY_REMOVING : ADP_ENTRY_PENDING;
+			e.reason = 0;
+			e.decided_at = 0;
+			memcpy(e.submission_id, r->sub_id, ADP_SUBMISSION_ID_LEN);
+			rc = adp_ledger_put(r->txn, ref, &e);
+			r->st->refused_resent++;
+		}
+	}
+	if (!rc && !still)
+		rc = adp_ledger_sub_del(r->txn, f->id); /* nothing refers to it now */
+out:
+	free(cl.toks);
+	deconf_msg_free(sub);
+	deconf_msg_free(env);
+	return rc;
+}
+
+/* Refused submissions: send again what may go, report what stays. */
+static int resend_refused(struct run *r)
+{
+	struct refused_list l = { 0 };
+	struct adp_ledger_txn *t;
+	int dir_status = -1, rc;
+
+	if ((rc = adp_ledger_begin(r->a->ledger, 1, &t)))
+		return rc;
+	rc = adp_ledger_sub_count(t, ADP_SUB_REFUSED) ? adp_ledger_sub_foreach(t, refused_cb, &l)
+						      : DECONF_OK;
+	adp_ledger_abort(t);
+	for (size_t i = 0; i < l.n && !rc; i++) {
+		if (!r->o->retry_refused && adp_refusal_rule(l.v[i].reason) == ADP_RULE_WHEN_ACTIVE &&
+		    dir_status == -1) {
+			char why[512] = "", shown[DECONF_TEXT_TERMINAL_SIZE(512)];
+			int st;
+
+			/* is the reason gone? the federation's directory says */
+			if (adp_directory_status(r->a, &st, why, sizeof(why))) {
+				fprintf(r->report, "the federation's directory could not be read "
+						   "(%s): refused entries are held\n",
+					deconf_text_for_terminal(shown, sizeof(shown), why,
+								 strlen(why)));
+				dir_status = -2;
+			} else {
+				dir_status = st;
+			}
+		}
+		if (!(rc = begin_batch(r)))
+			rc = resend_refused_one(r, &l.v[i], dir_status);
+	}
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i].env);
+	free(l.v);
+	if (rc)
+		return deconf_err_set(r->errstr, r->errstr_size, rc, "refused entries: %s",
+				      deconf_strerror(rc));
+	return DECONF_OK;
+}
+
+/* What stays refused, each time (the user, or the operator, must act). */
+static void report_held(struct run *r)
+{
+	char name[64], shown[DECONF_TEXT_TERMINAL_SIZE(ADP_LEDGER_CASE_MAX)];
+
+	for (int i = 0; i < REASONS; i++) {
+		const char *c = r->held.first_case[i];
+
+		if (!r->held.entries[i])
+			continue;
+		fprintf(r->report,
+			"still refused (%s): %llu entr%s of %llu case(s)%s%s%s: %s; "
+			"`deconf-adapter status` shows them\n",
+			adp_reason_name(i, name, sizeof(name)),
+			(unsigned long long)r->held.entries[i],
+			r->held.entries[i] == 1 ? "y" : "ies", (unsigned long long)r->held.cases[i],
+			c ? " (" : "",
+			c ? deconf_text_for_terminal(shown, sizeof(shown), c, strlen(c)) : "",
+			c ? (r->held.cases[i] > 1 ? ", ...)" : ")") : "",
+			adp_refusal_next(adp_refusal_rule(i)));
+	}
+}
+
+/* Before planning: receipts that came, the outbox, refused entries. */
+static int catch_up(struct run *r)
+{
+	int rc;
+
+	if (r->o->dry_run)
+		return DECONF_OK;
+	if ((rc = read_receipts(r)) || (rc = resend_outbox(r)) || (rc = resend_refused(r)))
+		return rc;
+	return DECONF_OK;
+}
+
+static int all_decided(void *opaque)
+{
+	const struct run *r = opaque;
+
+	return r->n_decided >= r->n_aw;
+}
+
+struct waiting {
+	struct run *r;
+	struct adp_progress pr;
+};
+
+static void wait_progress(void *opaque)
+{
+	struct waiting *w = opaque;
+
+	adp_progress_update(&w->pr, w->r->n_decided, w->r->n_aw, w->r->n_decided);
+}
+
+static int waiting_done(void *opaque)
+{
+	return all_decided(((struct waiting *)opaque)->r);
+}
+
+/*
+ * The receipts of this run's submissions, for up to submit.confirm_timeout.
+ * Those with none by then stay unconfirmed, unless the directory shows why
+ * none can come (the agency is not in it: the broker does not answer an
+ * unknown agency), which is then recorded as a refusal.
+ */
+static int wait_receipts(struct run *r)
+{
+	struct adp_inbox_kind k, *kinds[1] = { &k };
+	struct waiting w = { .r = r };
+	struct adp_inbox_opts io = { .follow = 1, .done = waiting_done, .idle = wait_progress,
+				     .idle_ms = 100, .opaque = &w,
+				     .accept_loss = r->o->accept_loss };
+	int64_t timeout = deconf_conf_get_int(r->a->conf, "submit.confirm_timeout");
+	char why[512] = "";
+	int rc, skip, status;
+
+	if (r->o->dry_run || r->o->no_wait || !r->n_aw)
+		return DECONF_OK;
+	if ((rc = need_broker_key(r, &skip)))
+		return rc;
+	r->st->waited = 1;
+	if (!all_decided(r)) {
+		receipts_kind(r, &k);
+		io.deadline_us = deconf_mono_us() + timeout * 1000;
+		adp_progress_start(&w.pr, r->o->progress, "waiting for receipts", "answered");
+		rc = adp_inbox_read(r->a, kinds, 1, &io, why, sizeof(why));
+		adp_progress_end(&w.pr);
+		if ((rc = after_read(r, &k, rc, why)))
+			return rc;
+	}
+	if (all_decided(r))
+		return DECONF_OK;
+	/* only when receipts were read all along: then none came */
+	if (!r->read_failed && !adp_directory_status(r->a, &status, why, sizeof(why)) &&
+	    status == 0) {
+		struct adp_decision d = {
+			.result = DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_REFUSED,
+			.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_AGENCY,
+			.op_index = -1,
+			.detail = "the federation's directory has no entry for this agency, and "
+				  "the broker does not answer an unknown agency",
+			.decided_at = deconf_now_ms(),
+			.partition = -1,
+			.offset = -1,
+			.inferred = 1,
+		};
+		struct adp_ledger_txn *t;
+		int applied;
+
+		receipts_kind(r, &k);
+		if ((rc = adp_ledger_begin(r->a->ledger, 0, &t)))
+			return rc;
+		for (size_t i = 0; i < r->n_aw && !rc; i++)
+			if (!r->aw[i].result)
+				rc = adp_receipts_decide(t, r->aw[i].id, &d, &r->rctx, &applied);
+		if (rc) {
+			adp_ledger_abort(t);
+			return deconf_err_set(r->errstr, r->errstr_size, rc, "ledger: %s",
+					      deconf_strerror(rc));
+		}
+		if ((rc = adp_ledger_commit(t)))
+			return rc;
+	}
+	for (size_t i = 0; i < r->n_aw; i++)
+		if (!r->aw[i].result) {
+			r->st->unconfirmed++;
+			if (r->o->on_unconfirmed)
+				r->o->on_unconfirmed(r->o->opaque, r->aw[i].id);
+		}
+	if (r->st->unconfirmed && r->read_failed)
+		fprintf(r->report,
+			"unconfirmed: %llu submission(s): their receipts could not be read (see "
+			"above); they stay pending (`deconf-adapter status`) and their receipts "
+			"are taken by a later submit or run\n",
+			(unsigned long long)r->st->unconfirmed);
+	else if (r->st->unconfirmed)
+		fprintf(r->report,
+			"unconfirmed: %llu submission(s) had no receipt from the broker within "
+			"%lld s (is it running?); they stay pending (`deconf-adapter status`) and "
+			"their receipts are taken by a later submit or run\n",
+			(unsigned long long)r->st->unconfirmed, (long long)(timeout / 1000));
+	return DECONF_OK;
+}
+
+/* After planning: deliver, wait, say what stays refused. */
+static int finish_run(struct run *r)
+{
+	int rc;
+
+	if ((rc = flush_batch(r)))
+		return rc;
+	if (r->o->dry_run)
+		return DECONF_OK;
+	if ((rc = drain(r)))
+		return rc;
+	r->st->awaited = r->n_aw;
+	if ((rc = wait_receipts(r)))
+		return rc;
+	report_held(r);
+	return DECONF_OK;
+}
+
+int adp_submit_clean(const struct adp_submit_stats *st)
+{
+	return !st->refused && !st->unconfirmed && !st->held_entries && !st->receipts_refused;
+}
+
 /* ------------------------------------------------------------ drivers */
 
 static int run_init(struct run *r, struct adp_agency *a, const struct adp_submit_opts *o,
 		    struct adp_submit_stats *st, char *errstr, size_t errstr_size)
 {
-	int rc;
+	int rc, resend_sent = r->resend_sent;
 
 	memset(r, 0, sizeof(*r));
 	memset(st, 0, sizeof(*st));
+	r->resend_sent = resend_sent;
 	r->a = a;
 	r->o = o;
 	r->st = st;
@@ -737,9 +1337,7 @@ static int run_init(struct run *r, struct adp_agency *a, const struct adp_submit
 		return rc;
 	if (!o->dry_run && (rc = adp_agency_open_signing(a, errstr, errstr_size)))
 		return rc;
-	if (!o->dry_run && (rc = resend_outbox(r)))
-		return rc;
-	return DECONF_OK;
+	return catch_up(r);
 }
 
 static void run_free(struct run *r)
@@ -748,7 +1346,11 @@ static void run_free(struct run *r)
 		adp_ledger_abort(r->txn);
 	free_batch(r);
 	free(r->ops);
-	free(r->dl.ids);
+	free(r->dl.v);
+	free(r->aw);
+	for (size_t i = 0; i < REASONS; i++)
+		free(r->held.first_case[i]);
+	free_resend_cases(r);
 	if (r->rk)
 		rd_kafka_destroy(r->rk);
 }
@@ -763,11 +1365,9 @@ static int run_cases(struct run *r, const struct adp_case *const *cases, size_t 
 		rc = plan_case(r, cases[i]);
 		adp_progress_update(&pr, i + 1, n, i + 1);
 	}
-	if (!rc)
-		rc = flush_batch(r);
-	if (!rc && !r->o->dry_run)
-		rc = drain(r);
 	adp_progress_end(&pr);
+	if (!rc)
+		rc = finish_run(r);
 	return rc;
 }
 
@@ -776,7 +1376,7 @@ int adp_submit_cases(struct adp_agency *a, const struct adp_case *cases, size_t 
 		     char *errstr, size_t errstr_size)
 {
 	const struct adp_case **list = NULL;
-	struct run r;
+	struct run r = { 0 };
 	int rc;
 
 	if ((rc = run_init(&r, a, o, st, errstr, errstr_size)))
@@ -803,7 +1403,7 @@ int adp_submit_input(struct adp_agency *a, const struct adp_input *in,
 	size_t n = adp_input_case_count(in), n_err = adp_input_error_count(in);
 	const struct adp_case **list = NULL;
 	size_t uncased = 0, k = 0;
-	struct run r;
+	struct run r = { 0 };
 	int rc;
 
 	if ((rc = run_init(&r, a, o, st, errstr, errstr_size)))
@@ -847,13 +1447,14 @@ out:
 	return rc;
 }
 
-int adp_flush_outbox(struct adp_agency *a, struct adp_submit_stats *st, char *errstr,
-		     size_t errstr_size)
+int adp_flush_outbox(struct adp_agency *a, const struct adp_submit_opts *o,
+		     struct adp_submit_stats *st, char *errstr, size_t errstr_size)
 {
-	struct adp_submit_opts o = { 0 };
-	struct run r;
-	int rc = run_init(&r, a, &o, st, errstr, errstr_size);
+	struct run r = { 0 };
+	int rc = run_init(&r, a, o, st, errstr, errstr_size);
 
+	if (!rc)
+		rc = finish_run(&r);
 	run_free(&r);
 	return rc;
 }
@@ -886,8 +1487,13 @@ static int old_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
 	struct old_case *k;
 	struct adp_indicator *ind;
 
-	if (e->epoch == oc->epoch || e->state == ADP_ENTRY_REMOVING ||
-	    e->state == ADP_ENTRY_QUERY)
+	/* every entry of an older epoch, and the current epoch's that can get
+	 * no receipt any more (sent before receipts existed, or their receipt
+	 * was lost) */
+	if ((e->epoch == oc->epoch &&
+	     (e->state != ADP_ENTRY_SENT || awaited(oc->t, e->submission_id))) ||
+	    e->state == ADP_ENTRY_REMOVING || e->state == ADP_ENTRY_QUERY ||
+	    e->state == ADP_ENTRY_REMOVE_REFUSED)
 		return 0;
 	k = oc->n ? &oc->v[oc->n - 1] : NULL;
 	if (!k || strcmp(k->c.case_ref, case_ref)) { /* entries come sorted by case */
@@ -952,10 +1558,12 @@ int adp_resubmit(struct adp_agency *a, const struct adp_submit_opts *o,
 {
 	struct old_cases oc = { 0 };
 	const struct adp_case **list = NULL;
-	struct run r;
+	struct run r = { 0 };
 	int rc;
 
-	if ((rc = run_init(&r, a, o, st, errstr, errstr_size)))
+	/* what to send is read before the catch-up changes entries */
+	if ((rc = adp_agency_open_keys(a, errstr, errstr_size)) ||
+	    (rc = adp_agency_open_ledger(a, errstr, errstr_size)))
 		goto out;
 	oc.epoch = deconf_tokenizer_epoch(a->tk);
 	if ((rc = adp_ledger_begin(a->ledger, 1, &oc.t)))
@@ -964,6 +1572,9 @@ int adp_resubmit(struct adp_agency *a, const struct adp_submit_opts *o,
 	adp_ledger_abort(oc.t);
 	if (rc)
 		goto out;
+	r.resend_sent = 1;
+	if ((rc = run_init(&r, a, o, st, errstr, errstr_size)))
+		goto out;
 	if (oc.n && !(list = calloc(oc.n, sizeof(*list)))) {
 		rc = DECONF_E_NOMEM;
 		goto out;
@@ -971,7 +1582,7 @@ int adp_resubmit(struct adp_agency *a, const struct adp_submit_opts *o,
 	for (size_t i = 0; i < oc.n; i++)
 		list[i] = &oc.v[i].c;
 	/* planned as ADDs under the current epoch: entries already there are
-	 * unchanged, the rest are new */
+	 * unchanged (but those without a receipt), the rest are new */
 	rc = run_cases(&r, list, oc.n);
 	if (!rc && st->invalid)
 		rc = DECONF_E_MALFORMED;

@@ -23,6 +23,10 @@
  *     appears in any record of any topic on the cluster, nor in the
  *     adapter's log output.
  *
+ * No broker runs here: these tests are about what reaches Kafka, so every
+ * publishing command (and the daemon) runs with --no-wait; waiting for the
+ * broker's receipts is tested against the real broker in test_receipts.c.
+ *
  * Needs DECONF_KRAFT_BOOTSTRAP (deploy/kafka/kafka.sh env); exits 77 without.
  */
 #include <stdarg.h>
@@ -359,7 +363,7 @@ static void test_submit_and_rerun(void **state)
 	agency_new(&a, bootstrap);
 	snprintf(path, sizeof(path), "%s/cases.csv", a.dir);
 	write_file(path, small_csv);
-	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	assert_int_equal(adapter(&a, "submit --no-wait '%s'", path), 0);
 	read_submissions(&a, &t);
 	assert_int_equal(t.distinct_subs, 1);
 	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, "CASE-1"), 3);
@@ -372,14 +376,14 @@ static void test_submit_and_rerun(void **state)
 	free(t.ops);
 
 	/* the same file again: nothing new */
-	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	assert_int_equal(adapter(&a, "submit --no-wait '%s'", path), 0);
 	read_submissions(&a, &t);
 	assert_int_equal(t.records, 1);
 	free(t.ops);
 
 	/* withdraw one indicator, then close the other case */
-	assert_int_equal(adapter(&a, "withdraw CASE-1 email suspect.one@example.com"), 0);
-	assert_int_equal(adapter(&a, "close CASE-2"), 0);
+	assert_int_equal(adapter(&a, "withdraw --no-wait CASE-1 email suspect.one@example.com"), 0);
+	assert_int_equal(adapter(&a, "close --no-wait CASE-2"), 0);
 	read_submissions(&a, &t);
 	assert_int_equal(t.distinct_subs, 3);
 	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_REMOVE, "CASE-1"), 1);
@@ -388,7 +392,7 @@ static void test_submit_and_rerun(void **state)
 	free(t.ops);
 
 	/* withdrawn and closed: the same again publishes nothing */
-	assert_int_equal(adapter(&a, "close CASE-2"), 0);
+	assert_int_equal(adapter(&a, "close --no-wait CASE-2"), 0);
 	read_submissions(&a, &t);
 	assert_int_equal(t.distinct_subs, 3);
 	free(t.ops);
@@ -408,7 +412,7 @@ static void test_bad_rows(void **state)
 			 "BAD-1,email,b@example.org\n"
 			 "BAD-1,imei,490154203237519\n" /* Luhn fails */
 			 "GOOD-1,md5,d41d8cd98f00b204e9800998ecf8427e\n");
-	assert_int_equal(adapter(&a, "submit '%s'", path), 1);
+	assert_int_equal(adapter(&a, "submit --no-wait '%s'", path), 1);
 	snprintf(cmd, sizeof(cmd), "grep -q '%s:4: imei' '%s'", path, a.log);
 	assert_int_equal(system(cmd), 0);
 	read_submissions(&a, &t);
@@ -419,7 +423,7 @@ static void test_bad_rows(void **state)
 	/* check publishes nothing whatever the input */
 	assert_int_equal(adapter(&a, "check '%s'", path), 1);
 	/* --skip-invalid sends the valid row of BAD-1, still exits 1 */
-	assert_int_equal(adapter(&a, "submit --skip-invalid '%s'", path), 1);
+	assert_int_equal(adapter(&a, "submit --no-wait --skip-invalid '%s'", path), 1);
 	read_submissions(&a, &t);
 	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, "BAD-1"), 1);
 	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, "GOOD-1"), 2);
@@ -439,10 +443,10 @@ static void test_kafka_unreachable(void **state)
 	snprintf(path, sizeof(path), "%s/cases.csv", a.dir);
 	write_file(path, small_csv);
 	t0 = deconf_mono_us();
-	assert_int_equal(adapter(&a, "--set submit.timeout=3s submit '%s'", path), 1);
+	assert_int_equal(adapter(&a, "--set submit.timeout=3s submit --no-wait '%s'", path), 1);
 	assert_true(deconf_mono_us() - t0 < 30000000);
 	/* Kafka back: the outbox goes out first, and nothing is sent twice. */
-	assert_int_equal(adapter(&a, "--set kafka.bootstrap.servers=%s submit '%s'",
+	assert_int_equal(adapter(&a, "--set kafka.bootstrap.servers=%s submit --no-wait '%s'",
 				 bootstrap, path),
 			 0);
 	read_submissions(&a, &t);
@@ -480,7 +484,7 @@ static void test_sigkill_midway(void **state)
 			dup2(fileno(lf), 1);
 			dup2(fileno(lf), 2);
 			execl(ADAPTER_BIN, ADAPTER_BIN, "-c", a.conf, "--no-progress", "--set",
-			      "submit.max_batch_bytes=16k", "submit", path, (char *)NULL);
+			      "submit.max_batch_bytes=16k", "submit", "--no-wait", path, (char *)NULL);
 			_exit(127);
 		}
 		usleep(round == 0 ? 500000 : 800000);
@@ -492,7 +496,7 @@ static void test_sigkill_midway(void **state)
 		assert_true(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) == 0));
 	}
 	assert_true(kills >= 1);
-	assert_int_equal(adapter(&a, "--set submit.max_batch_bytes=16k submit '%s'", path), 0);
+	assert_int_equal(adapter(&a, "--set submit.max_batch_bytes=16k submit --no-wait '%s'", path), 0);
 	read_submissions(&a, &t);
 	/* Every indicator exactly once across distinct submissions. */
 	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, NULL), n);
@@ -597,7 +601,7 @@ static void test_notices(void **state)
 	agency_new(&a, bootstrap);
 	snprintf(path, sizeof(path), "%s/cases.csv", a.dir);
 	write_file(path, small_csv);
-	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	assert_int_equal(adapter(&a, "submit --no-wait '%s'", path), 0);
 	/* before any notice topic exists: nothing, and no failure */
 	assert_int_equal(adapter(&a, "notices"), 0);
 	hash_token(&a, "phone", "+15550109999", tok);
@@ -660,18 +664,18 @@ static void test_query(void **state)
 	agency_new(&a, bootstrap);
 	snprintf(path, sizeof(path), "%s/q.csv", a.dir);
 	write_file(path, "case_ref,type,value\nQ-1,phone,(555) 010-4242\n");
-	assert_int_equal(adapter(&a, "query '%s'", path), 0);
+	assert_int_equal(adapter(&a, "query --no-wait '%s'", path), 0);
 	read_submissions(&a, &t);
 	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_QUERY, "Q-1"), 1);
 	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, NULL), 0);
 	free(t.ops);
 	/* a query is asked every time: it registers nothing to compare with */
-	assert_int_equal(adapter(&a, "query '%s'", path), 0);
+	assert_int_equal(adapter(&a, "query --no-wait '%s'", path), 0);
 	read_submissions(&a, &t);
 	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_QUERY, "Q-1"), 2);
 	free(t.ops);
 	/* closing the case sends nothing: nothing was registered */
-	assert_int_equal(adapter(&a, "close Q-1"), 0);
+	assert_int_equal(adapter(&a, "close --no-wait Q-1"), 0);
 	read_submissions(&a, &t);
 	assert_int_equal(t.distinct_subs, 2);
 	free(t.ops);
@@ -704,12 +708,12 @@ static void test_resubmit(void **state)
 	agency_new(&a, bootstrap);
 	snprintf(path, sizeof(path), "%s/cases.csv", a.dir);
 	write_file(path, small_csv);
-	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	assert_int_equal(adapter(&a, "submit --no-wait '%s'", path), 0);
 	/* rotate: epoch 2 is added to the key file the agency holds */
 	assert_int_equal(deconf_keyring_rotate(a.ring, NULL), 0);
 	snprintf(path, sizeof(path), "%s/federation.keys", a.dir);
 	assert_int_equal(deconf_keyring_save(a.ring, path, 0, errstr, sizeof(errstr)), 0);
-	assert_int_equal(adapter(&a, "resubmit"), 0);
+	assert_int_equal(adapter(&a, "resubmit --no-wait"), 0);
 	read_submissions(&a, &t);
 	assert_int_equal(t.distinct_subs, 2);
 	for (size_t i = 0; i < t.n; i++)
@@ -729,7 +733,7 @@ static void test_resubmit(void **state)
 	assert_true(has_token(&t, tok, DECONF__V1__OP__OP_ADD));
 	free(t.ops);
 	/* and again: nothing new */
-	assert_int_equal(adapter(&a, "resubmit"), 0);
+	assert_int_equal(adapter(&a, "resubmit --no-wait"), 0);
 	read_submissions(&a, &t);
 	assert_int_equal(t.distinct_subs, 2);
 	free(t.ops);
@@ -855,7 +859,7 @@ static void test_tls_acl(void **state)
 		 ref, ref);
 	snprintf(path, sizeof(path), "%s/tls.csv", a.dir);
 	write_file(path, csv);
-	assert_int_equal(adapter(&a, "submit '%s'", path), 0);
+	assert_int_equal(adapter(&a, "submit --no-wait '%s'", path), 0);
 	read_submissions_ex(&a, &t, 1);
 	assert_int_equal(count_op(&t, DECONF__V1__OP__OP_ADD, ref), 2);
 	free(t.ops);
@@ -866,7 +870,7 @@ static void test_tls_acl(void **state)
 	use_tls(&b, "agency-b", "agency-a");
 	snprintf(path, sizeof(path), "%s/tls.csv", b.dir);
 	write_file(path, csv);
-	assert_int_equal(adapter(&b, "--set submit.timeout=10s submit '%s'", path), 1);
+	assert_int_equal(adapter(&b, "--set submit.timeout=10s submit --no-wait '%s'", path), 1);
 	snprintf(cmd, sizeof(cmd), "grep -qi 'authorization failed' '%s'", b.log);
 	assert_int_equal(system(cmd), 0);
 	agency_free(&b);
@@ -998,7 +1002,7 @@ static void test_run_daemon(void **state)
 		snprintf(s3, sizeof(s3), "run.webhook_url=%s", url);
 		execl(ADAPTER_BIN, ADAPTER_BIN, "-c", a.conf, "--set", s1, "--set", s2, "--set", s3,
 		      "--set", "run.poll_interval=200ms", "--set", "run.settle=0s", "--set",
-		      "run.webhook_backoff_max=1s", "run", (char *)NULL);
+		      "run.webhook_backoff_max=1s", "run", "--no-wait", (char *)NULL);
 		_exit(127);
 	}
 	/* a file dropped the right way: hidden name, then rename */
@@ -1006,8 +1010,11 @@ static void test_run_daemon(void **state)
 	write_file(tmp, small_csv);
 	snprintf(dst, sizeof(dst), "%s/cases.csv", spool);
 	assert_int_equal(rename(tmp, dst), 0);
-	snprintf(cmd, sizeof(cmd), "grep -q '\"status\": \"published\"' '%s/done/cases.csv.result'",
-		 spool);
+	/* no broker here to answer: delivered, and not waited for */
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q '\"status\": \"unconfirmed\"' '%s/done/cases.csv.result' && "
+		 "grep -q '\"waited_for_receipts\": false' '%s/done/cases.csv.result'",
+		 spool, spool);
 	assert_true(wait_for(cmd, 30));
 	assert_int_equal(access(dst, F_OK), -1); /* processed once: moved aside */
 	/* a bad file goes to failed/ with its line errors */
@@ -1213,8 +1220,8 @@ static void test_privacy(void **state)
 	}
 	write_file(path, text);
 	/* librdkafka's message and protocol debug lines go to the log too */
-	assert_int_equal(adapter(&a, "--set kafka.debug=msg,protocol submit '%s'", path), 0);
-	assert_int_equal(adapter(&a, "withdraw PRIV-1 email '%s'", v[0].value), 0);
+	assert_int_equal(adapter(&a, "--set kafka.debug=msg,protocol submit --no-wait '%s'", path), 0);
+	assert_int_equal(adapter(&a, "withdraw --no-wait PRIV-1 email '%s'", v[0].value), 0);
 	assert_int_equal(adapter(&a, "check '%s'", path), 0);
 
 	read_cluster(&cluster);

@@ -15,7 +15,9 @@
  *     with the right reason, and nothing on deconf.tokens; an identical
  *     resend (an adapter recovering from a crash) produces nothing at all;
  *   - the broker keeps running: a later submission still goes through, and
- *     SIGTERM stops it cleanly.
+ *     SIGTERM stops it cleanly;
+ *   - the adapter's submissions are answered: it waits for their receipts
+ *     (signed by the broker) and exits 0 only once they said accepted.
  *
  * Needs DECONF_KRAFT_BOOTSTRAP; exits 77 without it.
  */
@@ -173,6 +175,9 @@ static void fed_new(struct fed *f)
 	snprintf(path, sizeof(path), "%s/agency.key", f->dir);
 	assert_int_equal(deconf_sign_key_save_private(f->agency_key, path, errstr, sizeof(errstr)),
 			 0);
+	/* the adapter checks the broker's receipts with its public key */
+	snprintf(path, sizeof(path), "%s/broker.pub", f->dir);
+	assert_int_equal(deconf_sign_key_save_public(f->fed_key, path, errstr, sizeof(errstr)), 0);
 	assert_int_equal(deconf_keyring_new(&ring), 0);
 	assert_int_equal(deconf_keyring_rotate(ring, NULL), 0);
 	snprintf(path, sizeof(path), "%s/federation.keys", f->dir);
@@ -190,8 +195,10 @@ static void fed_new(struct fed *f)
 	snprintf(text, sizeof(text),
 		 "[agency]\nid = agency-a\nkey_file = %s/federation.keys\n"
 		 "signing_key = %s/agency.key\ntopic_prefix = %s\n"
-		 "[ledger]\ndir = %s/ledger\n[kafka]\nbootstrap.servers = %s\n",
-		 f->dir, f->dir, f->prefix, f->dir, bootstrap);
+		 "broker_public_key = %s/broker.pub\n"
+		 "[ledger]\ndir = %s/ledger\n[submit]\nconfirm_timeout = 60s\n"
+		 "[kafka]\nbootstrap.servers = %s\n",
+		 f->dir, f->dir, f->prefix, f->dir, f->dir, bootstrap);
 	write_file(f->aconf, text);
 
 	snprintf(path, sizeof(path), "%stokens", f->prefix);

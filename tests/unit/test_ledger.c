@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "deconf.pb-c.h"
 #include "deconf/err.h"
 #include "ledger.h"
@@ -148,6 +150,8 @@ static void make_entry(struct adp_entry *e, uint32_t seed)
 		e->submission_id[i] = (uint8_t)(0xa0 + seed + (uint32_t)i);
 	for (int i = 0; i < 8; i++)
 		e->case_digest[i] = (uint8_t)(0x50 ^ (seed + (uint32_t)i));
+	e->reason = (uint8_t)(seed % 17);
+	e->decided_at = seed % 2 ? 1764400000000LL + seed : 0;
 	e->value = "value";
 	e->value_len = 5;
 	e->qualifier = NULL;
@@ -165,6 +169,8 @@ static void assert_entry(const struct adp_entry *want, const struct adp_entry *g
 	assert_true(got->published_at == want->published_at);
 	assert_memory_equal(got->submission_id, want->submission_id, ADP_SUBMISSION_ID_LEN);
 	assert_memory_equal(got->case_digest, want->case_digest, 8);
+	assert_int_equal(got->reason, want->reason);
+	assert_true(got->decided_at == want->decided_at);
 	assert_int_equal(got->value_len, want->value_len);
 	if (want->value_len) {
 		assert_non_null(got->value);
@@ -455,12 +461,12 @@ static void test_get_modify_put(void **state)
 	/* put() takes strlen(qualifier): fail here, not by reading past the
 	 * end of the map, if the qualifier read back is not terminated. */
 	assert_int_equal(strnlen(got.qualifier, 6), 5);
-	got.state = ADP_ENTRY_LIVE;
+	got.state = ADP_ENTRY_SENT;
 	got.published_at = 1764300000123LL;
 	put_ok(t, "C", &got);
 	commit(f);
 
-	e.state = ADP_ENTRY_LIVE;
+	e.state = ADP_ENTRY_SENT;
 	e.published_at = 1764300000123LL;
 	t = begin(f, 1);
 	get_ok(t, "C", &e);
@@ -497,9 +503,9 @@ static void test_get_modify_put_same_txn(void **state)
 
 	/* Same size: state changes only. */
 	assert_int_equal(adp_ledger_get(t, "C", e.token, e.epoch, &got), DECONF_OK);
-	got.state = ADP_ENTRY_LIVE;
+	got.state = ADP_ENTRY_SENT;
 	put_ok(t, "C", &got);
-	e.state = ADP_ENTRY_LIVE;
+	e.state = ADP_ENTRY_SENT;
 	get_ok(t, "C", &e);
 
 	/* Another size: a qualifier added. */
@@ -1225,6 +1231,296 @@ static void test_map_full(void **state)
 	end(f);
 }
 
+
+/* ------------------------------------------------- states and migration */
+
+/* Every state an entry goes through, with what a receipt leaves in it. */
+static void test_entry_states(void **state)
+{
+	struct fx *f = *state;
+	struct adp_ledger_txn *t;
+	static const uint8_t states[] = { ADP_ENTRY_PENDING,   ADP_ENTRY_SENT,
+					  ADP_ENTRY_REMOVING,  ADP_ENTRY_QUERY,
+					  ADP_ENTRY_CONFIRMED, ADP_ENTRY_REFUSED,
+					  ADP_ENTRY_REMOVE_REFUSED };
+	struct adp_entry e[N_OF(states)];
+
+	for (size_t i = 0; i < N_OF(states); i++)
+		assert_true(ADP_ENTRY_STATE_VALID(states[i]));
+	assert_false(ADP_ENTRY_STATE_VALID(0));
+	assert_false(ADP_ENTRY_STATE_VALID(ADP_ENTRY_REMOVE_REFUSED + 1));
+	t = begin(f, 0);
+	for (size_t i = 0; i < N_OF(states); i++) {
+		make_entry(&e[i], (uint32_t)i + 40);
+		e[i].state = states[i];
+		e[i].reason = states[i] == ADP_ENTRY_REFUSED || states[i] == ADP_ENTRY_REMOVE_REFUSED
+				      ? DECONF__V1__REJECT_REASON__REJECT_REASON_SUSPENDED_AGENCY
+				      : 0;
+		e[i].decided_at = states[i] >= ADP_ENTRY_CONFIRMED ? INT64_MAX - (int64_t)i : 0;
+		put_ok(t, "STATE-1", &e[i]);
+	}
+	commit(f);
+	fx_reopen(f, MAP_DEFAULT);
+	t = begin(f, 1);
+	for (size_t i = 0; i < N_OF(states); i++)
+		get_ok(t, "STATE-1", &e[i]);
+	end(f);
+}
+
+/* The v2 value layout (ledgers from before receipts), written by hand. */
+static size_t v2_value(uint8_t *p, const struct adp_entry *e)
+{
+	size_t qlen = e->qualifier ? strlen(e->qualifier) : 0, n = 60;
+
+	memset(p, 0, 60);
+	p[0] = 2;
+	p[1] = (uint8_t)e->type;
+	p[2] = e->state;
+	p[3] = (uint8_t)qlen;
+	for (int i = 0; i < 4; i++)
+		p[4 + i] = (uint8_t)(e->epoch >> (24 - 8 * i));
+	for (int i = 0; i < 8; i++) {
+		p[8 + i] = (uint8_t)((uint64_t)e->valid_from >> (56 - 8 * i));
+		p[16 + i] = (uint8_t)((uint64_t)e->valid_to >> (56 - 8 * i));
+		p[24 + i] = (uint8_t)((uint64_t)e->published_at >> (56 - 8 * i));
+	}
+	memcpy(p + 32, e->submission_id, ADP_SUBMISSION_ID_LEN);
+	for (int i = 0; i < 4; i++)
+		p[48 + i] = (uint8_t)(e->value_len >> (24 - 8 * i));
+	memcpy(p + 52, e->case_digest, 8);
+	if (qlen) {
+		memcpy(p + n, e->qualifier, qlen + 1);
+		n += qlen + 1;
+	}
+	memcpy(p + n, e->value, e->value_len);
+	return n + e->value_len;
+}
+
+static size_t entry_key_raw(uint8_t *k, const char *ref, const struct adp_entry *e)
+{
+	size_t n = strlen(ref);
+
+	k[0] = (uint8_t)n;
+	memcpy(k + 1, ref, n);
+	memcpy(k + 1 + n, e->token, 16);
+	for (int i = 0; i < 4; i++)
+		k[1 + n + 16 + i] = (uint8_t)(e->epoch >> (24 - 8 * i));
+	return 1 + n + 20;
+}
+
+/* Put (or read back) one raw record of the entries database with LMDB
+ * itself; the ledger must be closed (one environment per process). */
+static void raw_entry(struct fx *f, const uint8_t *key, size_t klen, const uint8_t *val,
+		      size_t vlen, uint8_t *out, size_t *out_len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { .mv_size = klen, .mv_data = (void *)key }, v;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, MAP_DEFAULT), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "entries", MDB_CREATE, &dbi), 0);
+	if (val) {
+		v.mv_size = vlen;
+		v.mv_data = (void *)val;
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	} else {
+		assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+		memcpy(out, v.mv_data, v.mv_size);
+		*out_len = v.mv_size;
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/*
+ * A ledger from before receipts: its "live" entries (state 2) read as
+ * SENT — delivered, unconfirmed — with no reason and no decision time;
+ * every other field as it was. Changed, an entry is written in the new
+ * layout and reads back with its new fields.
+ */
+static void test_v2_entries_migrate(void **state)
+{
+	struct fx *f = *state;
+	struct adp_ledger_txn *t;
+	struct adp_entry old, got;
+	uint8_t key[256], val[512], raw[512];
+	size_t klen, vlen, rawlen;
+
+	make_entry(&old, 7);
+	old.state = 2; /* "live" */
+	old.reason = 0;
+	old.decided_at = 0;
+	old.qualifier = "twitter";
+	old.value = "@someone";
+	old.value_len = 8;
+	klen = entry_key_raw(key, "OLD-1", &old);
+	vlen = v2_value(val, &old);
+	adp_ledger_close(f->l);
+	f->l = NULL;
+	raw_entry(f, key, klen, val, vlen, NULL, NULL);
+	/* a value of a version this build does not know is refused, not guessed */
+	{
+		uint8_t bad[512], k2[256];
+		struct adp_entry o2 = old;
+		size_t k2len;
+
+		o2.token[0] ^= 0xff;
+		k2len = entry_key_raw(k2, "OLD-1", &o2);
+		memcpy(bad, val, vlen);
+		bad[0] = 9;
+		raw_entry(f, k2, k2len, bad, vlen, NULL, NULL);
+		fx_open(f, MAP_DEFAULT);
+		t = begin(f, 1);
+		assert_int_equal(adp_ledger_get(t, "OLD-1", o2.token, o2.epoch, &got),
+				 DECONF_E_MALFORMED);
+		end(f);
+		t = begin(f, 0);
+		assert_int_equal(adp_ledger_del(t, "OLD-1", o2.token, o2.epoch), DECONF_OK);
+		commit(f);
+	}
+
+	t = begin(f, 1);
+	get_ok(t, "OLD-1", &old);
+	assert_int_equal(adp_ledger_get(t, "OLD-1", old.token, old.epoch, &got), DECONF_OK);
+	assert_int_equal(got.state, ADP_ENTRY_SENT);
+	assert_int_equal(got.reason, 0);
+	assert_true(got.decided_at == 0);
+	end(f);
+
+	/* a receipt confirms it: rewritten in version 3 */
+	t = begin(f, 0);
+	assert_int_equal(adp_ledger_get(t, "OLD-1", old.token, old.epoch, &got), DECONF_OK);
+	got.state = ADP_ENTRY_CONFIRMED;
+	got.decided_at = 1765000000000LL;
+	put_ok(t, "OLD-1", &got);
+	commit(f);
+	old.state = ADP_ENTRY_CONFIRMED;
+	old.decided_at = 1765000000000LL;
+	t = begin(f, 1);
+	get_ok(t, "OLD-1", &old);
+	end(f);
+	adp_ledger_close(f->l);
+	f->l = NULL;
+	raw_entry(f, key, klen, NULL, 0, raw, &rawlen);
+	assert_int_equal(raw[0], 3);
+	assert_int_equal(rawlen, vlen + 9); /* reason u8 + decided_at i64 */
+	fx_open(f, MAP_DEFAULT);
+}
+
+/* ------------------------------------------------------------ submissions */
+
+struct sub_seen {
+	int n, refused;
+	uint8_t first[8];
+};
+
+static int sub_collect(void *opaque, const uint8_t id[ADP_SUBMISSION_ID_LEN],
+		       const struct adp_sub *s)
+{
+	struct sub_seen *x = opaque;
+
+	if (x->n < 8)
+		x->first[x->n] = id[0];
+	x->n++;
+	x->refused += s->status == ADP_SUB_REFUSED;
+	return 0;
+}
+
+static void test_submissions(void **state)
+{
+	struct fx *f = *state;
+	struct adp_ledger_txn *t;
+	uint8_t id[3][ADP_SUBMISSION_ID_LEN], env[300];
+	char detail[400];
+	struct adp_sub s, got;
+	struct sub_seen seen = { 0 };
+
+	for (int i = 0; i < 3; i++)
+		memset(id[i], 0x30 - 0x10 * i, ADP_SUBMISSION_ID_LEN);
+	memset(env, 0xab, sizeof(env));
+	memset(detail, 'd', sizeof(detail));
+	t = begin(f, 0);
+	assert_int_equal(adp_ledger_sub_get(t, id[0], &got), DECONF_E_UNKNOWN);
+	assert_int_equal(adp_ledger_sub_count(t, 0), 0);
+	/* waiting for a receipt, where Kafka stored it */
+	s = (struct adp_sub){ .status = ADP_SUB_SENT, .op_index = -1, .partition = 0,
+			      .offset = 41, .sent_at = 1765000000000LL, .envelope = env,
+			      .envelope_len = sizeof(env) };
+	assert_int_equal(adp_ledger_sub_put(t, id[0], &s), DECONF_OK);
+	/* refused: reason, op, a detail longer than kept */
+	s = (struct adp_sub){ .status = ADP_SUB_REFUSED, .reason = 14, .op_index = 3,
+			      .partition = 0, .offset = INT64_MAX, .sent_at = 1, .decided_at = 2,
+			      .detail = detail, .detail_len = sizeof(detail), .envelope = env,
+			      .envelope_len = 1 };
+	assert_int_equal(adp_ledger_sub_put(t, id[1], &s), DECONF_OK);
+	/* no envelope, no detail */
+	s = (struct adp_sub){ .status = ADP_SUB_SENT, .op_index = -1, .partition = -1,
+			      .offset = -1 };
+	assert_int_equal(adp_ledger_sub_put(t, id[2], &s), DECONF_OK);
+	commit(f);
+
+	fx_reopen(f, MAP_DEFAULT);
+	t = begin(f, 1);
+	assert_int_equal(adp_ledger_sub_count(t, 0), 3);
+	assert_int_equal(adp_ledger_sub_count(t, ADP_SUB_SENT), 2);
+	assert_int_equal(adp_ledger_sub_count(t, ADP_SUB_REFUSED), 1);
+	assert_int_equal(adp_ledger_sub_get(t, id[0], &got), DECONF_OK);
+	assert_int_equal(got.status, ADP_SUB_SENT);
+	assert_int_equal(got.op_index, -1);
+	assert_int_equal(got.partition, 0);
+	assert_true(got.offset == 41);
+	assert_true(got.sent_at == 1765000000000LL);
+	assert_int_equal(got.detail_len, 0);
+	assert_int_equal(got.envelope_len, sizeof(env));
+	assert_memory_equal(got.envelope, env, sizeof(env));
+	assert_int_equal(adp_ledger_sub_get(t, id[1], &got), DECONF_OK);
+	assert_int_equal(got.status, ADP_SUB_REFUSED);
+	assert_int_equal(got.reason, 14);
+	assert_int_equal(got.op_index, 3);
+	assert_true(got.offset == INT64_MAX);
+	assert_true(got.decided_at == 2);
+	assert_int_equal(got.detail_len, ADP_SUB_DETAIL_MAX); /* cut, not refused */
+	assert_memory_equal(got.detail, detail, ADP_SUB_DETAIL_MAX);
+	assert_int_equal(got.envelope_len, 1);
+	assert_int_equal(got.envelope[0], 0xab);
+	assert_int_equal(adp_ledger_sub_get(t, id[2], &got), DECONF_OK);
+	assert_int_equal(got.partition, -1);
+	assert_true(got.offset == -1);
+	assert_int_equal(got.envelope_len, 0);
+	assert_int_equal(adp_ledger_sub_foreach(t, sub_collect, &seen), DECONF_OK);
+	assert_int_equal(seen.n, 3);
+	assert_int_equal(seen.refused, 1);
+	assert_int_equal(seen.first[0], 0x10); /* id order */
+	assert_int_equal(seen.first[2], 0x30);
+	/* submissions are neither entries nor the outbox */
+	assert_int_equal(adp_ledger_entry_count(t), 0);
+	assert_int_equal(adp_ledger_outbox_count(t), 0);
+	end(f);
+
+	t = begin(f, 0);
+	/* get, change, put in one transaction (pointers into its pages) */
+	assert_int_equal(adp_ledger_sub_get(t, id[0], &got), DECONF_OK);
+	got.status = ADP_SUB_REFUSED;
+	got.reason = 8;
+	got.detail = "suspended";
+	got.detail_len = 9;
+	assert_int_equal(adp_ledger_sub_put(t, id[0], &got), DECONF_OK);
+	assert_int_equal(adp_ledger_sub_get(t, id[0], &got), DECONF_OK);
+	assert_int_equal(got.envelope_len, sizeof(env));
+	assert_memory_equal(got.envelope, env, sizeof(env));
+	assert_memory_equal(got.detail, "suspended", 9);
+	assert_int_equal(adp_ledger_sub_del(t, id[1]), DECONF_OK);
+	assert_int_equal(adp_ledger_sub_del(t, id[1]), DECONF_OK); /* gone: fine */
+	assert_int_equal(adp_ledger_sub_count(t, ADP_SUB_REFUSED), 1);
+	assert_int_equal(adp_ledger_sub_count(t, ADP_SUB_SENT), 1);
+	commit(f);
+}
+
 /* ------------------------------------------------------------------- main */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1255,6 +1551,9 @@ int main(int argc, char **argv)
 		T(test_cases),
 		T(test_entry_count),
 		T(test_map_full),
+		T(test_entry_states),
+		T(test_v2_entries_migrate),
+		T(test_submissions),
 	};
 
 	for (int i = 1; i < argc; i++) {
