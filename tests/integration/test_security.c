@@ -804,9 +804,15 @@ static void test_suspended_refused(void **state)
 	assert_int_equal(sh("printf 'case_ref,type,value\\nS-1,md5,%s\\n' > '%s'",
 			    "0123456789abcdef0123456789abcdef", path),
 			 0);
+	/* the adapter waits for its receipt: refused, said so, exit 1 */
 	assert_int_equal(sh("cd '%s/agencies/sec-b' && '%s' -c agency.conf --no-progress submit "
-			    "cases.csv >>'%s/adapter.log' 2>&1",
+			    "cases.csv >'%s/suspended.log' 2>&1",
 			    dir, ADAPTER_BIN, dir),
+			 1);
+	assert_int_equal(sh("grep -q 'suspended' '%s/suspended.log'", dir), 0);
+	assert_int_equal(sh("cd '%s/agencies/sec-b' && '%s' -c agency.conf status 2>&1 | "
+			    "grep -qi 'refused'",
+			    dir, ADAPTER_BIN),
 			 0);
 	/* read B's rejects as B (its own topic), verify with the broker key */
 	snprintf(path, sizeof(path), "%s/broker-signing.key", dir);
