@@ -33,6 +33,11 @@ const struct deconf_conf_def brk_conf_table[] = {
 	{ "ingest.max_token_ops", DECONF_CONF_INT, "250000", 1000, 100000000, NULL, 0,
 	  "a submission that would become more token ops than this is refused (oversized): one "
 	  "record is processed at once, and a close of many cases counts once per partition" },
+	{ "ingest.rejects_alert", DECONF_CONF_INT, "10", 1, 1000000, NULL, 0,
+	  "an agency refused this many times within rejects_window gets one ops event "
+	  "(repeated_rejects) on deconf.ops" },
+	{ "ingest.rejects_window", DECONF_CONF_DURATION, "10m", 1000, 86400000LL, NULL, 0,
+	  "the window of rejects_alert" },
 	{ "ingest.retry_max", DECONF_CONF_DURATION, "10s", 100, 600000, NULL, 0,
 	  "longest wait between retries of a batch that failed for a passing reason (backoff "
 	  "from 100 ms)" },

@@ -29,6 +29,11 @@ int brk_eos_open(struct brk *b, const struct brk_eos_opts *o, rd_kafka_t **consu
 	*consumer = *producer = NULL;
 	if ((rc = deconf_kafka_conf_new(&cc, b->conf, o->client_id, errstr, errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(cc, "group.id", o->group, "broker", errstr, errstr_size)) ||
+	    /* static membership: a restarted instance (same broker.instance)
+	     * gets its partitions back at once, without a rebalance and without
+	     * waiting out its dead predecessor's session */
+	    (rc = deconf_kafka_conf_set(cc, "group.instance.id", o->transactional_id, "broker",
+					errstr, errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(cc, "isolation.level", "read_committed", "broker", errstr,
 					errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(cc, "enable.auto.commit", "false", "broker", errstr,

@@ -11,7 +11,11 @@
  * CONCURRENT_TRANSACTIONS until the markers are written; librdkafka's
  * default 100 ms would be added to every batch). Always: read_committed,
  * no auto commit, earliest, and the eager range assignor (librdkafka 2.0.2
- * bug #4059 with cooperative rebalancing and commits).
+ * bug #4059 with cooperative rebalancing and commits). The consumer is a
+ * static member of its group (group.instance.id = the transactional id,
+ * which broker.instance makes unique and stable): a process killed and
+ * started again gets its partitions back at once; one that stops for good
+ * hands them over once its session (10 s) times out.
  */
 #ifndef BRK_EOS_H
 #define BRK_EOS_H

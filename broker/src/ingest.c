@@ -170,6 +170,10 @@ struct bucket {
 	double ops, bytes;       /* what is left */
 	int64_t refilled_us;
 	int64_t paused_until_us; /* 0: not paused */
+	/* refusals in the current window (for the ops desk) */
+	uint32_t rejects;
+	int64_t rejects_since_us;
+	int rejects_told;
 	struct bucket *next;
 };
 
@@ -267,6 +271,7 @@ struct ingest {
 	rd_kafka_resp_err_t produce_err, dr_err;
 	char dr_topic[256];
 	int64_t backoff_ms, retry_max_ms;
+	int64_t rejects_alert, rejects_window_us; /* ingest.rejects_alert, _window */
 	uint64_t accepted, refused, duplicates, token_ops, throttled;
 	char *errstr;
 	size_t errstr_size;
@@ -365,6 +370,52 @@ static void agency_labels(char *buf, size_t size, const char *agency, size_t age
 }
 
 /*
+ * An agency refused again and again (a broken adapter, an expired key, a
+ * suspended agency still sending) is something a person should look at:
+ * past ingest.rejects_alert refusals within ingest.rejects_window, one ops
+ * event per window, in the open transaction.
+ */
+static int count_reject(struct ingest *g, const char *agency, size_t agency_len,
+			const struct brk_check *c)
+{
+	struct bucket *k = bucket_get(&g->q, agency, agency_len);
+	Deconf__V1__OpsEvent ev = DECONF__V1__OPS_EVENT__INIT;
+	int64_t now = deconf_mono_us();
+	char detail[DECONF_REJECT_DETAIL_MAX + 128];
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (!k)
+		return DECONF_OK;
+	if (!k->rejects_since_us || now - k->rejects_since_us > g->rejects_window_us) {
+		k->rejects_since_us = now;
+		k->rejects = 0;
+		k->rejects_told = 0;
+	}
+	if (++k->rejects < g->rejects_alert || k->rejects_told)
+		return DECONF_OK;
+	k->rejects_told = 1;
+	snprintf(detail, sizeof(detail),
+		 "%.63s: %u submissions refused within %lld s; the last: %s: %s", k->agency,
+		 k->rejects, (long long)(g->rejects_window_us / 1000000),
+		 brk_reject_reason_name(c->reason), c->detail);
+	ev.kind = DECONF__V1__OPS_KIND__OPS_KIND_REPEATED_REJECTS;
+	ev.at = deconf_now_ms();
+	ev.agency_id.data = (uint8_t *)agency;
+	ev.agency_id.len = agency_len;
+	ev.count = k->rejects;
+	ev.detail = detail;
+	deconf_log(DECONF_LOG_WARNING, "INGEST", "ops: %s", detail);
+	if ((rc = deconf_envelope_seal(&ev.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_OPS_EVENT,
+				       "broker", g->b->key, &buf, &len)))
+		return rc;
+	rc = produce(g, g->ops_topic, RD_KAFKA_PARTITION_UA, NULL, 0, buf, len);
+	free(buf);
+	return rc;
+}
+
+/*
  * The agency's receipt for a submission record (deconf.receipts.<agency>,
  * signed by the broker): accepted (case and token ops, or a resend), or
  * refused (c: reason, op index, detail). id: the submission id, or NULL.
@@ -460,6 +511,8 @@ static int emit_reject(struct ingest *g, const char *agency, size_t agency_len,
 	/* and the agency's receipt, which its adapter waits for */
 	if (!rc)
 		rc = emit_receipt(g, agency, agency_len, m, &r.submission_id, c, 0, 0, 0);
+	if (!rc)
+		rc = count_reject(g, agency, agency_len, c);
 	return rc;
 }
 
@@ -987,6 +1040,11 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 	g->q.burst_s = (double)deconf_conf_get_int(b->conf, "ingest.agency_burst") / 1000.0;
 	g->max_token_ops = deconf_conf_get_int(b->conf, "ingest.max_token_ops");
 	g->retry_max_ms = deconf_conf_get_int(b->conf, "ingest.retry_max");
+	g->rejects_alert = deconf_conf_get_int(b->conf, "ingest.rejects_alert");
+	g->rejects_window_us = deconf_conf_get_int(b->conf, "ingest.rejects_window") * 1000;
+	/* the counters a dashboard charts exist from the start, at 0 */
+	brk_metrics_add(mx, "deconf_txn_commits_total", "part=\"ingest\"", 0);
+	brk_metrics_add(mx, "deconf_txn_aborts_total", "part=\"ingest\"", 0);
 	g->backoff_ms = BACKOFF_MIN_MS;
 	brk_topic(b, "tokens", g->tokens, sizeof(g->tokens));
 	brk_topic(b, "ingest.seen", g->seen_topic, sizeof(g->seen_topic));

@@ -262,11 +262,22 @@ int brk_match_flush_head(struct brk_match *m, int partition, int64_t now)
 }
 
 int brk_match_audit_rebuilt(struct brk_match *m, int partition, int64_t now,
-			    const char *detail)
+			    const char *detail, int tell_ops)
 {
 	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_STATE_REBUILT), .detail = detail };
+	Deconf__V1__OpsEvent ev = DECONF__V1__OPS_EVENT__INIT;
+	char text[160];
+	int rc;
 
-	return audit(m, partition, now, &a);
+	if ((rc = audit(m, partition, now, &a)) || !tell_ops)
+		return rc;
+	/* the watch desk hears of it too: a rebuild is a lost or wiped local
+	 * state, or a partition moved between instances */
+	snprintf(text, sizeof(text), "matcher partition %d: %s", partition, detail);
+	ev.kind = K(OPS_KIND__OPS_KIND_STATE_REBUILD);
+	ev.at = now;
+	ev.detail = text;
+	return m->out.ops(m->out.opaque, &ev);
 }
 
 /* -------------------------------------------------------------- changelog */

@@ -134,9 +134,11 @@ int brk_match_flush_head(struct brk_match *m, int partition, int64_t now);
 /* Forget the open batch's accepted ops (the batch was aborted). */
 void brk_match_reset(struct brk_match *m);
 
-/* Audit a partition rebuild (detail: what was restored). */
+/* Audit a partition rebuild (detail: what was restored), and with
+ * tell_ops tell ops too (not for a partition that had nothing to rebuild:
+ * a new federation's first start). */
 int brk_match_audit_rebuilt(struct brk_match *m, int partition, int64_t now,
-			    const char *detail);
+			    const char *detail, int tell_ops);
 
 /* Apply one changelog record (value NULL: tombstone) while restoring a
  * partition; head receives an "A" record; conf gives entries their due

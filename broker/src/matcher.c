@@ -42,11 +42,15 @@ struct matcher {
 	struct brk_match m;
 	struct brk_audit_head heads[MAXP];
 	uint8_t owned[MAXP], touched[MAXP], rebuilt[MAXP];
+	uint64_t rebuilt_records[MAXP]; /* changelog records a rebuild replayed */
 	int64_t cl_next[MAXP]; /* after this batch's last changelog record */
 	char tokens[256], state[256], audit[256], ops[256], notices[256];
 	int32_t n_tokens, n_audit;
 	int in_txn, fatal, dr_failed;
 	int aborted;              /* the last batch was aborted: back off */
+	/* the match counters when the open batch began: what it adds is
+	 * counted in /metrics only once it commits */
+	uint64_t at_conflicts, at_expired, at_warned, at_hot, at_notices;
 	int64_t backoff_ms;
 	int64_t batch_max, batch_wait_ms, batch_time_ms, expiry_every_ms, next_expiry, max_age_ms;
 	struct op_stat stats[MAX_OP_STATS], nstats[MAX_OP_STATS];
@@ -382,6 +386,8 @@ static int restore(struct matcher *x, const int *parts, int n)
 		goto fail;
 	brk_metrics_add(x->mx, "deconf_restored_records_total", NULL, (double)total);
 	for (int i = 0; i < n; i++)
+		x->rebuilt_records[r[i].p] = r[i].have ? 0 : r[i].n;
+	for (int i = 0; i < n; i++)
 		deconf_log(DECONF_LOG_NOTICE, "MATCHER",
 			   "partition %d %s: %" PRIu64 " changelog records%s, ready", r[i].p,
 			   r[i].have ? "caught up from its checkpoint" : "rebuilt from the changelog",
@@ -439,6 +445,12 @@ static int abort_batch(struct matcher *x, const char *why)
 	}
 	x->in_txn = 0;
 	x->aborted = 1;
+	/* what the aborted batch counted did not happen */
+	x->m.conflicts = x->at_conflicts;
+	x->m.expired = x->at_expired;
+	x->m.warned = x->at_warned;
+	x->m.hot = x->at_hot;
+	x->m.notices = x->at_notices;
 	x->n_stats = x->n_nstats = x->n_lat = 0;
 	brk_match_reset(&x->m);
 	memset(x->touched, 0, sizeof(x->touched));
@@ -468,6 +480,11 @@ static int begin_batch(struct matcher *x)
 	}
 	x->in_txn = 1;
 	x->dr_failed = 0;
+	x->at_conflicts = x->m.conflicts;
+	x->at_expired = x->m.expired;
+	x->at_warned = x->m.warned;
+	x->at_hot = x->m.hot;
+	x->at_notices = x->m.notices;
 	return DECONF_OK;
 }
 
@@ -597,6 +614,18 @@ static int commit_batch(struct matcher *x, int64_t t0)
 		brk_metrics_add(x->mx, "deconf_notices_total", labels, (double)x->nstats[i].n);
 	}
 	x->n_nstats = 0;
+	if (x->m.conflicts > x->at_conflicts)
+		brk_metrics_add(x->mx, "deconf_conflicts_total", NULL,
+				(double)(x->m.conflicts - x->at_conflicts));
+	if (x->m.expired > x->at_expired)
+		brk_metrics_add(x->mx, "deconf_expired_total", "kind=\"expired\"",
+				(double)(x->m.expired - x->at_expired));
+	if (x->m.warned > x->at_warned)
+		brk_metrics_add(x->mx, "deconf_expired_total", "kind=\"warning\"",
+				(double)(x->m.warned - x->at_warned));
+	if (x->m.hot > x->at_hot)
+		brk_metrics_add(x->mx, "deconf_hot_tokens_total", NULL,
+				(double)(x->m.hot - x->at_hot));
 	/* the latency to the commit, which is when an agency can read it */
 	for (size_t i = 0; i < x->n_lat; i++)
 		brk_metrics_observe(x->mx, "deconf_notice_latency_seconds", NULL,
@@ -617,7 +646,8 @@ static int housekeeping(struct matcher *x)
 		if (!x->owned[p] || !x->rebuilt[p] || x->touched[p])
 			continue;
 		if ((rc = begin_batch(x)) ||
-		    (rc = brk_match_audit_rebuilt(&x->m, p, now, "rebuilt from the changelog")))
+		    (rc = brk_match_audit_rebuilt(&x->m, p, now, "rebuilt from the changelog",
+						  x->rebuilt_records[p] > 0)))
 			return rc;
 		x->touched[p] = 1;
 	}
@@ -764,6 +794,13 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	x->errstr = errstr;
 	x->errstr_size = errstr_size;
 	x->part = brk_metrics_part(mx, "matcher");
+	/* the counters a dashboard charts exist from the start, at 0 */
+	brk_metrics_add(mx, "deconf_txn_commits_total", "part=\"matcher\"", 0);
+	brk_metrics_add(mx, "deconf_txn_aborts_total", "part=\"matcher\"", 0);
+	brk_metrics_add(mx, "deconf_conflicts_total", NULL, 0);
+	brk_metrics_add(mx, "deconf_hot_tokens_total", NULL, 0);
+	brk_metrics_add(mx, "deconf_expired_total", "kind=\"expired\"", 0);
+	brk_metrics_add(mx, "deconf_expired_total", "kind=\"warning\"", 0);
 	x->batch_max = deconf_conf_get_int(b->conf, "matcher.batch_max");
 	x->batch_wait_ms = deconf_conf_get_int(b->conf, "matcher.batch_wait");
 	x->batch_time_ms = deconf_conf_get_int(b->conf, "matcher.batch_time");
