@@ -410,24 +410,25 @@ static void test_dashboard(void **state)
 	wait_notice(&w, w.a, KIND(EXPIRED), "A-E", 60);
 	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
 
-	/* a failing batch: deconf.tokens refuses every record older than 1 ms
-	 * when it arrives (a passing failure: ingest aborts and retries with
-	 * backoff), until the setting is lifted */
+	/* a failing batch: deconf.tokens takes no record batch over 100
+	 * bytes, so A's token op is refused by the Kafka broker, ingest's
+	 * transaction aborts, and the record is found and refused
+	 * (unprocessable) */
 	{
 		char topic[96];
 
 		fed_topic(&w.f, "tokens", topic, sizeof(topic));
-		assert_int_equal(fed_topic_config(&w.f, topic, "message.timestamp.before.max.ms",
-						  "1"),
-				 0);
+		assert_int_equal(fed_topic_config(&w.f, topic, "max.message.bytes", "100"), 0);
 		add(&w, w.a, "A-2", TOK_ABORT, 0);
 		assert_int_equal(fed_flush(&w.f), 0);
 		wait_metric(w.port, "deconf_txn_aborts_total{part=\"ingest\"}", '>', 0, 60,
 			    "ingest's writes refused");
 		moved_get(moved, n_moved, "deconf_txn_aborts_total")->ok = 1;
-		assert_int_equal(fed_topic_config(&w.f, topic, "message.timestamp.before.max.ms",
-						  "9223372036854775807"),
-				 0);
+		snprintf(series, sizeof(series),
+			 "deconf_rejects_total{agency=\"%s\",reason=\"unprocessable\"}",
+			 w.f.ag[w.a].id);
+		wait_metric(w.port, series, '=', 1, 60, "A's unwritable token op refused");
+		assert_int_equal(fed_topic_config(&w.f, topic, "max.message.bytes", "1048588"), 0);
 		assert_int_equal(fed_wait_processed(&w.f, 90000), 0);
 	}
 
@@ -474,8 +475,9 @@ static void test_dashboard(void **state)
 		wait_metric(w.port, series, '=', 0, 20, "D's backlog drained");
 	}
 
-	/* every entry counted (A-E expired; the hot token's three, A-2, D's) */
-	entries = 4 + FLOOD_SUBS * FLOOD_OPS;
+	/* every entry counted (A-E expired, A-2 refused; the hot token's
+	 * three, D's) */
+	entries = 3 + FLOOD_SUBS * FLOOD_OPS;
 	wait_metric(w.port, "deconf_state_entries", '=', entries, 20, "the state's entries");
 	moved_get(moved, n_moved, "deconf_state_entries")->ok =
 		fed_metric(s0, "deconf_state_entries", NULL) != entries;
