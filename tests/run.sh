@@ -22,9 +22,14 @@
 # Environment:
 #   DECONF_BUILD_DIR   where the builds go (default: <repo>/build)
 #   DECONF_FUZZ_SECONDS  per fuzz target (default 30)
-#   DECONF_SKIP_ASAN=1   skip the sanitizer pass (local iteration only)
+#   DECONF_SKIP_ASAN=1   skip the sanitizer pass (local iteration only;
+#                        refused when CI=true)
 #   JAVA_HOME          the JDK Kafka runs on (default: Debian's JDK 17)
-#   CI=true            set by CI; nothing differs but the log noise
+#   CI=true            set by CI: the whole suite runs, DECONF_SKIP_ASAN is
+#                      an error
+#
+# Every fuzz target tests/fuzz/CMakeLists.txt declares must have been built
+# and must run: a missing one is a failed check, never silently skipped.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -71,6 +76,27 @@ fatal() {
 	failures+=("setup")
 	exit 1
 }
+
+# A CI run that skipped the sanitizer pass would pass without it.
+if [ -n "${DECONF_SKIP_ASAN:-}" ] && [ "${CI:-}" = true ]; then
+	fatal "DECONF_SKIP_ASAN is set in a CI run (CI=true): the sanitizer pass cannot be skipped there"
+fi
+
+# The fuzz targets the fuzz build must make: the names tests/fuzz/CMakeLists.txt
+# declares (foreach(name ...) lists and add_executable(fuzz_NAME ...)).
+fuzz_targets() {
+	sed -n -e 's/^[[:space:]]*foreach(name \([a-z0-9_ ]*\))[[:space:]]*$/\1/p' \
+		-e 's/^[[:space:]]*add_executable(fuzz_\([a-z0-9_]\{1,\}\)[[:space:]].*/\1/p' \
+		"$root/tests/fuzz/CMakeLists.txt" | tr ' ' '\n' | sed '/^$/d' | sort -u
+}
+fuzz_names=$(fuzz_targets)
+[ -n "$fuzz_names" ] || fatal "no fuzz targets found in tests/fuzz/CMakeLists.txt"
+for src in "$root"/tests/fuzz/fuzz_*.c; do
+	name=$(basename "$src" .c)
+	name=${name#fuzz_}
+	printf '%s\n' $fuzz_names | grep -qx "$name" ||
+		fatal "tests/fuzz/$(basename "$src") is not a target of tests/fuzz/CMakeLists.txt"
+done
 
 say "dependencies"
 "$root/deploy/install-deps.sh" --with-kafka || fatal "could not install Debian packages"
@@ -152,9 +178,14 @@ rc=$?
 tail -n 25 "$build/quickstart.log"
 check quickstart $rc
 
-for f in "$build"/fuzz/tests/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
-	name=$(basename "$f")
+for target in $fuzz_names; do
+	name=fuzz_$target
+	f=$build/fuzz/tests/fuzz/$name
+	if [ ! -x "$f" ]; then
+		echo "tests/run.sh: $name was not built ($f is missing)" >&2
+		check "$name" 1
+		continue
+	fi
 	say "fuzz smoke: $name (${fuzz_seconds}s)"
 	corpus=$build/fuzz/corpus/$name
 	mkdir -p "$corpus"

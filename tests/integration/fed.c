@@ -452,9 +452,13 @@ static void *grow(void *v, size_t *cap, size_t n, size_t size)
 	return v;
 }
 
-int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice **v, size_t *n,
-		     size_t *bad, int max_ms)
+/* Every committed record of <prefix><what>.<agency> (NULL: of every agency),
+ * decoded by type into *v (elements of size, grown). */
+static int read_agency_topics(const struct fed *f, int type, const char *agency, void **v,
+			      size_t size, size_t *n, size_t *bad, int max_ms)
 {
+	const char *what = type == DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT ? "rejects"
+										  : "notices";
 	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
 	rd_kafka_topic_t *rkt[FED_MAX_AGENCIES] = { 0 };
 	rd_kafka_queue_t *q;
@@ -464,13 +468,13 @@ int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice 
 
 	if (!rk)
 		return -1;
-	/* one queue over every agency's notices topic: one client's set-up */
+	/* one queue over every agency's topic: one client's set-up */
 	q = rd_kafka_queue_new(rk);
 	for (int i = 0; i < f->n_ag; i++) {
 		char topic[96];
 		if (agency && strcmp(agency, f->ag[i].id))
 			continue;
-		snprintf(topic, sizeof(topic), "%snotices.%s", f->prefix, f->ag[i].id);
+		snprintf(topic, sizeof(topic), "%s%s.%s", f->prefix, what, f->ag[i].id);
 		rkt[n_rkt] = rd_kafka_topic_new(rk, topic, NULL);
 		if (!rd_kafka_consume_start_queue(rkt[n_rkt], 0, RD_KAFKA_OFFSET_BEGINNING, q))
 			open++;
@@ -478,6 +482,7 @@ int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice 
 	}
 	for (int idle = 0; open > 0 && idle < 8 && deconf_mono_us() < until;) {
 		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 250);
+		int rc;
 
 		if (!m) {
 			idle++;
@@ -490,13 +495,17 @@ int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice 
 			    err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
 			    err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
 			    err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
-				open--; /* its end, or no notices topic yet: none */
+				open--; /* its end, or no such topic yet: none */
 			else
 				idle++;
 			continue;
 		}
-		*v = grow(*v, &cap, *n, sizeof(**v));
-		if (decode_notice(f, m, &(*v)[*n]))
+		*v = grow(*v, &cap, *n, size);
+		if (type == DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT)
+			rc = decode_reject(f, m, (struct fed_reject *)*v + *n);
+		else
+			rc = decode_notice(f, m, (struct fed_notice *)*v + *n);
+		if (rc)
 			(*bad)++;
 		else
 			(*n)++;
@@ -509,6 +518,20 @@ int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice 
 	rd_kafka_queue_destroy(q);
 	rd_kafka_destroy(rk);
 	return 0;
+}
+
+int fed_read_notices(const struct fed *f, const char *agency, struct fed_notice **v, size_t *n,
+		     size_t *bad, int max_ms)
+{
+	return read_agency_topics(f, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE, agency,
+				  (void **)v, sizeof(**v), n, bad, max_ms);
+}
+
+int fed_read_rejects(const struct fed *f, const char *agency, struct fed_reject **v, size_t *n,
+		     size_t *bad, int max_ms)
+{
+	return read_agency_topics(f, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT, agency,
+				  (void **)v, sizeof(**v), n, bad, max_ms);
 }
 
 int fed_watch_open(struct fed_watch *w, const struct fed *f, int type, const char *agency)
@@ -676,4 +699,416 @@ long fed_count_records(const struct fed *f, const char *topic, int max_ms)
 	rd_kafka_topic_destroy(rkt);
 	rd_kafka_destroy(rk);
 	return count;
+}
+
+/* ------------------------------------------- what the broker has done */
+
+/* Partitions of topic (metadata), or -1 when it does not exist. */
+static int partition_count(rd_kafka_t *rk, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	int np = -1;
+
+	if (!rd_kafka_metadata(rk, 0, rkt, &md, 10000) && md->topic_cnt == 1 &&
+	    !md->topics[0].err)
+		np = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return np;
+}
+
+/* The offset past partition p's last committed record, read from `from`
+ * to the end (-1: not within max_ms; 0: none at or after from). */
+static int64_t data_end_from(rd_kafka_topic_t *rkt, int p, int64_t from, int max_ms)
+{
+	int64_t until = deconf_mono_us() + (int64_t)max_ms * 1000, end = 0;
+	int eof = 0;
+
+	if (rd_kafka_consume_start(rkt, p, from))
+		return -1;
+	while (!eof && deconf_mono_us() < until) {
+		rd_kafka_message_t *m = rd_kafka_consume(rkt, p, 250);
+
+		if (!m)
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			eof = 1;
+		else if (!m->err && m->offset + 1 > end)
+			end = m->offset + 1;
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consume_stop(rkt, p);
+	return eof ? end : -1;
+}
+
+int fed_data_ends(const struct fed *f, const char *topic, int64_t *ends, int n, int max_ms)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	rd_kafka_topic_t *rkt;
+	int np, rc = 0;
+
+	if (!rk)
+		return -1;
+	if ((np = partition_count(rk, topic)) < 0) {
+		rd_kafka_destroy(rk);
+		return FAIL("%s: no such topic", topic);
+	}
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	for (int p = 0; p < np && p < n && !rc; p++) {
+		int64_t lo = 0, hi = 0, from;
+
+		if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) {
+			rc = FAIL("%s [%d]: no watermarks", topic, p);
+			break;
+		}
+		ends[p] = 0;
+		if (hi <= lo)
+			continue;
+		/* the last records are enough unless they are all markers or
+		 * aborted: then from the beginning */
+		from = hi - 1024 > lo ? hi - 1024 : lo;
+		ends[p] = data_end_from(rkt, p, from, max_ms);
+		if (ends[p] == 0 && from > lo)
+			ends[p] = data_end_from(rkt, p, lo, max_ms);
+		if (ends[p] < 0)
+			rc = FAIL("%s [%d]: its end not reached in %d ms", topic, p, max_ms);
+	}
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return rc ? -1 : np;
+}
+
+int fed_group_committed(const struct fed *f, const char *group, const char *topic,
+			int64_t *offs, int n)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_PRODUCER, NULL, NULL);
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_ListConsumerGroupOffsets_t *req;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	int rc = -1;
+
+	if (!rk)
+		return -1;
+	/* the admin API: asking as a member of the group would disturb it */
+	parts = rd_kafka_topic_partition_list_new(n);
+	for (int p = 0; p < n; p++) {
+		rd_kafka_topic_partition_list_add(parts, topic, p);
+		offs[p] = -1;
+	}
+	req = rd_kafka_ListConsumerGroupOffsets_new(group, parts);
+	rd_kafka_topic_partition_list_destroy(parts);
+	q = rd_kafka_queue_new(rk);
+	rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, NULL, q);
+	if (!(ev = rd_kafka_queue_poll(q, 30000))) {
+		FAIL("%s: no answer to ListConsumerGroupOffsets", group);
+	} else if (rd_kafka_event_error(ev)) {
+		FAIL("%s: %s", group, rd_kafka_event_error_string(ev));
+	} else {
+		size_t cnt = 0;
+		const rd_kafka_group_result_t **g = rd_kafka_ListConsumerGroupOffsets_result_groups(
+			rd_kafka_event_ListConsumerGroupOffsets_result(ev), &cnt);
+		const rd_kafka_topic_partition_list_t *got;
+
+		if (cnt == 1 && !rd_kafka_group_result_error(g[0]) &&
+		    (got = rd_kafka_group_result_partitions(g[0]))) {
+			for (int i = 0; i < got->cnt; i++) {
+				const rd_kafka_topic_partition_t *tp = &got->elems[i];
+				if (!tp->err && tp->partition >= 0 && tp->partition < n &&
+				    !strcmp(tp->topic, topic))
+					offs[tp->partition] = tp->offset;
+			}
+			rc = 0;
+		} else {
+			FAIL("%s: %s", group,
+			     cnt == 1 && rd_kafka_group_result_error(g[0])
+				     ? rd_kafka_error_string(rd_kafka_group_result_error(g[0]))
+				     : "no result");
+		}
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_ListConsumerGroupOffsets_destroy(req);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+/* Wait until group has committed at least the data end of every partition
+ * of topic (ends re-read each round: the writer may still be finishing).
+ * 0, or -1 naming the first partition behind. */
+static int wait_group_past(const struct fed *f, const char *group, const char *topic,
+			   int64_t until_us)
+{
+	int64_t ends[64], offs[64];
+	char behind[256] = "";
+	int np;
+
+	do {
+		int ok = 1;
+
+		if ((np = fed_data_ends(f, topic, ends, 64, 10000)) < 0)
+			return -1;
+		if (np == 0)
+			return 0;
+		if (fed_group_committed(f, group, topic, offs, np))
+			return -1;
+		for (int p = 0; p < np && ok; p++)
+			if (ends[p] > 0 && offs[p] < ends[p]) {
+				ok = 0;
+				snprintf(behind, sizeof(behind),
+					 "%s [%d]: committed %lld, its records end at %lld", topic,
+					 p, (long long)offs[p], (long long)ends[p]);
+			}
+		if (ok)
+			return 0;
+		usleep(100000);
+	} while (deconf_mono_us() < until_us);
+	return FAIL("group %s has not committed past what was written: %s", group, behind);
+}
+
+int fed_wait_processed(const struct fed *f, int max_ms)
+{
+	int64_t until = deconf_mono_us() + (int64_t)max_ms * 1000;
+	char group[96], topic[160];
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_PRODUCER, NULL, NULL);
+
+	if (!rk)
+		return -1;
+	snprintf(group, sizeof(group), "%sbroker-ingest", f->prefix);
+	for (int i = 0; i < f->n_ag; i++) {
+		snprintf(topic, sizeof(topic), "%ssubmit.%s", f->prefix, f->ag[i].id);
+		if (partition_count(rk, topic) < 0)
+			continue; /* nothing ever submitted */
+		if (wait_group_past(f, group, topic, until)) {
+			rd_kafka_destroy(rk);
+			return -1;
+		}
+	}
+	rd_kafka_destroy(rk);
+	snprintf(group, sizeof(group), "%sbroker-matcher", f->prefix);
+	fed_topic(f, "tokens", topic, sizeof(topic));
+	/* twice: ingest's committed offsets can show a moment before the
+	 * markers of its last transaction are on deconf.tokens, and a reader
+	 * stops short of an open transaction */
+	return wait_group_past(f, group, topic, until) || wait_group_past(f, group, topic, until)
+		       ? -1
+		       : 0;
+}
+
+int fed_http_get(int port, const char *path, char **body)
+{
+	size_t cap = 1 << 16, n = 0, r;
+	char cmd[300], *nl;
+	FILE *p;
+
+	*body = NULL;
+	snprintf(cmd, sizeof(cmd), "curl -s -m 10 -o - -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'",
+		 port, path);
+	if (!(p = popen(cmd, "r")))
+		return -1;
+	if (!(*body = malloc(cap)))
+		abort();
+	while ((r = fread(*body + n, 1, cap - n - 1, p)) > 0) {
+		n += r;
+		if (cap - n - 1 == 0 && !(*body = realloc(*body, cap *= 2)))
+			abort();
+	}
+	(*body)[n] = '\0';
+	pclose(p);
+	if (!(nl = strrchr(*body, '\n')))
+		return -1;
+	*nl = '\0'; /* the body, without curl's status line */
+	return atoi(nl + 1);
+}
+
+double fed_metric(const char *text, const char *series, int *found)
+{
+	size_t len = strlen(series);
+
+	if (found)
+		*found = 0;
+	for (const char *p = text; text && (p = strstr(p, series)); p += len)
+		if ((p == text || p[-1] == '\n') && p[len] == ' ') {
+			if (found)
+				*found = 1;
+			return strtod(p + len + 1, NULL);
+		}
+	return 0;
+}
+
+double fed_metric_sum(const char *text, const char *family, int *n)
+{
+	size_t len = strlen(family);
+	double sum = 0;
+
+	if (n)
+		*n = 0;
+	for (const char *p = text; text && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
+		const char *v;
+		if (strncmp(p, family, len) || (p[len] != ' ' && p[len] != '{'))
+			continue;
+		if (!(v = strchr(p + len, ' ')) || (strchr(p, '\n') && v > strchr(p, '\n')))
+			continue;
+		sum += strtod(v + 1, NULL);
+		if (n)
+			(*n)++;
+	}
+	return sum;
+}
+
+int fed_state_entry(const struct fed *f, const uint8_t token[16], uint32_t epoch,
+		    const char *agency, const char *case_ref, struct fed_state_entry *e,
+		    int max_ms)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	size_t al = strlen(agency), cl = strlen(case_ref), klen = 22 + al + cl;
+	uint8_t key[512];
+	char topic[96];
+	rd_kafka_topic_t *rkt;
+	int np, rc = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (!rk)
+		return -1;
+	if (klen > sizeof(key)) {
+		rd_kafka_destroy(rk);
+		return FAIL("state key too long");
+	}
+	/* "E" token epoch(u32be) agency 0x00 case (deconf.proto, StateRecord) */
+	key[0] = 'E';
+	memcpy(key + 1, token, 16);
+	for (int i = 0; i < 4; i++)
+		key[17 + i] = (uint8_t)(epoch >> (24 - 8 * i));
+	memcpy(key + 21, agency, al);
+	key[21 + al] = 0;
+	memcpy(key + 22 + al, case_ref, cl);
+	fed_topic(f, "state", topic, sizeof(topic));
+	if ((np = partition_count(rk, topic)) < 0) {
+		rd_kafka_destroy(rk);
+		return FAIL("%s: no such topic", topic);
+	}
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	for (int p = 0; p < np && !rc; p++) {
+		int64_t until = deconf_mono_us() + (int64_t)max_ms * 1000;
+		int eof = 0;
+
+		rd_kafka_consume_start(rkt, p, RD_KAFKA_OFFSET_BEGINNING);
+		while (!eof && deconf_mono_us() < until) {
+			rd_kafka_message_t *m = rd_kafka_consume(rkt, p, 250);
+			Deconf__V1__Envelope *env = NULL;
+			ProtobufCMessage *inner = NULL;
+
+			if (!m)
+				continue;
+			if (m->err) {
+				eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+				rd_kafka_message_destroy(m);
+				continue;
+			}
+			if (m->key_len != klen || memcmp(m->key, key, klen)) {
+				rd_kafka_message_destroy(m);
+				continue;
+			}
+			e->found = 1;
+			e->partition = p;
+			e->offset = m->offset;
+			e->deleted = !m->payload || !m->len;
+			if (!e->deleted) {
+				Deconf__V1__StateRecord *r;
+				/* internal: an unsigned envelope */
+				if (deconf_envelope_unpack(m->payload, m->len, 1 << 20, &env, NULL,
+							   0) ||
+				    deconf_envelope_payload(env, &deconf__v1__state_record__descriptor,
+							    &inner, NULL, 0) ||
+				    !(r = (Deconf__V1__StateRecord *)inner)->entry) {
+					rc = FAIL("%s [%d] offset %lld: not an entry record", topic, p,
+						  (long long)m->offset);
+				} else {
+					e->added_at = r->entry->added_at;
+					e->expires_at = r->entry->expires_at;
+					e->expiry_warned = r->entry->expiry_warned;
+				}
+			}
+			deconf_msg_free(inner);
+			deconf_msg_free(env);
+			rd_kafka_message_destroy(m);
+		}
+		rd_kafka_consume_stop(rkt, p);
+		if (!eof && !rc)
+			rc = FAIL("%s [%d]: its end not reached in %d ms", topic, p, max_ms);
+	}
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+int fed_read_ops(const struct fed *f, struct fed_ops_event **v, size_t *n, size_t *bad,
+		 int max_ms)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	int64_t until = deconf_mono_us() + (int64_t)max_ms * 1000;
+	size_t cap = *n;
+	char topic[96];
+	rd_kafka_topic_t *rkt;
+	int np, rc = 0;
+
+	if (!rk)
+		return -1;
+	fed_topic(f, "ops", topic, sizeof(topic));
+	if ((np = partition_count(rk, topic)) < 0) {
+		rd_kafka_destroy(rk);
+		return FAIL("%s: no such topic", topic);
+	}
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	for (int p = 0; p < np && !rc; p++) {
+		int eof = 0;
+
+		rd_kafka_consume_start(rkt, p, RD_KAFKA_OFFSET_BEGINNING);
+		while (!eof && deconf_mono_us() < until) {
+			rd_kafka_message_t *m = rd_kafka_consume(rkt, p, 250);
+			ProtobufCMessage *msg = NULL;
+			Deconf__V1__OpsEvent *ev;
+			struct fed_ops_event *x;
+
+			if (!m)
+				continue;
+			if (m->err) {
+				eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+				rd_kafka_message_destroy(m);
+				continue;
+			}
+			if (deconf_envelope_open(m->payload, m->len, 1 << 20,
+						 DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_OPS_EVENT, f->key,
+						 &deconf__v1__ops_event__descriptor, &msg, NULL, 0)) {
+				(*bad)++;
+				rd_kafka_message_destroy(m);
+				continue;
+			}
+			ev = (Deconf__V1__OpsEvent *)msg;
+			*v = grow(*v, &cap, *n, sizeof(**v));
+			x = &(*v)[(*n)++];
+			memset(x, 0, sizeof(*x));
+			x->kind = ev->kind;
+			x->at = ev->at;
+			x->offset = m->offset;
+			x->count = ev->count;
+			x->key_epoch = ev->key_epoch;
+			x->type = ev->type;
+			copy_bytes(x->agency, sizeof(x->agency), &ev->agency_id);
+			copy_str(x->detail, sizeof(x->detail), ev->detail);
+			if (ev->token.len == 16)
+				memcpy(x->token, ev->token.data, 16);
+			deconf_msg_free(msg);
+			rd_kafka_message_destroy(m);
+		}
+		rd_kafka_consume_stop(rkt, p);
+		if (!eof)
+			rc = FAIL("%s [%d]: its end not reached in %d ms", topic, p, max_ms);
+	}
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return rc;
 }

@@ -117,6 +117,11 @@ struct fed_reject {
 	char agency[32], topic[128], detail[256];
 };
 
+/* Every committed Reject on <prefix>rejects.<agency> (NULL: of every
+ * agency), verified with the federation key, as fed_read_notices. */
+int fed_read_rejects(const struct fed *f, const char *agency, struct fed_reject **v, size_t *n,
+		     size_t *bad, int max_ms);
+
 /*
  * A reader that follows agencies' notices or rejects topics as they grow
  * (partition 0, read_committed, from the beginning), each record verified
@@ -152,5 +157,77 @@ int fed_topic_config(const struct fed *f, const char *topic, const char *name,
 
 /* Number of committed records on topic (all partitions), read_committed. */
 long fed_count_records(const struct fed *f, const char *topic, int max_ms);
+
+/* ------------------------------------------- what the broker has done
+ *
+ * A test that must show something did NOT happen (no second notice, no
+ * extra Reject) first shows that what should have happened did: the
+ * broker read and committed past the records in question. These read the
+ * broker's consumer groups ("<prefix>broker-ingest", "<prefix>broker-matcher")
+ * and its /metrics.
+ */
+
+/* For each partition p < n of topic: the offset just past its last
+ * committed record (read_committed: transaction markers and aborted
+ * records are not records), 0 when it has none. Returns the number of
+ * partitions, or -1. */
+int fed_data_ends(const struct fed *f, const char *topic, int64_t *ends, int n, int max_ms);
+
+/* The offsets group has committed on topic's partitions 0..n-1 (-1: none
+ * yet). 0, or -1. */
+int fed_group_committed(const struct fed *f, const char *group, const char *topic,
+			int64_t *offs, int n);
+
+/*
+ * Wait until the broker has committed past everything written so far:
+ * ingest past every record of every agency's submit topic (that exists),
+ * then the matcher past every token op on <prefix>tokens. Whatever those
+ * records caused (notices, Rejects, changelog records, ops events) is
+ * committed with them, so a reader from the beginning sees all of it.
+ * 0, or -1 with what was not committed on stderr after max_ms.
+ */
+int fed_wait_processed(const struct fed *f, int max_ms);
+
+/* GET http://127.0.0.1:port<path>: the HTTP status (-1: no answer), the
+ * body in *body (malloc'ed, caller frees; NULL on failure). */
+int fed_http_get(int port, const char *path, char **body);
+
+/* In a /metrics text: the value of one series (`name{labels}` exactly as
+ * the broker writes it, or a bare name); 0 and *found 0 when absent. */
+double fed_metric(const char *text, const char *series, int *found);
+/* The sum of every series of family (`family` or `family{...}`); *n: how
+ * many series (may be NULL). Histograms' _bucket/_sum/_count are other
+ * families. */
+double fed_metric_sum(const char *text, const char *family, int *n);
+
+/* One entry as the matcher's changelog (<prefix>state) last recorded it. */
+struct fed_state_entry {
+	int found;      /* a record for the key exists */
+	int deleted;    /* ...and the last one is a tombstone */
+	int64_t added_at, expires_at, offset;
+	int partition, expiry_warned;
+};
+
+/* The last committed changelog record of the entry (token, epoch, agency,
+ * case) on <prefix>state. 0 (see e->found), or -1. */
+int fed_state_entry(const struct fed *f, const uint8_t token[16], uint32_t epoch,
+		    const char *agency, const char *case_ref, struct fed_state_entry *e,
+		    int max_ms);
+
+/* An OpsEvent read back from <prefix>ops, verified with the broker's key. */
+struct fed_ops_event {
+	int kind;                 /* OpsKind */
+	int64_t at, offset;
+	uint64_t count;
+	uint32_t key_epoch;
+	int type;
+	char agency[32], detail[256];
+	uint8_t token[16];
+};
+
+/* Every committed record of <prefix>ops, appended to *v (grown, caller
+ * frees); *bad counts those that do not verify or parse. */
+int fed_read_ops(const struct fed *f, struct fed_ops_event **v, size_t *n, size_t *bad,
+		 int max_ms);
 
 #endif

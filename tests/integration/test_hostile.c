@@ -508,6 +508,10 @@ static const char *expect_reject(struct world *w, const char *attack, int64_t of
 {
 	const struct fed_reject *r = wait_reject(w, offset, 30);
 
+	/* the watcher returns only Rejects that verify with the broker's key;
+	 * one that does not is counted here */
+	CHECK(w->rejects.bad == 0, "%s: %zu Rejects do not verify with the broker's key", attack,
+	      w->rejects.bad);
 	CHECK(r != NULL, "%s: no Reject for A's submission in 30 s", attack);
 	if (!r)
 		return "(no answer)";
@@ -756,16 +760,18 @@ static uint64_t agency_d_adds_everything(struct world *w)
 	return entries;
 }
 
-/* Wait until the watcher saw `want` notices (or max_s), then a moment more
- * for any extra. */
+/* Wait until the watcher saw `want` notices (or max_s), then until the
+ * broker has committed past every submission and token op: any extra
+ * notice is committed by then, and check_notices reads them all again. */
 static void wait_notice_count(struct world *w, size_t want, int max_s)
 {
 	double t0 = now_s();
 
 	while (w->notices.n < want && now_s() - t0 < max_s)
 		fed_watch_poll(&w->notices, 200);
-	sleep(2);
-	while (fed_watch_poll(&w->notices, 500) > 0)
+	CHECK(fed_wait_processed(&w->f, max_s * 1000) == 0,
+	      "the broker did not commit past every submission in %d s", max_s);
+	while (fed_watch_poll(&w->notices, 200) > 0)
 		;
 	print_message("  %zu notices after %.1f s (%zu expected)\n", w->notices.n, now_s() - t0,
 		      want);
@@ -845,7 +851,9 @@ static void test_hostile(void **state)
 	dt = round_bc(&w, "1 poison pill (1 MB contact)", MAX_LATENCY_S);
 	ans = expect_reject(&w, "1 poison pill", off, id, R(BAD_TEXT), "poc.name");
 	row(&w, "1 poison pill (1 MB contact)", ans, dt);
-	sleep(3);
+	/* ingest committed past it (and everything else): not retrying it */
+	CHECK(fed_wait_processed(&w.f, 30000) == 0,
+	      "1: the broker did not commit past the poison pill in 30 s");
 	CHECK(readyz(w.http_port) == 200, "1: /readyz is not 200 after the poison pill");
 	CHECK(aborts(&w) - a0 <= 1, "1: ingest aborted %.0f transactions over the poison pill",
 	      aborts(&w) - a0);
@@ -887,7 +895,21 @@ static void test_hostile(void **state)
 		 "[ingest]\nmax_record_bytes = 2M\n[matcher]\nexpiry_scan = 300ms\n");
 	broker_start(&w, conf2);
 	wait_ready(&w, 60);
-	sleep(2);
+	{
+		/* every expiry pass is a matcher transaction (nothing else is
+		 * submitted now): wait for 20, over 5.7 s at 300 ms apart, so
+		 * the state gauge (refreshed every 5 s) was refreshed after the
+		 * first pass */
+		const char *commits = "deconf_txn_commits_total{part=\"matcher\"}";
+		double c0 = metric(w.http_port, commits, NULL), t0 = now_s();
+
+		while (metric(w.http_port, commits, NULL) < c0 + 20 && now_s() - t0 < 30)
+			usleep(100000);
+		CHECK(metric(w.http_port, commits, NULL) >= c0 + 20,
+		      "3: the matcher committed %.0f transactions in 30 s with a 300 ms expiry "
+		      "scan",
+		      metric(w.http_port, commits, NULL) - c0);
+	}
 	check_entries(&w, "3 after restart + scans", 0);
 	row(&w, "3 (restarted, 300 ms scans)", "-",
 	    round_bc(&w, "3 after restart + scans", MAX_LATENCY_S));
@@ -1150,8 +1172,12 @@ static void unwritable_round(struct world *w, const char *attack, int *tok)
 	CHECK(aborts(w) - a0 <= 5, "%s: ingest aborted %.0f transactions (a handful at most)",
 	      attack, aborts(w) - a0);
 	print_message("  %-32s ingest aborts: %.0f\n", attack, aborts(w) - a0);
-	sleep(1);
-	CHECK(readyz(w->http_port) == 200, "%s: /readyz is not 200", attack);
+	t0 = now_s();
+	while (readyz(w->http_port) != 200 && now_s() - t0 < 10)
+		usleep(200000);
+	CHECK(readyz(w->http_port) == 200, "%s: /readyz is not 200 10 s after A's record was "
+					   "refused",
+	      attack);
 }
 
 static void test_unwritable(void **state)

@@ -79,6 +79,9 @@ struct world {
 	pid_t broker;
 	struct fed_notice *v[4];
 	size_t n[4];
+	/* token ops sent; ops_base: those sent before the running broker
+	 * started (its /metrics count from zero) */
+	size_t ops, ops_base;
 };
 
 static int free_port(void)
@@ -120,6 +123,7 @@ static void submit1(struct world *w, int a, int kind, const char *case_ref, int 
 	o.valid_to = vt;
 	o.expires_at = expires_at;
 	assert_int_equal(fed_submit(&w->f, a, &o, 1, NULL), 0);
+	w->ops++;
 }
 
 /* Read every agency's notices again. */
@@ -146,24 +150,52 @@ static size_t total(const struct world *w)
 	return w->n[0] + w->n[1] + w->n[2] + w->n[3];
 }
 
-/* Wait until `want` notices in all arrived (or 60 s), then make sure no
- * more come for a moment. */
+/*
+ * Every token op sent since the running broker started is applied and
+ * committed: /metrics' deconf_ops_total (added when a batch's transaction
+ * has committed, with the notices and changelog records of its ops) adds
+ * up to them. More than were sent fails too: an op applied twice.
+ */
+static void wait_ops(struct world *w)
+{
+	size_t want = w->ops - w->ops_base;
+	int64_t t0 = deconf_mono_us();
+	double got = -1;
+
+	while (deconf_mono_us() - t0 < 60000000) {
+		char *body = NULL;
+		if (fed_http_get(w->http_port, "/metrics", &body) == 200)
+			got = fed_metric_sum(body, "deconf_ops_total", NULL);
+		free(body);
+		if (got >= (double)want)
+			break;
+		usleep(100000);
+	}
+	if (got != (double)want)
+		fail_msg("the broker applied %.0f token ops (deconf_ops_total), not the %zu sent "
+			 "since it started (waited %.1f s)",
+			 got, want, (deconf_mono_us() - t0) / 1e6);
+}
+
+/*
+ * Wait until every op sent was applied (wait_ops: whatever notices they
+ * caused are committed by then) and `want` notices in all arrived (some
+ * come from the expiry scan, not from an op), then check that there are
+ * exactly `want`: an extra notice of those ops would be committed already.
+ */
 static void wait_notices(struct world *w, size_t want)
 {
 	int64_t t0 = deconf_mono_us();
 
-	for (int i = 0; i < 120; i++) {
+	wait_ops(w);
+	while (deconf_mono_us() - t0 < 60000000) {
 		read_all(w, 5000);
 		if (total(w) >= want)
 			break;
-		usleep(500000);
+		usleep(200000);
 	}
 	if (getenv("T_DEBUG"))
 		print_message("%zu notices after %.1f s\n", want, (deconf_mono_us() - t0) / 1e6);
-	usleep(1000000);
-	read_all(w, 5000);
-	if (getenv("T_DEBUG"))
-		print_message("  settled after %.1f s\n", (deconf_mono_us() - t0) / 1e6);
 	if (total(w) != want) {
 		for (int a = 0; a < 4; a++)
 			for (size_t i = 0; i < w->n[a]; i++)
@@ -171,7 +203,8 @@ static void wait_notices(struct world *w, size_t want)
 					      w->v[a][i].case_ref, w->v[a][i].kind,
 					      w->v[a][i].cp_agency, w->v[a][i].cp_case);
 	}
-	assert_int_equal(total(w), want);
+	if (total(w) != want)
+		fail_msg("%zu notices, %zu expected (every op sent was applied)", total(w), want);
 }
 
 /* The notice agency a got for its case about cp_agency's cp_case. */
@@ -302,7 +335,7 @@ static void test_semantics(void **state)
 	 * hears nothing */
 	submit1(&w, w.fbi, ADD, "FBI-UC", EMAIL, 6, K(VISIBILITY__VISIBILITY_RESTRICTED), 0, 0, 0);
 	assert_int_equal(fed_flush(&w.f), 0);
-	usleep(500000);
+	wait_ops(&w); /* FBI's entry is stored before the task force's add */
 	submit1(&w, w.tf, ADD, "TF-9", EMAIL, 6, 0, 0, 0, 0);
 	assert_int_equal(fed_flush(&w.f), 0);
 	wait_notices(&w, expect += 1);
@@ -331,10 +364,11 @@ static void test_semantics(void **state)
 		op(&o, K(OP__OP_CLOSE_CASE), "NN-X", MD5, 0);
 		o.no_token = 1;
 		assert_int_equal(fed_submit(&w.f, w.tribal, &o, 1, NULL), 0);
+		w.ops += (size_t)w.f.n_partitions; /* a close without tokens: every partition */
 	}
 	submit1(&w, w.tf, K(OP__OP_CLOSE_CASE), "TF-X", MD5, 11, 0, 0, 0, 0);
 	assert_int_equal(fed_flush(&w.f), 0);
-	usleep(1000000);
+	wait_ops(&w); /* removed and closed before RCMP adds the same tokens */
 	submit1(&w, w.other, ADD, "RC-X", MD5, 8, 0, 0, 0, 0);
 	submit1(&w, w.other, ADD, "RC-X", MD5, 9, 0, 0, 0, 0);
 	submit1(&w, w.other, ADD, "RC-X", MD5, 10, 0, 0, 0, 0);
@@ -354,11 +388,34 @@ static void test_semantics(void **state)
 	wait_notices(&w, expect += 4); /* with FBI-1 and TF-7, not with RC-Q */
 	assert_null(find(&w, w.tribal, KIND(CONFLICT), "NN-P", "rcmp-ncecc", NULL));
 
-	/* 6. RENEW (and re-adding the same entry) does not re-notify */
-	submit1(&w, w.fbi, K(OP__OP_RENEW), "FBI-1", PHONE, 1, 0, 0, 0, now + 200LL * 24 * H);
-	submit1(&w, w.tf, ADD, "TF-7", PHONE, 1, 0, 0, 0, 0);
-	assert_int_equal(fed_flush(&w.f), 0);
-	wait_notices(&w, expect += 0);
+	/* 6. RENEW (and re-adding the same entry) does not re-notify; the
+	 * renewal happened: the changelog's record of FBI-1's entry now
+	 * expires when the RENEW asked (the default TTL, 180 d, before) */
+	{
+		struct fed_state_entry before, after;
+		uint8_t tok[16];
+
+		fed_token(&w.f, 1, tok);
+		assert_int_equal(fed_state_entry(&w.f, tok, 1, "fbi-cac", "FBI-1", &before, 10000),
+				 0);
+		assert_true(before.found && !before.deleted);
+		assert_int_equal(before.expires_at, before.added_at + 180LL * 24 * H);
+		submit1(&w, w.fbi, K(OP__OP_RENEW), "FBI-1", PHONE, 1, 0, 0, 0,
+			now + 200LL * 24 * H);
+		submit1(&w, w.tf, ADD, "TF-7", PHONE, 1, 0, 0, 0, 0);
+		assert_int_equal(fed_flush(&w.f), 0);
+		wait_notices(&w, expect += 0);
+		assert_int_equal(fed_state_entry(&w.f, tok, 1, "fbi-cac", "FBI-1", &after, 10000),
+				 0);
+		assert_true(after.found && !after.deleted);
+		if (after.expires_at != now + 200LL * 24 * H)
+			fail_msg("RENEW: FBI-1's entry expires at %lld, not the %lld asked (before: "
+				 "%lld)",
+				 (long long)after.expires_at, (long long)(now + 200LL * 24 * H),
+				 (long long)before.expires_at);
+		assert_int_equal(after.added_at, before.added_at);
+		assert_true(after.offset > before.offset);
+	}
 
 	/* 7. expiry: warned first (3 s ahead), then removed; later matches
 	 * none */
@@ -387,9 +444,23 @@ static void test_semantics(void **state)
 	assert_int_equal(fed_flush(&w.f), 0);
 	wait_notices(&w, expect += 1);
 	assert_non_null(find(&w, w.other, KIND(HOT_TOKEN), "RC-H", NULL, NULL));
-	assert_int_equal(fed_count_records(&w.f, fed_topic(&w.f, "ops", topic, sizeof(topic)),
-					   5000),
-			 1);
+	{
+		/* ops heard once, about this token (signed by the broker) */
+		struct fed_ops_event *ev = NULL;
+		size_t n_ev = 0, bad_ev = 0, hot = 0;
+		uint8_t tok[16];
+
+		fed_token(&w.f, 13, tok);
+		assert_int_equal(fed_read_ops(&w.f, &ev, &n_ev, &bad_ev, 10000), 0);
+		assert_int_equal(bad_ev, 0);
+		for (size_t i = 0; i < n_ev; i++)
+			if (ev[i].kind == K(OPS_KIND__OPS_KIND_HOT_TOKEN)) {
+				hot++;
+				assert_memory_equal(ev[i].token, tok, 16);
+			}
+		free(ev);
+		assert_int_equal(hot, 1);
+	}
 
 	/* 9. garbage and a forged submission are refused; matching goes on */
 	{
@@ -405,10 +476,30 @@ static void test_semantics(void **state)
 	submit1(&w, w.tf, ADD, "TF-Z", PHONE, 14, 0, 0, 0, 0);
 	assert_int_equal(fed_flush(&w.f), 0);
 	wait_notices(&w, expect += 2);
-	assert_int_equal(fed_count_records(&w.f, fed_topic(&w.f, "rejects.tx-icac", topic,
-							   sizeof(topic)),
-					   5000),
-			 1);
+	{
+		/* ingest committed past the garbage: its one Reject is there,
+		 * signed by the broker, saying why and where */
+		struct fed_reject *rj = NULL;
+		size_t n_rj = 0, bad_rj = 0;
+		static const uint8_t none[16];
+
+		assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+		assert_int_equal(fed_read_rejects(&w.f, "tx-icac", &rj, &n_rj, &bad_rj, 10000), 0);
+		assert_int_equal(bad_rj, 0);
+		assert_int_equal(n_rj, 1);
+		assert_int_equal(rj[0].reason, K(REJECT_REASON__REJECT_REASON_MALFORMED));
+		assert_string_equal(rj[0].agency, "tx-icac");
+		assert_string_equal(rj[0].topic, fed_topic(&w.f, "submit.tx-icac", topic,
+							   sizeof(topic)));
+		assert_memory_equal(rj[0].submission_id, none, 16); /* not parsed */
+		assert_true(rj[0].detail[0] != '\0');
+		free(rj);
+		rj = NULL;
+		n_rj = bad_rj = 0;
+		assert_int_equal(fed_read_rejects(&w.f, NULL, &rj, &n_rj, &bad_rj, 10000), 0);
+		assert_int_equal(n_rj, 1); /* and nobody else got one */
+		free(rj);
+	}
 
 	/* 10. /metrics, /healthz, /readyz */
 	code = http_get(w.http_port, "/metrics", body, sizeof(body));
@@ -433,6 +524,7 @@ static void test_semantics(void **state)
 	snprintf(body, sizeof(body), "rm -rf '%s/state-a'", w.f.dir);
 	assert_int_equal(system(body), 0);
 	assert_true((w.broker = track(fed_broker_start(BROKER_BIN, w.conf, w.log))) > 0);
+	w.ops_base = w.ops;
 	submit1(&w, w.other, ADD, "RC-W", EMAIL, 2, 0, 0, 0, 0); /* FBI-1, NN-3 hold it */
 	submit1(&w, w.tf, ADD, "TF-7", PHONE, 1, 0, 0, 0, 0);    /* a re-add: nothing */
 	assert_int_equal(fed_flush(&w.f), 0);
@@ -522,7 +614,9 @@ static void count_notices(struct fed *f, size_t want, size_t *total, size_t *dis
 			break;
 		usleep(500000);
 	}
-	sleep(2); /* anything extra would show now */
+	/* the broker committed past every submission and token op: an extra
+	 * notice would be committed by now */
+	assert_int_equal(fed_wait_processed(f, 120000), 0);
 	free(v);
 	v = NULL;
 	n = bad = 0;
@@ -598,6 +692,20 @@ static void test_sigkill(void **state)
 	fed_free(&f);
 }
 
+/* The number a shell command prints (grep -c), or -1. */
+static int sh_count(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
 /*
  * Two broker processes in one group share the partitions; stopping one
  * moves its partitions to the other, with no notice lost or duplicated.
@@ -607,22 +715,53 @@ static void test_two_instances(void **state)
 	struct fed f;
 	struct stream st = { .n_subs = 300, .per_sub = 50, .shared = 2, .gap_us = 40000 };
 	size_t expect = 2 * (size_t)st.shared * (size_t)st.n_subs / 2, total = 0, distinct = 0;
-	char conf[2][256], log[2][256], cmd[600];
+	char conf[2][256], log[2][256], cmd[600], extra[64];
+	int port[2];
 	pid_t pids[2];
 	pthread_t th;
+	int64_t t0;
 
 	(void)state;
 	two_agencies(&f);
 	st.f = &f;
 	for (int i = 0; i < 2; i++) {
 		const char *inst = i ? "b" : "a";
-		assert_int_equal(fed_broker_conf(&f, inst, NULL, conf[i], sizeof(conf[i])), 0);
+		port[i] = free_port();
+		snprintf(extra, sizeof(extra), "[http]\nport = %d\n", port[i]);
+		assert_int_equal(fed_broker_conf(&f, inst, extra, conf[i], sizeof(conf[i])), 0);
 		snprintf(log[i], sizeof(log[i]), "%s/broker-%s.log", f.dir, inst);
 		assert_true((pids[i] = track(fed_broker_start(BROKER_BIN, conf[i], log[i]))) > 0);
 	}
-	sleep(8); /* both in the group */
+	/* both in the group, each with half the matcher's partitions, and
+	 * ready (restored) */
+	for (t0 = deconf_mono_us();; usleep(100000)) {
+		int both = 1;
+		for (int i = 0; i < 2 && both; i++) {
+			char *body = NULL;
+			snprintf(cmd, sizeof(cmd), "grep -c 'MATCHER: assigned 2 partition' '%s'",
+				 log[i]);
+			both = sh_count(cmd) > 0 && fed_http_get(port[i], "/readyz", &body) == 200;
+			free(body);
+		}
+		if (both)
+			break;
+		if (deconf_mono_us() - t0 > 60000000)
+			fail_msg("the two instances did not each hold 2 matcher partitions and "
+				 "answer /readyz 200 within 60 s");
+	}
 	assert_int_equal(pthread_create(&th, NULL, stream_main, &st), 0);
-	sleep(5);
+	/* stopped mid-stream once it has applied and committed some of it */
+	for (t0 = deconf_mono_us();; usleep(100000)) {
+		char *body = NULL;
+		double applied = 0;
+		if (fed_http_get(port[1], "/metrics", &body) == 200)
+			applied = fed_metric_sum(body, "deconf_ops_total", NULL);
+		free(body);
+		if (applied > 0)
+			break;
+		if (deconf_mono_us() - t0 > 60000000)
+			fail_msg("instance b applied none of the stream in 60 s");
+	}
 	assert_false(st.done);
 	untrack(pids[1]);
 	assert_int_equal(fed_broker_stop(pids[1]), 0);
@@ -644,20 +783,6 @@ static void test_two_instances(void **state)
 	assert_int_equal(distinct, expect);
 	assert_int_equal(total, expect);
 	fed_free(&f);
-}
-
-/* The number a shell command prints (grep -c), or -1. */
-static int sh_count(const char *cmd)
-{
-	FILE *p = popen(cmd, "r");
-	int n = -1;
-
-	if (p) {
-		if (fscanf(p, "%d", &n) != 1)
-			n = -1;
-		pclose(p);
-	}
-	return n;
 }
 
 /* Set one config of a topic (AlterConfigs replaces the topic's set). */
