@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "deconf/envelope.h"
 #include "eos.h"
@@ -346,4 +347,31 @@ int brk_eos_report_lost(struct brk *b, rd_kafka_t *producer, struct brk_metrics 
 			     RD_KAFKA_PARTITION_UA, NULL, 0, buf, len);
 	free(buf);
 	return rc;
+}
+
+int brk_eos_abort(rd_kafka_t *producer, const char *facility, int timeout_ms,
+		  struct brk_metrics *mx, int part, volatile int *stop)
+{
+	for (int tries = 1;; tries++) {
+		rd_kafka_error_t *e = rd_kafka_abort_transaction(producer, timeout_ms);
+		int fatal, retriable;
+
+		if (!e)
+			return DECONF_OK;
+		fatal = rd_kafka_error_is_fatal(e);
+		retriable = rd_kafka_error_is_retriable(e);
+		deconf_log(DECONF_LOG_ERR, facility, "abort (try %d): %s", tries,
+			   rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		if (fatal)
+			return DECONF_E_KAFKA;
+		/* not finished ("retry call to resume"): a new transaction
+		 * cannot begin until it is, so it is asked again */
+		if (!retriable)
+			return DECONF_OK;
+		if (stop && *stop)
+			return DECONF_E_KAFKA;
+		brk_metrics_heartbeat(mx, part);
+		usleep(500000);
+	}
 }

@@ -46,6 +46,14 @@ int brk_eos_open(struct brk *b, const struct brk_eos_opts *o, rd_kafka_t **consu
  * the caller) — fatal or one that requires an abort. */
 rd_kafka_error_t *brk_eos_commit(rd_kafka_t *consumer, rd_kafka_t *producer, int timeout_ms);
 
+/* Abort the open transaction. librdkafka may say the abort has not
+ * finished yet (a timeout, "retry call to resume"): then no transaction
+ * can begin, so it is asked again (heartbeats to mx's part meanwhile)
+ * until it finishes, fails fatally (DECONF_E_KAFKA), or *stop. */
+struct brk_metrics;
+int brk_eos_abort(rd_kafka_t *producer, const char *facility, int timeout_ms,
+		  struct brk_metrics *mx, int part, volatile int *stop);
+
 /* Seek the consumer's assignment back to the group's committed offsets. */
 void brk_eos_rewind(rd_kafka_t *consumer);
 

@@ -266,6 +266,7 @@ struct ingest {
 	struct solo solo[MAX_SOLO];
 	size_t n_solo;
 	int in_txn;
+	volatile int *stop;    /* the process is stopping */
 	int assigned;          /* the group has answered (an assignment, maybe empty) */
 	/* what went wrong producing in this transaction */
 	rd_kafka_resp_err_t produce_err, dr_err;
@@ -762,17 +763,10 @@ static void forget_batch(struct ingest *g, int undo)
  * DECONF_E_KAFKA when the producer cannot go on (fatal). */
 static int abort_batch(struct ingest *g, const char *why)
 {
-	rd_kafka_error_t *e;
-
 	deconf_log(DECONF_LOG_WARNING, "INGEST", "aborting the batch: %s", why);
 	brk_metrics_add(g->mx, "deconf_txn_aborts_total", "part=\"ingest\"", 1);
-	if ((e = rd_kafka_abort_transaction(g->producer, TXN_TIMEOUT_MS))) {
-		int fatal = rd_kafka_error_is_fatal(e);
-		deconf_log(DECONF_LOG_ERR, "INGEST", "abort: %s", rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
-		if (fatal)
-			return DECONF_E_KAFKA;
-	}
+	if (brk_eos_abort(g->producer, "INGEST", TXN_TIMEOUT_MS, g->mx, g->part, g->stop))
+		return DECONF_E_KAFKA;
 	g->in_txn = 0;
 	forget_batch(g, 1);
 	brk_eos_rewind(g->consumer);
@@ -1062,6 +1056,7 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 		return DECONF_E_NOMEM;
 	g->b = b;
 	g->mx = mx;
+	g->stop = stop;
 	g->errstr = errstr;
 	g->errstr_size = errstr_size;
 	g->part = brk_metrics_part(mx, "ingest");

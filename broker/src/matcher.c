@@ -48,6 +48,7 @@ struct matcher {
 	int32_t n_tokens, n_audit;
 	int in_txn, fatal, dr_failed;
 	int aborted;              /* the last batch was aborted: back off */
+	volatile int *stop;       /* the process is stopping */
 	/* the match counters when the open batch began: what it adds is
 	 * counted in /metrics only once it commits */
 	uint64_t at_conflicts, at_expired, at_warned, at_hot, at_notices;
@@ -480,19 +481,12 @@ static void reload_heads(struct matcher *x)
 
 static int abort_batch(struct matcher *x, const char *why)
 {
-	rd_kafka_error_t *e;
-
 	deconf_log(DECONF_LOG_WARNING, "MATCHER", "aborting the batch: %s", why);
 	brk_metrics_add(x->mx, "deconf_txn_aborts_total", "part=\"matcher\"", 1);
 	brk_store_abort(x->txn);
 	x->txn = NULL;
-	if ((e = rd_kafka_abort_transaction(x->producer, 60000))) {
-		int fatal = rd_kafka_error_is_fatal(e);
-		deconf_log(DECONF_LOG_ERR, "MATCHER", "abort: %s", rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
-		if (fatal)
-			return DECONF_E_KAFKA;
-	}
+	if (brk_eos_abort(x->producer, "MATCHER", 60000, x->mx, x->part, x->stop))
+		return DECONF_E_KAFKA;
 	x->in_txn = 0;
 	x->aborted = 1;
 	/* what the aborted batch counted did not happen */
@@ -842,6 +836,7 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 		return DECONF_E_NOMEM;
 	x->b = b;
 	x->mx = mx;
+	x->stop = stop;
 	x->errstr = errstr;
 	x->errstr_size = errstr_size;
 	x->part = brk_metrics_part(mx, "matcher");
