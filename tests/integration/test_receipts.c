@@ -468,9 +468,10 @@ static void test_run_receipts(void **state)
 	snprintf(dst, sizeof(dst), "%s/d.csv", spool);
 	assert_int_equal(rename(tmp, dst), 0);
 	snprintf(result, sizeof(result), "%s/done/d.csv.result", spool);
+	/* the daemon writes it under another name and renames it: once it is
+	 * there, it is whole */
 	for (int i = 0; i < 600 && access(result, F_OK); i++)
 		usleep(100000);
-	usleep(200000); /* written whole (atomic rename) */
 	text = slurp(result);
 	assert_non_null(strstr(text, "\"status\": \"confirmed\""));
 	assert_non_null(strstr(text, "\"record\": \"receipt\""));

@@ -49,6 +49,7 @@
 #include "deconf/kafka.h"
 #include "deconf/sign.h"
 #include "deconf/util.h"
+#include "fed.h"
 
 static const char *bootstrap, *bootstrap_tls, *tls_dir;
 static pid_t broker_pid;
@@ -534,7 +535,19 @@ static int new_notices(const char *id, int want)
 		if (got < want)
 			sleep(1);
 	}
-	sleep(1); /* and no more */
+	/* and no more: once the broker has applied everything submitted (its
+	 * groups committed past the submit topics and deconf.tokens), what
+	 * the notices topic holds is all there will be */
+	{
+		struct fed f;
+		memset(&f, 0, sizeof(f));
+		snprintf(f.prefix, sizeof(f.prefix), "%s", prefix);
+		f.bootstrap = bootstrap;
+		snprintf(f.ag[0].id, sizeof(f.ag[0].id), "sec-a");
+		snprintf(f.ag[1].id, sizeof(f.ag[1].id), "sec-b");
+		f.n_ag = 2;
+		assert_int_equal(fed_wait_processed(&f, 60000), 0);
+	}
 	assert_int_equal(adapter(id, "notices", out, sizeof(out)), 0);
 	return got + atoi(strstr(out, "notices: ") ? strstr(out, "notices: ") + 9 : "0");
 }
