@@ -13,6 +13,8 @@
 #include "deconf/log.h"
 #include "deconf/util.h"
 
+#define COMMIT_SLICE_MS 5000
+
 /* Set name unless broker.conf set kafka.<name> itself. */
 static int set_default(struct brk *b, rd_kafka_conf_t *kc, const char *name, const char *value,
 		       char *errstr, size_t errstr_size)
@@ -113,11 +115,13 @@ fail:
 	return rc ? rc : DECONF_E_KAFKA;
 }
 
-rd_kafka_error_t *brk_eos_commit(rd_kafka_t *consumer, rd_kafka_t *producer, int timeout_ms)
+rd_kafka_error_t *brk_eos_commit(rd_kafka_t *consumer, rd_kafka_t *producer, const char *who,
+				 int timeout_ms)
 {
 	rd_kafka_topic_partition_list_t *pos = NULL;
 	rd_kafka_consumer_group_metadata_t *cgmd;
 	rd_kafka_error_t *e;
+	int64_t t0 = deconf_mono_us();
 
 	if (rd_kafka_assignment(consumer, &pos) || !pos)
 		return rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "no assignment");
@@ -126,12 +130,22 @@ rd_kafka_error_t *brk_eos_commit(rd_kafka_t *consumer, rd_kafka_t *producer, int
 	e = rd_kafka_send_offsets_to_transaction(producer, pos, cgmd, -1);
 	rd_kafka_consumer_group_metadata_destroy(cgmd);
 	rd_kafka_topic_partition_list_destroy(pos);
-	for (int tries = 0; !e; tries++) {
-		e = rd_kafka_commit_transaction(producer, timeout_ms);
-		if (!e || !rd_kafka_error_is_retriable(e) || tries > 5)
+	/* in slices, so a commit Kafka does not confirm is in the log while
+	 * it lasts, not only when it finally fails */
+	while (!e) {
+		int64_t call = deconf_mono_us(), left = timeout_ms - (call - t0) / 1000;
+
+		e = rd_kafka_commit_transaction(producer, left < COMMIT_SLICE_MS ? (int)left
+										  : COMMIT_SLICE_MS);
+		if (!e || !rd_kafka_error_is_retriable(e) || left <= COMMIT_SLICE_MS)
 			break;
+		deconf_log(DECONF_LOG_WARNING, who,
+			   "commit not confirmed by Kafka after %.0f s (%s): still trying",
+			   (double)(deconf_mono_us() - t0) / 1e6, rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 		e = NULL;
+		if (deconf_mono_us() - call < 100000) /* answered at once: not so fast */
+			usleep(100000);
 	}
 	return e;
 }
@@ -228,6 +242,11 @@ rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt)
 		int64_t now = deconf_mono_us(), left = (bt->end - now) / 1000;
 		rd_kafka_message_t *m;
 
+		if (bt->reset_due && now >= bt->reset_due) {
+			bt->reset_due = 0;
+			if (bt->on_reset(bt->opaque))
+				bt->reset_due = now + 1000000;
+		}
 		if (bt->n >= bt->max || (bt->n && now - bt->opened >= bt->time_us))
 			return NULL;
 		m = rd_kafka_consumer_poll(bt->consumer,
@@ -239,8 +258,10 @@ rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt)
 				bt->opened = deconf_mono_us();
 			return m;
 		}
-		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && bt->on_reset)
-			bt->on_reset(bt->opaque);
+		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && bt->on_reset) {
+			if (bt->on_reset(bt->opaque))
+				bt->reset_due = deconf_mono_us() + 1000000;
+		}
 		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			deconf_log(DECONF_LOG_WARNING, bt->facility, "consume: %s",
 				   rd_kafka_message_errstr(m));
@@ -335,6 +356,8 @@ int brk_eos_report_lost(struct brk *b, rd_kafka_t *producer, struct brk_metrics 
 			 (long long)lost->committed);
 		brk_metrics_blocked(mx, part, why);
 	}
+	if (!producer) /* no transaction to tell ops in: the log and /readyz have it */
+		return DECONF_OK;
 	ev.kind = DECONF__V1__OPS_KIND__OPS_KIND_RECORDS_LOST;
 	ev.at = deconf_now_ms();
 	ev.count = (uint64_t)n;

@@ -41,10 +41,12 @@ struct brk_eos_opts {
 int brk_eos_open(struct brk *b, const struct brk_eos_opts *o, rd_kafka_t **consumer,
 		 rd_kafka_t **producer, char *errstr, size_t errstr_size);
 
-/* Send the consumer's positions to the open transaction and commit it
- * (retrying what librdkafka calls retriable). NULL, or the error (owned by
- * the caller) — fatal or one that requires an abort. */
-rd_kafka_error_t *brk_eos_commit(rd_kafka_t *consumer, rd_kafka_t *producer, int timeout_ms);
+/* Send the consumer's positions to the open transaction and commit it,
+ * retrying what librdkafka calls retriable for up to timeout_ms and
+ * logging (as who) each 5 s Kafka has not confirmed it. NULL, or the error
+ * (owned by the caller) — fatal or one that requires an abort. */
+rd_kafka_error_t *brk_eos_commit(rd_kafka_t *consumer, rd_kafka_t *producer, const char *who,
+				 int timeout_ms);
 
 /* Abort the open transaction. librdkafka may say the abort has not
  * finished yet (a timeout, "retry call to resume"): then no transaction
@@ -77,9 +79,12 @@ struct brk_eos_batch {
 	const char *facility;
 	int64_t max, wait_us, time_us;
 	/* called on an offset the group cannot read from (auto.offset.reset is
-	 * "error"): the part decides with brk_eos_offset_reset() */
-	void (*on_reset)(void *opaque);
+	 * "error"): the part decides with brk_eos_offset_reset(). Non-zero:
+	 * Kafka could not answer yet, so it is called again a second later
+	 * (librdkafka has stopped the partition and says nothing more) */
+	int (*on_reset)(void *opaque);
 	void *opaque;
+	int64_t reset_due;      /* when on_reset is asked again (0: not) */
 	int64_t end, opened, n; /* this batch's */
 };
 
@@ -123,7 +128,7 @@ int brk_eos_offset_reset(rd_kafka_t *consumer, struct brk_eos_lost *lost, size_t
 
 /* Say it loudly: an error log line, deconf_records_lost, the part stopped
  * in /readyz, and an ops event (RECORDS_LOST) produced in the producer's
- * open transaction. 0 or the produce error. */
+ * open transaction (none when producer is NULL). 0 or the produce error. */
 struct brk_metrics;
 int brk_eos_report_lost(struct brk *b, rd_kafka_t *producer, struct brk_metrics *mx, int part,
 			const char *part_name, const struct brk_eos_lost *lost);

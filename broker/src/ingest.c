@@ -823,32 +823,37 @@ static void readiness_before_assignment(struct ingest *g)
 }
 
 /* The group cannot read a partition from its offset (brk_eos_batch). */
-static void on_reset(void *opaque)
+static int on_reset(void *opaque)
 {
 	struct ingest *g = opaque;
 	struct brk_eos_lost lost[16];
 	size_t n = 0;
 	rd_kafka_error_t *e;
+	rd_kafka_t *ops = g->producer;
 
 	if (brk_eos_offset_reset(g->consumer, lost, 16, &n)) {
 		deconf_log(DECONF_LOG_WARNING, "INGEST",
-			   "an offset is out of range, and Kafka could not say why yet");
-		return;
+			   "an offset is out of range, and Kafka could not say why yet: asking "
+			   "again");
+		return -1;
 	}
 	if (!n)
-		return;
-	/* lost: told in a transaction (the open batch's, or one of its own) */
+		return 0;
+	/* lost: told in a transaction (the open batch's, or one of its own);
+	 * without one, in the log and /readyz only */
 	if (!g->in_txn) {
 		if ((e = rd_kafka_begin_transaction(g->producer))) {
 			deconf_log(DECONF_LOG_ERR, "INGEST", "begin_transaction: %s",
 				   rd_kafka_error_string(e));
 			rd_kafka_error_destroy(e);
-			return;
+			ops = NULL;
+		} else {
+			g->in_txn = 1;
 		}
-		g->in_txn = 1;
 	}
 	for (size_t i = 0; i < n; i++)
-		brk_eos_report_lost(g->b, g->producer, g->mx, g->part, "ingest", &lost[i]);
+		brk_eos_report_lost(g->b, ops, g->mx, g->part, "ingest", &lost[i]);
+	return 0;
 }
 
 /* Wait before retrying a batch that failed for a passing reason. */
@@ -942,7 +947,7 @@ static int commit_batch(struct ingest *g, size_t batch_n, volatile int *stop)
 {
 	rd_kafka_error_t *e;
 
-	e = brk_eos_commit(g->consumer, g->producer, TXN_TIMEOUT_MS);
+	e = brk_eos_commit(g->consumer, g->producer, "INGEST", TXN_TIMEOUT_MS);
 	if (e) {
 		char why[512];
 		int fatal = rd_kafka_error_is_fatal(e);

@@ -445,22 +445,27 @@ fail:
 static int begin_batch(struct matcher *x);
 
 /* The group cannot read a partition from its offset (brk_eos_batch). */
-static void on_reset(void *opaque)
+static int on_reset(void *opaque)
 {
 	struct matcher *x = opaque;
 	struct brk_eos_lost lost[16];
 	size_t n = 0;
+	rd_kafka_t *ops;
 
 	if (brk_eos_offset_reset(x->consumer, lost, 16, &n)) {
 		deconf_log(DECONF_LOG_WARNING, "MATCHER",
-			   "an offset is out of range, and Kafka could not say why yet");
-		return;
+			   "an offset is out of range, and Kafka could not say why yet: asking "
+			   "again");
+		return -1;
 	}
-	/* lost token ops cannot be rebuilt: told, in a transaction */
-	if (!n || begin_batch(x))
-		return;
+	if (!n)
+		return 0;
+	/* lost token ops cannot be rebuilt: told, in a transaction (without
+	 * one, in the log and /readyz only) */
+	ops = begin_batch(x) ? NULL : x->producer;
 	for (size_t i = 0; i < n; i++)
-		brk_eos_report_lost(x->b, x->producer, x->mx, x->part, "matcher", &lost[i]);
+		brk_eos_report_lost(x->b, ops, x->mx, x->part, "matcher", &lost[i]);
+	return 0;
 }
 
 static void reload_heads(struct matcher *x)
@@ -598,7 +603,7 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	for (int p = 0; p < MAXP; p++)
 		if (x->touched[p] && (rc = brk_match_flush_head(&x->m, p, now)))
 			return abort_batch(x, "could not write the audit events");
-	e = brk_eos_commit(x->consumer, x->producer, 60000);
+	e = brk_eos_commit(x->consumer, x->producer, "MATCHER", 60000);
 	if (e) {
 		char why[512];
 		int fatal = rd_kafka_error_is_fatal(e);
