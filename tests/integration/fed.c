@@ -1,4 +1,5 @@
 /* fed.c — a throwaway federation on the real Kafka (see fed.h). */
+#include <sys/prctl.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -240,6 +241,7 @@ pid_t fed_broker_start(const char *broker_bin, const char *conf, const char *log
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a crashed one */
 		FILE *lf = fopen(log, "a");
 		if (!lf)
 			_exit(127);

@@ -29,6 +29,7 @@
  *
  * Needs DECONF_KRAFT_BOOTSTRAP (deploy/kafka/kafka.sh env); exits 77 without.
  */
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -478,6 +479,7 @@ static void test_sigkill_midway(void **state)
 		pid = fork();
 		assert_true(pid >= 0);
 		if (pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a crashed one */
 			FILE *lf = fopen(a.log, "a");
 			if (!lf)
 				_exit(127);
@@ -992,6 +994,7 @@ static void test_run_daemon(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a crashed one */
 		char s1[300], s2[300], s3[300];
 		FILE *lf = fopen(a.log, "a");
 		if (!lf)

@@ -24,6 +24,7 @@
  *
  * Needs DECONF_KRAFT_BOOTSTRAP, _TLS and _TLS_DIR; exits 77 without them.
  */
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -619,6 +620,7 @@ static void test_dev_kafka(void **state)
 	dev_pid = fork();
 	assert_true(dev_pid >= 0);
 	if (!dev_pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a crashed one */
 		snprintf(path, sizeof(path), "%s/dev.out", top);
 		if (!freopen(path, "w", stdout))
 			_exit(127);

@@ -21,6 +21,7 @@
  *
  * Needs DECONF_KRAFT_BOOTSTRAP; exits 77 without it.
  */
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -215,6 +216,7 @@ static void broker_start(struct fed *f)
 	f->broker = fork();
 	assert_true(f->broker >= 0);
 	if (f->broker == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a crashed one */
 		FILE *lf = fopen(f->log, "a");
 		if (!lf)
 			_exit(127);

@@ -28,6 +28,7 @@
  *
  * Needs DECONF_KRAFT_BOOTSTRAP; exits 77 without it.
  */
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -451,6 +452,7 @@ static void test_run_receipts(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a crashed one */
 		char s1[400], s2[400], conf[300];
 		FILE *lf = fopen(w->log, "a");
 		if (!lf || chdir(dir))

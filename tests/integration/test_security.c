@@ -29,6 +29,7 @@
  *
  * Needs DECONF_KRAFT_BOOTSTRAP, _TLS and _TLS_DIR; exits 77 without them.
  */
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -481,6 +482,7 @@ static void broker_start(void)
 	broker_pid = fork();
 	assert_true(broker_pid >= 0);
 	if (!broker_pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a crashed one */
 		FILE *lf = fopen(path, "a");
 		if (!lf || chdir(dir))
 			_exit(127);
