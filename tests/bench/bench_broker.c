@@ -788,7 +788,7 @@ static int fair_run(const struct fair_opts *o, long quota, struct fair_phase ph[
 {
 	static const char *const ids[] = { "bench-a", "bench-b", "bench-c" };
 	struct fed f;
-	char topic[96], extra[1024], conf[256], log[256] = "";
+	char extra[1024], conf[256], log[256] = "";
 	int port = free_port(), rc = -1;
 	int64_t deadline;
 	uint32_t tok = 0x10000000u;
@@ -800,12 +800,6 @@ static int fair_run(const struct fair_opts *o, long quota, struct fair_phase ph[
 		snprintf(name, sizeof(name), "Bench Agency %c", 'A' + i);
 		if (fed_agency(&f, ids[i], name, K(AGENCY_LEVEL__AGENCY_LEVEL_STATE), "US",
 			       K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)) < 0)
-			goto out;
-		snprintf(topic, sizeof(topic), "%ssubmit.%s", f.prefix, ids[i]);
-		if (fed_create_topic(&f, topic, 1, 0))
-			goto out;
-		snprintf(topic, sizeof(topic), "%snotices.%s", f.prefix, ids[i]);
-		if (fed_create_topic(&f, topic, 1, 0))
 			goto out;
 	}
 	/* after -x: the quota is -q's (or off), whatever -x says */
@@ -972,7 +966,7 @@ int main(int argc, char **argv)
 	const char *broker_bin = BROKER_BIN, *bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP");
 	struct fed f;
 	struct gen g;
-	char log[256], extra[512], topic[96];
+	char log[256], extra[512];
 	int port = free_port();
 	int64_t t_start, t_first = 0, t_done = 0, t_ingested = 0, deadline;
 	double rate, pipe_rate, entries, bytes, cpu_used = 0, kafka_cpu = 0, bench_cpu = 0;
@@ -1043,12 +1037,6 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "Bench Agency %d", i);
 		if (fed_agency(&f, id, name, K(AGENCY_LEVEL__AGENCY_LEVEL_STATE), "US",
 			       K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)) < 0)
-			return 1;
-		snprintf(topic, sizeof(topic), "%ssubmit.%s", f.prefix, id);
-		if (fed_create_topic(&f, topic, 1, 0))
-			return 1;
-		snprintf(topic, sizeof(topic), "%snotices.%s", f.prefix, id);
-		if (fed_create_topic(&f, topic, 1, 0))
 			return 1;
 	}
 	g = (struct gen){ .f = &f, .per = (uint32_t)per, .overlap_pm = (uint32_t)(overlap * 10),

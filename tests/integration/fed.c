@@ -73,39 +73,77 @@ const char *fed_topic(const struct fed *f, const char *name, char *buf, size_t s
 	return buf;
 }
 
-int fed_create_topic(const struct fed *f, const char *name, int partitions, int compact)
+/* Create topics in one request; with exists_ok a topic already there is
+ * fine (an agency re-added with a new status). */
+static int create_topics(const struct fed *f, const char *const *names, size_t n_names,
+			 int partitions, int compact, int exists_ok)
 {
 	rd_kafka_t *rk = fed_client(f, RD_KAFKA_PRODUCER, NULL, NULL);
-	rd_kafka_queue_t *q;
-	char errstr[256];
-	rd_kafka_NewTopic_t *nt;
-	rd_kafka_event_t *ev;
+	rd_kafka_NewTopic_t *nt[8] = { 0 };
 	const rd_kafka_topic_result_t **res;
-	size_t n;
-	int rc = -1;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	char errstr[256];
+	size_t n = 0;
+	int rc = 0;
 
 	if (!rk)
 		return -1;
+	if (n_names > sizeof(nt) / sizeof(nt[0]))
+		rc = FAIL("create_topics: at most %zu topics", sizeof(nt) / sizeof(nt[0]));
+	for (size_t i = 0; !rc && i < n_names; i++) {
+		if (!(nt[i] = rd_kafka_NewTopic_new(names[i], partitions, 1, errstr,
+						    sizeof(errstr))))
+			rc = FAIL("create %s: %s", names[i], errstr);
+		else if (compact)
+			rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
+	}
 	q = rd_kafka_queue_new(rk);
-	nt = rd_kafka_NewTopic_new(name, partitions, 1, errstr, sizeof(errstr));
-	if (nt && compact)
-		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-	if (nt) {
-		rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-		if ((ev = rd_kafka_queue_poll(q, 30000))) {
+	if (!rc) {
+		rd_kafka_CreateTopics(rk, nt, n_names, NULL, q);
+		if (!(ev = rd_kafka_queue_poll(q, 30000))) {
+			rc = FAIL("create %s...: no answer from Kafka in 30 s", names[0]);
+		} else {
 			res = rd_kafka_CreateTopics_result_topics(
 				rd_kafka_event_CreateTopics_result(ev), &n);
-			if (n == 1 && !rd_kafka_topic_result_error(res[0]))
-				rc = 0;
-			else if (n == 1)
-				FAIL("create %s: %s", name, rd_kafka_topic_result_error_string(res[0]));
+			if (n != n_names)
+				rc = FAIL("create %s...: %zu results for %zu topics", names[0], n,
+					  n_names);
+			for (size_t i = 0; !rc && i < n; i++) {
+				rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+				if (e && !(exists_ok && e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+					rc = FAIL("create %s: %s", rd_kafka_topic_result_name(res[i]),
+						  rd_kafka_topic_result_error_string(res[i]));
+			}
 			rd_kafka_event_destroy(ev);
 		}
-		rd_kafka_NewTopic_destroy(nt);
 	}
+	for (size_t i = 0; i < n_names && i < sizeof(nt) / sizeof(nt[0]); i++)
+		if (nt[i])
+			rd_kafka_NewTopic_destroy(nt[i]);
 	rd_kafka_queue_destroy(q);
 	rd_kafka_destroy(rk);
 	return rc;
+}
+
+int fed_create_topic(const struct fed *f, const char *name, int partitions, int compact)
+{
+	return create_topics(f, &name, 1, partitions, compact, 0);
+}
+
+int fed_agency_topics(const struct fed *f, const char *id)
+{
+	/* as `deconfctl topics apply` makes them when the operator adds an
+	 * agency: one partition each */
+	static const char *const own[] = { "submit.", "notices.", "rejects.", "receipts." };
+	char names[4][96];
+	const char *p[4];
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s%s%s", f->prefix, own[i], id);
+		p[i] = names[i];
+	}
+	return create_topics(f, p, 4, 1, 0, 1);
 }
 
 int fed_new(struct fed *f, const char *bootstrap, int n_partitions)
@@ -215,6 +253,8 @@ int fed_agency(struct fed *f, const char *id, const char *name, int level, const
 		return FAIL("produce directory entry: %s", rd_kafka_err2str(rc));
 	}
 	if (fed_flush(f))
+		return -1;
+	if (!f->no_agency_topics && fed_agency_topics(f, id))
 		return -1;
 	return f->n_ag++;
 }

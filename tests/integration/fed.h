@@ -36,6 +36,7 @@ struct fed {
 	struct deconf_sign_key *key; /* the federation's = the broker's */
 	struct fed_agency ag[FED_MAX_AGENCIES];
 	int n_ag, n_partitions;
+	int no_agency_topics;        /* fed_agency leaves its topics to the test */
 	rd_kafka_t *producer;        /* shared, for submissions */
 };
 
@@ -44,8 +45,11 @@ struct fed {
 int fed_new(struct fed *f, const char *bootstrap, int n_partitions);
 void fed_free(struct fed *f);
 
-/* Add an agency (new signing key, directory entry). level: AgencyLevel;
- * status: AgencyStatus. Returns its index, or -1. */
+/* Add an agency (new signing key, directory entry) and, unless
+ * f->no_agency_topics, its submit, notices, rejects and receipts topics (one
+ * partition each, as `deconfctl topics apply` makes them: an agency's first
+ * record then sets off no rebalance of the broker's groups). level:
+ * AgencyLevel; status: AgencyStatus. Returns its index, or -1. */
 int fed_agency(struct fed *f, const char *id, const char *name, int level,
 	       const char *country, int status);
 
@@ -61,6 +65,9 @@ int fed_broker_stop(pid_t pid);
 rd_kafka_t *fed_client(const struct fed *f, rd_kafka_type_t type, const char *key,
 		       const char *value);
 int fed_create_topic(const struct fed *f, const char *name, int partitions, int compact);
+/* id's submit, notices, rejects and receipts topics (those already there are
+ * left as they are). */
+int fed_agency_topics(const struct fed *f, const char *id);
 /* "<prefix><name>" */
 const char *fed_topic(const struct fed *f, const char *name, char *buf, size_t size);
 

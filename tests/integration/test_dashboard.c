@@ -301,23 +301,11 @@ static void wait_notice(struct world *w, int ag, int kind, const char *case_ref,
 	}
 }
 
-static void agency_topics(struct fed *f, const char *id)
-{
-	static const char *const kinds[] = { "submit.", "notices.", "rejects." };
-	char topic[96];
-
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(topic, sizeof(topic), "%s%s%s", f->prefix, kinds[i], id);
-		assert_int_equal(fed_create_topic(f, topic, 1, 0), 0);
-	}
-}
-
 static int agency(struct fed *f, const char *id, const char *name)
 {
 	int i = fed_agency(f, id, name, STATE, "US", ACTIVE);
 
 	assert_true(i >= 0);
-	agency_topics(f, id);
 	return i;
 }
 

@@ -381,25 +381,11 @@ static int64_t submit_add(struct world *w, int ag, const char *case_ref, uint32_
 	return submit(w, ag, &o, 1, id);
 }
 
-/* Topics the watchers and the test read must exist before they start:
- * each agency's submit, notices and rejects. */
-static void agency_topics(struct fed *f, const char *id)
-{
-	static const char *const kinds[] = { "submit.", "notices.", "rejects." };
-	char topic[96];
-
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(topic, sizeof(topic), "%s%s%s", f->prefix, kinds[i], id);
-		assert_int_equal(fed_create_topic(f, topic, 1, 0), 0);
-	}
-}
-
 static int agency(struct fed *f, const char *id, const char *name)
 {
 	int i = fed_agency(f, id, name, K(AGENCY_LEVEL__AGENCY_LEVEL_STATE), "US", ACTIVE);
 
-	assert_true(i >= 0);
-	agency_topics(f, id);
+	assert_true(i >= 0); /* with its topics, before the watchers start */
 	return i;
 }
 
@@ -807,8 +793,8 @@ static void world_new(struct world *w)
 	w->c = agency(&w->f, "honest-c", "Agency C");
 	w->d = agency(&w->f, "auditor-d", "Agency D");
 	/* the reserved ids' topics exist from the start: ingest reads them */
-	agency_topics(&w->f, "deconf-broker");
-	agency_topics(&w->f, "admin");
+	assert_int_equal(fed_agency_topics(&w->f, "deconf-broker"), 0);
+	assert_int_equal(fed_agency_topics(&w->f, "admin"), 0);
 	assert_int_equal(fed_watch_open(&w->notices, &w->f, T_NOTICES, NULL), 0);
 	assert_int_equal(fed_watch_open(&w->rejects, &w->f, T_REJECTS, NULL), 0);
 	w->http_port = free_port();

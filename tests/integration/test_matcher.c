@@ -637,15 +637,21 @@ static void count_notices(struct fed *f, size_t want, size_t *total, size_t *dis
 	free(v);
 }
 
-static void two_agencies(struct fed *f)
+static void two_agencies_topics(struct fed *f, int agency_topics)
 {
 	assert_int_equal(fed_new(f, bootstrap, 4), 0);
+	f->no_agency_topics = !agency_topics;
 	assert_int_equal(fed_agency(f, "agency-a", "Agency A", K(AGENCY_LEVEL__AGENCY_LEVEL_STATE),
 				    "US", K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)),
 			 0);
 	assert_int_equal(fed_agency(f, "agency-b", "Agency B", K(AGENCY_LEVEL__AGENCY_LEVEL_LOCAL),
 				    "US", K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)),
 			 1);
+}
+
+static void two_agencies(struct fed *f)
+{
+	two_agencies_topics(f, 1);
 }
 
 /*
@@ -821,14 +827,14 @@ static void test_ready_tells_the_truth(void **state)
 	pid_t pid;
 
 	(void)state;
-	two_agencies(&f);
+	two_agencies_topics(&f, 0);
 	snprintf(extra, sizeof(extra),
 		 "[http]\nport = %d\nstall_after = 2s\n[ingest]\nretry_max = 1s\n"
 		 "[kafka]\nallow.auto.create.topics = false\n",
 		 port);
-	for (int a = 0; a < 2; a++) {
+	for (int a = 0; a < 4; a++) {
 		char t[96], name[64];
-		snprintf(name, sizeof(name), "notices.%s", f.ag[a].id);
+		snprintf(name, sizeof(name), "%s.%s", a < 2 ? "notices" : "submit", f.ag[a % 2].id);
 		assert_int_equal(fed_create_topic(&f, fed_topic(&f, name, t, sizeof(t)), 1, 0), 0);
 	}
 	assert_int_equal(fed_broker_conf(&f, "a", extra, conf, sizeof(conf)), 0);

@@ -113,16 +113,6 @@ static void agency_setup(struct world *w, int i)
 		 "[kafka]\nbootstrap.servers = %s\n",
 		 w->f.ag[i].id, w->f.dir, dir, w->f.dir, w->f.prefix, dir, bootstrap);
 	write_file(path, text);
-	/* the agency's topics exist before the broker subscribes by pattern */
-	for (int k = 0; k < 4; k++) {
-		static const char *const kinds[] = { "submit", "notices", "receipts", "rejects" };
-		char topic[128], name[96];
-		snprintf(name, sizeof(name), "%s.%s", kinds[k], w->f.ag[i].id);
-		assert_int_equal(fed_create_topic(&w->f, fed_topic(&w->f, name, topic,
-								   sizeof(topic)),
-						  1, 0),
-				 0);
-	}
 }
 
 static void world_new(struct world *w)
