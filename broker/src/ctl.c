@@ -1472,22 +1472,68 @@ struct want_topic {
 
 /* Create what is missing of wt; print what was done (each topic Kafka
  * confirmed). */
+/* Wait until every topic of nt has a leader for each of its partitions:
+ * Kafka answers CreateTopics before its brokers' metadata shows them, and the
+ * next command (agency add, a broker's start) would find them missing. */
+static int wait_led(struct brk_ctl_kafka *k, const char *const *names, size_t n)
+{
+	rd_kafka_t *rk = brk_ctl_kafka_handle(k);
+	int64_t end = deconf_mono_us() + (int64_t)brk_ctl_kafka_timeout_ms(k) * 1000;
+	const char *missing = NULL;
+
+	for (;;) {
+		const struct rd_kafka_metadata *md = NULL;
+
+		missing = NULL;
+		if (rd_kafka_metadata(rk, 1, NULL, &md, 5000) || !md) {
+			missing = names[0];
+		} else {
+			for (size_t i = 0; i < n && !missing; i++) {
+				const char *name = names[i];
+				int led = 0;
+				for (int j = 0; j < md->topic_cnt; j++) {
+					const struct rd_kafka_metadata_topic *t = &md->topics[j];
+					if (strcmp(t->topic, name))
+						continue;
+					led = !t->err && t->partition_cnt > 0;
+					for (int p = 0; p < t->partition_cnt; p++)
+						led = led && t->partitions[p].leader >= 0;
+				}
+				if (!led)
+					missing = name;
+			}
+			rd_kafka_metadata_destroy(md);
+		}
+		if (!missing)
+			return 0;
+		if (deconf_mono_us() > end)
+			return fail(1, "topic %s: created, but Kafka shows no leader for it after %d s",
+				    missing, brk_ctl_kafka_timeout_ms(k) / 1000);
+		usleep(100000);
+	}
+}
+
 static int apply_topics(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, struct want_topic *wt,
 			size_t n)
 {
 	rd_kafka_t *rk = brk_ctl_kafka_handle(k);
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_NewTopic_t **nt = calloc(n ? n : 1, sizeof(*nt));
+	const char **names = calloc(n ? n : 1, sizeof(*names));
 	size_t n_new = 0, existing = 0, created = 0;
 	rd_kafka_resp_err_t err;
 	rd_kafka_event_t *ev;
 	char errstr[1024];
 	int rc = 0;
 
-	if (!nt)
+	if (!nt || !names) {
+		free(nt);
+		free(names);
 		return fail(1, "out of memory");
+	}
 	if ((err = rd_kafka_metadata(rk, 1, NULL, &md, brk_ctl_kafka_timeout_ms(k)))) {
 		free(nt);
+		free(names);
 		return fail(1, "listing the cluster's topics: %s",
 			    brk_ctl_kafka_cause(err, errstr, sizeof(errstr)));
 	}
@@ -1514,7 +1560,7 @@ static int apply_topics(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, struct wan
 		for (int c = 0; c < 3 && wt[i].config[c][0]; c++)
 			rd_kafka_NewTopic_set_config(nt[n_new], wt[i].config[c][0],
 						     wt[i].config[c][1]);
-		n_new++;
+		names[n_new++] = wt[i].name;
 	}
 	rd_kafka_metadata_destroy(md);
 	if (!rc && n_new) {
@@ -1543,10 +1589,13 @@ static int apply_topics(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, struct wan
 				rc = fail(1, "creating topics: Kafka answered for %zu of %zu", cnt, n_new);
 			rd_kafka_event_destroy(ev);
 		}
+		if (!rc)
+			rc = wait_led(k, names, n_new);
 	}
 	for (size_t i = 0; i < n_new; i++)
 		rd_kafka_NewTopic_destroy(nt[i]);
 	free(nt);
+	free(names);
 	if (!rc)
 		printf("topics: %zu created, %zu already there\n", created, existing);
 	return rc;
