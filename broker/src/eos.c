@@ -269,45 +269,68 @@ rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt)
 	}
 }
 
+/* Every partition of want's log start (lo) and end (hi), in two requests
+ * whatever their number: a partition at a time took most of a minute for
+ * the few hundred a fresh group is assigned on dev-kafka. */
+static int log_bounds(rd_kafka_t *consumer, const rd_kafka_topic_partition_list_t *want,
+		      rd_kafka_topic_partition_list_t **lo, rd_kafka_topic_partition_list_t **hi)
+{
+	*lo = rd_kafka_topic_partition_list_copy(want);
+	*hi = rd_kafka_topic_partition_list_copy(want);
+	for (int i = 0; i < want->cnt; i++) {
+		(*lo)->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+		(*hi)->elems[i].offset = RD_KAFKA_OFFSET_END;
+	}
+	/* ListOffsets reads BEGINNING and END as the timestamps that ask for
+	 * the log start and the end (the last stable offset here) */
+	if (rd_kafka_offsets_for_times(consumer, *lo, 10000) ||
+	    rd_kafka_offsets_for_times(consumer, *hi, 10000))
+		return DECONF_E_KAFKA;
+	for (int i = 0; i < want->cnt; i++)
+		if ((*lo)->elems[i].err || (*hi)->elems[i].err || (*lo)->elems[i].offset < 0 ||
+		    (*hi)->elems[i].offset < 0)
+			return DECONF_E_KAFKA;
+	return DECONF_OK;
+}
+
 int brk_eos_offset_reset(rd_kafka_t *consumer, struct brk_eos_lost *lost, size_t max_lost,
 			 size_t *n_lost)
 {
-	rd_kafka_topic_partition_list_t *a = NULL, *c = NULL, *n = NULL;
-	rd_kafka_resp_err_t err;
+	rd_kafka_topic_partition_list_t *a = NULL, *c = NULL, *n = NULL, *lo = NULL, *hi = NULL;
 	int rc = DECONF_E_KAFKA;
 
 	*n_lost = 0;
 	if (rd_kafka_assignment(consumer, &a) || !a)
 		return DECONF_E_KAFKA;
 	rd_kafka_position(consumer, a);
-	c = rd_kafka_topic_partition_list_copy(a);
-	if ((err = rd_kafka_committed(consumer, c, 10000)))
-		goto out;
 	n = rd_kafka_topic_partition_list_new(a->cnt);
+	c = rd_kafka_topic_partition_list_new(a->cnt);
+	/* read from: it goes on from its position; the others (never read, or
+	 * out of range) from what the group committed, if Kafka still has it */
 	for (int i = 0; i < a->cnt; i++) {
 		const rd_kafka_topic_partition_t *e = &a->elems[i];
-		int64_t committed = c->elems[i].offset, lo = -1, hi = -1, at;
+		rd_kafka_topic_partition_list_add(e->offset >= 0 ? n : c, e->topic, e->partition)
+			->offset = e->offset;
+	}
+	if (c->cnt && (rd_kafka_committed(consumer, c, 10000) || log_bounds(consumer, c, &lo, &hi)))
+		goto out; /* unknown: asked again (brk_eos_batch_next) */
+	for (int i = 0; i < c->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &c->elems[i];
+		int64_t committed = e->offset, at;
 
-		if (e->offset >= 0) { /* read from: it goes on from its position */
-			rd_kafka_topic_partition_list_add(n, e->topic, e->partition)->offset =
-				e->offset;
-			continue;
-		}
-		if (c->elems[i].err ||
-		    rd_kafka_query_watermark_offsets(consumer, e->topic, e->partition, &lo, &hi,
-						     10000))
-			goto out; /* unknown: asked again on the next error */
+		if (e->err)
+			goto out;
 		if (committed < 0) {
-			at = lo; /* a partition the group never read: its beginning */
-		} else if (committed < lo || committed > hi) {
+			at = lo->elems[i].offset; /* a partition the group never read */
+		} else if (committed < lo->elems[i].offset || committed > hi->elems[i].offset) {
 			/* what the group has not read is gone: left out, never skipped */
 			if (*n_lost < max_lost) {
 				struct brk_eos_lost *l = &lost[(*n_lost)++];
 				snprintf(l->topic, sizeof(l->topic), "%s", e->topic);
 				l->partition = e->partition;
 				l->committed = committed;
-				l->log_start = lo;
-				l->log_end = hi;
+				l->log_start = lo->elems[i].offset;
+				l->log_end = hi->elems[i].offset;
 			}
 			continue;
 		} else {
@@ -319,10 +342,12 @@ int brk_eos_offset_reset(rd_kafka_t *consumer, struct brk_eos_lost *lost, size_t
 	 * assignment is made again, every partition at an explicit offset */
 	rc = rd_kafka_assign(consumer, n) ? DECONF_E_KAFKA : DECONF_OK;
 out:
-	if (n)
-		rd_kafka_topic_partition_list_destroy(n);
-	if (c)
-		rd_kafka_topic_partition_list_destroy(c);
+	if (lo)
+		rd_kafka_topic_partition_list_destroy(lo);
+	if (hi)
+		rd_kafka_topic_partition_list_destroy(hi);
+	rd_kafka_topic_partition_list_destroy(n);
+	rd_kafka_topic_partition_list_destroy(c);
 	rd_kafka_topic_partition_list_destroy(a);
 	return rc;
 }
