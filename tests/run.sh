@@ -6,9 +6,10 @@
 # with CMake (a normal build, a Release build, an ASan+UBSan build and a
 # libFuzzer build, all with -DDECONF_WERROR=ON), starts a real Kafka 4.x
 # broker on 127.0.0.1 (deploy/kafka/kafka.sh), runs the unit and integration
-# tests in the normal and the sanitizer build, runs each fuzz target for a
-# short bounded time, stops Kafka on every exit path, and ends with one line
-# "N passed, N failed".
+# tests in the normal and the sanitizer build, runs the quick start, runs
+# each fuzz target for a short bounded time beside a volume test (1.5
+# million indicators through dev-kafka, tests/volume/), stops Kafka on every
+# exit path, and ends with one line "N passed, N failed".
 #
 # The Release build (-O3) is built, not run: gcc warns differently at -O3
 # (a format-truncation in test_matcher.c once broke only this build), and
@@ -54,6 +55,8 @@ check() {
 
 finish() {
 	local rc=$?
+	# the volume test stops what it started on TERM
+	[ -n "${volume_pid:-}" ] && kill -TERM "$volume_pid" 2>/dev/null && wait "$volume_pid"
 	[ -n "${kafka_started:-}" ] && "$root/deploy/kafka/kafka.sh" stop || true
 	if [ ${#failures[@]} -gt 0 ]; then
 		printf '\nfailed: %s\n' "${failures[*]}"
@@ -178,6 +181,14 @@ rc=$?
 tail -n 25 "$build/quickstart.log"
 check quickstart $rc
 
+# 1.5 million indicators through dev-kafka, all matched (the quick start's
+# Kafka must keep a user's first million and more). It runs beside the fuzz
+# smoke runs, which take one core: both are bounded, neither is timed.
+say "volume: 1.5 million indicators through deconfctl dev-kafka (in the background)"
+timeout 900 "$root/tests/volume/devkafka_volume.sh" "$build/normal" \
+	>"$build/volume.log" 2>&1 &
+volume_pid=$!
+
 for target in $fuzz_names; do
 	name=fuzz_$target
 	f=$build/fuzz/tests/fuzz/$name
@@ -199,3 +210,10 @@ for target in $fuzz_names; do
 	tail -n 12 "$build/fuzz/$name.log"
 	check "$name" $rc
 done
+
+say "volume: 1.5 million indicators through deconfctl dev-kafka"
+wait "$volume_pid"
+rc=$?
+volume_pid=
+grep -v '^/' "$build/volume.log" | tail -n 30
+check volume-devkafka $rc

@@ -111,8 +111,8 @@ static const char usage[] =
 	"      topics as its directory entry appears. Prints its bootstrap address, and\n"
 	"      on stderr how much it keeps (5 MiB per partition) and any record it\n"
 	"      drops; runs until SIGTERM or SIGINT. --partitions: tokens, state and audit\n"
-	"      (default 32); --agency-partitions: each agency's submit and notices\n"
-	"      topics (default 8).\n"
+	"      (default 128); --agency-partitions: each agency's submit and notices\n"
+	"      topics (default 32).\n"
 	"\n"
 	"Agency ids: 2..63 characters of a-z, 0-9 and '-', not starting with '-' (they\n"
 	"name topics and TLS principals); not reserved: admin, anonymous, deconf,\n"
@@ -2410,17 +2410,39 @@ out:
  * to raise either. What dev-kafka can hold is therefore set by partitions:
  * it gives the topics that grow with indicators many (tokens, state and
  * audit its --partitions; each agency's submit and notices topics its
- * --agency-partitions), and says what that holds.
+ * --agency-partitions), and says what that holds. A partition costs no
+ * memory until records are written to it: the cluster holds what it was
+ * sent, up to its limits.
  */
 #define MOCK_PARTITION_BYTES (5L * 1024 * 1024)
-/* What one indicator costs on each topic, in deconf's own records (100,000
- * e-mails of 10 per case, with two agencies' notices, on the real Kafka):
- * its share of a submission, its token op (and, alike, its state entry),
- * its audit event; and one conflict notice. */
+/*
+ * What one indicator costs on each topic, measured on dev-kafka itself (a
+ * partition filled past 5 MiB: 5 MiB over the records it kept), for cases
+ * of 100 e-mails with a point of contact like deploy/demo's (~80 bytes of
+ * text). A token op carries its case's contact, and so does its state
+ * entry: 275 and 235 bytes (150 and 130 without a contact; up to ~1.2 KiB
+ * with the longest one the wire allows). The token op is the largest of an
+ * indicator's records on tokens, state and audit (an audit event is ~62
+ * bytes per case op and partition), so it sets what those topics hold. A
+ * submission carries the contact once per case: ~26 bytes per indicator.
+ * A notice is ~300 bytes.
+ */
+#define BYTES_PER_ENTRY 280
 #define BYTES_PER_SUBMITTED 26
-#define BYTES_PER_ENTRY 120
-#define BYTES_PER_AUDIT 62
 #define BYTES_PER_NOTICE 300
+/* What the cluster holds in memory per indicator, all topics (its RSS
+ * after tests/volume/devkafka_volume.sh, over the indicators sent). */
+#define BYTES_IN_MEMORY 600
+/*
+ * The defaults hold a user's first 1.5 million indicators with a margin
+ * (tests/volume/devkafka_volume.sh): tokens 1.5M x 280 B over 128
+ * partitions fills each to 3.1 MiB of 5. An agency's submissions are
+ * records of up to submit.max_batch_bytes (256 KiB) keyed by their first
+ * case, so its submit partitions fill unevenly: what they are said to hold
+ * counts half of 32 x 5 MiB.
+ */
+#define DEV_PARTITIONS 128
+#define DEV_AGENCY_PARTITIONS 32
 
 /* "1.4 million", "140 thousand": n for one line. */
 static const char *about(long n, char *buf, size_t size)
@@ -2547,14 +2569,14 @@ static int cmd_dev_kafka(int argc, char **argv)
 	} topics[] = { { "tokens", 1 }, { "state", 1 }, { "audit", 1 },
 		       { "ops", 0 },    { "directory", 0 }, { "ingest.seen", 0 } };
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct dev_kafka d = { .prefix = "deconf.", .agency_partitions = 8 };
+	struct dev_kafka d = { .prefix = "deconf.", .agency_partitions = DEV_AGENCY_PARTITIONS };
 	rd_kafka_conf_t *kc;
 	rd_kafka_topic_t *dir = NULL;
 	char errstr[512], name[256], a1[32], a2[32], a3[32];
 	const char *bootstraps;
 	int64_t last_watch = 0;
 	rd_kafka_t *rk;
-	int partitions = 32, ch;
+	int partitions = DEV_PARTITIONS, ch;
 
 	opt_reset();
 	while ((ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
@@ -2617,22 +2639,25 @@ static int cmd_dev_kafka(int argc, char **argv)
 		"mock cluster; that cannot be raised) and drops the oldest records beyond it. "
 		"With these partitions it holds about:\n"
 		"  %s indicators' entries and token ops (%stokens, %sstate and %saudit: %d "
-		"partitions)\n"
+		"partitions; each carries its case's point of contact: ~%d bytes with one like "
+		"deploy/demo's, fewer indicators with longer ones)\n"
 		"  %s indicators per agency submitted ahead of the broker (%ssubmit.<agency>: %d "
 		"partitions)\n"
 		"  %s notices per agency (%snotices.<agency>: %d partitions)\n"
 		"  5 MiB of every other topic (directory, ops, ingest.seen, rejects.<agency>, "
 		"receipts.<agency>)\n"
-		"Beyond that use a real Kafka (DECONF_KAFKA=real deploy/quickstart.sh). dev-kafka "
-		"says so here if it drops records.\n",
+		"It holds all of it in memory: about %d bytes per indicator (%d MiB for 1.5 "
+		"million). Beyond that use a real Kafka (DECONF_KAFKA=real deploy/quickstart.sh). "
+		"dev-kafka says so here if it drops records.\n",
 		bootstraps,
 		about(partitions * MOCK_PARTITION_BYTES / BYTES_PER_ENTRY, a1, sizeof(a1)), d.prefix,
-		d.prefix, d.prefix, partitions,
-		about(d.agency_partitions * MOCK_PARTITION_BYTES / BYTES_PER_SUBMITTED, a2,
+		d.prefix, d.prefix, partitions, BYTES_PER_ENTRY,
+		about(d.agency_partitions * MOCK_PARTITION_BYTES / BYTES_PER_SUBMITTED / 2, a2,
 		      sizeof(a2)),
 		d.prefix, d.agency_partitions,
 		about(d.agency_partitions * MOCK_PARTITION_BYTES / BYTES_PER_NOTICE, a3, sizeof(a3)),
-		d.prefix, d.agency_partitions);
+		d.prefix, d.agency_partitions, BYTES_IN_MEMORY,
+		(int)(1500000L * BYTES_IN_MEMORY / (1024 * 1024)));
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	while (!stop) {
