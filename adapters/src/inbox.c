@@ -132,20 +132,16 @@ fail:
 	return deconf_err_set(r->errstr, r->errstr_size, rc, "ledger: %s", deconf_strerror(rc));
 }
 
-/* Start consuming partition p of tp at its stored offset (checked). */
-static int start_partition(struct reader *r, struct topic *tp, int32_t p)
+/* Start consuming partition p of tp at its stored offset, checked against
+ * the partition's log start lo and end hi. */
+static int start_partition(struct reader *r, struct topic *tp, int32_t p, int64_t lo, int64_t hi)
 {
-	int64_t off, lo = 0, hi = 0, start;
-	rd_kafka_resp_err_t err;
+	int64_t off, start;
 	int rc;
 
 	if ((rc = stored_offset(r, tp->k, p, &off)))
 		return deconf_err_set(r->errstr, r->errstr_size, rc, "ledger: %s",
 				      deconf_strerror(rc));
-	if ((err = rd_kafka_query_watermark_offsets(r->rk, tp->name, p, &lo, &hi,
-						    r->timeout_ms)))
-		return deconf_err_set(r->errstr, r->errstr_size, deconf_kafka_err(err),
-				      "%s [%d]: %s", tp->name, (int)p, rd_kafka_err2str(err));
 	start = off < 0 ? lo : off;
 	if (off >= 0 && (off < lo || off > hi) &&
 	    (rc = handle_loss(r, tp, p, off, lo, hi, &start)))
@@ -163,6 +159,7 @@ static int start_partition(struct reader *r, struct topic *tp, int32_t p)
 static int look_up(struct reader *r, struct topic *tp)
 {
 	const struct rd_kafka_metadata *md = NULL;
+	int64_t *lo = NULL, *hi = NULL;
 	rd_kafka_resp_err_t err;
 	int rc = DECONF_OK;
 
@@ -199,9 +196,21 @@ static int look_up(struct reader *r, struct topic *tp)
 		rc = DECONF_E_NOMEM;
 		goto out;
 	}
+	if (!(lo = calloc((size_t)tp->np, sizeof(*lo))) ||
+	    !(hi = calloc((size_t)tp->np, sizeof(*hi)))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
+	if ((err = deconf_kafka_topic_bounds(r->rk, tp->name, tp->np, lo, hi, r->timeout_ms))) {
+		rc = deconf_err_set(r->errstr, r->errstr_size, deconf_kafka_err(err),
+				    "%s: log start and end: %s", tp->name, rd_kafka_err2str(err));
+		goto out;
+	}
 	for (int32_t p = 0; p < tp->np && !rc; p++)
-		rc = start_partition(r, tp, p);
+		rc = start_partition(r, tp, p, lo[p], hi[p]);
 out:
+	free(lo);
+	free(hi);
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	return rc;

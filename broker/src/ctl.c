@@ -2162,15 +2162,23 @@ static long topic_records(struct brk_ctl_kafka *k, const struct rd_kafka_metadat
 	for (int i = 0; i < md->topic_cnt; i++) {
 		if (strcmp(md->topics[i].topic, topic))
 			continue;
+		rd_kafka_topic_partition_list_t *l, *lo = NULL, *hi = NULL;
 		*partitions = md->topics[i].partition_cnt;
-		for (int p = 0; p < md->topics[i].partition_cnt; p++) {
-			int64_t lo = 0, hi = 0;
-			if (brk_ctl_kafka_watermarks(k, topic, p, &lo, &hi, errstr, sizeof(errstr))) {
-				fail(1, "%s", errstr);
-				return -2;
-			}
-			n += (long)(hi - lo);
+		l = rd_kafka_topic_partition_list_new(*partitions);
+		for (int p = 0; p < *partitions; p++)
+			rd_kafka_topic_partition_list_add(l, topic, p);
+		if (l->cnt && brk_ctl_kafka_bounds(k, l, &lo, &hi, errstr, sizeof(errstr))) {
+			rd_kafka_topic_partition_list_destroy(l);
+			fail(1, "%s", errstr);
+			return -2;
 		}
+		for (int p = 0; p < l->cnt; p++)
+			n += (long)(hi->elems[p].offset - lo->elems[p].offset);
+		if (l->cnt) {
+			rd_kafka_topic_partition_list_destroy(lo);
+			rd_kafka_topic_partition_list_destroy(hi);
+		}
+		rd_kafka_topic_partition_list_destroy(l);
 		return n;
 	}
 	*partitions = 0;
@@ -2184,7 +2192,8 @@ static int group_lag(struct fed *f, const struct rd_kafka_metadata *md, struct b
 		     const char *group, const char *topic, int exact)
 {
 	const char *const props[] = { "group.id", group, NULL };
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16), *los = NULL,
+					*his = NULL;
 	struct brk_ctl_kafka *c;
 	rd_kafka_resp_err_t err;
 	char errstr[1024];
@@ -2207,14 +2216,13 @@ static int group_lag(struct fed *f, const struct rd_kafka_metadata *md, struct b
 		rc = 1;
 		goto out;
 	}
+	if (l->cnt && brk_ctl_kafka_bounds(k, l, &los, &his, errstr, sizeof(errstr))) {
+		printf("  %-32s ? (%s)\n", group, errstr);
+		rc = 1;
+		goto out;
+	}
 	for (int i = 0; i < l->cnt; i++) {
-		int64_t lo = 0, hi = 0;
-		if (brk_ctl_kafka_watermarks(k, l->elems[i].topic, l->elems[i].partition, &lo, &hi,
-					     errstr, sizeof(errstr))) {
-			printf("  %-32s ? (%s)\n", group, errstr);
-			rc = 1;
-			goto out;
-		}
+		int64_t lo = los->elems[i].offset, hi = his->elems[i].offset;
 		parts++;
 		if (l->elems[i].offset < 0) {
 			uncommitted++;
@@ -2226,6 +2234,10 @@ static int group_lag(struct fed *f, const struct rd_kafka_metadata *md, struct b
 	printf("  %-32s %ld partition(s), lag %ld record(s)%s\n", group, parts, lag,
 	       uncommitted ? " (some partitions never committed)" : "");
 out:
+	if (los)
+		rd_kafka_topic_partition_list_destroy(los);
+	if (his)
+		rd_kafka_topic_partition_list_destroy(his);
 	brk_ctl_kafka_free(c);
 	rd_kafka_topic_partition_list_destroy(l);
 	return rc;
@@ -2522,13 +2534,21 @@ static void dev_watch(struct dev_kafka *d)
 		return;
 	for (int t = 0; t < md->topic_cnt && !stop; t++) {
 		const char *topic = md->topics[t].topic;
-		if (!strcmp(topic, DEV_KAFKA_MARKER))
+		int np = md->topics[t].partition_cnt;
+		int64_t *los, *his;
+
+		if (!strcmp(topic, DEV_KAFKA_MARKER) || np <= 0)
 			continue;
-		for (int p = 0; p < md->topics[t].partition_cnt && !stop; p++) {
-			int64_t lo, hi;
+		/* every partition of the topic in one request: a partition at a
+		 * time took the mock cluster most of a minute for dev-kafka's
+		 * few hundred, and slowed every client meanwhile */
+		los = calloc((size_t)np, sizeof(*los));
+		his = calloc((size_t)np, sizeof(*his));
+		if (!los || !his || deconf_kafka_topic_bounds(d->w, topic, np, los, his, 2000))
+			np = 0; /* looked at again in 5 s */
+		for (int p = 0; p < np && !stop; p++) {
+			int64_t lo = los[p];
 			size_t i;
-			if (rd_kafka_query_watermark_offsets(d->w, topic, p, &lo, &hi, 2000))
-				continue;
 			for (i = 0; i < d->n_watch; i++)
 				if (d->watch[i].partition == p && !strcmp(d->watch[i].topic, topic))
 					break;
@@ -2550,6 +2570,8 @@ static void dev_watch(struct dev_kafka *d)
 				d->watch[i].lo = lo;
 			}
 		}
+		free(los);
+		free(his);
 	}
 	rd_kafka_metadata_destroy(md);
 }

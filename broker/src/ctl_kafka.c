@@ -365,6 +365,20 @@ int brk_ctl_kafka_watermarks(struct brk_ctl_kafka *k, const char *topic, int32_t
 			      brk_ctl_kafka_cause(err, cause, sizeof(cause)));
 }
 
+int brk_ctl_kafka_bounds(struct brk_ctl_kafka *k, const rd_kafka_topic_partition_list_t *parts,
+			 rd_kafka_topic_partition_list_t **lo,
+			 rd_kafka_topic_partition_list_t **hi, char *errstr, size_t errstr_size)
+{
+	rd_kafka_resp_err_t err;
+	char cause[512];
+
+	if (!(err = deconf_kafka_log_bounds(k->rk, parts, lo, hi, k->timeout_ms)))
+		return DECONF_OK;
+	return deconf_err_set(errstr, errstr_size, deconf_kafka_err(err),
+			      "%s...: log start and end: %s", parts->cnt ? parts->elems[0].topic : "",
+			      brk_ctl_kafka_cause(err, cause, sizeof(cause)));
+}
+
 int brk_ctl_kafka_read(struct brk_ctl_kafka *k, const char *topic, int32_t partition,
 		       int (*fn)(const rd_kafka_message_t *m, void *opaque), void *opaque,
 		       char *errstr, size_t errstr_size)

@@ -120,6 +120,11 @@ int brk_ctl_kafka_admin_wait(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, const
  */
 int brk_ctl_kafka_watermarks(struct brk_ctl_kafka *k, const char *topic, int32_t partition,
 			     int64_t *lo, int64_t *hi, char *errstr, size_t errstr_size);
+/* The same for every partition of parts at once (deconf_kafka_log_bounds):
+ * *lo and *hi are copies of parts with .offset set, the caller's to free. */
+int brk_ctl_kafka_bounds(struct brk_ctl_kafka *k, const rd_kafka_topic_partition_list_t *parts,
+			 rd_kafka_topic_partition_list_t **lo,
+			 rd_kafka_topic_partition_list_t **hi, char *errstr, size_t errstr_size);
 
 /*
  * Read partition of topic from its log start to the end it had when the

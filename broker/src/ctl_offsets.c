@@ -208,6 +208,45 @@ retry:
 
 /* The groups of mask with every partition of the topics they read, their
  * commits and the partitions' log start and end. */
+
+/* Each row's partition log start and end: all at once, or, when Kafka
+ * refuses that, row by row so that each row says its own cause. */
+static void bounds(struct brk_ctl_kafka *k, const struct rd_kafka_metadata *md, struct group *g)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)g->n + 1),
+					*lo = NULL, *hi = NULL;
+	char cause[512];
+	int all;
+
+	for (size_t r = 0; r < g->n; r++) {
+		struct row *w = &g->rows[r];
+		int found = 0;
+		for (int t = 0; t < md->topic_cnt && !found; t++)
+			found = !strcmp(md->topics[t].topic, w->topic) &&
+				w->partition < md->topics[t].partition_cnt;
+		if (found)
+			rd_kafka_topic_partition_list_add(l, w->topic, w->partition)->opaque = w;
+		else
+			snprintf(w->note, sizeof(w->note), "the partition is gone (topic deleted?)");
+	}
+	all = l->cnt && !brk_ctl_kafka_bounds(k, l, &lo, &hi, cause, sizeof(cause));
+	for (int i = 0; i < l->cnt; i++) {
+		struct row *w = l->elems[i].opaque;
+		if (all) {
+			w->lo = lo->elems[i].offset;
+			w->hi = hi->elems[i].offset;
+		} else if (brk_ctl_kafka_watermarks(k, w->topic, w->partition, &w->lo, &w->hi,
+						    cause, sizeof(cause))) {
+			snprintf(w->note, sizeof(w->note), "%s", cause);
+		}
+	}
+	if (all) {
+		rd_kafka_topic_partition_list_destroy(lo);
+		rd_kafka_topic_partition_list_destroy(hi);
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
 static int collect(struct brk_ctl_kafka *k, const char *prefix, unsigned mask, struct group *gv,
 		   size_t *n_gv, char *errstr, size_t errstr_size)
 {
@@ -250,19 +289,8 @@ static int collect(struct brk_ctl_kafka *k, const char *prefix, unsigned mask, s
 			rc = describe(k, g, errstr, errstr_size);
 		if (!rc)
 			rc = committed(k, prefix, g, errstr, errstr_size);
-		for (size_t r = 0; r < g->n && !rc; r++) {
-			struct row *w = &g->rows[r];
-			int found = 0;
-			for (int t = 0; t < md->topic_cnt && !found; t++)
-				found = !strcmp(md->topics[t].topic, w->topic) &&
-					w->partition < md->topics[t].partition_cnt;
-			if (!found)
-				snprintf(w->note, sizeof(w->note),
-					 "the partition is gone (topic deleted?)");
-			else if (brk_ctl_kafka_watermarks(k, w->topic, w->partition, &w->lo, &w->hi,
-							  cause, sizeof(cause)))
-				snprintf(w->note, sizeof(w->note), "%s", cause);
-		}
+		if (!rc)
+			bounds(k, md, g);
 		if (g->n)
 			qsort(g->rows, g->n, sizeof(*g->rows), row_cmp);
 	}

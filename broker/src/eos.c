@@ -269,30 +269,6 @@ rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt)
 	}
 }
 
-/* Every partition of want's log start (lo) and end (hi), in two requests
- * whatever their number: a partition at a time took most of a minute for
- * the few hundred a fresh group is assigned on dev-kafka. */
-static int log_bounds(rd_kafka_t *consumer, const rd_kafka_topic_partition_list_t *want,
-		      rd_kafka_topic_partition_list_t **lo, rd_kafka_topic_partition_list_t **hi)
-{
-	*lo = rd_kafka_topic_partition_list_copy(want);
-	*hi = rd_kafka_topic_partition_list_copy(want);
-	for (int i = 0; i < want->cnt; i++) {
-		(*lo)->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-		(*hi)->elems[i].offset = RD_KAFKA_OFFSET_END;
-	}
-	/* ListOffsets reads BEGINNING and END as the timestamps that ask for
-	 * the log start and the end (the last stable offset here) */
-	if (rd_kafka_offsets_for_times(consumer, *lo, 10000) ||
-	    rd_kafka_offsets_for_times(consumer, *hi, 10000))
-		return DECONF_E_KAFKA;
-	for (int i = 0; i < want->cnt; i++)
-		if ((*lo)->elems[i].err || (*hi)->elems[i].err || (*lo)->elems[i].offset < 0 ||
-		    (*hi)->elems[i].offset < 0)
-			return DECONF_E_KAFKA;
-	return DECONF_OK;
-}
-
 int brk_eos_offset_reset(rd_kafka_t *consumer, struct brk_eos_lost *lost, size_t max_lost,
 			 size_t *n_lost)
 {
@@ -312,7 +288,8 @@ int brk_eos_offset_reset(rd_kafka_t *consumer, struct brk_eos_lost *lost, size_t
 		rd_kafka_topic_partition_list_add(e->offset >= 0 ? n : c, e->topic, e->partition)
 			->offset = e->offset;
 	}
-	if (c->cnt && (rd_kafka_committed(consumer, c, 10000) || log_bounds(consumer, c, &lo, &hi)))
+	if (c->cnt && (rd_kafka_committed(consumer, c, 10000) ||
+		       deconf_kafka_log_bounds(consumer, c, &lo, &hi, 10000)))
 		goto out; /* unknown: asked again (brk_eos_batch_next) */
 	for (int i = 0; i < c->cnt; i++) {
 		const rd_kafka_topic_partition_t *e = &c->elems[i];

@@ -130,3 +130,57 @@ int deconf_kafka_err(rd_kafka_resp_err_t err)
 		return DECONF_E_KAFKA;
 	}
 }
+
+rd_kafka_resp_err_t deconf_kafka_log_bounds(rd_kafka_t *rk,
+					    const rd_kafka_topic_partition_list_t *parts,
+					    rd_kafka_topic_partition_list_t **lo,
+					    rd_kafka_topic_partition_list_t **hi, int timeout_ms)
+{
+	rd_kafka_resp_err_t err;
+
+	*lo = rd_kafka_topic_partition_list_copy(parts);
+	*hi = rd_kafka_topic_partition_list_copy(parts);
+	for (int i = 0; i < parts->cnt; i++) {
+		(*lo)->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+		(*hi)->elems[i].offset = RD_KAFKA_OFFSET_END;
+	}
+	/* ListOffsets takes BEGINNING and END as the timestamps that ask for
+	 * the log start and end */
+	if (!(err = rd_kafka_offsets_for_times(rk, *lo, timeout_ms)))
+		err = rd_kafka_offsets_for_times(rk, *hi, timeout_ms);
+	for (int i = 0; !err && i < parts->cnt; i++) {
+		if ((err = (*lo)->elems[i].err) || (err = (*hi)->elems[i].err))
+			break;
+		if ((*lo)->elems[i].offset < 0 || (*hi)->elems[i].offset < 0)
+			err = RD_KAFKA_RESP_ERR__BAD_MSG; /* no offset in the answer */
+	}
+	if (err) {
+		rd_kafka_topic_partition_list_destroy(*lo);
+		rd_kafka_topic_partition_list_destroy(*hi);
+		*lo = *hi = NULL;
+	}
+	return err;
+}
+
+rd_kafka_resp_err_t deconf_kafka_topic_bounds(rd_kafka_t *rk, const char *topic, int np,
+					      int64_t *lo, int64_t *hi, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *parts, *l = NULL, *h = NULL;
+	rd_kafka_resp_err_t err;
+
+	if (np <= 0)
+		return RD_KAFKA_RESP_ERR_NO_ERROR;
+	parts = rd_kafka_topic_partition_list_new(np);
+	for (int p = 0; p < np; p++)
+		rd_kafka_topic_partition_list_add(parts, topic, p);
+	if (!(err = deconf_kafka_log_bounds(rk, parts, &l, &h, timeout_ms))) {
+		for (int p = 0; p < np; p++) {
+			lo[p] = l->elems[p].offset;
+			hi[p] = h->elems[p].offset;
+		}
+		rd_kafka_topic_partition_list_destroy(l);
+		rd_kafka_topic_partition_list_destroy(h);
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+	return err;
+}

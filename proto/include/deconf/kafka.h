@@ -17,6 +17,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "deconf/conf.h"
 
@@ -45,5 +46,24 @@ void deconf_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 
 /* Map a Kafka error to DECONF_E_TIMEOUT or DECONF_E_KAFKA (0 for none). */
 int deconf_kafka_err(rd_kafka_resp_err_t err);
+
+/*
+ * The log start (*lo) and end (*hi: the last stable offset for a
+ * read_committed consumer) of every partition of parts, in two ListOffsets
+ * requests per leader however many partitions there are, where
+ * rd_kafka_query_watermark_offsets() takes two round trips per partition
+ * (most of a second each on dev-kafka's mock cluster). *lo and *hi are
+ * copies of parts, owned by the caller, with .offset set, in parts' order.
+ * Returns the first error, the request's or a partition's (then *lo and *hi
+ * are NULL).
+ */
+rd_kafka_resp_err_t deconf_kafka_log_bounds(rd_kafka_t *rk,
+					    const rd_kafka_topic_partition_list_t *parts,
+					    rd_kafka_topic_partition_list_t **lo,
+					    rd_kafka_topic_partition_list_t **hi, int timeout_ms);
+
+/* The same for partitions 0..np-1 of topic, into lo[np] and hi[np]. */
+rd_kafka_resp_err_t deconf_kafka_topic_bounds(rd_kafka_t *rk, const char *topic, int np,
+					      int64_t *lo, int64_t *hi, int timeout_ms);
 
 #endif
