@@ -20,6 +20,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h */
 
+#include "deconf/kafka.h"
 #include "deconf/util.h"
 #include "eos.h"
 
@@ -146,10 +147,43 @@ static void test_reset_asked_again(void **state)
 	assert_int_equal(f->lost[0].log_end, 10);
 }
 
+/* deconf_kafka_topic_bounds: every partition's end in one go, each its own
+ * (partition p holds 3p records); a partition Kafka does not have is an
+ * error, not zeros. */
+static void test_topic_bounds(void **state)
+{
+	struct fx *f = *state;
+	int64_t lo[6], hi[6];
+	rd_kafka_t *p;
+
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "bounds", 6, 1), 0);
+	p = client(f, RD_KAFKA_PRODUCER, NULL);
+	for (int32_t part = 0; part < 6; part++)
+		for (int i = 0; i < 3 * part; i++)
+			assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("bounds"),
+							   RD_KAFKA_V_PARTITION(part),
+							   RD_KAFKA_V_VALUE("x", 1),
+							   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+							   RD_KAFKA_V_END),
+					 0);
+	assert_int_equal(rd_kafka_flush(p, 10000), 0);
+	assert_int_equal(deconf_kafka_topic_bounds(p, "bounds", 6, lo, hi, 10000), 0);
+	for (int part = 0; part < 6; part++) {
+		assert_int_equal(lo[part], 0);
+		assert_int_equal(hi[part], 3 * part);
+	}
+	{
+		int64_t lo8[8], hi8[8];
+		assert_int_not_equal(deconf_kafka_topic_bounds(p, "bounds", 8, lo8, hi8, 3000), 0);
+	}
+	rd_kafka_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reset_asked_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_topic_bounds, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
