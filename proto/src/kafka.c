@@ -110,9 +110,27 @@ fail:
 rd_kafka_t *deconf_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *kconf,
 			     char *errstr, size_t errstr_size)
 {
-	rd_kafka_t *rk = rd_kafka_new(type, kconf, errstr, errstr_size);
+	char acks[16];
+	size_t n = sizeof(acks);
+	rd_kafka_t *rk;
 
-	if (!rk)
+	/* a record is delivered once every in-sync replica has it: deconf
+	 * says "done" on delivery reports, and a leader that dies before its
+	 * followers copied a record must not take it along */
+	if (type == RD_KAFKA_PRODUCER) {
+		if (rd_kafka_conf_get(kconf, "acks", acks, &n) == RD_KAFKA_CONF_OK &&
+		    strcmp(acks, "-1") && strcmp(acks, "all"))
+			deconf_log(DECONF_LOG_WARNING, "KAFKA",
+				   "kafka.acks = %s replaced by all: deconf confirms only what "
+				   "every in-sync replica holds",
+				   acks);
+		if (rd_kafka_conf_set(kconf, "acks", "all", errstr, errstr_size) !=
+		    RD_KAFKA_CONF_OK) {
+			rd_kafka_conf_destroy(kconf);
+			return NULL;
+		}
+	}
+	if (!(rk = rd_kafka_new(type, kconf, errstr, errstr_size)))
 		rd_kafka_conf_destroy(kconf);
 	return rk;
 }

@@ -426,6 +426,33 @@ static void test_log_routing(void **state)
 }
 
 /* deconf_kafka_new() frees the conf even when rd_kafka_new() fails. */
+/* A producer gets acks=all whatever the configuration says, and says so. */
+static void test_producer_acks_all(void **state)
+{
+	struct fixture *f = *state;
+	char acks[16];
+	size_t n = sizeof(acks);
+	rd_kafka_t *rk;
+
+	load_ok(f, "[kafka]\nbootstrap.servers = 127.0.0.1:1\nacks = 1\n");
+	conf_new_ok(f, "x");
+	capture_reset();
+	rk = deconf_kafka_new(RD_KAFKA_PRODUCER, f->kconf, f->errstr, sizeof(f->errstr));
+	f->kconf = NULL;
+	assert_non_null(rk);
+	assert_int_equal(rd_kafka_conf_get(rd_kafka_conf(rk), "acks", acks, &n), RD_KAFKA_CONF_OK);
+	assert_string_equal(acks, "-1");
+	{
+		int found = 0;
+		pthread_mutex_lock(&cap.lock);
+		for (int i = 0; i < cap.n; i++)
+			found |= !!strstr(cap.line[i], "kafka.acks = 1 replaced by all");
+		pthread_mutex_unlock(&cap.lock);
+		assert_true(found);
+	}
+	rd_kafka_destroy(rk);
+}
+
 static void test_new_failure_frees_conf(void **state)
 {
 	struct fixture *f = *state;
@@ -435,14 +462,14 @@ static void test_new_failure_frees_conf(void **state)
 	load_ok(f, "[kafka]\n"
 		   "bootstrap.servers = 127.0.0.1:1\n"
 		   "enable.idempotence = true\n"
-		   "acks = 1\n");
+		   "max.in.flight.requests.per.connection = 10\n");
 	conf_new_ok(f, "x");
 	f->errstr[0] = '\0';
 	assert_null(deconf_kafka_new(RD_KAFKA_PRODUCER, f->kconf, f->errstr,
 				     sizeof(f->errstr)));
 	f->kconf = NULL;
 	assert_true(strlen(f->errstr) > 0);
-	assert_non_null(strstr(f->errstr, "acks"));
+	assert_non_null(strstr(f->errstr, "max.in.flight"));
 
 	/* refused later, when the TLS context is built from files that are
 	 * not PEM */
@@ -483,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_err_mapping),
 		T(test_log_cb),
 		T(test_log_routing),
+		T(test_producer_acks_all),
 		T(test_new_failure_frees_conf),
 	};
 #undef T

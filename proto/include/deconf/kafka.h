@@ -35,7 +35,10 @@ int deconf_kafka_conf_set(rd_kafka_conf_t *kconf, const char *name, const char *
 
 /*
  * rd_kafka_new() that takes ownership of kconf in every case (librdkafka
- * only does on success). Returns NULL with errstr filled on failure.
+ * only does on success). A producer gets acks=all whatever was configured
+ * (another value is logged as replaced): a delivery report then means every
+ * in-sync replica holds the record. Returns NULL with errstr filled on
+ * failure.
  */
 rd_kafka_t *deconf_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *kconf,
 			     char *errstr, size_t errstr_size);
