@@ -1521,6 +1521,7 @@ static int apply_topics(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, struct wan
 	rd_kafka_NewTopic_t **nt = calloc(n ? n : 1, sizeof(*nt));
 	const char **names = calloc(n ? n : 1, sizeof(*names));
 	size_t n_new = 0, existing = 0, created = 0;
+	int rf, min_isr;
 	rd_kafka_resp_err_t err;
 	rd_kafka_event_t *ev;
 	char errstr[1024];
@@ -1537,6 +1538,15 @@ static int apply_topics(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, struct wan
 		return fail(1, "listing the cluster's topics: %s",
 			    brk_ctl_kafka_cause(err, errstr, sizeof(errstr)));
 	}
+	/* as many copies as the cluster can hold, up to three; with three, a
+	 * write needs two (acks=all): one node may fail without losing any */
+	rf = md->broker_cnt < 3 ? md->broker_cnt : 3;
+	if (rf < 1)
+		rf = 1;
+	min_isr = rf == 3 ? 2 : 1;
+	printf("replication: %d cop%s of each partition (the cluster has %d broker(s)), "
+	       "min.insync.replicas %d\n",
+	       rf, rf == 1 ? "y" : "ies", md->broker_cnt, min_isr);
 	for (size_t i = 0; i < n; i++) {
 		int found = 0;
 		for (int j = 0; j < md->topic_cnt && !found; j++)
@@ -1547,12 +1557,20 @@ static int apply_topics(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, struct wan
 					       "left as is (adding partitions moves keys)\n",
 					       wt[i].name, md->topics[j].partition_cnt,
 					       wt[i].partitions);
+				if (md->topics[j].partition_cnt > 0 &&
+				    md->topics[j].partitions[0].replica_cnt < rf)
+					printf("topic %s: exists with %d cop%s of each partition, fewer "
+					       "than %d: left as is (kafka-reassign-partitions adds "
+					       "replicas)\n",
+					       wt[i].name, md->topics[j].partitions[0].replica_cnt,
+					       md->topics[j].partitions[0].replica_cnt == 1 ? "y" : "ies",
+					       rf);
 			}
 		if (found) {
 			existing++;
 			continue;
 		}
-		if (!(nt[n_new] = rd_kafka_NewTopic_new(wt[i].name, wt[i].partitions, -1, errstr,
+		if (!(nt[n_new] = rd_kafka_NewTopic_new(wt[i].name, wt[i].partitions, rf, errstr,
 							sizeof(errstr)))) {
 			rc = fail(1, "%s: %s", wt[i].name, errstr);
 			break;
@@ -1560,6 +1578,8 @@ static int apply_topics(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, struct wan
 		for (int c = 0; c < 3 && wt[i].config[c][0]; c++)
 			rd_kafka_NewTopic_set_config(nt[n_new], wt[i].config[c][0],
 						     wt[i].config[c][1]);
+		rd_kafka_NewTopic_set_config(nt[n_new], "min.insync.replicas",
+					     min_isr == 2 ? "2" : "1");
 		names[n_new++] = wt[i].name;
 	}
 	rd_kafka_metadata_destroy(md);
