@@ -1154,3 +1154,109 @@ int fed_read_ops(const struct fed *f, struct fed_ops_event **v, size_t *n, size_
 	rd_kafka_destroy(rk);
 	return rc;
 }
+
+/* ------------------------------------------------------------- streams */
+
+void *fed_stream_main(void *arg)
+{
+	struct fed_stream *st = arg;
+	struct fed_op *ops = calloc((size_t)st->per_sub, sizeof(*ops));
+	char ref[2][32];
+	uint32_t next_a = st->base + 1000000, next_b = st->base + 5000000;
+
+	if (!ops) {
+		st->failed = 1;
+		st->done = 1;
+		return NULL;
+	}
+	for (int i = 0; i < st->n_subs && !st->failed; i++) {
+		int a = i % 2;
+		snprintf(ref[a], sizeof(ref[a]), "%c-%u-%d", a ? 'B' : 'A', st->base, i);
+		for (int j = 0; j < st->per_sub; j++) {
+			uint32_t tok;
+			if (a == 1 && j < st->shared)
+				tok = st->base + 1000000 +
+				      (uint32_t)((i - 1) * st->per_sub + j * 7 % st->per_sub);
+			else
+				tok = a ? next_b++ : next_a++;
+			memset(&ops[j], 0, sizeof(ops[j]));
+			ops[j].op = DECONF__V1__OP__OP_ADD;
+			ops[j].case_ref = ref[a];
+			ops[j].type = DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_MD5;
+			ops[j].poc_name = "Det. Stream";
+			fed_token(st->f, tok, ops[j].token);
+		}
+		if (a == 0)
+			next_a = st->base + 1000000 + (uint32_t)((i + 2) * st->per_sub);
+		if (fed_submit(st->f, a, ops, (size_t)st->per_sub, NULL)) {
+			st->failed = 1;
+			break;
+		}
+		st->ops += (size_t)st->per_sub;
+		usleep((useconds_t)st->gap_us);
+	}
+	if (fed_flush(st->f))
+		st->failed = 1;
+	free(ops);
+	st->done = 1;
+	return NULL;
+}
+
+size_t fed_stream_notices(const struct fed_stream *st)
+{
+	return 2 * (size_t)st->shared * (size_t)(st->n_subs / 2);
+}
+
+static int cmp16(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+int fed_count_notices(struct fed *f, size_t want, int max_s, size_t *total, size_t *distinct)
+{
+	struct fed_notice *v = NULL;
+	size_t n = 0, bad = 0;
+	uint8_t(*ids)[16];
+	int64_t end = deconf_mono_us() + (int64_t)max_s * 1000000;
+
+	for (;;) {
+		free(v);
+		v = NULL;
+		n = bad = 0;
+		if (fed_read_notices(f, NULL, &v, &n, &bad, 20000))
+			return FAIL("notices: not read");
+		if (n >= want || deconf_mono_us() > end)
+			break;
+		usleep(500000);
+	}
+	free(v);
+	v = NULL;
+	n = bad = 0;
+	if (fed_wait_processed(f, 120000) || fed_read_notices(f, NULL, &v, &n, &bad, 20000))
+		return FAIL("notices: the broker did not commit past everything in 120 s");
+	if (bad) {
+		free(v);
+		return FAIL("notices: %zu badly signed", bad);
+	}
+	if (!(ids = calloc(n + 1, 16))) {
+		free(v);
+		return FAIL("out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT) {
+			free(ids);
+			free(v);
+			return FAIL("notices: one of kind %d, not CONFLICT", v[i].kind);
+		}
+		memcpy(ids[i], v[i].id, 16);
+	}
+	qsort(ids, n, 16, cmp16);
+	*distinct = n ? 1 : 0;
+	for (size_t i = 1; i < n; i++)
+		if (memcmp(ids[i - 1], ids[i], 16))
+			(*distinct)++;
+	*total = n;
+	free(ids);
+	free(v);
+	return 0;
+}

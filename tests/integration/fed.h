@@ -195,6 +195,34 @@ int fed_group_committed(const struct fed *f, const char *group, const char *topi
  */
 int fed_wait_processed(const struct fed *f, int max_ms);
 
+/*
+ * A stream of n_subs submissions of per_sub ADDs each, alternating between
+ * agencies 0 and 1, one every gap_us (run fed_stream_main in a thread).
+ * Agency 0's tokens are all new; each of agency 1's submissions repeats
+ * `shared` tokens agency 0 sent just before: each is one conflicting pair,
+ * so fed_stream_notices() notices are expected, each exactly once. Tokens
+ * are numbered from base: streams of one federation whose bases are 10
+ * million apart share none. ops counts what was sent; done is set at the
+ * end, failed when a submission could not be sent.
+ */
+struct fed_stream {
+	struct fed *f;
+	int n_subs, per_sub, shared, gap_us;
+	uint32_t base;
+	volatile int done, failed;
+	volatile size_t ops;
+};
+void *fed_stream_main(void *arg);
+size_t fed_stream_notices(const struct fed_stream *st);
+
+/*
+ * Wait up to max_s for `want` notices across the federation, then until
+ * the broker has committed past everything submitted (an extra notice would
+ * be out by then), and count them and their distinct ids. -1 (said on
+ * stderr) on a notice that is not a signed CONFLICT, or no answer.
+ */
+int fed_count_notices(struct fed *f, size_t want, int max_s, size_t *total, size_t *distinct);
+
 /* GET http://127.0.0.1:port<path>: the HTTP status (-1: no answer), the
  * body in *body (malloc'ed, caller frees; NULL on failure). */
 int fed_http_get(int port, const char *path, char **body);

@@ -540,103 +540,6 @@ static void test_semantics(void **state)
 
 /* ------------------------------------------------------- exactly once */
 
-/*
- * A stream of n_subs submissions of per_sub ADDs each, alternating between
- * agencies 0 and 1, one every gap_us. Agency 0's tokens are all new;
- * each of agency 1's submissions repeats `shared` tokens agency 0 sent
- * earlier: each is one conflicting pair, so 2 * shared * n_subs / 2
- * notices are expected, each exactly once.
- */
-struct stream {
-	struct fed *f;
-	int n_subs, per_sub, shared, gap_us;
-	volatile int done;
-	size_t ops;
-};
-
-static void *stream_main(void *arg)
-{
-	struct stream *st = arg;
-	struct fed_op *ops = calloc((size_t)st->per_sub, sizeof(*ops));
-	char ref[2][32];
-	uint32_t next_a = 1000000, next_b = 5000000;
-
-	assert_non_null(ops);
-	for (int i = 0; i < st->n_subs; i++) {
-		int a = i % 2;
-		snprintf(ref[a], sizeof(ref[a]), "%c-%d", a ? 'B' : 'A', i);
-		for (int j = 0; j < st->per_sub; j++) {
-			uint32_t tok;
-			if (a == 1 && j < st->shared)
-				tok = 1000000 + (uint32_t)((i - 1) * st->per_sub + j * 7 % st->per_sub);
-			else
-				tok = a ? next_b++ : next_a++;
-			memset(&ops[j], 0, sizeof(ops[j]));
-			ops[j].op = ADD;
-			ops[j].case_ref = ref[a];
-			ops[j].type = MD5;
-			ops[j].poc_name = "Det. Stream";
-			fed_token(st->f, tok, ops[j].token);
-		}
-		if (a == 0)
-			next_a = 1000000 + (uint32_t)((i + 2) * st->per_sub);
-		if (fed_submit(st->f, a, ops, (size_t)st->per_sub, NULL))
-			abort();
-		st->ops += (size_t)st->per_sub;
-		usleep((useconds_t)st->gap_us);
-	}
-	if (fed_flush(st->f))
-		abort();
-	free(ops);
-	st->done = 1;
-	return NULL;
-}
-
-static int cmp16(const void *a, const void *b)
-{
-	return memcmp(a, b, 16);
-}
-
-/* Wait for `want` notices across the federation; then count them and
- * their distinct ids. */
-static void count_notices(struct fed *f, size_t want, size_t *total, size_t *distinct)
-{
-	struct fed_notice *v = NULL;
-	size_t n = 0, bad = 0;
-	uint8_t(*ids)[16];
-
-	for (int i = 0; i < 240; i++) {
-		free(v);
-		v = NULL;
-		n = bad = 0;
-		assert_int_equal(fed_read_notices(f, NULL, &v, &n, &bad, 20000), 0);
-		if (n >= want)
-			break;
-		usleep(500000);
-	}
-	/* the broker committed past every submission and token op: an extra
-	 * notice would be committed by now */
-	assert_int_equal(fed_wait_processed(f, 120000), 0);
-	free(v);
-	v = NULL;
-	n = bad = 0;
-	assert_int_equal(fed_read_notices(f, NULL, &v, &n, &bad, 20000), 0);
-	assert_int_equal(bad, 0);
-	assert_non_null(ids = calloc(n + 1, 16));
-	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(v[i].kind, KIND(CONFLICT));
-		memcpy(ids[i], v[i].id, 16);
-	}
-	qsort(ids, n, 16, cmp16);
-	*distinct = n ? 1 : 0;
-	for (size_t i = 1; i < n; i++)
-		if (memcmp(ids[i - 1], ids[i], 16))
-			(*distinct)++;
-	*total = n;
-	free(ids);
-	free(v);
-}
-
 static void two_agencies_topics(struct fed *f, int agency_topics)
 {
 	assert_int_equal(fed_new(f, bootstrap, 4), 0);
@@ -662,7 +565,7 @@ static void two_agencies(struct fed *f)
 static void test_sigkill(void **state)
 {
 	struct fed f;
-	struct stream st = { .n_subs = 1000, .per_sub = 100, .shared = 2, .gap_us = 25000 };
+	struct fed_stream st = { .n_subs = 1000, .per_sub = 100, .shared = 2, .gap_us = 25000 };
 	size_t expect = 2 * (size_t)st.shared * (size_t)st.n_subs / 2, total = 0, distinct = 0;
 	char conf[256], log[256];
 	pthread_t th;
@@ -675,7 +578,7 @@ static void test_sigkill(void **state)
 	assert_int_equal(fed_broker_conf(&f, "a", NULL, conf, sizeof(conf)), 0);
 	snprintf(log, sizeof(log), "%s/broker-a.log", f.dir);
 	assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
-	assert_int_equal(pthread_create(&th, NULL, stream_main, &st), 0);
+	assert_int_equal(pthread_create(&th, NULL, fed_stream_main, &st), 0);
 	for (int k = 0; k < 2; k++) {
 		int ms = 4000 + (int)(rand_r(&seed) % 6000);
 		usleep((useconds_t)ms * 1000);
@@ -687,7 +590,7 @@ static void test_sigkill(void **state)
 		assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
 	}
 	pthread_join(th, NULL);
-	count_notices(&f, expect, &total, &distinct);
+	assert_int_equal(fed_count_notices(&f, expect, 120, &total, &distinct), 0);
 	print_message("%zu token ops, 2 kills: %zu notices, %zu distinct, %zu expected\n", st.ops,
 		      total, distinct, expect);
 	untrack(pid);
@@ -719,7 +622,7 @@ static int sh_count(const char *cmd)
 static void test_two_instances(void **state)
 {
 	struct fed f;
-	struct stream st = { .n_subs = 300, .per_sub = 50, .shared = 2, .gap_us = 40000 };
+	struct fed_stream st = { .n_subs = 300, .per_sub = 50, .shared = 2, .gap_us = 40000 };
 	size_t expect = 2 * (size_t)st.shared * (size_t)st.n_subs / 2, total = 0, distinct = 0;
 	char conf[2][256], log[2][256], cmd[600], extra[64];
 	int port[2];
@@ -755,7 +658,7 @@ static void test_two_instances(void **state)
 			fail_msg("the two instances did not each hold 2 matcher partitions and "
 				 "answer /readyz 200 within 60 s");
 	}
-	assert_int_equal(pthread_create(&th, NULL, stream_main, &st), 0);
+	assert_int_equal(pthread_create(&th, NULL, fed_stream_main, &st), 0);
 	/* stopped mid-stream once it has applied and committed some of it */
 	for (t0 = deconf_mono_us();; usleep(100000)) {
 		char *body = NULL;
@@ -772,7 +675,7 @@ static void test_two_instances(void **state)
 	untrack(pids[1]);
 	assert_int_equal(fed_broker_stop(pids[1]), 0);
 	pthread_join(th, NULL);
-	count_notices(&f, expect, &total, &distinct);
+	assert_int_equal(fed_count_notices(&f, expect, 120, &total, &distinct), 0);
 	print_message("two instances, one stopped mid-stream: %zu notices, %zu distinct, %zu "
 		      "expected\n",
 		      total, distinct, expect);
