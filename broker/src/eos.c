@@ -238,6 +238,8 @@ void brk_eos_batch_begin(struct brk_eos_batch *bt)
 
 rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt)
 {
+	if (bt->fatal)
+		return NULL;
 	for (;;) {
 		int64_t now = deconf_mono_us(), left = (bt->end - now) / 1000;
 		rd_kafka_message_t *m;
@@ -258,6 +260,15 @@ rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt)
 				bt->opened = deconf_mono_us();
 			return m;
 		}
+		if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+			char why[512];
+			rd_kafka_fatal_error(bt->consumer, why, sizeof(why));
+			deconf_log(DECONF_LOG_ERR, bt->facility,
+				   "the consumer failed fatally (%s): made again", why);
+			bt->fatal = 1;
+			rd_kafka_message_destroy(m);
+			return NULL;
+		}
 		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && bt->on_reset) {
 			if (bt->on_reset(bt->opaque))
 				bt->reset_due = deconf_mono_us() + 1000000;
@@ -267,6 +278,23 @@ rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt)
 				   rd_kafka_message_errstr(m));
 		rd_kafka_message_destroy(m);
 	}
+}
+
+int brk_eos_fatal(rd_kafka_t *consumer, rd_kafka_t *producer, char *why, size_t why_size)
+{
+	why[0] = '\0';
+	return (consumer && rd_kafka_fatal_error(consumer, why, why_size)) ||
+	       (producer && rd_kafka_fatal_error(producer, why, why_size));
+}
+
+int brk_eos_reopen_allowed(struct brk_eos_reopens *r)
+{
+	const unsigned n = sizeof(r->at) / sizeof(r->at[0]);
+	int64_t now = deconf_mono_us(), oldest = r->at[r->n % n];
+
+	r->at[r->n % n] = now;
+	r->n++;
+	return r->n > n && now - oldest < 300 * 1000000LL ? -1 : 0;
 }
 
 int brk_eos_offset_reset(rd_kafka_t *consumer, struct brk_eos_lost *lost, size_t max_lost,

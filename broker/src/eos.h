@@ -86,12 +86,35 @@ struct brk_eos_batch {
 	void *opaque;
 	int64_t reset_due;      /* when on_reset is asked again (0: not) */
 	int64_t end, opened, n; /* this batch's */
+	/* the consumer failed fatally (a static member fenced after its
+	 * session timed out, librdkafka #3437): it reads nothing more, and the
+	 * part makes its clients again (brk_eos_fatal) */
+	int fatal;
 };
 
 void brk_eos_batch_begin(struct brk_eos_batch *bt);
 /* The batch's next record (the caller destroys it), or NULL when the batch
- * is complete. Consumer errors are logged and skipped. */
+ * is complete. Consumer errors are logged and skipped; a fatal one ends the
+ * batch with bt->fatal set. */
 rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt);
+
+/*
+ * Whether the part's consumer or producer has failed fatally (fenced, or a
+ * transaction that cannot go on): then no retry helps, and the part closes
+ * both and makes them again. why receives librdkafka's reason.
+ */
+int brk_eos_fatal(rd_kafka_t *consumer, rd_kafka_t *producer, char *why, size_t why_size);
+
+/* When a part last made its clients again: the fifth time within five
+ * minutes is not a passing fault but another process fencing this one (two
+ * deconf-brokers with the same broker.instance), and the part stops. */
+struct brk_eos_reopens {
+	int64_t at[5];
+	unsigned n;
+};
+/* Records a reopen now; 0 when it may go ahead, -1 when it is the fifth
+ * within five minutes. */
+int brk_eos_reopen_allowed(struct brk_eos_reopens *r);
 
 /*
  * Whether a produce or delivery error will happen again however often the

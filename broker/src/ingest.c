@@ -267,6 +267,7 @@ struct ingest {
 	size_t n_solo;
 	int in_txn;
 	volatile int *stop;    /* the process is stopping */
+	struct brk_eos_reopens reopens;
 	int assigned;          /* the group has answered (an assignment, maybe empty) */
 	/* what went wrong producing in this transaction */
 	rd_kafka_resp_err_t produce_err, dr_err;
@@ -1046,6 +1047,65 @@ static int open_clients(struct ingest *g)
 	return DECONF_OK;
 }
 
+static void close_clients(struct ingest *g)
+{
+	if (g->consumer) {
+		rd_kafka_consumer_close(g->consumer);
+		rd_kafka_destroy(g->consumer);
+		g->consumer = NULL;
+	}
+	if (g->producer) {
+		rd_kafka_destroy(g->producer);
+		g->producer = NULL;
+	}
+}
+
+/*
+ * A client failed fatally (why): what the open transaction held is given up
+ * (aborted, or left to the coordinator, which aborts it when the new
+ * producer of the same transactional id starts), and both clients are made
+ * again: the new consumer reads from what the group committed, so nothing
+ * is lost or applied twice. Not an exit: the process keeps serving.
+ */
+static int reopen_clients(struct ingest *g, struct brk_eos_batch *bt, const char *why)
+{
+	if (brk_eos_reopen_allowed(&g->reopens))
+		return deconf_err_set(g->errstr, g->errstr_size, DECONF_E_KAFKA,
+				      "its Kafka clients failed fatally five times in five minutes "
+				      "(%s): is another deconf-broker running with broker.instance = "
+				      "%s?",
+				      why, g->b->instance);
+	deconf_log(DECONF_LOG_WARNING, "INGEST", "making its Kafka clients again: %s", why);
+	brk_metrics_add(g->mx, "deconf_client_restarts_total", "part=\"ingest\"", 1);
+	brk_metrics_status(g->mx, g->part, 0, "making its Kafka clients again");
+	if (g->in_txn && abort_batch(g, "its Kafka clients failed")) {
+		g->in_txn = 0;
+		forget_batch(g, 1);
+	}
+	close_clients(g);
+	g->assigned = 0;
+	forget_pauses(g);
+	g->n_solo = 0;
+	bt->fatal = 0;
+	bt->reset_due = 0;
+	for (int64_t wait_ms = 1000; open_clients(g); wait_ms = wait_ms < 10000 ? 2 * wait_ms : wait_ms) {
+		close_clients(g);
+		brk_metrics_status(g->mx, g->part, 0, "Kafka clients cannot be made: retrying");
+		deconf_log(DECONF_LOG_ERR, "INGEST", "%s: trying again in %lld ms", g->errstr,
+			   (long long)wait_ms);
+		for (int64_t until = deconf_mono_us() + wait_ms * 1000;
+		     !*g->stop && deconf_mono_us() < until;) {
+			brk_metrics_heartbeat(g->mx, g->part);
+			usleep(50000);
+		}
+		if (*g->stop)
+			return DECONF_E_KAFKA;
+	}
+	brk_metrics_status(g->mx, g->part, 0, "waiting for partitions");
+	bt->consumer = g->consumer;
+	return DECONF_OK;
+}
+
 int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr,
 		   size_t errstr_size)
 {
@@ -1137,7 +1197,7 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 							    rd_kafka_error_string(e));
 					rd_kafka_error_destroy(e);
 					rd_kafka_message_destroy(m);
-					goto out;
+					goto failed;
 				}
 				g->in_txn = 1;
 			}
@@ -1153,16 +1213,31 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 				rc = failed(g, m, n, 0, "a record could not be produced", stop);
 				rd_kafka_message_destroy(m);
 				if (rc)
-					goto out;
+					goto failed;
 				break;
 			}
 			rd_kafka_message_destroy(m);
 		}
 		if (g->in_txn) {
 			if ((rc = commit_batch(g, n, stop)))
-				goto out;
+				goto failed;
 			brk_metrics_observe(mx, "deconf_batch_seconds", "part=\"ingest\"",
 					    (double)(deconf_mono_us() - t0) / 1e6);
+		}
+		if (!bt.fatal)
+			continue;
+		rc = DECONF_E_KAFKA;
+failed:
+		/* a client failed for good: made again, never an exit */
+		{
+			char why[512];
+			if (rc != DECONF_E_KAFKA || *stop ||
+			    (!bt.fatal && !brk_eos_fatal(g->consumer, g->producer, why, sizeof(why))))
+				goto out;
+			if (bt.fatal)
+				snprintf(why, sizeof(why), "the consumer failed fatally");
+			if ((rc = reopen_clients(g, &bt, why)))
+				goto out;
 		}
 	}
 	rc = DECONF_OK;
@@ -1176,12 +1251,7 @@ out:
 		   (unsigned long long)g->accepted, (unsigned long long)g->refused,
 		   (unsigned long long)g->duplicates, (unsigned long long)g->token_ops,
 		   (unsigned long long)g->throttled);
-	if (g->consumer) {
-		rd_kafka_consumer_close(g->consumer);
-		rd_kafka_destroy(g->consumer);
-	}
-	if (g->producer)
-		rd_kafka_destroy(g->producer);
+	close_clients(g);
 	brk_feed_close(g->dir);
 	brk_feed_close(g->seenfeed);
 	forget_batch(g, 0);

@@ -47,6 +47,7 @@ struct matcher {
 	char tokens[256], state[256], audit[256], ops[256], notices[256];
 	int32_t n_tokens, n_audit;
 	int in_txn, fatal, dr_failed;
+	struct brk_eos_reopens reopens;
 	int aborted;              /* the last batch was aborted: back off */
 	volatile int *stop;       /* the process is stopping */
 	/* the match counters when the open batch began: what it adds is
@@ -484,17 +485,12 @@ static void reload_heads(struct matcher *x)
 	brk_store_abort(t);
 }
 
-static int abort_batch(struct matcher *x, const char *why)
+/* What the batch did here did not happen: its counts, the chain heads (the
+ * store's own changes are brk_store_abort's). */
+static void forget_batch(struct matcher *x)
 {
-	deconf_log(DECONF_LOG_WARNING, "MATCHER", "aborting the batch: %s", why);
-	brk_metrics_add(x->mx, "deconf_txn_aborts_total", "part=\"matcher\"", 1);
-	brk_store_abort(x->txn);
-	x->txn = NULL;
-	if (brk_eos_abort(x->producer, "MATCHER", 60000, x->mx, x->part, x->stop))
-		return DECONF_E_KAFKA;
 	x->in_txn = 0;
 	x->aborted = 1;
-	/* what the aborted batch counted did not happen */
 	x->m.conflicts = x->at_conflicts;
 	x->m.expired = x->at_expired;
 	x->m.warned = x->at_warned;
@@ -505,6 +501,17 @@ static int abort_batch(struct matcher *x, const char *why)
 	memset(x->touched, 0, sizeof(x->touched));
 	memset(x->cl_next, 0, sizeof(x->cl_next));
 	reload_heads(x);
+}
+
+static int abort_batch(struct matcher *x, const char *why)
+{
+	deconf_log(DECONF_LOG_WARNING, "MATCHER", "aborting the batch: %s", why);
+	brk_metrics_add(x->mx, "deconf_txn_aborts_total", "part=\"matcher\"", 1);
+	brk_store_abort(x->txn);
+	x->txn = NULL;
+	if (brk_eos_abort(x->producer, "MATCHER", 60000, x->mx, x->part, x->stop))
+		return DECONF_E_KAFKA;
+	forget_batch(x);
 	brk_eos_rewind(x->consumer);
 	return DECONF_OK;
 }
@@ -829,6 +836,71 @@ static int open_clients(struct matcher *x)
 	return DECONF_OK;
 }
 
+static void close_clients(struct matcher *x)
+{
+	if (x->consumer) {
+		rd_kafka_consumer_close(x->consumer);
+		rd_kafka_destroy(x->consumer);
+		x->consumer = NULL;
+	}
+	if (x->producer) {
+		rd_kafka_destroy(x->producer);
+		x->producer = NULL;
+	}
+	if (x->state_rkt) {
+		rd_kafka_topic_destroy(x->state_rkt);
+		x->state_rkt = NULL;
+	}
+	if (x->restorer) {
+		rd_kafka_destroy(x->restorer);
+		x->restorer = NULL;
+	}
+}
+
+/*
+ * A client failed fatally (why): the open batch is undone here and aborted
+ * in Kafka (or left to the coordinator, which aborts it when the new
+ * producer of the same transactional id starts), and the clients are made
+ * again; the partitions the group gives back are restored from the
+ * changelog as after a restart. Not an exit: the process keeps serving.
+ */
+static int reopen_clients(struct matcher *x, struct brk_eos_batch *bt, const char *why)
+{
+	if (brk_eos_reopen_allowed(&x->reopens))
+		return deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
+				      "its Kafka clients failed fatally five times in five minutes "
+				      "(%s): is another deconf-broker running with broker.instance = "
+				      "%s?",
+				      why, x->b->instance);
+	deconf_log(DECONF_LOG_WARNING, "MATCHER", "making its Kafka clients again: %s", why);
+	brk_metrics_add(x->mx, "deconf_client_restarts_total", "part=\"matcher\"", 1);
+	brk_metrics_status(x->mx, x->part, 0, "making its Kafka clients again");
+	if (x->in_txn && abort_batch(x, "its Kafka clients failed"))
+		forget_batch(x);
+	x->aborted = 0;
+	close_clients(x);
+	memset(x->owned, 0, sizeof(x->owned));
+	bt->fatal = 0;
+	bt->reset_due = 0;
+	for (int64_t wait_ms = 1000; open_clients(x);
+	     wait_ms = wait_ms < 10000 ? 2 * wait_ms : wait_ms) {
+		close_clients(x);
+		brk_metrics_status(x->mx, x->part, 0, "Kafka clients cannot be made: retrying");
+		deconf_log(DECONF_LOG_ERR, "MATCHER", "%s: trying again in %lld ms", x->errstr,
+			   (long long)wait_ms);
+		for (int64_t until = deconf_mono_us() + wait_ms * 1000;
+		     !*x->stop && deconf_mono_us() < until;) {
+			brk_metrics_heartbeat(x->mx, x->part);
+			usleep(50000);
+		}
+		if (*x->stop)
+			return DECONF_E_KAFKA;
+	}
+	brk_metrics_status(x->mx, x->part, 0, "waiting for partitions");
+	bt->consumer = x->consumer;
+	return DECONF_OK;
+}
+
 int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr,
 		    size_t errstr_size)
 {
@@ -927,7 +999,7 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 		while (!*stop && !x->fatal && (m = brk_eos_batch_next(&bt))) {
 			if ((rc = begin_batch(x))) {
 				rd_kafka_message_destroy(m);
-				goto out;
+				goto failed;
 			}
 			if (bt.n == 1)
 				brk_metrics_pending(mx, x->part, 1);
@@ -937,7 +1009,7 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 				if (rc != DECONF_E_KAFKA)
 					goto out; /* the store failed: restart and restore */
 				if ((rc = abort_batch(x, "a record could not be produced")))
-					goto out;
+					goto failed;
 				break;
 			}
 		}
@@ -947,15 +1019,30 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 			if (rc != DECONF_E_KAFKA)
 				goto out;
 			if ((rc = abort_batch(x, "housekeeping could not produce")))
-				goto out;
+				goto failed;
 		}
 		if (x->in_txn && x->dr_failed && (rc = abort_batch(x, "a record was not delivered")))
-			goto out;
+			goto failed;
 		if (x->in_txn && (rc = commit_batch(x, t0)))
-			goto out;
+			goto failed;
 		if (deconf_mono_us() - last_gauges > 5000000) {
 			last_gauges = deconf_mono_us();
 			gauges(x);
+		}
+		if (!bt.fatal)
+			continue;
+		rc = DECONF_E_KAFKA;
+failed:
+		/* a client failed for good: made again, never an exit */
+		{
+			char why[512];
+			if (rc != DECONF_E_KAFKA || *stop ||
+			    (!bt.fatal && !brk_eos_fatal(x->consumer, x->producer, why, sizeof(why))))
+				goto out;
+			if (bt.fatal)
+				snprintf(why, sizeof(why), "the consumer failed fatally");
+			if ((rc = reopen_clients(x, &bt, why)))
+				goto out;
 		}
 	}
 	rc = x->fatal ? (errstr[0] ? DECONF_E_KAFKA : DECONF_E_IO) : DECONF_OK;
@@ -972,16 +1059,7 @@ out:
 	deconf_log(DECONF_LOG_NOTICE, "MATCHER", "stopped: %" PRIu64 " token ops, %" PRIu64
 		   " conflicts, %" PRIu64 " notices, %" PRIu64 " malformed",
 		   x->ops_applied, x->m.conflicts, x->m.notices, x->malformed);
-	if (x->consumer) {
-		rd_kafka_consumer_close(x->consumer);
-		rd_kafka_destroy(x->consumer);
-	}
-	if (x->producer)
-		rd_kafka_destroy(x->producer);
-	if (x->state_rkt)
-		rd_kafka_topic_destroy(x->state_rkt);
-	if (x->restorer)
-		rd_kafka_destroy(x->restorer);
+	close_clients(x);
 	if (x->dir)
 		brk_feed_close(x->dir);
 	brk_store_close(x->store);

@@ -31,6 +31,9 @@ static const struct family {
 	{ "deconf_hot_tokens_total", COUNTER, "Tokens that became hot" },
 	{ "deconf_txn_commits_total", COUNTER, "Kafka transactions committed, by part" },
 	{ "deconf_txn_aborts_total", COUNTER, "Kafka transactions aborted, by part" },
+	{ "deconf_client_restarts_total", COUNTER,
+	  "Times a part made its Kafka clients again after one failed fatally (a fenced "
+	  "consumer or producer), by part" },
 	{ "deconf_state_entries", GAUGE, "Entries in this instance's state store" },
 	{ "deconf_state_bytes", GAUGE, "Bytes of this instance's state store in use" },
 	{ "deconf_partitions_owned", GAUGE, "Partitions assigned to this instance, by part" },

@@ -828,9 +828,129 @@ static void test_ready_tells_the_truth(void **state)
 	fed_free(&f);
 }
 
+/* A consumer that joins `group` as static member `instance`, subscribed to
+ * topic, and polls until it is assigned (or 30 s). */
+static rd_kafka_t *impostor(struct fed *f, const char *group, const char *instance,
+			    const char *topic)
+{
+	char errstr[256];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1), *a = NULL;
+	rd_kafka_t *rk;
+
+	assert_int_equal(rd_kafka_conf_set(c, "bootstrap.servers", f->bootstrap, errstr,
+					   sizeof(errstr)),
+			 RD_KAFKA_CONF_OK);
+	assert_int_equal(rd_kafka_conf_set(c, "group.id", group, errstr, sizeof(errstr)),
+			 RD_KAFKA_CONF_OK);
+	assert_int_equal(rd_kafka_conf_set(c, "group.instance.id", instance, errstr,
+					   sizeof(errstr)),
+			 RD_KAFKA_CONF_OK);
+	assert_int_equal(rd_kafka_conf_set(c, "partition.assignment.strategy", "range", errstr,
+					   sizeof(errstr)),
+			 RD_KAFKA_CONF_OK);
+	assert_int_equal(rd_kafka_conf_set(c, "enable.auto.commit", "false", errstr,
+					   sizeof(errstr)),
+			 RD_KAFKA_CONF_OK);
+	assert_non_null(rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr)));
+	rd_kafka_poll_set_consumer(rk);
+	rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+	assert_int_equal(rd_kafka_subscribe(rk, sub), 0);
+	rd_kafka_topic_partition_list_destroy(sub);
+	for (int i = 0; i < 300; i++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (m)
+			rd_kafka_message_destroy(m);
+		if (!rd_kafka_assignment(rk, &a) && a && a->cnt > 0)
+			break;
+		if (a)
+			rd_kafka_topic_partition_list_destroy(a);
+		a = NULL;
+	}
+	assert_non_null(a);
+	rd_kafka_topic_partition_list_destroy(a);
+	return rk;
+}
+
+/*
+ * A part whose consumer is fenced (librdkafka makes that fatal: a static
+ * member whose session timed out while its group coordinator failed over is
+ * fenced when it rejoins, librdkafka #3437) makes its Kafka clients again
+ * instead of reading nothing for ever or exiting. Here the fencing is forced:
+ * an impostor joins each part's group with the part's group.instance.id, then
+ * leaves. The broker must say it made its clients again (both parts), count
+ * it, stay up, and notify a conflict submitted after.
+ */
+static void test_fenced_consumer_made_again(void **state)
+{
+	struct fed f;
+	struct fed_op o[2];
+	char conf[256], log[256], extra[128], body[4096], group[128], inst[160], topic[128],
+		cmd[600];
+	int port = free_port(), ms;
+	size_t total = 0, distinct = 0;
+	pid_t pid;
+	static const char *const parts[] = { "ingest", "matcher" };
+
+	(void)state;
+	two_agencies(&f);
+	snprintf(extra, sizeof(extra), "[http]\nport = %d\n", port);
+	assert_int_equal(fed_broker_conf(&f, "a", extra, conf, sizeof(conf)), 0);
+	snprintf(log, sizeof(log), "%s/broker-a.log", f.dir);
+	assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
+	assert_true(wait_ready(port, 200, NULL, 60000, body, sizeof(body)) >= 0);
+	for (int k = 0; k < 2; k++) {
+		rd_kafka_t *rk;
+		snprintf(group, sizeof(group), "%sbroker-%s", f.prefix, parts[k]);
+		snprintf(inst, sizeof(inst), "%sbroker-%s-a", f.prefix, parts[k]);
+		fed_topic(&f, k ? "tokens" : "submit.agency-a", topic, sizeof(topic));
+		rk = impostor(&f, group, inst, topic);
+		/* the broker's part hears it is fenced at its next heartbeat,
+		 * makes its clients again and fences the impostor in turn */
+		snprintf(cmd, sizeof(cmd),
+			 "grep -c '%s: making its Kafka clients again' '%s'",
+			 k ? "MATCHER" : "INGEST", log);
+		for (int i = 0; i < 300 && sh_count(cmd) < 1; i++)
+			usleep(100000);
+		print_message("%s fenced by an impostor: made again: %s\n", parts[k],
+			      sh_count(cmd) > 0 ? "yes" : "no");
+		assert_true(sh_count(cmd) > 0);
+		rd_kafka_destroy(rk); /* no close: it is fenced itself by now */
+	}
+	ms = wait_ready(port, 200, NULL, 60000, body, sizeof(body));
+	print_message("ready again %d ms after the second\n", ms);
+	assert_true(ms >= 0);
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* never exited */
+	{
+		char *mbody = NULL;
+		int n = 0;
+		assert_int_equal(fed_http_get(port, "/metrics", &mbody), 200);
+		assert_true(fed_metric_sum(mbody, "deconf_client_restarts_total", &n) >= 2);
+		free(mbody);
+	}
+	/* and it serves: a conflict submitted now is notified, once to each */
+	memset(o, 0, sizeof(o));
+	for (int a = 0; a < 2; a++) {
+		o[a].op = ADD;
+		o[a].case_ref = a ? "B-F" : "A-F";
+		o[a].type = MD5;
+		fed_token(&f, 777, o[a].token);
+		assert_int_equal(fed_submit(&f, a, &o[a], 1, NULL), 0);
+	}
+	assert_int_equal(fed_flush(&f), 0);
+	assert_int_equal(fed_count_notices(&f, 2, 60, &total, &distinct), 0);
+	assert_int_equal(total, 2);
+	assert_int_equal(distinct, 2);
+	untrack(pid);
+	assert_int_equal(fed_broker_stop(pid), 0);
+	check_log(log);
+	fed_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fenced_consumer_made_again),
 		cmocka_unit_test(test_ready_tells_the_truth),
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_sigkill),
