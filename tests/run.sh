@@ -6,10 +6,12 @@
 # with CMake (a normal build, a Release build, an ASan+UBSan build and a
 # libFuzzer build, all with -DDECONF_WERROR=ON), starts a real Kafka 4.x
 # broker on 127.0.0.1 (deploy/kafka/kafka.sh), runs the unit and integration
-# tests in the normal and the sanitizer build, runs the quick start, runs
-# each fuzz target for a short bounded time beside a volume test (1.5
-# million indicators through dev-kafka, tests/volume/), stops Kafka on every
-# exit path, and ends with one line "N passed, N failed".
+# tests in the normal and the sanitizer build, runs the quick start, then
+# starts a second Kafka of three nodes and runs the fault tests on it
+# (label "cluster": tests/integration/test_cluster.c) while each fuzz target
+# runs for a short bounded time and a volume test (1.5 million indicators
+# through dev-kafka, tests/volume/) runs beside them, stops every Kafka on
+# every exit path, and ends with one line "N passed, N failed".
 #
 # The Release build (-O3) is built, not run: gcc warns differently at -O3
 # (a format-truncation in test_matcher.c once broke only this build), and
@@ -57,6 +59,9 @@ finish() {
 	local rc=$?
 	# the volume test stops what it started on TERM
 	[ -n "${volume_pid:-}" ] && kill -TERM "$volume_pid" 2>/dev/null && wait "$volume_pid"
+	[ -n "${fuzz_pid:-}" ] && kill -TERM "$fuzz_pid" 2>/dev/null && wait "$fuzz_pid"
+	[ -n "${cluster_started:-}" ] && DECONF_KRAFT_RUN=$DECONF_CLUSTER_RUN \
+		DECONF_KRAFT_PORT=$DECONF_CLUSTER_PORT "$root/deploy/kafka/kafka.sh" stop
 	[ -n "${kafka_started:-}" ] && "$root/deploy/kafka/kafka.sh" stop || true
 	if [ ${#failures[@]} -gt 0 ]; then
 		printf '\nfailed: %s\n' "${failures[*]}"
@@ -110,11 +115,12 @@ fi
 "$root/deploy/kafka/kafka.sh" fetch || fatal "could not fetch Kafka"
 
 # ctest over one build tree; adds its per-test results to the totals.
-run_ctest() { # name build-dir
-	local name=$1 dir=$2 log="$2/ctest.log" total nfail
+run_ctest() { # name build-dir ctest-args...
+	local name=$1 dir=$2 log="$2/ctest-$1.log" total nfail
+	shift 2
 	say "ctest ($name)"
 	(cd "$dir" && ctest --output-on-failure --no-tests=error -j "$jobs" \
-		--timeout 600) 2>&1 | tee "$log"
+		--timeout 900 "$@") 2>&1 | tee "$log"
 	total=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\2/p' "$log")
 	nfail=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\1/p' "$log")
 	if [ -z "$total" ]; then
@@ -163,12 +169,13 @@ export DECONF_KRAFT_RUN=$build/kafka-run
 kafka_started=1
 eval "$("$root/deploy/kafka/kafka.sh" env | sed 's/^/export /')"
 
-[ -d "$build/normal" ] && run_ctest normal "$build/normal"
+# the cluster tests (label "cluster") run later, on a cluster of their own
+[ -d "$build/normal" ] && run_ctest normal "$build/normal" -LE cluster
 if [ -z "${DECONF_SKIP_ASAN:-}" ] && [ -f "$build/asan/build.ninja" ]; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
-	run_ctest asan "$build/asan"
+	run_ctest asan "$build/asan" -LE cluster
 	unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 fi
 
@@ -181,34 +188,68 @@ rc=$?
 tail -n 25 "$build/quickstart.log"
 check quickstart $rc
 
+# Three things that take a few minutes each and are bounded, not timed,
+# share the machine: the volume test and the fuzz smoke runs in the
+# background, the fault tests on a three-node Kafka cluster in front.
+#
 # 1.5 million indicators through dev-kafka, all matched (the quick start's
-# Kafka must keep a user's first million and more). It runs beside the fuzz
-# smoke runs, which take one core: both are bounded, neither is timed.
+# Kafka must keep a user's first million and more).
 say "volume: 1.5 million indicators through deconfctl dev-kafka (in the background)"
 timeout 900 "$root/tests/volume/devkafka_volume.sh" "$build/normal" \
 	>"$build/volume.log" 2>&1 &
 volume_pid=$!
 
+# Each fuzz target for fuzz_seconds; "name status" lines in fuzz/results.
+fuzz_smoke() {
+	local target name f corpus seeds
+	for target in $fuzz_names; do
+		name=fuzz_$target
+		f=$build/fuzz/tests/fuzz/$name
+		if [ ! -x "$f" ]; then
+			echo "tests/run.sh: $name was not built ($f is missing)" >"$build/fuzz/$name.log"
+			echo "$name 1" >>"$build/fuzz/results"
+			continue
+		fi
+		corpus=$build/fuzz/corpus/$name
+		mkdir -p "$corpus"
+		seeds=$root/tests/fuzz/seeds/${name#fuzz_}
+		[ -d "$seeds" ] || seeds=
+		timeout $((fuzz_seconds + 60)) "$f" -max_total_time="$fuzz_seconds" \
+			-artifact_prefix="$build/fuzz/$name-" \
+			-rss_limit_mb=2048 -print_final_stats=1 "$corpus" $seeds \
+			>"$build/fuzz/$name.log" 2>&1
+		echo "$name $?" >>"$build/fuzz/results"
+	done
+}
+say "fuzz smoke runs, ${fuzz_seconds}s per target (in the background)"
+rm -f "$build/fuzz/results"
+fuzz_smoke &
+fuzz_pid=$!
+
+# Kafka faults (kill -9 of a leader, of the transaction coordinator, of the
+# active controller; a node paused; the broker and a node at once) on a
+# cluster of three nodes of its own.
+say "Kafka cluster: 3 nodes"
+export DECONF_CLUSTER_RUN=$build/kafka-cluster DECONF_CLUSTER_PORT=19192
+if DECONF_KRAFT_RUN=$DECONF_CLUSTER_RUN DECONF_KRAFT_PORT=$DECONF_CLUSTER_PORT \
+	"$root/deploy/kafka/kafka.sh" start --nodes 3; then
+	cluster_started=1
+	run_ctest cluster "$build/normal" -L cluster
+	DECONF_KRAFT_RUN=$DECONF_CLUSTER_RUN DECONF_KRAFT_PORT=$DECONF_CLUSTER_PORT \
+		"$root/deploy/kafka/kafka.sh" stop
+	cluster_started=
+else
+	check kafka-cluster 1
+fi
+
+wait "$fuzz_pid"
+fuzz_pid=
 for target in $fuzz_names; do
 	name=fuzz_$target
-	f=$build/fuzz/tests/fuzz/$name
-	if [ ! -x "$f" ]; then
-		echo "tests/run.sh: $name was not built ($f is missing)" >&2
-		check "$name" 1
-		continue
-	fi
 	say "fuzz smoke: $name (${fuzz_seconds}s)"
-	corpus=$build/fuzz/corpus/$name
-	mkdir -p "$corpus"
-	seeds=$root/tests/fuzz/seeds/${name#fuzz_}
-	[ -d "$seeds" ] || seeds=
-	timeout $((fuzz_seconds + 60)) "$f" -max_total_time="$fuzz_seconds" \
-		-artifact_prefix="$build/fuzz/$name-" \
-		-rss_limit_mb=2048 -print_final_stats=1 "$corpus" $seeds \
-		>"$build/fuzz/$name.log" 2>&1
-	rc=$?
 	tail -n 12 "$build/fuzz/$name.log"
-	check "$name" $rc
+	rc=$(sed -n "s/^$name \([0-9]*\)\$/\1/p" "$build/fuzz/results" 2>/dev/null)
+	check "$name" "${rc:-1}"
 done
 
 say "volume: 1.5 million indicators through deconfctl dev-kafka"

@@ -92,11 +92,14 @@ static int create_topics(const struct fed *f, const char *const *names, size_t n
 	if (n_names > sizeof(nt) / sizeof(nt[0]))
 		rc = FAIL("create_topics: at most %zu topics", sizeof(nt) / sizeof(nt[0]));
 	for (size_t i = 0; !rc && i < n_names; i++) {
-		if (!(nt[i] = rd_kafka_NewTopic_new(names[i], partitions, 1, errstr,
+		if (!(nt[i] = rd_kafka_NewTopic_new(names[i], partitions,
+						    f->replication ? f->replication : 1, errstr,
 						    sizeof(errstr))))
 			rc = FAIL("create %s: %s", names[i], errstr);
 		else if (compact)
 			rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
+		if (nt[i] && f->replication >= 3) /* as topics apply sets it */
+			rd_kafka_NewTopic_set_config(nt[i], "min.insync.replicas", "2");
 	}
 	q = rd_kafka_queue_new(rk);
 	if (!rc) {
@@ -148,6 +151,11 @@ int fed_agency_topics(const struct fed *f, const char *id)
 
 int fed_new(struct fed *f, const char *bootstrap, int n_partitions)
 {
+	return fed_new_replicated(f, bootstrap, n_partitions, 1);
+}
+
+int fed_new_replicated(struct fed *f, const char *bootstrap, int n_partitions, int replication)
+{
 	static const struct {
 		const char *name;
 		int per_partition, compact;
@@ -161,6 +169,7 @@ int fed_new(struct fed *f, const char *bootstrap, int n_partitions)
 	memset(f, 0, sizeof(*f));
 	f->bootstrap = bootstrap;
 	f->n_partitions = n_partitions;
+	f->replication = replication;
 	snprintf(f->dir, sizeof(f->dir), "%s/itest-fed.XXXXXX",
 		 getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(f->dir))

@@ -36,6 +36,7 @@ struct fed {
 	struct deconf_sign_key *key; /* the federation's = the broker's */
 	struct fed_agency ag[FED_MAX_AGENCIES];
 	int n_ag, n_partitions;
+	int replication;             /* copies of each topic's partitions */
 	int no_agency_topics;        /* fed_agency leaves its topics to the test */
 	rd_kafka_t *producer;        /* shared, for submissions */
 };
@@ -43,6 +44,9 @@ struct fed {
 /* A federation with its topics: tokens and state (n_partitions; state
  * compacted), audit, ops, directory and ingest.seen. */
 int fed_new(struct fed *f, const char *bootstrap, int n_partitions);
+/* The same on a cluster: every topic with `replication` copies (and
+ * min.insync.replicas 2 from three copies, as topics apply makes them). */
+int fed_new_replicated(struct fed *f, const char *bootstrap, int n_partitions, int replication);
 void fed_free(struct fed *f);
 
 /* Add an agency (new signing key, directory entry) and, unless
