@@ -53,7 +53,8 @@ static const char *cluster_run, *cluster_port;
 static char bootstrap[256], pidfile[NODES + 1][512];
 
 /* kafka.sh with the cluster's run directory and port; its stdout in out. */
-static int kafka_sh(char *out, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int kafka_sh(char *out, size_t size,
+							  const char *fmt, ...)
 {
 	char args[128], cmd[1024];
 	size_t n = 0;
