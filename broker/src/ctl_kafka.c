@@ -98,6 +98,23 @@ static int64_t ms_left(int64_t deadline_us)
 	return left > 0 ? left : 0;
 }
 
+/* What a TLS handshake failure means for a federation, from librdkafka's
+ * words for it ("" when it is no such failure). */
+static const char *tls_hint(const char *cause)
+{
+	if (strstr(cause, "certificate verify failed"))
+		return ". TLS: Kafka's certificate is not signed by this federation's CA "
+		       "(kafka.ssl.ca.location): make the federation with the CA the cluster "
+		       "trusts (deconfctl federation init --ca-cert FILE --ca-key FILE; for "
+		       "deploy/kafka, kafka.sh env's DECONF_KRAFT_CA_CERT and DECONF_KRAFT_CA_KEY)";
+	if (strstr(cause, "unknown ca") || strstr(cause, "bad certificate") ||
+	    strstr(cause, "certificate required") || strstr(cause, "certificate unknown"))
+		return ". TLS: the cluster does not trust this federation's CA (it refused the "
+		       "client certificate): add the federation's ca.pem to the brokers' "
+		       "truststore, or make the federation with the CA they trust";
+	return "";
+}
+
 /* Ask for the cluster's brokers until one answers or the time is up. */
 static int reach(struct brk_ctl_kafka *k, char *errstr, size_t errstr_size)
 {
@@ -122,7 +139,8 @@ static int reach(struct brk_ctl_kafka *k, char *errstr, size_t errstr_size)
 	}
 	if (k->cause[0])
 		return deconf_err_set(errstr, errstr_size, DECONF_E_IO,
-				      "cannot reach Kafka at %s (%s)", k->bootstrap, k->cause);
+				      "cannot reach Kafka at %s (%s)%s", k->bootstrap, k->cause,
+				      tls_hint(k->cause));
 	return deconf_err_set(errstr, errstr_size, DECONF_E_IO,
 			      "cannot reach Kafka at %s (no answer in %d s)", k->bootstrap,
 			      (k->timeout_ms + 999) / 1000);

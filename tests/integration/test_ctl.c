@@ -326,6 +326,19 @@ static void test_unreachable(void **state)
 	setenv("DECONF_CTL_TIMEOUT", "30", 1); /* the room the other tests get */
 	check(top, "err.txt", "cannot reach Kafka at 127.0.0.1:1 (", 1);
 	assert_true(ms >= 2500 && ms < 7000);
+
+	/* a federation with a CA of its own against the test Kafka's TLS
+	 * listener (whose certificate the test CA signed): said what it is and
+	 * what to do, not "0 agencies" */
+	snprintf(fed, sizeof(fed), "%s/own-ca", top);
+	assert_int_equal(sh("'%s' federation init '%s' --bootstrap %s >/dev/null", CTL_BIN, fed,
+			    bootstrap_tls),
+			 0);
+	assert_int_equal(ctl(fed, &ms, "--timeout 3 topics apply"), 1);
+	check(top, "err.txt", "cannot reach Kafka at ", 1);
+	check(top, "err.txt", "TLS: Kafka's certificate is not signed by this federation's CA", 1);
+	check(top, "err.txt", "--ca-cert FILE --ca-key FILE", 1);
+	check(top, "out.txt", "agencies in the directory", 0);
 }
 
 /* ----------------------------------------------------------------- denied */
