@@ -51,8 +51,9 @@ int brk_eos_open(struct brk *b, const struct brk_eos_opts *o, rd_kafka_t **consu
 	     * part handles (brk_eos_offset_reset) */
 	    (rc = deconf_kafka_conf_set(cc, "auto.offset.reset", "error", "broker", errstr,
 					errstr_size)) ||
-	    (rc = deconf_kafka_conf_set(cc, "partition.assignment.strategy", "range", "broker",
-					errstr, errstr_size)) ||
+	    (rc = deconf_kafka_conf_set(cc, "partition.assignment.strategy",
+					o->assignor ? o->assignor : "range", "broker", errstr,
+					errstr_size)) ||
 	    (rc = deconf_kafka_conf_set(cc, "topic.metadata.refresh.interval.ms", "10000",
 					"broker", errstr, errstr_size)) ||
 	    (rc = set_default(b, cc, "session.timeout.ms", "10000", errstr, errstr_size)) ||

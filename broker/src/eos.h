@@ -29,6 +29,9 @@ struct brk_eos_opts {
 	const char *client_id;   /* "deconf-broker-ingest" ... */
 	const char *group, *transactional_id;
 	const char *partitioner; /* NULL: librdkafka's default */
+	/* the group's assignor, eager (librdkafka 2.0.2's cooperative one
+	 * mishandles commits, #4059); NULL: "range" */
+	const char *assignor;
 	const char *txn_timeout_ms; /* NULL: librdkafka's default */
 	void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t *,
 			     void *);

@@ -1012,6 +1012,9 @@ static int open_clients(struct ingest *g)
 				   .transactional_id = txid,
 				   /* what every Kafka client computes from the token */
 				   .partitioner = "murmur2_random",
+				   /* every agency's submit topic has one partition: range
+				    * would give all of them to one instance */
+				   .assignor = "roundrobin",
 				   .rebalance_cb = rebalance_cb,
 				   .dr_cb = dr_cb,
 				   .opaque = g };

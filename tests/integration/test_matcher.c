@@ -689,6 +689,15 @@ static void test_two_instances(void **state)
 	}
 	snprintf(cmd, sizeof(cmd), "grep -q 'MATCHER: assigned 4 partition' '%s'", log[0]);
 	assert_int_equal(system(cmd), 0);
+	/* ingest spreads too: with both in the group each instance read one of
+	 * the two agencies' one-partition submit topics (the range assignor gave
+	 * both to one), and a took both when b stopped */
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "grep -q 'INGEST: assigned 1 partition' '%s'", log[i]);
+		assert_int_equal(system(cmd), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "grep -q 'INGEST: assigned 2 partition' '%s'", log[0]);
+	assert_int_equal(system(cmd), 0);
 	assert_int_equal(distinct, expect);
 	assert_int_equal(total, expect);
 	fed_free(&f);
