@@ -2,8 +2,9 @@
 # deploy/quickstart.sh — THE main job: a demo federation end to end.
 #
 # On a fresh Debian 12 machine: installs what it needs, builds, starts Kafka
-# (librdkafka's in-memory mock cluster through `deconfctl dev-kafka`, or the
-# real Kafka of deploy/kafka/ with DECONF_KAFKA=real), creates a federation
+# (librdkafka's in-memory mock cluster through `deconfctl dev-kafka`; the
+# real Kafka of deploy/kafka/ with DECONF_KAFKA=real, or a cluster of three
+# of its nodes with DECONF_KAFKA=cluster), creates a federation
 # with three demo agencies — a federal agency, a state task force, a tribal
 # police department — runs the broker and each agency's adapter on its case
 # file from deploy/demo/, prints the notices each agency received, in plain
@@ -16,7 +17,14 @@
 # undercover e-mail held RESTRICTED (its owner is told; the other side is
 # not).
 #
-# Environment: DECONF_KAFKA=mock (default) or real; DECONF_QUICKSTART_DIR
+# With a real Kafka everything goes over its mTLS listener, as in a
+# deployment: the federation is made with the CA that Kafka trusts (kafka.sh
+# env: DECONF_KRAFT_CA_CERT, DECONF_KRAFT_CA_KEY), deconfctl connects as
+# `admin`, the broker with its certificate as `deconf-broker`, and each
+# adapter with its agency's bundle as that agency, held to the ACLs that
+# `deconfctl topics apply` created.
+#
+# Environment: DECONF_KAFKA=mock (default), real or cluster; DECONF_QUICKSTART_DIR
 # (default: a new directory under /tmp, removed at the end unless
 # DECONF_KEEP=1); DECONF_BUILD (default build/quickstart).
 set -euo pipefail
@@ -54,12 +62,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 case "$mode" in
-mock | real) ;;
-*) die "DECONF_KAFKA=$mode: mock or real" ;;
+mock | real | cluster) ;;
+*) die "DECONF_KAFKA=$mode: mock, real or cluster" ;;
 esac
 
 say "1. packages and build"
-if [ "$mode" = real ]; then
+if [ "$mode" != mock ]; then
 	"$root/deploy/install-deps.sh" --with-kafka
 else
 	"$root/deploy/install-deps.sh"
@@ -74,12 +82,14 @@ adapter="$build/adapters/deconf-adapter"
 echo "built deconfctl, deconf-broker and deconf-adapter in $build"
 
 say "2. Kafka ($mode)"
-if [ "$mode" = real ]; then
+if [ "$mode" != mock ]; then
 	export DECONF_KRAFT_RUN="$work/kafka"
-	"$root/deploy/kafka/kafka.sh" start
 	kafka_started=1
+	"$root/deploy/kafka/kafka.sh" start --nodes "$([ "$mode" = cluster ] && echo 3 || echo 1)"
 	eval "$("$root/deploy/kafka/kafka.sh" env)"
-	bootstrap=$DECONF_KRAFT_BOOTSTRAP
+	# the mTLS listeners: every client below shows a certificate
+	bootstrap=$DECONF_KRAFT_BOOTSTRAP_TLS
+	echo "Apache Kafka at $bootstrap (mTLS; its CA: $DECONF_KRAFT_CA_CERT)"
 else
 	"$ctl" dev-kafka >"$work/dev-kafka.out" 2>"$work/dev-kafka.log" &
 	pids+=($!)
@@ -94,9 +104,16 @@ fi
 
 say "3. the federation and its agencies"
 fed="$work/federation"
-"$ctl" federation init "$fed" --plaintext --bootstrap "$bootstrap"
+if [ "$mode" = mock ]; then
+	"$ctl" federation init "$fed" --plaintext --bootstrap "$bootstrap"
+else
+	# certificates from the CA Kafka trusts: deconfctl as admin, the broker
+	# as deconf-broker, each agency as itself
+	"$ctl" federation init "$fed" --bootstrap "$bootstrap" \
+		--ca-cert "$DECONF_KRAFT_CA_CERT" --ca-key "$DECONF_KRAFT_CA_KEY"
+fi
 export DECONF_FEDERATION="$fed"
-if [ "$mode" = real ]; then
+if [ "$mode" != mock ]; then
 	"$ctl" topics apply # the federation's own topics, the directory first
 fi
 "$ctl" agency add fbi-cac --name "FBI Albuquerque Crimes Against Children" --level federal \
@@ -107,7 +124,7 @@ fi
 "$ctl" agency add navajo-pd --name "Navajo Nation Police Department" --level tribal \
 	--country US --poc-name "Criminal Investigations desk" --poc-phone "+1 928 555 0102" \
 	--poc-email cid@nnpd.example
-if [ "$mode" = real ]; then
+if [ "$mode" != mock ]; then
 	"$ctl" topics apply # now each agency's topics and literal ACLs
 fi
 "$ctl" agency list

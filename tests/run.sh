@@ -6,7 +6,8 @@
 # with CMake (a normal build, a Release build, an ASan+UBSan build and a
 # libFuzzer build, all with -DDECONF_WERROR=ON), starts a real Kafka 4.x
 # broker on 127.0.0.1 (deploy/kafka/kafka.sh), runs the unit and integration
-# tests in the normal and the sanitizer build, runs the quick start, then
+# tests in the normal and the sanitizer build, runs the quick start (on
+# dev-kafka; later on a real Kafka of one node and of three, over mTLS), then
 # starts a second Kafka of three nodes and runs the fault tests on it
 # (label "cluster": tests/integration/test_cluster.c) while each fuzz target
 # runs for a short bounded time and a volume test (1.5 million indicators
@@ -241,6 +242,18 @@ if DECONF_KRAFT_RUN=$DECONF_CLUSTER_RUN DECONF_KRAFT_PORT=$DECONF_CLUSTER_PORT \
 else
 	check kafka-cluster 1
 fi
+
+# The quick start on the real Kafka, over its mTLS listener (one node, then
+# a cluster of three), with Kafka ports of their own.
+for mode in real cluster; do
+	say "DECONF_KAFKA=$mode deploy/quickstart.sh"
+	DECONF_KAFKA=$mode DECONF_KRAFT_PORT=19292 DECONF_QUICKSTART_HTTP_PORT=19465 \
+		DECONF_BUILD="$build/quickstart" timeout 900 "$root/deploy/quickstart.sh" \
+		>"$build/quickstart-$mode.log" 2>&1
+	rc=$?
+	tail -n 12 "$build/quickstart-$mode.log"
+	check "quickstart-$mode" $rc
+done
 
 wait "$fuzz_pid"
 fuzz_pid=
