@@ -47,6 +47,7 @@ struct matcher {
 	char tokens[256], state[256], audit[256], ops[256], notices[256];
 	int32_t n_tokens, n_audit;
 	int in_txn, fatal, dr_failed;
+	int need_space; /* a restore found the state store full: wait_for_space */
 	struct brk_eos_reopens reopens;
 	int aborted;              /* the last batch was aborted: back off */
 	volatile int *stop;       /* the process is stopping */
@@ -756,8 +757,22 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				ps[n++] = p;
 			}
 		}
-		if (!x->fatal && restore(x, ps, n))
-			x->fatal = 1;
+		if (!x->fatal) {
+			int rc = restore(x, ps, n);
+			if (rc == ENOSPC || rc == EIO) {
+				/* not read until restored: the loop waits for space,
+				 * leaves the group meanwhile and joins again */
+				x->need_space = rc;
+				deconf_log(DECONF_LOG_ERR, "MATCHER",
+					   "assigned %d partition(s), but the state store is full: "
+					   "not restored, not read",
+					   parts->cnt);
+				rd_kafka_assign(rk, NULL);
+				return;
+			}
+			if (rc)
+				x->fatal = 1;
+		}
 		for (int i = 0; i < n && !x->fatal; i++)
 			x->owned[ps[i]] = 1;
 		deconf_log(DECONF_LOG_NOTICE, "MATCHER", "assigned %d partition(s)", parts->cnt);
@@ -836,6 +851,8 @@ static int open_clients(struct matcher *x)
 	return DECONF_OK;
 }
 
+static int open_again(struct matcher *x, struct brk_eos_batch *bt);
+
 static void close_clients(struct matcher *x)
 {
 	if (x->consumer) {
@@ -880,6 +897,13 @@ static int reopen_clients(struct matcher *x, struct brk_eos_batch *bt, const cha
 	x->aborted = 0;
 	close_clients(x);
 	memset(x->owned, 0, sizeof(x->owned));
+	return open_again(x, bt);
+}
+
+/* Open the clients, trying again (1 s doubling to 10 s) until they are made
+ * or the process stops. */
+static int open_again(struct matcher *x, struct brk_eos_batch *bt)
+{
 	bt->fatal = 0;
 	bt->reset_due = 0;
 	for (int64_t wait_ms = 1000; open_clients(x);
@@ -899,6 +923,63 @@ static int reopen_clients(struct matcher *x, struct brk_eos_batch *bt, const cha
 	brk_metrics_status(x->mx, x->part, 0, "waiting for partitions");
 	bt->consumer = x->consumer;
 	return DECONF_OK;
+}
+
+/*
+ * The state store cannot grow (the disk or LMDB's map is full; err is the
+ * store's error: ENOSPC, or EIO for a write the full disk cut short):
+ * nothing more is committed. What the open batch did is aborted in Kafka and here; the
+ * part leaves the group (another instance, if any, takes its partitions),
+ * says why on /readyz, and tries every 5 s whether the store can grow by
+ * 4 MiB. Once it can, it joins again and restores its partitions from the
+ * changelog, which also catches up a batch whose Kafka commit went through
+ * when the store's did not. Not an exit: space may come back.
+ */
+static int wait_for_space(struct matcher *x, struct brk_eos_batch *bt, int err)
+{
+	const char *dir = deconf_conf_get_str(x->b->conf, "matcher.state_dir");
+	size_t map = (size_t)deconf_conf_get_int(x->b->conf, "matcher.state_map_size");
+	char why[256];
+	int rc;
+
+	snprintf(why, sizeof(why),
+		 "the state store cannot grow (%s: %s full, or matcher.state_map_size = %.0f "
+		 "MiB reached): nothing is committed; tried again every 5 s",
+		 strerror(err), dir, (double)map / (1 << 20));
+	deconf_log(DECONF_LOG_ERR, "MATCHER", "%s", why);
+	brk_metrics_add(x->mx, "deconf_state_full_total", NULL, 1);
+	if (x->in_txn && abort_batch(x, "the state store is full"))
+		forget_batch(x);
+	x->aborted = 0;
+	x->need_space = 0;
+	close_clients(x);
+	memset(x->owned, 0, sizeof(x->owned));
+	brk_metrics_status(x->mx, x->part, 0, "the state store is full");
+	brk_metrics_blocked(x->mx, x->part, why);
+	for (;;) {
+		for (int64_t until = deconf_mono_us() + 5000000; !*x->stop && deconf_mono_us() < until;) {
+			brk_metrics_heartbeat(x->mx, x->part);
+			usleep(50000);
+		}
+		if (*x->stop)
+			return DECONF_E_IO;
+		/* opened again: a failed write may have left LMDB unusable */
+		brk_store_close(x->store);
+		x->store = NULL;
+		if (brk_store_open(&x->store, dir, map, x->errstr, x->errstr_size)) {
+			deconf_log(DECONF_LOG_ERR, "MATCHER", "%s", x->errstr);
+			continue;
+		}
+		if (!(rc = brk_store_probe(x->store, 4 << 20)))
+			break;
+		if (rc != ENOSPC)
+			deconf_log(DECONF_LOG_ERR, "MATCHER", "state store: %s", deconf_strerror(rc));
+	}
+	deconf_log(DECONF_LOG_NOTICE, "MATCHER",
+		   "the state store can grow again: joining the group, restoring");
+	brk_metrics_blocked(x->mx, x->part, NULL);
+	reload_heads(x);
+	return open_again(x, bt);
 }
 
 int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr,
@@ -1007,7 +1088,7 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 			rd_kafka_message_destroy(m);
 			if (rc) {
 				if (rc != DECONF_E_KAFKA)
-					goto out; /* the store failed: restart and restore */
+					goto failed; /* the store failed */
 				if ((rc = abort_batch(x, "a record could not be produced")))
 					goto failed;
 				break;
@@ -1015,9 +1096,13 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 		}
 		if (x->fatal)
 			break;
+		if (x->need_space) {
+			rc = x->need_space;
+			goto failed;
+		}
 		if ((rc = housekeeping(x))) {
 			if (rc != DECONF_E_KAFKA)
-				goto out;
+				goto failed;
 			if ((rc = abort_batch(x, "housekeeping could not produce")))
 				goto failed;
 		}
@@ -1033,6 +1118,13 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 			continue;
 		rc = DECONF_E_KAFKA;
 failed:
+		/* the disk or the map is full (a write cut short by a full disk is
+		 * EIO to LMDB) */
+		if ((rc == ENOSPC || rc == EIO) && !*stop) {
+			if ((rc = wait_for_space(x, &bt, rc)))
+				goto out;
+			continue;
+		}
 		/* a client failed for good: made again, never an exit */
 		{
 			char why[512];

@@ -35,6 +35,9 @@ static const struct family {
 	  "Times a part made its Kafka clients again after one failed fatally (a fenced "
 	  "consumer or producer), by part" },
 	{ "deconf_state_entries", GAUGE, "Entries in this instance's state store" },
+	{ "deconf_state_full_total", COUNTER,
+	  "Times the matcher found its state store unable to grow (disk or map full) and "
+	  "stopped committing until it could" },
 	{ "deconf_state_bytes", GAUGE, "Bytes of this instance's state store in use" },
 	{ "deconf_partitions_owned", GAUGE, "Partitions assigned to this instance, by part" },
 	{ "deconf_consumer_lag", GAUGE, "Records behind the end, by part and partition" },

@@ -1103,6 +1103,32 @@ int brk_store_wipe(struct brk_store_txn *t, int partition)
 	return DECONF_OK;
 }
 
+int brk_store_probe(struct brk_store *s, size_t bytes)
+{
+	static const uint8_t key[] = "probe";
+	MDB_val k = { sizeof(key), (void *)key }, v = { bytes, NULL };
+	MDB_txn *txn;
+	int rc;
+
+	/* MDB_RESERVE: room for the value, written below */
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return map_err(rc);
+	if ((rc = mdb_put(txn, s->meta, &k, &v, MDB_RESERVE))) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	memset(v.mv_data, 0, bytes);
+	if ((rc = mdb_txn_commit(txn)))
+		return map_err(rc);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return map_err(rc);
+	if ((rc = mdb_del(txn, s->meta, &k, NULL))) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	return map_err(mdb_txn_commit(txn));
+}
+
 int brk_store_stats(struct brk_store *s, uint64_t *entries, uint64_t *bytes)
 {
 	MDB_envinfo info;

@@ -148,6 +148,11 @@ int brk_store_ckpt_put(struct brk_store_txn *t, int partition, const struct brk_
 /* Delete everything of the partition (before a rebuild). */
 int brk_store_wipe(struct brk_store_txn *t, int partition);
 
+/* Whether the store can grow by `bytes` now: writes and commits that much,
+ * then takes it back. 0, or ENOSPC (the disk or the map is full) or another
+ * error. */
+int brk_store_probe(struct brk_store *s, size_t bytes);
+
 /* Entries stored (all partitions) and the bytes of the store's file in use
  * (every page but LMDB's free ones). */
 int brk_store_stats(struct brk_store *s, uint64_t *entries, uint64_t *bytes);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -837,10 +838,11 @@ static void test_ready_tells_the_truth(void **state)
 	fed_free(&f);
 }
 
-/* A consumer that joins `group` as static member `instance`, subscribed to
- * topic, and polls until it is assigned (or 30 s). */
+/* A consumer that joins `group` as static member `instance` with the
+ * group's assignor, subscribed to topic, and polls until it is assigned (or
+ * 30 s). */
 static rd_kafka_t *impostor(struct fed *f, const char *group, const char *instance,
-			    const char *topic)
+			    const char *assignor, const char *topic)
 {
 	char errstr[256];
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -855,7 +857,7 @@ static rd_kafka_t *impostor(struct fed *f, const char *group, const char *instan
 	assert_int_equal(rd_kafka_conf_set(c, "group.instance.id", instance, errstr,
 					   sizeof(errstr)),
 			 RD_KAFKA_CONF_OK);
-	assert_int_equal(rd_kafka_conf_set(c, "partition.assignment.strategy", "range", errstr,
+	assert_int_equal(rd_kafka_conf_set(c, "partition.assignment.strategy", assignor, errstr,
 					   sizeof(errstr)),
 			 RD_KAFKA_CONF_OK);
 	assert_int_equal(rd_kafka_conf_set(c, "enable.auto.commit", "false", errstr,
@@ -913,7 +915,8 @@ static void test_fenced_consumer_made_again(void **state)
 		snprintf(group, sizeof(group), "%sbroker-%s", f.prefix, parts[k]);
 		snprintf(inst, sizeof(inst), "%sbroker-%s-a", f.prefix, parts[k]);
 		fed_topic(&f, k ? "tokens" : "submit.agency-a", topic, sizeof(topic));
-		rk = impostor(&f, group, inst, topic);
+		/* ingest's group assigns round-robin, the matcher's by range */
+		rk = impostor(&f, group, inst, k ? "range" : "roundrobin", topic);
 		/* the broker's part hears it is fenced at its next heartbeat,
 		 * makes its clients again and fences the impostor in turn */
 		snprintf(cmd, sizeof(cmd),
@@ -956,9 +959,85 @@ static void test_fenced_consumer_made_again(void **state)
 	fed_free(&f);
 }
 
+/*
+ * The state store's disk fills up (a tmpfs of 1 MiB under matcher.state_dir)
+ * while two agencies stream 20,000 token ops: the matcher stops committing,
+ * /readyz says why (503), the process stays up; once the filesystem is
+ * grown it resumes, restoring from the changelog what Kafka committed and
+ * the store did not, and every notice is out exactly once with one state
+ * entry per op. Needs root for the mount, as tests/run.sh has in CI.
+ */
+static void test_state_disk_full(void **state)
+{
+	struct fed f;
+	struct fed_stream st = { .n_subs = 400, .per_sub = 50, .shared = 2, .gap_us = 20000,
+				 .base = 70000000u };
+	char conf[256], log[256], extra[128], body[4096], mnt[256], cmd[600];
+	size_t total = 0, distinct = 0;
+	int port = free_port(), ms;
+	pthread_t th;
+	pid_t pid;
+
+	(void)state;
+	two_agencies(&f);
+	st.f = &f;
+	snprintf(mnt, sizeof(mnt), "%s/state-a", f.dir);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=1m deconf-test '%s'", mnt);
+	if (system(cmd))
+		fail_msg("cannot mount a 1 MiB tmpfs on %s (the test needs root, as tests/run.sh "
+			 "has in CI)",
+			 mnt);
+	snprintf(extra, sizeof(extra), "[http]\nport = %d\n", port);
+	assert_int_equal(fed_broker_conf(&f, "a", extra, conf, sizeof(conf)), 0);
+	snprintf(log, sizeof(log), "%s/broker-a.log", f.dir);
+	assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
+	assert_true(wait_ready(port, 200, NULL, 60000, body, sizeof(body)) >= 0);
+	assert_int_equal(pthread_create(&th, NULL, fed_stream_main, &st), 0);
+	ms = wait_ready(port, 503, "the state store is full", 60000, body, sizeof(body));
+	print_message("disk full after %zu ops: /readyz 503 after %d ms: %.*s\n", (size_t)st.ops,
+		      ms, (int)strcspn(body, "\n"), body);
+	assert_true(ms >= 0);
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* up, not exited */
+	snprintf(cmd, sizeof(cmd), "mount -o remount,size=256m '%s'", mnt);
+	assert_int_equal(system(cmd), 0);
+	ms = wait_ready(port, 200, NULL, 60000, body, sizeof(body));
+	print_message("filesystem grown: /readyz 200 after %d ms\n", ms);
+	assert_true(ms >= 0);
+	pthread_join(th, NULL);
+	assert_false(st.failed);
+	assert_int_equal(fed_count_notices(&f, fed_stream_notices(&st), 120, &total, &distinct), 0);
+	{
+		double entries = -1;
+		for (int i = 0; i < 60; i++) {
+			char *mbody = NULL;
+			int n = 0;
+			if (fed_http_get(port, "/metrics", &mbody) == 200)
+				entries = fed_metric_sum(mbody, "deconf_state_entries", &n);
+			free(mbody);
+			if (entries == (double)st.ops)
+				break;
+			usleep(500000);
+		}
+		print_message("%zu ops: %zu notices, %zu distinct, %zu expected; state %.0f "
+			      "entries\n",
+			      (size_t)st.ops, total, distinct, fed_stream_notices(&st), entries);
+		assert_true(entries == (double)st.ops);
+	}
+	assert_int_equal(total, fed_stream_notices(&st));
+	assert_int_equal(distinct, fed_stream_notices(&st));
+	untrack(pid);
+	assert_int_equal(fed_broker_stop(pid), 0);
+	check_log(log);
+	snprintf(cmd, sizeof(cmd), "umount '%s'", mnt);
+	assert_int_equal(system(cmd), 0);
+	fed_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_state_disk_full),
 		cmocka_unit_test(test_fenced_consumer_made_again),
 		cmocka_unit_test(test_ready_tells_the_truth),
 		cmocka_unit_test(test_semantics),
