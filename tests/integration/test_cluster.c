@@ -19,6 +19,9 @@
  * prints how long each fault took to heal: from the fault until all of the
  * phase's notices were out and /readyz was 200.
  *
+ * test_scale_out: three deconf-broker processes share the work; one is
+ * killed for good and the others take its partitions, nothing lost.
+ *
  * The cluster is the one `kafka.sh start --nodes 3` made with
  * DECONF_CLUSTER_RUN as its run directory and DECONF_CLUSTER_PORT as its
  * first port (tests/run.sh starts it); without them the test is skipped
@@ -362,10 +365,105 @@ static void test_faults(void **state)
 	fed_free(&w.f);
 }
 
+/* The number grep -c prints for pattern in file. */
+static int grep_count(const char *pattern, const char *file)
+{
+	char cmd[1024];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "grep -c '%s' '%s'", pattern, file);
+	if ((p = popen(cmd, "r"))) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+/*
+ * Scale-out: three deconf-broker processes share deconf.tokens (6
+ * partitions, 2 each) and the two agencies' submit topics. One is killed
+ * with SIGKILL mid-stream and not started again: once its session ends its
+ * partitions move to the other two, which restore them from deconf.state;
+ * every expected notice is out exactly once, no reject, both survivors
+ * ready and still running.
+ */
+static void test_scale_out(void **state)
+{
+	static struct world w[3];
+	struct fed f;
+	struct fed_stream st = { .f = &f, .n_subs = 400, .per_sub = 50, .shared = 2,
+				 .gap_us = 40000, .base = 90000000u };
+	size_t total = 0, distinct = 0, n_rej = 0, bad = 0;
+	struct fed_reject *rej = NULL;
+	pthread_t th;
+	int64_t t0, t_kill;
+
+	(void)state;
+	assert_int_equal(fed_new_replicated(&f, bootstrap, 6, 3), 0);
+	assert_true(fed_agency(&f, "agency-a", "Agency A", K(AGENCY_LEVEL__AGENCY_LEVEL_STATE), "US",
+			       K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)) == 0);
+	assert_true(fed_agency(&f, "agency-b", "Agency B", K(AGENCY_LEVEL__AGENCY_LEVEL_LOCAL), "US",
+			       K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)) == 1);
+	for (int i = 0; i < 3; i++) {
+		char extra[128], inst[2] = { (char)('a' + i), '\0' };
+		memset(&w[i], 0, sizeof(w[i]));
+		assert_true((w[i].port = free_port()) > 0);
+		snprintf(extra, sizeof(extra), "[http]\nport = %d\n", w[i].port);
+		assert_int_equal(fed_broker_conf(&f, inst, extra, w[i].conf, sizeof(w[i].conf)), 0);
+		snprintf(w[i].log, sizeof(w[i].log), "%s/broker-%s.log", f.dir, inst);
+		broker_start(&w[i]);
+	}
+	/* all three in the group, each with 2 of the 6 matcher partitions */
+	for (t0 = deconf_mono_us();; usleep(200000)) {
+		int all = 1;
+		for (int i = 0; i < 3 && all; i++)
+			all = grep_count("MATCHER: assigned 2 partition", w[i].log) > 0 &&
+			      ready_within(w[i].port, 0) == 0;
+		if (all)
+			break;
+		if (deconf_mono_us() - t0 > 90000000)
+			fail_msg("the three instances did not each hold 2 matcher partitions and "
+				 "answer /readyz 200 within 90 s");
+	}
+	assert_int_equal(pthread_create(&th, NULL, fed_stream_main, &st), 0);
+	while (st.ops < 4000 && !st.done)
+		usleep(20000);
+	assert_false(st.done);
+	print_message("scale-out: kill -9 of instance b after %zu ops\n", (size_t)st.ops);
+	t_kill = deconf_mono_us();
+	kill(w[1].broker, SIGKILL);
+	waitpid(w[1].broker, NULL, 0);
+	pthread_join(th, NULL);
+	assert_false(st.failed);
+	assert_int_equal(fed_count_notices(&f, fed_stream_notices(&st), 180, &total, &distinct), 0);
+	for (int i = 0; i < 3; i += 2) {
+		assert_int_equal(ready_within(w[i].port, 60), 0);
+		broker_alive(&w[i], "scale-out");
+	}
+	print_message("scale-out: %zu notices, %zu distinct, %zu expected, all out %.1f s after "
+		      "the kill\n",
+		      total, distinct, fed_stream_notices(&st),
+		      (double)(deconf_mono_us() - t_kill) / 1e6);
+	assert_int_equal(fed_read_rejects(&f, NULL, &rej, &n_rej, &bad, 20000), 0);
+	free(rej);
+	assert_int_equal(total, fed_stream_notices(&st));
+	assert_int_equal(distinct, fed_stream_notices(&st));
+	assert_int_equal(n_rej, 0);
+	/* the dead one's partitions went to the two others: 3 each */
+	for (int i = 0; i < 3; i += 2)
+		assert_true(grep_count("MATCHER: assigned 3 partition", w[i].log) > 0);
+	for (int i = 0; i < 3; i += 2)
+		assert_int_equal(fed_broker_stop(w[i].broker), 0);
+	fed_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_scale_out),
 	};
 	char env[8192];
 
