@@ -49,7 +49,7 @@
 static const char usage[] =
 	"usage: bench_broker [-n OPS] [-s OPS_PER_SUBMISSION] [-a AGENCIES] [-o OVERLAP_PCT]\n"
 	"                    [-p PARTITIONS] [-t LATENCY_SECONDS] [-i INSTANCES] [-b BROKER_BIN]\n"
-	"                    [-x INI] [-r LATENCY_OPS_PER_S] [-R | -K]\n"
+	"                    [-x INI] [-r LATENCY_OPS_PER_S] [-c COPIES] [-R | -K]\n"
 	"       bench_broker -F SECONDS [-q QUOTA_OPS_PER_S] [-A FLOOD_OPS_PER_S] [-s OPS_PER_SUBMISSION]\n"
 	"                    [-r STEADY_OPS_PER_S] [-p PARTITIONS] [-b BROKER_BIN] [-x INI]\n"
 	"Needs DECONF_KRAFT_BOOTSTRAP (deploy/kafka/kafka.sh env). See tests/bench/README.md.\n";
@@ -961,7 +961,7 @@ static int fairness(const struct fair_opts *o)
 int main(int argc, char **argv)
 {
 	long ops = 200000;
-	int per = 100, n_ag = 4, parts = 4, lat_s = 15, ch;
+	int per = 100, n_ag = 4, parts = 4, lat_s = 15, copies = 1, ch;
 	double overlap = 1.0;
 	const char *broker_bin = BROKER_BIN, *bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP");
 	struct fed f;
@@ -981,13 +981,14 @@ int main(int argc, char **argv)
 	char confs[MAX_INSTANCES][256];
 	double t_ready = -1, t_served = -1;
 
-	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:i:B:r:RKF:q:A:h")) != -1) {
+	while ((ch = getopt(argc, argv, "n:s:a:o:p:t:b:x:i:B:r:c:RKF:q:A:h")) != -1) {
 		switch (ch) {
 		case 'n': ops = atol(optarg); break;
 		case 's': per = atoi(optarg); per_set = 1; break;
 		case 'a': n_ag = atoi(optarg); break;
 		case 'o': overlap = atof(optarg); break;
 		case 'p': parts = atoi(optarg); break;
+		case 'c': copies = atoi(optarg); break;
 		case 't': lat_s = atoi(optarg); break;
 		case 'b': broker_bin = optarg; break;
 		case 'x': xconf = optarg; break;
@@ -1029,7 +1030,8 @@ int main(int argc, char **argv)
 		}
 		return fairness(&fo);
 	}
-	if (fed_new(&f, bootstrap, parts))
+	/* -c 3 on a cluster of three: topics as topics apply makes them there */
+	if (fed_new_replicated(&f, bootstrap, parts, copies))
 		return 1;
 	for (int i = 0; i < n_ag; i++) {
 		char id[32], name[64];
