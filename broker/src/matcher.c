@@ -961,8 +961,8 @@ static int wait_for_space(struct matcher *x, struct brk_eos_batch *bt, int err)
 			brk_metrics_heartbeat(x->mx, x->part);
 			usleep(50000);
 		}
-		if (*x->stop)
-			return DECONF_E_IO;
+		if (*x->stop) /* stopped to give it room: a clean stop */
+			return DECONF_OK;
 		/* opened again: a failed write may have left LMDB unusable */
 		brk_store_close(x->store);
 		x->store = NULL;

@@ -1034,9 +1034,77 @@ static void test_state_disk_full(void **state)
 	fed_free(&f);
 }
 
+/*
+ * LMDB's map full (matcher.state_map_size = 1 MiB) while two agencies stream
+ * 10,000 token ops: the matcher stops committing and /readyz says why; it is
+ * stopped (cleanly) and started with a larger map, restores from the
+ * changelog what Kafka committed and the store did not, and every notice is
+ * out exactly once with one state entry per op.
+ */
+static void test_state_map_full(void **state)
+{
+	struct fed f;
+	struct fed_stream st = { .n_subs = 200, .per_sub = 50, .shared = 2, .gap_us = 20000,
+				 .base = 80000000u };
+	char conf[256], log[256], extra[160], body[4096];
+	size_t total = 0, distinct = 0;
+	int port = free_port(), ms;
+	double entries = -1;
+	pthread_t th;
+	pid_t pid;
+
+	(void)state;
+	two_agencies(&f);
+	st.f = &f;
+	snprintf(extra, sizeof(extra), "[http]\nport = %d\n[matcher]\nstate_map_size = 1M\n",
+		 port);
+	assert_int_equal(fed_broker_conf(&f, "a", extra, conf, sizeof(conf)), 0);
+	snprintf(log, sizeof(log), "%s/broker-a.log", f.dir);
+	assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
+	assert_true(wait_ready(port, 200, NULL, 60000, body, sizeof(body)) >= 0);
+	assert_int_equal(pthread_create(&th, NULL, fed_stream_main, &st), 0);
+	ms = wait_ready(port, 503, "the state store is full", 60000, body, sizeof(body));
+	print_message("map full after %zu ops: /readyz 503 after %d ms: %.*s\n", (size_t)st.ops,
+		      ms, (int)strcspn(body, "\n"), body);
+	assert_true(ms >= 0);
+	pthread_join(th, NULL);
+	assert_false(st.failed);
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* up, not exited */
+	untrack(pid);
+	assert_int_equal(fed_broker_stop(pid), 0); /* a clean stop */
+	snprintf(extra, sizeof(extra), "[http]\nport = %d\n[matcher]\nstate_map_size = 256M\n",
+		 port);
+	assert_int_equal(fed_broker_conf(&f, "a", extra, conf, sizeof(conf)), 0);
+	assert_true((pid = track(fed_broker_start(BROKER_BIN, conf, log))) > 0);
+	ms = wait_ready(port, 200, NULL, 60000, body, sizeof(body));
+	print_message("restarted with a 256 MiB map: /readyz 200 after %d ms\n", ms);
+	assert_true(ms >= 0);
+	assert_int_equal(fed_count_notices(&f, fed_stream_notices(&st), 120, &total, &distinct), 0);
+	for (int i = 0; i < 60; i++) {
+		char *mbody = NULL;
+		int n = 0;
+		if (fed_http_get(port, "/metrics", &mbody) == 200)
+			entries = fed_metric_sum(mbody, "deconf_state_entries", &n);
+		free(mbody);
+		if (entries == (double)st.ops)
+			break;
+		usleep(500000);
+	}
+	print_message("%zu ops: %zu notices, %zu distinct, %zu expected; state %.0f entries\n",
+		      (size_t)st.ops, total, distinct, fed_stream_notices(&st), entries);
+	assert_true(entries == (double)st.ops);
+	assert_int_equal(total, fed_stream_notices(&st));
+	assert_int_equal(distinct, fed_stream_notices(&st));
+	untrack(pid);
+	assert_int_equal(fed_broker_stop(pid), 0);
+	check_log(log);
+	fed_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_state_map_full),
 		cmocka_unit_test(test_state_disk_full),
 		cmocka_unit_test(test_fenced_consumer_made_again),
 		cmocka_unit_test(test_ready_tells_the_truth),
