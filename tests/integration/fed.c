@@ -1,5 +1,8 @@
 /* fed.c — a throwaway federation on the real Kafka (see fed.h). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1268,4 +1271,22 @@ int fed_count_notices(struct fed *f, size_t want, int max_s, size_t *total, size
 	free(ids);
 	free(v);
 	return 0;
+}
+
+int fed_free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int s = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (s >= 0 && !bind(s, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockname(s, (struct sockaddr *)&sa, &len))
+		port = ntohs(sa.sin_port);
+	if (s >= 0)
+		close(s);
+	if (port <= 0) {
+		fprintf(stderr, "fed: no free TCP port on 127.0.0.1\n");
+		abort();
+	}
+	return port;
 }

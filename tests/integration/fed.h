@@ -227,6 +227,10 @@ size_t fed_stream_notices(const struct fed_stream *st);
  */
 int fed_count_notices(struct fed *f, size_t want, int max_s, size_t *total, size_t *distinct);
 
+/* A TCP port on 127.0.0.1 free now (for a broker's /metrics); aborts the
+ * test program when there is none. */
+int fed_free_port(void);
+
 /* GET http://127.0.0.1:port<path>: the HTTP status (-1: no answer), the
  * body in *body (malloc'ed, caller frees; NULL on failure). */
 int fed_http_get(int port, const char *path, char **body);

@@ -182,20 +182,6 @@ struct world {
 	size_t ops, notices; /* sent and expected, all phases so far */
 };
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(s);
-	return port;
-}
-
 static void broker_start(struct world *w)
 {
 	assert_true((w->broker = fed_broker_start(BROKER_BIN, w->conf, w->log)) > 0);
@@ -349,7 +335,7 @@ static void test_faults(void **state)
 			       "US", K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)) == 0);
 	assert_true(fed_agency(&w.f, "agency-b", "Agency B", K(AGENCY_LEVEL__AGENCY_LEVEL_LOCAL),
 			       "US", K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)) == 1);
-	assert_true((w.port = free_port()) > 0);
+	assert_true((w.port = fed_free_port()) > 0);
 	snprintf(extra, sizeof(extra), "[http]\nport = %d\n", w.port);
 	assert_int_equal(fed_broker_conf(&w.f, "a", extra, w.conf, sizeof(w.conf)), 0);
 	snprintf(w.log, sizeof(w.log), "%s/broker-a.log", w.f.dir);
@@ -409,7 +395,7 @@ static void test_scale_out(void **state)
 	for (int i = 0; i < 3; i++) {
 		char extra[128], inst[2] = { (char)('a' + i), '\0' };
 		memset(&w[i], 0, sizeof(w[i]));
-		assert_true((w[i].port = free_port()) > 0);
+		assert_true((w[i].port = fed_free_port()) > 0);
 		snprintf(extra, sizeof(extra), "[http]\nport = %d\n", w[i].port);
 		assert_int_equal(fed_broker_conf(&f, inst, extra, w[i].conf, sizeof(w[i].conf)), 0);
 		snprintf(w[i].log, sizeof(w[i].log), "%s/broker-%s.log", f.dir, inst);

@@ -69,20 +69,6 @@ static void kill_broker(void)
 		kill(broker_pid, SIGKILL);
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(s);
-	return port;
-}
-
 static double now_s(void)
 {
 	return (double)deconf_mono_us() / 1e6;
@@ -367,7 +353,7 @@ static void test_dashboard(void **state)
 	w.b = agency(&w.f, "dash-b", "Agency B");
 	w.c = agency(&w.f, "dash-c", "Agency C");
 	w.d = agency(&w.f, "dash-d", "Agency D");
-	w.port = free_port();
+	w.port = fed_free_port();
 	snprintf(extra, sizeof(extra),
 		 "[http]\nport = %d\n"
 		 "[matcher]\nhot_cases = 2\nexpiry_warning = 2s\nexpiry_scan = 200ms\n"

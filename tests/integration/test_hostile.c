@@ -152,20 +152,6 @@ static double now_s(void)
 	return (double)deconf_mono_us() / 1e6;
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(s);
-	return port;
-}
-
 /* GET path: the HTTP status (-1: no answer); body receives the text. */
 static int http_get(int port, const char *path, char *body, size_t size)
 {
@@ -797,7 +783,7 @@ static void world_new(struct world *w)
 	assert_int_equal(fed_agency_topics(&w->f, "admin"), 0);
 	assert_int_equal(fed_watch_open(&w->notices, &w->f, T_NOTICES, NULL), 0);
 	assert_int_equal(fed_watch_open(&w->rejects, &w->f, T_REJECTS, NULL), 0);
-	w->http_port = free_port();
+	w->http_port = fed_free_port();
 }
 
 static void world_free(struct world *w)

@@ -45,20 +45,6 @@ static void kill_running(void)
 		kill(running, SIGKILL);
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(s);
-	return port;
-}
-
 /* GET path: the HTTP code, the body into body. */
 static int http_get(int port, const char *path, char *body, size_t size)
 {
@@ -293,7 +279,7 @@ static void test_ingest_refuses_to_skip(void **state)
 					    K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)),
 				 i);
 	}
-	w.port = free_port();
+	w.port = fed_free_port();
 	snprintf(w.log, sizeof(w.log), "%s/broker-a.log", w.f.dir);
 	start(&w, "all");
 	assert_int_equal(wait_ready(w.port, 200, NULL, body, sizeof(body)), 0);
@@ -365,7 +351,7 @@ static void test_matcher_refuses_to_skip(void **state)
 					    K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)),
 				 i);
 	}
-	w.port = free_port();
+	w.port = fed_free_port();
 	snprintf(w.log, sizeof(w.log), "%s/broker-a.log", w.f.dir);
 	start(&w, "all");
 	assert_int_equal(wait_ready(w.port, 200, NULL, body, sizeof(body)), 0);

@@ -85,20 +85,6 @@ struct world {
 	size_t ops, ops_base;
 };
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(s);
-	return port;
-}
-
 static void op(struct fed_op *o, int kind, const char *case_ref, int type, uint32_t tok)
 {
 	memset(o, 0, sizeof(*o));
@@ -227,7 +213,7 @@ static void world_start(struct world *w, const char *extra)
 {
 	char text[1024];
 
-	w->http_port = free_port();
+	w->http_port = fed_free_port();
 	snprintf(text, sizeof(text),
 		 "[matcher]\nip_slack = 1h\nhot_cases = 3\nexpiry_scan = 300ms\n"
 		 "expiry_warning = 3s\n[http]\nport = %d\n%s",
@@ -636,7 +622,7 @@ static void test_two_instances(void **state)
 	st.f = &f;
 	for (int i = 0; i < 2; i++) {
 		const char *inst = i ? "b" : "a";
-		port[i] = free_port();
+		port[i] = fed_free_port();
 		snprintf(extra, sizeof(extra), "[http]\nport = %d\n", port[i]);
 		assert_int_equal(fed_broker_conf(&f, inst, extra, conf[i], sizeof(conf[i])), 0);
 		snprintf(log[i], sizeof(log[i]), "%s/broker-%s.log", f.dir, inst);
@@ -736,7 +722,7 @@ static void test_ready_tells_the_truth(void **state)
 	struct fed_notice *v = NULL;
 	size_t n = 0, bad = 0;
 	char conf[256], log[256], extra[512], body[4096], topic[96];
-	int port = free_port(), ms, saw_not_ready = 0;
+	int port = fed_free_port(), ms, saw_not_ready = 0;
 	pid_t pid;
 
 	(void)state;
@@ -898,7 +884,7 @@ static void test_fenced_consumer_made_again(void **state)
 	struct fed_op o[2];
 	char conf[256], log[256], extra[128], body[4096], group[128], inst[160], topic[128],
 		cmd[600];
-	int port = free_port(), ms;
+	int port = fed_free_port(), ms;
 	size_t total = 0, distinct = 0;
 	pid_t pid;
 	static const char *const parts[] = { "ingest", "matcher" };
@@ -959,6 +945,29 @@ static void test_fenced_consumer_made_again(void **state)
 	fed_free(&f);
 }
 
+/* After a stream: every notice out exactly once, and (the gauge is
+ * refreshed every 5 s) one state entry per op sent. */
+static void check_counts(int port, const struct fed_stream *st, size_t total, size_t distinct)
+{
+	double entries = -1;
+
+	for (int i = 0; i < 60; i++) {
+		char *body = NULL;
+		int n = 0;
+		if (fed_http_get(port, "/metrics", &body) == 200)
+			entries = fed_metric_sum(body, "deconf_state_entries", &n);
+		free(body);
+		if (entries == (double)st->ops)
+			break;
+		usleep(500000);
+	}
+	print_message("%zu ops: %zu notices, %zu distinct, %zu expected; state %.0f entries\n",
+		      (size_t)st->ops, total, distinct, fed_stream_notices(st), entries);
+	assert_true(entries == (double)st->ops);
+	assert_int_equal(total, fed_stream_notices(st));
+	assert_int_equal(distinct, fed_stream_notices(st));
+}
+
 /*
  * The state store's disk fills up (a tmpfs of 1 MiB under matcher.state_dir)
  * while two agencies stream 20,000 token ops: the matcher stops committing,
@@ -974,7 +983,7 @@ static void test_state_disk_full(void **state)
 				 .base = 70000000u };
 	char conf[256], log[256], extra[128], body[4096], mnt[256], cmd[600];
 	size_t total = 0, distinct = 0;
-	int port = free_port(), ms;
+	int port = fed_free_port(), ms;
 	pthread_t th;
 	pid_t pid;
 
@@ -1007,25 +1016,7 @@ static void test_state_disk_full(void **state)
 	pthread_join(th, NULL);
 	assert_false(st.failed);
 	assert_int_equal(fed_count_notices(&f, fed_stream_notices(&st), 120, &total, &distinct), 0);
-	{
-		double entries = -1;
-		for (int i = 0; i < 60; i++) {
-			char *mbody = NULL;
-			int n = 0;
-			if (fed_http_get(port, "/metrics", &mbody) == 200)
-				entries = fed_metric_sum(mbody, "deconf_state_entries", &n);
-			free(mbody);
-			if (entries == (double)st.ops)
-				break;
-			usleep(500000);
-		}
-		print_message("%zu ops: %zu notices, %zu distinct, %zu expected; state %.0f "
-			      "entries\n",
-			      (size_t)st.ops, total, distinct, fed_stream_notices(&st), entries);
-		assert_true(entries == (double)st.ops);
-	}
-	assert_int_equal(total, fed_stream_notices(&st));
-	assert_int_equal(distinct, fed_stream_notices(&st));
+	check_counts(port, &st, total, distinct);
 	untrack(pid);
 	assert_int_equal(fed_broker_stop(pid), 0);
 	check_log(log);
@@ -1048,8 +1039,7 @@ static void test_state_map_full(void **state)
 				 .base = 80000000u };
 	char conf[256], log[256], extra[160], body[4096];
 	size_t total = 0, distinct = 0;
-	int port = free_port(), ms;
-	double entries = -1;
+	int port = fed_free_port(), ms;
 	pthread_t th;
 	pid_t pid;
 
@@ -1080,21 +1070,7 @@ static void test_state_map_full(void **state)
 	print_message("restarted with a 256 MiB map: /readyz 200 after %d ms\n", ms);
 	assert_true(ms >= 0);
 	assert_int_equal(fed_count_notices(&f, fed_stream_notices(&st), 120, &total, &distinct), 0);
-	for (int i = 0; i < 60; i++) {
-		char *mbody = NULL;
-		int n = 0;
-		if (fed_http_get(port, "/metrics", &mbody) == 200)
-			entries = fed_metric_sum(mbody, "deconf_state_entries", &n);
-		free(mbody);
-		if (entries == (double)st.ops)
-			break;
-		usleep(500000);
-	}
-	print_message("%zu ops: %zu notices, %zu distinct, %zu expected; state %.0f entries\n",
-		      (size_t)st.ops, total, distinct, fed_stream_notices(&st), entries);
-	assert_true(entries == (double)st.ops);
-	assert_int_equal(total, fed_stream_notices(&st));
-	assert_int_equal(distinct, fed_stream_notices(&st));
+	check_counts(port, &st, total, distinct);
 	untrack(pid);
 	assert_int_equal(fed_broker_stop(pid), 0);
 	check_log(log);
