@@ -169,8 +169,13 @@ static int look_up(struct reader *r, struct topic *tp)
 				    rd_kafka_err2str(err ? err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
 		goto out;
 	}
-	if (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-		goto out; /* nothing was ever written to it: nothing to read yet */
+	if (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+	    md->topics[0].err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+		goto out; /* nothing written to it yet, or Kafka is creating it
+			   * (the broker's first answer): nothing to read yet */
+	for (int p = 0; p < md->topics[0].partition_cnt; p++)
+		if (md->topics[0].partitions[p].leader < 0)
+			goto out; /* just created: looked at again shortly */
 	if (md->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED && r->o->follow &&
 	    !r->o->done && r->n > 1) {
 		/* One topic refused must not blind the follower to the others
