@@ -480,7 +480,14 @@ static int adapter(struct fed *f, const char *args)
 	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --no-progress %s >>'%s' 2>&1", ADAPTER_BIN, f->aconf,
 		 args, f->log);
 	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	st = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	if (st) { /* the run's log says why: the directory is removed only on success */
+		snprintf(cmd, sizeof(cmd), "echo '--- %s:' >&2; tail -n 60 '%s' >&2", f->log,
+			 f->log);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(cannot show %s)\n", f->log);
+	}
+	return st;
 }
 
 /* A submission of agency-a built by hand, sealed with key. */
