@@ -39,7 +39,8 @@ const struct deconf_conf_def adp_conf_table[] = {
 	  "run: every notice and receipt received is appended here as a JSON line "
 	  "(\"record\": \"notice\" or \"receipt\")" },
 	{ "run.webhook_url", DECONF_CONF_STR, "", 0, 0, NULL, 0,
-	  "run: POST each notice and receipt (JSON) here; empty = no webhook" },
+	  "run: POST each notice and receipt (JSON) here: https://..., or http:// only to "
+	  "this machine (127.0.0.1, ::1, localhost); empty = no webhook" },
 	{ "run.webhook_timeout", DECONF_CONF_DURATION, "10s", 100, 300000, NULL, 0,
 	  "run: how long one webhook request may take" },
 	{ "run.webhook_backoff_max", DECONF_CONF_DURATION, "5m", 1000, 86400000, NULL, 0,

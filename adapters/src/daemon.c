@@ -1,4 +1,5 @@
 /* daemon.c — spool directory, notices outbox file, webhook (see daemon.h). */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -328,6 +330,66 @@ static void scan_spool(struct daemon *d)
 
 /* ------------------------------------------------------------- webhook */
 
+static int loopback_host(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	char h[64];
+	size_t n = strlen(host);
+
+	if (!strcasecmp(host, "localhost"))
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	/* libcurl keeps an IPv6 literal's brackets */
+	if (n > 2 && n < sizeof(h) && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(h, host + 1, n - 2);
+		h[n - 2] = '\0';
+		return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return 0;
+}
+
+int adp_webhook_url_check(const char *url, char *errstr, size_t errstr_size)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL;
+	int rc = DECONF_E_CONFIG;
+
+	if (!u)
+		return DECONF_E_NOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		deconf_err_set(errstr, errstr_size, rc, "not a URL (expected https://HOST/PATH)");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK) {
+		deconf_err_set(errstr, errstr_size, rc,
+			       "a user name or password in the URL would be written to logs");
+		goto out;
+	}
+	if (!strcmp(scheme, "https") || (!strcmp(scheme, "http") && loopback_host(host)))
+		rc = DECONF_OK;
+	else if (!strcmp(scheme, "http"))
+		deconf_err_set(errstr, errstr_size, rc,
+			       "plain http to %s: notices name investigators and cases, so they "
+			       "go over https (http only to this machine: 127.0.0.1, ::1, "
+			       "localhost)",
+			       host);
+	else
+		deconf_err_set(errstr, errstr_size, rc, "scheme %s: only https (or http to "
+			       "this machine) is allowed", scheme);
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_free(pass);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 struct hook_batch {
 	struct hook_item v[HOOK_BATCH];
 	size_t n;
@@ -375,6 +437,8 @@ static int post(struct daemon *d, const char *body, size_t len, char *why, size_
 	curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, (long)d->hook_timeout_ms);
 	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	/* the scheme adp_webhook_url_check allowed, never another */
+	curl_easy_setopt(d->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, discard);
 	cc = curl_easy_perform(d->curl);
 	curl_slist_free_all(h);
@@ -509,6 +573,13 @@ int adp_daemon_run_opts(struct adp_agency *a, volatile int *stop, volatile int *
 	d.webhook = deconf_conf_get_str(a->conf, "run.webhook_url");
 	if (d.webhook && !*d.webhook)
 		d.webhook = NULL;
+	if (d.webhook && (rc = adp_webhook_url_check(d.webhook, errstr, errstr_size))) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", errstr);
+		return deconf_err_set(errstr, errstr_size, rc, "%s: run.webhook_url: %s",
+				      deconf_conf_origin(a->conf, "run.webhook_url"), why);
+	}
 	d.poll_ms = deconf_conf_get_int(a->conf, "run.poll_interval");
 	d.settle_ms = deconf_conf_get_int(a->conf, "run.settle");
 	d.hook_timeout_ms = deconf_conf_get_int(a->conf, "run.webhook_timeout");

@@ -50,4 +50,14 @@ struct adp_daemon_opts {
 int adp_daemon_run_opts(struct adp_agency *a, volatile int *stop, volatile int *reopen,
 			const struct adp_daemon_opts *opts, char *errstr, size_t errstr_size);
 
+/*
+ * Whether url may receive notices: https, or plain http only to a loopback
+ * host (127.0.0.0/8, ::1, localhost) — a notice names a counterpart's
+ * investigator and case, and must not cross a network in clear. No user
+ * name or password in the URL (it would land in logs). 0, or
+ * DECONF_E_CONFIG with the reason in errstr. Parsed by libcurl, the parser
+ * that will send the request.
+ */
+int adp_webhook_url_check(const char *url, char *errstr, size_t errstr_size);
+
 #endif

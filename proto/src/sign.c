@@ -64,7 +64,9 @@ int deconf_sign_key_load(struct deconf_sign_key **out, const char *path, char *e
 	is_private = strstr(pem, "PRIVATE KEY-----") != NULL;
 	if (is_private) {
 		/* Re-read with the privacy check so the error names the mode. */
+		OPENSSL_cleanse(pem, len);
 		free(pem);
+		pem = NULL;
 		if ((rc = deconf_file_read(path, KEY_FILE_MAX, 1, &pem, &len, errstr,
 					   errstr_size)))
 			return rc;

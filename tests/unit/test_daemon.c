@@ -27,6 +27,7 @@
 
 #include "agency.h"
 #include "daemon.h"
+#include "deconf/err.h"
 #include "deconf/log.h"
 #include "deconf/sign.h"
 #include "deconf/text.h"
@@ -83,13 +84,14 @@ static void write_file(const char *path, const char *data)
 	assert_int_equal(close(fd), 0);
 }
 
-/* An agency whose keys and directories live in tmpdir. */
-static void agency_load(struct adp_agency *a)
+/* An agency whose keys and directories live in tmpdir; extra: one more
+ * setting, or NULL. */
+static void agency_load_with(struct adp_agency *a, const char *extra)
 {
 	struct deconf_keyring *ring;
 	struct deconf_sign_key *key;
 	char errstr[512], p[6][700];
-	char *sets[9], *envp[] = { NULL };
+	char *sets[10], *envp[] = { NULL };
 	uint32_t epoch;
 
 	snprintf(p[0], sizeof(p[0]), "agency.key_file=%s/federation.keys", tmpdir);
@@ -116,8 +118,14 @@ static void agency_load(struct adp_agency *a)
 	sets[6] = "run.settle=0";
 	sets[7] = "ledger.map_size=16M";
 	sets[8] = "log.level=info";
-	if (adp_agency_load(a, NULL, envp, sets, 9, errstr, sizeof(errstr)))
+	sets[9] = (char *)extra;
+	if (adp_agency_load(a, NULL, envp, sets, extra ? 10 : 9, errstr, sizeof(errstr)))
 		fail_msg("%s", errstr);
+}
+
+static void agency_load(struct adp_agency *a)
+{
+	agency_load_with(a, NULL);
 }
 
 static void test_hostile_file_name(void **state)
@@ -174,9 +182,73 @@ static void test_hostile_file_name(void **state)
 	assert_null(memchr(logbuf, 0xff, loglen));
 }
 
+/* Notices name a counterpart's investigator: https, or http to this
+ * machine only. */
+static void test_webhook_url(void **state)
+{
+	static const char *const ok[] = {
+		"https://hooks.example.org/deconf",
+		"https://10.1.2.3:8443/x?y=1",
+		"http://127.0.0.1:8080/hook",
+		"http://127.9.9.9/hook",
+		"http://localhost/hook",
+		"http://LOCALHOST:81/",
+		"http://[::1]:9000/hook",
+	};
+	static const char *const refused[] = {
+		"http://hooks.example.org/deconf", /* clear text across a network */
+		"http://10.0.0.1/hook",
+		"http://128.0.0.1/hook",
+		"http://localhost.example.org/hook",
+		"http://[::2]/hook",
+		"http://127.0.0.1.nip.io/hook",
+		"ftp://127.0.0.1/hook",
+		"file:///etc/passwd",
+		"gopher://127.0.0.1/",
+		"https://user:secret@hooks.example.org/", /* a password in the logs */
+		"https://user@hooks.example.org/",
+		"not a url",
+		"",
+	};
+	char errstr[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (adp_webhook_url_check(ok[i], errstr, sizeof(errstr)))
+			fail_msg("%s refused: %s", ok[i], errstr);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		errstr[0] = '\0';
+		if (adp_webhook_url_check(refused[i], errstr, sizeof(errstr)) != DECONF_E_CONFIG)
+			fail_msg("%s accepted", refused[i]);
+		assert_true(errstr[0] != '\0');
+	}
+	assert_int_equal(adp_webhook_url_check("http://hooks.example.org/", errstr,
+					       sizeof(errstr)),
+			 DECONF_E_CONFIG);
+	assert_non_null(strstr(errstr, "https"));
+}
+
+/* run refuses to start with such a webhook, naming the setting. */
+static void test_webhook_refused_at_start(void **state)
+{
+	struct adp_agency a;
+	char errstr[1024] = "";
+	volatile int stop = 1, reopen = 0;
+
+	(void)state;
+	agency_load_with(&a, "run.webhook_url=http://hooks.example.org/deconf");
+	assert_int_equal(adp_daemon_run(&a, &stop, &reopen, errstr, sizeof(errstr)),
+			 DECONF_E_CONFIG);
+	assert_non_null(strstr(errstr, "run.webhook_url"));
+	assert_non_null(strstr(errstr, "plain http to hooks.example.org"));
+	adp_agency_close(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_webhook_url),
+		cmocka_unit_test_setup_teardown(test_webhook_refused_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_file_name, setup, teardown),
 	};
 
