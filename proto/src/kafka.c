@@ -9,6 +9,7 @@
 #include "deconf/err.h"
 #include "deconf/kafka.h"
 #include "deconf/log.h"
+#include "deconf/util.h"
 
 void deconf_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 			 const char *buf)
@@ -149,29 +150,60 @@ int deconf_kafka_err(rd_kafka_resp_err_t err)
 	}
 }
 
+/* Errors that pass once the partition's leader is known again. */
+static int leader_moving(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+	case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+	case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 rd_kafka_resp_err_t deconf_kafka_log_bounds(rd_kafka_t *rk,
 					    const rd_kafka_topic_partition_list_t *parts,
 					    rd_kafka_topic_partition_list_t **lo,
 					    rd_kafka_topic_partition_list_t **hi, int timeout_ms)
 {
+	int64_t end = deconf_mono_us() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
 	rd_kafka_resp_err_t err;
 
-	*lo = rd_kafka_topic_partition_list_copy(parts);
-	*hi = rd_kafka_topic_partition_list_copy(parts);
-	for (int i = 0; i < parts->cnt; i++) {
-		(*lo)->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-		(*hi)->elems[i].offset = RD_KAFKA_OFFSET_END;
-	}
-	/* ListOffsets takes BEGINNING and END as the timestamps that ask for
-	 * the log start and end */
-	if (!(err = rd_kafka_offsets_for_times(rk, *lo, timeout_ms)))
-		err = rd_kafka_offsets_for_times(rk, *hi, timeout_ms);
-	for (int i = 0; !err && i < parts->cnt; i++) {
-		if ((err = (*lo)->elems[i].err) || (err = (*hi)->elems[i].err))
+	*lo = *hi = NULL;
+	do {
+		int left = (int)((end - deconf_mono_us()) / 1000);
+
+		if (*lo) {
+			rd_kafka_topic_partition_list_destroy(*lo);
+			rd_kafka_topic_partition_list_destroy(*hi);
+		}
+		*lo = rd_kafka_topic_partition_list_copy(parts);
+		*hi = rd_kafka_topic_partition_list_copy(parts);
+		for (int i = 0; i < parts->cnt; i++) {
+			(*lo)->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+			(*hi)->elems[i].offset = RD_KAFKA_OFFSET_END;
+		}
+		/* ListOffsets takes BEGINNING and END as the timestamps that ask
+		 * for the log start and end */
+		if (!(err = rd_kafka_offsets_for_times(rk, *lo, left > 0 ? left : 1)))
+			err = rd_kafka_offsets_for_times(rk, *hi, left > 0 ? left : 1);
+		for (int i = 0; !err && i < parts->cnt; i++) {
+			if ((err = (*lo)->elems[i].err) || (err = (*hi)->elems[i].err))
+				break;
+			if ((*lo)->elems[i].offset < 0 || (*hi)->elems[i].offset < 0)
+				err = RD_KAFKA_RESP_ERR__BAD_MSG; /* no offset in the answer */
+		}
+		/* a partition whose leader is moving (a topic just created, a
+		 * node gone): librdkafka has asked for fresh metadata; ask again */
+		if (!leader_moving(err) || deconf_mono_us() + 100000 >= end)
 			break;
-		if ((*lo)->elems[i].offset < 0 || (*hi)->elems[i].offset < 0)
-			err = RD_KAFKA_RESP_ERR__BAD_MSG; /* no offset in the answer */
-	}
+		usleep(100000);
+	} while (1);
 	if (err) {
 		rd_kafka_topic_partition_list_destroy(*lo);
 		rd_kafka_topic_partition_list_destroy(*hi);

@@ -20,6 +20,8 @@
 #include "deconf/err.h"
 #include "deconf/kafka.h"
 #include "deconf/log.h"
+#include "deconf/util.h"
+#include <librdkafka/rdkafka_mock.h>
 
 static const struct deconf_conf_def table[] = {
 	{ .name = "broker.name", .type = DECONF_CONF_STR, .def = "deconf", .doc = "name" },
@@ -495,6 +497,72 @@ static void test_new_failure_frees_conf(void **state)
 	assert_true(strlen(f->errstr) > 0);
 }
 
+/* A consumer on librdkafka's mock cluster with topic t (two partitions). */
+static rd_kafka_t *mock_consumer(rd_kafka_mock_cluster_t **mc)
+{
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	char errstr[256];
+	rd_kafka_t *rk;
+
+	assert_int_equal(rd_kafka_conf_set(c, "test.mock.num.brokers", "1", errstr,
+					   sizeof(errstr)),
+			 RD_KAFKA_CONF_OK);
+	assert_non_null(rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr)));
+	assert_non_null(*mc = rd_kafka_handle_mock_cluster(rk));
+	assert_int_equal(rd_kafka_mock_topic_create(*mc, "t", 2, 1), 0);
+	return rk;
+}
+
+/* A leader that moves (a topic Kafka is still creating) is asked again;
+ * any other error is returned at once. */
+static void test_log_bounds_leader_moving(void **state)
+{
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(2), *lo, *hi;
+	rd_kafka_mock_cluster_t *mc;
+	rd_kafka_t *rk = mock_consumer(&mc);
+	int64_t t0;
+
+	(void)state;
+	rd_kafka_topic_partition_list_add(parts, "t", 0);
+	rd_kafka_topic_partition_list_add(parts, "t", 1);
+	assert_int_equal(deconf_kafka_log_bounds(rk, parts, &lo, &hi, 5000), 0);
+	rd_kafka_topic_partition_list_destroy(lo);
+	rd_kafka_topic_partition_list_destroy(hi);
+
+	rd_kafka_mock_push_request_errors(mc, 2 /* ListOffsets */, 4,
+					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+					  RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+	assert_int_equal(deconf_kafka_log_bounds(rk, parts, &lo, &hi, 10000), 0);
+	assert_int_equal(lo->elems[1].offset, 0);
+	assert_int_equal(hi->elems[1].offset, 0);
+	rd_kafka_topic_partition_list_destroy(lo);
+	rd_kafka_topic_partition_list_destroy(hi);
+
+	/* still moving when the time is up: the error, not a hang */
+	for (int i = 0; i < 100; i++)
+		rd_kafka_mock_push_request_errors(mc, 2 /* ListOffsets */, 2,
+						  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+						  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+	t0 = deconf_mono_us();
+	assert_int_not_equal(deconf_kafka_log_bounds(rk, parts, &lo, &hi, 1000), 0);
+	assert_null(lo);
+	assert_null(hi);
+	assert_true(deconf_mono_us() - t0 < 5000000);
+	rd_kafka_mock_clear_request_errors(mc, 2 /* ListOffsets */);
+
+	/* refused: at once */
+	rd_kafka_mock_push_request_errors(mc, 2 /* ListOffsets */, 1,
+					  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	t0 = deconf_mono_us();
+	assert_int_equal(deconf_kafka_log_bounds(rk, parts, &lo, &hi, 10000),
+			 RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_true(deconf_mono_us() - t0 < 3000000);
+	rd_kafka_topic_partition_list_destroy(parts);
+	rd_kafka_destroy(rk);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -508,6 +576,7 @@ int main(void)
 		T(test_ssl_needs_cert_and_key),
 		T(test_sasl_ssl),
 		cmocka_unit_test(test_err_mapping),
+		cmocka_unit_test(test_log_bounds_leader_moving),
 		T(test_log_cb),
 		T(test_log_routing),
 		T(test_producer_acks_all),

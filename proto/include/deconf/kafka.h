@@ -57,8 +57,9 @@ int deconf_kafka_err(rd_kafka_resp_err_t err);
  * rd_kafka_query_watermark_offsets() takes two round trips per partition
  * (most of a second each on dev-kafka's mock cluster). *lo and *hi are
  * copies of parts, owned by the caller, with .offset set, in parts' order.
- * Returns the first error, the request's or a partition's (then *lo and *hi
- * are NULL).
+ * A partition whose leader is moving (a topic Kafka is still creating, a
+ * node that left) is asked again until timeout_ms has passed. Returns the
+ * first error, the request's or a partition's (then *lo and *hi are NULL).
  */
 rd_kafka_resp_err_t deconf_kafka_log_bounds(rd_kafka_t *rk,
 					    const rd_kafka_topic_partition_list_t *parts,
