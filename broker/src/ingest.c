@@ -42,11 +42,7 @@ struct seen {
 
 static uint64_t fnv(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return deconf_hash_bytes(s, strlen(s));
 }
 
 static struct seen_entry *seen_get(struct seen *s, const char *key)
@@ -185,11 +181,9 @@ struct quotas {
 
 static struct bucket *bucket_get(struct quotas *q, const char *agency, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = deconf_hash_bytes(agency, len);
 	struct bucket *k;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)agency[i]) * 1099511628211ULL;
 	for (k = q->b[h % 256]; k; k = k->next)
 		if (strlen(k->agency) == len && !memcmp(k->agency, agency, len))
 			return k;
