@@ -23,6 +23,11 @@
 
 #define ARENA_CHUNK (256 * 1024)
 
+/* The messages below spell the limits out. */
+_Static_assert(ADP_INPUT_CASE_REF_MAX == 128 && ADP_INPUT_QUALIFIER_MAX == 128 &&
+		       ADP_INPUT_POC_MAX == 256,
+	       "the limits changed: change the messages that name them");
+
 #define OP_ADD DECONF__V1__OP__OP_ADD
 #define OP_CLOSE_CASE DECONF__V1__OP__OP_CLOSE_CASE
 #define VIS_NORMAL DECONF__V1__VISIBILITY__VISIBILITY_NORMAL

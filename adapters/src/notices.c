@@ -104,7 +104,7 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 	char when[40], hex[33];
 
 	time_str(when, sizeof(when), n->created_at);
-	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > 16 ? 16 : n->notice_id.len);
+	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > DECONF_ID_LEN ? DECONF_ID_LEN : n->notice_id.len);
 	fprintf(out, "%s  %s  (notice %s)\n", kind_name(n->kind), when, hex);
 	fputs("  your case:    ", out);
 	put_bytes(out, n->case_ref);

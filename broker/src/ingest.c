@@ -160,7 +160,7 @@ static int dir_apply(void *opaque, const void *key, size_t key_len, const void *
  * position) and holds no one else up: the other agencies' records go on.
  */
 struct bucket {
-	char agency[64];
+	char agency[DECONF_AGENCY_ID_MAX + 1];
 	char topic[256];
 	int32_t partition;
 	double ops, bytes;       /* what is left */
@@ -646,7 +646,7 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 	struct poison *bad;
 	struct measure mz = { .partitions = g->n_token_partitions };
 	uint8_t digest[SHA256_DIGEST_LENGTH], value[SEEN_VALUE_LEN];
-	char key[128], hex[33];
+	char key[128], hex[2 * BRK_SUBMISSION_ID_LEN + 1];
 	struct op_ctx oc = { g, 0 };
 	int64_t now = deconf_now_ms();
 	int rc;
@@ -669,7 +669,7 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 	}
 	SHA256(m->payload, m->len, digest);
 	snprintf(key, sizeof(key), "%.*s:%s", (int)agency_len, agency,
-		 deconf_hex_encode(hex, c.sub->submission_id.data, 16));
+		 deconf_hex_encode(hex, c.sub->submission_id.data, BRK_SUBMISSION_ID_LEN));
 	brk_submission_token_ops(c.sub, now, measure_op, &mz);
 	if ((bad = poison_of(g, m))) {
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_UNPROCESSABLE;

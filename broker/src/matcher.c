@@ -23,7 +23,7 @@
 #define MAX_OP_STATS 256
 
 struct op_stat {
-	char agency[64];
+	char agency[DECONF_AGENCY_ID_MAX + 1];
 	int op; /* Op, or for notices NoticeKind */
 	uint64_t n;
 };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "deconf/err.h"
+#include "deconf/limits.h"
 #include "deconf/util.h"
 
 char *deconf_hex_encode(char *out, const uint8_t *in, size_t len)
@@ -194,7 +195,7 @@ int deconf_agency_id_valid(const void *id, size_t len)
 {
 	const unsigned char *p = id;
 
-	if (len < 2 || len > 63)
+	if (len < 2 || len > DECONF_AGENCY_ID_MAX)
 		return 0;
 	for (size_t i = 0; i < len; i++)
 		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
