@@ -36,11 +36,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deconf/limits.h"
+
 /* Limits (also in INPUT.md). */
 #define ADP_INPUT_VALUE_MAX 4096            /* bytes of a raw indicator value */
-#define ADP_INPUT_CASE_REF_MAX 128          /* bytes of a case_ref */
+#define ADP_INPUT_CASE_REF_MAX DECONF_CASE_REF_MAX /* bytes of a case_ref */
 #define ADP_INPUT_QUALIFIER_MAX 128         /* bytes of a platform/jurisdiction */
-#define ADP_INPUT_POC_MAX 256               /* bytes of each point-of-contact field */
+#define ADP_INPUT_POC_MAX DECONF_POC_FIELD_MAX  /* bytes of each point-of-contact field */
 #define ADP_INPUT_LINE_MAX (1024 * 1024)    /* bytes of a JSON line or a CSV record */
 
 #define ADP_INPUT_NO_CASE ((size_t)-1)

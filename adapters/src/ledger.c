@@ -8,8 +8,7 @@
 #include "deconf/err.h"
 #include "ledger.h"
 
-#define TOKEN_LEN 16
-#define ENTRY_KEY_MAX (1 + ADP_LEDGER_CASE_MAX + TOKEN_LEN + 4)
+#define ENTRY_KEY_MAX (1 + ADP_LEDGER_CASE_MAX + DECONF_TOKEN_LEN + 4)
 /* value: version u8, type u8, state u8, qualifier len u8, epoch u32,
  * valid_from i64, valid_to i64, published_at i64, submission id[16],
  * value len u32, case digest[8], then (version 3) reason u8 and
@@ -143,7 +142,7 @@ static int case_ok(const char *case_ref, size_t *n)
 	return *n >= 1 && *n <= ADP_LEDGER_CASE_MAX ? DECONF_OK : DECONF_E_INVAL;
 }
 
-static int entry_key(uint8_t *k, const char *case_ref, const uint8_t token[16],
+static int entry_key(uint8_t *k, const char *case_ref, const uint8_t token[DECONF_TOKEN_LEN],
 		     uint32_t epoch, size_t *len)
 {
 	size_t n;
@@ -152,12 +151,12 @@ static int entry_key(uint8_t *k, const char *case_ref, const uint8_t token[16],
 		return DECONF_E_INVAL;
 	k[0] = (uint8_t)n;
 	memcpy(k + 1, case_ref, n);
-	memcpy(k + 1 + n, token, TOKEN_LEN);
+	memcpy(k + 1 + n, token, DECONF_TOKEN_LEN);
 	k[1 + n + 16] = (uint8_t)(epoch >> 24);
 	k[1 + n + 17] = (uint8_t)(epoch >> 16);
 	k[1 + n + 18] = (uint8_t)(epoch >> 8);
 	k[1 + n + 19] = (uint8_t)epoch;
-	*len = 1 + n + TOKEN_LEN + 4;
+	*len = 1 + n + DECONF_TOKEN_LEN + 4;
 	return DECONF_OK;
 }
 
@@ -194,8 +193,8 @@ static int decode_entry(const MDB_val *k, const MDB_val *v, struct adp_entry *e,
 	const uint8_t *kp = k->mv_data, *p = v->mv_data;
 	size_t n, qlen, vlen, fixed;
 
-	if (k->mv_size < 1 + TOKEN_LEN + 4 || (n = kp[0]) > ADP_LEDGER_CASE_MAX ||
-	    n + 1 + TOKEN_LEN + 4 != k->mv_size || v->mv_size < 1)
+	if (k->mv_size < 1 + DECONF_TOKEN_LEN + 4 || (n = kp[0]) > ADP_LEDGER_CASE_MAX ||
+	    n + 1 + DECONF_TOKEN_LEN + 4 != k->mv_size || v->mv_size < 1)
 		return DECONF_E_MALFORMED;
 	switch (p[0]) {
 	case 2: fixed = ENTRY_FIXED_V2; break;
@@ -209,8 +208,8 @@ static int decode_entry(const MDB_val *k, const MDB_val *v, struct adp_entry *e,
 		case_ref[n] = '\0';
 	}
 	memset(e, 0, sizeof(*e));
-	memcpy(e->token, kp + 1 + n, TOKEN_LEN);
-	e->epoch = get_u32(kp + 1 + n + TOKEN_LEN);
+	memcpy(e->token, kp + 1 + n, DECONF_TOKEN_LEN);
+	e->epoch = get_u32(kp + 1 + n + DECONF_TOKEN_LEN);
 	e->type = p[1];
 	e->state = p[2];
 	qlen = p[3];
@@ -234,7 +233,7 @@ static int decode_entry(const MDB_val *k, const MDB_val *v, struct adp_entry *e,
 	return DECONF_OK;
 }
 
-int adp_ledger_get(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[16],
+int adp_ledger_get(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[DECONF_TOKEN_LEN],
 		   uint32_t epoch, struct adp_entry *e)
 {
 	uint8_t key[ENTRY_KEY_MAX];
@@ -294,7 +293,7 @@ int adp_ledger_put(struct adp_ledger_txn *t, const char *case_ref,
 	return rc;
 }
 
-int adp_ledger_del(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[16],
+int adp_ledger_del(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[DECONF_TOKEN_LEN],
 		   uint32_t epoch)
 {
 	uint8_t key[ENTRY_KEY_MAX];

@@ -14,7 +14,7 @@
  *     raw value and case behind a notice's token.
  *
  * Databases (one LMDB environment, one writer process):
- *   entries  key = u8 len | case_ref | token[16] | u32be epoch
+ *   entries  key = u8 len | case_ref | token[DECONF_TOKEN_LEN] | u32be epoch
  *            value = struct adp_entry in a compact binary form
  *   cases    key = case_ref; value = digest of the case-level fields last
  *            published (a changed POC, visibility, flags or expiry re-sends)
@@ -37,8 +37,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ADP_LEDGER_CASE_MAX 128
-#define ADP_SUBMISSION_ID_LEN 16
+#include "deconf/limits.h"
+
+#define ADP_LEDGER_CASE_MAX DECONF_CASE_REF_MAX
+#define ADP_SUBMISSION_ID_LEN DECONF_ID_LEN
 
 enum adp_entry_state {
 	ADP_ENTRY_PENDING = 1,  /* an ADD/RENEW in the outbox, not yet delivered */
@@ -58,7 +60,7 @@ enum adp_entry_state {
 #define ADP_ENTRY_STATE_VALID(s) ((s) >= ADP_ENTRY_PENDING && (s) <= ADP_ENTRY_REMOVE_REFUSED)
 
 struct adp_entry {
-	uint8_t token[16];
+	uint8_t token[DECONF_TOKEN_LEN];
 	uint32_t epoch;
 	int type;                 /* DECONF__V1__INDICATOR_TYPE__* */
 	uint8_t state;            /* enum adp_entry_state */
@@ -98,11 +100,11 @@ int adp_ledger_commit(struct adp_ledger_txn *t);
 void adp_ledger_abort(struct adp_ledger_txn *t);
 
 /* 0 and *e filled, DECONF_E_UNKNOWN when absent. */
-int adp_ledger_get(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[16],
+int adp_ledger_get(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[DECONF_TOKEN_LEN],
 		   uint32_t epoch, struct adp_entry *e);
 int adp_ledger_put(struct adp_ledger_txn *t, const char *case_ref,
 		   const struct adp_entry *e);
-int adp_ledger_del(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[16],
+int adp_ledger_del(struct adp_ledger_txn *t, const char *case_ref, const uint8_t token[DECONF_TOKEN_LEN],
 		   uint32_t epoch);
 
 /*

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "deconf/enum.h"
 #include "deconf/envelope.h"
 #include "deconf/err.h"
 #include "deconf/kafka.h"
@@ -17,32 +18,6 @@
 #define NOTICE_MAX DECONF_NOTICE_ACCEPT_MAX /* above any notice a broker writes */
 
 /* ------------------------------------------------------------ printing */
-
-static const char *kind_name(int kind)
-{
-	switch (kind) {
-	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT: return "conflict";
-	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH: return "restricted_match";
-	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_QUERY_HIT: return "query_hit";
-	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_QUERIED: return "queried";
-	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING: return "expiry_warning";
-	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRED: return "expired";
-	case DECONF__V1__NOTICE_KIND__NOTICE_KIND_HOT_TOKEN: return "hot_token";
-	default: return "unknown";
-	}
-}
-
-static const char *level_name(int level)
-{
-	switch (level) {
-	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_FEDERAL: return "federal";
-	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_STATE: return "state";
-	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_LOCAL: return "local";
-	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_TRIBAL: return "tribal";
-	case DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_INTERNATIONAL: return "international";
-	default: return "unknown level";
-	}
-}
 
 static const char *const caution_names[] = { "armed", "undercover", "active operation",
 					     "victim at risk", "informant", "court sealed" };
@@ -101,11 +76,15 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 {
 	const Deconf__V1__Counterpart *cp = n->counterpart;
 	const char *type = deconf_indicator_type_name(n->type);
-	char when[40], hex[33];
+	char when[40], hex[2 * DECONF_ID_LEN + 1], name[DECONF_ENUM_NAME_SIZE];
 
 	time_str(when, sizeof(when), n->created_at);
-	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > 16 ? 16 : n->notice_id.len);
-	fprintf(out, "%s  %s  (notice %s)\n", kind_name(n->kind), when, hex);
+	deconf_hex_encode(hex, n->notice_id.data,
+			  n->notice_id.len > DECONF_ID_LEN ? DECONF_ID_LEN : n->notice_id.len);
+	fprintf(out, "%s  %s  (notice %s)\n",
+		deconf_enum_name(name, sizeof(name), &deconf__v1__notice_kind__descriptor, n->kind,
+				 "unknown"),
+		when, hex);
 	fputs("  your case:    ", out);
 	put_bytes(out, n->case_ref);
 	fprintf(out, ", %s ", type ? type : "?");
@@ -128,7 +107,9 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 			put_bytes(out, cp->agency_id);
 		fputs(" (", out);
 		put_bytes(out, cp->agency_id);
-		fprintf(out, "; %s, ", level_name(cp->level));
+		fprintf(out, "; %s, ",
+			deconf_enum_name(name, sizeof(name), &deconf__v1__agency_level__descriptor,
+					 cp->level, "unknown level"));
 		put_str(out, cp->country && *cp->country ? cp->country : "?");
 		fputc(')', out);
 		if (cp->case_ref.len) {
@@ -248,7 +229,7 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 		      size_t value_len)
 {
 	json_t *o = json_object(), *cp;
-	char hex[2 * 64 + 1], *s;
+	char hex[2 * 64 + 1], *s, name[DECONF_ENUM_NAME_SIZE];
 	const char *type = deconf_indicator_type_name(n->type);
 	int bad = 0;
 
@@ -257,7 +238,10 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 	deconf_hex_encode(hex, n->notice_id.data, n->notice_id.len > 64 ? 64 : n->notice_id.len);
 	set(o, "record", json_string("notice"), &bad);
 	set(o, "notice_id", json_string(hex), &bad);
-	set(o, "kind", json_string(kind_name(n->kind)), &bad);
+	set(o, "kind",
+	    json_string(deconf_enum_name(name, sizeof(name), &deconf__v1__notice_kind__descriptor,
+					 n->kind, "unknown")),
+	    &bad);
 	set(o, "case_ref", jbytes(n->case_ref), &bad);
 	set(o, "type", json_string(type ? type : "unknown"), &bad);
 	set(o, "value", value ? jtext(value, value_len) : json_null(), &bad);
@@ -274,7 +258,11 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 		cp = json_object();
 		set(cp, "agency_id", jbytes(c->agency_id), &bad);
 		set(cp, "agency_name", jstr(c->agency_name), &bad);
-		set(cp, "level", json_string(level_name(c->level)), &bad);
+		set(cp, "level",
+		    json_string(deconf_enum_name(name, sizeof(name),
+						 &deconf__v1__agency_level__descriptor, c->level,
+						 "unknown level")),
+		    &bad);
 		set(cp, "country", jstr(c->country), &bad);
 		set(cp, "case_ref", c->case_ref.len ? jbytes(c->case_ref) : json_null(), &bad);
 		if (c->poc) {

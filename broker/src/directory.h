@@ -31,10 +31,11 @@
 #include <stdint.h>
 
 #include "deconf.pb-c.h"
+#include "deconf/limits.h"
 #include "deconf/sign.h"
 #include "deconf/token.h"
 
-#define BRK_AGENCY_ID_MAX 63
+#define BRK_AGENCY_ID_MAX DECONF_AGENCY_ID_MAX
 #define BRK_TEXT_MAX 256
 #define BRK_EPOCHS_KEY DECONF_EPOCHS_RECORD_KEY
 #define BRK_EPOCHS_MAX 64

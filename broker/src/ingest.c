@@ -42,11 +42,7 @@ struct seen {
 
 static uint64_t fnv(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return deconf_hash_bytes(s, strlen(s));
 }
 
 static struct seen_entry *seen_get(struct seen *s, const char *key)
@@ -164,7 +160,7 @@ static int dir_apply(void *opaque, const void *key, size_t key_len, const void *
  * position) and holds no one else up: the other agencies' records go on.
  */
 struct bucket {
-	char agency[64];
+	char agency[DECONF_AGENCY_ID_MAX + 1];
 	char topic[256];
 	int32_t partition;
 	double ops, bytes;       /* what is left */
@@ -185,11 +181,9 @@ struct quotas {
 
 static struct bucket *bucket_get(struct quotas *q, const char *agency, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = deconf_hash_bytes(agency, len);
 	struct bucket *k;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)agency[i]) * 1099511628211ULL;
 	for (k = q->b[h % 256]; k; k = k->next)
 		if (strlen(k->agency) == len && !memcmp(k->agency, agency, len))
 			return k;
@@ -652,7 +646,7 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 	struct poison *bad;
 	struct measure mz = { .partitions = g->n_token_partitions };
 	uint8_t digest[SHA256_DIGEST_LENGTH], value[SEEN_VALUE_LEN];
-	char key[128], hex[33];
+	char key[128], hex[2 * BRK_SUBMISSION_ID_LEN + 1];
 	struct op_ctx oc = { g, 0 };
 	int64_t now = deconf_now_ms();
 	int rc;
@@ -675,7 +669,7 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 	}
 	SHA256(m->payload, m->len, digest);
 	snprintf(key, sizeof(key), "%.*s:%s", (int)agency_len, agency,
-		 deconf_hex_encode(hex, c.sub->submission_id.data, 16));
+		 deconf_hex_encode(hex, c.sub->submission_id.data, BRK_SUBMISSION_ID_LEN));
 	brk_submission_token_ops(c.sub, now, measure_op, &mz);
 	if ((bad = poison_of(g, m))) {
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_UNPROCESSABLE;

@@ -81,12 +81,12 @@ static void idh_case(struct idh *h, const struct brk_entry *e)
 	idh_add(h, e->case_ref, e->case_len);
 }
 
-static void idh_final(struct idh *h, uint8_t out[16])
+static void idh_final(struct idh *h, uint8_t out[DECONF_ID_LEN])
 {
 	uint8_t d[32];
 
 	SHA256_Final(d, &h->c);
-	memcpy(out, d, 16);
+	memcpy(out, d, DECONF_ID_LEN);
 }
 
 static void sha256(const uint8_t *p, size_t len, uint8_t out[32])
@@ -140,7 +140,7 @@ static int audit_ex(struct brk_match *m, int partition, int64_t now,
 	}
 	if (a->notice_id) {
 		ev.notice_id.data = (uint8_t *)a->notice_id;
-		ev.notice_id.len = 16;
+		ev.notice_id.len = DECONF_ID_LEN;
 	}
 	if (a->op)
 		ev.submission_id = a->op->submission_id;
@@ -180,7 +180,7 @@ static int accepted(struct brk_match *m, int partition, const Deconf__V1__TokenO
 	for (i = m->n_acc; i > stop; i--) {
 		a = &m->acc[i - 1];
 		if (a->partition == partition && a->op == (int)op->op &&
-		    op->submission_id.len == 16 && !memcmp(a->sub, op->submission_id.data, 16) &&
+		    op->submission_id.len == DECONF_ID_LEN && !memcmp(a->sub, op->submission_id.data, DECONF_ID_LEN) &&
 		    a->case_len == op->case_ref.len &&
 		    !memcmp(a->case_ref, op->case_ref.data, a->case_len) &&
 		    strlen(a->agency) == op->agency_id.len &&
@@ -197,7 +197,7 @@ static int accepted(struct brk_match *m, int partition, const Deconf__V1__TokenO
 	a->op = (int)op->op;
 	a->type = op->type;
 	a->n = 1;
-	memcpy(a->sub, op->submission_id.data, op->submission_id.len == 16 ? 16 : 0);
+	memcpy(a->sub, op->submission_id.data, op->submission_id.len == DECONF_ID_LEN ? DECONF_ID_LEN : 0);
 	memcpy(a->agency, op->agency_id.data, op->agency_id.len);
 	memcpy(a->case_ref, op->case_ref.data, op->case_ref.len);
 	a->case_len = op->case_ref.len;
@@ -241,7 +241,7 @@ int brk_match_flush_head(struct brk_match *m, int partition, int64_t now)
 			e.type = x->type;
 			aa.e = &e;
 			op.submission_id.data = x->sub;
-			op.submission_id.len = 16;
+			op.submission_id.len = DECONF_ID_LEN;
 			snprintf(detail, sizeof(detail), "%s: %u indicator(s)", op_word(x->op), x->n);
 			rc = audit_ex(m, partition, now, &aa, 0);
 		}
@@ -295,7 +295,7 @@ static int put_entry_state(struct brk_match *m, struct brk_store_txn *t, int par
 
 	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
 	Deconf__V1__StateEntry s = DECONF__V1__STATE_ENTRY__INIT;
-	uint8_t key[6 + BRK_TOKEN_LEN + 64 + BRK_CASE_MAX];
+	uint8_t key[6 + BRK_TOKEN_LEN + DECONF_AGENCY_ID_MAX + 1 + BRK_CASE_MAX];
 	size_t kl = entry_ckey(key, e);
 
 	s.token.data = (uint8_t *)e->token;
@@ -325,7 +325,7 @@ static int put_entry_state(struct brk_match *m, struct brk_store_txn *t, int par
 
 static int del_entry_state(struct brk_match *m, int partition, const struct brk_entry *e)
 {
-	uint8_t key[6 + BRK_TOKEN_LEN + 64 + BRK_CASE_MAX];
+	uint8_t key[6 + BRK_TOKEN_LEN + DECONF_AGENCY_ID_MAX + 1 + BRK_CASE_MAX];
 	size_t kl = entry_ckey(key, e);
 
 	return m->out.state(m->out.opaque, partition, key, kl, NULL);
@@ -383,7 +383,7 @@ static int notify(struct brk_match *m, struct brk_store_txn *t, int partition, i
 	Deconf__V1__Counterpart cp = DECONF__V1__COUNTERPART__INIT;
 	Deconf__V1__PointOfContact dirpoc = DECONF__V1__POINT_OF_CONTACT__INIT, *poc = NULL;
 	struct brk_agency ag;
-	uint8_t id[16];
+	uint8_t id[DECONF_ID_LEN];
 	struct idh h;
 	int rc;
 
@@ -399,7 +399,7 @@ static int notify(struct brk_match *m, struct brk_store_txn *t, int partition, i
 	idh_final(&h, id);
 
 	n.notice_id.data = id;
-	n.notice_id.len = 16;
+	n.notice_id.len = DECONF_ID_LEN;
 	n.kind = kind;
 	n.agency_id.data = (uint8_t *)to->agency;
 	n.agency_id.len = strlen(to->agency);
@@ -467,7 +467,7 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
 	Deconf__V1__NotifiedPair pr = DECONF__V1__NOTIFIED_PAIR__INIT;
 	const struct brk_entry *lo = n, *hi = x;
-	uint8_t id[16], key[17];
+	uint8_t id[DECONF_ID_LEN], key[1 + DECONF_ID_LEN];
 	struct idh h;
 	int rc, c;
 
@@ -491,9 +491,9 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 	if ((rc = brk_store_pair_put(t, partition, id, now)))
 		return rc;
 	key[0] = 'P';
-	memcpy(key + 1, id, 16);
+	memcpy(key + 1, id, DECONF_ID_LEN);
 	pr.notice_id.data = id;
-	pr.notice_id.len = 16;
+	pr.notice_id.len = DECONF_ID_LEN;
 	pr.at = now;
 	r.pair = &pr;
 	if ((rc = m->out.state(m->out.opaque, partition, key, sizeof(key), &r)))
@@ -577,7 +577,7 @@ struct scan {
 		const char *agency;   /* into seen_v */
 		uint32_t n;
 	} per[SCAN_AGENCIES];
-	char seen_v[SCAN_AGENCIES][64];
+	char seen_v[SCAN_AGENCIES][DECONF_AGENCY_ID_MAX + 1];
 	size_t n_per;
 	struct brk_entry *hits;       /* the ones that conflict */
 	size_t n_hits, cap;
@@ -811,13 +811,14 @@ static int do_query(struct brk_match *m, struct brk_store_txn *t, int partition,
 	struct brk_entry e;
 	/* a query adds no case: hot when more than hot_cases hold it */
 	struct scan s = { .m = m, .self = &e, .now = now, .stop_at = m->conf.hot_cases + 1 };
-	uint8_t extra[20];
+	uint8_t extra[DECONF_ID_LEN + 4];
 	int rc;
 
 	entry_from_op(&e, op);
 	e.added_at = now;
-	memcpy(extra, op->submission_id.data, op->submission_id.len < 16 ? op->submission_id.len : 16);
-	put32(extra + 16, op->op_index);
+	memcpy(extra, op->submission_id.data,
+	       op->submission_id.len < DECONF_ID_LEN ? op->submission_id.len : DECONF_ID_LEN);
+	put32(extra + DECONF_ID_LEN, op->op_index);
 	if (!brk_store_hot_has(t, partition, e.token, e.epoch) &&
 	    (rc = brk_store_entries_of(t, partition, e.token, e.epoch, scan_fn, &s)) && rc != 1)
 		goto out;
@@ -849,7 +850,7 @@ static int close_case(struct brk_match *m, struct brk_store_txn *t, int partitio
 		      const Deconf__V1__TokenOp *op, int64_t now)
 {
 	struct case_scan c = { .op = op };
-	char agency[64];
+	char agency[DECONF_AGENCY_ID_MAX + 1];
 	int rc;
 
 	if (!op->case_ref.len || op->case_ref.len > BRK_CASE_MAX)

@@ -101,8 +101,8 @@ struct brk_audit_head {
 struct brk_match_acc {
 	int partition, op, type;
 	uint32_t n;
-	uint8_t sub[16];
-	char agency[64];
+	uint8_t sub[DECONF_ID_LEN];
+	char agency[DECONF_AGENCY_ID_MAX + 1];
 	uint8_t case_ref[BRK_CASE_MAX];
 	size_t case_len;
 };

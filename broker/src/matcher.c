@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deconf/enum.h"
 #include "deconf/envelope.h"
 #include "deconf/err.h"
 #include "deconf/kafka.h"
@@ -23,7 +24,7 @@
 #define MAX_OP_STATS 256
 
 struct op_stat {
-	char agency[64];
+	char agency[DECONF_AGENCY_ID_MAX + 1];
 	int op; /* Op, or for notices NoticeKind */
 	uint64_t n;
 };
@@ -72,32 +73,6 @@ static int produce(struct matcher *x, const char *topic, int32_t partition, cons
 		   size_t key_len, const void *value, size_t len)
 {
 	return brk_eos_produce(x->producer, "MATCHER", topic, partition, key, key_len, value, len);
-}
-
-static const char *kind_name(int kind)
-{
-	switch (kind) {
-	case K(NOTICE_KIND__NOTICE_KIND_CONFLICT): return "conflict";
-	case K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH): return "restricted_match";
-	case K(NOTICE_KIND__NOTICE_KIND_QUERY_HIT): return "query_hit";
-	case K(NOTICE_KIND__NOTICE_KIND_QUERIED): return "queried";
-	case K(NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING): return "expiry_warning";
-	case K(NOTICE_KIND__NOTICE_KIND_EXPIRED): return "expired";
-	case K(NOTICE_KIND__NOTICE_KIND_HOT_TOKEN): return "hot_token";
-	default: return "unknown";
-	}
-}
-
-static const char *op_name(int op)
-{
-	switch (op) {
-	case K(OP__OP_ADD): return "add";
-	case K(OP__OP_RENEW): return "renew";
-	case K(OP__OP_REMOVE): return "remove";
-	case K(OP__OP_CLOSE_CASE): return "close_case";
-	case K(OP__OP_QUERY): return "query";
-	default: return "unknown";
-	}
 }
 
 static int out_notice(void *opaque, int partition, const Deconf__V1__ConflictNotice *n)
@@ -658,16 +633,20 @@ static int commit_batch(struct matcher *x, int64_t t0)
 				      "from the changelog",
 				      deconf_strerror(rc));
 	for (size_t i = 0; i < x->n_stats; i++) {
-		char labels[160];
+		char labels[160], name[DECONF_ENUM_NAME_SIZE];
+
 		snprintf(labels, sizeof(labels), "agency=\"%s\",op=\"%s\"", x->stats[i].agency,
-			 op_name(x->stats[i].op));
+			 deconf_enum_name(name, sizeof(name), &deconf__v1__op__descriptor,
+					  x->stats[i].op, "unknown"));
 		brk_metrics_add(x->mx, "deconf_ops_total", labels, (double)x->stats[i].n);
 	}
 	x->n_stats = 0;
 	for (size_t i = 0; i < x->n_nstats; i++) {
-		char labels[160];
+		char labels[160], name[DECONF_ENUM_NAME_SIZE];
+
 		snprintf(labels, sizeof(labels), "agency=\"%s\",kind=\"%s\"", x->nstats[i].agency,
-			 kind_name(x->nstats[i].op));
+			 deconf_enum_name(name, sizeof(name), &deconf__v1__notice_kind__descriptor,
+					  x->nstats[i].op, "unknown"));
 		brk_metrics_add(x->mx, "deconf_notices_total", labels, (double)x->nstats[i].n);
 	}
 	x->n_nstats = 0;

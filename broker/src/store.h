@@ -45,7 +45,7 @@
 
 #include "deconf/limits.h"
 
-#define BRK_TOKEN_LEN 16
+#define BRK_TOKEN_LEN DECONF_TOKEN_LEN
 #define BRK_CASE_MAX DECONF_CASE_REF_MAX
 #define BRK_PAIR_ID_LEN 16
 
@@ -56,7 +56,7 @@ struct brk_store_txn;
 struct brk_entry {
 	uint8_t token[BRK_TOKEN_LEN];
 	uint32_t epoch;
-	char agency[64];            /* NUL-terminated agency id */
+	char agency[DECONF_AGENCY_ID_MAX + 1]; /* NUL-terminated agency id */
 	uint8_t case_ref[BRK_CASE_MAX];
 	size_t case_len;
 	int type;                   /* IndicatorType */

@@ -29,7 +29,7 @@
 #include "directory.h"
 
 #define BRK_CASE_REF_MAX DECONF_CASE_REF_MAX
-#define BRK_SUBMISSION_ID_LEN 16
+#define BRK_SUBMISSION_ID_LEN DECONF_ID_LEN
 /* token-less closes packed in one token op: at most 256 case refs and 6 KiB
  * of them, so the op stays within DECONF_TOKEN_OP_MAX */
 #define BRK_CLOSE_CASES_MAX 256

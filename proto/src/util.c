@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "deconf/err.h"
+#include "deconf/limits.h"
 #include "deconf/util.h"
 
 char *deconf_hex_encode(char *out, const uint8_t *in, size_t len)
@@ -194,7 +195,7 @@ int deconf_agency_id_valid(const void *id, size_t len)
 {
 	const unsigned char *p = id;
 
-	if (len < 2 || len > 63)
+	if (len < 2 || len > DECONF_AGENCY_ID_MAX)
 		return 0;
 	for (size_t i = 0; i < len; i++)
 		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
@@ -256,13 +257,37 @@ int64_t deconf_mono_us(void)
 
 int deconf_grow_array(void *arrp, size_t *cap, size_t elem, size_t first)
 {
-	size_t c = *cap ? *cap * 2 : first;
+	return deconf_grow_array_to(arrp, cap, *cap + 1, elem, first);
+}
+
+int deconf_grow_array_to(void *arrp, size_t *cap, size_t need, size_t elem, size_t first)
+{
+	size_t c = *cap ? *cap : first ? first : 1;
 	void *old, *p;
 
+	if (need <= *cap)
+		return DECONF_OK;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			return DECONF_E_NOMEM;
+		c *= 2;
+	}
+	if (elem && c > SIZE_MAX / elem)
+		return DECONF_E_NOMEM;
 	memcpy(&old, arrp, sizeof(old));
 	if (!(p = realloc(old, c * elem)))
 		return DECONF_E_NOMEM;
 	memcpy(arrp, &p, sizeof(p));
 	*cap = c;
 	return DECONF_OK;
+}
+
+uint64_t deconf_hash_bytes(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+	return h ^ (h >> 29);
 }

@@ -486,6 +486,42 @@ static void test_grow(void **state)
 	free(v);
 }
 
+/* DECONF_GROW_TO: a piece larger than twice the capacity fits at once;
+ * a size that would overflow is refused and leaves the array alone. */
+static void test_grow_to(void **state)
+{
+	char *b = NULL;
+	size_t cap = 0;
+
+	(void)state;
+	assert_int_equal(DECONF_GROW_TO(b, 10, cap, 16), 0);
+	assert_int_equal(cap, 16);
+	memset(b, 'x', 16);
+	assert_int_equal(DECONF_GROW_TO(b, 100, cap, 16), 0);
+	assert_int_equal(cap, 128);
+	assert_int_equal(b[15], 'x');
+	assert_int_equal(DECONF_GROW_TO(b, 128, cap, 16), 0); /* room: nothing changes */
+	assert_int_equal(cap, 128);
+	assert_int_equal(DECONF_GROW_TO(b, SIZE_MAX, cap, 16), DECONF_E_NOMEM);
+	assert_int_equal(cap, 128);
+	assert_non_null(b);
+	free(b);
+}
+
+/* deconf_hash_bytes: FNV-1a with its high bits folded in; the empty input
+ * and one known value pin it, so a change of the function is seen. */
+static void test_hash_bytes(void **state)
+{
+	uint64_t fnv_a = UINT64_C(0xaf63dc4c8601ec8c); /* FNV-1a 64 of "a" */
+
+	(void)state;
+	assert_true(deconf_hash_bytes("", 0) ==
+		    (UINT64_C(0xcbf29ce484222325) ^ (UINT64_C(0xcbf29ce484222325) >> 29)));
+	assert_true(deconf_hash_bytes("a", 1) == (fnv_a ^ (fnv_a >> 29)));
+	assert_true(deconf_hash_bytes("ab", 2) != deconf_hash_bytes("ba", 2));
+	assert_true(deconf_hash_bytes("a\0b", 3) != deconf_hash_bytes("a", 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +542,8 @@ int main(void)
 		cmocka_unit_test(test_agency_id_reserved),
 		cmocka_unit_test(test_super_users_reserved),
 		cmocka_unit_test(test_grow),
+		cmocka_unit_test(test_grow_to),
+		cmocka_unit_test(test_hash_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,9 @@
 #ifndef DECONF_LIMITS_H
 #define DECONF_LIMITS_H
 
+#define DECONF_TOKEN_LEN 16          /* bytes of a token (truncated HMAC-SHA256) */
+#define DECONF_ID_LEN 16             /* bytes of a submission id or a notice id */
+#define DECONF_AGENCY_ID_MAX 63      /* bytes of an agency id (2..63 of [a-z0-9-]) */
 #define DECONF_CASE_REF_MAX 128      /* bytes of a case reference */
 #define DECONF_POC_FIELD_MAX 256     /* bytes of each point-of-contact field */
 #define DECONF_DIR_TEXT_MAX 255      /* bytes of a directory name or contact field */

@@ -25,7 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DECONF_TOKEN_LEN 16
+#include "deconf/limits.h" /* DECONF_TOKEN_LEN */
+
 #define DECONF_KEY_LEN 32
 #define DECONF_CANONICAL_MAX 2048 /* longest canonical value hashed */
 

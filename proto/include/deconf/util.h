@@ -81,6 +81,24 @@ int deconf_agency_id_reserved(const void *id, size_t len);
  * and written with memcpy, so no pointer is accessed through another type. */
 int deconf_grow_array(void *arrp, size_t *cap, size_t elem, size_t first);
 
+/*
+ * Make room for need elements (a byte buffer taking a piece of any size):
+ * DECONF_GROW_TO(arr, need, cap, first) is 0 when arr holds at least need
+ * elements (grown to `first`, then doubled until it does), or
+ * DECONF_E_NOMEM (also when the size would overflow; arr and cap unchanged).
+ */
+#define DECONF_GROW_TO(arr, need, cap, first)                                             \
+	((need) <= (cap) ? 0 : deconf_grow_array_to(&(arr), &(cap), (need), sizeof(*(arr)), (first)))
+
+int deconf_grow_array_to(void *arrp, size_t *cap, size_t need, size_t elem, size_t first);
+
+/*
+ * A 64-bit hash of len bytes for in-memory tables (FNV-1a, its high bits
+ * folded into the low ones so a power-of-two mask or a modulus sees them).
+ * Not keyed: whoever chooses the keys can choose colliding ones.
+ */
+uint64_t deconf_hash_bytes(const void *p, size_t len);
+
 /* Wall-clock Unix time in milliseconds. */
 int64_t deconf_now_ms(void);
 
