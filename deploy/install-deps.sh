@@ -18,8 +18,8 @@ packages=(
 	# Debian packages (cpack -G DEB: dpkg-shlibdeps finds their Depends,
 	# and CPack needs `file` for it)
 	dpkg-dev file
-	# tests (bash-completion: the completions are tried out)
-	libcmocka-dev openssl bash-completion
+	# tests (tests/package.sh tries the completions and renders the man pages)
+	libcmocka-dev openssl bash-completion man-db
 )
 if [ "${1:-}" = "--with-kafka" ]; then
 	packages+=(openjdk-17-jre-headless maven)
