@@ -15,8 +15,11 @@ packages=(
 	librdkafka-dev libprotobuf-c-dev libssl-dev libinih-dev
 	liblmdb-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
 	libutf8proc-dev libidn2-dev liburiparser-dev libphonenumber-dev libcsv-dev
-	# tests
-	libcmocka-dev openssl
+	# Debian packages (cpack -G DEB: dpkg-shlibdeps finds their Depends,
+	# and CPack needs `file` for it)
+	dpkg-dev file
+	# tests (tests/package.sh tries the completions and renders the man pages)
+	libcmocka-dev openssl bash-completion man-db
 )
 if [ "${1:-}" = "--with-kafka" ]; then
 	packages+=(openjdk-17-jre-headless maven)

@@ -24,10 +24,24 @@
 # adapter with its agency's bundle as that agency, held to the ACLs that
 # `deconfctl topics apply` created.
 #
-# Environment: DECONF_KAFKA=mock (default), real or cluster; DECONF_QUICKSTART_DIR
-# (default: a new directory under /tmp, removed at the end unless
-# DECONF_KEEP=1); DECONF_BUILD (default build/quickstart).
+# Usage: deploy/quickstart.sh [--help]
+#
+# Environment:
+#   DECONF_KAFKA          mock (default), real or cluster
+#   DECONF_QUICKSTART_DIR where it works (default: a new directory under /tmp,
+#                         removed at the end unless DECONF_KEEP=1)
+#   DECONF_BUILD          the build tree it makes (default build/quickstart)
+#   DECONF_BIN_DIR        run the deconfctl, deconf-broker and deconf-adapter
+#                         of this directory instead of building them, e.g.
+#                         /usr/bin after installing the Debian packages (with
+#                         DECONF_KAFKA=mock, nothing is installed or built)
 set -euo pipefail
+
+if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
+	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+	exit 0
+fi
+[ $# -eq 0 ] || { echo "quickstart: unexpected argument '$1' (--help for usage)" >&2; exit 2; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 mode=${DECONF_KAFKA:-mock}
@@ -66,20 +80,34 @@ mock | real | cluster) ;;
 *) die "DECONF_KAFKA=$mode: mock, real or cluster" ;;
 esac
 
-say "1. packages and build"
-if [ "$mode" != mock ]; then
-	"$root/deploy/install-deps.sh" --with-kafka
+if [ -n "${DECONF_BIN_DIR:-}" ]; then
+	say "1. the installed programs in $DECONF_BIN_DIR"
+	# the real Kafka still needs Java and Maven
+	[ "$mode" = mock ] || "$root/deploy/install-deps.sh" --with-kafka
+	ctl="$DECONF_BIN_DIR/deconfctl"
+	broker="$DECONF_BIN_DIR/deconf-broker"
+	adapter="$DECONF_BIN_DIR/deconf-adapter"
+	for p in "$ctl" "$broker" "$adapter"; do
+		[ -x "$p" ] || die "DECONF_BIN_DIR=$DECONF_BIN_DIR: no program $(basename "$p") there"
+	done
+	"$broker" --version
+	"$adapter" --version
 else
-	"$root/deploy/install-deps.sh"
+	say "1. packages and build"
+	if [ "$mode" != mock ]; then
+		"$root/deploy/install-deps.sh" --with-kafka
+	else
+		"$root/deploy/install-deps.sh"
+	fi
+	cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDECONF_TESTS=OFF \
+		>"$work/cmake.log" 2>&1 || { cat "$work/cmake.log" >&2; die "cmake failed"; }
+	cmake --build "$build" --target deconf-broker deconf-adapter deconfctl \
+		>"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; die "build failed"; }
+	ctl="$build/broker/deconfctl"
+	broker="$build/broker/deconf-broker"
+	adapter="$build/adapters/deconf-adapter"
+	echo "built deconfctl, deconf-broker and deconf-adapter in $build"
 fi
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDECONF_TESTS=OFF \
-	>"$work/cmake.log" 2>&1 || { cat "$work/cmake.log" >&2; die "cmake failed"; }
-cmake --build "$build" --target deconf-broker deconf-adapter deconfctl \
-	>"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; die "build failed"; }
-ctl="$build/broker/deconfctl"
-broker="$build/broker/deconf-broker"
-adapter="$build/adapters/deconf-adapter"
-echo "built deconfctl, deconf-broker and deconf-adapter in $build"
 
 say "2. Kafka ($mode)"
 if [ "$mode" != mock ]; then

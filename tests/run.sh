@@ -7,7 +7,10 @@
 # libFuzzer build, all with -DDECONF_WERROR=ON), starts a real Kafka 4.x
 # broker on 127.0.0.1 (deploy/kafka/kafka.sh), runs the unit and integration
 # tests in the normal and the sanitizer build, runs the quick start (on
-# dev-kafka; later on a real Kafka of one node and of three, over mTLS), then
+# dev-kafka; later on a real Kafka of one node and of three, over mTLS),
+# builds the Debian packages from the Release tree and checks them
+# (tests/package.sh: contents, maintainer scripts in a scratch root, the
+# quick start on the packaged programs), then
 # starts a second Kafka of three nodes and runs the fault tests on it
 # (label "cluster": tests/integration/test_cluster.c) while each fuzz target
 # runs for a short bounded time and a volume test (1.5 million indicators
@@ -188,6 +191,26 @@ DECONF_BUILD="$build/quickstart" timeout 900 "$root/deploy/quickstart.sh" \
 rc=$?
 tail -n 25 "$build/quickstart.log"
 check quickstart $rc
+
+# The Debian packages, made from the Release tree as a packager makes them:
+# built, their contents, their maintainer scripts (run into a scratch root,
+# never on this machine: tests/package.sh says how), and the quick start on
+# the programs they install (dpkg-deb -x into a scratch root).
+pkgs=$build/packages
+say "Debian packages: cpack -G DEB (Release tree)"
+"$root/tests/package.sh" build "$build/release" "$pkgs"
+check package-build $?
+for step in contents scripts; do
+	say "Debian packages: $step"
+	"$root/tests/package.sh" "$step" "$pkgs"
+	check "package-$step" $?
+done
+say "Debian packages: deploy/quickstart.sh on the packaged programs"
+DECONF_QUICKSTART_HTTP_PORT=19466 timeout 300 "$root/tests/package.sh" quickstart "$pkgs" \
+	>"$build/quickstart-packaged.log" 2>&1
+rc=$?
+tail -n 12 "$build/quickstart-packaged.log"
+check package-quickstart $rc
 
 # Three things that take a few minutes each and are bounded, not timed,
 # share the machine: the volume test and the fuzz smoke runs in the

@@ -15,6 +15,7 @@
 #include "deconf/log.h"
 #include "deconf/text.h"
 #include "deconf/util.h"
+#include "deconf/version.h"
 #include "input.h"
 #include "normalize.h"
 #include "notices.h"
@@ -85,6 +86,7 @@ static const char usage[] =
 	"      --region CC        hash: default phone region (default US)\n"
 	"  -h, --help             this help\n"
 	"      --help-config      every configuration key, its type, default and meaning\n"
+	"      --version          the version, commit and wire version\n"
 	"\n"
 	"Exit status: 0 all done (for publishing commands: every submission sent was\n"
 	"accepted by the federation, or --no-wait); 1 input refused, Kafka did not\n"
@@ -558,7 +560,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_SET = 256, OPT_FORMAT, OPT_SKIP, OPT_NOPROG, OPT_KEYFILE, OPT_EPOCH,
 	       OPT_QUAL, OPT_REGION, OPT_HELPCONF, OPT_FOLLOW, OPT_JSON, OPT_OFFLINE,
-	       OPT_NOWAIT, OPT_LOSS, OPT_RETRY };
+	       OPT_NOWAIT, OPT_LOSS, OPT_RETRY, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, OPT_SET },
@@ -579,6 +581,7 @@ int main(int argc, char **argv)
 		{ "retry-refused", no_argument, NULL, OPT_RETRY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "help-config", no_argument, NULL, OPT_HELPCONF },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct args ar = { .config = getenv("DECONF_CONFIG") };
@@ -626,6 +629,13 @@ int main(int argc, char **argv)
 		case OPT_HELPCONF:
 			deconf_conf_print_help(adp_conf_table, adp_conf_table_n, stdout);
 			return 0;
+		case OPT_VERSION: {
+			char line[256];
+
+			deconf_version_line("deconf-adapter", line, sizeof(line));
+			puts(line);
+			return 0;
+		}
 		case ':':
 			return die_usage("%s needs a value", argv[optind - 1]);
 		default:

@@ -15,6 +15,7 @@
 #include "matcher.h"
 #include "metrics.h"
 #include "deconf/util.h"
+#include "deconf/version.h"
 
 extern char **environ;
 
@@ -40,6 +41,7 @@ static const char usage[] =
 	"      --set KEY=VALUE    override one configuration key (repeatable)\n"
 	"  -h, --help             this help\n"
 	"      --help-config      every configuration key, its type, default and meaning\n"
+	"      --version          the version, commit and wire version\n"
 	"\n"
 	"Exit status: 0 stopped cleanly; 1 a fatal Kafka error; 2 bad configuration.\n";
 
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
 		{ "set", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "help-config", no_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -111,6 +114,10 @@ int main(int argc, char **argv)
 			break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'H': deconf_conf_print_help(brk_conf_table, brk_conf_table_n, stdout); return 0;
+		case 'V':
+			deconf_version_line("deconf-broker", errstr, sizeof(errstr));
+			puts(errstr);
+			return 0;
 		default: fputs(usage, stderr); return DECONF_CONF_EXIT;
 		}
 	}
