@@ -716,11 +716,12 @@ int brk_audit_verify(rd_kafka_conf_t *kc, const char *topic, const struct deconf
 		     size_t errstr_size)
 {
 	struct brk_audit_verifier *v = NULL;
-	rd_kafka_topic_partition_list_t *assign = NULL;
+	rd_kafka_topic_t *rkt = NULL;
+	rd_kafka_queue_t *q = NULL;
 	rd_kafka_t *rk = NULL;
 	int64_t *lo = NULL, *hi = NULL, *start = NULL, idle_since;
 	uint8_t *done = NULL;
-	int np, left = 0, rc;
+	int np, left = 0, started = 0, rc;
 	rd_kafka_resp_err_t err;
 
 	memset(r, 0, sizeof(*r));
@@ -755,25 +756,32 @@ int brk_audit_verify(rd_kafka_conf_t *kc, const char *topic, const struct deconf
 	}
 	if ((rc = start_offsets(rk, topic, np, lo, hi, from, start, errstr, errstr_size)))
 		goto out;
-	assign = rd_kafka_topic_partition_list_new(np);
+	/* partitions started by hand (no consumer group: an auditor needs
+	 * read rights on the topic, nothing else) */
+	if (!(q = rd_kafka_queue_new(rk)) || !(rkt = rd_kafka_topic_new(rk, topic, NULL))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
 	for (int p = 0; p < np; p++) {
 		if (start[p] > lo[p] && (rc = brk_audit_verifier_trust_start(v, p)))
 			goto out;
 		if (start[p] >= hi[p]) {
 			done[p] = 1;
+			started = p + 1;
 			continue;
 		}
-		rd_kafka_topic_partition_list_add(assign, topic, p)->offset = start[p];
+		if (rd_kafka_consume_start_queue(rkt, p, start[p], q) < 0) {
+			rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
+					    "%s [%d]: %s", topic, p,
+					    rd_kafka_err2str(rd_kafka_last_error()));
+			goto out;
+		}
+		started = p + 1;
 		left++;
-	}
-	if (left && (err = rd_kafka_assign(rk, assign))) {
-		rc = deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA, "assign %s: %s", topic,
-				    rd_kafka_err2str(err));
-		goto out;
 	}
 	idle_since = deconf_mono_us();
 	while (left > 0) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 500);
 		int32_t p;
 
 		if (!m) {
@@ -828,12 +836,15 @@ int brk_audit_verify(rd_kafka_conf_t *kc, const char *topic, const struct deconf
 out:
 	if (rc)
 		brk_audit_report_clear(r);
-	if (assign)
-		rd_kafka_topic_partition_list_destroy(assign);
-	if (rk) {
-		rd_kafka_consumer_close(rk);
+	for (int p = 0; rkt && p < started; p++)
+		if (start[p] < hi[p])
+			rd_kafka_consume_stop(rkt, p);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	if (q)
+		rd_kafka_queue_destroy(q);
+	if (rk)
 		rd_kafka_destroy(rk);
-	}
 	brk_audit_verifier_free(v);
 	free(lo);
 	free(hi);
