@@ -391,7 +391,7 @@ static void unlinked(struct brk_audit_verifier *v, struct chain_state *cs, int r
 
 static void finish_chain(struct brk_audit_verifier *v, struct chain_state *cs)
 {
-	int starts = 0, first_root = -1, last_root = -1, last_good = -1;
+	int starts = 0, first_root = -1, last_root;
 
 	for (size_t i = 0; i < cs->n_runs; i++) {
 		int ri = cs->runs[i], pred = -1, taken = -1;
@@ -399,7 +399,6 @@ static void finish_chain(struct brk_audit_verifier *v, struct chain_state *cs)
 
 		if (r->start) {
 			starts++;
-			last_good = ri;
 			goto root;
 		}
 		for (size_t j = 0; j < cs->n_runs; j++) {
@@ -432,7 +431,6 @@ static void finish_chain(struct brk_audit_verifier *v, struct chain_state *cs)
 			cs->c.trusted_start = 1;
 			cs->c.start_partition = r->partition;
 			cs->c.start_offset = r->first_offset;
-			last_good = ri;
 		} else {
 			unlinked(v, cs, ri);
 		}
@@ -446,10 +444,10 @@ root:
 	cs->c.restarts = (uint64_t)(starts - (starts && !cs->c.trusted_start ? 1 : 0));
 	if (first_root < 0) /* every run linked (a cycle cannot be: seq grows) */
 		return;
-	/* the chain as it stands: the lineage of its last start, not of a
-	 * broken run */
-	if (last_good >= 0)
-		last_root = last_good;
+	/* the chain as it stands: the lineage of its last record read (after a
+	 * restart the new one; after a break, what follows it) */
+	for (last_root = cs->runs[cs->n_runs - 1]; v->runs[last_root].prev >= 0;)
+		last_root = v->runs[last_root].prev;
 	if (!cs->c.trusted_start) {
 		cs->c.start_partition = v->runs[first_root].partition;
 		cs->c.start_offset = v->runs[first_root].first_offset;
