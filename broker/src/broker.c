@@ -66,6 +66,9 @@ const struct deconf_conf_def brk_conf_table[] = {
 	  "(bounds what a backlog adds to each notice's latency)" },
 	{ "matcher.transaction_timeout", DECONF_CONF_DURATION, "10s", 1000, 900000, NULL, 0,
 	  "Kafka transaction timeout: how long a dead instance's open batch blocks the next owner" },
+	{ "matcher.audit_checkpoint_interval", DECONF_CONF_DURATION, "60s", 1000, 86400000LL, NULL, 0,
+	  "how often each audit chain that moved gets a checkpoint signed with the broker's key "
+	  "(and on a clean stop): events after a chain's last one are not yet signed" },
 	{ "matcher.match_same_agency", DECONF_CONF_BOOL, "false", 0, 0, NULL, 0,
 	  "also notify two cases of one agency that share an indicator" },
 	{ "matcher.notify_queried", DECONF_CONF_BOOL, "true", 0, 0, NULL, 0,

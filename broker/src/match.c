@@ -8,6 +8,7 @@
 #include "deconf/err.h"
 #include "deconf/limits.h"
 #include "deconf/util.h"
+#include "audit.h"
 #include "match.h"
 
 #define K(x) DECONF__V1__##x
@@ -103,6 +104,7 @@ struct audit_args {
 	const uint8_t *notice_id;
 	const Deconf__V1__TokenOp *op;
 	const char *detail;
+	const uint8_t *sig; /* a checkpoint's signature (DECONF_SIG_LEN) */
 };
 
 static int audit_ex(struct brk_match *m, int partition, int64_t now,
@@ -145,6 +147,10 @@ static int audit_ex(struct brk_match *m, int partition, int64_t now,
 	if (a->op)
 		ev.submission_id = a->op->submission_id;
 	ev.detail = (char *)(a->detail ? a->detail : "");
+	if (a->sig) {
+		ev.checkpoint_signature.data = (uint8_t *)a->sig;
+		ev.checkpoint_signature.len = DECONF_SIG_LEN;
+	}
 	len = deconf__v1__audit_event__get_packed_size(&ev);
 	if (!(buf = malloc(len ? len : 1)))
 		return DECONF_E_NOMEM;
@@ -214,7 +220,32 @@ static int audit(struct brk_match *m, int partition, int64_t now, const struct a
 	return audit_ex(m, partition, now, a, 1);
 }
 
+/* A link that signs the head before it (deconf.proto, AuditEvent): one per
+ * chain and checkpoint interval, never per op. */
+static int checkpoint(struct brk_match *m, int partition, int64_t now,
+		      const struct deconf_sign_key *key)
+{
+	struct brk_audit_head *h = &m->heads[partition];
+	struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_CHECKPOINT) };
+	uint8_t sig[DECONF_SIG_LEN];
+	int rc;
+
+	if ((rc = brk_audit_checkpoint_sign(key, (uint32_t)partition, h->seq, h->hash, now, sig)))
+		return rc;
+	a.sig = sig;
+	if ((rc = audit_ex(m, partition, now, &a, 0)))
+		return rc;
+	h->signed_seq = h->seq;
+	return DECONF_OK;
+}
+
 int brk_match_flush_head(struct brk_match *m, int partition, int64_t now)
+{
+	return brk_match_flush_head_ckpt(m, partition, now, NULL);
+}
+
+int brk_match_flush_head_ckpt(struct brk_match *m, int partition, int64_t now,
+			      const struct deconf_sign_key *ckpt_key)
 {
 	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
 	Deconf__V1__AuditHead a = DECONF__V1__AUDIT_HEAD__INIT;
@@ -248,6 +279,9 @@ int brk_match_flush_head(struct brk_match *m, int partition, int64_t now)
 	}
 	m->n_acc = keep;
 	if (rc)
+		return rc;
+	if (ckpt_key && h->seq && h->seq != h->signed_seq &&
+	    (rc = checkpoint(m, partition, now, ckpt_key)))
 		return rc;
 
 	if (!h->dirty)

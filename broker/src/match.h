@@ -60,6 +60,7 @@
 #include <stdint.h>
 
 #include "deconf.pb-c.h"
+#include "deconf/sign.h"
 #include "directory.h"
 #include "store.h"
 
@@ -95,6 +96,9 @@ struct brk_audit_head {
 	uint64_t seq;
 	uint8_t hash[32];
 	int dirty; /* changed since last put on the changelog */
+	/* the head seq right after the last checkpoint this process wrote (0:
+	 * none): the chain moved since when seq differs */
+	uint64_t signed_seq;
 };
 
 /* Accepted ops of the open batch, audited at the flush. */
@@ -130,6 +134,12 @@ int brk_match_expire(struct brk_match *m, struct brk_store_txn *t, int partition
 /* Audit the partition's accepted ops of this batch, then put its audit
  * head on the changelog ("A") when it changed. */
 int brk_match_flush_head(struct brk_match *m, int partition, int64_t now);
+
+/* The same, and between the two, with ckpt_key (the broker's private key;
+ * NULL: not now), a signed checkpoint of the head when the chain moved
+ * since this process's last one (AuditEvent in deconf.proto). */
+int brk_match_flush_head_ckpt(struct brk_match *m, int partition, int64_t now,
+			      const struct deconf_sign_key *ckpt_key);
 
 /* Forget the open batch's accepted ops (the batch was aborted). */
 void brk_match_reset(struct brk_match *m);

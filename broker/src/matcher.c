@@ -56,6 +56,10 @@ struct matcher {
 	 * counted in /metrics only once it commits */
 	uint64_t at_conflicts, at_expired, at_warned, at_hot, at_notices;
 	int64_t backoff_ms;
+	/* signed audit checkpoints: every ckpt_every_ms, of the chains that
+	 * moved; ckpt_due: the open batch's flush writes them */
+	int64_t ckpt_every_ms, next_ckpt;
+	int ckpt_due;
 	int64_t batch_max, batch_wait_ms, batch_time_ms, expiry_every_ms, next_expiry, max_age_ms;
 	struct op_stat stats[MAX_OP_STATS], nstats[MAX_OP_STATS];
 	size_t n_stats, n_nstats;
@@ -280,6 +284,9 @@ static int restore(struct matcher *x, const int *parts, int n)
 			memcpy(x->heads[p].hash, r[i].ck.audit_hash, 32);
 		}
 		x->heads[p].dirty = 0;
+		/* whether its last link is a checkpoint the head does not say:
+		 * the first interval signs it again (and a crash's tail with it) */
+		x->heads[p].signed_seq = 0;
 		r[i].next = r[i].have ? r[i].ck.changelog_next : 0;
 		if (rd_kafka_consume_start_queue(x->state_rkt, p,
 						 r[i].have ? r[i].ck.changelog_next
@@ -467,6 +474,7 @@ static void forget_batch(struct matcher *x)
 {
 	x->in_txn = 0;
 	x->aborted = 1;
+	x->ckpt_due = 0; /* the next loop marks the chains again */
 	x->m.conflicts = x->at_conflicts;
 	x->m.expired = x->at_expired;
 	x->m.warned = x->at_warned;
@@ -584,7 +592,8 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	int rc;
 
 	for (int p = 0; p < MAXP; p++)
-		if (x->touched[p] && (rc = brk_match_flush_head(&x->m, p, now)))
+		if (x->touched[p] &&
+		    (rc = brk_match_flush_head_ckpt(&x->m, p, now, x->ckpt_due ? x->b->key : NULL)))
 			return abort_batch(x, "could not write the audit events");
 	e = brk_eos_commit(x->consumer, x->producer, "MATCHER", 60000);
 	if (e) {
@@ -603,6 +612,10 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	}
 	x->in_txn = 0;
 	x->backoff_ms = 0;
+	if (x->ckpt_due) {
+		x->ckpt_due = 0;
+		x->next_ckpt = now + x->ckpt_every_ms;
+	}
 	brk_metrics_add(x->mx, "deconf_txn_commits_total", "part=\"matcher\"", 1);
 	brk_metrics_committed(x->mx, x->part);
 	brk_metrics_pending(x->mx, x->part, 0);
@@ -672,11 +685,39 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	return DECONF_OK;
 }
 
-/* Expiry and rebuild notes, inside the batch. */
+/* Put every owned chain that moved since its last checkpoint, and every one
+ * the open batch touched, in the batch, to be checkpointed when it is
+ * flushed. Returns how many, or an error of begin_batch. */
+static int checkpoints_due(struct matcher *x)
+{
+	int rc, n = 0;
+
+	for (int p = 0; p < MAXP; p++) {
+		struct brk_audit_head *h = &x->heads[p];
+		if (!x->owned[p] || !(x->touched[p] || (h->seq && h->seq != h->signed_seq)))
+			continue;
+		if ((rc = begin_batch(x)))
+			return rc;
+		x->touched[p] = 1;
+		n++;
+	}
+	x->ckpt_due = n > 0;
+	return n;
+}
+
+/* Expiry, rebuild notes and audit checkpoints, inside the batch. */
 static int housekeeping(struct matcher *x)
 {
 	int64_t now = deconf_now_ms();
 	int rc, again = 0;
+
+	/* one comparison per loop: checkpoints cost nothing per op */
+	if (now >= x->next_ckpt && !x->ckpt_due) {
+		if ((rc = checkpoints_due(x)) < 0)
+			return rc;
+		if (!rc) /* nothing moved */
+			x->next_ckpt = now + x->ckpt_every_ms;
+	}
 
 	for (int p = 0; p < MAXP; p++) {
 		if (!x->owned[p] || !x->rebuilt[p] || x->touched[p])
@@ -961,6 +1002,33 @@ static int wait_for_space(struct matcher *x, struct brk_eos_batch *bt, int err)
 	return open_again(x, bt);
 }
 
+/*
+ * A clean stop, after the last batch committed: a signed checkpoint of every
+ * chain that moved since its last one, in a transaction of its own (exactly
+ * once with the events it covers, like any audit event), so the trail ends
+ * signed. A failure is said, not fatal: the next start signs the chain.
+ */
+static void final_checkpoints(struct matcher *x)
+{
+	int n = checkpoints_due(x);
+
+	if (n < 0) {
+		deconf_log(DECONF_LOG_WARNING, "MATCHER",
+			   "stopping: the audit chains could not be checkpointed (%s)", x->errstr);
+		return;
+	}
+	if (!n)
+		return;
+	if (commit_batch(x, deconf_mono_us()) || x->in_txn || x->aborted)
+		deconf_log(DECONF_LOG_WARNING, "MATCHER",
+			   "stopping: the checkpoint of %d audit chain(s) was not committed; the "
+			   "next start signs them",
+			   n);
+	else
+		deconf_log(DECONF_LOG_NOTICE, "MATCHER", "stopping: %d audit chain(s) checkpointed",
+			   n);
+}
+
 int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, char *errstr,
 		    size_t errstr_size)
 {
@@ -989,6 +1057,8 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	x->batch_time_ms = deconf_conf_get_int(b->conf, "matcher.batch_time");
 	x->expiry_every_ms = deconf_conf_get_int(b->conf, "matcher.expiry_scan");
 	x->max_age_ms = deconf_conf_get_int(b->conf, "matcher.state_max_age");
+	x->ckpt_every_ms = deconf_conf_get_int(b->conf, "matcher.audit_checkpoint_interval");
+	x->next_ckpt = deconf_now_ms() + x->ckpt_every_ms;
 	x->m.conf.match_same_agency = (int)deconf_conf_get_int(b->conf, "matcher.match_same_agency");
 	x->m.conf.notify_queried = (int)deconf_conf_get_int(b->conf, "matcher.notify_queried");
 	x->m.conf.ip_slack_ms = deconf_conf_get_int(b->conf, "matcher.ip_slack");
@@ -1117,6 +1187,8 @@ failed:
 		}
 	}
 	rc = x->fatal ? (errstr[0] ? DECONF_E_KAFKA : DECONF_E_IO) : DECONF_OK;
+	if (!rc && *stop && x->consumer && x->producer && !x->in_txn)
+		final_checkpoints(x);
 out:
 	if (rc == ENOSPC) /* LMDB's MDB_MAP_FULL: nothing is lost, but say what to do */
 		deconf_err_set(errstr, errstr_size, rc,
