@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "ctl.h"
 #include "deconf/envelope.h"
 #include "deconf/err.h"
+#include "deconf/text.h"
 #include "deconf/util.h"
 #include "pki.h"
 
@@ -353,100 +355,110 @@ int cmd_agency_status(struct fed *f, int argc, char **argv, int status)
 	return rc;
 }
 
+/* Reading the directory topic: the broker's directory (directory.c) applies
+ * each record, so deconfctl sees the agencies the broker sees; what it
+ * refuses is kept to be said. */
 struct dir_read {
-	struct fed *f;
-	struct listed *v;
-	size_t n, refused;
+	struct brk_directory *dir;
+	struct dir_ignored *ig;
+	int32_t partition;
 };
 
-/* One directory record into the list (a later record of an agency replaces
- * the earlier one); the key epochs record and unsigned records are not
- * agencies. */
 static int dir_record_cb(const rd_kafka_message_t *m, void *opaque)
 {
 	struct dir_read *d = opaque;
-	ProtobufCMessage *msg = NULL;
-	Deconf__V1__DirectoryEntry *e;
-	size_t i;
+	struct dir_ignored *ig = d->ig;
+	char why[256];
+	int rc;
 
-	if (m->key_len == strlen(KEY_EPOCHS_KEY) && !memcmp(m->key, KEY_EPOCHS_KEY, m->key_len))
-		return 0;
-	if (!m->payload || deconf_envelope_open(m->payload, m->len, 1 << 20,
-						K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY),
-						d->f->key, &deconf__v1__directory_entry__descriptor,
-						&msg, NULL, 0)) {
-		d->refused += m->payload != NULL;
-		return 0;
-	}
-	e = (Deconf__V1__DirectoryEntry *)msg;
-	if (e->agency_id.len >= sizeof(d->v[0].id)) {
-		d->refused++;
-		deconf_msg_free(msg);
-		return 0;
-	}
-	for (i = 0; i < d->n; i++)
-		if (strlen(d->v[i].id) == e->agency_id.len &&
-		    !memcmp(d->v[i].id, e->agency_id.data, e->agency_id.len))
-			break;
-	if (i == d->n) {
-		struct listed *nv = realloc(d->v, (d->n + 1) * sizeof(*d->v));
-		if (!nv) {
-			deconf_msg_free(msg);
-			return DECONF_E_NOMEM;
+	rc = brk_directory_apply(d->dir, m->key, m->key_len, m->payload, m->payload ? m->len : 0,
+				 why, sizeof(why));
+	if (rc == DECONF_E_NOMEM)
+		return rc;
+	if (rc) {
+		if (ig->n < DIR_IGNORED_SHOWN) {
+			ig->v[ig->n].partition = d->partition;
+			ig->v[ig->n].offset = m->offset;
+			/* the key is the writer's: named only when it is an id */
+			snprintf(ig->v[ig->n].key, sizeof(ig->v[ig->n].key), "%.*s",
+				 m->key && m->key_len < sizeof(ig->v[0].key) &&
+						 (deconf_agency_id_valid(m->key, m->key_len) ||
+						  (m->key_len == strlen(KEY_EPOCHS_KEY) &&
+						   !memcmp(m->key, KEY_EPOCHS_KEY, m->key_len)))
+					 ? (int)m->key_len
+					 : 0,
+				 m->key ? (const char *)m->key : "");
+			snprintf(ig->v[ig->n].why, sizeof(ig->v[ig->n].why), "%s", why);
 		}
-		d->v = nv;
-		d->n++;
-		snprintf(nv[i].id, sizeof(nv[i].id), "%.*s", (int)e->agency_id.len,
-			 (const char *)e->agency_id.data);
+		ig->n++;
 	}
-	d->v[i].status = e->status;
-	memset(d->v[i].pub, 0, DECONF_PUBKEY_LEN);
-	if (e->signing_public_key.len == DECONF_PUBKEY_LEN)
-		memcpy(d->v[i].pub, e->signing_public_key.data, DECONF_PUBKEY_LEN);
-	snprintf(d->v[i].line, sizeof(d->v[i].line), "%-24s %-10s %-13s %-3s %s", d->v[i].id,
-		 e->status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
-		 : e->status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
-									  : "removed",
-		 level_name(e->level), e->country, e->name);
-	deconf_msg_free(msg);
 	return 0;
 }
 
-int read_directory(struct fed *f, struct brk_ctl_kafka *k, struct listed **v, size_t *n,
-		   size_t *refused, int *missing)
+int read_directory(struct fed *f, struct brk_ctl_kafka *k, struct brk_directory **dir,
+		   struct dir_ignored *ig, int *missing)
 {
-	struct dir_read d = { .f = f };
+	struct dir_read d = { .ig = ig };
 	char errstr[1024], topic[256];
 	int np, rc;
 
-	*v = NULL;
-	*n = *refused = 0;
+	*dir = NULL;
 	*missing = 0;
+	memset(ig, 0, sizeof(*ig));
+	if (brk_directory_new(&d.dir, f->key))
+		return fail(1, "out of memory");
 	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
+	snprintf(ig->topic, sizeof(ig->topic), "%s", topic);
 	if ((rc = brk_ctl_kafka_topic(k, topic, &np, errstr, sizeof(errstr)))) {
 		if (rc == DECONF_E_UNKNOWN) {
 			*missing = 1;
+			*dir = d.dir;
 			return 0;
 		}
+		brk_directory_free(d.dir);
 		return fail(1, "%s", errstr);
 	}
-	for (int p = 0; p < np && !rc; p++)
+	/* every partition: an agency's records are all in the one its id is
+	 * hashed to, in order */
+	for (int p = 0; p < np && !rc; p++) {
+		d.partition = p;
 		rc = brk_ctl_kafka_read(k, topic, p, dir_record_cb, &d, errstr, sizeof(errstr));
+	}
 	if (rc) {
-		free(d.v);
+		brk_directory_free(d.dir);
 		return fail(1, "%s", rc == DECONF_E_NOMEM ? "out of memory" : errstr);
 	}
-	*v = d.v;
-	*n = d.n;
-	*refused = d.refused;
+	*dir = d.dir;
 	return 0;
+}
+
+void directory_say_ignored(const struct dir_ignored *ig, FILE *out, const char *lead)
+{
+	if (!ig->n)
+		return;
+	fprintf(out, "%s%zu directory record(s) ignored, as the broker ignores them:\n", lead,
+		ig->n);
+	for (size_t i = 0; i < ig->n && i < DIR_IGNORED_SHOWN; i++)
+		fprintf(out, "%s  %s [%" PRId32 "] offset %" PRId64 "%s%s: %s\n", lead, ig->topic,
+			ig->v[i].partition, ig->v[i].offset, ig->v[i].key[0] ? ", key " : "",
+			ig->v[i].key, ig->v[i].why);
+	if (ig->n > DIR_IGNORED_SHOWN)
+		fprintf(out, "%s  and %zu more\n", lead, ig->n - DIR_IGNORED_SHOWN);
+}
+
+const char *agency_status_name(int status)
+{
+	return status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
+	       : status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
+								     : "removed";
 }
 
 int cmd_agency_list(struct fed *f, int argc, char **argv)
 {
+	struct brk_directory *dir;
+	struct dir_ignored ig;
+	struct brk_agency a;
 	struct brk_ctl_kafka *k;
-	struct listed *v;
-	size_t n, refused;
 	int missing, rc;
 
 	if ((rc = no_options(argc, argv, "agency list")))
@@ -455,21 +467,27 @@ int cmd_agency_list(struct fed *f, int argc, char **argv)
 		return usage_error("agency list", "unexpected argument '%s'", argv[optind]);
 	if (!(k = fed_kafka(f, RD_KAFKA_CONSUMER, NULL, NULL)))
 		return 1;
-	rc = read_directory(f, k, &v, &n, &refused, &missing);
+	rc = read_directory(f, k, &dir, &ig, &missing);
 	brk_ctl_kafka_free(k);
 	if (rc)
 		return 1;
-	if (missing)
+	if (missing) {
+		brk_directory_free(dir);
 		return fail(1, "%sdirectory: no such topic on this cluster (deconfctl topics apply "
 			       "creates it): no agency is known",
 			    f->prefix);
+	}
 	printf("%-24s %-10s %-13s %-3s %s\n", "AGENCY", "STATUS", "LEVEL", "CC", "NAME");
-	for (size_t i = 0; i < n; i++)
-		printf("%s\n", v[i].line);
-	if (refused)
-		printf("(%zu record(s) not signed by this federation's key were ignored, as the "
-		       "broker ignores them)\n",
-		       refused);
-	free(v);
+	for (size_t i = 0; !brk_directory_at(dir, i, &a); i++) {
+		/* checked by the directory (no control characters); escaped
+		 * for the terminal all the same */
+		char name[4 * BRK_TEXT_MAX], cc[32];
+		printf("%-24s %-10s %-13s %-3s %s\n", a.id, agency_status_name(a.status),
+		       level_name(a.level),
+		       deconf_text_for_terminal(cc, sizeof(cc), a.country, strlen(a.country)),
+		       deconf_text_for_terminal(name, sizeof(name), a.name, strlen(a.name)));
+	}
+	directory_say_ignored(&ig, stdout, "");
+	brk_directory_free(dir);
 	return 0;
 }

@@ -5,11 +5,11 @@
  * family: main.c (usage, the configuration table, the federation context,
  * argument dispatch), federation.c (init, rotate-key, epochs, and the
  * directory topic's writer), agency.c (add, suspend, activate, list, and
- * the directory topic's reader), topics.c (topics apply: topics, ACLs,
- * quotas), watch.c (tail, status, offsets), devkafka.c (dev-kafka); util.c
- * holds the helpers every family uses (messages, option parsing, parsers).
- * kafka.c and offsets.c are its Kafka clients and the consumer groups'
- * offsets.
+ * the directory topic's reader, through the broker's directory.c),
+ * topics.c (topics apply: topics, ACLs, quotas), watch.c (tail, status,
+ * offsets), devkafka.c (dev-kafka); util.c holds the helpers every family
+ * uses (messages, option parsing, parsers). kafka.c and offsets.c are its
+ * Kafka clients and the consumer groups' offsets.
  *
  * A federation is a directory (made by `federation init`): the CA, the
  * broker's TLS certificate and Ed25519 signing key, the federation HMAC key
@@ -28,6 +28,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -35,6 +36,7 @@
 #include "deconf/conf.h"
 #include "deconf/sign.h"
 #include "deconf/token.h"
+#include "directory.h"
 #include "kafka.h"
 
 #define K(x) DECONF__V1__##x
@@ -139,22 +141,40 @@ int cmd_epochs(struct fed *f, int argc, char **argv);
 
 /* ----------------------------------------------------------- agency.c */
 
-/* One agency of the directory topic. */
-struct listed {
-	char id[64], line[512];
-	int status;
-	uint8_t pub[DECONF_PUBKEY_LEN];
+/* What read_directory ignored: the records the broker's directory refuses
+ * (not signed by this federation, a key that is not the entry's agency id,
+ * an entry it cannot hold, an older key epochs serial), the first few
+ * kept to be said. */
+#define DIR_IGNORED_SHOWN 10
+struct dir_ignored {
+	size_t n; /* records ignored */
+	char topic[256];
+	struct {
+		int32_t partition;
+		int64_t offset;
+		char key[BRK_AGENCY_ID_MAX + 1]; /* "" unless an id or KEY_EPOCHS_KEY */
+		char why[256];
+	} v[DIR_IGNORED_SHOWN];
 };
 
 /*
- * The agencies of the directory topic (the latest record of each, signed
- * by this federation), read to its end through k (a consumer). *v is
- * malloc'ed. *missing: the topic does not exist (then *n is 0). Returns 0,
- * or 1 with the reason printed: a directory that could not be read is
- * never taken for an empty one.
+ * The directory topic read to its end, every partition, through k (a
+ * consumer), into *dir (brk_directory_new: the broker's own reader, which
+ * checks each record's federation signature and that its key is the
+ * entry's agency id; the caller frees it with brk_directory_free). *ig:
+ * what it ignored, for directory_say_ignored. *missing: the topic does not
+ * exist (then *dir is empty). Returns 0, or 1 with the reason printed (and
+ * *dir NULL): a directory that could not be read is never taken for an
+ * empty one.
  */
-int read_directory(struct fed *f, struct brk_ctl_kafka *k, struct listed **v, size_t *n,
-		   size_t *refused, int *missing);
+int read_directory(struct fed *f, struct brk_ctl_kafka *k, struct brk_directory **dir,
+		   struct dir_ignored *ig, int *missing);
+/* Say on out what read_directory ignored (nothing when it ignored nothing):
+ * how many, and the topic, partition, offset, key and reason of the first
+ * DIR_IGNORED_SHOWN; each line starts with lead. */
+void directory_say_ignored(const struct dir_ignored *ig, FILE *out, const char *lead);
+/* "active", "suspended" or "removed". */
+const char *agency_status_name(int status);
 
 int cmd_agency_add(struct fed *f, int argc, char **argv);
 /* agency suspend|activate: status is the AGENCY_STATUS_* to publish. */

@@ -275,19 +275,21 @@ static int apply_acls(struct brk_ctl_kafka *k, rd_kafka_queue_t *q, const struct
  * rates: these bound what reaches Kafka at all). A cluster without the
  * quota API (the mock cluster of dev-kafka) is said so, not failed, as for
  * ACLs. */
-static int apply_quotas(struct fed *f, const struct listed *ag, size_t n_ag)
+static int apply_quotas(struct fed *f, struct brk_directory *dir)
 {
+	size_t n_ag = brk_directory_count(dir);
 	struct brk_kquota *want = calloc(n_ag ? n_ag : 1, sizeof(*want));
 	size_t n = 0, changed = 0;
+	struct brk_agency ag;
 	char errstr[2048];
 	int rc;
 
 	if (!want)
 		return fail(1, "out of memory");
-	for (size_t a = 0; a < n_ag; a++) {
-		if (ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_REMOVED))
+	for (size_t a = 0; n < n_ag && !brk_directory_at(dir, a, &ag); a++) {
+		if (ag.status == K(AGENCY_STATUS__AGENCY_STATUS_REMOVED))
 			continue;
-		snprintf(want[n].user, sizeof(want[n].user), "%s", ag[a].id);
+		snprintf(want[n].user, sizeof(want[n].user), "%s", ag.id);
 		want[n].producer_byte_rate =
 			(double)deconf_conf_get_int(f->conf, "quota.producer_byte_rate");
 		want[n].consumer_byte_rate =
@@ -342,8 +344,10 @@ int cmd_topics_apply(struct fed *f, int argc, char **argv)
 #define N_GRANTS (sizeof(grants) / sizeof(grants[0]))
 #define N_OWN 4 /* grants[0..N_OWN) are topics of the agency's own */
 	int partitions = (int)deconf_conf_get_int(f->conf, "federation.partitions");
-	struct listed *ag = NULL;
-	size_t n_ag = 0, refused, nt = 0, na = 0;
+	struct brk_directory *dir = NULL;
+	struct dir_ignored ig;
+	struct brk_agency ag;
+	size_t n_ag = 0, nt = 0, na = 0;
 	struct want_topic *wt = NULL;
 	struct want_acl *wa = NULL;
 	struct brk_ctl_kafka *k = NULL, *c = NULL;
@@ -373,8 +377,10 @@ int cmd_topics_apply(struct fed *f, int argc, char **argv)
 		goto out;
 	}
 	if (!(c = fed_kafka(f, RD_KAFKA_CONSUMER, NULL, "nothing was applied")) ||
-	    read_directory(f, c, &ag, &n_ag, &refused, &missing))
+	    read_directory(f, c, &dir, &ig, &missing))
 		goto out;
+	directory_say_ignored(&ig, stderr, "deconfctl: ");
+	n_ag = brk_directory_count(dir);
 	wt = calloc(N_GLOBAL + N_OWN * n_ag, sizeof(*wt));
 	wa = calloc(2 * N_GRANTS * n_ag + 1, sizeof(*wa));
 	if (!wt || !wa) {
@@ -387,20 +393,20 @@ int cmd_topics_apply(struct fed *f, int argc, char **argv)
 		memcpy(wt[nt].config, global[i].config, sizeof(wt[nt].config));
 		nt++;
 	}
-	for (size_t a = 0; a < n_ag; a++) {
-		if (ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_REMOVED))
+	for (size_t a = 0; a < n_ag && !brk_directory_at(dir, a, &ag); a++) {
+		if (ag.status == K(AGENCY_STATUS__AGENCY_STATUS_REMOVED))
 			continue;
 		for (size_t g = 0; g < N_OWN; g++) {
 			snprintf(wt[nt].name, sizeof(wt[nt].name), "%s%s%s", f->prefix, grants[g].topic,
-				 ag[a].id);
+				 ag.id);
 			wt[nt++].partitions = 1;
 		}
 		for (size_t g = 0; g < N_GRANTS; g++)
 			for (int o = 0; o < 2; o++) {
 				snprintf(wa[na].topic, sizeof(wa[na].topic), "%s%s%s", f->prefix,
-					 grants[g].topic, grants[g].per_agency ? ag[a].id : "");
+					 grants[g].topic, grants[g].per_agency ? ag.id : "");
 				snprintf(wa[na].principal, sizeof(wa[na].principal), "User:%s",
-					 ag[a].id);
+					 ag.id);
 				wa[na++].op = grants[g].ops[o];
 			}
 	}
@@ -411,7 +417,7 @@ int cmd_topics_apply(struct fed *f, int argc, char **argv)
 	 * serial again is harmless (readers ignore serials they hold) */
 	if (!(rc = apply_topics(k, q, wt, nt)) && !(rc = epochs_publish(f, k, &ep, NULL)) &&
 	    !(rc = apply_acls(k, q, wa, na)))
-		rc = apply_quotas(f, ag, n_ag);
+		rc = apply_quotas(f, dir);
 out:
 	epochs_free(&ep);
 	if (q)
@@ -420,7 +426,7 @@ out:
 	brk_ctl_kafka_free(k);
 	free(wt);
 	free(wa);
-	free(ag);
+	brk_directory_free(dir);
 	return rc;
 #undef N_GLOBAL
 #undef N_GRANTS

@@ -144,8 +144,7 @@ static const ProtobufCMessageDescriptor *inner_descriptor(int type)
 /* One record as a JSON line. Signatures: the broker's key for what the
  * broker and deconfctl write, the agency's (from the directory) for a
  * submission. */
-static void print_record(struct fed *f, const rd_kafka_message_t *m, const struct listed *ak,
-			 size_t n_ak)
+static void print_record(struct fed *f, const rd_kafka_message_t *m, struct brk_directory *dir)
 {
 	json_t *o = json_object();
 	Deconf__V1__Envelope *env = NULL;
@@ -180,12 +179,11 @@ static void print_record(struct fed *f, const rd_kafka_message_t *m, const struc
 			struct deconf_sign_key *agency = NULL;
 			sig = "unknown signer";
 			if (env->type == K(MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION)) {
+				struct brk_agency a;
 				key = NULL;
-				for (size_t i = 0; i < n_ak; i++)
-					if (strlen(ak[i].id) == env->signer.len &&
-					    !memcmp(ak[i].id, env->signer.data, env->signer.len) &&
-					    !deconf_sign_key_from_public(&agency, ak[i].pub))
-						key = agency;
+				if (!brk_directory_get(dir, env->signer.data, env->signer.len, &a) &&
+				    !deconf_sign_key_from_public(&agency, a.public_key))
+					key = agency;
 			}
 			if (key)
 				sig = deconf_envelope_verify(env, key) ? "INVALID" : "valid";
@@ -219,8 +217,8 @@ int cmd_tail(struct fed *f, int argc, char **argv)
 	int from_beginning = 0, follow = 0, open = 0, np = 0, ch, rc = 0, missing;
 	const char *name;
 	char topic[256], errstr[1024];
-	struct listed *ak = NULL;
-	size_t n_ak = 0, refused = 0;
+	struct brk_directory *dir = NULL;
+	struct dir_ignored ig;
 	struct brk_ctl_kafka *k;
 	rd_kafka_topic_t *rkt;
 	rd_kafka_queue_t *q;
@@ -245,13 +243,14 @@ int cmd_tail(struct fed *f, int argc, char **argv)
 	if (!(k = fed_kafka(f, RD_KAFKA_CONSUMER, NULL, NULL)))
 		return 1;
 	/* the agencies' keys, to check submissions' signatures */
-	if (read_directory(f, k, &ak, &n_ak, &refused, &missing)) {
+	if (read_directory(f, k, &dir, &ig, &missing)) {
 		brk_ctl_kafka_free(k);
 		return 1;
 	}
+	directory_say_ignored(&ig, stderr, "deconfctl: ");
 	if (brk_ctl_kafka_topic(k, topic, &np, errstr, sizeof(errstr))) {
 		fail(1, "%s", errstr);
-		free(ak);
+		brk_directory_free(dir);
 		brk_ctl_kafka_free(k);
 		return 1;
 	}
@@ -289,7 +288,7 @@ int cmd_tail(struct fed *f, int argc, char **argv)
 			rd_kafka_message_destroy(m);
 			break;
 		} else {
-			print_record(f, m, ak, n_ak);
+			print_record(f, m, dir);
 			fflush(stdout);
 		}
 		rd_kafka_message_destroy(m);
@@ -299,7 +298,7 @@ int cmd_tail(struct fed *f, int argc, char **argv)
 	rd_kafka_queue_destroy(q);
 	rd_kafka_topic_destroy(rkt);
 	brk_ctl_kafka_free(k);
-	free(ak);
+	brk_directory_free(dir);
 	return rc;
 }
 
@@ -404,8 +403,9 @@ int cmd_status(struct fed *f, int argc, char **argv)
 	static const char *const own[] = { "submit.", "notices.", "rejects.", "receipts." };
 	const struct rd_kafka_metadata *md = NULL;
 	struct brk_ctl_kafka *k;
-	struct listed *ag = NULL;
-	size_t n_ag = 0, refused;
+	struct brk_directory *dir = NULL;
+	struct dir_ignored ig;
+	struct brk_agency ag;
 	char errstr[1024], topic[256], group[256];
 	rd_kafka_resp_err_t err;
 	int missing, incomplete = 0, rc;
@@ -416,13 +416,13 @@ int cmd_status(struct fed *f, int argc, char **argv)
 		return usage_error("status", "unexpected argument '%s'", argv[optind]);
 	if (!(k = fed_kafka(f, RD_KAFKA_CONSUMER, NULL, NULL)))
 		return 1;
-	if (read_directory(f, k, &ag, &n_ag, &refused, &missing)) {
+	if (read_directory(f, k, &dir, &ig, &missing)) {
 		brk_ctl_kafka_free(k);
 		return 1;
 	}
 	if ((err = rd_kafka_metadata(brk_ctl_kafka_handle(k), 1, NULL, &md, f->timeout_ms))) {
 		brk_ctl_kafka_free(k);
-		free(ag);
+		brk_directory_free(dir);
 		return fail(1, "reading the cluster's metadata: %s",
 			    brk_ctl_kafka_cause(err, errstr, sizeof(errstr)));
 	}
@@ -451,28 +451,26 @@ int cmd_status(struct fed *f, int argc, char **argv)
 	       "AGENCY", "STATUS", "SUBMITTED", "NOTICES", "REJECTS", "RECEIPTS");
 	if (missing)
 		printf("  (no %sdirectory topic: deconfctl topics apply)\n", f->prefix);
-	for (size_t a = 0; a < n_ag; a++) {
+	for (size_t a = 0; !brk_directory_at(dir, a, &ag); a++) {
 		char c[4][24];
 		for (int t = 0; t < 4; t++) {
 			int np;
 			long n;
-			snprintf(topic, sizeof(topic), "%s%s%s", f->prefix, own[t], ag[a].id);
+			snprintf(topic, sizeof(topic), "%s%s%s", f->prefix, own[t], ag.id);
 			n = topic_records(k, md, topic, &np);
 			/* a topic not made yet holds nothing */
 			snprintf(c[t], sizeof(c[t]), n == -2 ? "?" : "%ld", n < 0 ? 0 : n);
 			incomplete |= n == -2;
 		}
-		printf("  %-24s %-10s %10s %10s %10s %10s\n", ag[a].id,
-		       ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
-		       : ag[a].status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
-										   : "removed",
+		printf("  %-24s %-10s %10s %10s %10s %10s\n", ag.id, agency_status_name(ag.status),
 		       c[0], c[1], c[2], c[3]);
 	}
+	directory_say_ignored(&ig, stdout, "  ");
 	printf("(transactional topics count commit markers too; compacted topics, what is "
 	       "left)\n");
 	rd_kafka_metadata_destroy(md);
 	brk_ctl_kafka_free(k);
-	free(ag);
+	brk_directory_free(dir);
 	if (incomplete)
 		return fail(1, "status is incomplete: Kafka did not answer for what is marked ?");
 	return 0;
