@@ -278,6 +278,19 @@ size_t brk_directory_count(struct brk_directory *d)
 	return n;
 }
 
+int brk_directory_at(struct brk_directory *d, size_t i, struct brk_agency *out)
+{
+	int rc = DECONF_E_UNKNOWN;
+
+	pthread_rwlock_rdlock(&d->lock);
+	if (i < d->n) {
+		*out = d->v[i];
+		rc = DECONF_OK;
+	}
+	pthread_rwlock_unlock(&d->lock);
+	return rc;
+}
+
 void brk_directory_epochs(struct brk_directory *d, struct brk_epochs *out)
 {
 	pthread_rwlock_rdlock(&d->lock);

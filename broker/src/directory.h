@@ -87,6 +87,14 @@ int brk_directory_key(struct brk_directory *d, const void *id, size_t id_len,
 /* Number of agencies known (any status). */
 size_t brk_directory_count(struct brk_directory *d);
 
+/*
+ * Copy the i-th agency known, in the order of their ids, into *out (to list
+ * them: deconfctl). Returns 0, or DECONF_E_UNKNOWN when i is past the end.
+ * A record applied meanwhile may shift the agencies: list from one thread,
+ * between applies.
+ */
+int brk_directory_at(struct brk_directory *d, size_t i, struct brk_agency *out);
+
 /* The federation's key epochs (a copy). */
 struct brk_epochs {
 	uint64_t serial;       /* 0: none published */

@@ -18,6 +18,10 @@
  *     group's committed offset; accept-loss refuses while the group has a
  *     member, then commits the log start and says exactly what was lost;
  *     show is clean after;
+ *   - the directory is read as the broker reads it (directory.c): a record
+ *     signed by the federation whose key is not its entry's agency id, and
+ *     one not signed by the federation, are not listed, alter no agency,
+ *     and are said to be ignored, with their offsets;
  *   - dev-kafka says what it keeps, makes an agency's topics as its entry
  *     appears (receipts: one partition), says when it drops records, and
  *     topics apply there says what it does and succeeds.
@@ -41,7 +45,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "deconf.pb-c.h"
+#include "deconf/envelope.h"
 #include "deconf/kafka.h"
+#include "deconf/sign.h"
 #include "deconf/util.h"
 
 static const char *bootstrap, *bootstrap_tls, *tls_dir;
@@ -430,6 +437,121 @@ static void test_publication_denied(void **state)
 	check(top, "out.txt", "den-b", 0);
 }
 
+/* ------------------------------------------------------------- directory */
+
+/*
+ * A directory entry for agency_id (suspended, named name), sealed with the
+ * key in signing_key_path (the federation's, or any other), published to
+ * pfx"directory" under record key key. Returns its offset.
+ */
+static int64_t publish_entry(const char *pfx, const char *key, const char *agency_id,
+			     const char *name, const char *signing_key_path)
+{
+	const char *const props[] = { "enable.idempotence", "true", NULL };
+	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
+	struct deconf_sign_key *sk = NULL, *agency = NULL;
+	uint8_t pub[DECONF_PUBKEY_LEN], *buf = NULL;
+	char topic[128], errstr[512];
+	int64_t lo = -1, hi = -1;
+	size_t len;
+	rd_kafka_t *rk;
+
+	assert_int_equal(deconf_sign_key_load(&sk, signing_key_path, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_sign_key_generate(&agency, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_sign_key_public(agency, pub), 0);
+	e.agency_id.data = (uint8_t *)agency_id;
+	e.agency_id.len = strlen(agency_id);
+	e.name = (char *)name;
+	e.level = DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_STATE;
+	e.country = "US";
+	e.signing_public_key.data = pub;
+	e.signing_public_key.len = sizeof(pub);
+	e.status = DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_SUSPENDED;
+	e.updated_at = deconf_now_ms();
+	e.tls_principal = (char *)agency_id;
+	assert_int_equal(deconf_envelope_seal(&e.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
+					      "federation", sk, &buf, &len),
+			 0);
+	snprintf(topic, sizeof(topic), "%sdirectory", pfx);
+	rk = plain_client(RD_KAFKA_PRODUCER, props);
+	assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+					   RD_KAFKA_V_KEY(key, strlen(key)),
+					   RD_KAFKA_V_VALUE(buf, len),
+					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+			 0);
+	assert_int_equal(rd_kafka_flush(rk, 30000), 0);
+	/* nothing else writes to this federation's directory meanwhile */
+	assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000), 0);
+	rd_kafka_destroy(rk);
+	free(buf);
+	deconf_sign_key_free(agency);
+	deconf_sign_key_free(sk);
+	return hi - 1;
+}
+
+/* deconfctl reads the directory through the broker's reader: what the
+ * broker refuses, deconfctl neither lists nor takes for an agency, and it
+ * says it ignored it, where. */
+static void test_directory_refused_records(void **state)
+{
+	char fed[256], pfx[64], path[512], other[512], line[512];
+	int64_t mismatched, forged;
+
+	(void)state;
+	snprintf(pfx, sizeof(pfx), "%sdir.", prefix);
+	plain_federation("dir", pfx, fed, sizeof(fed));
+	assert_int_equal(ctl(fed, NULL, "agency add dir-a --name Alpha --level state --country US "
+					"--poc-name x --poc-phone 1 --poc-email x@y"),
+			 0);
+	/* signed by the federation, but under dir-a's key an entry of another
+	 * agency, suspended: a reader trusting the entry's id would list
+	 * dir-m, one trusting the key would suspend dir-a */
+	snprintf(path, sizeof(path), "%s/broker-signing.key", fed);
+	mismatched = publish_entry(pfx, "dir-a", "dir-m", "Mismatched", path);
+	/* under its own key, but signed by a key that is not the federation's */
+	snprintf(other, sizeof(other), "%s/agencies/dir-a/signing.key", fed);
+	forged = publish_entry(pfx, "dir-f", "dir-f", "Forged", other);
+	assert_true(mismatched >= 0 && forged == mismatched + 1);
+
+	assert_int_equal(ctl(fed, NULL, "agency list"), 0);
+	check(top, "out.txt", "dir-a                    active     state         US  Alpha\n", 1);
+	check(top, "out.txt", "dir-m", 0);
+	check(top, "out.txt", "Mismatched", 0);
+	check(top, "out.txt", "suspended", 0);
+	check(top, "out.txt", "dir-f ", 0);
+	check(top, "out.txt", "Forged", 0);
+	check(top, "out.txt", "2 directory record(s) ignored, as the broker ignores them:\n", 1);
+	snprintf(line, sizeof(line),
+		 "  %sdirectory [0] offset %lld, key dir-a: entry's agency_id differs from the "
+		 "record key\n",
+		 pfx, (long long)mismatched);
+	check(top, "out.txt", line, 1);
+	snprintf(line, sizeof(line), "  %sdirectory [0] offset %lld, key dir-f: ", pfx,
+		 (long long)forged);
+	check(top, "out.txt", line, 1);
+	check_empty(top, "err.txt");
+	/* status: dir-a active and no other agency; the same said there (on a
+	 * Kafka that is still making its consumer offsets topic, status says
+	 * the groups' lag is incomplete and exits 1: asked again) */
+	for (int i = 0; ctl(fed, NULL, "status"); i++) {
+		if (i == 30) {
+			sh("cat '%s/out.txt' '%s/err.txt' >&2", top, top);
+			fail();
+		}
+		sleep(1);
+	}
+	check(top, "out.txt", "  dir-a                    active", 1);
+	check(top, "out.txt", "dir-m", 0);
+	check(top, "out.txt", "  2 directory record(s) ignored", 1);
+	/* topics apply makes no topic for either, and says so on stderr */
+	assert_int_equal(ctl(fed, NULL, "topics apply"), 0);
+	check(top, "out.txt", "1 agencies in the directory", 1);
+	check(top, "out.txt", "dir-m", 0);
+	check(top, "out.txt", "dir-f", 0);
+	check(top, "err.txt", "deconfctl: 2 directory record(s) ignored", 1);
+}
+
 /* ---------------------------------------------------------------- offsets */
 
 /* Commit offset for group on topic [partition], as the group's consumer
@@ -706,6 +828,7 @@ int main(void)
 		cmocka_unit_test(test_bad_usage_refused),
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_publication_denied),
+		cmocka_unit_test(test_directory_refused_records),
 		cmocka_unit_test(test_offsets_accept_loss),
 		cmocka_unit_test(test_dev_kafka),
 		cmocka_unit_test(test_cleanup),

@@ -1,5 +1,5 @@
 /*
- * ctl_kafka.h — deconfctl's Kafka clients: each one either reaches Kafka
+ * kafka.h — deconfctl's Kafka clients: each one either reaches Kafka
  * within a bounded time or says why not, and every later step (a record's
  * delivery, an Admin API answer, a read to a partition's end) is bounded by
  * the same timeout and fails with its cause. deconfctl prints "done" only

@@ -1,5 +1,5 @@
 /*
- * ctl_offsets.h — deconfctl offsets show | accept-loss: where the broker's
+ * offsets.h — deconfctl offsets show | accept-loss: where the broker's
  * consumer groups stand against what their topics still hold, and the
  * operator's decision to go on after records were lost.
  *
@@ -23,7 +23,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 
-#include "ctl_kafka.h"
+#include "kafka.h"
 
 #define BRK_CTL_OFFSETS_INGEST 1u
 #define BRK_CTL_OFFSETS_MATCHER 2u

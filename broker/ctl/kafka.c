@@ -1,9 +1,9 @@
-/* ctl_kafka.c — deconfctl's Kafka clients, bounded and saying why. */
+/* kafka.c — deconfctl's Kafka clients, bounded and saying why. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_kafka.h"
+#include "kafka.h"
 #include "deconf/err.h"
 #include "deconf/kafka.h"
 #include "deconf/log.h"

@@ -1,4 +1,4 @@
-/* ctl_offsets.c — the broker's consumer groups against their topics' logs. */
+/* offsets.c — the broker's consumer groups against their topics' logs. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl_offsets.h"
+#include "offsets.h"
 #include "deconf/err.h"
 #include "deconf/kafka.h"
 #include "deconf/util.h"

@@ -1,0 +1,280 @@
+/*
+ * main.c — deconfctl, the federation operator's tool.
+ *
+ * A federation is a directory (made by `federation init`): the CA, the
+ * broker's TLS certificate and Ed25519 signing key, the federation HMAC key
+ * file, broker.conf, deconfctl.conf (how deconfctl reaches Kafka) and, per
+ * agency, a bundle directory under agencies/ that the agency takes away.
+ * Every command but `federation init` and `dev-kafka` works on the
+ * federation named by -f DIR (or $DECONF_FEDERATION, or ".").
+ *
+ * Here: the usage, the configuration table, the federation context every
+ * command but those two opens, and the dispatch to the command families
+ * (ctl.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "deconf/err.h"
+#include "deconf/log.h"
+
+static const char usage[] =
+	"usage: deconfctl [-f FEDERATION_DIR] [--timeout SECONDS] COMMAND ...\n"
+	"\n"
+	"The federation operator's tool.\n"
+	"\n"
+	"  -f DIR              the federation (default: $DECONF_FEDERATION, or .)\n"
+	"  --timeout SECONDS   how long to wait for Kafka at each step: reaching it, a\n"
+	"                      record's delivery, an Admin API answer (1..3600; default 10,\n"
+	"                      or $DECONF_CTL_TIMEOUT). A command that cannot reach Kafka says\n"
+	"                      so by then and exits 1.\n"
+	"\n"
+	"  federation init DIR [--host NAME]... [--bootstrap HOST:PORT] [--partitions N]\n"
+	"                       [--prefix P] [--plaintext] [--ca-cert PEM --ca-key PEM]\n"
+	"      a new federation in DIR: CA, the broker's TLS certificate (SAN: every\n"
+	"      --host) and signing key, the federation key file (epoch 1), broker.conf\n"
+	"      and deconfctl.conf, and key-epochs.pb (epoch 1 live). Refuses an existing\n"
+	"      federation. --ca-cert/--ca-key: issue from an existing CA (one the Kafka\n"
+	"      brokers trust) instead of a new one.\n"
+	"  federation rotate-key [--overlap DURATION]\n"
+	"      add epoch N+1 to federation.keys and to every agency bundle, make it the\n"
+	"      current epoch and retire the older live ones after DURATION (30d, 12h,\n"
+	"      90m, 0; default 30d): publishes the signed key epochs record the broker\n"
+	"      follows. Agencies then run deconf-adapter resubmit, before the retire time.\n"
+	"  federation epochs [--publish]\n"
+	"      the key epochs record (key-epochs.pb): each epoch, when it was activated\n"
+	"      and retires, which is current; --publish publishes it again.\n"
+	"  agency add ID --name NAME --level federal|state|local|tribal|international\n"
+	"             --country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL\n"
+	"      the agency's certificate (CN = ID) and signing key, a bundle directory\n"
+	"      (agencies/ID) to hand over, and its directory entry and the key epochs\n"
+	"      record on Kafka (the directory topic must exist: topics apply).\n"
+	"  agency suspend ID | agency activate ID\n"
+	"      republish the entry with that status (a suspended agency's\n"
+	"      submissions are refused).\n"
+	"  agency list\n"
+	"      the agencies of the directory topic, as the broker sees them.\n"
+	"  topics apply\n"
+	"      create every missing topic (tokens and state with federation.partitions,\n"
+	"      state and directory compacted, audit kept forever, one partition per\n"
+	"      agency topic) and the literal ACLs of every agency in the directory:\n"
+	"      write its submit topic, read its notices, rejects and receipts topics and\n"
+	"      the directory; publishes the key epochs record; and sets each agency's\n"
+	"      Kafka client quotas (quota.* in deconfctl.conf: produce and fetch bytes/s,\n"
+	"      request time). Re-running it changes nothing, and says so. On dev-kafka it\n"
+	"      says what it can do there (no Admin API, ACLs or quotas).\n"
+	"  tail TOPIC [--from-beginning] [--follow]\n"
+	"      decode a deconf topic (e.g. notices.fbi-cac, receipts.fbi-cac, audit, ops)\n"
+	"      to JSON lines, with each record's signature status; from the end unless\n"
+	"      --from-beginning; stops at the end unless --follow.\n"
+	"  status\n"
+	"      records per topic, the broker's consumer-group lag, and per agency the\n"
+	"      records of its submit, notices, rejects and receipts topics.\n"
+	"  offsets show [--group ingest|matcher]\n"
+	"      per partition of the broker's consumer groups: the committed offset, the\n"
+	"      log start and end, and LOST n records where retention or DeleteRecords\n"
+	"      removed records the broker had not read (it stops there).\n"
+	"  offsets accept-loss [--group ingest|matcher] [--partition TOPIC:N]...\n"
+	"      with every broker stopped, commit the log start offset of each partition\n"
+	"      that lost records, so the broker goes on without them; prints what was\n"
+	"      accepted as lost.\n"
+	"  dev-kafka [--partitions N] [--agency-partitions N] [--prefix P]\n"
+	"      librdkafka's in-memory mock cluster with the deconf topics, for the\n"
+	"      quick start (plaintext, no ACLs, no quotas); it makes each agency's\n"
+	"      topics as its directory entry appears. Prints its bootstrap address, and\n"
+	"      on stderr how much it keeps (5 MiB per partition) and any record it\n"
+	"      drops; runs until SIGTERM or SIGINT. --partitions: tokens, state and audit\n"
+	"      (default 128); --agency-partitions: each agency's submit and notices\n"
+	"      topics (default 32).\n"
+	"\n"
+	"Agency ids: 2..63 characters of a-z, 0-9 and '-', not starting with '-' (they\n"
+	"name topics and TLS principals); not reserved: admin, anonymous, deconf,\n"
+	"deconf-*, kafka, kafka-*, broker, controller, deconfctl, federation,\n"
+	"operator, root (Kafka's super users and the federation's own services).\n"
+	"\n"
+	"Exit status: 0 done; 1 failed (nothing is reported done that Kafka did not\n"
+	"confirm); 2 bad usage or configuration.\n";
+
+static const struct deconf_conf_def ctl_table[] = {
+	{ "federation.topic_prefix", DECONF_CONF_STR, "deconf.", 0, 0, NULL, 0,
+	  "prefix of every deconf topic" },
+	{ "federation.partitions", DECONF_CONF_INT, "4", 1, 1024, NULL, 0,
+	  "partitions of deconf.tokens and deconf.state" },
+	{ "federation.signing_key", DECONF_CONF_PATH, "broker-signing.key", 0, 0, NULL, 0,
+	  "the federation's Ed25519 key (signs directory entries)" },
+	{ "quota.producer_byte_rate", DECONF_CONF_SIZE, "4M", 1024, (int64_t)1 << 40, NULL, 0,
+	  "each agency's Kafka produce quota (User:<id>), bytes/s per broker" },
+	{ "quota.consumer_byte_rate", DECONF_CONF_SIZE, "10M", 1024, (int64_t)1 << 40, NULL, 0,
+	  "each agency's Kafka fetch quota (User:<id>), bytes/s per broker" },
+	{ "quota.request_percentage", DECONF_CONF_INT, "25", 1, 10000, NULL, 0,
+	  "each agency's share of a broker's request threads, % of one thread" },
+	{ "log.level", DECONF_CONF_ENUM, "notice", 0, 0, "err|warning|notice|info|debug", 0,
+	  "least severe level logged" },
+};
+
+struct brk_ctl_kafka *fed_kafka(struct fed *f, rd_kafka_type_t type,
+				const char *const *props, const char *then)
+{
+	struct brk_ctl_kafka *k = NULL;
+	char errstr[1024];
+
+	if (brk_ctl_kafka_new(&k, type, f->conf, f->timeout_ms, props, errstr, sizeof(errstr))) {
+		fail(1, "%s%s%s", errstr, then ? ": " : "", then ? then : "");
+		return NULL;
+	}
+	return k;
+}
+
+const char *const publisher_props[] = { "enable.idempotence", "true", NULL };
+
+static const char *fpath(const struct fed *f, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", f->dir, name);
+	return buf;
+}
+
+static int fed_open(struct fed *f, const char *dir)
+{
+	char path[1200], errstr[1024];
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "%s", dir);
+	if (chdir(dir))
+		return fail(2, "%s: %s (deconfctl -f DIR, or federation init)", dir, strerror(errno));
+	snprintf(f->dir, sizeof(f->dir), ".");
+	if (access("deconfctl.conf", R_OK))
+		return fail(2, "%s/deconfctl.conf: not a federation (deconfctl federation init)",
+			    dir);
+	if ((rc = deconf_conf_new(&f->conf, ctl_table, sizeof(ctl_table) / sizeof(ctl_table[0]),
+				  errstr, sizeof(errstr))) ||
+	    (rc = deconf_conf_load(f->conf, fpath(f, "deconfctl.conf", path, sizeof(path)), NULL,
+				   NULL, 0, errstr, sizeof(errstr))))
+		return fail(2, "%s", errstr);
+	f->prefix = deconf_conf_get_str(f->conf, "federation.topic_prefix");
+	deconf_log_set_level(deconf_log_level_parse(deconf_conf_get_str(f->conf, "log.level")));
+	if ((rc = deconf_sign_key_load(&f->key, deconf_conf_get_str(f->conf, "federation.signing_key"),
+				       errstr, sizeof(errstr))))
+		return fail(2, "%s", errstr);
+	return 0;
+}
+
+static void fed_close(struct fed *f)
+{
+	deconf_sign_key_free(f->key);
+	deconf_conf_free(f->conf);
+}
+
+
+/* --timeout / DECONF_CTL_TIMEOUT: seconds, as ms; -1 if not 1..3600. */
+static int parse_timeout(const char *s)
+{
+	int v = parse_count(s, BRK_CTL_KAFKA_TIMEOUT_MAX_MS / 1000);
+
+	return v < 1 ? -1 : v * 1000;
+}
+
+int main(int argc, char **argv)
+{
+	static const char top[] = "[-f FEDERATION_DIR] [--timeout SECONDS] COMMAND ...";
+	const char *fdir = getenv("DECONF_FEDERATION"), *env = getenv("DECONF_CTL_TIMEOUT");
+	const char *cmd, *sub;
+	int timeout_ms = BRK_CTL_KAFKA_TIMEOUT_MS;
+	struct fed f;
+	int i, rc;
+
+	deconf_log_set_program("deconfctl");
+	if (env && *env && (timeout_ms = parse_timeout(env)) < 0)
+		return usage_error(top, "DECONF_CTL_TIMEOUT=%s: whole seconds, 1..3600", env);
+	/* the global options, before the command */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (!strcmp(a, "-f") || !strcmp(a, "--timeout")) {
+			if (i + 1 == argc)
+				return usage_error(top, "option '%s' needs a value", a);
+			if (a[1] == 'f')
+				fdir = argv[++i];
+			else if ((timeout_ms = parse_timeout(argv[++i])) < 0)
+				return usage_error(top, "--timeout %s: whole seconds, 1..3600", argv[i]);
+		} else if (!strncmp(a, "--timeout=", 10)) {
+			if ((timeout_ms = parse_timeout(a + 10)) < 0)
+				return usage_error(top, "%s: whole seconds, 1..3600", a);
+		} else {
+			return usage_error(top, "unknown option '%s'", a);
+		}
+	}
+	if (i == argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	argc -= i - 1;
+	argv += i - 1;
+	cmd = argv[1];
+	sub = argc >= 3 ? argv[2] : "";
+	/* what needs no federation */
+	if (!strcmp(cmd, "federation") && !strcmp(sub, "init"))
+		return cmd_federation_init(argc - 2, argv + 2);
+	if (!strcmp(cmd, "dev-kafka"))
+		return cmd_dev_kafka(argc - 1, argv + 1);
+	/* the command must be known before the federation is opened */
+	if (!strcmp(cmd, "federation")) {
+		if (strcmp(sub, "rotate-key") && strcmp(sub, "epochs"))
+			return usage_error("federation init|rotate-key|epochs ...",
+					   sub[0] ? "unknown command 'federation %s'"
+						  : "federation: which command?%s",
+					   sub);
+	} else if (!strcmp(cmd, "agency")) {
+		if (strcmp(sub, "add") && strcmp(sub, "suspend") && strcmp(sub, "activate") &&
+		    strcmp(sub, "list"))
+			return usage_error("agency add|suspend|activate|list ...",
+					   sub[0] ? "unknown command 'agency %s'"
+						  : "agency: which command?%s",
+					   sub);
+	} else if (!strcmp(cmd, "topics")) {
+		if (strcmp(sub, "apply"))
+			return usage_error("topics apply", sub[0] ? "unknown command 'topics %s'"
+								  : "topics: which command?%s",
+					   sub);
+	} else if (!strcmp(cmd, "offsets")) {
+		if (strcmp(sub, "show") && strcmp(sub, "accept-loss"))
+			return usage_error("offsets show|accept-loss ...",
+					   sub[0] ? "unknown command 'offsets %s'"
+						  : "offsets: which command?%s",
+					   sub);
+	} else if (strcmp(cmd, "tail") && strcmp(cmd, "status")) {
+		return usage_error(top, "unknown command '%s'", cmd);
+	}
+	if ((rc = fed_open(&f, fdir ? fdir : ".")))
+		return rc;
+	f.timeout_ms = timeout_ms;
+	if (!strcmp(cmd, "tail"))
+		rc = cmd_tail(&f, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "status"))
+		rc = cmd_status(&f, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "federation"))
+		rc = !strcmp(sub, "rotate-key") ? cmd_rotate_key(&f, argc - 2, argv + 2)
+						: cmd_epochs(&f, argc - 2, argv + 2);
+	else if (!strcmp(cmd, "topics"))
+		rc = cmd_topics_apply(&f, argc - 2, argv + 2);
+	else if (!strcmp(cmd, "offsets"))
+		rc = cmd_offsets(&f, argc - 2, argv + 2, !strcmp(sub, "accept-loss"));
+	else if (!strcmp(sub, "add"))
+		rc = cmd_agency_add(&f, argc - 2, argv + 2);
+	else if (!strcmp(sub, "suspend"))
+		rc = cmd_agency_status(&f, argc - 2, argv + 2,
+				       K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
+	else if (!strcmp(sub, "activate"))
+		rc = cmd_agency_status(&f, argc - 2, argv + 2, K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE));
+	else
+		rc = cmd_agency_list(&f, argc - 2, argv + 2);
+	fed_close(&f);
+	return rc;
+}
