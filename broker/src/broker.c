@@ -9,8 +9,12 @@
 
 const struct deconf_conf_def brk_conf_table[] = {
 	{ "broker.signing_key", DECONF_CONF_PATH, NULL, 0, 0, NULL, DECONF_CONF_REQUIRED,
-	  "the federation's Ed25519 signing key (PEM, 0600): verifies the directory, "
-	  "signs notices" },
+	  "the broker's own Ed25519 key (PEM, 0600): signs notices, receipts, rejects and "
+	  "audit checkpoints; never the directory" },
+	{ "broker.federation_key", DECONF_CONF_PATH, NULL, 0, 0, NULL, DECONF_CONF_REQUIRED,
+	  "the federation key's PUBLIC half (federation.pub): directory entries and key epochs "
+	  "are trusted only when signed with it. Its private half stays with the operator, "
+	  "off this host" },
 	{ "broker.topic_prefix", DECONF_CONF_STR, "deconf.", 0, 0, NULL, 0,
 	  "prefix of every deconf topic" },
 	{ "broker.instance", DECONF_CONF_STR, "1", 0, 0, NULL, 0,
@@ -108,6 +112,39 @@ const struct deconf_conf_def brk_conf_table[] = {
 };
 const size_t brk_conf_table_n = sizeof(brk_conf_table) / sizeof(brk_conf_table[0]);
 
+/*
+ * broker.federation_key: the public half only. A private key here means the
+ * key that can add and re-key agencies sits on the broker's host, which
+ * the split exists to prevent; the broker's own key in its place means
+ * whoever holds the broker host can forge the directory again.
+ */
+static int load_federation_key(struct brk *b, char *errstr, size_t errstr_size)
+{
+	const char *path = deconf_conf_get_str(b->conf, "broker.federation_key");
+	uint8_t mine[DECONF_PUBKEY_LEN], theirs[DECONF_PUBKEY_LEN];
+	int rc;
+
+	if ((rc = deconf_sign_key_load(&b->federation_key, path, errstr, errstr_size)))
+		return rc == DECONF_E_NOMEM ? rc : DECONF_E_CONFIG;
+	if (deconf_sign_key_is_private(b->federation_key))
+		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+				      "%s: broker.federation_key: %s is a private key: give the "
+				      "broker only the public half (federation.pub); the "
+				      "federation key stays with the operator",
+				      deconf_conf_origin(b->conf, "broker.federation_key"), path);
+	if (deconf_sign_key_public(b->key, mine) ||
+	    deconf_sign_key_public(b->federation_key, theirs))
+		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+				      "cannot read the public keys");
+	if (!memcmp(mine, theirs, sizeof(mine)))
+		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+				      "%s: broker.federation_key is the broker's own signing "
+				      "key: the directory must be signed by a key this host does "
+				      "not hold (deconfctl federation split-key)",
+				      deconf_conf_origin(b->conf, "broker.federation_key"));
+	return 0;
+}
+
 int brk_load(struct brk *b, const char *path, char *const *envp, char *const *sets,
 	     size_t n_sets, char *errstr, size_t errstr_size)
 {
@@ -139,13 +176,16 @@ int brk_load(struct brk *b, const char *path, char *const *envp, char *const *se
 		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
 				      "broker.signing_key: a public key; the private key is "
 				      "needed to sign notices");
-	return brk_directory_new(&b->dir, b->key);
+	if ((rc = load_federation_key(b, errstr, errstr_size)))
+		return rc;
+	return brk_directory_new(&b->dir, b->federation_key);
 }
 
 void brk_close(struct brk *b)
 {
 	brk_directory_free(b->dir);
 	deconf_sign_key_free(b->key);
+	deconf_sign_key_free(b->federation_key);
 	deconf_conf_free(b->conf);
 	memset(b, 0, sizeof(*b));
 }

@@ -20,7 +20,8 @@ struct brk {
 	struct deconf_conf *conf;
 	const char *prefix;          /* broker.topic_prefix */
 	const char *instance;        /* broker.instance: transactional ids */
-	struct deconf_sign_key *key; /* broker.signing_key: the federation's key */
+	struct deconf_sign_key *key;            /* broker.signing_key: signs what it sends */
+	struct deconf_sign_key *federation_key; /* public: verifies the directory */
 	struct brk_directory *dir;
 	size_t max_record;           /* ingest.max_record_bytes */
 	int64_t replay_window_ms;    /* ingest.replay_window */

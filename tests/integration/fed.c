@@ -184,6 +184,11 @@ int fed_new_replicated(struct fed *f, const char *bootstrap, int n_partitions, i
 	snprintf(path, sizeof(path), "%s/broker.key", f->dir);
 	if (deconf_sign_key_save_private(f->key, path, errstr, sizeof(errstr)))
 		return FAIL("%s", errstr);
+	if (deconf_sign_key_generate(&f->fed_key, errstr, sizeof(errstr)))
+		return FAIL("%s", errstr);
+	snprintf(path, sizeof(path), "%s/federation.pub", f->dir);
+	if (deconf_sign_key_save_public(f->fed_key, path, errstr, sizeof(errstr)))
+		return FAIL("%s", errstr);
 	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
 		if (fed_create_topic(f, fed_topic(f, topics[i].name, path, sizeof(path)),
 				     topics[i].per_partition ? n_partitions : 1, topics[i].compact))
@@ -211,6 +216,7 @@ void fed_free(struct fed *f)
 	for (int i = 0; i < f->n_ag; i++)
 		deconf_sign_key_free(f->ag[i].key);
 	deconf_sign_key_free(f->key);
+	deconf_sign_key_free(f->fed_key);
 	if (f->dir[0] && !getenv("FED_KEEP")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 		if (system(cmd))
@@ -254,7 +260,7 @@ int fed_agency(struct fed *f, const char *id, const char *name, int level, const
 	e.updated_at = deconf_now_ms();
 	e.tls_principal = (char *)id;
 	if (deconf_envelope_seal(&e.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
-				 "federation", f->key, &buf, &len))
+				 "federation", f->fed_key, &buf, &len))
 		return FAIL("seal directory entry");
 	rc = rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(fed_topic(f, "directory", topic,
 								      sizeof(topic))),
@@ -280,11 +286,13 @@ int fed_broker_conf(struct fed *f, const char *instance, const char *extra, char
 	if (!(c = fopen(path, "w")))
 		return FAIL("%s: cannot write", path);
 	fprintf(c,
-		"[broker]\nsigning_key = %s/broker.key\ntopic_prefix = %s\ninstance = %s\n"
+		"[broker]\nsigning_key = %s/broker.key\nfederation_key = %s/federation.pub\n"
+		"topic_prefix = %s\ninstance = %s\n"
 		"[matcher]\nstate_dir = %s/state-%s\nstate_map_size = 1G\n"
 		"[http]\nport = 0\n[log]\nlevel = info\n"
 		"[kafka]\nbootstrap.servers = %s\nsession.timeout.ms = 6000\n%s",
-		f->dir, f->prefix, instance, f->dir, instance, f->bootstrap, extra ? extra : "");
+		f->dir, f->dir, f->prefix, instance, f->dir, instance, f->bootstrap,
+		extra ? extra : "");
 	return fclose(c) ? FAIL("%s: write failed", path) : 0;
 }
 

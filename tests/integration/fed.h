@@ -33,7 +33,8 @@ struct fed_agency {
 struct fed {
 	char dir[160], prefix[32];
 	const char *bootstrap;
-	struct deconf_sign_key *key; /* the federation's = the broker's */
+	struct deconf_sign_key *key;     /* the broker's: notices, receipts, rejects */
+	struct deconf_sign_key *fed_key; /* the federation's: the directory, key epochs */
 	struct fed_agency ag[FED_MAX_AGENCIES];
 	int n_ag, n_partitions;
 	int replication;             /* copies of each topic's partitions */

@@ -57,7 +57,9 @@ static void kill_broker(void)
 
 struct fed {
 	char dir[128], prefix[32], log[192], bconf[192], aconf[192];
-	struct deconf_sign_key *fed_key, *agency_key, *rogue;
+	/* fed_key signs the directory (the operator's, never on the broker's
+	 * host); broker_key is the broker's own: rejects, receipts */
+	struct deconf_sign_key *fed_key, *broker_key, *agency_key, *rogue;
 	pid_t broker;
 };
 
@@ -169,16 +171,21 @@ static void fed_new(struct fed *f)
 	snprintf(f->prefix, sizeof(f->prefix), "it%s.", deconf_hex_encode(hex, r, sizeof(r)));
 	snprintf(f->log, sizeof(f->log), "%s/run.log", f->dir);
 	assert_int_equal(deconf_sign_key_generate(&f->fed_key, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_sign_key_generate(&f->broker_key, errstr, sizeof(errstr)), 0);
 	assert_int_equal(deconf_sign_key_generate(&f->agency_key, errstr, sizeof(errstr)), 0);
 	assert_int_equal(deconf_sign_key_generate(&f->rogue, errstr, sizeof(errstr)), 0);
 	snprintf(path, sizeof(path), "%s/broker.key", f->dir);
-	assert_int_equal(deconf_sign_key_save_private(f->fed_key, path, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_sign_key_save_private(f->broker_key, path, errstr, sizeof(errstr)),
+			 0);
+	snprintf(path, sizeof(path), "%s/federation.pub", f->dir);
+	assert_int_equal(deconf_sign_key_save_public(f->fed_key, path, errstr, sizeof(errstr)), 0);
 	snprintf(path, sizeof(path), "%s/agency.key", f->dir);
 	assert_int_equal(deconf_sign_key_save_private(f->agency_key, path, errstr, sizeof(errstr)),
 			 0);
 	/* the adapter checks the broker's receipts with its public key */
 	snprintf(path, sizeof(path), "%s/broker.pub", f->dir);
-	assert_int_equal(deconf_sign_key_save_public(f->fed_key, path, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_sign_key_save_public(f->broker_key, path, errstr, sizeof(errstr)),
+			 0);
 	assert_int_equal(deconf_keyring_new(&ring), 0);
 	assert_int_equal(deconf_keyring_rotate(ring, NULL), 0);
 	snprintf(path, sizeof(path), "%s/federation.keys", f->dir);
@@ -187,10 +194,11 @@ static void fed_new(struct fed *f)
 
 	snprintf(f->bconf, sizeof(f->bconf), "%s/broker.conf", f->dir);
 	snprintf(text, sizeof(text),
-		 "[broker]\nsigning_key = %s/broker.key\ntopic_prefix = %s\ninstance = a\nparts = ingest\n"
+		 "[broker]\nsigning_key = %s/broker.key\nfederation_key = %s/federation.pub\n"
+		 "topic_prefix = %s\ninstance = a\nparts = ingest\n"
 		 "[ingest]\nmax_record_bytes = 8k\n[http]\nport = 0\n[log]\nlevel = info\n"
 		 "[kafka]\nbootstrap.servers = %s\nsession.timeout.ms = 6000\n",
-		 f->dir, f->prefix, bootstrap);
+		 f->dir, f->dir, f->prefix, bootstrap);
 	write_file(f->bconf, text);
 	snprintf(f->aconf, sizeof(f->aconf), "%s/agency.conf", f->dir);
 	snprintf(text, sizeof(text),
@@ -209,6 +217,9 @@ static void fed_new(struct fed *f)
 			f->fed_key);
 	/* forged: not signed by the federation key; must not exist for the broker */
 	directory_entry(f, "agency-x", DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE, f->rogue);
+	/* forged on a taken broker host, with the broker's own key: the same */
+	directory_entry(f, "agency-y", DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE,
+			f->broker_key);
 }
 
 static void broker_start(struct fed *f)
@@ -248,6 +259,7 @@ static void fed_free(struct fed *f)
 		fail_msg("sanitizer report in %s", f->log);
 	}
 	deconf_sign_key_free(f->fed_key);
+	deconf_sign_key_free(f->broker_key);
 	deconf_sign_key_free(f->agency_key);
 	deconf_sign_key_free(f->rogue);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
@@ -302,7 +314,7 @@ static void check_reject(struct fed *f, const rd_kafka_message_t *m, const char 
 	int rc;
 
 	rc = deconf_envelope_open(m->payload, m->len, 1 << 20,
-				  DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT, f->fed_key,
+				  DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_REJECT, f->broker_key,
 				  &deconf__v1__reject__descriptor, &msg, errstr, sizeof(errstr));
 	if (rc)
 		fail_msg("%s [%d] offset %lld: not a Reject signed with the broker's key: %s",
@@ -472,6 +484,20 @@ static void read_topics(struct fed *f, struct reads *out, size_t want_tokens,
 	} while (deconf_mono_us() < end);
 }
 
+/* Whether the run log holds what within wait_s seconds. */
+static int log_says(struct fed *f, const char *what, int wait_s)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "grep -qF '%s' '%s'", what, f->log);
+	for (int i = 0; i < wait_s * 4; i++) {
+		if (system(cmd) == 0)
+			return 1;
+		usleep(250000);
+	}
+	return 0;
+}
+
 static int adapter(struct fed *f, const char *args)
 {
 	char cmd[1024];
@@ -578,6 +604,10 @@ static void test_ingest(void **state)
 	buf = hand_submission("agency-x", id, "X-1", f.agency_key, &len);
 	produce(topic, "k", 1, buf, len);
 	free(buf);
+	snprintf(topic, sizeof(topic), "%ssubmit.agency-y", f.prefix);
+	buf = hand_submission("agency-y", id, "Y-1", f.agency_key, &len);
+	produce(topic, "k", 1, buf, len);
+	free(buf);
 
 	/* and a later adapter submission still goes through */
 	snprintf(path, sizeof(path), "%s/more.csv", f.dir);
@@ -598,6 +628,14 @@ static void test_ingest(void **state)
 	read_rejects(&f, "agency-s", &r, 1, 10);
 	assert_int_equal(r.rejects, 1);
 	assert_int_equal(r.reasons[R(SUSPENDED_AGENCY)], 1);
+	/* agencies whose directory entries were signed by a rogue key, or by
+	 * the broker's own (a taken broker host): unknown, nothing of theirs
+	 * reached deconf.tokens (counted above: 5) */
+	assert_true(log_says(&f, "submit.agency-x [0] offset 0: unknown_agency", 10));
+	assert_true(log_says(&f, "submit.agency-y [0] offset 0: unknown_agency", 10));
+	/* (an unknown agency has no rejects topic: nothing is written for it) */
+	read_rejects(&f, "agency-y", &r, 0, 1);
+	assert_int_equal(r.rejects, 0);
 	assert_int_equal(broker_stop(&f), 0);
 	fed_free(&f);
 }

@@ -194,7 +194,7 @@ static void republish(struct world *w, int i, int status)
 	e.tls_principal = w->f.ag[i].id;
 	assert_int_equal(deconf_envelope_seal(&e.base,
 					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
-					      "federation", w->f.key, &buf, &len),
+					      "federation", w->f.fed_key, &buf, &len),
 			 0);
 	assert_int_equal(rd_kafka_producev(w->f.producer,
 					   RD_KAFKA_V_TOPIC(fed_topic(&w->f, "directory", topic,
