@@ -18,7 +18,7 @@
 #include "deconf/err.h"
 #include "deconf/text.h"
 #include "deconf/util.h"
-#include "pki.h"
+#include "deconf/pki.h"
 
 /* A kafka.* value of the federation's configuration, or NULL. */
 static const char *kafka_value(const struct fed *f, const char *name)
@@ -155,7 +155,7 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/agency.pem", dir);
 	snprintf(path2, sizeof(path2), "%s/agency.key", dir);
-	if ((rc = brk_pki_issue("ca.pem", "ca.key", id, NULL, 0, 0, CERT_DAYS, path, path2, errstr,
+	if ((rc = deconf_pki_issue("ca.pem", "ca.key", NULL, id, NULL, 0, 0, CERT_DAYS, path, path2, errstr,
 				sizeof(errstr))))
 		goto out;
 	snprintf(path, sizeof(path), "%s/signing.key", dir);

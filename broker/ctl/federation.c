@@ -18,7 +18,7 @@
 #include "deconf/envelope.h"
 #include "deconf/err.h"
 #include "deconf/util.h"
-#include "pki.h"
+#include "deconf/pki.h"
 
 /* -------------------------------------------------- the directory topic */
 
@@ -438,7 +438,7 @@ int cmd_federation_init(int argc, char **argv)
 		free(pem);
 		if (rc)
 			return fail(1, "%s", errstr);
-	} else if (brk_pki_ca_new(path, path2, "deconf federation CA", 3650, errstr,
+	} else if (deconf_pki_ca_new(path, path2, "deconf federation CA", 3650, NULL, errstr,
 				  sizeof(errstr))) {
 		return fail(1, "%s", errstr);
 	}
@@ -446,7 +446,7 @@ int cmd_federation_init(int argc, char **argv)
 		char cert[1200], kp[1200];
 		snprintf(cert, sizeof(cert), "%s/broker.pem", dir);
 		snprintf(kp, sizeof(kp), "%s/broker.key", dir);
-		if (brk_pki_issue(path, path2, "deconf-broker", hosts, n_hosts, 1, CERT_DAYS, cert, kp,
+		if (deconf_pki_issue(path, path2, NULL, "deconf-broker", hosts, n_hosts, 1, CERT_DAYS, cert, kp,
 				  errstr, sizeof(errstr)))
 			return fail(1, "%s", errstr);
 	}

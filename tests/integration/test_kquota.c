@@ -52,7 +52,7 @@
 #include "deconf/log.h"
 #include "deconf/util.h"
 #include "kquota.h"
-#include "pki.h"
+#include "deconf/pki.h"
 
 #define U BRK_KQUOTA_UNSET
 #define MIB (1024.0 * 1024.0)
@@ -553,7 +553,7 @@ static void test_quota_bites(void **state)
 	snprintf(prefix, sizeof(prefix), "%s/%s", dir, cn);
 	snprintf(cert, sizeof(cert), "%s.pem", prefix);
 	snprintf(key, sizeof(key), "%s.key", prefix);
-	if (brk_pki_issue(ca, ca_key, cn, NULL, 0, 0, 1, cert, key, errstr, sizeof(errstr)))
+	if (deconf_pki_issue(ca, ca_key, NULL, cn, NULL, 0, 0, 1, cert, key, errstr, sizeof(errstr)))
 		fail_msg("%s", errstr);
 	topic_for(topic, principal);
 
