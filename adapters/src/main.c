@@ -13,6 +13,8 @@
 #include "deconf.pb-c.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
+#include "deconf/pki.h"
+#include "deconf/sign.h"
 #include "deconf/text.h"
 #include "deconf/util.h"
 #include "deconf/version.h"
@@ -62,6 +64,10 @@ static const char usage[] =
 	"                         notices and receipts to run.outbox_file and POST them to\n"
 	"                         run.webhook_url; SIGTERM stops, SIGHUP reopens the log\n"
 	"  hash TYPE VALUE        print the canonical form and token (no Kafka needed)\n"
+	"  init AGENCY-ID [DIR]   make this agency's keys on this machine (in DIR, default\n"
+	"                         .): signing.key and agency.key (private, 0600), and what\n"
+	"                         the federation operator needs: signing.pub and\n"
+	"                         agency.csr; no private key ever leaves the agency\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE      agency configuration (INI); see --help-config\n"
@@ -154,6 +160,57 @@ static int check_flags(const struct args *ar, const char *cmd, unsigned allowed)
 }
 
 /* ---------------------------------------------------------------- hash */
+
+/* init AGENCY-ID [DIR]: the agency's keys, made where they are used. */
+static int cmd_init(int argc, char **argv)
+{
+	static const char *const names[] = { "signing.key", "signing.pub", "agency.key",
+					     "agency.csr" };
+	char path[4][4096], errstr[1024];
+	const char *dir = argc > 1 ? argv[1] : ".";
+	struct deconf_sign_key *key = NULL;
+	int rc;
+
+	if (argc < 1 || argc > 2)
+		return die_usage("%s", "init: expected AGENCY-ID [DIR]");
+	if (!deconf_agency_id_valid(argv[0], strlen(argv[0])))
+		return die_usage("init: '%s' is not an agency id (2 to 63 of a-z, 0-9 and '-', "
+				 "not starting with '-')",
+				 argv[0]);
+	/* all or nothing: one existing file and nothing is made */
+	for (int i = 0; i < 4; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/%s", dir, names[i]);
+		if (access(path[i], F_OK) == 0) {
+			fprintf(stderr,
+				"deconf-adapter: %s exists: nothing made (keys are never "
+				"replaced; move the old ones away first)\n",
+				path[i]);
+			return EXIT_REFUSED;
+		}
+	}
+	if ((rc = deconf_sign_key_generate(&key, errstr, sizeof(errstr))) ||
+	    (rc = deconf_sign_key_save_private(key, path[0], errstr, sizeof(errstr))) ||
+	    (rc = deconf_sign_key_save_public(key, path[1], errstr, sizeof(errstr))) ||
+	    (rc = deconf_pki_request(argv[0], path[2], path[3], errstr, sizeof(errstr)))) {
+		deconf_sign_key_free(key);
+		fprintf(stderr, "deconf-adapter: init: %s\n", errstr);
+		for (int i = 0; i < 4; i++)
+			unlink(path[i]); /* none existed before */
+		return EXIT_REFUSED;
+	}
+	deconf_sign_key_free(key);
+	printf("made for %s in %s:\n"
+	       "  signing.key   the agency's Ed25519 signing key (0600): stays here\n"
+	       "  agency.key    the agency's TLS key for Kafka (0600): stays here\n"
+	       "  signing.pub   its public half: send to the federation operator\n"
+	       "  agency.csr    a certificate request for agency.key: send to the operator\n"
+	       "The operator runs\n"
+	       "  deconfctl agency add %s --csr agency.csr --signing-pub signing.pub ...\n"
+	       "and sends back a bundle without private keys (agency.pem, ca.pem,\n"
+	       "federation.keys, broker.pub, agency.conf); put it beside these files.\n",
+	       argv[0], dir, argv[0]);
+	return 0;
+}
 
 static int cmd_hash(struct args *ar, int argc, char **argv)
 {
@@ -664,6 +721,7 @@ int main(int argc, char **argv)
 			{ "status", F_JSON },
 			{ "resubmit", F_NOWAIT | F_LOSS | F_RETRY },
 			{ "run", F_NOWAIT | F_LOSS },
+			{ "init", 0 },
 		};
 		int known = 0, rc;
 
@@ -696,5 +754,7 @@ int main(int argc, char **argv)
 		return cmd_resubmit(&ar, argc, argv);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(&ar, argc, argv);
+	if (!strcmp(cmd, "init"))
+		return cmd_init(argc, argv);
 	return die_usage("unknown command '%s'", cmd);
 }
