@@ -4,6 +4,7 @@
  * of the directory topic the other families use.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -60,11 +61,18 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		{ "poc-name", required_argument, NULL, 'N' },
 		{ "poc-phone", required_argument, NULL, 'P' },
 		{ "poc-email", required_argument, NULL, 'E' },
+		{ "csr", required_argument, NULL, 'R' },
+		{ "signing-pub", required_argument, NULL, 'S' },
+		{ "ca-passphrase-file", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char syn[] =
 		"agency add ID --name NAME --level federal|state|local|tribal|international "
-		"--country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL";
+		"--country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL "
+		"[--csr agency.csr --signing-pub signing.pub] [--ca-passphrase-file FILE]";
+	const char *csr = NULL, *spub = NULL;
+	/* an encrypted CA key: the file's passphrase, else asked on a terminal */
+	struct deconf_pki_pass pass = { .prompt = 1 };
 	const char *name = NULL, *country = NULL, *pn = NULL, *pp = NULL, *pe = NULL, *id;
 	struct brk_ctl_kafka *k = NULL;
 	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
@@ -91,6 +99,9 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		case 'N': pn = optarg; break;
 		case 'P': pp = optarg; break;
 		case 'E': pe = optarg; break;
+		case 'R': csr = optarg; break;
+		case 'S': spub = optarg; break;
+		case 'F': pass.file = optarg; break;
 		default: return bad_option(ch, argv, syn);
 		}
 	}
@@ -119,17 +130,39 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 	if (strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' ||
 	    country[1] > 'Z')
 		return usage_error(syn, "--country %s: an ISO 3166-1 alpha-2 code, e.g. US", country);
+	if (!csr != !spub)
+		return usage_error(syn, "--csr and --signing-pub go together (what deconf-adapter "
+					"init made on the agency's machine)");
+	/* the agency's public signing key, checked before anything is made */
+	if (spub) {
+		if ((rc = deconf_sign_key_load(&key, spub, errstr, sizeof(errstr))))
+			return fail(2, "--signing-pub: %s", errstr);
+		if (deconf_sign_key_is_private(key)) {
+			deconf_sign_key_free(key);
+			return fail(2, "--signing-pub %s is a PRIVATE key: the agency keeps it; "
+				       "it sends signing.pub",
+				    spub);
+		}
+	}
+	/* the directory changes: the federation key, before anything is made */
+	if (fed_signing_key(f, "nothing was made")) {
+		deconf_sign_key_free(key);
+		return 1;
+	}
 	snprintf(dir, sizeof(dir), "%s/agencies/%s", f->dir, id);
 	if (!access(dir, F_OK))
 		return fail(1, "%s: the agency exists (agency suspend/activate changes it)", dir);
 	/* published with the entry, so a broker started before topics apply
 	 * learns which epochs the new agency's tokens may use */
-	if (epochs_load(&ep))
+	if (epochs_load(&ep)) {
+		deconf_sign_key_free(key);
 		return 1;
+	}
 	/* Kafka and the directory topic first: a bundle whose agency the broker
 	 * was never told of must not look done */
 	if (!(k = fed_kafka(f, RD_KAFKA_PRODUCER, publisher_props, "nothing was made"))) {
 		epochs_free(&ep);
+		deconf_sign_key_free(key);
 		return 1;
 	}
 	{
@@ -143,25 +176,35 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 						    : "");
 			brk_ctl_kafka_free(k);
 			epochs_free(&ep);
+			deconf_sign_key_free(key);
 			return 1;
 		}
 	}
 	if (mkdir(dir, 0700)) {
 		brk_ctl_kafka_free(k);
 		epochs_free(&ep);
+		deconf_sign_key_free(key);
 		return fail(1, "%s: %s", dir,
 			    errno == EEXIST ? "the agency exists (agency suspend/activate changes it)"
 					    : strerror(errno));
 	}
 	snprintf(path, sizeof(path), "%s/agency.pem", dir);
 	snprintf(path2, sizeof(path2), "%s/agency.key", dir);
-	if ((rc = deconf_pki_issue("ca.pem", "ca.key", NULL, id, NULL, 0, 0, CERT_DAYS, path, path2, errstr,
-				sizeof(errstr))))
-		goto out;
-	snprintf(path, sizeof(path), "%s/signing.key", dir);
-	if ((rc = deconf_sign_key_generate(&key, errstr, sizeof(errstr))) ||
-	    (rc = deconf_sign_key_save_private(key, path, errstr, sizeof(errstr))))
-		goto out;
+	if (csr) {
+		/* the agency's own key, made on its machine: only its
+		 * certificate is made here, and no private key is in the bundle */
+		if ((rc = deconf_pki_issue_request("ca.pem", "ca.key", &pass, csr, id, CERT_DAYS,
+						   path, errstr, sizeof(errstr))))
+			goto out;
+	} else {
+		if ((rc = deconf_pki_issue("ca.pem", "ca.key", &pass, id, NULL, 0, 0, CERT_DAYS,
+					   path, path2, errstr, sizeof(errstr))))
+			goto out;
+		snprintf(path, sizeof(path), "%s/signing.key", dir);
+		if ((rc = deconf_sign_key_generate(&key, errstr, sizeof(errstr))) ||
+		    (rc = deconf_sign_key_save_private(key, path, errstr, sizeof(errstr))))
+			goto out;
+	}
 	/* what the agency takes: the CA, the federation key, the broker's
 	 * public key (to verify notices) */
 	if ((rc = deconf_file_read("ca.pem", 1 << 20, 0, &fedkeys, &len, errstr, sizeof(errstr))))
@@ -175,7 +218,9 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 				   sizeof(errstr))))
 		goto out;
 	snprintf(path, sizeof(path), "%s/federation.keys", dir);
-	if ((rc = deconf_file_write(path, fedkeys, len, 0600, 1, errstr, sizeof(errstr))))
+	rc = deconf_file_write(path, fedkeys, len, 0600, 1, errstr, sizeof(errstr));
+	OPENSSL_cleanse(fedkeys, len); /* the token key: a secret */
+	if (rc)
 		goto out;
 	if ((rc = deconf_file_read("broker.pub", 1 << 20, 0, &bpub, &len, errstr, sizeof(errstr))))
 		goto out;
@@ -209,9 +254,9 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		 "==========================================\n\n"
 		 "For the agency's IT staff. This directory is everything your adapter needs:\n\n"
 		 "  agency.conf       the adapter's configuration (edit bootstrap.servers if needed)\n"
-		 "  agency.pem/.key   your TLS client certificate (CN = %s) and its key\n"
+		 "  agency.pem/.key   your TLS client certificate (CN = %s) and its key%s\n"
 		 "  ca.pem            the federation CA, to trust the Kafka brokers\n"
-		 "  signing.key       your Ed25519 key: signs your submissions\n"
+		 "  signing.key       your Ed25519 key: signs your submissions%s\n"
 		 "  federation.keys   the federation's token key: makes your indicators' hashes\n"
 		 "  broker.pub        the broker's public key: verifies the notices you receive\n\n"
 		 "Keep agency.key, signing.key and federation.keys secret (mode 0600, on the\n"
@@ -227,7 +272,9 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		 "   key epoch's retire time (the federation tells you; default 30 days). From\n"
 		 "   then on the broker refuses tokens under the old epoch and removes your\n"
 		 "   entries made with it.\n",
-		 name, id, id);
+		 name, id, id, csr ? " (the key: the one\n"
+				     "                    deconf-adapter init made; put it here)" : "",
+		 csr ? " (made by\n                    deconf-adapter init; put it here)" : "");
 	snprintf(path, sizeof(path), "%s/README.txt", dir);
 	if ((rc = deconf_file_write(path, text, strlen(text), 0644, 1, errstr, sizeof(errstr))))
 		goto out;
@@ -271,9 +318,10 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		     id, dir, id, id);
 		goto out_quiet;
 	}
-	printf("agency %s (%s, %s, %s) added: its directory entry is published; bundle: %s\n"
+	printf("agency %s (%s, %s, %s) added: its directory entry is published; bundle: %s%s\n"
 	       "next: deconfctl topics apply (its topics and ACLs), then hand the bundle over\n",
-	       id, name, level_name(level), country, dir);
+	       id, name, level_name(level), country, dir,
+	       csr ? " (its certificate from its own request: no private key in it)" : "");
 	goto out_quiet;
 out:
 	fail(1, "%s", errstr[0] ? errstr : deconf_strerror(rc));
@@ -405,7 +453,7 @@ int read_directory(struct fed *f, struct brk_ctl_kafka *k, struct brk_directory 
 	*dir = NULL;
 	*missing = 0;
 	memset(ig, 0, sizeof(*ig));
-	if (brk_directory_new(&d.dir, f->key))
+	if (brk_directory_new(&d.dir, f->fed_pub))
 		return fail(1, "out of memory");
 	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
 	snprintf(ig->topic, sizeof(ig->topic), "%s", topic);

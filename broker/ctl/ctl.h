@@ -81,10 +81,21 @@ int write_text(const char *path, const char *text, mode_t mode);
 struct fed {
 	char dir[1024];
 	struct deconf_conf *conf;
+	/* the federation key: signs the directory; private, kept offline,
+	 * loaded only by what changes the directory (fed_signing_key) */
 	struct deconf_sign_key *key;
+	struct deconf_sign_key *fed_pub;    /* its public half: checks the directory */
+	struct deconf_sign_key *broker_pub; /* checks what the broker signs */
 	const char *prefix;
 	int timeout_ms; /* --timeout: every wait for Kafka */
 };
+
+/*
+ * The federation key (federation.signing_key), loaded on first use: only
+ * what changes the directory needs it. 0, or 1 with the reason printed and
+ * then (e.g. "nothing was made").
+ */
+int fed_signing_key(struct fed *f, const char *then);
 
 /*
  * A client of the federation's Kafka, reached within the timeout, or NULL

@@ -4,6 +4,7 @@
  * directory topic (records sealed with the federation's key).
  */
 #include <dirent.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -36,6 +37,11 @@ int publish_directory(struct fed *f, struct brk_ctl_kafka *k, const struct dir_r
 		return fail(1, "out of memory");
 	}
 	snprintf(topic, sizeof(topic), "%sdirectory", f->prefix);
+	if (fed_signing_key(f, "nothing was published")) {
+		free(rec);
+		free(bufs);
+		return 1;
+	}
 	for (size_t i = 0; i < n && !rc; i++) {
 		size_t len;
 		if ((rc = deconf_envelope_seal(r[i].msg, r[i].type, "federation", f->key, &bufs[i],
@@ -369,13 +375,17 @@ int cmd_federation_init(int argc, char **argv)
 		{ "plaintext", no_argument, NULL, 'T' },
 		{ "ca-cert", required_argument, NULL, 'C' },
 		{ "ca-key", required_argument, NULL, 'K' },
+		{ "ca-passphrase-file", required_argument, NULL, 'F' },
+		{ "ca-passphrase", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ca_cert = NULL, *ca_key = NULL;
+	struct deconf_pki_pass pass = { 0 };
 	const char *hosts[16] = { "localhost", "127.0.0.1" }, *bootstrap = "localhost:9093";
 	static const char syn[] =
 		"federation init DIR [--host NAME]... [--bootstrap HOST:PORT] [--partitions N] "
-		"[--prefix P] [--plaintext] [--ca-cert PEM --ca-key PEM]";
+		"[--prefix P] [--plaintext] [--ca-cert PEM --ca-key PEM] "
+		"[--ca-passphrase | --ca-passphrase-file FILE]";
 	const char *prefix = "deconf.";
 	size_t n_hosts = 2;
 	int partitions = 4, plaintext = 0, ch;
@@ -401,6 +411,8 @@ int cmd_federation_init(int argc, char **argv)
 		case 'T': plaintext = 1; break;
 		case 'C': ca_cert = optarg; break;
 		case 'K': ca_key = optarg; break;
+		case 'F': pass.file = optarg; break;
+		case 'A': pass.prompt = 1; break;
 		default: return bad_option(ch, argv, syn);
 		}
 	}
@@ -410,6 +422,15 @@ int cmd_federation_init(int argc, char **argv)
 				   optind < argc ? argv[argc - 1] : "");
 	if (!ca_cert != !ca_key)
 		return usage_error(syn, "--ca-cert and --ca-key go together");
+	if (pass.file && pass.prompt)
+		return usage_error(syn, "--ca-passphrase asks on the terminal, "
+					"--ca-passphrase-file reads a file: one of them");
+	if (pass.prompt && !isatty(0))
+		return usage_error(syn, "--ca-passphrase: standard input is not a terminal "
+					"(--ca-passphrase-file FILE)");
+	/* an organisation's CA key encrypted: asked for when needed */
+	if (ca_key && !pass.file)
+		pass.prompt = 1;
 	dir = argv[optind];
 	snprintf(path, sizeof(path), "%s/deconfctl.conf", dir);
 	if (!access(path, F_OK))
@@ -431,14 +452,17 @@ int cmd_federation_init(int argc, char **argv)
 			rc = deconf_file_write(path, pem, len, 0644, 1, errstr, sizeof(errstr));
 		free(pem);
 		pem = NULL;
+		/* the key that makes Kafka principals: refused if others can read it */
 		if (!rc)
-			rc = deconf_file_read(ca_key, 1 << 20, 0, &pem, &len, errstr, sizeof(errstr));
+			rc = deconf_file_read(ca_key, 1 << 20, 1, &pem, &len, errstr, sizeof(errstr));
 		if (!rc)
 			rc = deconf_file_write(path2, pem, len, 0600, 1, errstr, sizeof(errstr));
+		if (pem)
+			OPENSSL_cleanse(pem, len);
 		free(pem);
 		if (rc)
 			return fail(1, "%s", errstr);
-	} else if (deconf_pki_ca_new(path, path2, "deconf federation CA", 3650, NULL, errstr,
+	} else if (deconf_pki_ca_new(path, path2, "deconf federation CA", 3650, &pass, errstr,
 				  sizeof(errstr))) {
 		return fail(1, "%s", errstr);
 	}
@@ -446,20 +470,26 @@ int cmd_federation_init(int argc, char **argv)
 		char cert[1200], kp[1200];
 		snprintf(cert, sizeof(cert), "%s/broker.pem", dir);
 		snprintf(kp, sizeof(kp), "%s/broker.key", dir);
-		if (deconf_pki_issue(path, path2, NULL, "deconf-broker", hosts, n_hosts, 1, CERT_DAYS, cert, kp,
+		if (deconf_pki_issue(path, path2, &pass, "deconf-broker", hosts, n_hosts, 1, CERT_DAYS, cert, kp,
 				  errstr, sizeof(errstr)))
 			return fail(1, "%s", errstr);
 	}
-	/* the broker's (federation's) signing key, and its public half */
-	snprintf(path, sizeof(path), "%s/broker-signing.key", dir);
-	snprintf(path2, sizeof(path2), "%s/broker.pub", dir);
-	if (deconf_sign_key_generate(&key, errstr, sizeof(errstr)) ||
-	    deconf_sign_key_save_private(key, path, errstr, sizeof(errstr)) ||
-	    deconf_sign_key_save_public(key, path2, errstr, sizeof(errstr))) {
+	/* two Ed25519 keys: the federation key signs the directory (whoever
+	 * holds it can add and re-key agencies: the operator keeps it offline;
+	 * the broker gets only federation.pub), the broker's signs notices */
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir,
+			 i ? "broker-signing.key" : "federation-signing.key");
+		snprintf(path2, sizeof(path2), "%s/%s", dir, i ? "broker.pub" : "federation.pub");
+		if (deconf_sign_key_generate(&key, errstr, sizeof(errstr)) ||
+		    deconf_sign_key_save_private(key, path, errstr, sizeof(errstr)) ||
+		    deconf_sign_key_save_public(key, path2, errstr, sizeof(errstr))) {
+			deconf_sign_key_free(key);
+			return fail(1, "%s", errstr);
+		}
 		deconf_sign_key_free(key);
-		return fail(1, "%s", errstr);
+		key = NULL;
 	}
-	deconf_sign_key_free(key);
 	/* the federation key: agencies make tokens with it; the broker never
 	 * loads it */
 	snprintf(path, sizeof(path), "%s/federation.keys", dir);
@@ -483,7 +513,8 @@ int cmd_federation_init(int argc, char **argv)
 	snprintf(text, sizeof(text),
 		 "; deconf broker — made by deconfctl federation init. Run it from this\n"
 		 "; directory: deconf-broker -c broker.conf (all keys: --help-config).\n"
-		 "[broker]\nsigning_key = broker-signing.key\ntopic_prefix = %s\ninstance = 1\n"
+		 "[broker]\nsigning_key = broker-signing.key\nfederation_key = federation.pub\n"
+		 "topic_prefix = %s\ninstance = 1\n"
 		 "[matcher]\nstate_dir = broker-state\n"
 		 "[http]\naddress = 127.0.0.1\nport = 9464\n"
 		 "[kafka]\nbootstrap.servers = %s\n%s",
@@ -497,7 +528,8 @@ int cmd_federation_init(int argc, char **argv)
 	snprintf(text, sizeof(text),
 		 "; how deconfctl reaches Kafka (as the broker's principal)\n"
 		 "[federation]\ntopic_prefix = %s\npartitions = %d\n"
-		 "signing_key = broker-signing.key\n"
+		 "signing_key = federation-signing.key\npublic_key = federation.pub\n"
+		 "broker_public_key = broker.pub\n"
 		 "[kafka]\nbootstrap.servers = %s\n%s",
 		 prefix, partitions, bootstrap,
 		 plaintext ? ""
@@ -513,7 +545,11 @@ int cmd_federation_init(int argc, char **argv)
 	for (size_t i = 0; i < n_hosts; i++)
 		printf(" %s", hosts[i]);
 	printf(")\n"
-	       "  broker-signing.key        the broker's Ed25519 key; broker.pub its public half\n"
+	       "  federation-signing.key    the federation key: signs the directory (who holds it\n"
+	       "                            can add and re-key agencies): move it OFFLINE now;\n"
+	       "                            deconfctl asks for it only to change the directory\n"
+	       "  federation.pub            its public half (the broker checks the directory with it)\n"
+	       "  broker-signing.key        the broker's Ed25519 key (notices); broker.pub its public half\n"
 	       "  federation.keys           the token key, epoch %u (agencies get it; the broker never)\n"
 	       "  key-epochs.pb             the live key epochs, signed and published by topics apply\n"
 	       "  broker.conf               deconf-broker -c broker.conf, run from %s\n"

@@ -35,11 +35,16 @@ static const char usage[] =
 	"\n"
 	"  federation init DIR [--host NAME]... [--bootstrap HOST:PORT] [--partitions N]\n"
 	"                       [--prefix P] [--plaintext] [--ca-cert PEM --ca-key PEM]\n"
+	"                       [--ca-passphrase | --ca-passphrase-file FILE]\n"
 	"      a new federation in DIR: CA, the broker's TLS certificate (SAN: every\n"
-	"      --host) and signing key, the federation key file (epoch 1), broker.conf\n"
-	"      and deconfctl.conf, and key-epochs.pb (epoch 1 live). Refuses an existing\n"
+	"      --host), the federation key (federation-signing.key: signs the directory;\n"
+	"      keep it offline) and its public half federation.pub, the broker's own\n"
+	"      signing key (notices), the token key file (epoch 1), broker.conf and\n"
+	"      deconfctl.conf, and key-epochs.pb (epoch 1 live). Refuses an existing\n"
 	"      federation. --ca-cert/--ca-key: issue from an existing CA (one the Kafka\n"
-	"      brokers trust) instead of a new one.\n"
+	"      brokers trust) instead of a new one. --ca-passphrase: encrypt the new CA\n"
+	"      key with a passphrase asked on the terminal; --ca-passphrase-file: with\n"
+	"      the first line of FILE (0600). A CA key others can read is refused.\n"
 	"  federation rotate-key [--overlap DURATION]\n"
 	"      add epoch N+1 to federation.keys and to every agency bundle, make it the\n"
 	"      current epoch and retire the older live ones after DURATION (30d, 12h,\n"
@@ -50,9 +55,15 @@ static const char usage[] =
 	"      and retires, which is current; --publish publishes it again.\n"
 	"  agency add ID --name NAME --level federal|state|local|tribal|international\n"
 	"             --country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL\n"
-	"      the agency's certificate (CN = ID) and signing key, a bundle directory\n"
-	"      (agencies/ID) to hand over, and its directory entry and the key epochs\n"
-	"      record on Kafka (the directory topic must exist: topics apply).\n"
+	"             [--csr agency.csr --signing-pub signing.pub] [--ca-passphrase-file F]\n"
+	"      the agency's certificate (CN = ID), a bundle directory (agencies/ID) to\n"
+	"      hand over, and its directory entry and the key epochs record on Kafka (the\n"
+	"      directory topic must exist: topics apply). With --csr and --signing-pub\n"
+	"      (what `deconf-adapter init` made on the agency's machine) the certificate\n"
+	"      is issued for the agency's own key and the bundle holds no private key;\n"
+	"      without them (demos) deconfctl makes the agency's TLS and signing keys.\n"
+	"      Needs the federation key; an encrypted CA key's passphrase comes from F\n"
+	"      or is asked on the terminal.\n"
 	"  agency suspend ID | agency activate ID\n"
 	"      republish the entry with that status (a suspended agency's\n"
 	"      submissions are refused).\n"
@@ -104,8 +115,16 @@ static const struct deconf_conf_def ctl_table[] = {
 	  "prefix of every deconf topic" },
 	{ "federation.partitions", DECONF_CONF_INT, "4", 1, 1024, NULL, 0,
 	  "partitions of deconf.tokens and deconf.state" },
-	{ "federation.signing_key", DECONF_CONF_PATH, "broker-signing.key", 0, 0, NULL, 0,
-	  "the federation's Ed25519 key (signs directory entries)" },
+	{ "federation.signing_key", DECONF_CONF_PATH, "federation-signing.key", 0, 0, NULL, 0,
+	  "the federation key (Ed25519, private, 0600): signs directory entries and key "
+	  "epochs. Needed only by what changes the directory (agency add/suspend/activate, "
+	  "federation rotate-key/epochs --publish, topics apply when the epochs changed): "
+	  "keep it offline, on removable media, and point this at it when needed" },
+	{ "federation.public_key", DECONF_CONF_PATH, "federation.pub", 0, 0, NULL, 0,
+	  "the federation key's public half: checks directory records (agency list, status, "
+	  "tail, topics apply)" },
+	{ "federation.broker_public_key", DECONF_CONF_PATH, "broker.pub", 0, 0, NULL, 0,
+	  "the broker's public key: checks what the broker signs (tail, audit verify)" },
 	{ "quota.producer_byte_rate", DECONF_CONF_SIZE, "4M", 1024, (int64_t)1 << 40, NULL, 0,
 	  "each agency's Kafka produce quota (User:<id>), bytes/s per broker" },
 	{ "quota.consumer_byte_rate", DECONF_CONF_SIZE, "10M", 1024, (int64_t)1 << 40, NULL, 0,
@@ -137,6 +156,16 @@ static const char *fpath(const struct fed *f, const char *name, char *buf, size_
 	return buf;
 }
 
+/* A public key the configuration names (2, said, when it cannot be read). */
+static int load_public(struct deconf_sign_key **out, struct deconf_conf *conf, const char *name)
+{
+	char errstr[1024];
+
+	if (deconf_sign_key_load(out, deconf_conf_get_str(conf, name), errstr, sizeof(errstr)))
+		return fail(2, "%s: %s", name, errstr);
+	return 0;
+}
+
 static int fed_open(struct fed *f, const char *dir)
 {
 	char path[1200], errstr[1024];
@@ -157,15 +186,41 @@ static int fed_open(struct fed *f, const char *dir)
 		return fail(2, "%s", errstr);
 	f->prefix = deconf_conf_get_str(f->conf, "federation.topic_prefix");
 	deconf_log_set_level(deconf_log_level_parse(deconf_conf_get_str(f->conf, "log.level")));
-	if ((rc = deconf_sign_key_load(&f->key, deconf_conf_get_str(f->conf, "federation.signing_key"),
-				       errstr, sizeof(errstr))))
-		return fail(2, "%s", errstr);
+	if ((rc = load_public(&f->fed_pub, f->conf, "federation.public_key")) ||
+	    (rc = load_public(&f->broker_pub, f->conf, "federation.broker_public_key")))
+		return rc;
+	return 0;
+}
+
+int fed_signing_key(struct fed *f, const char *then)
+{
+	const char *path = deconf_conf_get_str(f->conf, "federation.signing_key");
+	uint8_t a[DECONF_PUBKEY_LEN], b[DECONF_PUBKEY_LEN];
+	char errstr[1024];
+
+	if (f->key)
+		return 0;
+	if (deconf_sign_key_load(&f->key, path, errstr, sizeof(errstr)))
+		return fail(1, "%s: changing the directory needs the federation key "
+			       "(federation.signing_key in deconfctl.conf; kept offline: mount "
+			       "it, or point the setting at it)%s%s",
+			    errstr, then ? ": " : "", then ? then : "");
+	if (!deconf_sign_key_is_private(f->key) || deconf_sign_key_public(f->key, a) ||
+	    deconf_sign_key_public(f->fed_pub, b) || memcmp(a, b, sizeof(a))) {
+		deconf_sign_key_free(f->key);
+		f->key = NULL;
+		return fail(1, "%s: not the private half of federation.public_key (%s)%s%s", path,
+			    deconf_conf_get_str(f->conf, "federation.public_key"), then ? ": " : "",
+			    then ? then : "");
+	}
 	return 0;
 }
 
 static void fed_close(struct fed *f)
 {
 	deconf_sign_key_free(f->key);
+	deconf_sign_key_free(f->fed_pub);
+	deconf_sign_key_free(f->broker_pub);
 	deconf_conf_free(f->conf);
 }
 

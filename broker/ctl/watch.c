@@ -175,7 +175,11 @@ static void print_record(struct fed *f, const rd_kafka_message_t *m, struct brk_
 		if (env->signer.len)
 			json_object_set_new(o, "signer", bytes_json(&env->signer));
 		if (env->signature.len) {
-			const struct deconf_sign_key *key = f->key;
+			/* the directory is the federation key's; the rest the broker's */
+			const struct deconf_sign_key *key =
+				env->signer.len == 10 && !memcmp(env->signer.data, "federation", 10)
+					? f->fed_pub
+					: f->broker_pub;
 			struct deconf_sign_key *agency = NULL;
 			sig = "unknown signer";
 			if (env->type == K(MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION)) {

@@ -140,7 +140,7 @@ static int load_federation_key(struct brk *b, char *errstr, size_t errstr_size)
 		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
 				      "%s: broker.federation_key is the broker's own signing "
 				      "key: the directory must be signed by a key this host does "
-				      "not hold (deconfctl federation split-key)",
+				      "not hold (deconfctl federation init makes the two apart)",
 				      deconf_conf_origin(b->conf, "broker.federation_key"));
 	return 0;
 }

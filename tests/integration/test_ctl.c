@@ -507,7 +507,7 @@ static void test_directory_refused_records(void **state)
 	/* signed by the federation, but under dir-a's key an entry of another
 	 * agency, suspended: a reader trusting the entry's id would list
 	 * dir-m, one trusting the key would suspend dir-a */
-	snprintf(path, sizeof(path), "%s/broker-signing.key", fed);
+	snprintf(path, sizeof(path), "%s/federation-signing.key", fed);
 	mismatched = publish_entry(pfx, "dir-a", "dir-m", "Mismatched", path);
 	/* under its own key, but signed by a key that is not the federation's */
 	snprintf(other, sizeof(other), "%s/agencies/dir-a/signing.key", fed);

@@ -21,6 +21,11 @@
  *   - each agency may read its own receipts topic (the broker's signed
  *     answer to each of its submissions; tail checks the signature), not
  *     another's;
+ *   - key custody: the federation key (the directory's) may be offline;
+ *     the broker refuses it, or its own key, in place of federation.pub;
+ *     an agency's keys made by deconf-adapter init, its certificate
+ *     issued from its request (not another agency's), a bundle without
+ *     private keys that works; a CA key others can read is refused;
  *   - the key epochs: the signed KeyEpochs record on the directory topic
  *     (topics apply, agency add, rotate-key --overlap, federation epochs),
  *     its rules (retiring epochs keep their time, long-retired ones are
@@ -193,7 +198,7 @@ static char *slurp(const char *d, const char *name)
 /*
  * The last "~key-epochs" record of fed's directory topic (topic prefix pfx),
  * read as agency id over mTLS (or, id NULL, over plaintext), checked
- * against fed's broker.pub: every such record must verify. NULL if none.
+ * against fed's federation.pub: every such record must verify. NULL if none.
  * Free with deconf_msg_free().
  */
 static Deconf__V1__KeyEpochs *directory_epochs(const char *fed, const char *pfx, const char *id)
@@ -204,7 +209,7 @@ static Deconf__V1__KeyEpochs *directory_epochs(const char *fed, const char *pfx,
 	rd_kafka_topic_t *rkt;
 	rd_kafka_t *rk;
 
-	snprintf(path, sizeof(path), "%s/broker.pub", fed);
+	snprintf(path, sizeof(path), "%s/federation.pub", fed);
 	assert_int_equal(deconf_sign_key_load(&fkey, path, errstr, sizeof(errstr)), 0);
 	if (id) {
 		rk = as_agency(fed, id, RD_KAFKA_CONSUMER, NULL, NULL, NULL);
@@ -804,6 +809,114 @@ static void test_key_epochs_unpublished(void **state)
 }
 
 /* A suspended agency's submissions are refused by the broker. */
+/*
+ * Key custody. The federation key (it signs the directory) is needed only
+ * to change the directory and may be offline; the broker holds only its
+ * public half and refuses to start with the private one or its own key in
+ * its place. An agency makes its keys on its own machine (deconf-adapter
+ * init): deconfctl issues its certificate from the request, the bundle
+ * holds no private key, and the agency works with the keys it made. A CA
+ * key others can read is refused.
+ */
+static void test_key_custody(void **state)
+{
+	char keys[256], out[4096];
+	const char *ctl = CTL_BIN;
+	struct stat st;
+
+	(void)state;
+	snprintf(keys, sizeof(keys), "%s/sec-c-keys", top);
+	/* offline: nothing is made, what only reads still works */
+	assert_int_equal(sh("mv '%s/federation-signing.key' '%s/offline.key'", dir, top), 0);
+	assert_int_equal(sh("'%s' -f '%s' agency add sec-c --name C --level local --country US "
+			    "--poc-name x --poc-phone 1 --poc-email x@y 2>'%s/err.txt'",
+			    ctl, dir, top),
+			 1);
+	assert_int_equal(sh("grep -q 'changing the directory needs the federation key' "
+			    "'%s/err.txt'",
+			    top),
+			 0);
+	snprintf(out, sizeof(out), "%s/agencies/sec-c", dir);
+	assert_int_not_equal(stat(out, &st), 0);
+	assert_int_equal(sh("'%s' -f '%s' agency list | grep -q '^sec-a '", ctl, dir), 0);
+	assert_int_equal(sh("mv '%s/offline.key' '%s/federation-signing.key'", top, dir), 0);
+
+	/* the broker with the federation's private key, or with its own key
+	 * as the federation's: refused at start, before Kafka */
+	assert_int_equal(sh("cd '%s' && '%s' -c broker.conf --set "
+			    "broker.federation_key=federation-signing.key 2>'%s/err.txt'",
+			    dir, BROKER_BIN, top),
+			 2);
+	assert_int_equal(sh("grep -q 'is a private key' '%s/err.txt'", top), 0);
+	assert_int_equal(sh("cd '%s' && '%s' -c broker.conf --set "
+			    "broker.federation_key=broker.pub 2>'%s/err.txt'",
+			    dir, BROKER_BIN, top),
+			 2);
+	assert_int_equal(sh("grep -q \"the broker's own signing key\" '%s/err.txt'", top), 0);
+
+	/* the agency's own keys and request */
+	assert_int_equal(sh("mkdir -p '%s' && '%s' init sec-c '%s' >'%s/init.txt'", keys,
+			    ADAPTER_BIN, keys, top),
+			 0);
+	assert_int_equal(sh("grep -q 'agency.csr' '%s/init.txt'", top), 0);
+	/* a private signing key where its public half belongs */
+	assert_int_equal(sh("'%s' -f '%s' agency add sec-c --name C --level local --country US "
+			    "--poc-name x --poc-phone 1 --poc-email x@y --csr '%s/agency.csr' "
+			    "--signing-pub '%s/signing.key' 2>'%s/err.txt'",
+			    ctl, dir, keys, keys, top),
+			 2);
+	assert_int_equal(sh("grep -q 'is a PRIVATE key' '%s/err.txt'", top), 0);
+	/* sec-c's request presented as another agency's */
+	assert_int_equal(sh("'%s' -f '%s' agency add sec-d --name D --level local --country US "
+			    "--poc-name x --poc-phone 1 --poc-email x@y --csr '%s/agency.csr' "
+			    "--signing-pub '%s/signing.pub' 2>'%s/err.txt'",
+			    ctl, dir, keys, keys, top),
+			 1);
+	assert_int_equal(sh("grep -q 'CN \"sec-c\", not \"sec-d\"' '%s/err.txt'", top), 0);
+	assert_int_equal(sh("rm -rf '%s/agencies/sec-d'", dir), 0);
+	/* a CA key others can read */
+	assert_int_equal(sh("chmod 0644 '%s/ca.key'", dir), 0);
+	assert_int_equal(sh("'%s' -f '%s' agency add sec-c --name C --level local --country US "
+			    "--poc-name x --poc-phone 1 --poc-email x@y --csr '%s/agency.csr' "
+			    "--signing-pub '%s/signing.pub' 2>'%s/err.txt'",
+			    ctl, dir, keys, keys, top),
+			 1);
+	assert_int_equal(sh("grep -q 'readable by group or others' '%s/err.txt'", top), 0);
+	assert_int_equal(sh("chmod 0600 '%s/ca.key' && rm -rf '%s/agencies/sec-c'", dir, dir), 0);
+
+	assert_int_equal(sh("'%s' -f '%s' agency add sec-c --name C --level local --country US "
+			    "--poc-name x --poc-phone 1 --poc-email x@y --csr '%s/agency.csr' "
+			    "--signing-pub '%s/signing.pub' >'%s/out.txt'",
+			    ctl, dir, keys, keys, top),
+			 0);
+	assert_int_equal(sh("grep -q 'no private key in it' '%s/out.txt'", top), 0);
+	/* the bundle: its certificate, for its own key; no private key */
+	snprintf(out, sizeof(out), "%s/agencies/sec-c/agency.key", dir);
+	assert_int_not_equal(stat(out, &st), 0);
+	snprintf(out, sizeof(out), "%s/agencies/sec-c/signing.key", dir);
+	assert_int_not_equal(stat(out, &st), 0);
+	assert_int_equal(sh("grep -rlq 'PRIVATE KEY' '%s/agencies/sec-c'", dir), 1);
+	assert_int_equal(sh("openssl x509 -in '%s/agencies/sec-c/agency.pem' -noout -pubkey > "
+			    "'%s/a.pub' && openssl pkey -in '%s/agency.key' -pubout > '%s/b.pub' "
+			    "&& cmp -s '%s/a.pub' '%s/b.pub'",
+			    dir, top, keys, top, top, top),
+			 0);
+	/* the agency puts its keys beside the bundle and works */
+	assert_int_equal(sh("cp -p '%s/agency.key' '%s/signing.key' '%s/agencies/sec-c/'", keys,
+			    keys, dir),
+			 0);
+	assert_int_equal(sh("'%s' -f '%s' topics apply >/dev/null", ctl, dir), 0);
+	assert_int_equal(sh("printf 'case_ref,type,value\\nK-1,md5,%s\\n' > "
+			    "'%s/agencies/sec-c/cases.csv'",
+			    "00112233445566778899aabbccddeeff", dir),
+			 0);
+	broker_start();
+	assert_int_equal(adapter("sec-c", "submit cases.csv", out, sizeof(out)), 0);
+	if (!strstr(out, "1 accepted"))
+		fail_msg("sec-c's submission:\n%s", out);
+	broker_stop();
+}
+
 static void test_suspended_refused(void **state)
 {
 	char path[512], topic[128];
@@ -878,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_key_rotation),
 		cmocka_unit_test(test_key_epochs_rules),
 		cmocka_unit_test(test_key_epochs_unpublished),
+		cmocka_unit_test(test_key_custody),
 		cmocka_unit_test(test_suspended_refused),
 	};
 
