@@ -18,6 +18,10 @@ const struct deconf_conf_def adp_conf_table[] = {
 	  "the agency's Ed25519 private key (PEM, 0600); needed to publish" },
 	{ "agency.broker_public_key", DECONF_CONF_PATH, NULL, 0, 0, NULL, 0,
 	  "the broker's Ed25519 public key (PEM); needed to read notices and receipts" },
+	{ "agency.federation_public_key", DECONF_CONF_PATH, NULL, 0, 0, NULL, 0,
+	  "the federation key's public half (federation.pub): checks the directory entry "
+	  "that says whether this agency is active (to send again what a suspension "
+	  "refused, once it is lifted)" },
 	{ "agency.default_region", DECONF_CONF_STR, "US", 0, 0, NULL, 0,
 	  "region for phone numbers written without +country code" },
 	{ "agency.topic_prefix", DECONF_CONF_STR, "deconf.", 0, 0, NULL, 0,
@@ -153,6 +157,19 @@ int adp_agency_open_broker_key(struct adp_agency *a, char *errstr, size_t errstr
 				    errstr, errstr_size);
 }
 
+int adp_agency_open_federation_key(struct adp_agency *a, char *errstr, size_t errstr_size)
+{
+	int rc;
+
+	if (a->federation_key)
+		return DECONF_OK;
+	if ((rc = need_path(a, "agency.federation_public_key", errstr, errstr_size)))
+		return rc;
+	return deconf_sign_key_load(&a->federation_key,
+				    deconf_conf_get_str(a->conf, "agency.federation_public_key"),
+				    errstr, errstr_size);
+}
+
 int adp_agency_open_ledger(struct adp_agency *a, char *errstr, size_t errstr_size)
 {
 	if (a->ledger)
@@ -174,6 +191,7 @@ void adp_agency_close(struct adp_agency *a)
 	adp_ledger_close(a->ledger);
 	deconf_sign_key_free(a->sign_key);
 	deconf_sign_key_free(a->broker_key);
+	deconf_sign_key_free(a->federation_key);
 	deconf_tokenizer_free(a->tk);
 	deconf_keyring_free(a->ring);
 	deconf_conf_free(a->conf);

@@ -32,6 +32,7 @@ struct adp_agency {
 	struct deconf_tokenizer *tk;       /* current epoch */
 	struct deconf_sign_key *sign_key;  /* adp_agency_open_signing */
 	struct deconf_sign_key *broker_key;
+	struct deconf_sign_key *federation_key; /* public: checks the directory */
 	struct adp_ledger *ledger;         /* adp_agency_open_ledger */
 };
 
@@ -49,6 +50,8 @@ int adp_agency_open_keys(struct adp_agency *a, char *errstr, size_t errstr_size)
 int adp_agency_open_signing(struct adp_agency *a, char *errstr, size_t errstr_size);
 /* The broker's public key (to verify notices). */
 int adp_agency_open_broker_key(struct adp_agency *a, char *errstr, size_t errstr_size);
+/* The federation key's public half (to read this agency's directory entry). */
+int adp_agency_open_federation_key(struct adp_agency *a, char *errstr, size_t errstr_size);
 /* The ledger in ledger.dir. */
 int adp_agency_open_ledger(struct adp_agency *a, char *errstr, size_t errstr_size);
 

@@ -541,7 +541,7 @@ int adp_directory_status(struct adp_agency *a, int *status, char *errstr, size_t
 	size_t idlen = strlen(a->id);
 
 	*status = 0;
-	if ((rc = adp_agency_open_broker_key(a, errstr, errstr_size)))
+	if ((rc = adp_agency_open_federation_key(a, errstr, errstr_size)))
 		return rc;
 	snprintf(topic, sizeof(topic), "%sdirectory", a->topic_prefix);
 	if ((rc = deconf_kafka_conf_new(&kc, a->conf, "deconf-adapter", errstr, errstr_size)))
@@ -616,7 +616,7 @@ int adp_directory_status(struct adp_agency *a, int *status, char *errstr, size_t
 				} else if (!deconf_envelope_open(
 						   m->payload, m->len, DIRECTORY_MAX,
 						   DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
-						   a->broker_key,
+						   a->federation_key,
 						   &deconf__v1__directory_entry__descriptor,
 						   (ProtobufCMessage **)&e, why, sizeof(why)) &&
 					   e->agency_id.len == idlen &&

@@ -227,6 +227,14 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/broker.pub", dir);
 	if ((rc = deconf_file_write(path, bpub, len, 0644, 1, errstr, sizeof(errstr))))
 		goto out;
+	free(bpub);
+	bpub = NULL;
+	if ((rc = deconf_file_read(deconf_conf_get_str(f->conf, "federation.public_key"), 1 << 20,
+				   0, &bpub, &len, errstr, sizeof(errstr))))
+		goto out;
+	snprintf(path, sizeof(path), "%s/federation.pub", dir);
+	if ((rc = deconf_file_write(path, bpub, len, 0644, 1, errstr, sizeof(errstr))))
+		goto out;
 	{
 		char bootstrap[512];
 		const char *proto = kafka_value(f, "security.protocol");
@@ -237,7 +245,8 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 			 "; %s — deconf adapter configuration, made by deconfctl agency add.\n"
 			 "; Run deconf-adapter from this directory (paths are relative to it).\n"
 			 "[agency]\nid = %s\nkey_file = federation.keys\nsigning_key = signing.key\n"
-			 "broker_public_key = broker.pub\ntopic_prefix = %s\ndefault_region = %s\n"
+			 "broker_public_key = broker.pub\nfederation_public_key = federation.pub\n"
+			 "topic_prefix = %s\ndefault_region = %s\n"
 			 "[ledger]\ndir = ledger\n[run]\nspool_dir = spool\noutbox_file = notices.jsonl\n"
 			 "[kafka]\nbootstrap.servers = %s\n%s",
 			 name, id, f->prefix, country, bootstrap,
@@ -258,7 +267,8 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		 "  ca.pem            the federation CA, to trust the Kafka brokers\n"
 		 "  signing.key       your Ed25519 key: signs your submissions%s\n"
 		 "  federation.keys   the federation's token key: makes your indicators' hashes\n"
-		 "  broker.pub        the broker's public key: verifies the notices you receive\n\n"
+		 "  broker.pub        the broker's public key: verifies the notices you receive\n"
+		 "  federation.pub    the federation's public key: verifies the directory\n\n"
 		 "Keep agency.key, signing.key and federation.keys secret (mode 0600, on the\n"
 		 "adapter's host only). Raw indicators never leave your network: the adapter\n"
 		 "sends keyed hashes only.\n\n"

@@ -310,6 +310,27 @@ static int apply_quotas(struct fed *f, struct brk_directory *dir)
 	return 0;
 }
 
+/*
+ * The key epochs record, unless the directory holds this serial already and
+ * the federation key is offline: topics apply then still makes topics and
+ * ACLs (a changed record needs the key, and says so).
+ */
+static int publish_epochs_if(struct fed *f, struct brk_ctl_kafka *k, const struct epochs *ep,
+			     struct brk_directory *dir)
+{
+	struct brk_epochs pub;
+
+	brk_directory_epochs(dir, &pub);
+	if (pub.serial >= ep->serial &&
+	    access(deconf_conf_get_str(f->conf, "federation.signing_key"), R_OK)) {
+		printf("key epochs: serial %" PRIu64 " already published (the federation key is "
+		       "offline: not published again)\n",
+		       pub.serial);
+		return 0;
+	}
+	return epochs_publish(f, k, ep, NULL);
+}
+
 int cmd_topics_apply(struct fed *f, int argc, char **argv)
 {
 	static const struct {
@@ -415,7 +436,7 @@ int cmd_topics_apply(struct fed *f, int argc, char **argv)
 	       missing ? " (its topic is made now)" : "");
 	/* the key epochs once the directory topic exists: publishing the same
 	 * serial again is harmless (readers ignore serials they hold) */
-	if (!(rc = apply_topics(k, q, wt, nt)) && !(rc = epochs_publish(f, k, &ep, NULL)) &&
+	if (!(rc = apply_topics(k, q, wt, nt)) && !(rc = publish_epochs_if(f, k, &ep, dir)) &&
 	    !(rc = apply_acls(k, q, wa, na)))
 		rc = apply_quotas(f, dir);
 out:

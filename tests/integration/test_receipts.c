@@ -108,10 +108,11 @@ static void agency_setup(struct world *w, int i)
 	snprintf(text, sizeof(text),
 		 "[agency]\nid = %s\nkey_file = %s/federation.keys\n"
 		 "signing_key = %s/signing.key\nbroker_public_key = %s/broker.pub\n"
+		 "federation_public_key = %s/federation.pub\n"
 		 "topic_prefix = %s\n[ledger]\ndir = %s/ledger\nmap_size = 64M\n"
 		 "[submit]\nconfirm_timeout = 60s\ntimeout = 20s\n[log]\nlevel = info\n"
 		 "[kafka]\nbootstrap.servers = %s\n",
-		 w->f.ag[i].id, w->f.dir, dir, w->f.dir, w->f.prefix, dir, bootstrap);
+		 w->f.ag[i].id, w->f.dir, dir, w->f.dir, w->f.dir, w->f.prefix, dir, bootstrap);
 	write_file(path, text);
 }
 

@@ -839,6 +839,10 @@ static void test_key_custody(void **state)
 	snprintf(out, sizeof(out), "%s/agencies/sec-c", dir);
 	assert_int_not_equal(stat(out, &st), 0);
 	assert_int_equal(sh("'%s' -f '%s' agency list | grep -q '^sec-a '", ctl, dir), 0);
+	assert_int_equal(sh("'%s' -f '%s' topics apply | grep -q 'already published (the "
+			    "federation key is offline'",
+			    ctl, dir),
+			 0);
 	assert_int_equal(sh("mv '%s/offline.key' '%s/federation-signing.key'", top, dir), 0);
 
 	/* the broker with the federation's private key, or with its own key
