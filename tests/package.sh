@@ -156,6 +156,10 @@ cmd_contents() { # OUT
 		"add suspend activate list" ] || fail "completion: deconfctl agency"
 	[ "$(complete_words "$cdir/deconfctl" _deconfctl deconfctl offsets show --group "")" = \
 		"ingest matcher" ] || fail "completion: deconfctl offsets show --group"
+	[ "$(complete_words "$cdir/deconfctl" _deconfctl deconfctl audit "")" = "verify" ] ||
+		fail "completion: deconfctl audit"
+	[ "$(complete_words "$cdir/deconf-adapter" _deconf_adapter deconf-adapter i)" = "init" ] ||
+		fail "completion: deconf-adapter i"
 	echo "completions: ok"
 }
 

@@ -7,7 +7,7 @@
  * directory topic's writer), agency.c (add, suspend, activate, list, and
  * the directory topic's reader, through the broker's directory.c),
  * topics.c (topics apply: topics, ACLs, quotas), watch.c (tail, status,
- * offsets), devkafka.c (dev-kafka); util.c holds the helpers every family
+ * offsets, audit verify), devkafka.c (dev-kafka); util.c holds the helpers every family
  * uses (messages, option parsing, parsers). kafka.c and offsets.c are its
  * Kafka clients and the consumer groups' offsets.
  *
@@ -199,6 +199,8 @@ int cmd_topics_apply(struct fed *f, int argc, char **argv);
 /* ------------------------------------------------------------ watch.c */
 
 int cmd_tail(struct fed *f, int argc, char **argv);
+/* audit verify [--from ...]: every link and checkpoint of the audit topic */
+int cmd_audit_verify(struct fed *f, int argc, char **argv);
 int cmd_status(struct fed *f, int argc, char **argv);
 /* offsets show, or with accept, offsets accept-loss */
 int cmd_offsets(struct fed *f, int argc, char **argv, int accept);

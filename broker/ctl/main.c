@@ -21,6 +21,7 @@
 #include "ctl.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
+#include "deconf/version.h"
 
 static const char usage[] =
 	"usage: deconfctl [-f FEDERATION_DIR] [--timeout SECONDS] COMMAND ...\n"
@@ -32,6 +33,8 @@ static const char usage[] =
 	"                      record's delivery, an Admin API answer (1..3600; default 10,\n"
 	"                      or $DECONF_CTL_TIMEOUT). A command that cannot reach Kafka says\n"
 	"                      so by then and exits 1.\n"
+	"  --help-config       every deconfctl.conf key, its type, default and meaning\n"
+	"  --version           the version, commit and wire version\n"
 	"\n"
 	"  federation init DIR [--host NAME]... [--bootstrap HOST:PORT] [--partitions N]\n"
 	"                       [--prefix P] [--plaintext] [--ca-cert PEM --ca-key PEM]\n"
@@ -82,6 +85,16 @@ static const char usage[] =
 	"      decode a deconf topic (e.g. notices.fbi-cac, receipts.fbi-cac, audit, ops)\n"
 	"      to JSON lines, with each record's signature status; from the end unless\n"
 	"      --from-beginning; stops at the end unless --follow.\n"
+	"  audit verify [--from P:OFFSET,...|@UNIX_MS|YYYY-MM-DDTHH:MM:SSZ]\n"
+	"      read the audit topic and check every link of each matcher partition's\n"
+	"      hash chain and every checkpoint the broker signed (broker.pub); report\n"
+	"      per chain its records, checkpoints, last checkpointed seq and the\n"
+	"      unprotected tail after it, and the first break (removed, altered or\n"
+	"      duplicated record, bad signature) with its partition and offset. Exit 1\n"
+	"      on any break. --from: start there (a chain's first record then taken on\n"
+	"      trust, and said so).\n"
+	"  version\n"
+	"      the version, commit and wire version (also --version).\n"
 	"  status\n"
 	"      records per topic, the broker's consumer-group lag, and per agency the\n"
 	"      records of its submit, notices, rejects and receipts topics.\n"
@@ -181,8 +194,8 @@ static int fed_open(struct fed *f, const char *dir)
 			    dir);
 	if ((rc = deconf_conf_new(&f->conf, ctl_table, sizeof(ctl_table) / sizeof(ctl_table[0]),
 				  errstr, sizeof(errstr))) ||
-	    (rc = deconf_conf_load(f->conf, fpath(f, "deconfctl.conf", path, sizeof(path)), NULL,
-				   NULL, 0, errstr, sizeof(errstr))))
+	    (rc = deconf_conf_load(f->conf, fpath(f, "deconfctl.conf", path, sizeof(path)),
+				   environ, NULL, 0, errstr, sizeof(errstr))))
 		return fail(2, "%s", errstr);
 	f->prefix = deconf_conf_get_str(f->conf, "federation.topic_prefix");
 	deconf_log_set_level(deconf_log_level_parse(deconf_conf_get_str(f->conf, "log.level")));
@@ -233,6 +246,15 @@ static int parse_timeout(const char *s)
 	return v < 1 ? -1 : v * 1000;
 }
 
+static int print_version(void)
+{
+	char line[256];
+
+	deconf_version_line("deconfctl", line, sizeof(line));
+	puts(line);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char top[] = "[-f FEDERATION_DIR] [--timeout SECONDS] COMMAND ...";
@@ -250,6 +272,13 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage, stdout);
+			return 0;
+		}
+		if (!strcmp(a, "--version"))
+			return print_version();
+		if (!strcmp(a, "--help-config")) {
+			deconf_conf_print_help(ctl_table, sizeof(ctl_table) / sizeof(ctl_table[0]),
+					       stdout);
 			return 0;
 		}
 		if (!strcmp(a, "-f") || !strcmp(a, "--timeout")) {
@@ -279,6 +308,11 @@ int main(int argc, char **argv)
 		return cmd_federation_init(argc - 2, argv + 2);
 	if (!strcmp(cmd, "dev-kafka"))
 		return cmd_dev_kafka(argc - 1, argv + 1);
+	if (!strcmp(cmd, "version")) {
+		if (argc > 2)
+			return usage_error("version", "unexpected argument '%s'", argv[2]);
+		return print_version();
+	}
 	/* the command must be known before the federation is opened */
 	if (!strcmp(cmd, "federation")) {
 		if (strcmp(sub, "rotate-key") && strcmp(sub, "epochs"))
@@ -304,6 +338,12 @@ int main(int argc, char **argv)
 					   sub[0] ? "unknown command 'offsets %s'"
 						  : "offsets: which command?%s",
 					   sub);
+	} else if (!strcmp(cmd, "audit")) {
+		if (strcmp(sub, "verify"))
+			return usage_error("audit verify [--from ...]",
+					   sub[0] ? "unknown command 'audit %s'"
+						  : "audit: which command?%s",
+					   sub);
 	} else if (strcmp(cmd, "tail") && strcmp(cmd, "status")) {
 		return usage_error(top, "unknown command '%s'", cmd);
 	}
@@ -314,6 +354,8 @@ int main(int argc, char **argv)
 		rc = cmd_tail(&f, argc - 1, argv + 1);
 	else if (!strcmp(cmd, "status"))
 		rc = cmd_status(&f, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "audit"))
+		rc = cmd_audit_verify(&f, argc - 2, argv + 2);
 	else if (!strcmp(cmd, "federation"))
 		rc = !strcmp(sub, "rotate-key") ? cmd_rotate_key(&f, argc - 2, argv + 2)
 						: cmd_epochs(&f, argc - 2, argv + 2);

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "ctl.h"
+#include "deconf/kafka.h"
 #include "deconf/err.h"
 #include "deconf/envelope.h"
 #include "deconf/util.h"
@@ -569,3 +571,52 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------ audit verify */
+
+int cmd_audit_verify(struct fed *f, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char syn[] = "audit verify [--from P:OFFSET,...|@UNIX_MS|YYYY-MM-DDTHH:MM:SSZ]";
+	struct brk_audit_report r = { 0 };
+	struct brk_audit_from from;
+	struct brk_ctl_kafka *k;
+	rd_kafka_conf_t *kc = NULL;
+	const char *from_arg = NULL;
+	char topic[256], errstr[1024];
+	int ch, np, rc;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
+		switch (ch) {
+		case 'f': from_arg = optarg; break;
+		default: return bad_option(ch, argv, syn);
+		}
+	}
+	if (optind != argc)
+		return usage_error(syn, "unexpected argument '%s'", argv[optind]);
+	if (brk_audit_from_parse(from_arg, &from, errstr, sizeof(errstr)))
+		return usage_error(syn, "--from %s: %s", from_arg, errstr);
+	snprintf(topic, sizeof(topic), "%saudit", f->prefix);
+	/* reached, and the topic there, within --timeout: said as every
+	 * command says it */
+	if (!(k = fed_kafka(f, RD_KAFKA_CONSUMER, NULL, "nothing was checked")))
+		return 1;
+	rc = brk_ctl_kafka_topic(k, topic, &np, errstr, sizeof(errstr));
+	brk_ctl_kafka_free(k);
+	if (rc)
+		return fail(1, "%s: nothing was checked", errstr);
+	if (deconf_kafka_conf_new(&kc, f->conf, "deconfctl", errstr, sizeof(errstr)))
+		return fail(2, "%s", errstr);
+	if ((rc = brk_audit_verify(kc, topic, f->broker_pub, from_arg ? &from : NULL, &r, errstr,
+				   sizeof(errstr)))) {
+		brk_audit_report_clear(&r);
+		return fail(1, "%s: %s: the check could not be made", topic, errstr);
+	}
+	brk_audit_report_print(&r, stdout);
+	rc = r.breaks || r.stray ? 1 : 0;
+	brk_audit_report_clear(&r);
+	return rc;
+}

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,6 +160,38 @@ static int verify_main(const char *topic, const struct deconf_sign_key *key, con
 	rc = brk_audit_verify_main(verifier_conf(), topic, key, from, o, stderr);
 	fclose(o);
 	print_message("%s", out);
+	return rc;
+}
+
+/* deconfctl audit verify on <pfx>audit, as an operator runs it (its own
+ * deconfctl.conf, the broker's public key): its exit status; its output in
+ * out. */
+static int ctl_verify(const struct fed *f, const char *pfx, char *out, size_t out_size)
+{
+	char dir[300], path[400], text[1200], e[256], *got = NULL;
+	size_t len = 0;
+	FILE *c;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/ctl", f->dir);
+	(void)mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/broker.pub", dir);
+	assert_int_equal(deconf_sign_key_save_public(f->key, path, e, sizeof(e)), 0);
+	snprintf(path, sizeof(path), "%s/deconfctl.conf", dir);
+	assert_non_null(c = fopen(path, "w"));
+	fprintf(c, "[federation]\ntopic_prefix = %s\npublic_key = %s/federation.pub\n"
+		   "broker_public_key = broker.pub\n[kafka]\nbootstrap.servers = %s\n",
+		pfx, f->dir, bootstrap);
+	assert_int_equal(fclose(c), 0);
+	snprintf(text, sizeof(text), "'%s' -f '%s' audit verify >'%s/out.txt' 2>&1", CTL_BIN, dir,
+		 dir);
+	rc = system(text);
+	rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+	snprintf(path, sizeof(path), "%s/out.txt", dir);
+	assert_int_equal(deconf_file_read(path, 1 << 20, 0, &got, &len, e, sizeof(e)), 0);
+	snprintf(out, out_size, "%s", got);
+	free(got);
+	print_message("deconfctl audit verify: %d\n%s", rc, out);
 	return rc;
 }
 
@@ -425,7 +458,7 @@ static void test_audit_trail(void **state)
 		if (t.r[i].kind != CKPT && t.r[i].seq > 1 && next_of_chain(&t, i) < t.n)
 			removed = i;
 	assert_true(removed < t.n);
-	copy_trail(&f, &t, "audit-removed", removed, SIZE_MAX, NULL, 0, topic, sizeof(topic));
+	copy_trail(&f, &t, "removed.audit", removed, SIZE_MAX, NULL, 0, topic, sizeof(topic));
 	verify(topic, pub, NULL, &rep);
 	{
 		const struct brk_audit_chain *c = chain_of(&rep, t.r[removed].chain);
@@ -439,6 +472,16 @@ static void test_audit_trail(void **state)
 	brk_audit_report_clear(&rep);
 	assert_int_equal(verify_main(topic, pub, NULL, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "BREAK gap"));
+	/* deconfctl audit verify, on the copy and on the real trail */
+	{
+		char pfx[128];
+		snprintf(pfx, sizeof(pfx), "%sremoved.", f.prefix);
+		assert_int_equal(ctl_verify(&f, pfx, out, sizeof(out)), 1);
+		assert_non_null(strstr(out, "BREAK gap"));
+		assert_non_null(strstr(out, "result: BROKEN: 1 break(s) in 1 chain(s)"));
+		assert_int_equal(ctl_verify(&f, f.prefix, out, sizeof(out)), 0);
+		assert_non_null(strstr(out, "result: ok"));
+	}
 
 	/* ---- (c) a checkpoint signed by another key, then one with a flipped
 	 * signature bit: the checkpoint is named (a periodic one, which has

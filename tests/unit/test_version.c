@@ -109,7 +109,7 @@ static void test_truncated(void **state)
 
 /* Each program prints exactly the library's line, exits 0, and its --help
  * names --version. */
-static void check_program(const char *bin, const char *name)
+static void check_program(const char *bin, const char *name, const char *help_line)
 {
 	char cmd[1024], out[8192], expect[300];
 
@@ -128,19 +128,40 @@ static void check_program(const char *bin, const char *name)
 	assert_int_equal(run(cmd, out, sizeof(out)), 0);
 	snprintf(expect, sizeof(expect), "usage: %s ", name);
 	assert_memory_equal(out, expect, strlen(expect));
-	assert_non_null(strstr(out, "\n      --version "));
+	assert_non_null(strstr(out, help_line));
 }
 
 static void test_adapter(void **state)
 {
 	(void)state;
-	check_program(ADAPTER_BIN, "deconf-adapter");
+	check_program(ADAPTER_BIN, "deconf-adapter", "\n      --version ");
 }
 
 static void test_broker(void **state)
 {
 	(void)state;
-	check_program(BROKER_BIN, "deconf-broker");
+	check_program(BROKER_BIN, "deconf-broker", "\n      --version ");
+}
+
+/* deconfctl: --version, and the command version, print the same line */
+static void test_ctl(void **state)
+{
+	char cmd[1024], out[8192], expect[300];
+
+	(void)state;
+	check_program(CTL_BIN, "deconfctl", "\n  --version ");
+	snprintf(cmd, sizeof(cmd), "'%s' version 2>&1", CTL_BIN);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	deconf_version_line("deconfctl", expect, sizeof(expect));
+	strcat(expect, "\n");
+	assert_string_equal(out, expect);
+	snprintf(cmd, sizeof(cmd), "'%s' version extra 2>&1", CTL_BIN);
+	assert_int_equal(run(cmd, out, sizeof(out)), 2);
+	/* --help-config lists its keys */
+	snprintf(cmd, sizeof(cmd), "'%s' --help-config 2>&1", CTL_BIN);
+	assert_int_equal(run(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "federation.signing_key"));
+	assert_non_null(strstr(out, "federation.public_key"));
 }
 
 int main(void)
@@ -148,6 +169,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_line),
 		cmocka_unit_test(test_commit),
+		cmocka_unit_test(test_ctl),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_adapter),
 		cmocka_unit_test(test_broker),
