@@ -1,4 +1,5 @@
 /* ingest.c — submit topics → token ops, exactly once (see ingest.h). */
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,21 +36,25 @@ struct seen_entry {
 	struct seen_entry *next;
 };
 
+/* Keys hold a submission id, which its agency chooses: the table's hash
+ * is keyed with a secret of this process, so no agency can choose ids that
+ * share a bucket and make every lookup (everyone's) walk a long chain. */
 struct seen {
 	struct seen_entry **b;
 	size_t nb, n;
+	uint8_t hkey[16]; /* set with the first bucket array */
 };
 
-static uint64_t fnv(const char *s)
+static uint64_t seen_hash(const struct seen *s, const char *key)
 {
-	return deconf_hash_bytes(s, strlen(s));
+	return deconf_hash_keyed(s->hkey, key, strlen(key));
 }
 
 static struct seen_entry *seen_get(struct seen *s, const char *key)
 {
 	if (!s->nb)
 		return NULL;
-	for (struct seen_entry *e = s->b[fnv(key) % s->nb]; e; e = e->next)
+	for (struct seen_entry *e = s->b[seen_hash(s, key) % s->nb]; e; e = e->next)
 		if (!strcmp(e->key, key))
 			return e;
 	return NULL;
@@ -67,11 +72,15 @@ static int seen_put(struct seen *s, const char *key, const uint8_t digest[8],
 			struct seen_entry **b = calloc(nb, sizeof(*b));
 			if (!b)
 				return DECONF_E_NOMEM;
+			if (!s->nb && RAND_bytes(s->hkey, sizeof(s->hkey)) != 1) {
+				free(b);
+				return DECONF_E_CRYPTO;
+			}
 			for (i = 0; i < s->nb; i++)
 				for (struct seen_entry *x = s->b[i], *nx; x; x = nx) {
 					nx = x->next;
-					x->next = b[fnv(x->key) % nb];
-					b[fnv(x->key) % nb] = x;
+					x->next = b[seen_hash(s, x->key) % nb];
+					b[seen_hash(s, x->key) % nb] = x;
 				}
 			free(s->b);
 			s->b = b;
@@ -81,7 +90,7 @@ static int seen_put(struct seen *s, const char *key, const uint8_t digest[8],
 			free(e);
 			return DECONF_E_NOMEM;
 		}
-		i = fnv(key) % s->nb;
+		i = seen_hash(s, key) % s->nb;
 		e->next = s->b[i];
 		s->b[i] = e;
 		s->n++;
@@ -97,7 +106,7 @@ static void seen_del(struct seen *s, const char *key)
 
 	if (!s->nb)
 		return;
-	for (pp = &s->b[fnv(key) % s->nb]; *pp; pp = &(*pp)->next)
+	for (pp = &s->b[seen_hash(s, key) % s->nb]; *pp; pp = &(*pp)->next)
 		if (!strcmp((*pp)->key, key)) {
 			struct seen_entry *e = *pp;
 			*pp = e->next;

@@ -282,6 +282,56 @@ int deconf_grow_array_to(void *arrp, size_t *cap, size_t need, size_t elem, size
 	return DECONF_OK;
 }
 
+static uint64_t rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+#define SIPROUND(v0, v1, v2, v3)                                                               \
+	do {                                                                                   \
+		v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                      \
+		v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                         \
+		v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                         \
+		v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                      \
+	} while (0)
+
+/* SipHash-2-4 (Aumasson and Bernstein, 2012), as its reference code. */
+uint64_t deconf_hash_keyed(const uint8_t key[16], const void *p, size_t len)
+{
+	const uint8_t *in = p;
+	uint64_t k0 = le64(key), k1 = le64(key + 8), m, b = (uint64_t)len << 56;
+	uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575), v1 = k1 ^ UINT64_C(0x646f72616e646f6d),
+		 v2 = k0 ^ UINT64_C(0x6c7967656e657261), v3 = k1 ^ UINT64_C(0x7465646279746573);
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = le64(in + i);
+		v3 ^= m;
+		SIPROUND(v0, v1, v2, v3);
+		SIPROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	for (size_t j = 0; i + j < len; j++)
+		b |= (uint64_t)in[i + j] << (8 * j);
+	v3 ^= b;
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	for (int r = 0; r < 4; r++)
+		SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
 uint64_t deconf_hash_bytes(const void *p, size_t len)
 {
 	const unsigned char *b = p;

@@ -510,6 +510,33 @@ static void test_grow_to(void **state)
 
 /* deconf_hash_bytes: FNV-1a with its high bits folded in; the empty input
  * and one known value pin it, so a change of the function is seen. */
+/* deconf_hash_keyed is SipHash-2-4: the reference vectors (key 00..0f,
+ * message 00..len-1, from the authors' vectors.h), and another key gives
+ * another hash. */
+static void test_hash_keyed(void **state)
+{
+	static const uint64_t want[] = {
+		UINT64_C(0x726fdb47dd0e0e31), UINT64_C(0x74f839c593dc67fd),
+		UINT64_C(0x0d6c8009d9a94f5a), UINT64_C(0x85676696d7fb7e2d),
+		UINT64_C(0xcf2794e0277187b7), UINT64_C(0x18765564cd99a68d),
+		UINT64_C(0xcbc9466e58fee3ce), UINT64_C(0xab0200f58b01d137),
+		UINT64_C(0x93f5f5799a932462), UINT64_C(0x9e0082df0ba9e4b0),
+	};
+	uint8_t key[16], msg[64], other[16];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (uint8_t)i;
+	for (size_t n = 0; n < sizeof(want) / sizeof(want[0]); n++)
+		assert_true(deconf_hash_keyed(key, msg, n) == want[n]);
+	assert_true(deconf_hash_keyed(key, msg, 15) == UINT64_C(0xa129ca6149be45e5));
+	memcpy(other, key, 16);
+	other[0] ^= 1;
+	assert_true(deconf_hash_keyed(other, msg, 15) != deconf_hash_keyed(key, msg, 15));
+}
+
 static void test_hash_bytes(void **state)
 {
 	uint64_t fnv_a = UINT64_C(0xaf63dc4c8601ec8c); /* FNV-1a 64 of "a" */
@@ -544,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_grow_to),
 		cmocka_unit_test(test_hash_bytes),
+		cmocka_unit_test(test_hash_keyed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

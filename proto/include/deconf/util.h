@@ -99,6 +99,13 @@ int deconf_grow_array_to(void *arrp, size_t *cap, size_t need, size_t elem, size
  */
 uint64_t deconf_hash_bytes(const void *p, size_t len);
 
+/*
+ * SipHash-2-4 of len bytes under a 16-byte secret key: for tables whose
+ * keys a partner chooses (e.g. submission ids). Without the key, colliding
+ * inputs cannot be chosen, so no partner can turn a table into a list.
+ */
+uint64_t deconf_hash_keyed(const uint8_t key[16], const void *p, size_t len);
+
 /* Wall-clock Unix time in milliseconds. */
 int64_t deconf_now_ms(void);
 
