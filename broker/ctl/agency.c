@@ -52,6 +52,25 @@ static const char *level_name(int level)
 	return level >= 0 && level <= 5 ? names[level] : "?";
 }
 
+/* src copied into the bundle dir as name, made exclusively with mode; a
+ * secret (0600) read only from a private file, and wiped after. */
+static int bundle_copy(const char *dir, const char *src, const char *name, mode_t mode,
+		       char *errstr, size_t errstr_size)
+{
+	char path[1400], *data = NULL;
+	int secret = mode == 0600, rc;
+	size_t len = 0;
+
+	if ((rc = deconf_file_read(src, 1 << 20, secret, &data, &len, errstr, errstr_size)))
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	rc = deconf_file_write(path, data, len, mode, 1, errstr, errstr_size);
+	if (secret)
+		OPENSSL_cleanse(data, len);
+	free(data);
+	return rc;
+}
+
 int cmd_agency_add(struct fed *f, int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -80,9 +99,7 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 	struct deconf_sign_key *key = NULL;
 	struct epochs ep;
 	uint8_t pub[DECONF_PUBKEY_LEN];
-	char dir[1200], path[1400], path2[1400], errstr[1024] = "", text[4096], *fedkeys = NULL,
-		*bpub = NULL;
-	size_t len;
+	char dir[1200], path[1400], path2[1400], errstr[1024] = "", text[4096];
 	int level = 0, ch, rc;
 
 	opt_reset();
@@ -205,35 +222,15 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		    (rc = deconf_sign_key_save_private(key, path, errstr, sizeof(errstr))))
 			goto out;
 	}
-	/* what the agency takes: the CA, the federation key, the broker's
-	 * public key (to verify notices) */
-	if ((rc = deconf_file_read("ca.pem", 1 << 20, 0, &fedkeys, &len, errstr, sizeof(errstr))))
-		goto out;
-	snprintf(path, sizeof(path), "%s/ca.pem", dir);
-	if ((rc = deconf_file_write(path, fedkeys, len, 0644, 1, errstr, sizeof(errstr))))
-		goto out;
-	free(fedkeys);
-	fedkeys = NULL;
-	if ((rc = deconf_file_read("federation.keys", 1 << 20, 1, &fedkeys, &len, errstr,
-				   sizeof(errstr))))
-		goto out;
-	snprintf(path, sizeof(path), "%s/federation.keys", dir);
-	rc = deconf_file_write(path, fedkeys, len, 0600, 1, errstr, sizeof(errstr));
-	OPENSSL_cleanse(fedkeys, len); /* the token key: a secret */
-	if (rc)
-		goto out;
-	if ((rc = deconf_file_read("broker.pub", 1 << 20, 0, &bpub, &len, errstr, sizeof(errstr))))
-		goto out;
-	snprintf(path, sizeof(path), "%s/broker.pub", dir);
-	if ((rc = deconf_file_write(path, bpub, len, 0644, 1, errstr, sizeof(errstr))))
-		goto out;
-	free(bpub);
-	bpub = NULL;
-	if ((rc = deconf_file_read(deconf_conf_get_str(f->conf, "federation.public_key"), 1 << 20,
-				   0, &bpub, &len, errstr, sizeof(errstr))))
-		goto out;
-	snprintf(path, sizeof(path), "%s/federation.pub", dir);
-	if ((rc = deconf_file_write(path, bpub, len, 0644, 1, errstr, sizeof(errstr))))
+	/* what the agency takes: the CA, the token key, the broker's public key
+	 * (notices, receipts) and the federation's (the directory) */
+	if ((rc = bundle_copy(dir, "ca.pem", "ca.pem", 0644, errstr, sizeof(errstr))) ||
+	    (rc = bundle_copy(dir, "federation.keys", "federation.keys", 0600, errstr,
+			      sizeof(errstr))) ||
+	    (rc = bundle_copy(dir, deconf_conf_get_str(f->conf, "federation.broker_public_key"),
+			      "broker.pub", 0644, errstr, sizeof(errstr))) ||
+	    (rc = bundle_copy(dir, deconf_conf_get_str(f->conf, "federation.public_key"),
+			      "federation.pub", 0644, errstr, sizeof(errstr))))
 		goto out;
 	{
 		char bootstrap[512];
@@ -335,15 +332,17 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 	goto out_quiet;
 out:
 	fail(1, "%s", errstr[0] ? errstr : deconf_strerror(rc));
-	fail(1, "agency %s was not added (%s may hold part of its bundle: remove it before "
-		"adding the agency again)",
-	     id, dir);
+	/* made by this run, empty before it: nothing half-made is left */
+	if (remove_tree(dir))
+		fail(1, "agency %s was not added (%s holds part of its bundle and could not be "
+			"removed: remove it before adding the agency again)",
+		     id, dir);
+	else
+		fail(1, "agency %s was not added; nothing of it was kept", id);
 out_quiet:
 	brk_ctl_kafka_free(k);
 	epochs_free(&ep);
 	deconf_sign_key_free(key);
-	free(fedkeys);
-	free(bpub);
 	return rc ? 1 : 0;
 }
 

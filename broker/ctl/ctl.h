@@ -72,6 +72,8 @@ int no_options(int argc, char **argv, const char *synopsis);
 int64_t parse_duration_ms(const char *s);
 /* A whole number 1..max, or -1. */
 int parse_count(const char *s, int max);
+/* dir and everything in it removed (links not followed); 0 or -1. */
+int remove_tree(const char *dir);
 /* text to path (mode, made exclusively); 0, or 1 with the reason printed. */
 int write_text(const char *path, const char *text, mode_t mode);
 

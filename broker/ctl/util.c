@@ -1,10 +1,12 @@
 /* util.c — what every deconfctl command family uses: messages, options, parsers. */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ctl.h"
 #include "deconf/util.h"
@@ -108,6 +110,17 @@ int parse_count(const char *s, int max)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	return errno || *end || v < 1 || v > max ? -1 : (int)v;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+int remove_tree(const char *dir)
+{
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) ? -1 : 0;
 }
 
 int write_text(const char *path, const char *text, mode_t mode)
