@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "deconf/enum.h"
 #include "deconf/envelope.h"
 #include "deconf/err.h"
 #include "deconf/text.h"
@@ -33,23 +34,10 @@ static const char *kafka_value(const struct fed *f, const char *name)
 	return NULL;
 }
 
-static int parse_level(const char *s)
+static const char *level_name(char buf[DECONF_ENUM_NAME_SIZE], int level)
 {
-	static const char *const names[] = { "federal", "state", "local", "tribal",
-					     "international" };
-
-	for (int i = 0; i < 5; i++)
-		if (!strcmp(s, names[i]))
-			return i + 1;
-	return 0;
-}
-
-static const char *level_name(int level)
-{
-	static const char *const names[] = { "?", "federal", "state", "local", "tribal",
-					     "international" };
-
-	return level >= 0 && level <= 5 ? names[level] : "?";
+	return deconf_enum_name(buf, DECONF_ENUM_NAME_SIZE, &deconf__v1__agency_level__descriptor,
+				level, "?");
 }
 
 /* src copied into the bundle dir as name, made exclusively with mode; a
@@ -99,7 +87,8 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 	struct deconf_sign_key *key = NULL;
 	struct epochs ep;
 	uint8_t pub[DECONF_PUBKEY_LEN];
-	char dir[1200], path[1400], path2[1400], errstr[1024] = "", text[4096];
+	char dir[1200], path[1400], path2[1400], errstr[1024] = "", text[4096],
+		lb[DECONF_ENUM_NAME_SIZE];
 	int level = 0, ch, rc;
 
 	opt_reset();
@@ -107,7 +96,8 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		switch (ch) {
 		case 'n': name = optarg; break;
 		case 'l':
-			if (!(level = parse_level(optarg)))
+			if (!(level = deconf_enum_value(&deconf__v1__agency_level__descriptor,
+							optarg)))
 				return usage_error(syn, "--level %s: federal|state|local|tribal|"
 							"international",
 						   optarg);
@@ -327,7 +317,7 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 	}
 	printf("agency %s (%s, %s, %s) added: its directory entry is published; bundle: %s%s\n"
 	       "next: deconfctl topics apply (its topics and ACLs), then hand the bundle over\n",
-	       id, name, level_name(level), country, dir,
+	       id, name, level_name(lb, level), country, dir,
 	       csr ? " (its certificate from its own request: no private key in it)" : "");
 	goto out_quiet;
 out:
@@ -503,11 +493,10 @@ void directory_say_ignored(const struct dir_ignored *ig, FILE *out, const char *
 		fprintf(out, "%s  and %zu more\n", lead, ig->n - DIR_IGNORED_SHOWN);
 }
 
-const char *agency_status_name(int status)
+const char *agency_status_name(char buf[DECONF_ENUM_NAME_SIZE], int status)
 {
-	return status == K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE)      ? "active"
-	       : status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
-								     : "removed";
+	return deconf_enum_name(buf, DECONF_ENUM_NAME_SIZE, &deconf__v1__agency_status__descriptor,
+				status, "?");
 }
 
 int cmd_agency_list(struct fed *f, int argc, char **argv)
@@ -539,8 +528,10 @@ int cmd_agency_list(struct fed *f, int argc, char **argv)
 		/* checked by the directory (no control characters); escaped
 		 * for the terminal all the same */
 		char name[4 * BRK_TEXT_MAX], cc[32];
-		printf("%-24s %-10s %-13s %-3s %s\n", a.id, agency_status_name(a.status),
-		       level_name(a.level),
+		char sb[DECONF_ENUM_NAME_SIZE], lb[DECONF_ENUM_NAME_SIZE];
+
+		printf("%-24s %-10s %-13s %-3s %s\n", a.id, agency_status_name(sb, a.status),
+		       level_name(lb, a.level),
 		       deconf_text_for_terminal(cc, sizeof(cc), a.country, strlen(a.country)),
 		       deconf_text_for_terminal(name, sizeof(name), a.name, strlen(a.name)));
 	}

@@ -34,6 +34,7 @@
 
 #include "deconf.pb-c.h"
 #include "deconf/conf.h"
+#include "deconf/enum.h"
 #include "deconf/sign.h"
 #include "deconf/token.h"
 #include "directory.h"
@@ -186,8 +187,8 @@ int read_directory(struct fed *f, struct brk_ctl_kafka *k, struct brk_directory 
  * how many, and the topic, partition, offset, key and reason of the first
  * DIR_IGNORED_SHOWN; each line starts with lead. */
 void directory_say_ignored(const struct dir_ignored *ig, FILE *out, const char *lead);
-/* "active", "suspended" or "removed". */
-const char *agency_status_name(int status);
+/* "active", "suspended" or "removed" (in buf). */
+const char *agency_status_name(char buf[DECONF_ENUM_NAME_SIZE], int status);
 
 int cmd_agency_add(struct fed *f, int argc, char **argv);
 /* agency suspend|activate: status is the AGENCY_STATUS_* to publish. */

@@ -468,7 +468,9 @@ int cmd_status(struct fed *f, int argc, char **argv)
 			snprintf(c[t], sizeof(c[t]), n == -2 ? "?" : "%ld", n < 0 ? 0 : n);
 			incomplete |= n == -2;
 		}
-		printf("  %-24s %-10s %10s %10s %10s %10s\n", ag.id, agency_status_name(ag.status),
+		char sb[DECONF_ENUM_NAME_SIZE];
+
+		printf("  %-24s %-10s %10s %10s %10s %10s\n", ag.id, agency_status_name(sb, ag.status),
 		       c[0], c[1], c[2], c[3]);
 	}
 	directory_say_ignored(&ig, stdout, "  ");

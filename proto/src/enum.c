@@ -41,3 +41,15 @@ const char *deconf_enum_name(char *buf, size_t size, const ProtobufCEnumDescript
 		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + ('a' - 'A') : name[i]);
 	return buf;
 }
+
+int deconf_enum_value(const ProtobufCEnumDescriptor *d, const char *name)
+{
+	char buf[DECONF_ENUM_NAME_SIZE];
+
+	for (unsigned i = 0; d && name && i < d->n_values; i++) {
+		const char *n = deconf_enum_name(buf, sizeof(buf), d, d->values[i].value, NULL);
+		if (n && !strcmp(n, name))
+			return d->values[i].value;
+	}
+	return 0;
+}

@@ -80,12 +80,39 @@ static void test_fallback(void **state)
 	assert_string_equal(deconf_enum_name(small, sizeof(small), NULL, 1, "x"), "x");
 }
 
+/* deconf_enum_value: the name back to its value; anything else is 0. */
+static void test_value(void **state)
+{
+	(void)state;
+	assert_int_equal(deconf_enum_value(&deconf__v1__agency_level__descriptor, "tribal"),
+			 DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_TRIBAL);
+	assert_int_equal(deconf_enum_value(&deconf__v1__agency_level__descriptor, "international"),
+			 DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_INTERNATIONAL);
+	assert_int_equal(deconf_enum_value(&deconf__v1__agency_status__descriptor, "suspended"),
+			 DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_SUSPENDED);
+	assert_int_equal(deconf_enum_value(&deconf__v1__agency_level__descriptor, "unspecified"), 0);
+	assert_int_equal(deconf_enum_value(&deconf__v1__agency_level__descriptor, "TRIBAL"), 0);
+	assert_int_equal(deconf_enum_value(&deconf__v1__agency_level__descriptor, "tribal "), 0);
+	assert_int_equal(deconf_enum_value(&deconf__v1__agency_level__descriptor, ""), 0);
+	assert_int_equal(deconf_enum_value(&deconf__v1__agency_level__descriptor, NULL), 0);
+	/* every value's name goes back to it */
+	for (unsigned i = 0; i < deconf__v1__notice_kind__descriptor.n_values; i++) {
+		char buf[DECONF_ENUM_NAME_SIZE];
+		int v = deconf__v1__notice_kind__descriptor.values[i].value;
+		const char *n = deconf_enum_name(buf, sizeof(buf),
+						 &deconf__v1__notice_kind__descriptor, v, NULL);
+		if (n)
+			assert_int_equal(deconf_enum_value(&deconf__v1__notice_kind__descriptor, n), v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_notice_kind),
 		cmocka_unit_test(test_level_and_op),
 		cmocka_unit_test(test_fallback),
+		cmocka_unit_test(test_value),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,4 +26,8 @@
 const char *deconf_enum_name(char *buf, size_t size, const ProtobufCEnumDescriptor *d, int v,
 			     const char *fallback);
 
+/* The value of enum d whose printed name (as above) is name, or 0 (the
+ * UNSPECIFIED value) when none is: what a command line takes. */
+int deconf_enum_value(const ProtobufCEnumDescriptor *d, const char *name);
+
 #endif
