@@ -298,6 +298,41 @@ int brk_eos_reopen_allowed(struct brk_eos_reopens *r)
 	return r->n > n && now - oldest < 300 * 1000000LL ? -1 : 0;
 }
 
+int brk_eos_reopen_begin(struct brk_eos_reopens *r, const struct brk_eos_part *p,
+			 const char *instance, const char *why, char *errstr, size_t errstr_size)
+{
+	if (brk_eos_reopen_allowed(r))
+		return deconf_err_set(errstr, errstr_size, DECONF_E_KAFKA,
+				      "its Kafka clients failed fatally five times in five minutes "
+				      "(%s): is another deconf-broker running with broker.instance = "
+				      "%s?",
+				      why, instance);
+	deconf_log(DECONF_LOG_WARNING, p->fac, "making its Kafka clients again: %s", why);
+	brk_metrics_add(p->mx, "deconf_client_restarts_total", p->label, 1);
+	brk_metrics_status(p->mx, p->part, 0, "making its Kafka clients again");
+	return DECONF_OK;
+}
+
+int brk_eos_open_retry(const struct brk_eos_part *p)
+{
+	for (int64_t wait_ms = 1000; p->open(p->opaque);
+	     wait_ms = wait_ms < 10000 ? 2 * wait_ms : wait_ms) {
+		p->close(p->opaque);
+		brk_metrics_status(p->mx, p->part, 0, "Kafka clients cannot be made: retrying");
+		deconf_log(DECONF_LOG_ERR, p->fac, "%s: trying again in %lld ms", p->errstr,
+			   (long long)wait_ms);
+		for (int64_t until = deconf_mono_us() + wait_ms * 1000;
+		     !*p->stop && deconf_mono_us() < until;) {
+			brk_metrics_heartbeat(p->mx, p->part);
+			usleep(50000);
+		}
+		if (*p->stop)
+			return DECONF_E_KAFKA;
+	}
+	brk_metrics_status(p->mx, p->part, 0, "waiting for partitions");
+	return DECONF_OK;
+}
+
 int brk_eos_offset_reset(rd_kafka_t *consumer, struct brk_eos_lost *lost, size_t max_lost,
 			 size_t *n_lost)
 {

@@ -119,6 +119,36 @@ struct brk_eos_reopens {
  * within five minutes. */
 int brk_eos_reopen_allowed(struct brk_eos_reopens *r);
 
+/* A part (ingest, matcher) as brk_eos_reopen_begin and brk_eos_open_retry
+ * see it. */
+struct brk_eos_part {
+	const char *fac;    /* its log facility: "INGEST" */
+	const char *label;  /* its metrics label: part="ingest" */
+	struct brk_metrics *mx;
+	int part;           /* brk_metrics part */
+	volatile int *stop;
+	/* make its clients: 0, or an error with the reason in errstr */
+	int (*open)(void *opaque);
+	void (*close)(void *opaque);
+	void *opaque;
+	const char *errstr;
+};
+
+/*
+ * A fatal client failure (why) begins a reopen: refused when it is the
+ * fifth within five minutes (DECONF_E_KAFKA, errstr naming the likely cause:
+ * another process with the same broker.instance), else logged and counted
+ * (deconf_client_restarts_total). The part then gives up its batch and
+ * closes its clients, and calls brk_eos_open_retry.
+ */
+int brk_eos_reopen_begin(struct brk_eos_reopens *r, const struct brk_eos_part *p,
+			 const char *instance, const char *why, char *errstr, size_t errstr_size);
+
+/* Make the part's clients, trying again (1 s doubling to 10 s, said each
+ * time, the part's heartbeat kept) until they are made (0) or the process
+ * stops (DECONF_E_KAFKA). */
+int brk_eos_open_retry(const struct brk_eos_part *p);
+
 /*
  * Whether a produce or delivery error will happen again however often the
  * same record is retried (too large, invalid, refused by a topic policy),

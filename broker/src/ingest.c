@@ -1073,17 +1073,31 @@ static void close_clients(struct ingest *g)
  * again: the new consumer reads from what the group committed, so nothing
  * is lost or applied twice. Not an exit: the process keeps serving.
  */
+static int open_cb(void *g)
+{
+	return open_clients(g);
+}
+
+static void close_cb(void *g)
+{
+	close_clients(g);
+}
+
+static struct brk_eos_part part_of(struct ingest *g)
+{
+	return (struct brk_eos_part){ .fac = "INGEST", .label = "part=\"ingest\"", .mx = g->mx,
+				      .part = g->part, .stop = g->stop, .open = open_cb,
+				      .close = close_cb, .opaque = g, .errstr = g->errstr };
+}
+
 static int reopen_clients(struct ingest *g, struct brk_eos_batch *bt, const char *why)
 {
-	if (brk_eos_reopen_allowed(&g->reopens))
-		return deconf_err_set(g->errstr, g->errstr_size, DECONF_E_KAFKA,
-				      "its Kafka clients failed fatally five times in five minutes "
-				      "(%s): is another deconf-broker running with broker.instance = "
-				      "%s?",
-				      why, g->b->instance);
-	deconf_log(DECONF_LOG_WARNING, "INGEST", "making its Kafka clients again: %s", why);
-	brk_metrics_add(g->mx, "deconf_client_restarts_total", "part=\"ingest\"", 1);
-	brk_metrics_status(g->mx, g->part, 0, "making its Kafka clients again");
+	struct brk_eos_part p = part_of(g);
+	int rc;
+
+	if ((rc = brk_eos_reopen_begin(&g->reopens, &p, g->b->instance, why, g->errstr,
+				       g->errstr_size)))
+		return rc;
 	if (g->in_txn && abort_batch(g, "its Kafka clients failed")) {
 		g->in_txn = 0;
 		forget_batch(g, 1);
@@ -1094,20 +1108,8 @@ static int reopen_clients(struct ingest *g, struct brk_eos_batch *bt, const char
 	g->n_solo = 0;
 	bt->fatal = 0;
 	bt->reset_due = 0;
-	for (int64_t wait_ms = 1000; open_clients(g); wait_ms = wait_ms < 10000 ? 2 * wait_ms : wait_ms) {
-		close_clients(g);
-		brk_metrics_status(g->mx, g->part, 0, "Kafka clients cannot be made: retrying");
-		deconf_log(DECONF_LOG_ERR, "INGEST", "%s: trying again in %lld ms", g->errstr,
-			   (long long)wait_ms);
-		for (int64_t until = deconf_mono_us() + wait_ms * 1000;
-		     !*g->stop && deconf_mono_us() < until;) {
-			brk_metrics_heartbeat(g->mx, g->part);
-			usleep(50000);
-		}
-		if (*g->stop)
-			return DECONF_E_KAFKA;
-	}
-	brk_metrics_status(g->mx, g->part, 0, "waiting for partitions");
+	if ((rc = brk_eos_open_retry(&p)))
+		return rc;
 	bt->consumer = g->consumer;
 	return DECONF_OK;
 }

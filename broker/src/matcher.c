@@ -901,17 +901,32 @@ static void close_clients(struct matcher *x)
  * again; the partitions the group gives back are restored from the
  * changelog as after a restart. Not an exit: the process keeps serving.
  */
+static int open_cb(void *x)
+{
+	return open_clients(x);
+}
+
+static void close_cb(void *x)
+{
+	close_clients(x);
+}
+
+static struct brk_eos_part part_of(struct matcher *x)
+{
+	return (struct brk_eos_part){ .fac = "MATCHER", .label = "part=\"matcher\"",
+				      .mx = x->mx, .part = x->part, .stop = x->stop,
+				      .open = open_cb, .close = close_cb, .opaque = x,
+				      .errstr = x->errstr };
+}
+
 static int reopen_clients(struct matcher *x, struct brk_eos_batch *bt, const char *why)
 {
-	if (brk_eos_reopen_allowed(&x->reopens))
-		return deconf_err_set(x->errstr, x->errstr_size, DECONF_E_KAFKA,
-				      "its Kafka clients failed fatally five times in five minutes "
-				      "(%s): is another deconf-broker running with broker.instance = "
-				      "%s?",
-				      why, x->b->instance);
-	deconf_log(DECONF_LOG_WARNING, "MATCHER", "making its Kafka clients again: %s", why);
-	brk_metrics_add(x->mx, "deconf_client_restarts_total", "part=\"matcher\"", 1);
-	brk_metrics_status(x->mx, x->part, 0, "making its Kafka clients again");
+	struct brk_eos_part p = part_of(x);
+	int rc;
+
+	if ((rc = brk_eos_reopen_begin(&x->reopens, &p, x->b->instance, why, x->errstr,
+				       x->errstr_size)))
+		return rc;
 	if (x->in_txn && abort_batch(x, "its Kafka clients failed"))
 		forget_batch(x);
 	x->aborted = 0;
@@ -924,23 +939,13 @@ static int reopen_clients(struct matcher *x, struct brk_eos_batch *bt, const cha
  * or the process stops. */
 static int open_again(struct matcher *x, struct brk_eos_batch *bt)
 {
+	struct brk_eos_part p = part_of(x);
+	int rc;
+
 	bt->fatal = 0;
 	bt->reset_due = 0;
-	for (int64_t wait_ms = 1000; open_clients(x);
-	     wait_ms = wait_ms < 10000 ? 2 * wait_ms : wait_ms) {
-		close_clients(x);
-		brk_metrics_status(x->mx, x->part, 0, "Kafka clients cannot be made: retrying");
-		deconf_log(DECONF_LOG_ERR, "MATCHER", "%s: trying again in %lld ms", x->errstr,
-			   (long long)wait_ms);
-		for (int64_t until = deconf_mono_us() + wait_ms * 1000;
-		     !*x->stop && deconf_mono_us() < until;) {
-			brk_metrics_heartbeat(x->mx, x->part);
-			usleep(50000);
-		}
-		if (*x->stop)
-			return DECONF_E_KAFKA;
-	}
-	brk_metrics_status(x->mx, x->part, 0, "waiting for partitions");
+	if ((rc = brk_eos_open_retry(&p)))
+		return rc;
 	bt->consumer = x->consumer;
 	return DECONF_OK;
 }
