@@ -524,6 +524,20 @@ int adp_norm_url(const char *v, size_t n, uint8_t *out, size_t *out_len, char *e
 				    "the URL could not be normalized");
 		goto out;
 	}
+	/* a host whose dots were percent-encoded ("%2e") has them now: held
+	 * to the rules url_prepare applies to the host as written, so that
+	 * the canonical form is a fixed point ("p://%2e" would become
+	 * "p://./", whose host is empty once its root dot is dropped) */
+	if (!uri.hostData.ip4 && !uri.hostData.ip6 && !uri.hostData.ipFuture.first) {
+		const char *h = uri.hostText.first;
+		size_t hn = (size_t)(uri.hostText.afterLast - h);
+
+		if (hn == 0 || h[hn - 1] == '.' || memmem(h, hn, "..", 2)) {
+			rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+					    "the host has an empty label (an encoded \".\")");
+			goto out;
+		}
+	}
 	rc = url_write(&uri, out, out_len, errstr, errstr_size);
 out:
 	if (parsed)

@@ -398,6 +398,12 @@ static const struct ncase url_cases[] = {
 	NO(T_URL, NULL, NULL, "http://example.com:8o/"),
 	/* fuzz find: "a.." dropped one dot and left "a.", which is not a fixed point */
 	NO(T_URL, NULL, NULL, "http://example.com../"),
+	/* fuzz find: encoded dots in the host ("P://%2e" became "p://./", whose
+	 * host is empty once its root dot is dropped) */
+	NO(T_URL, NULL, NULL, "P://%2e"),
+	NO(T_URL, NULL, NULL, "http://example.com%2e/"),
+	NO(T_URL, NULL, NULL, "http://a%2e%2eb/"),
+	OK(T_URL, NULL, NULL, "http://a%2eb/", "http://a.b/"),
 	NO(T_URL, NULL, NULL, "I+4://ItJ47ItJ4787.87.."),
 	OK(T_URL, NULL, NULL, "http://example.com./", "http://example.com/"),
 };
