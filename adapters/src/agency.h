@@ -23,8 +23,37 @@
 extern const struct deconf_conf_def adp_conf_table[];
 extern const size_t adp_conf_table_n;
 
+/*
+ * The values of adp_conf_table, one field per key (section_key), filled by
+ * adp_agency_load(): durations in ms, sizes in bytes; strings belong to the
+ * conf, NULL for a path no default or setting gave.
+ */
+struct adp_settings {
+	const char *agency_id;
+	const char *agency_key_file;
+	const char *agency_signing_key;
+	const char *agency_broker_public_key;
+	const char *agency_federation_public_key;
+	const char *agency_default_region;
+	const char *agency_topic_prefix;
+	const char *ledger_dir;
+	int64_t ledger_map_size;
+	int64_t submit_max_batch_bytes;
+	int64_t submit_timeout;
+	int64_t submit_confirm_timeout;
+	const char *run_spool_dir;
+	const char *run_outbox_file;
+	const char *run_webhook_url;
+	int64_t run_webhook_timeout;
+	int64_t run_webhook_backoff_max;
+	int64_t run_poll_interval;
+	int64_t run_settle;
+	struct deconf_log_settings log;
+};
+
 struct adp_agency {
-	struct deconf_conf *conf;
+	struct deconf_conf *conf;   /* names and origins of set, and kafka.* */
+	struct adp_settings set;
 	const char *id;             /* agency.id */
 	const char *topic_prefix;   /* agency.topic_prefix */
 	struct adp_norm_opts norm;

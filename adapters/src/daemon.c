@@ -568,9 +568,9 @@ int adp_daemon_run_opts(struct adp_agency *a, volatile int *stop, volatile int *
 	struct stat sb;
 	int rc;
 
-	d.spool = deconf_conf_get_str(a->conf, "run.spool_dir");
-	d.outbox_path = deconf_conf_get_str(a->conf, "run.outbox_file");
-	d.webhook = deconf_conf_get_str(a->conf, "run.webhook_url");
+	d.spool = a->set.run_spool_dir;
+	d.outbox_path = a->set.run_outbox_file;
+	d.webhook = a->set.run_webhook_url;
 	if (d.webhook && !*d.webhook)
 		d.webhook = NULL;
 	if (d.webhook && (rc = adp_webhook_url_check(d.webhook, errstr, errstr_size))) {
@@ -580,10 +580,10 @@ int adp_daemon_run_opts(struct adp_agency *a, volatile int *stop, volatile int *
 		return deconf_err_set(errstr, errstr_size, rc, "%s: run.webhook_url: %s",
 				      deconf_conf_origin(a->conf, "run.webhook_url"), why);
 	}
-	d.poll_ms = deconf_conf_get_int(a->conf, "run.poll_interval");
-	d.settle_ms = deconf_conf_get_int(a->conf, "run.settle");
-	d.hook_timeout_ms = deconf_conf_get_int(a->conf, "run.webhook_timeout");
-	d.backoff_max_ms = deconf_conf_get_int(a->conf, "run.webhook_backoff_max");
+	d.poll_ms = a->set.run_poll_interval;
+	d.settle_ms = a->set.run_settle;
+	d.hook_timeout_ms = a->set.run_webhook_timeout;
+	d.backoff_max_ms = a->set.run_webhook_backoff_max;
 	io.idle_ms = (int)d.poll_ms;
 	nctx.queue_webhook = rctx.queue_webhook = d.webhook != NULL;
 	/* zeroed: the last log line reads them even when stopped before a read */

@@ -372,7 +372,7 @@ int adp_inbox_read(struct adp_agency *a, struct adp_inbox_kind *const *kinds, si
 	if ((rc = adp_agency_open_ledger(a, errstr, errstr_size)) ||
 	    (rc = adp_agency_open_broker_key(a, errstr, errstr_size)))
 		return rc;
-	r.timeout_ms = (int)deconf_conf_get_int(a->conf, "submit.timeout");
+	r.timeout_ms = (int)a->set.submit_timeout;
 	if (!(r.ts = calloc(n_kinds ? n_kinds : 1, sizeof(*r.ts))))
 		return DECONF_E_NOMEM;
 	if ((rc = deconf_kafka_conf_new(&kc, a->conf, "deconf-adapter", errstr, errstr_size)))

@@ -240,7 +240,7 @@ static int cmd_hash(struct args *ar, int argc, char **argv)
 			fprintf(stderr, "deconf-adapter: %s\n", errstr);
 			goto out;
 		}
-		key_file = deconf_conf_get_str(a.conf, "agency.key_file");
+		key_file = a.set.agency_key_file;
 		if (!ar->region)
 			opts = a.norm;
 	}

@@ -537,7 +537,7 @@ int adp_directory_status(struct adp_agency *a, int *status, char *errstr, size_t
 	rd_kafka_t *rk = NULL;
 	rd_kafka_resp_err_t err;
 	char topic[256];
-	int timeout = (int)deconf_conf_get_int(a->conf, "submit.timeout"), rc;
+	int timeout = (int)a->set.submit_timeout, rc;
 	size_t idlen = strlen(a->id);
 
 	*status = 0;

@@ -840,7 +840,7 @@ static void receipts_kind(struct run *r, struct adp_inbox_kind *k)
 static int need_broker_key(struct run *r, int *skip)
 {
 	*skip = 0;
-	if (deconf_conf_is_set(r->a->conf, "agency.broker_public_key"))
+	if (r->a->set.agency_broker_public_key)
 		return DECONF_OK;
 	if (r->o->no_wait) {
 		deconf_log(DECONF_LOG_NOTICE, "SUBMIT",
@@ -1216,7 +1216,7 @@ static int wait_receipts(struct run *r)
 	struct adp_inbox_opts io = { .follow = 1, .done = waiting_done, .idle = wait_progress,
 				     .idle_ms = 100, .opaque = &w,
 				     .accept_loss = r->o->accept_loss };
-	int64_t timeout = deconf_conf_get_int(r->a->conf, "submit.confirm_timeout");
+	int64_t timeout = r->a->set.submit_confirm_timeout;
 	char why[512] = "";
 	int rc, skip, status;
 
@@ -1329,8 +1329,8 @@ static int run_init(struct run *r, struct adp_agency *a, const struct adp_submit
 				 strlen(o->source ? o->source : "-"));
 	r->errstr = errstr;
 	r->errstr_size = errstr_size;
-	r->max_batch = (size_t)deconf_conf_get_int(a->conf, "submit.max_batch_bytes");
-	r->timeout_ms = deconf_conf_get_int(a->conf, "submit.timeout");
+	r->max_batch = (size_t)a->set.submit_max_batch_bytes;
+	r->timeout_ms = a->set.submit_timeout;
 	adp_agency_topic(a, "submit", r->topic, sizeof(r->topic));
 	if ((rc = adp_agency_open_keys(a, errstr, errstr_size)) ||
 	    (rc = adp_agency_open_ledger(a, errstr, errstr_size)))

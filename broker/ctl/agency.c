@@ -217,10 +217,10 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 	if ((rc = bundle_copy(dir, "ca.pem", "ca.pem", 0644, errstr, sizeof(errstr))) ||
 	    (rc = bundle_copy(dir, "federation.keys", "federation.keys", 0600, errstr,
 			      sizeof(errstr))) ||
-	    (rc = bundle_copy(dir, deconf_conf_get_str(f->conf, "federation.broker_public_key"),
-			      "broker.pub", 0644, errstr, sizeof(errstr))) ||
-	    (rc = bundle_copy(dir, deconf_conf_get_str(f->conf, "federation.public_key"),
-			      "federation.pub", 0644, errstr, sizeof(errstr))))
+	    (rc = bundle_copy(dir, f->set.federation_broker_public_key, "broker.pub", 0644,
+			      errstr, sizeof(errstr))) ||
+	    (rc = bundle_copy(dir, f->set.federation_public_key, "federation.pub", 0644, errstr,
+			      sizeof(errstr))))
 		goto out;
 	{
 		char bootstrap[512];

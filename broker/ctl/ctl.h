@@ -80,10 +80,29 @@ int write_text(const char *path, const char *text, mode_t mode);
 
 /* ------------------------------------------------------------- main.c */
 
+/*
+ * The values of deconfctl.conf's table (main.c), one field per key
+ * (section_key), filled when the federation is opened: sizes in bytes;
+ * strings belong to the conf. log.format and log.file are not deconfctl
+ * keys: their fields stay NULL.
+ */
+struct fed_settings {
+	const char *federation_topic_prefix;
+	int64_t federation_partitions;
+	const char *federation_signing_key;
+	const char *federation_public_key;
+	const char *federation_broker_public_key;
+	int64_t quota_producer_byte_rate;
+	int64_t quota_consumer_byte_rate;
+	int64_t quota_request_percentage;
+	struct deconf_log_settings log;
+};
+
 /* The federation a command works on (opened by main). */
 struct fed {
 	char dir[1024];
-	struct deconf_conf *conf;
+	struct deconf_conf *conf;    /* names and origins of set, and kafka.* */
+	struct fed_settings set;
 	/* the federation key: signs the directory; private, kept offline,
 	 * loaded only by what changes the directory (fed_signing_key) */
 	struct deconf_sign_key *key;

@@ -123,30 +123,41 @@ static const char usage[] =
 	"Exit status: 0 done; 1 failed (nothing is reported done that Kafka did not\n"
 	"confirm); 2 bad usage or configuration.\n";
 
+/* Each row is bound to its field of struct fed_settings (ctl.h). */
+#define ROW(member, ...) DECONF_CONF_ROW(struct fed_settings, member, __VA_ARGS__)
 static const struct deconf_conf_def ctl_table[] = {
-	{ "federation.topic_prefix", DECONF_CONF_STR, "deconf.", 0, 0, NULL, 0,
-	  "prefix of every deconf topic" },
-	{ "federation.partitions", DECONF_CONF_INT, "4", 1, 1024, NULL, 0,
-	  "partitions of deconf.tokens and deconf.state" },
-	{ "federation.signing_key", DECONF_CONF_PATH, "federation-signing.key", 0, 0, NULL, 0,
-	  "the federation key (Ed25519, private, 0600): signs directory entries and key "
-	  "epochs. Needed only by what changes the directory (agency add/suspend/activate, "
-	  "federation rotate-key/epochs --publish, topics apply when the epochs changed): "
-	  "keep it offline, on removable media, and point this at it when needed" },
-	{ "federation.public_key", DECONF_CONF_PATH, "federation.pub", 0, 0, NULL, 0,
-	  "the federation key's public half: checks directory records (agency list, status, "
-	  "tail, topics apply)" },
-	{ "federation.broker_public_key", DECONF_CONF_PATH, "broker.pub", 0, 0, NULL, 0,
-	  "the broker's public key: checks what the broker signs (tail, audit verify)" },
-	{ "quota.producer_byte_rate", DECONF_CONF_SIZE, "4M", 1024, (int64_t)1 << 40, NULL, 0,
-	  "each agency's Kafka produce quota (User:<id>), bytes/s per broker" },
-	{ "quota.consumer_byte_rate", DECONF_CONF_SIZE, "10M", 1024, (int64_t)1 << 40, NULL, 0,
-	  "each agency's Kafka fetch quota (User:<id>), bytes/s per broker" },
-	{ "quota.request_percentage", DECONF_CONF_INT, "25", 1, 10000, NULL, 0,
-	  "each agency's share of a broker's request threads, % of one thread" },
-	{ "log.level", DECONF_CONF_ENUM, "notice", 0, 0, "err|warning|notice|info|debug", 0,
-	  "least severe level logged" },
+	ROW(federation_topic_prefix, "federation.topic_prefix",
+	    DECONF_CONF_STR, "deconf.", 0, 0, NULL, 0,
+	    "prefix of every deconf topic"),
+	ROW(federation_partitions, "federation.partitions",
+	    DECONF_CONF_INT, "4", 1, 1024, NULL, 0,
+	    "partitions of deconf.tokens and deconf.state"),
+	ROW(federation_signing_key, "federation.signing_key",
+	    DECONF_CONF_PATH, "federation-signing.key", 0, 0, NULL, 0,
+	    "the federation key (Ed25519, private, 0600): signs directory entries and key "
+	    "epochs. Needed only by what changes the directory (agency add/suspend/activate, "
+	    "federation rotate-key/epochs --publish, topics apply when the epochs changed): "
+	    "keep it offline, on removable media, and point this at it when needed"),
+	ROW(federation_public_key, "federation.public_key",
+	    DECONF_CONF_PATH, "federation.pub", 0, 0, NULL, 0,
+	    "the federation key's public half: checks directory records (agency list, status, "
+	    "tail, topics apply)"),
+	ROW(federation_broker_public_key, "federation.broker_public_key",
+	    DECONF_CONF_PATH, "broker.pub", 0, 0, NULL, 0,
+	    "the broker's public key: checks what the broker signs (tail, audit verify)"),
+	ROW(quota_producer_byte_rate, "quota.producer_byte_rate",
+	    DECONF_CONF_SIZE, "4M", 1024, (int64_t)1 << 40, NULL, 0,
+	    "each agency's Kafka produce quota (User:<id>), bytes/s per broker"),
+	ROW(quota_consumer_byte_rate, "quota.consumer_byte_rate",
+	    DECONF_CONF_SIZE, "10M", 1024, (int64_t)1 << 40, NULL, 0,
+	    "each agency's Kafka fetch quota (User:<id>), bytes/s per broker"),
+	ROW(quota_request_percentage, "quota.request_percentage",
+	    DECONF_CONF_INT, "25", 1, 10000, NULL, 0,
+	    "each agency's share of a broker's request threads, % of one thread"),
+	/* log.level only: deconfctl writes its messages to stderr, as text */
+	DECONF_CONF_LOG_LEVEL_ROW(struct fed_settings, log),
 };
+#undef ROW
 
 struct brk_ctl_kafka *fed_kafka(struct fed *f, rd_kafka_type_t type,
 				const char *const *props, const char *then)
@@ -169,12 +180,13 @@ static const char *fpath(const struct fed *f, const char *name, char *buf, size_
 	return buf;
 }
 
-/* A public key the configuration names (2, said, when it cannot be read). */
-static int load_public(struct deconf_sign_key **out, struct deconf_conf *conf, const char *name)
+/* A public key the configuration names at path, under the key name (2,
+ * said, when it cannot be read). */
+static int load_public(struct deconf_sign_key **out, const char *path, const char *name)
 {
 	char errstr[1024];
 
-	if (deconf_sign_key_load(out, deconf_conf_get_str(conf, name), errstr, sizeof(errstr)))
+	if (deconf_sign_key_load(out, path, errstr, sizeof(errstr)))
 		return fail(2, "%s: %s", name, errstr);
 	return 0;
 }
@@ -192,22 +204,25 @@ static int fed_open(struct fed *f, const char *dir)
 	if (access("deconfctl.conf", R_OK))
 		return fail(2, "%s/deconfctl.conf: not a federation (deconfctl federation init)",
 			    dir);
-	if ((rc = deconf_conf_new(&f->conf, ctl_table, sizeof(ctl_table) / sizeof(ctl_table[0]),
-				  errstr, sizeof(errstr))) ||
+	if ((rc = deconf_conf_new_bound(&f->conf, ctl_table,
+					sizeof(ctl_table) / sizeof(ctl_table[0]), &f->set,
+					sizeof(f->set), errstr, sizeof(errstr))) ||
 	    (rc = deconf_conf_load(f->conf, fpath(f, "deconfctl.conf", path, sizeof(path)),
 				   environ, NULL, 0, errstr, sizeof(errstr))))
 		return fail(2, "%s", errstr);
-	f->prefix = deconf_conf_get_str(f->conf, "federation.topic_prefix");
-	deconf_log_set_level(deconf_log_level_parse(deconf_conf_get_str(f->conf, "log.level")));
-	if ((rc = load_public(&f->fed_pub, f->conf, "federation.public_key")) ||
-	    (rc = load_public(&f->broker_pub, f->conf, "federation.broker_public_key")))
+	f->prefix = f->set.federation_topic_prefix;
+	deconf_log_set_level(deconf_log_level_parse(f->set.log.level));
+	if ((rc = load_public(&f->fed_pub, f->set.federation_public_key,
+			      "federation.public_key")) ||
+	    (rc = load_public(&f->broker_pub, f->set.federation_broker_public_key,
+			      "federation.broker_public_key")))
 		return rc;
 	return 0;
 }
 
 int fed_signing_key(struct fed *f, const char *then)
 {
-	const char *path = deconf_conf_get_str(f->conf, "federation.signing_key");
+	const char *path = f->set.federation_signing_key;
 	uint8_t a[DECONF_PUBKEY_LEN], b[DECONF_PUBKEY_LEN];
 	char errstr[1024];
 
@@ -223,8 +238,7 @@ int fed_signing_key(struct fed *f, const char *then)
 		deconf_sign_key_free(f->key);
 		f->key = NULL;
 		return fail(1, "%s: not the private half of federation.public_key (%s)%s%s", path,
-			    deconf_conf_get_str(f->conf, "federation.public_key"), then ? ": " : "",
-			    then ? then : "");
+			    f->set.federation_public_key, then ? ": " : "", then ? then : "");
 	}
 	return 0;
 }

@@ -290,12 +290,9 @@ static int apply_quotas(struct fed *f, struct brk_directory *dir)
 		if (ag.status == K(AGENCY_STATUS__AGENCY_STATUS_REMOVED))
 			continue;
 		snprintf(want[n].user, sizeof(want[n].user), "%s", ag.id);
-		want[n].producer_byte_rate =
-			(double)deconf_conf_get_int(f->conf, "quota.producer_byte_rate");
-		want[n].consumer_byte_rate =
-			(double)deconf_conf_get_int(f->conf, "quota.consumer_byte_rate");
-		want[n].request_percentage =
-			(double)deconf_conf_get_int(f->conf, "quota.request_percentage");
+		want[n].producer_byte_rate = (double)f->set.quota_producer_byte_rate;
+		want[n].consumer_byte_rate = (double)f->set.quota_consumer_byte_rate;
+		want[n].request_percentage = (double)f->set.quota_request_percentage;
 		n++;
 	}
 	rc = brk_kquota_apply(f->conf, want, n, &changed, errstr, sizeof(errstr));
@@ -322,7 +319,7 @@ static int publish_epochs_if(struct fed *f, struct brk_ctl_kafka *k, const struc
 
 	brk_directory_epochs(dir, &pub);
 	if (pub.serial >= ep->serial &&
-	    access(deconf_conf_get_str(f->conf, "federation.signing_key"), R_OK)) {
+	    access(f->set.federation_signing_key, R_OK)) {
 		printf("key epochs: serial %" PRIu64 " already published (the federation key is "
 		       "offline: not published again)\n",
 		       pub.serial);
@@ -364,7 +361,7 @@ int cmd_topics_apply(struct fed *f, int argc, char **argv)
 	};
 #define N_GRANTS (sizeof(grants) / sizeof(grants[0]))
 #define N_OWN 4 /* grants[0..N_OWN) are topics of the agency's own */
-	int partitions = (int)deconf_conf_get_int(f->conf, "federation.partitions");
+	int partitions = (int)f->set.federation_partitions;
 	struct brk_directory *dir = NULL;
 	struct dir_ignored ig;
 	struct brk_agency ag;

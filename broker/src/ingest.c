@@ -1119,9 +1119,9 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 {
 	struct ingest *g = calloc(1, sizeof(*g));
 	int64_t last_gauges = 0;
-	int64_t batch_max = deconf_conf_get_int(b->conf, "ingest.batch_max");
-	int64_t batch_wait = deconf_conf_get_int(b->conf, "ingest.batch_wait");
-	int64_t batch_time = deconf_conf_get_int(b->conf, "ingest.batch_time");
+	int64_t batch_max = b->set.ingest_batch_max;
+	int64_t batch_wait = b->set.ingest_batch_wait;
+	int64_t batch_time = b->set.ingest_batch_time;
 	struct brk_eos_batch bt;
 	int rc;
 
@@ -1133,13 +1133,13 @@ int brk_ingest_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, ch
 	g->errstr = errstr;
 	g->errstr_size = errstr_size;
 	g->part = brk_metrics_part(mx, "ingest");
-	g->q.ops_rate = (double)deconf_conf_get_int(b->conf, "ingest.agency_ops_per_s");
-	g->q.bytes_rate = (double)deconf_conf_get_int(b->conf, "ingest.agency_bytes_per_s");
-	g->q.burst_s = (double)deconf_conf_get_int(b->conf, "ingest.agency_burst") / 1000.0;
-	g->max_token_ops = deconf_conf_get_int(b->conf, "ingest.max_token_ops");
-	g->retry_max_ms = deconf_conf_get_int(b->conf, "ingest.retry_max");
-	g->rejects_alert = deconf_conf_get_int(b->conf, "ingest.rejects_alert");
-	g->rejects_window_us = deconf_conf_get_int(b->conf, "ingest.rejects_window") * 1000;
+	g->q.ops_rate = (double)b->set.ingest_agency_ops_per_s;
+	g->q.bytes_rate = (double)b->set.ingest_agency_bytes_per_s;
+	g->q.burst_s = (double)b->set.ingest_agency_burst / 1000.0;
+	g->max_token_ops = b->set.ingest_max_token_ops;
+	g->retry_max_ms = b->set.ingest_retry_max;
+	g->rejects_alert = b->set.ingest_rejects_alert;
+	g->rejects_window_us = b->set.ingest_rejects_window * 1000;
 	/* the counters a dashboard charts exist from the start, at 0 */
 	brk_metrics_add(mx, "deconf_txn_commits_total", "part=\"ingest\"", 0);
 	brk_metrics_add(mx, "deconf_txn_aborts_total", "part=\"ingest\"", 0);

@@ -136,15 +136,14 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	/* the parts are known (not ready) before /readyz can be asked */
 	if (!(rc = brk_metrics_new(&mx))) {
-		brk_metrics_set_stall(mx, deconf_conf_get_int(b.conf, "http.stall_after"));
+		brk_metrics_set_stall(mx, b.set.http_stall_after);
 		if (b.run_ingest)
 			brk_metrics_part(mx, "ingest");
 		if (b.run_matcher)
 			brk_metrics_part(mx, "matcher");
 	}
 	if (rc ||
-	    (rc = brk_http_start(mx, deconf_conf_get_str(b.conf, "http.address"),
-				 (int)deconf_conf_get_int(b.conf, "http.port"), errstr,
+	    (rc = brk_http_start(mx, b.set.http_address, (int)b.set.http_port, errstr,
 				 sizeof(errstr)))) {
 		fprintf(stderr, "deconf-broker: %s\n", errstr[0] ? errstr : deconf_strerror(rc));
 		brk_metrics_free(mx);

@@ -840,8 +840,7 @@ static int open_clients(struct matcher *x)
 
 	snprintf(group, sizeof(group), "%sbroker-matcher", b->prefix);
 	snprintf(txid, sizeof(txid), "%sbroker-matcher-%s", b->prefix, b->instance);
-	snprintf(txto, sizeof(txto), "%" PRId64,
-		 deconf_conf_get_int(b->conf, "matcher.transaction_timeout"));
+	snprintf(txto, sizeof(txto), "%" PRId64, b->set.matcher_transaction_timeout);
 	if ((rc = brk_eos_open(b, &eo, &x->consumer, &x->producer, x->errstr, x->errstr_size)))
 		return rc;
 	x->n_tokens = brk_eos_partitions(x->producer, x->tokens);
@@ -962,8 +961,8 @@ static int open_again(struct matcher *x, struct brk_eos_batch *bt)
  */
 static int wait_for_space(struct matcher *x, struct brk_eos_batch *bt, int err)
 {
-	const char *dir = deconf_conf_get_str(x->b->conf, "matcher.state_dir");
-	size_t map = (size_t)deconf_conf_get_int(x->b->conf, "matcher.state_map_size");
+	const char *dir = x->b->set.matcher_state_dir;
+	size_t map = (size_t)x->b->set.matcher_state_map_size;
 	char why[256];
 	int rc;
 
@@ -1057,25 +1056,23 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	brk_metrics_add(mx, "deconf_hot_tokens_total", NULL, 0);
 	brk_metrics_add(mx, "deconf_expired_total", "kind=\"expired\"", 0);
 	brk_metrics_add(mx, "deconf_expired_total", "kind=\"warning\"", 0);
-	x->batch_max = deconf_conf_get_int(b->conf, "matcher.batch_max");
-	x->batch_wait_ms = deconf_conf_get_int(b->conf, "matcher.batch_wait");
-	x->batch_time_ms = deconf_conf_get_int(b->conf, "matcher.batch_time");
-	x->expiry_every_ms = deconf_conf_get_int(b->conf, "matcher.expiry_scan");
-	x->max_age_ms = deconf_conf_get_int(b->conf, "matcher.state_max_age");
-	x->ckpt_every_ms = deconf_conf_get_int(b->conf, "matcher.audit_checkpoint_interval");
+	x->batch_max = b->set.matcher_batch_max;
+	x->batch_wait_ms = b->set.matcher_batch_wait;
+	x->batch_time_ms = b->set.matcher_batch_time;
+	x->expiry_every_ms = b->set.matcher_expiry_scan;
+	x->max_age_ms = b->set.matcher_state_max_age;
+	x->ckpt_every_ms = b->set.matcher_audit_checkpoint_interval;
 	x->next_ckpt = deconf_now_ms() + x->ckpt_every_ms;
-	x->m.conf.match_same_agency = (int)deconf_conf_get_int(b->conf, "matcher.match_same_agency");
-	x->m.conf.notify_queried = (int)deconf_conf_get_int(b->conf, "matcher.notify_queried");
-	x->m.conf.ip_slack_ms = deconf_conf_get_int(b->conf, "matcher.ip_slack");
-	x->m.conf.ttl_ms = deconf_conf_get_int(b->conf, "matcher.ttl");
-	x->m.conf.ttl_ip_ms = deconf_conf_get_int(b->conf, "matcher.ttl_ip");
-	x->m.conf.ttl_max_ms = deconf_conf_get_int(b->conf, "matcher.ttl_max");
-	x->m.conf.warn_before_ms = deconf_conf_get_int(b->conf, "matcher.expiry_warning");
-	x->m.conf.hot_cases = (uint32_t)deconf_conf_get_int(b->conf, "matcher.hot_cases");
-	x->m.conf.hot_cases_per_agency =
-		(uint32_t)deconf_conf_get_int(b->conf, "matcher.hot_cases_per_agency");
-	x->m.conf.token_cases_per_agency =
-		(uint32_t)deconf_conf_get_int(b->conf, "matcher.token_cases_per_agency");
+	x->m.conf.match_same_agency = (int)b->set.matcher_match_same_agency;
+	x->m.conf.notify_queried = (int)b->set.matcher_notify_queried;
+	x->m.conf.ip_slack_ms = b->set.matcher_ip_slack;
+	x->m.conf.ttl_ms = b->set.matcher_ttl;
+	x->m.conf.ttl_ip_ms = b->set.matcher_ttl_ip;
+	x->m.conf.ttl_max_ms = b->set.matcher_ttl_max;
+	x->m.conf.warn_before_ms = b->set.matcher_expiry_warning;
+	x->m.conf.hot_cases = (uint32_t)b->set.matcher_hot_cases;
+	x->m.conf.hot_cases_per_agency = (uint32_t)b->set.matcher_hot_cases_per_agency;
+	x->m.conf.token_cases_per_agency = (uint32_t)b->set.matcher_token_cases_per_agency;
 	x->m.dir = b->dir;
 	x->m.heads = x->heads;
 	x->m.out = (struct brk_match_out){ x, out_notice, out_state, out_audit, out_ops };
@@ -1084,9 +1081,8 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	brk_topic(b, "audit", x->audit, sizeof(x->audit));
 	brk_topic(b, "ops", x->ops, sizeof(x->ops));
 	brk_topic(b, "notices.", x->notices, sizeof(x->notices));
-	if ((rc = brk_store_open(&x->store, deconf_conf_get_str(b->conf, "matcher.state_dir"),
-				 (size_t)deconf_conf_get_int(b->conf, "matcher.state_map_size"),
-				 errstr, errstr_size)))
+	if ((rc = brk_store_open(&x->store, b->set.matcher_state_dir,
+				 (size_t)b->set.matcher_state_map_size, errstr, errstr_size)))
 		goto out;
 	/* the directory (counterparts' names): ingest follows it when it runs
 	 * in this process; one follower, so updates are applied in order */
@@ -1199,8 +1195,7 @@ out:
 		deconf_err_set(errstr, errstr_size, rc,
 			       "the state store is full (matcher.state_map_size = %.0f MiB): raise "
 			       "it and restart; the state is kept, and caught up from the changelog",
-			       (double)deconf_conf_get_int(b->conf, "matcher.state_map_size") /
-				       (1 << 20));
+			       (double)b->set.matcher_state_map_size / (1 << 20));
 	if (x->in_txn)
 		abort_batch(x, "stopping");
 	brk_metrics_status(mx, x->part, 0, "stopped");

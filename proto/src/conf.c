@@ -35,6 +35,7 @@ struct deconf_conf {
 	const struct deconf_conf_def *table;
 	size_t n;
 	struct conf_value *values;
+	void *settings; /* where bound rows' values go; NULL: nowhere */
 	struct kafka_kv *kafka;
 	size_t kafka_n, kafka_cap;
 };
@@ -165,6 +166,88 @@ static const char *type_name(enum deconf_conf_type t)
 
 /* ------------------------------------------------------------------- core */
 
+static size_t field_size(enum deconf_conf_field f)
+{
+	switch (f) {
+	case DECONF_CONF_FIELD_NONE: return 0;
+	case DECONF_CONF_FIELD_STR: return sizeof(const char *);
+	case DECONF_CONF_FIELD_INT: return sizeof(int64_t);
+	case DECONF_CONF_FIELD_BOOL: return sizeof(bool);
+	}
+	return 0;
+}
+
+/* The accepted value of def into its field; memcpy, as settings is void *. */
+static void bind_write(const struct deconf_conf *conf, const struct deconf_conf_def *def,
+		       const struct conf_value *val)
+{
+	char *p;
+
+	if (!conf->settings || def->field == DECONF_CONF_FIELD_NONE)
+		return;
+	p = (char *)conf->settings + def->offset;
+	switch (def->field) {
+	case DECONF_CONF_FIELD_NONE: break;
+	case DECONF_CONF_FIELD_STR: {
+		const char *s = val->str;
+		memcpy(p, &s, sizeof(s));
+		break;
+	}
+	case DECONF_CONF_FIELD_INT: memcpy(p, &val->num, sizeof(val->num)); break;
+	case DECONF_CONF_FIELD_BOOL: {
+		bool b = val->num != 0;
+		memcpy(p, &b, sizeof(b));
+		break;
+	}
+	}
+}
+
+/*
+ * The bindings of a table against a settings struct of size bytes. Rows
+ * made with DECONF_CONF_ROW are checked when they compile; this catches
+ * what the compiler cannot: a table bound to another (smaller) struct, two
+ * rows on one field, a hand-written row whose kind does not fit its type.
+ */
+static int check_bindings(const struct deconf_conf_def *table, size_t n, size_t size,
+			  char *errstr, size_t errstr_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct deconf_conf_def *d = &table[i];
+		size_t fs = field_size(d->field);
+
+		if (d->field == DECONF_CONF_FIELD_NONE)
+			continue;
+		if (d->field != DECONF_CONF_FIELD_FOR(d->type))
+			return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+					      "internal error: config key %s: bound to a field "
+					      "of the wrong kind for a %s",
+					      d->name, type_name(d->type));
+		if (d->offset > size || fs > size - d->offset)
+			return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+					      "internal error: config key %s: field outside "
+					      "the settings (offset %zu, %zu bytes)",
+					      d->name, d->offset, size);
+		if (d->field != DECONF_CONF_FIELD_STR && !d->def &&
+		    !(d->flags & DECONF_CONF_REQUIRED))
+			return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+					      "internal error: config key %s: a bound %s needs "
+					      "a default (0 would look like a value)",
+					      d->name, type_name(d->type));
+		for (size_t j = 0; j < i; j++) {
+			const struct deconf_conf_def *e = &table[j];
+
+			if (e->field != DECONF_CONF_FIELD_NONE &&
+			    d->offset < e->offset + field_size(e->field) &&
+			    e->offset < d->offset + fs)
+				return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+						      "internal error: config keys %s and %s "
+						      "are bound to the same field",
+						      e->name, d->name);
+		}
+	}
+	return DECONF_OK;
+}
+
 static const struct deconf_conf_def *find_def(const struct deconf_conf *conf,
 					      const char *name, size_t *idx)
 {
@@ -291,16 +374,29 @@ int deconf_conf_set(struct deconf_conf *conf, const char *name, const char *valu
 	val->num = num;
 	val->set = true;
 	snprintf(val->origin, sizeof(val->origin), "%s", origin);
+	bind_write(conf, def, val);
 	return DECONF_OK;
 }
 
 int deconf_conf_new(struct deconf_conf **out, const struct deconf_conf_def *table,
 		    size_t n, char *errstr, size_t errstr_size)
 {
+	return deconf_conf_new_bound(out, table, n, NULL, 0, errstr, errstr_size);
+}
+
+int deconf_conf_new_bound(struct deconf_conf **out, const struct deconf_conf_def *table,
+			  size_t n, void *settings, size_t settings_size, char *errstr,
+			  size_t errstr_size)
+{
 	struct deconf_conf *conf;
 	int rc;
 
 	*out = NULL;
+	if (settings) {
+		if ((rc = check_bindings(table, n, settings_size, errstr, errstr_size)))
+			return rc;
+		memset(settings, 0, settings_size);
+	}
 	if (!(conf = calloc(1, sizeof(*conf))) ||
 	    !(conf->values = calloc(n ? n : 1, sizeof(*conf->values)))) {
 		free(conf);
@@ -308,6 +404,7 @@ int deconf_conf_new(struct deconf_conf **out, const struct deconf_conf_def *tabl
 	}
 	conf->table = table;
 	conf->n = n;
+	conf->settings = settings;
 	for (size_t i = 0; i < n; i++) {
 		if (!table[i].def)
 			continue;

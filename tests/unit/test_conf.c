@@ -1,4 +1,5 @@
-/* test_conf.c — the config table: layers, origins, errors, parsers, help. */
+/* test_conf.c — the config table: layers, origins, errors, parsers, help, and
+ * rows bound to a settings struct's fields. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -866,6 +867,325 @@ static void test_semicolon_in_value(void **state)
 	assert_string_equal(deconf_conf_get_str(f->conf, "broker.motd"), "a ;b # c");
 }
 
+/* ------------------------------------------------------------ binding */
+
+struct bound {
+	const char *name;
+	const char *state_dir;
+	int64_t hot_threshold;
+	bool enabled;
+	int64_t ttl;     /* ms */
+	int64_t max_msg; /* bytes */
+	const char *agency;
+	const char *motd;
+	struct deconf_log_settings log;
+	int64_t not_bound; /* no row: must stay as new_bound left it (0) */
+};
+
+#define ROW(m, ...) DECONF_CONF_ROW(struct bound, m, __VA_ARGS__)
+static const struct deconf_conf_def bound_table[] = {
+	ROW(name, "broker.name", DECONF_CONF_STR, "deconf", 0, 0, NULL, 0, "name"),
+	ROW(state_dir, "broker.state_dir", DECONF_CONF_PATH, "/var/lib/deconf", 0, 0, NULL, 0,
+	    "state directory"),
+	ROW(hot_threshold, "matcher.hot_threshold", DECONF_CONF_INT, "5", 2, 100, NULL, 0,
+	    "agencies before a match is hot"),
+	ROW(enabled, "matcher.enabled", DECONF_CONF_BOOL, "true", 0, 0, NULL, 0, "run it"),
+	ROW(ttl, "matcher.ttl", DECONF_CONF_DURATION, "30s", 1000, 180 * DAY_MS, NULL, 0,
+	    "how long"),
+	ROW(max_msg, "matcher.max_msg", DECONF_CONF_SIZE, "1M", 1024, INT64_C(1) << 30, NULL, 0,
+	    "largest message"),
+	ROW(agency, "broker.agency", DECONF_CONF_STR, NULL, 0, 0, NULL, DECONF_CONF_REQUIRED,
+	    "this agency's id"),
+	ROW(motd, "broker.motd", DECONF_CONF_STR, "", 0, 0, NULL, 0, "banner"),
+	DECONF_CONF_LOG_ROWS(struct bound, log),
+	/* read by name only */
+	{ .name = "broker.extra", .type = DECONF_CONF_INT, .def = "7", .min = 0, .max = 9,
+	  .doc = "unbound" },
+};
+#undef ROW
+#define BOUND_N (sizeof(bound_table) / sizeof(bound_table[0]))
+
+/* Every bound row's field holds what the getters say its value is. */
+static void assert_fields_match(const struct deconf_conf *c, const struct deconf_conf_def *t,
+				size_t n, const void *settings)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *p = (const char *)settings + t[i].offset;
+		const char *s;
+		int64_t v;
+		bool b;
+
+		switch (t[i].field) {
+		case DECONF_CONF_FIELD_NONE: break;
+		case DECONF_CONF_FIELD_STR:
+			memcpy(&s, p, sizeof(s));
+			/* the conf's own string, not a copy */
+			if (s != deconf_conf_get_str(c, t[i].name))
+				fail_msg("%s: field %s, value %s", t[i].name, s ? s : "NULL",
+					 deconf_conf_get_str(c, t[i].name));
+			break;
+		case DECONF_CONF_FIELD_INT:
+			memcpy(&v, p, sizeof(v));
+			if (v != deconf_conf_get_int(c, t[i].name))
+				fail_msg("%s: field %lld, value %lld", t[i].name, (long long)v,
+					 (long long)deconf_conf_get_int(c, t[i].name));
+			break;
+		case DECONF_CONF_FIELD_BOOL:
+			memcpy(&b, p, sizeof(b));
+			if (b != (deconf_conf_get_int(c, t[i].name) != 0))
+				fail_msg("%s: field %d", t[i].name, (int)b);
+			break;
+		}
+	}
+}
+
+static void test_bind_rows(void **state)
+{
+	(void)state;
+	/* each row's offset and kind are its member's, from DECONF_CONF_ROW */
+	static const struct {
+		size_t offset;
+		enum deconf_conf_field field;
+	} want[] = {
+		{ offsetof(struct bound, name), DECONF_CONF_FIELD_STR },
+		{ offsetof(struct bound, state_dir), DECONF_CONF_FIELD_STR },
+		{ offsetof(struct bound, hot_threshold), DECONF_CONF_FIELD_INT },
+		{ offsetof(struct bound, enabled), DECONF_CONF_FIELD_BOOL },
+		{ offsetof(struct bound, ttl), DECONF_CONF_FIELD_INT },
+		{ offsetof(struct bound, max_msg), DECONF_CONF_FIELD_INT },
+		{ offsetof(struct bound, agency), DECONF_CONF_FIELD_STR },
+		{ offsetof(struct bound, motd), DECONF_CONF_FIELD_STR },
+		{ offsetof(struct bound, log.level), DECONF_CONF_FIELD_STR },
+		{ offsetof(struct bound, log.format), DECONF_CONF_FIELD_STR },
+		{ offsetof(struct bound, log.file), DECONF_CONF_FIELD_STR },
+		{ 0, DECONF_CONF_FIELD_NONE },
+	};
+
+	assert_int_equal(sizeof(want) / sizeof(want[0]), BOUND_N);
+	for (size_t i = 0; i < BOUND_N; i++) {
+		assert_int_equal(bound_table[i].field, want[i].field);
+		if (want[i].field != DECONF_CONF_FIELD_NONE)
+			assert_int_equal(bound_table[i].offset, want[i].offset);
+	}
+	/* the kinds follow the types */
+	assert_int_equal(DECONF_CONF_FIELD_FOR(DECONF_CONF_ENUM), DECONF_CONF_FIELD_STR);
+	assert_int_equal(DECONF_CONF_FIELD_FOR(DECONF_CONF_PATH), DECONF_CONF_FIELD_STR);
+	assert_int_equal(DECONF_CONF_FIELD_FOR(DECONF_CONF_SIZE), DECONF_CONF_FIELD_INT);
+	assert_int_equal(DECONF_CONF_FIELD_FOR(DECONF_CONF_DURATION), DECONF_CONF_FIELD_INT);
+	assert_int_equal(DECONF_CONF_FIELD_OF(struct bound, not_bound), DECONF_CONF_FIELD_INT);
+	assert_int_equal(DECONF_CONF_FIELD_OF(struct bound, log), DECONF_CONF_FIELD_NONE);
+}
+
+/* The shared log.* rows are the ones the three programs had. */
+static void test_bind_log_rows(void **state)
+{
+	struct ctl_like {
+		int64_t x;
+		struct deconf_log_settings log;
+	};
+	static const struct deconf_conf_def level[] = {
+		DECONF_CONF_LOG_LEVEL_ROW(struct ctl_like, log),
+	};
+	const struct deconf_conf_def *t = &bound_table[8];
+	struct ctl_like cl;
+	struct deconf_conf *c = NULL;
+	char errstr[256];
+
+	(void)state;
+	assert_string_equal(t[0].name, "log.level");
+	assert_int_equal(t[0].type, DECONF_CONF_ENUM);
+	assert_string_equal(t[0].def, "notice");
+	assert_string_equal(t[0].choices, "err|warning|notice|info|debug");
+	assert_string_equal(t[0].doc, "least severe level logged");
+	assert_string_equal(t[1].name, "log.format");
+	assert_int_equal(t[1].type, DECONF_CONF_ENUM);
+	assert_string_equal(t[1].def, "text");
+	assert_string_equal(t[1].choices, "text|json");
+	assert_string_equal(t[1].doc, "log line format");
+	assert_string_equal(t[2].name, "log.file");
+	assert_int_equal(t[2].type, DECONF_CONF_PATH);
+	assert_null(t[2].def);
+	assert_string_equal(t[2].doc, "log file (stderr if unset); reopened on SIGHUP");
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(t[i].flags, 0);
+
+	/* the level alone (deconfctl), bound at its own offset */
+	assert_int_equal(level[0].offset, offsetof(struct ctl_like, log.level));
+	memset(&cl, 0x5a, sizeof(cl));
+	assert_int_equal(deconf_conf_new_bound(&c, level, 1, &cl, sizeof(cl), errstr,
+					       sizeof(errstr)),
+			 DECONF_OK);
+	assert_string_equal(cl.log.level, "notice");
+	assert_null(cl.log.format);
+	assert_null(cl.log.file);
+	assert_int_equal(cl.x, 0);
+	assert_int_equal(deconf_conf_set_arg(c, "log.level=debug", errstr, sizeof(errstr)),
+			 DECONF_OK);
+	assert_string_equal(cl.log.level, "debug");
+	assert_int_equal(deconf_conf_set_arg(c, "log.format=json", errstr, sizeof(errstr)),
+			 DECONF_E_CONFIG);
+	deconf_conf_free(c);
+}
+
+static void test_bind_defaults(void **state)
+{
+	struct bound s;
+	struct deconf_conf *c = NULL;
+	char errstr[256];
+
+	(void)state;
+	memset(&s, 0xa5, sizeof(s)); /* new_bound zeroes what no default sets */
+	assert_int_equal(deconf_conf_new_bound(&c, bound_table, BOUND_N, &s, sizeof(s), errstr,
+					       sizeof(errstr)),
+			 DECONF_OK);
+	assert_string_equal(s.name, "deconf");
+	assert_string_equal(s.state_dir, "/var/lib/deconf");
+	assert_int_equal(s.hot_threshold, 5);
+	assert_true(s.enabled);
+	assert_int_equal(s.ttl, 30000);
+	assert_int_equal(s.max_msg, 1048576);
+	assert_null(s.agency);
+	assert_string_equal(s.motd, "");
+	assert_string_equal(s.log.level, "notice");
+	assert_string_equal(s.log.format, "text");
+	assert_null(s.log.file);
+	assert_int_equal(s.not_bound, 0);
+	assert_fields_match(c, bound_table, BOUND_N, &s);
+	/* the unbound row is still there by name */
+	assert_int_equal(deconf_conf_get_int(c, "broker.extra"), 7);
+	deconf_conf_free(c);
+}
+
+/* file, then environment, then --set, as deconf_conf_load does; the fields
+ * follow every layer, and a refused value leaves its field as it was. */
+static void test_bind_layers(void **state)
+{
+	struct fixture *f = *state;
+	struct bound s;
+	struct deconf_conf *c = NULL;
+	char *const envp[] = { "DECONF_MATCHER_TTL=2m", "DECONF_LOG_FORMAT=json",
+			       "DECONF_MATCHER_ENABLED=off", "DECONF_BROKER_NAME=env-name",
+			       NULL };
+	char *const sets[] = { "broker.name=cli-name", "matcher.max_msg=64k",
+			       "log.file=/tmp/x.log", "broker.extra=3" };
+
+	assert_int_equal(deconf_conf_new_bound(&c, bound_table, BOUND_N, &s, sizeof(s),
+					       f->errstr, sizeof(f->errstr)),
+			 DECONF_OK);
+	write_conf(f, "[broker]\nagency = agency-a\nname = file-name\nstate_dir = /srv/d\n"
+		      "[matcher]\nhot_threshold = 9\nttl = 1h\nenabled = yes\n"
+		      "[log]\nlevel = debug\n");
+	if (deconf_conf_load(c, f->path, envp, sets, 4, f->errstr, sizeof(f->errstr)))
+		fail_msg("load: %s", f->errstr);
+	assert_string_equal(s.agency, "agency-a");                   /* file */
+	assert_string_equal(s.state_dir, "/srv/d");                  /* file */
+	assert_int_equal(s.hot_threshold, 9);                        /* file */
+	assert_string_equal(s.log.level, "debug");                   /* file */
+	assert_int_equal(s.ttl, 120000);                             /* env over file */
+	assert_false(s.enabled);                                     /* env over file */
+	assert_string_equal(s.log.format, "json");                   /* env */
+	assert_string_equal(s.name, "cli-name");                     /* set over env, file */
+	assert_int_equal(s.max_msg, 65536);                          /* set */
+	assert_string_equal(s.log.file, "/tmp/x.log");               /* set */
+	assert_string_equal(s.motd, "");                             /* default */
+	assert_int_equal(s.not_bound, 0);
+	assert_int_equal(deconf_conf_get_int(c, "broker.extra"), 3);
+	assert_fields_match(c, bound_table, BOUND_N, &s);
+	assert_string_equal(deconf_conf_origin(c, "matcher.ttl"), "environment DECONF_MATCHER_TTL");
+	assert_string_equal(deconf_conf_origin(c, "broker.name"), "command line");
+
+	/* refused: nothing changes */
+	assert_int_equal(deconf_conf_set_arg(c, "matcher.hot_threshold=1", f->errstr,
+					     sizeof(f->errstr)),
+			 DECONF_E_CONFIG);
+	assert_int_equal(deconf_conf_set_arg(c, "matcher.enabled=maybe", f->errstr,
+					     sizeof(f->errstr)),
+			 DECONF_E_CONFIG);
+	assert_int_equal(deconf_conf_set_arg(c, "log.format=xml", f->errstr, sizeof(f->errstr)),
+			 DECONF_E_CONFIG);
+	assert_int_equal(s.hot_threshold, 9);
+	assert_false(s.enabled);
+	assert_string_equal(s.log.format, "json");
+
+	/* a string set again: the field moves to the new copy (ASan sees a
+	 * field left on the freed one) */
+	assert_int_equal(deconf_conf_set_arg(c, "broker.name=again", f->errstr,
+					     sizeof(f->errstr)),
+			 DECONF_OK);
+	assert_string_equal(s.name, "again");
+	assert_int_equal(deconf_conf_set_arg(c, "matcher.enabled=1", f->errstr,
+					     sizeof(f->errstr)),
+			 DECONF_OK);
+	assert_true(s.enabled);
+	assert_fields_match(c, bound_table, BOUND_N, &s);
+	deconf_conf_free(c);
+}
+
+/* The required check is the conf's, bound or not. */
+static void test_bind_required(void **state)
+{
+	struct fixture *f = *state;
+	struct bound s;
+	struct deconf_conf *c = NULL;
+	char *const envp[] = { NULL };
+
+	assert_int_equal(deconf_conf_new_bound(&c, bound_table, BOUND_N, &s, sizeof(s),
+					       f->errstr, sizeof(f->errstr)),
+			 DECONF_OK);
+	assert_int_equal(deconf_conf_load(c, NULL, envp, NULL, 0, f->errstr, sizeof(f->errstr)),
+			 DECONF_E_CONFIG);
+	assert_non_null(strstr(f->errstr, "broker.agency: required key is not set"));
+	assert_null(s.agency);
+	deconf_conf_free(c);
+}
+
+/* What the compiler cannot see is refused when the conf is made. */
+static void test_bind_bad_tables(void **state)
+{
+	struct two {
+		int64_t a, b;
+	} two;
+	static const struct deconf_conf_def same[] = {
+		DECONF_CONF_ROW(struct two, a, "x.a", DECONF_CONF_INT, "1", 0, 9, NULL, 0, "a"),
+		DECONF_CONF_ROW(struct two, a, "x.b", DECONF_CONF_INT, "2", 0, 9, NULL, 0, "b"),
+	};
+	static const struct deconf_conf_def kind[] = {
+		{ .name = "x.a", .type = DECONF_CONF_BOOL, .def = "true", .doc = "a",
+		  .offset = 0, .field = DECONF_CONF_FIELD_INT },
+	};
+	static const struct deconf_conf_def no_default[] = {
+		DECONF_CONF_ROW(struct two, b, "x.b", DECONF_CONF_DURATION, NULL, 0, 9, NULL, 0,
+				"b"),
+	};
+	struct deconf_conf *c = NULL;
+	char errstr[256];
+
+	(void)state;
+	/* a table bound to a larger struct than it is given */
+	assert_int_equal(deconf_conf_new_bound(&c, bound_table, BOUND_N, &two, sizeof(two),
+					       errstr, sizeof(errstr)),
+			 DECONF_E_CONFIG);
+	assert_null(c);
+	assert_non_null(strstr(errstr, "field outside the settings"));
+	assert_int_equal(deconf_conf_new_bound(&c, same, 2, &two, sizeof(two), errstr,
+					       sizeof(errstr)),
+			 DECONF_E_CONFIG);
+	assert_non_null(strstr(errstr, "x.a and x.b are bound to the same field"));
+	assert_int_equal(deconf_conf_new_bound(&c, kind, 1, &two, sizeof(two), errstr,
+					       sizeof(errstr)),
+			 DECONF_E_CONFIG);
+	assert_non_null(strstr(errstr, "x.a: bound to a field of the wrong kind"));
+	assert_int_equal(deconf_conf_new_bound(&c, no_default, 1, &two, sizeof(two), errstr,
+					       sizeof(errstr)),
+			 DECONF_E_CONFIG);
+	assert_non_null(strstr(errstr, "x.b: a bound duration needs a default"));
+	assert_null(c);
+	/* without settings, the same tables are read by name as before */
+	assert_int_equal(deconf_conf_new(&c, same, 2, errstr, sizeof(errstr)), DECONF_OK);
+	assert_int_equal(deconf_conf_get_int(c, "x.b"), 2);
+	deconf_conf_free(c);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -893,6 +1213,12 @@ int main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_bool),
 		cmocka_unit_test(test_print_help),
+		cmocka_unit_test(test_bind_rows),
+		cmocka_unit_test(test_bind_log_rows),
+		cmocka_unit_test(test_bind_defaults),
+		T(test_bind_layers),
+		T(test_bind_required),
+		cmocka_unit_test(test_bind_bad_tables),
 	};
 #undef T
 
