@@ -20,6 +20,8 @@ packages=(
 	dpkg-dev file
 	# tests (tests/package.sh tries the completions and renders the man pages)
 	libcmocka-dev openssl bash-completion man-db
+	# the browser test of the analyst's console (tests/browser/console.py)
+	chromium chromium-driver python3-selenium
 )
 if [ "${1:-}" = "--with-kafka" ]; then
 	packages+=(openjdk-17-jre-headless maven)

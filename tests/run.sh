@@ -6,7 +6,8 @@
 # with CMake (a normal build, a Release build, an ASan+UBSan build and a
 # libFuzzer build, all with -DDECONF_WERROR=ON), starts a real Kafka 4.x
 # broker on 127.0.0.1 (deploy/kafka/kafka.sh), runs the unit and integration
-# tests in the normal and the sanitizer build, runs the quick start (on
+# tests in the normal and the sanitizer build, drives the analyst's console
+# in headless Chromium (tests/browser/), runs the quick start (on
 # dev-kafka; later on a real Kafka of one node and of three, over mTLS),
 # builds the Debian packages from the Release tree and checks them
 # (tests/package.sh: contents, maintainer scripts in a scratch root, the
@@ -182,6 +183,15 @@ if [ -z "${DECONF_SKIP_ASAN:-}" ] && [ -f "$build/asan/build.ninja" ]; then
 	run_ctest asan "$build/asan" -LE cluster
 	unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 fi
+
+# The analyst's console in a real browser: headless Chromium driven by
+# Selenium (install-deps.sh installs chromium, chromium-driver and
+# python3-selenium) against one agency's console of a federation on this
+# Kafka; screenshots of each page in $build/screenshots.
+say "browser: the analyst's console (tests/browser/console.py)"
+timeout 300 "$build/normal/tests/integration/itest_console" --browser \
+	"$root/tests/browser/console.py" "$build/screenshots"
+check browser-console $?
 
 # THE main-job command must work: it runs here as a user runs it (its own
 # build tree, librdkafka's mock cluster), so CI proves it.

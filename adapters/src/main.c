@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agency.h"
+#include "console.h"
 #include "daemon.h"
 #include "deconf.pb-c.h"
 #include "deconf/err.h"
@@ -19,6 +20,7 @@
 #include "deconf/util.h"
 #include "deconf/version.h"
 #include "input.h"
+#include "nfilter.h"
 #include "normalize.h"
 #include "notices.h"
 #include "progress.h"
@@ -50,9 +52,15 @@ static const char usage[] =
 	"                         remove one indicator, or all of a case's indicators\n"
 	"  close CASE             close a case: every entry of it is removed\n"
 	"  query FILE|-           check-only lookups: match without registering\n"
-	"  notices [--follow] [--json]\n"
+	"  notices [--follow] [--json] [--new] [--case CASE] [--kind KIND]\n"
+	"          [--caution FLAG] [--since DATE] [--until DATE]\n"
 	"                         conflict notices received, next to your own case and\n"
 	"                         raw value; --follow waits for new ones\n"
+	"  serve [--listen ADDR:PORT] [--allow-remote]\n"
+	"                         the analyst's console: a local web page of the notices\n"
+	"                         (with filters), the receipts and refusals per case, and\n"
+	"                         a lookup box; reads the ledger only (no Kafka); prints\n"
+	"                         the URL to open, with a fresh access token\n"
 	"  status [--json] [CASE...]\n"
 	"                         per case, what the federation holds: confirmed,\n"
 	"                         pending (sent, no receipt yet), refused and why;\n"
@@ -86,6 +94,22 @@ static const char usage[] =
 	"      --follow           notices: keep waiting for new notices (Ctrl-C stops)\n"
 	"      --json             notices, status: one JSON object per line\n"
 	"      --offline          notices: show stored notices without asking Kafka\n"
+	"      --new              notices: only those no earlier `notices` listing printed\n"
+	"                         (every listing records in the ledger what it printed,\n"
+	"                         whatever its filters; the console records nothing)\n"
+	"      --case CASE        notices: only those about your case CASE\n"
+	"      --kind KIND        notices: only this kind (conflict, restricted_match,\n"
+	"                         query_hit, queried, expiry_warning, expired, hot_token)\n"
+	"      --caution FLAG     notices: only those whose counterpart carries FLAG\n"
+	"                         (armed, undercover, active_operation, victim_at_risk,\n"
+	"                         informant, court_sealed)\n"
+	"      --since DATE, --until DATE\n"
+	"                         notices: made by the federation from / until DATE\n"
+	"                         (YYYY-MM-DD: that whole day; or RFC 3339)\n"
+	"      --listen ADDR:PORT serve: where to listen (default " ADP_CONSOLE_DEFAULT_LISTEN ";\n"
+	"                         port 0: any free one)\n"
+	"      --allow-remote     serve: accept a non-loopback --listen address (plain\n"
+	"                         HTTP: raw values cross the network; token required)\n"
 	"      --key-file FILE    hash: the federation key file (else from -c)\n"
 	"      --epoch N          hash: key epoch (default: the current one)\n"
 	"      --qualifier Q      hash/withdraw: platform (username) or jurisdiction (vehicle)\n"
@@ -114,12 +138,17 @@ enum {
 	F_NOWAIT = 1 << 9,
 	F_LOSS = 1 << 10,
 	F_RETRY = 1 << 11,
+	F_FILTER = 1 << 12,
+	F_LISTEN = 1 << 13,
+	F_REMOTE = 1 << 14,
 };
 
 static const char *const flag_names[] = { "--format",  "--skip-invalid", "--key-file",
 					  "--epoch",   "--qualifier",    "--region",
 					  "--follow",  "--json",         "--offline",
-					  "--no-wait", "--accept-loss",  "--retry-refused" };
+					  "--no-wait", "--accept-loss",  "--retry-refused",
+					  "--new/--case/--kind/--caution/--since/--until",
+					  "--listen",  "--allow-remote" };
 
 struct args {
 	const char *config;
@@ -131,6 +160,10 @@ struct args {
 	const char *key_file, *qualifier, *region;
 	long epoch;
 	unsigned given; /* F_* of the options given */
+	struct adp_nfilter filter; /* notices */
+	int only_new;
+	const char *listen;
+	int allow_remote;
 };
 
 static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -480,11 +513,18 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-static void show_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const char *value,
-			size_t value_len)
-{
-	const struct args *ar = opaque;
+/* What a listing printed, to record in the ledger (--new). */
+struct listing {
+	const struct args *ar;
+	struct adp_ledger_txn *t; /* the listing's (write) transaction */
+	uint8_t (*ids)[DECONF_ID_LEN];
+	size_t n, cap;
+	int nomem;
+};
 
+static void print_notice(const struct args *ar, const Deconf__V1__ConflictNotice *n,
+			 const char *value, size_t value_len)
+{
 	if (ar->json) {
 		adp_notice_print_json(stdout, n, value, value_len);
 	} else {
@@ -494,11 +534,82 @@ static void show_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const
 	fflush(stdout);
 }
 
+static void remember(struct listing *ls, const Deconf__V1__ConflictNotice *n)
+{
+	if (n->notice_id.len != DECONF_ID_LEN)
+		return;
+	if (DECONF_GROW(ls->ids, ls->n, ls->cap, 16)) {
+		ls->nomem = 1;
+		return;
+	}
+	memcpy(ls->ids[ls->n++], n->notice_id.data, DECONF_ID_LEN);
+}
+
+static void show_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const char *value,
+			size_t value_len)
+{
+	struct listing *ls = opaque;
+
+	if (!adp_nfilter_match(&ls->ar->filter, n))
+		return;
+	if (ls->ar->only_new && ls->t && adp_nfilter_shown(ls->t, n->notice_id.data, n->notice_id.len))
+		return;
+	print_notice(ls->ar, n, value, value_len);
+	remember(ls, n);
+}
+
+/* The stored notices through the filters, recorded as printed, in one
+ * ledger transaction. */
+static int list_notices(struct adp_agency *a, struct listing *ls, char *errstr,
+			size_t errstr_size)
+{
+	int rc;
+
+	if ((rc = adp_agency_open_ledger(a, errstr, errstr_size)))
+		return rc;
+	if ((rc = adp_ledger_begin(a->ledger, 0, &ls->t)))
+		return deconf_err_set(errstr, errstr_size, rc, "ledger: %s", deconf_strerror(rc));
+	rc = adp_notices_list_in(ls->t, 0, show_notice, ls);
+	for (size_t i = 0; !rc && i < ls->n; i++)
+		rc = adp_nfilter_mark_shown(ls->t, ls->ids[i], DECONF_ID_LEN, deconf_now_ms());
+	if (rc) {
+		adp_ledger_abort(ls->t);
+	} else {
+		rc = adp_ledger_commit(ls->t);
+	}
+	ls->t = NULL;
+	ls->n = 0;
+	if (rc)
+		deconf_err_set(errstr, errstr_size, rc, "ledger: %s", deconf_strerror(rc));
+	return rc;
+}
+
+/* What --follow printed, recorded when it stops (its callback runs inside
+ * the reader's own write transaction). */
+static int record_followed(struct adp_agency *a, struct listing *ls)
+{
+	struct adp_ledger_txn *t;
+	int rc;
+
+	if (!ls->n)
+		return 0;
+	if ((rc = adp_ledger_begin(a->ledger, 0, &t)))
+		return rc;
+	for (size_t i = 0; !rc && i < ls->n; i++)
+		rc = adp_nfilter_mark_shown(t, ls->ids[i], DECONF_ID_LEN, deconf_now_ms());
+	if (rc) {
+		adp_ledger_abort(t);
+		return rc;
+	}
+	return adp_ledger_commit(t);
+}
+
 static int cmd_notices(struct args *ar, int argc, char **argv)
 {
 	struct adp_agency a;
 	struct adp_inbox_stats st = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct listing ls = { .ar = ar };
 	char errstr[1024] = "";
 	int rc = 0, ret;
 
@@ -512,20 +623,27 @@ static int cmd_notices(struct args *ar, int argc, char **argv)
 		rc = adp_notices_fetch(&a, &no, &st, errstr, sizeof(errstr));
 	}
 	if (!rc)
-		rc = adp_notices_list(&a, show_notice, ar, errstr, sizeof(errstr));
+		rc = list_notices(&a, &ls, errstr, sizeof(errstr));
 	if (!rc && ar->follow && !ar->offline) {
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		struct adp_inbox_stats more = { 0 };
 		struct adp_notices_opts no = { .follow = 1, .stop = &stop_flag,
-					       .cb = show_notice, .opaque = ar,
+					       .cb = show_notice, .opaque = &ls,
 					       .accept_loss = ar->accept_loss };
 		rc = adp_notices_fetch(&a, &no, &more, errstr, sizeof(errstr));
+		if (!rc && (rc = record_followed(&a, &ls)))
+			deconf_err_set(errstr, sizeof(errstr), rc, "ledger: %s",
+				       deconf_strerror(rc));
 		st.received += more.received;
 		st.duplicates += more.duplicates;
 		st.refused += more.refused;
 		st.lost += more.lost;
 	}
+	if (!rc && ls.nomem)
+		rc = deconf_err_set(errstr, sizeof(errstr), DECONF_E_NOMEM,
+				    "out of memory recording what was shown");
+	free(ls.ids);
 	if (!ar->json || st.refused)
 		fprintf(stderr, "notices: %llu new, %llu duplicate(s) dropped, %llu refused "
 				"(unsigned or badly signed)\n",
@@ -538,6 +656,29 @@ static int cmd_notices(struct args *ar, int argc, char **argv)
 	ret = finish(rc, errstr);
 	if (!ret && st.refused)
 		ret = EXIT_REFUSED;
+	adp_agency_close(&a);
+	return ret;
+}
+
+/* serve: the analyst's console (console.h), until SIGINT or SIGTERM. */
+static int cmd_serve(struct args *ar, int argc, char **argv)
+{
+	struct adp_agency a;
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct adp_console_opts o = { .listen = ar->listen, .allow_remote = ar->allow_remote,
+				      .stop = &stop_flag, .announce = stdout };
+	char errstr[1024] = "";
+	int rc, ret;
+
+	(void)argv;
+	if (argc)
+		return die_usage("%s", "serve takes no arguments");
+	if ((ret = open_agency(ar, &a)))
+		return ret;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rc = adp_console_run(&a, &o, errstr, sizeof(errstr));
+	ret = finish(rc, errstr);
 	adp_agency_close(&a);
 	return ret;
 }
@@ -617,7 +758,8 @@ int main(int argc, char **argv)
 {
 	enum { OPT_SET = 256, OPT_FORMAT, OPT_SKIP, OPT_NOPROG, OPT_KEYFILE, OPT_EPOCH,
 	       OPT_QUAL, OPT_REGION, OPT_HELPCONF, OPT_FOLLOW, OPT_JSON, OPT_OFFLINE,
-	       OPT_NOWAIT, OPT_LOSS, OPT_RETRY, OPT_VERSION };
+	       OPT_NOWAIT, OPT_LOSS, OPT_RETRY, OPT_VERSION, OPT_NEW, OPT_CASE, OPT_KIND,
+	       OPT_CAUTION, OPT_SINCE, OPT_UNTIL, OPT_LISTEN, OPT_REMOTE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, OPT_SET },
@@ -636,6 +778,14 @@ int main(int argc, char **argv)
 		{ "no-wait", no_argument, NULL, OPT_NOWAIT },
 		{ "accept-loss", no_argument, NULL, OPT_LOSS },
 		{ "retry-refused", no_argument, NULL, OPT_RETRY },
+		{ "new", no_argument, NULL, OPT_NEW },
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "kind", required_argument, NULL, OPT_KIND },
+		{ "caution", required_argument, NULL, OPT_CAUTION },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "until", required_argument, NULL, OPT_UNTIL },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "allow-remote", no_argument, NULL, OPT_REMOTE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "help-config", no_argument, NULL, OPT_HELPCONF },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -682,6 +832,31 @@ int main(int argc, char **argv)
 		case OPT_JSON: ar.json = 1; ar.given |= F_JSON; break;
 		case OPT_OFFLINE: ar.offline = 1; ar.given |= F_OFFLINE; break;
 		case OPT_REGION: ar.region = optarg; ar.given |= F_REGION; break;
+		case OPT_NEW: ar.only_new = 1; ar.given |= F_FILTER; break;
+		case OPT_CASE: ar.filter.case_ref = optarg; ar.given |= F_FILTER; break;
+		case OPT_KIND:
+			if (!(ar.filter.kind = adp_nfilter_kind(optarg)))
+				return die_usage("--kind: '%s' is not a notice kind", optarg);
+			ar.given |= F_FILTER;
+			break;
+		case OPT_CAUTION:
+			if (!(ar.filter.caution = adp_nfilter_caution(optarg)))
+				return die_usage("--caution: '%s' is not a caution flag", optarg);
+			ar.given |= F_FILTER;
+			break;
+		case OPT_SINCE:
+		case OPT_UNTIL: {
+			char why[256];
+			if (adp_nfilter_date(optarg, ch == OPT_UNTIL,
+					     ch == OPT_UNTIL ? &ar.filter.until : &ar.filter.since,
+					     why, sizeof(why)))
+				return die_usage("%s: %s", ch == OPT_UNTIL ? "--until" : "--since",
+						 why);
+			ar.given |= F_FILTER;
+			break;
+		}
+		case OPT_LISTEN: ar.listen = optarg; ar.given |= F_LISTEN; break;
+		case OPT_REMOTE: ar.allow_remote = 1; ar.given |= F_REMOTE; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case OPT_HELPCONF:
 			deconf_conf_print_help(adp_conf_table, adp_conf_table_n, stdout);
@@ -717,7 +892,8 @@ int main(int argc, char **argv)
 			{ "query", F_FORMAT | F_SKIP | F_NOWAIT | F_LOSS | F_RETRY },
 			{ "withdraw", F_QUAL | F_NOWAIT | F_LOSS | F_RETRY },
 			{ "close", F_NOWAIT | F_LOSS | F_RETRY },
-			{ "notices", F_FOLLOW | F_JSON | F_OFFLINE | F_LOSS },
+			{ "notices", F_FOLLOW | F_JSON | F_OFFLINE | F_LOSS | F_FILTER },
+			{ "serve", F_LISTEN | F_REMOTE },
 			{ "status", F_JSON },
 			{ "resubmit", F_NOWAIT | F_LOSS | F_RETRY },
 			{ "run", F_NOWAIT | F_LOSS },
@@ -754,6 +930,8 @@ int main(int argc, char **argv)
 		return cmd_resubmit(&ar, argc, argv);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(&ar, argc, argv);
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(&ar, argc, argv);
 	if (!strcmp(cmd, "init"))
 		return cmd_init(argc, argv);
 	return die_usage("unknown command '%s'", cmd);

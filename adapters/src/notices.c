@@ -442,23 +442,18 @@ static int by_time(const void *x, const void *y)
 	return a->created_at < b->created_at ? -1 : a->created_at > b->created_at;
 }
 
-int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
-		     size_t errstr_size)
+int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, adp_notice_cb *cb,
+			void *opaque)
 {
-	struct adp_ledger_txn *t;
 	struct stored s = { 0 };
 	int rc;
 
-	if ((rc = adp_agency_open_ledger(a, errstr, errstr_size)))
-		return rc;
-	if ((rc = adp_ledger_begin(a->ledger, 1, &t)))
-		return rc;
 	rc = adp_ledger_notice_foreach(t, collect, &s);
 	if (!rc) {
 		if (s.n)
 			qsort(s.v, s.n, sizeof(*s.v), by_time);
-		for (size_t i = 0; i < s.n; i++) {
-			size_t vlen = 0;
+		for (size_t k = 0; k < s.n; k++) {
+			size_t i = newest_first ? s.n - 1 - k : k, vlen = 0;
 			const char *v = lookup_value(t, s.v[i], &vlen);
 			cb(opaque, s.v[i], v, vlen);
 		}
@@ -466,6 +461,20 @@ int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char
 	for (size_t i = 0; i < s.n; i++)
 		deconf_msg_free(s.v[i]);
 	free(s.v);
+	return rc;
+}
+
+int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
+		     size_t errstr_size)
+{
+	struct adp_ledger_txn *t;
+	int rc;
+
+	if ((rc = adp_agency_open_ledger(a, errstr, errstr_size)))
+		return rc;
+	if ((rc = adp_ledger_begin(a->ledger, 1, &t)))
+		return rc;
+	rc = adp_notices_list_in(t, 0, cb, opaque);
 	adp_ledger_abort(t);
 	return rc;
 }

@@ -65,6 +65,14 @@ int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char
 		     size_t errstr_size);
 
 /*
+ * The same in the caller's ledger transaction t (read-only or not; cb must
+ * not write through t), oldest first, or newest first when newest_first.
+ * value is borrowed from t, valid until cb returns.
+ */
+int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, adp_notice_cb *cb,
+			void *opaque);
+
+/*
  * Showing a notice. Its text was written by other agencies (names, contact,
  * case refs) or read back from the ledger (the agency's own case ref and raw
  * value, from a file that could hold anything), and none of it is trusted:

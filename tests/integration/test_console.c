@@ -1,0 +1,682 @@
+/*
+ * test_console.c — the analyst's console (`deconf-adapter serve`) of an
+ * agency that has received notices, on the real Kafka and the real broker.
+ *
+ * Two agencies hold the same e-mail address, each spelled its own way;
+ * agency B's point of contact carries HTML ("<script>..."), which the
+ * broker lets through (it is valid text) and the console must show inert.
+ * Agency A's console, fetched with libcurl:
+ *   - every request without the token's cookie gets 403, and so do a
+ *     wrong token, a Host that is not the address served (DNS rebinding),
+ *     and a lookup POST without this console's Origin (CSRF);
+ *   - the notices page shows A's own case and A's raw value next to B's
+ *     notice, B's text escaped; its filters keep and drop it; the status
+ *     page shows A's case confirmed; the lookup box finds A's case and the
+ *     notice for a value typed in another spelling;
+ *   - nothing of B's raw values is on any page (they never reach A at
+ *     all: asserted anyway), and the looked-up value is in no log;
+ *   - pages carry the security headers; a non-loopback --listen is
+ *     refused.
+ * The command line's filters (`notices --case --kind --new`) are checked
+ * on the same ledger.
+ *
+ * With --browser SCRIPT SHOTS, the same federation is set up, and then
+ * SCRIPT (tests/browser/console.py) drives headless Chromium against A's
+ * console, saving screenshots under SHOTS: tests/run.sh runs it so.
+ *
+ * Needs DECONF_KRAFT_BOOTSTRAP; exits 77 without it.
+ */
+#include <sys/prctl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "deconf.pb-c.h"
+#include "deconf/token.h"
+#include "deconf/util.h"
+#include "fed.h"
+
+#define ACTIVE DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE
+#define STATE DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_STATE
+#define FEDERAL DECONF__V1__AGENCY_LEVEL__AGENCY_LEVEL_FEDERAL
+
+/* A's raw values, B's raw values (never on A's pages). */
+#define A_EMAIL "shared.target@example.org"
+#define A_PHONE "+1 555 010 7001"
+#define B_EMAIL "Shared.Target@EXAMPLE.org"
+#define B_DOMAIN "b-private-target.example"
+#define B_POC "<script>alert(1)</script>"
+#define LOOKED_UP "SHARED.target@Example.ORG"
+
+static const char *bootstrap;
+static pid_t broker_pid, serve_pid;
+
+static void kill_children(void)
+{
+	if (serve_pid > 0)
+		kill(serve_pid, SIGKILL);
+	if (broker_pid > 0)
+		kill(broker_pid, SIGKILL);
+}
+
+struct world {
+	struct fed f;
+	char bconf[256], log[256], serve_out[320];
+	char url[256];     /* http://127.0.0.1:PORT/login?token=... */
+	char base[80];     /* http://127.0.0.1:PORT */
+	char host[64];     /* 127.0.0.1:PORT */
+	char cookie[160];  /* deconf_console=... */
+	int a, b;
+};
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static char *slurp(const char *path)
+{
+	char *text = NULL;
+	size_t len;
+
+	if (deconf_file_read(path, 16 << 20, 0, &text, &len, NULL, 0))
+		return strdup("");
+	return text;
+}
+
+static void agency_dir(const struct world *w, int i, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", w->f.dir, w->f.ag[i].id);
+}
+
+static void agency_setup(struct world *w, int i)
+{
+	char dir[256], path[320], text[2048], errstr[256];
+
+	agency_dir(w, i, dir, sizeof(dir));
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/signing.key", dir);
+	assert_int_equal(deconf_sign_key_save_private(w->f.ag[i].key, path, errstr,
+						      sizeof(errstr)),
+			 0);
+	snprintf(path, sizeof(path), "%s/agency.conf", dir);
+	snprintf(text, sizeof(text),
+		 "[agency]\nid = %s\nkey_file = %s/federation.keys\n"
+		 "signing_key = %s/signing.key\nbroker_public_key = %s/broker.pub\n"
+		 "federation_public_key = %s/federation.pub\n"
+		 "topic_prefix = %s\n[ledger]\ndir = %s/ledger\nmap_size = 64M\n"
+		 "[submit]\nconfirm_timeout = 60s\ntimeout = 20s\n[log]\nlevel = info\n"
+		 "[kafka]\nbootstrap.servers = %s\n",
+		 w->f.ag[i].id, w->f.dir, dir, w->f.dir, w->f.dir, w->f.prefix, dir, bootstrap);
+	write_file(path, text);
+}
+
+/* Run deconf-adapter as agency i; output in *out (caller frees; NULL:
+ * not kept), appended to the log. Returns the exit status. */
+static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
+{
+	char dir[256], args[1536], cmd[3072], path[320];
+	va_list ap;
+	int st;
+
+	agency_dir(w, i, dir, sizeof(dir));
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/out.txt", dir);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' -c agency.conf --no-progress %s >'%s' 2>&1",
+		 dir, ADAPTER_BIN, args, path);
+	st = system(cmd);
+	snprintf(cmd, sizeof(cmd), "(echo '== %s: %.200s'; cat '%s') >> '%s'", w->f.ag[i].id,
+		 args, path, w->log);
+	assert_int_equal(system(cmd), 0);
+	if (out)
+		*out = slurp(path);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static void case_file(struct world *w, int i, const char *name, const char *text)
+{
+	char dir[256], path[320];
+
+	agency_dir(w, i, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	write_file(path, text);
+}
+
+/* Wait until agency i's `notices --json` holds needle (fetching). */
+static void wait_notice(struct world *w, int i, const char *needle)
+{
+	char *out = NULL;
+	int ok = 0;
+
+	for (int round = 0; round < 60 && !ok; round++) {
+		if (round)
+			sleep(1);
+		assert_int_equal(adapter(w, i, &out, "notices --json"), 0);
+		ok = strstr(out, needle) != NULL;
+		free(out);
+	}
+	assert_true(ok);
+}
+
+/* The federation: A and B share an e-mail; both confirmed; A notified. */
+static void world_new(struct world *w)
+{
+	char path[320], errstr[256], *out = NULL;
+	struct deconf_keyring *ring = NULL;
+
+	memset(w, 0, sizeof(*w));
+	assert_int_equal(fed_new(&w->f, bootstrap, 2), 0);
+	snprintf(w->log, sizeof(w->log), "%s/run.log", w->f.dir);
+	snprintf(path, sizeof(path), "%s/broker.pub", w->f.dir);
+	assert_int_equal(deconf_sign_key_save_public(w->f.key, path, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_keyring_new(&ring), 0);
+	assert_int_equal(deconf_keyring_rotate(ring, NULL), 0);
+	snprintf(path, sizeof(path), "%s/federation.keys", w->f.dir);
+	assert_int_equal(deconf_keyring_save(ring, path, 1, errstr, sizeof(errstr)), 0);
+	deconf_keyring_free(ring);
+	assert_true((w->a = fed_agency(&w->f, "agency-a", "Agency A", STATE, "US", ACTIVE)) >= 0);
+	assert_true((w->b = fed_agency(&w->f, "agency-b", "Agency B", FEDERAL, "US", ACTIVE)) >=
+		    0);
+	agency_setup(w, w->a);
+	agency_setup(w, w->b);
+	assert_int_equal(fed_broker_conf(&w->f, "1", NULL, w->bconf, sizeof(w->bconf)), 0);
+	assert_true((broker_pid = fed_broker_start(BROKER_BIN, w->bconf, w->log)) > 0);
+
+	case_file(w, w->a, "a.csv",
+		  "case_ref,type,value,poc_name\n"
+		  "A-7,email," A_EMAIL ",Det. Ada\n"
+		  "A-7,phone," A_PHONE ",Det. Ada\n");
+	assert_int_equal(adapter(w, w->a, &out, "submit a.csv"), 0);
+	free(out);
+	case_file(w, w->b, "b.csv",
+		  "case_ref,type,value,poc_name,caution\n"
+		  "B-3,email," B_EMAIL "," B_POC ",armed\n"
+		  "B-3,domain," B_DOMAIN "," B_POC ",armed\n");
+	assert_int_equal(adapter(w, w->b, &out, "submit b.csv"), 0);
+	free(out);
+	wait_notice(w, w->a, "\"agency_id\":\"agency-b\"");
+}
+
+/* Start `serve` for agency i on a free port; fills w->url, base, host. */
+static void serve_start(struct world *w, int i)
+{
+	char dir[256], conf[320];
+	char *text = NULL, *p, *end;
+
+	agency_dir(w, i, dir, sizeof(dir));
+	snprintf(conf, sizeof(conf), "%s/agency.conf", dir);
+	snprintf(w->serve_out, sizeof(w->serve_out), "%s/serve.out", dir);
+	serve_pid = fork();
+	assert_true(serve_pid >= 0);
+	if (serve_pid == 0) {
+		int fd;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = open(w->serve_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(ADAPTER_BIN, ADAPTER_BIN, "-c", conf, "serve", "--listen", "127.0.0.1:0",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int k = 0; k < 200; k++) {
+		free(text);
+		text = slurp(w->serve_out);
+		if ((p = strstr(text, "http://127.0.0.1:")) && strchr(p, '\n'))
+			break;
+		usleep(50000);
+	}
+	assert_non_null(p = strstr(text, "http://127.0.0.1:"));
+	assert_non_null(end = strchr(p, '\n'));
+	*end = '\0';
+	snprintf(w->url, sizeof(w->url), "%s", p);
+	assert_non_null(strstr(w->url, "/login?token="));
+	assert_int_equal(strlen(strstr(w->url, "token=") + 6), 64);
+	snprintf(w->host, sizeof(w->host), "%.*s", (int)(strstr(p, "/login") - p - 7), p + 7);
+	snprintf(w->base, sizeof(w->base), "http://%s", w->host);
+	free(text);
+}
+
+static void serve_stop(void)
+{
+	int st;
+
+	assert_int_equal(kill(serve_pid, SIGTERM), 0);
+	assert_int_equal(waitpid(serve_pid, &st, 0), serve_pid);
+	serve_pid = 0;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* ------------------------------------------------------------ HTTP */
+
+struct resp {
+	long status;
+	char *body, *headers;
+	size_t len, hlen;
+};
+
+struct sink {
+	char *buf;
+	size_t len;
+};
+
+static size_t sink_cb(char *p, size_t size, size_t n, void *opaque)
+{
+	struct sink *k = opaque;
+	size_t add = size * n;
+	char *b = realloc(k->buf, k->len + add + 1);
+
+	if (!b)
+		return 0;
+	memcpy(b + k->len, p, add);
+	k->len += add;
+	b[k->len] = '\0';
+	k->buf = b;
+	return add;
+}
+
+/*
+ * One request: method GET, or POST with body; cookie (NULL: none);
+ * extra headers (NULL-terminated list). No redirect followed.
+ */
+static void http(const char *url, const char *body, const char *cookie,
+		 const char *const *extra, struct resp *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hl = NULL;
+	struct sink b = { 0 }, h = { 0 };
+
+	assert_non_null(c);
+	memset(r, 0, sizeof(*r));
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, sink_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	if (cookie)
+		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	for (size_t i = 0; extra && extra[i]; i++)
+		hl = curl_slist_append(hl, extra[i]);
+	if (hl)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	r->body = b.buf ? b.buf : strdup("");
+	r->len = b.len;
+	r->headers = h.buf ? h.buf : strdup("");
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+}
+
+static void resp_free(struct resp *r)
+{
+	free(r->body);
+	free(r->headers);
+}
+
+static void get(struct world *w, const char *path, int with_cookie, struct resp *r)
+{
+	char url[512];
+
+	snprintf(url, sizeof(url), "%s%s", w->base, path);
+	http(url, NULL, with_cookie ? w->cookie : NULL, NULL, r);
+}
+
+/* Nothing of agency B's raw values on a page of A's. */
+static void assert_nothing_of_b(const char *page)
+{
+	assert_null(strstr(page, B_EMAIL));
+	assert_null(strstr(page, "Shared.Target"));
+	assert_null(strstr(page, B_DOMAIN));
+	assert_null(strstr(page, "b-private-target"));
+	assert_null(strstr(page, "<script"));
+}
+
+static void assert_secure_headers(const struct resp *r)
+{
+	assert_non_null(strstr(r->headers, "Content-Security-Policy: default-src 'none'; "
+					   "style-src 'unsafe-inline'"));
+	assert_non_null(strstr(r->headers, "X-Content-Type-Options: nosniff"));
+	assert_non_null(strstr(r->headers, "Cache-Control: no-store"));
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_access(void **state)
+{
+	struct world *w = *state;
+	struct resp r;
+	char url[512], *p;
+	static const char *const paths[] = { "/", "/status", "/lookup", "/nowhere",
+					     "/?case=A-7", "/login", "/login?token=" };
+
+	/* no cookie: 403, whatever the page */
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		get(w, paths[i], 0, &r);
+		if (r.status != 403)
+			fail_msg("%s without the token: %ld", paths[i], r.status);
+		assert_null(strstr(r.body, A_EMAIL));
+		assert_secure_headers(&r);
+		resp_free(&r);
+	}
+	/* a wrong token, of the right length */
+	snprintf(url, sizeof(url), "%s", w->url);
+	p = strstr(url, "token=") + 6;
+	p[0] = p[0] == 'a' ? 'b' : 'a';
+	http(url, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_null(strstr(r.headers, "Set-Cookie"));
+	resp_free(&r);
+	/* a forged cookie */
+	http(w->base, NULL, "deconf_console=0000000000000000000000000000000000000000000000000000000000000000", NULL, &r);
+	assert_int_equal(r.status, 403);
+	resp_free(&r);
+
+	/* the printed URL: a cookie, HttpOnly and SameSite=Strict, and away */
+	http(w->url, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 303);
+	assert_non_null(p = strstr(r.headers, "Set-Cookie: deconf_console="));
+	assert_non_null(strstr(p, "HttpOnly"));
+	assert_non_null(strstr(p, "SameSite=Strict"));
+	assert_non_null(strstr(r.headers, "Location: /"));
+	snprintf(w->cookie, sizeof(w->cookie), "%.*s", (int)strcspn(p + 12, ";\r\n"), p + 12);
+	assert_int_equal(strlen(w->cookie), strlen("deconf_console=") + 64);
+	resp_free(&r);
+
+	/* with it: the page; with another Host (DNS rebinding): 403 */
+	get(w, "/", 1, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	{
+		const char *const hdr[] = { "Host: evil.example:80", NULL };
+		http(w->base, NULL, w->cookie, hdr, &r);
+		assert_int_equal(r.status, 403);
+		resp_free(&r);
+	}
+}
+
+static void test_pages(void **state)
+{
+	struct world *w = *state;
+	struct resp r;
+
+	get(w, "/", 1, &r);
+	assert_int_equal(r.status, 200);
+	assert_secure_headers(&r);
+	assert_non_null(strstr(r.headers, "Content-Type: text/html; charset=utf-8"));
+	/* A's own case and raw value, next to B's notice */
+	assert_non_null(strstr(r.body, "A-7"));
+	assert_non_null(strstr(r.body, "<span class=\"value\">" A_EMAIL "</span>"));
+	assert_non_null(strstr(r.body, "Agency B"));
+	assert_non_null(strstr(r.body, "B-3"));
+	assert_non_null(strstr(r.body, "armed"));
+	/* B's contact, escaped */
+	assert_non_null(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+	assert_nothing_of_b(r.body);
+	/* no asset, no script of the page's own */
+	assert_null(strstr(r.body, "src="));
+	assert_null(strstr(r.body, "<link"));
+	resp_free(&r);
+
+	/* filters keep it and drop it */
+	get(w, "/?case=A-7&kind=conflict&caution=armed&since=2020-01-01", 1, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "1 of 1 notice(s) shown"));
+	assert_non_null(strstr(r.body, A_EMAIL));
+	resp_free(&r);
+	static const char *const drop[] = { "/?case=A-8", "/?kind=query_hit",
+					    "/?caution=undercover", "/?since=2999-01-01",
+					    "/?until=2020-01-01" };
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+		get(w, drop[i], 1, &r);
+		assert_int_equal(r.status, 200);
+		if (!strstr(r.body, "No notice matches these filters") || strstr(r.body, A_EMAIL))
+			fail_msg("%s did not drop the notice", drop[i]);
+		resp_free(&r);
+	}
+	get(w, "/?kind=%3Cscript%3E", 1, &r);
+	assert_int_equal(r.status, 400);
+	assert_null(strstr(r.body, "<script"));
+	resp_free(&r);
+
+	/* receipts and refusals */
+	get(w, "/status", 1, &r);
+	assert_int_equal(r.status, 200);
+	assert_secure_headers(&r);
+	assert_non_null(strstr(r.body, "<th scope=\"row\">A-7</th><td>2</td>"));
+	assert_nothing_of_b(r.body);
+	resp_free(&r);
+}
+
+static void test_lookup(void **state)
+{
+	struct world *w = *state;
+	char url[256], origin[128], *log;
+	struct resp r;
+
+	snprintf(url, sizeof(url), "%s/lookup", w->base);
+	snprintf(origin, sizeof(origin), "Origin: %s", w->base);
+	{
+		/* A's e-mail, typed another way: canonicalized here, found */
+		const char *const hdr[] = { origin, NULL };
+		http(url, "type=email&value=SHARED.target%40Example.ORG&qualifier=", w->cookie, hdr,
+		     &r);
+		assert_int_equal(r.status, 200);
+		assert_secure_headers(&r);
+		assert_non_null(strstr(r.body, "Canonical form: <span class=\"value\">" A_EMAIL));
+		assert_non_null(strstr(r.body, "<th scope=\"row\">A-7</th><td><span "
+					       "class=\"value\">" A_EMAIL "</span></td><td>confirmed"));
+		assert_non_null(strstr(r.body, "Agency B"));
+		assert_nothing_of_b(r.body);
+		resp_free(&r);
+		/* a value no case holds */
+		http(url, "type=phone&value=%2B1+555+010+7999", w->cookie, hdr, &r);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "None of this agency&#39;s cases holds it."));
+		assert_non_null(strstr(r.body, "No notice about it."));
+		resp_free(&r);
+		/* A's phone: held, no notice */
+		http(url, "type=phone&value=%2B15550107001", w->cookie, hdr, &r);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "A-7"));
+		assert_non_null(strstr(r.body, "No notice about it."));
+		resp_free(&r);
+		/* a value the normalizer refuses: said, 400 */
+		http(url, "type=email&value=%3Cscript%3E", w->cookie, hdr, &r);
+		assert_int_equal(r.status, 400);
+		assert_null(strstr(r.body, "<script"));
+		resp_free(&r);
+	}
+	{
+		/* CSRF: no Origin, another Origin, a foreign Referer: 403 */
+		const char *const none[] = { NULL };
+		const char *const evil[] = { "Origin: http://evil.example", NULL };
+		const char *const null_o[] = { "Origin: null", NULL };
+		const char *const ref[] = { "Referer: http://evil.example/", NULL };
+		const char *const *bad[] = { none, evil, null_o, ref };
+
+		for (size_t i = 0; i < 4; i++) {
+			http(url, "type=email&value=" A_EMAIL, w->cookie, bad[i], &r);
+			assert_int_equal(r.status, 403);
+			assert_null(strstr(r.body, A_EMAIL));
+			resp_free(&r);
+		}
+		/* without the cookie, even from the right origin */
+		const char *const hdr[] = { origin, NULL };
+		http(url, "type=email&value=" A_EMAIL, NULL, hdr, &r);
+		assert_int_equal(r.status, 403);
+		resp_free(&r);
+	}
+	/* never logged */
+	log = slurp(w->serve_out);
+	assert_null(strstr(log, "SHARED.target"));
+	assert_null(strstr(log, "7999"));
+	free(log);
+}
+
+/* notices --case --kind --caution --new on the same ledger. */
+static void test_cli_filters(void **state)
+{
+	struct world *w = *state;
+	char *out = NULL;
+
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --case A-7 --kind conflict"), 0);
+	assert_non_null(strstr(out, A_EMAIL));
+	free(out);
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --case A-8"), 0);
+	assert_null(strstr(out, A_EMAIL));
+	assert_null(strstr(out, "A-7"));
+	free(out);
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --caution undercover"), 0);
+	assert_null(strstr(out, "A-7"));
+	free(out);
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --since 2999-01-01"), 0);
+	assert_null(strstr(out, "A-7"));
+	free(out);
+	assert_int_equal(adapter(w, w->a, &out, "notices --kind bogus"), 2);
+	free(out);
+	assert_int_equal(adapter(w, w->a, &out, "notices --since 2026-13-40"), 2);
+	free(out);
+	/* every notice was printed before: nothing new */
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --new --json"), 0);
+	assert_null(strstr(out, "\"record\":\"notice\""));
+	free(out);
+	/* a second conflict (A's phone): the only new one */
+	case_file(w, w->b, "b2.csv", "case_ref,type,value\nB-4,phone,+1 (555) 010-7001\n");
+	assert_int_equal(adapter(w, w->b, &out, "submit b2.csv"), 0);
+	free(out);
+	{
+		int ok = 0;
+		for (int round = 0; round < 60 && !ok; round++) {
+			if (round)
+				sleep(1);
+			assert_int_equal(adapter(w, w->a, &out, "notices --new --json"), 0);
+			ok = strstr(out, "\"case_ref\":\"B-4\"") != NULL;
+			if (ok) /* the old one is not new */
+				assert_null(strstr(out, "\"case_ref\":\"B-3\""));
+			free(out);
+		}
+		assert_true(ok);
+	}
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --new --json"), 0);
+	assert_null(strstr(out, "\"record\":\"notice\""));
+	free(out);
+	/* without --new: everything, as before */
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --json"), 0);
+	assert_non_null(strstr(out, "\"case_ref\":\"B-4\""));
+	assert_non_null(strstr(out, "\"case_ref\":\"B-3\""));
+	free(out);
+}
+
+static void test_refused_listen(void **state)
+{
+	struct world *w = *state;
+	char *out = NULL;
+
+	assert_int_equal(adapter(w, w->a, &out, "serve --listen 0.0.0.0:0"), 2);
+	assert_non_null(strstr(out, "not a loopback address"));
+	free(out);
+	assert_int_equal(adapter(w, w->a, &out, "serve --listen nowhere"), 2);
+	free(out);
+	assert_int_equal(adapter(w, w->a, &out, "serve --new"), 2);
+	free(out);
+}
+
+static int setup(void **state)
+{
+	static struct world w;
+
+	world_new(&w);
+	serve_start(&w, w.a);
+	*state = &w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+	char cmd[1200];
+
+	serve_stop();
+	assert_int_equal(fed_broker_stop(broker_pid), 0);
+	broker_pid = 0;
+	/* a sanitizer report in any run fails the test */
+	snprintf(cmd, sizeof(cmd), "cat '%s' >> '%s'; grep -q 'Sanitizer\\|runtime error' '%s'",
+		 w->serve_out, w->log, w->log);
+	if (system(cmd) == 0) {
+		snprintf(cmd, sizeof(cmd), "cat '%s' >&2", w->log);
+		assert_int_equal(system(cmd), 0);
+		fail_msg("sanitizer report in %s", w->log);
+	}
+	fed_free(&w->f);
+	return 0;
+}
+
+/* --browser SCRIPT SHOTS: the federation, A's console, and the browser. */
+static int browser(const char *script, const char *shots)
+{
+	struct world w;
+	char cmd[2048];
+	int st;
+
+	world_new(&w);
+	serve_start(&w, w.a);
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/bin/python3 '%s' --url '%s' --shots '%s' --own-value '%s' "
+		 "--own-case A-7 --foreign-value '%s' --foreign-value '%s'",
+		 script, w.url, shots, A_EMAIL, B_EMAIL, B_DOMAIN);
+	st = system(cmd);
+	serve_stop();
+	assert_int_equal(fed_broker_stop(broker_pid), 0);
+	broker_pid = 0;
+	fed_free(&w.f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_access),      cmocka_unit_test(test_pages),
+		cmocka_unit_test(test_lookup),      cmocka_unit_test(test_cli_filters),
+		cmocka_unit_test(test_refused_listen),
+	};
+
+	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP"))) {
+		fprintf(stderr, "DECONF_KRAFT_BOOTSTRAP not set: no Kafka (skipped)\n");
+		return 77;
+	}
+	atexit(kill_children);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (argc == 4 && !strcmp(argv[1], "--browser"))
+		return browser(argv[2], argv[3]);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
