@@ -146,7 +146,7 @@ cmd_contents() { # OUT
 	done
 	local cdir=$tmp/root/usr/share/bash-completion/completions
 	export PATH=$tmp/root/usr/bin:$PATH # --set completes from --help-config
-	[ "$(complete_words "$cdir/deconf-adapter" _deconf_adapter deconf-adapter s)" = "submit status" ] ||
+	[ "$(complete_words "$cdir/deconf-adapter" _deconf_adapter deconf-adapter s)" = "submit serve status" ] ||
 		fail "completion: deconf-adapter s"
 	[[ " $(complete_words "$cdir/deconf-adapter" _deconf_adapter deconf-adapter notices --)" == \
 		*" --follow "* ]] || fail "completion: deconf-adapter notices --"
