@@ -56,11 +56,11 @@ die() { echo "quickstart: $*" >&2; exit 1; }
 
 cleanup() {
 	local rc=$?
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
+	# the last started first: the console and the broker stop while the
+	# Kafka they use still answers
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		kill -TERM "${pids[i]}" 2>/dev/null || true
+		wait "${pids[i]}" 2>/dev/null || true
 	done
 	if [ -n "$kafka_started" ]; then
 		DECONF_KRAFT_RUN="$work/kafka" "$root/deploy/kafka/kafka.sh" stop >/dev/null 2>&1 || true
@@ -238,4 +238,48 @@ two weeks before the others' (no conflict: addresses are reassigned), and
 nm-icac's undercover e-mail is RESTRICTED: nm-icac was told navajo-pd holds it,
 navajo-pd was told nothing.
 EOF
+say "8. the analyst's console of fbi-cac (deconf-adapter serve)"
+# Local to the agency: its notices next to its own cases and raw values,
+# which never leave it. Loopback only, behind a token printed at start.
+(cd "$fed/agencies/fbi-cac" && exec "$adapter" -c agency.conf serve --listen 127.0.0.1:0) \
+	>"$work/console.log" 2>&1 &
+pids+=($!)
+url=
+for _ in $(seq 1 100); do
+	url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/login?token=[0-9a-f]*' "$work/console.log" | head -n 1) || true
+	[ -n "$url" ] && break
+	sleep 0.1
+done
+[ -n "$url" ] || die "the console did not start (logs in $work/console.log)"
+# the page as a browser gets it: the token URL sets a cookie, then /
+hostport=${url#http://}
+hostport=${hostport%%/*}
+page=$(python3 - "$url" "$hostport" <<'PY'
+import http.client, sys
+url, hostport = sys.argv[1], sys.argv[2]
+host, port = hostport.rsplit(":", 1)
+c = http.client.HTTPConnection(host, int(port), timeout=10)
+c.request("GET", url[len("http://") + len(hostport):])
+r = c.getresponse(); r.read()
+cookie = (r.getheader("Set-Cookie") or "").split(";")[0]
+c.request("GET", "/", headers={"Cookie": cookie})
+r = c.getresponse()
+print(r.status)
+print(r.read().decode("utf-8", "replace"))
+PY
+) || die "the console did not answer (logs in $work/console.log)"
+[ "$(printf '%s\n' "$page" | head -n 1)" = 200 ] || die "the console refused its own token"
+# its own raw value (the demo file's spelling) beside the counterpart's desk
+printf '%s\n' "$page" | grep -qF '(505) 555-0187' &&
+	printf '%s\n' "$page" | grep -qF 'Sgt. Maria Lopez' ||
+	die "the console does not show fbi-cac's notice with its own raw value"
+echo "fbi-cac's console serves its notices, next to its own raw values:"
+echo "  $url"
+if [ "${DECONF_KEEP:-0}" = 1 ]; then
+	echo "DECONF_KEEP=1: the broker, Kafka and the console keep running; open the URL"
+	echo "above in a browser on this machine. Ctrl-C stops them."
+	while :; do sleep 3600; done
+fi
+echo "(DECONF_KEEP=1 deploy/quickstart.sh keeps it running, to open in a browser)"
+
 say "done: stopping the broker and Kafka"

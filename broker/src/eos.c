@@ -128,7 +128,9 @@ rd_kafka_error_t *brk_eos_commit(rd_kafka_t *consumer, rd_kafka_t *producer, con
 		return rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "no assignment");
 	rd_kafka_position(consumer, pos);
 	cgmd = rd_kafka_consumer_group_metadata(consumer);
-	e = rd_kafka_send_offsets_to_transaction(producer, pos, cgmd, -1);
+	/* bounded like the commit: with Kafka gone, -1 would wait for ever
+	 * (and a broker told to stop would never stop) */
+	e = rd_kafka_send_offsets_to_transaction(producer, pos, cgmd, timeout_ms);
 	rd_kafka_consumer_group_metadata_destroy(cgmd);
 	rd_kafka_topic_partition_list_destroy(pos);
 	/* in slices, so a commit Kafka does not confirm is in the log while

@@ -108,6 +108,14 @@ rd_kafka_message_t *brk_eos_batch_next(struct brk_eos_batch *bt);
  */
 int brk_eos_fatal(rd_kafka_t *consumer, rd_kafka_t *producer, char *why, size_t why_size);
 
+/* A part told to stop waits this long for Kafka to commit its last
+ * transaction, and this long to abort what it could not commit: a Kafka that
+ * no longer answers must not keep a stopping broker (what is not confirmed
+ * the coordinator aborts once the transaction times out, or when the next
+ * producer of the transactional id starts). */
+#define BRK_EOS_STOP_COMMIT_MS 10000
+#define BRK_EOS_STOP_ABORT_MS 2000
+
 /* When a part last made its clients again: the fifth time within five
  * minutes is not a passing fault but another process fencing this one (two
  * deconf-brokers with the same broker.instance), and the part stops. */

@@ -769,6 +769,12 @@ static int abort_batch(struct ingest *g, const char *why)
 {
 	deconf_log(DECONF_LOG_WARNING, "INGEST", "aborting the batch: %s", why);
 	brk_metrics_add(g->mx, "deconf_txn_aborts_total", "part=\"ingest\"", 1);
+	if (*g->stop) { /* going: a short try, as eos.h says */
+		brk_eos_abort(g->producer, "INGEST", BRK_EOS_STOP_ABORT_MS, g->mx, g->part, g->stop);
+		g->in_txn = 0;
+		forget_batch(g, 1);
+		return DECONF_OK;
+	}
 	if (brk_eos_abort(g->producer, "INGEST", TXN_TIMEOUT_MS, g->mx, g->part, g->stop))
 		return DECONF_E_KAFKA;
 	g->in_txn = 0;
@@ -951,7 +957,8 @@ static int commit_batch(struct ingest *g, size_t batch_n, volatile int *stop)
 {
 	rd_kafka_error_t *e;
 
-	e = brk_eos_commit(g->consumer, g->producer, "INGEST", TXN_TIMEOUT_MS);
+	e = brk_eos_commit(g->consumer, g->producer, "INGEST",
+			   *g->stop ? BRK_EOS_STOP_COMMIT_MS : TXN_TIMEOUT_MS);
 	if (e) {
 		char why[512];
 		int fatal = rd_kafka_error_is_fatal(e);

@@ -59,6 +59,7 @@ struct matcher {
 	/* signed audit checkpoints: every ckpt_every_ms, of the chains that
 	 * moved; ckpt_due: the open batch's flush writes them */
 	int64_t ckpt_every_ms, next_ckpt;
+	int stopping; /* the final checkpoint's transaction: bounded by BRK_EOS_STOP_COMMIT_MS */
 	int ckpt_due;
 	int64_t batch_max, batch_wait_ms, batch_time_ms, expiry_every_ms, next_expiry, max_age_ms;
 	struct op_stat stats[MAX_OP_STATS], nstats[MAX_OP_STATS];
@@ -493,6 +494,15 @@ static int abort_batch(struct matcher *x, const char *why)
 	brk_metrics_add(x->mx, "deconf_txn_aborts_total", "part=\"matcher\"", 1);
 	brk_store_abort(x->txn);
 	x->txn = NULL;
+	if (x->stopping || *x->stop) {
+		/* the process is going: a short try; what Kafka does not confirm
+		 * the coordinator aborts (the transaction times out, or the next
+		 * producer of this transactional id starts) */
+		brk_eos_abort(x->producer, "MATCHER", BRK_EOS_STOP_ABORT_MS, x->mx, x->part, x->stop);
+		x->in_txn = 0;
+		forget_batch(x);
+		return DECONF_OK;
+	}
 	if (brk_eos_abort(x->producer, "MATCHER", 60000, x->mx, x->part, x->stop))
 		return DECONF_E_KAFKA;
 	forget_batch(x);
@@ -595,7 +605,8 @@ static int commit_batch(struct matcher *x, int64_t t0)
 		if (x->touched[p] &&
 		    (rc = brk_match_flush_head_ckpt(&x->m, p, now, x->ckpt_due ? x->b->key : NULL)))
 			return abort_batch(x, "could not write the audit events");
-	e = brk_eos_commit(x->consumer, x->producer, "MATCHER", 60000);
+	e = brk_eos_commit(x->consumer, x->producer, "MATCHER",
+			   x->stopping || *x->stop ? BRK_EOS_STOP_COMMIT_MS : 60000);
 	if (e) {
 		char why[512];
 		int fatal = rd_kafka_error_is_fatal(e);
@@ -1023,6 +1034,7 @@ static void final_checkpoints(struct matcher *x)
 	}
 	if (!n)
 		return;
+	x->stopping = 1; /* asked to stop: a Kafka that does not answer is not waited for long */
 	if (commit_batch(x, deconf_mono_us()) || x->in_txn || x->aborted)
 		deconf_log(DECONF_LOG_WARNING, "MATCHER",
 			   "stopping: the checkpoint of %d audit chain(s) was not committed; the "
@@ -1196,6 +1208,7 @@ out:
 			       "the state store is full (matcher.state_map_size = %.0f MiB): raise "
 			       "it and restart; the state is kept, and caught up from the changelog",
 			       (double)b->set.matcher_state_map_size / (1 << 20));
+	x->stopping = 1;
 	if (x->in_txn)
 		abort_batch(x, "stopping");
 	brk_metrics_status(mx, x->part, 0, "stopped");

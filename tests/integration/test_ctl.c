@@ -745,6 +745,59 @@ static int partitions_of(const char *bs, const char *topic)
 	return n;
 }
 
+/*
+ * A broker told to stop stops, even when Kafka no longer answers: every wait
+ * of its last commits is bounded (a send_offsets_to_transaction without a
+ * timeout once kept it, and the quick start's clean-up, waiting for ever).
+ * fed runs on dev-kafka (dev_pid), with agency dk-a; dev-kafka is paused
+ * (SIGSTOP: connections hang, nothing refuses them) while the broker stops,
+ * and continued after.
+ */
+static void broker_stops_without_kafka(const char *fed)
+{
+	char path[512];
+	int64_t t0;
+	pid_t b;
+	int st = 0;
+
+	b = fork();
+	assert_true(b >= 0);
+	if (!b) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		snprintf(path, sizeof(path), "%s/dev-broker.log", top);
+		if (!freopen(path, "w", stderr) || chdir(fed))
+			_exit(127);
+		snprintf(path, sizeof(path), "matcher.state_dir=%s/dev-state", top);
+		execl(BROKER_BIN, BROKER_BIN, "-c", "broker.conf", "--set", "http.port=0", "--set",
+		      path, (char *)NULL);
+		_exit(127);
+	}
+	/* something to commit: a case of dk-a, confirmed (its chains moved, so
+	 * the stop has a checkpoint to commit) */
+	assert_int_equal(sh("cd '%s/agencies/dk-a' && printf 'case_ref,type,value\\nD-1,md5,%s\\n' "
+			    "> cases.csv && '%s' -c agency.conf --no-progress submit cases.csv "
+			    ">'%s/dev-submit.txt' 2>&1",
+			    fed, "0123456789abcdef0123456789abcdef", ADAPTER_BIN, top),
+			 0);
+	check(top, "dev-submit.txt", "1 accepted", 1);
+	assert_int_equal(kill(dev_pid, SIGSTOP), 0);
+	t0 = deconf_mono_us();
+	kill(b, SIGTERM);
+	while (waitpid(b, &st, WNOHANG) == 0 && deconf_mono_us() - t0 < 30 * 1000000LL)
+		usleep(100000);
+	if (waitpid(b, &st, WNOHANG) == 0) {
+		kill(b, SIGKILL);
+		waitpid(b, &st, 0);
+		kill(dev_pid, SIGCONT);
+		fail_msg("the broker did not stop within 30 s of SIGTERM with Kafka paused "
+			 "(log: %s/dev-broker.log)",
+			 top);
+	}
+	print_message("the broker stopped %.1f s after SIGTERM, Kafka paused\n",
+		      (double)(deconf_mono_us() - t0) / 1e6);
+	assert_int_equal(kill(dev_pid, SIGCONT), 0);
+}
+
 static void test_dev_kafka(void **state)
 {
 	char fed[256], bs[128] = "", path[512];
@@ -807,6 +860,7 @@ static void test_dev_kafka(void **state)
 	/* offsets: nothing to show there, and it says why */
 	assert_int_equal(ctl(fed, NULL, "offsets show"), 1);
 	check(top, "err.txt", "deconfctl dev-kafka", 1);
+	broker_stops_without_kafka(fed);
 	kill(dev_pid, SIGTERM);
 	assert_int_equal(waitpid(dev_pid, &st, 0), dev_pid);
 	dev_pid = 0;
