@@ -625,7 +625,8 @@ static int life_begin(struct brk_match *m, struct brk_store_txn *t, int partitio
 	l.notified_at = now;
 	if (m->conf.escalate_after_ms > 0 && brk_match_escalates(to->flags, about->flags))
 		l.escalate_at = now + m->conf.escalate_after_ms;
-	if (l.escalate_at && (!m->esc_soonest || l.escalate_at < m->esc_soonest))
+	/* sooner than the matcher would look (0: it looks at once anyway) */
+	if (l.escalate_at && m->esc_soonest && l.escalate_at < m->esc_soonest)
 		m->esc_soonest = l.escalate_at;
 	return life_write(m, t, partition, &l);
 }

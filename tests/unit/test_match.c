@@ -812,7 +812,11 @@ static void test_escalation(void **state)
 		assert_int_equal(brk_match_op(&w.m, t, 0, &o, now), 0);
 		assert_int_equal(brk_store_commit(t), 0);
 	}
+	/* the matcher looks at once (esc_soonest 0, after a restore): a new
+	 * conflict must not put that off to its own escalation time */
+	assert_int_equal(w.m.esc_soonest, 0);
 	assert_int_equal(ADD(&w, "agency-b", "B", 10), 0);
+	assert_int_equal(w.m.esc_soonest, 0);
 	assert_int_equal(w.cap.nn, 4);
 	memcpy(id_a, w.cap.n[3].id, 16);
 	assert_string_equal(w.cap.n[3].to, "agency-a");
@@ -860,6 +864,13 @@ static void test_escalation(void **state)
 		brk_store_abort(t);
 		assert_int_equal(open, 0);
 	}
+	/* looking later than a new conflict's escalation: looked at sooner */
+	w.m.esc_soonest = now + 3600000;
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-c", "C", 10,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, now),
+			 0);
+	assert_true(w.m.esc_soonest == now + 1000);
+
 	world_free(&r);
 	world_free(&w);
 }
