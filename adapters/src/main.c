@@ -11,6 +11,7 @@
 #include "agency.h"
 #include "daemon.h"
 #include "deconf.pb-c.h"
+#include "deconf/enum.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
 #include "deconf/pki.h"
@@ -50,9 +51,15 @@ static const char usage[] =
 	"                         remove one indicator, or all of a case's indicators\n"
 	"  close CASE             close a case: every entry of it is removed\n"
 	"  query FILE|-           check-only lookups: match without registering\n"
-	"  notices [--follow] [--json]\n"
+	"  notices [--follow] [--json] [--unacked]\n"
 	"                         conflict notices received, next to your own case and\n"
-	"                         raw value; --follow waits for new ones\n"
+	"                         raw value; --follow waits for new ones; --unacked: only\n"
+	"                         the conflicts this agency has not acknowledged\n"
+	"  ack NOTICE-ID OUTCOME  acknowledge a conflict notice and record an outcome:\n"
+	"                         seen, counterpart_contacted, joint_investigation,\n"
+	"                         not_related (a false match) or deconflicted (one side\n"
+	"                         stands down); the counterpart is told; waits for the\n"
+	"                         federation's receipt like submit\n"
 	"  status [--json] [CASE...]\n"
 	"                         per case, what the federation holds: confirmed,\n"
 	"                         pending (sent, no receipt yet), refused and why;\n"
@@ -86,6 +93,7 @@ static const char usage[] =
 	"      --follow           notices: keep waiting for new notices (Ctrl-C stops)\n"
 	"      --json             notices, status: one JSON object per line\n"
 	"      --offline          notices: show stored notices without asking Kafka\n"
+	"      --unacked          notices: only conflicts not yet acknowledged\n"
 	"      --key-file FILE    hash: the federation key file (else from -c)\n"
 	"      --epoch N          hash: key epoch (default: the current one)\n"
 	"      --qualifier Q      hash/withdraw: platform (username) or jurisdiction (vehicle)\n"
@@ -114,12 +122,14 @@ enum {
 	F_NOWAIT = 1 << 9,
 	F_LOSS = 1 << 10,
 	F_RETRY = 1 << 11,
+	F_UNACKED = 1 << 12,
 };
 
 static const char *const flag_names[] = { "--format",  "--skip-invalid", "--key-file",
 					  "--epoch",   "--qualifier",    "--region",
 					  "--follow",  "--json",         "--offline",
-					  "--no-wait", "--accept-loss",  "--retry-refused" };
+					  "--no-wait", "--accept-loss",  "--retry-refused",
+					  "--unacked" };
 
 struct args {
 	const char *config;
@@ -127,7 +137,7 @@ struct args {
 	size_t n_sets;
 	enum adp_format format;
 	int skip_invalid, no_progress, follow, json, offline;
-	int no_wait, accept_loss, retry_refused;
+	int no_wait, accept_loss, retry_refused, unacked;
 	const char *key_file, *qualifier, *region;
 	long epoch;
 	unsigned given; /* F_* of the options given */
@@ -512,8 +522,9 @@ static int cmd_notices(struct args *ar, int argc, char **argv)
 		rc = adp_notices_fetch(&a, &no, &st, errstr, sizeof(errstr));
 	}
 	if (!rc)
-		rc = adp_notices_list(&a, show_notice, ar, errstr, sizeof(errstr));
-	if (!rc && ar->follow && !ar->offline) {
+		rc = adp_notices_list_ex(&a, ar->unacked, show_notice, ar, errstr,
+					 sizeof(errstr));
+	if (!rc && ar->follow && !ar->offline && !ar->unacked) {
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		struct adp_inbox_stats more = { 0 };
@@ -538,6 +549,47 @@ static int cmd_notices(struct args *ar, int argc, char **argv)
 	ret = finish(rc, errstr);
 	if (!ret && st.refused)
 		ret = EXIT_REFUSED;
+	adp_agency_close(&a);
+	return ret;
+}
+
+/* ack NOTICE-ID OUTCOME */
+static int cmd_ack(struct args *ar, int argc, char **argv)
+{
+	struct adp_agency a;
+	struct adp_submit_stats st = { 0 };
+	struct adp_submit_opts o = { .source = "ack", .no_wait = ar->no_wait,
+				     .accept_loss = ar->accept_loss,
+				     .progress = !ar->no_progress && isatty(2) };
+	uint8_t id[DECONF_ID_LEN];
+	char errstr[1024] = "", name[DECONF_ENUM_NAME_SIZE];
+	int outcome, rc, ret;
+
+	if (argc != 2)
+		return die_usage("%s", "ack needs NOTICE-ID and OUTCOME");
+	if (strlen(argv[0]) != 2 * DECONF_ID_LEN ||
+	    deconf_hex_decode(id, sizeof(id), argv[0], strlen(argv[0])))
+		return die_usage("%s", "ack: NOTICE-ID is the 32 hex digits `notices` shows");
+	if (!(outcome = deconf_enum_value(&deconf__v1__outcome__descriptor, argv[1])))
+		return die_usage("%s", "ack: OUTCOME is seen, counterpart_contacted, "
+				       "joint_investigation, not_related or deconflicted");
+	if ((ret = open_agency(ar, &a)))
+		return ret;
+	rc = adp_submit_ack(&a, id, outcome, &o, &st, errstr, sizeof(errstr));
+	ret = finish(rc, errstr);
+	if (!ret && st.refused)
+		fprintf(stderr, "ack: refused by the federation (see above): nothing was recorded\n");
+	else if (!ret && st.unconfirmed)
+		fprintf(stderr, "ack: sent, but no receipt came in time: unconfirmed (run it "
+				"again: the federation records an outcome once)\n");
+	else if (!ret && st.waited)
+		fprintf(stderr, "ack: done: the federation recorded %s for notice %s\n",
+			deconf_enum_name(name, sizeof(name), &deconf__v1__outcome__descriptor,
+					 outcome, "?"),
+			argv[0]);
+	else if (!ret)
+		fprintf(stderr, "ack: sent (not waiting for the receipt)\n");
+	ret = publish_status(ret, &st, 0);
 	adp_agency_close(&a);
 	return ret;
 }
@@ -617,7 +669,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_SET = 256, OPT_FORMAT, OPT_SKIP, OPT_NOPROG, OPT_KEYFILE, OPT_EPOCH,
 	       OPT_QUAL, OPT_REGION, OPT_HELPCONF, OPT_FOLLOW, OPT_JSON, OPT_OFFLINE,
-	       OPT_NOWAIT, OPT_LOSS, OPT_RETRY, OPT_VERSION };
+	       OPT_NOWAIT, OPT_LOSS, OPT_RETRY, OPT_VERSION, OPT_UNACKED };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, OPT_SET },
@@ -636,6 +688,7 @@ int main(int argc, char **argv)
 		{ "no-wait", no_argument, NULL, OPT_NOWAIT },
 		{ "accept-loss", no_argument, NULL, OPT_LOSS },
 		{ "retry-refused", no_argument, NULL, OPT_RETRY },
+		{ "unacked", no_argument, NULL, OPT_UNACKED },
 		{ "help", no_argument, NULL, 'h' },
 		{ "help-config", no_argument, NULL, OPT_HELPCONF },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -668,6 +721,7 @@ int main(int argc, char **argv)
 		case OPT_NOWAIT: ar.no_wait = 1; ar.given |= F_NOWAIT; break;
 		case OPT_LOSS: ar.accept_loss = 1; ar.given |= F_LOSS; break;
 		case OPT_RETRY: ar.retry_refused = 1; ar.given |= F_RETRY; break;
+		case OPT_UNACKED: ar.unacked = 1; ar.given |= F_UNACKED; break;
 		case OPT_EPOCH: {
 			ar.given |= F_EPOCH;
 			char *end;
@@ -717,7 +771,8 @@ int main(int argc, char **argv)
 			{ "query", F_FORMAT | F_SKIP | F_NOWAIT | F_LOSS | F_RETRY },
 			{ "withdraw", F_QUAL | F_NOWAIT | F_LOSS | F_RETRY },
 			{ "close", F_NOWAIT | F_LOSS | F_RETRY },
-			{ "notices", F_FOLLOW | F_JSON | F_OFFLINE | F_LOSS },
+			{ "notices", F_FOLLOW | F_JSON | F_OFFLINE | F_LOSS | F_UNACKED },
+			{ "ack", F_NOWAIT | F_LOSS },
 			{ "status", F_JSON },
 			{ "resubmit", F_NOWAIT | F_LOSS | F_RETRY },
 			{ "run", F_NOWAIT | F_LOSS },
@@ -748,6 +803,8 @@ int main(int argc, char **argv)
 		return cmd_case(&ar, argc, argv, 1);
 	if (!strcmp(cmd, "notices"))
 		return cmd_notices(&ar, argc, argv);
+	if (!strcmp(cmd, "ack"))
+		return cmd_ack(&ar, argc, argv);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(&ar, argc, argv);
 	if (!strcmp(cmd, "resubmit"))

@@ -149,6 +149,34 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 			      "whether to reach out\n",
 			      out);
 	}
+	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED) {
+		char words[DECONF_ENUM_NAME_SIZE];
+
+		/* the fallback is returned, not copied */
+		snprintf(words, sizeof(words), "%s",
+			 deconf_enum_name(name, sizeof(name), &deconf__v1__outcome__descriptor,
+					  n->outcome, "unknown"));
+		for (char *p = words; *p; p++)
+			if (*p == '_')
+				*p = ' ';
+		fputs("  they recorded: ", out);
+		put_str(out, words);
+		fputs(" (on the conflict of your notice ", out);
+		deconf_hex_encode(hex, n->about_notice_id.data,
+				  n->about_notice_id.len > DECONF_ID_LEN ? DECONF_ID_LEN
+									 : n->about_notice_id.len);
+		fprintf(out, "%s)\n", hex);
+	}
+	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_REMINDER) {
+		deconf_hex_encode(hex, n->about_notice_id.data,
+				  n->about_notice_id.len > DECONF_ID_LEN ? DECONF_ID_LEN
+									 : n->about_notice_id.len);
+		fprintf(out,
+			"  not acknowledged in time, and the conflict carries a caution flag: the "
+			"federation's watch desk was told; acknowledge it with `deconf-adapter ack "
+			"%s OUTCOME`\n",
+			hex);
+	}
 	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING) {
 		time_str(when, sizeof(when), n->expires_at);
 		fprintf(out, "  expires:      %s unless renewed\n", when);
@@ -251,6 +279,17 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 	set(o, "created_at", json_integer(n->created_at), &bad);
 	if (n->expires_at)
 		set(o, "expires_at", json_integer(n->expires_at), &bad);
+	if (n->about_notice_id.len) {
+		deconf_hex_encode(hex, n->about_notice_id.data,
+				  n->about_notice_id.len > 64 ? 64 : n->about_notice_id.len);
+		set(o, "about_notice_id", json_string(hex), &bad);
+	}
+	if (n->outcome)
+		set(o, "outcome",
+		    json_string(deconf_enum_name(name, sizeof(name),
+						 &deconf__v1__outcome__descriptor, n->outcome,
+						 "unknown")),
+		    &bad);
 	if (n->counterpart) {
 		const Deconf__V1__Counterpart *c = n->counterpart;
 		json_t *caution = json_array();
@@ -445,6 +484,27 @@ static int by_time(const void *x, const void *y)
 int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
 		     size_t errstr_size)
 {
+	return adp_notices_list_ex(a, 0, cb, opaque, errstr, errstr_size);
+}
+
+int adp_notice_acknowledgeable(const Deconf__V1__ConflictNotice *n)
+{
+	return n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT ||
+	       n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH;
+}
+
+/* 1 when the broker accepted an acknowledgment of n from this agency. */
+static int acked(struct adp_ledger_txn *t, const Deconf__V1__ConflictNotice *n)
+{
+	struct adp_ack rec;
+
+	return n->notice_id.len == DECONF_ID_LEN && !adp_ledger_ack_get(t, n->notice_id.data, &rec) &&
+	       rec.outcomes != 0;
+}
+
+int adp_notices_list_ex(struct adp_agency *a, int unacked, adp_notice_cb *cb, void *opaque,
+			char *errstr, size_t errstr_size)
+{
 	struct adp_ledger_txn *t;
 	struct stored s = { 0 };
 	int rc;
@@ -459,7 +519,10 @@ int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char
 			qsort(s.v, s.n, sizeof(*s.v), by_time);
 		for (size_t i = 0; i < s.n; i++) {
 			size_t vlen = 0;
-			const char *v = lookup_value(t, s.v[i], &vlen);
+			const char *v;
+			if (unacked && (!adp_notice_acknowledgeable(s.v[i]) || acked(t, s.v[i])))
+				continue;
+			v = lookup_value(t, s.v[i], &vlen);
 			cb(opaque, s.v[i], v, vlen);
 		}
 	}

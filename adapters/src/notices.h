@@ -63,6 +63,13 @@ int adp_notices_fetch(struct adp_agency *a, const struct adp_notices_opts *o,
 /* Call cb for every stored notice, oldest first. */
 int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
 		     size_t errstr_size);
+/* The same; with unacked, only the notices this agency could acknowledge
+ * (adp_notice_acknowledgeable) and has no accepted acknowledgment of in the
+ * ledger. */
+int adp_notices_list_ex(struct adp_agency *a, int unacked, adp_notice_cb *cb, void *opaque,
+			char *errstr, size_t errstr_size);
+/* 1 for a notice an agency acknowledges (CONFLICT, RESTRICTED_MATCH). */
+int adp_notice_acknowledgeable(const Deconf__V1__ConflictNotice *n);
 
 /*
  * Showing a notice. Its text was written by other agencies (names, contact,

@@ -27,8 +27,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "deconf.pb-c.h"
 #include "deconf/envelope.h"
+#include "deconf/token.h"
 #include "deconf/util.h"
 #include "fed.h"
 
@@ -778,6 +781,203 @@ static void test_acked_does_not_escalate(void **state)
 	world_free(&w);
 }
 
+/* ------------------------------------------------- the adapter's command */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Agency i's adapter: its directory, keys and agency.conf under the
+ * federation's directory. */
+static void adapter_setup(struct world *w, int i)
+{
+	char dir[256], path[320], text[2048], errstr[256];
+
+	snprintf(dir, sizeof(dir), "%s/%s", w->f.dir, w->f.ag[i].id);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/signing.key", dir);
+	assert_int_equal(deconf_sign_key_save_private(w->f.ag[i].key, path, errstr,
+						      sizeof(errstr)),
+			 0);
+	snprintf(path, sizeof(path), "%s/agency.conf", dir);
+	snprintf(text, sizeof(text),
+		 "[agency]\nid = %s\nkey_file = %s/federation.keys\n"
+		 "signing_key = %s/signing.key\nbroker_public_key = %s/broker.pub\n"
+		 "federation_public_key = %s/federation.pub\n"
+		 "topic_prefix = %s\n[ledger]\ndir = %s/ledger\nmap_size = 64M\n"
+		 "[submit]\nconfirm_timeout = 60s\ntimeout = 20s\n[log]\nlevel = info\n"
+		 "[kafka]\nbootstrap.servers = %s\n",
+		 w->f.ag[i].id, w->f.dir, dir, w->f.dir, w->f.dir, w->f.prefix, dir, bootstrap);
+	write_file(path, text);
+}
+
+/* Run deconf-adapter as agency i; its output (stdout and stderr) in *out
+ * (caller frees). Returns the exit status. */
+static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
+{
+	char dir[256], args[1024], cmd[2048], path[320];
+	size_t len;
+	va_list ap;
+	int st;
+
+	snprintf(dir, sizeof(dir), "%s/%s", w->f.dir, w->f.ag[i].id);
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/out.txt", dir);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' -c agency.conf --no-progress %s >'%s' 2>&1",
+		 dir, ADAPTER_BIN, args, path);
+	st = system(cmd);
+	*out = NULL;
+	if (deconf_file_read(path, 16 << 20, 0, out, &len, NULL, 0))
+		*out = strdup("");
+	fprintf(stderr, "== %s: %s\n%s", w->f.ag[i].id, args, *out);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Publish agency i's directory entry again with status (same key). */
+static void republish(struct world *w, int i, int level, int status)
+{
+	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
+	uint8_t pub[DECONF_PUBKEY_LEN], *buf;
+	char topic[128];
+	size_t len;
+
+	deconf_sign_key_public(w->f.ag[i].key, pub);
+	e.agency_id.data = (uint8_t *)w->f.ag[i].id;
+	e.agency_id.len = strlen(w->f.ag[i].id);
+	e.name = w->f.ag[i].name;
+	e.level = level;
+	e.country = "US";
+	e.signing_public_key.data = pub;
+	e.signing_public_key.len = sizeof(pub);
+	e.status = status;
+	e.updated_at = deconf_now_ms();
+	e.tls_principal = w->f.ag[i].id;
+	assert_int_equal(deconf_envelope_seal(&e.base,
+					      K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY),
+					      "federation", w->f.fed_key, &buf, &len),
+			 0);
+	assert_int_equal(rd_kafka_producev(w->f.producer,
+					   RD_KAFKA_V_TOPIC(fed_topic(&w->f, "directory", topic,
+								      sizeof(topic))),
+					   RD_KAFKA_V_KEY(e.agency_id.data, e.agency_id.len),
+					   RD_KAFKA_V_VALUE(buf, len),
+					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END),
+			 0);
+	assert_int_equal(fed_flush(&w->f), 0);
+}
+
+/* The notice id of the first notice of kind in `notices --json` output. */
+static int json_notice_id(const char *out, const char *kind, char id[33])
+{
+	char pat[64];
+	const char *p, *q;
+
+	snprintf(pat, sizeof(pat), "\"kind\":\"%s\"", kind);
+	if (!(p = strstr(out, pat)))
+		return -1;
+	/* the object's notice_id comes before its kind */
+	for (q = p; q > out && q[-1] != '\n'; q--)
+		;
+	if (!(q = strstr(q, "\"notice_id\":\"")) || q > p)
+		return -1;
+	memcpy(id, q + 13, 32);
+	id[32] = '\0';
+	return 0;
+}
+
+/*
+ * deconf-adapter ack: A and B hold the same phone number; A lists its
+ * unacknowledged notices, acknowledges its conflict (exit 0, "done"), and
+ * it is no longer listed; B sees the outcome in plain words. An id A was
+ * never sent, and a notice that is not a conflict, are refused with the
+ * reason and exit 1.
+ */
+static void test_adapter_ack(void **state)
+{
+	struct world w;
+	char path[320], errstr[256], id[33], idb[33], *out;
+	struct deconf_keyring *ring = NULL;
+
+	(void)state;
+	world_new(&w, NULL);
+	snprintf(path, sizeof(path), "%s/broker.pub", w.f.dir);
+	assert_int_equal(deconf_sign_key_save_public(w.f.key, path, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_keyring_new(&ring), 0);
+	assert_int_equal(deconf_keyring_rotate(ring, NULL), 0);
+	snprintf(path, sizeof(path), "%s/federation.keys", w.f.dir);
+	assert_int_equal(deconf_keyring_save(ring, path, 1, errstr, sizeof(errstr)), 0);
+	deconf_keyring_free(ring);
+	adapter_setup(&w, w.a);
+	adapter_setup(&w, w.b);
+	snprintf(path, sizeof(path), "%s/agency-a/a.csv", w.f.dir);
+	write_file(path, "case_ref,type,value,poc_name\nA-5,phone,+1 555 010 7777,Sgt. Ack\n");
+	snprintf(path, sizeof(path), "%s/agency-b/b.csv", w.f.dir);
+	write_file(path, "case_ref,type,value,poc_name\nB-5,phone,+1 555 010 7777,Det. Bee\n");
+	assert_int_equal(adapter(&w, w.a, &out, "submit a.csv"), 0);
+	free(out);
+	assert_int_equal(adapter(&w, w.b, &out, "submit b.csv"), 0);
+	free(out);
+	wait_kind(&w.f, w.a, KIND(CONFLICT), 1, 60);
+	wait_kind(&w.f, w.b, KIND(CONFLICT), 1, 30);
+
+	assert_int_equal(adapter(&w, w.a, &out, "notices --json --unacked"), 0);
+	assert_int_equal(json_notice_id(out, "conflict", id), 0);
+	free(out);
+	assert_int_equal(adapter(&w, w.b, &out, "notices --json"), 0);
+	assert_int_equal(json_notice_id(out, "conflict", idb), 0);
+	free(out);
+
+	/* not A's notice, and no notice at all: refused before anything is sent */
+	assert_int_equal(adapter(&w, w.a, &out, "ack %s seen", idb), 1);
+	assert_non_null(strstr(out, "no notice"));
+	free(out);
+
+	assert_int_equal(adapter(&w, w.a, &out, "ack %s counterpart_contacted", id), 0);
+	assert_non_null(strstr(out, "ack: done"));
+	free(out);
+	assert_int_equal(adapter(&w, w.a, &out, "notices --unacked --offline"), 0);
+	assert_null(strstr(out, id));
+	assert_null(strstr(out, "conflict  "));
+	free(out);
+	wait_kind(&w.f, w.b, KIND(ACKNOWLEDGED), 1, 30);
+	assert_int_equal(adapter(&w, w.b, &out, "notices"), 0);
+	assert_non_null(strstr(out, "they recorded: counterpart contacted"));
+	assert_non_null(strstr(out, idb));
+	assert_non_null(strstr(out, "+1 555 010 7777")); /* B's own raw value, from its ledger */
+	free(out);
+	assert_int_equal(adapter(&w, w.b, &out, "notices --unacked --offline"), 0);
+	assert_non_null(strstr(out, idb));
+	free(out);
+
+	/* refused by the federation (A suspended): exit 1, and why */
+	republish(&w, w.a, K(AGENCY_LEVEL__AGENCY_LEVEL_FEDERAL),
+		  K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
+	sleep(2);
+	assert_int_equal(adapter(&w, w.a, &out, "ack %s joint_investigation", id), 1);
+	assert_non_null(strstr(out, "refused (suspended_agency)"));
+	assert_non_null(strstr(out, "ack: refused by the federation"));
+	free(out);
+	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+	{
+		size_t nb;
+		struct note *vb = notices(&w.f, w.b, &nb);
+		assert_int_equal(count_kind(vb, nb, KIND(ACKNOWLEDGED)), 1);
+		notes_free(vb, nb);
+	}
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -785,6 +985,7 @@ int main(void)
 		cmocka_unit_test(test_false_ack_refused),
 		cmocka_unit_test(test_escalation_once),
 		cmocka_unit_test(test_acked_does_not_escalate),
+		cmocka_unit_test(test_adapter_ack),
 	};
 
 	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP")) || !*bootstrap) {
