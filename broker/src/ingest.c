@@ -676,14 +676,17 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 			return rc;
 	}
 	if (c.reason) {
-		charge(g, m, agency, agency_len, 1);
+		/* the acknowledged notices it made us check count, refused or not */
+		charge(g, m, agency, agency_len, (int64_t)c.acks_checked * RECORD_COST_OPS);
 		return emit_reject(g, agency, agency_len, m, &c, NULL);
 	}
 	SHA256(m->payload, m->len, digest);
 	snprintf(key, sizeof(key), "%.*s:%s", (int)agency_len, agency,
 		 deconf_hex_encode(hex, c.sub->submission_id.data, BRK_SUBMISSION_ID_LEN));
 	brk_submission_token_ops(c.sub, now, measure_op, &mz);
-	brk_submission_ack_ops(c.sub, now, g->b->key, measure_op, &mz);
+	/* an acknowledgment is one small token op (a notice's token and case,
+	 * two ids): counted, not built, which would check its notice again */
+	mz.records += (int64_t)c.sub->n_acks;
 	if ((bad = poison_of(g, m))) {
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_UNPROCESSABLE;
 		snprintf(c.detail, sizeof(c.detail), "what it becomes cannot be written: %s",
@@ -699,7 +702,8 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 					  (uint32_t)c.sub->n_ops, (uint32_t)mz.records,
 					  (uint32_t)c.sub->n_acks, 1);
 			deconf_msg_free(c.sub);
-			charge(g, m, agency, agency_len, 1);
+			charge(g, m, agency, agency_len,
+			       (int64_t)c.acks_checked * RECORD_COST_OPS);
 			return rc;
 		}
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_REPLAYED;
@@ -725,7 +729,7 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 	if (c.reason) {
 		rc = emit_reject(g, agency, agency_len, m, &c, c.sub);
 		deconf_msg_free(c.sub);
-		charge(g, m, agency, agency_len, 1);
+		charge(g, m, agency, agency_len, (int64_t)c.acks_checked * RECORD_COST_OPS);
 		return rc;
 	}
 	rc = brk_submission_token_ops(c.sub, now, emit_token_op, &oc);
@@ -753,7 +757,8 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 		g->accepted++;
 		agency_labels(key, sizeof(key), agency, agency_len, "result=\"accepted\"");
 		brk_metrics_add(g->mx, "deconf_submissions_total", key, 1);
-		charge(g, m, agency, agency_len, mz.records);
+		charge(g, m, agency, agency_len,
+		       mz.records + (int64_t)c.acks_checked * RECORD_COST_OPS);
 	}
 	deconf_msg_free(c.sub);
 	return rc;

@@ -188,7 +188,8 @@ static int op_ok(const Deconf__V1__CaseOp *op, const struct brk_epochs *ep, int6
  * the broker), never the matcher's state: the answer is the same whether
  * or not the conflict exists, so it tells a guessing agency nothing. */
 static int ack_ok(const Deconf__V1__Acknowledgment *a, const char *agency, size_t agency_len,
-		  const struct deconf_sign_key *notice_key, char *why, size_t size)
+		  const struct deconf_sign_key *notice_key, uint32_t *checked, char *why,
+		  size_t size)
 {
 	Deconf__V1__ConflictNotice *n;
 	int r;
@@ -207,6 +208,7 @@ static int ack_ok(const Deconf__V1__Acknowledgment *a, const char *agency, size_
 		snprintf(why, size, "this broker does not take acknowledgments");
 		return R(UNKNOWN_NOTICE);
 	}
+	(*checked)++;
 	if (!(n = brk_submission_ack_notice(a, agency, agency_len, notice_key))) {
 		snprintf(why, size, "not a notice this agency was sent (acknowledge a conflict "
 				    "notice with the notice as it was received)");
@@ -356,9 +358,14 @@ int brk_submission_check_ex(struct brk_directory *dir, const struct deconf_sign_
 			refuse(out, reason, (int)i, "op %zu: %s", i, why);
 			goto out;
 		}
+	if (sub->n_acks > BRK_ACKS_MAX) {
+		refuse(out, R(OVERSIZED), -1, "%zu acknowledgments; at most %d in one submission",
+		       sub->n_acks, BRK_ACKS_MAX);
+		goto out;
+	}
 	for (size_t i = 0; i < sub->n_acks; i++)
-		if ((reason = ack_ok(sub->acks[i], agency, agency_len, notice_key, why,
-				     sizeof(why)))) {
+		if ((reason = ack_ok(sub->acks[i], agency, agency_len, notice_key,
+				     &out->acks_checked, why, sizeof(why)))) {
 			refuse(out, reason, (int)(sub->n_ops + i), "acknowledgment %zu: %s", i, why);
 			goto out;
 		}

@@ -35,6 +35,8 @@
  * of them, so the op stays within DECONF_TOKEN_OP_MAX */
 #define BRK_CLOSE_CASES_MAX 256
 #define BRK_CLOSE_CASES_BYTES 6144
+/* acknowledgments in one submission: each costs ingest signature checks */
+#define BRK_ACKS_MAX 64
 
 struct brk_check {
 	int reason;                    /* 0 accepted, else DECONF__V1__REJECT_REASON__* */
@@ -45,6 +47,10 @@ struct brk_check {
 	 * names the submission it answers; id_len 0 when it did not parse */
 	uint8_t id[BRK_SUBMISSION_ID_LEN];
 	size_t id_len;
+	/* acknowledged notices whose signature was checked (each costs about
+	 * what a submission's own check does: the caller charges for it,
+	 * refused or not) */
+	uint32_t acks_checked;
 };
 
 /*

@@ -623,8 +623,31 @@ static void test_acks(void **state)
 				 0);
 		assert_int_equal(c.reason, R(UNKNOWN_NOTICE));
 		assert_int_equal(c.op_index, 2); /* after the two case ops */
+		assert_int_equal(c.acks_checked, 1); /* what ingest charges for */
 		free(buf);
 		free(env);
+	}
+	/* more than BRK_ACKS_MAX: refused before any is checked */
+	{
+		Deconf__V1__Acknowledgment **many = calloc(BRK_ACKS_MAX + 1, sizeof(*many));
+		assert_non_null(many);
+		for (int i = 0; i <= BRK_ACKS_MAX; i++)
+			many[i] = &a;
+		s.sub.acks = many;
+		s.sub.n_acks = BRK_ACKS_MAX + 1;
+		assert_int_equal(deconf_envelope_seal(&s.sub.base,
+						      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+						      "agency-a", agency_key, &buf, &len),
+				 0);
+		assert_int_equal(brk_submission_check_ex(dir, broker, "agency-a", 8, buf, len,
+							 2 << 20, NOW, &c),
+				 0);
+		assert_int_equal(c.reason, R(OVERSIZED));
+		assert_int_equal(c.acks_checked, 0);
+		free(buf);
+		free(many);
+		s.sub.acks = acks;
+		s.sub.n_acks = 1;
 	}
 	/* no notice at all; and without the broker's key, none is taken */
 	a.notice.data = NULL;
