@@ -444,9 +444,18 @@ static void world_new(struct world *w, const char *extra)
 
 static void world_free(struct world *w)
 {
+	char cmd[600];
+
 	if (w->broker > 0) {
 		assert_int_equal(fed_broker_stop(w->broker), 0);
 		untrack(w->broker);
+	}
+	/* a sanitizer report in any broker run fails the test */
+	snprintf(cmd, sizeof(cmd), "grep -q 'Sanitizer\\|runtime error' '%s'", w->log);
+	if (system(cmd) == 0) {
+		snprintf(cmd, sizeof(cmd), "cat '%s' >&2", w->log);
+		assert_int_equal(system(cmd), 0);
+		fail_msg("sanitizer report in %s", w->log);
 	}
 	fed_free(&w->f);
 	notes_drop_kept();
@@ -840,6 +849,8 @@ static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
 	if (deconf_file_read(path, 16 << 20, 0, out, &len, NULL, 0))
 		*out = strdup("");
 	fprintf(stderr, "== %s: %s\n%s", w->f.ag[i].id, args, *out);
+	assert_null(strstr(*out, "Sanitizer"));
+	assert_null(strstr(*out, "runtime error"));
 	assert_true(WIFEXITED(st));
 	return WEXITSTATUS(st);
 }

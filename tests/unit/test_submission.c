@@ -628,6 +628,8 @@ static void test_acks(void **state)
 		free(env);
 	}
 	/* more than BRK_ACKS_MAX: refused before any is checked */
+	a.notice.data = NULL; /* the loop's last notice is freed */
+	a.notice.len = 0;
 	{
 		Deconf__V1__Acknowledgment **many = calloc(BRK_ACKS_MAX + 1, sizeof(*many));
 		assert_non_null(many);
