@@ -777,7 +777,7 @@ static Deconf__V1__PointOfContact *side_poc(struct brk_match *m, struct brk_stor
 /* One side due to escalate: the watch desk is told (both contacts, no
  * token), the recipient reminded, once. */
 static int escalate(struct brk_match *m, struct brk_store_txn *t, int partition,
-		    const uint8_t id[DECONF_ID_LEN], int64_t now)
+		    const uint8_t id[DECONF_ID_LEN], int64_t at, int64_t now)
 {
 	Deconf__V1__ConflictLife *l = life_read(t, partition, id);
 	Deconf__V1__OpsEvent ev = DECONF__V1__OPS_EVENT__INIT;
@@ -789,14 +789,13 @@ static int escalate(struct brk_match *m, struct brk_store_txn *t, int partition,
 	char detail[256];
 	int rc;
 
-	if (!l)
-		return brk_store_esc_due_set(t, partition, id, 0, 0); /* cannot happen */
-	if (!life_sane(l) || l->acked_at || l->escalated_at) {
-		/* acknowledged since (its index entry was taken down with it) */
-		rc = l->escalate_at ? brk_store_esc_due_set(t, partition, id, l->escalate_at, 0)
-				    : DECONF_OK;
-		deconf__v1__conflict_life__free_unpacked(l, NULL);
-		return rc;
+	if (!l || !life_sane(l) || l->acked_at || l->escalated_at || l->escalate_at != at) {
+		/* nothing (left) to escalate: the index entry alone goes, so it
+		 * is not found again (cannot happen: the record's own index
+		 * entries change with it) */
+		if (l)
+			deconf__v1__conflict_life__free_unpacked(l, NULL);
+		return brk_store_esc_due_set(t, partition, id, at, 0);
 	}
 	if ((rc = life_index(t, partition, l, 0)))
 		goto out;
@@ -848,16 +847,17 @@ int brk_match_escalate(struct brk_match *m, struct brk_store_txn *t, int partiti
 		       size_t max, size_t *done, int64_t *next)
 {
 	uint8_t ids[64][16];
+	int64_t ats[64];
 	size_t n = 0;
 	int rc;
 
 	*done = 0;
 	if (max > 64)
 		max = 64;
-	if ((rc = brk_store_esc_due(t, partition, now, max, ids, &n, next)))
+	if ((rc = brk_store_esc_due(t, partition, now, max, ids, ats, &n, next)))
 		return rc;
 	for (size_t i = 0; i < n && !rc; i++, (*done)++)
-		rc = escalate(m, t, partition, ids[i], now);
+		rc = escalate(m, t, partition, ids[i], ats[i], now);
 	return rc;
 }
 

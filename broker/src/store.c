@@ -1087,7 +1087,7 @@ int brk_store_esc_open_set(struct brk_store_txn *t, int partition, const uint8_t
 }
 
 int brk_store_esc_due(struct brk_store_txn *t, int partition, int64_t until, size_t max,
-		      uint8_t (*ids)[16], size_t *n, int64_t *next)
+		      uint8_t (*ids)[16], int64_t *ats, size_t *n, int64_t *next)
 {
 	uint8_t prefix[3];
 	MDB_cursor *c;
@@ -1114,6 +1114,7 @@ int brk_store_esc_due(struct brk_store_txn *t, int partition, int64_t until, siz
 			*next = at;
 			break;
 		}
+		ats[*n] = at;
 		memcpy(ids[(*n)++], p + 11, 16);
 	}
 	mdb_cursor_close(c);

@@ -159,10 +159,11 @@ int brk_store_esc_due_set(struct brk_store_txn *t, int partition, const uint8_t 
 			  int64_t at, int on);
 int brk_store_esc_open_set(struct brk_store_txn *t, int partition, const uint8_t id[16], int on);
 /* At most max notice ids due at or before until, oldest first, into ids
- * (*n of them); *next: the due time of the first one left (0: none). Costs
- * what is due, never a walk of the partition. */
+ * and their due times into ats (*n of them); *next: the due time of the
+ * first one left (0: none). Costs what is due, never a walk of the
+ * partition. */
 int brk_store_esc_due(struct brk_store_txn *t, int partition, int64_t until, size_t max,
-		      uint8_t (*ids)[16], size_t *n, int64_t *next);
+		      uint8_t (*ids)[16], int64_t *ats, size_t *n, int64_t *next);
 /* How many escalations of the partition are open. */
 int brk_store_esc_open_count(struct brk_store_txn *t, int partition, uint64_t *n);
 

@@ -871,6 +871,19 @@ static void test_escalation(void **state)
 			 0);
 	assert_true(w.m.esc_soonest == now + 1000);
 
+	{
+		/* an index entry without its record (cannot happen; if it did)
+		 * is taken away, not found again and again */
+		uint8_t ghost[16];
+		memset(ghost, 0x33, sizeof(ghost));
+		assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
+		assert_int_equal(brk_store_esc_due_set(t, 0, ghost, now + 5, 1), 0);
+		assert_int_equal(brk_store_commit(t), 0);
+		assert_int_equal(escalate_now(&w, now + 200000, &done), 0);
+		assert_true(done >= 1);
+		assert_int_equal(escalate_now(&w, now + 200000, &done), 0);
+		assert_int_equal(done, 0);
+	}
 	world_free(&r);
 	world_free(&w);
 }
