@@ -649,7 +649,7 @@ static void test_false_ack_refused(void **state)
 
 /*
  * Escalation: A holds the indicator ARMED, B adds it; A acknowledges, B
- * does not. After escalate_after (5 s) ops get one escalation naming B
+ * does not. After escalate_after (10 s) ops get one escalation naming B
  * (both contacts, no token) and B one reminder; A neither. It stays one
  * through a kill -9 and a wipe of the state directory, and B's late
  * acknowledgment still reaches A.
@@ -665,7 +665,8 @@ static void test_escalation_once(void **state)
 	const struct note *ca, *cb, *rem;
 
 	(void)state;
-	world_new(&w, "[matcher]\nescalate_after = 5s\n");
+	/* long enough for A to acknowledge first on a loaded machine */
+	world_new(&w, "[matcher]\nescalate_after = 10s\n");
 	add(&w.f, w.a, "A-3", 3, ARMED);
 	assert_int_equal(fed_flush(&w.f), 0);
 	add(&w.f, w.b, "B-3", 3, 0);
@@ -678,7 +679,7 @@ static void test_escalation_once(void **state)
 	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
 	deconf_msg_free(&r->base);
 
-	wait_kind(&w.f, w.b, KIND(REMINDER), 1, 30);
+	wait_kind(&w.f, w.b, KIND(REMINDER), 1, 60);
 	sleep(3); /* a second escalation would be out by now */
 	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
 	vb = notices(&w.f, w.b, &nb);
@@ -753,7 +754,8 @@ static void test_acked_does_not_escalate(void **state)
 	const struct note *ca, *cb;
 
 	(void)state;
-	world_new(&w, "[matcher]\nescalate_after = 15s\n");
+	/* long enough for a restart and both acknowledgments on a loaded machine */
+	world_new(&w, "[matcher]\nescalate_after = 30s\n");
 	add(&w.f, w.c, "C-4", 4, K(CAUTION_FLAG__CAUTION_VICTIM_AT_RISK));
 	assert_int_equal(fed_flush(&w.f), 0);
 	add(&w.f, w.d, "D-4", 4, 0);
@@ -772,7 +774,7 @@ static void test_acked_does_not_escalate(void **state)
 	r = wait_receipt(&w.f, w.d, sid);
 	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
 	deconf_msg_free(&r->base);
-	sleep(16); /* past escalate_after of both sides */
+	sleep(32); /* past escalate_after of both sides */
 	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
 	ev = escalations(&w.f, &ne);
 	assert_int_equal(ne, 0);
