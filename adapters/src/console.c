@@ -313,7 +313,7 @@ static enum MHD_Result page_notices(struct console *cs, struct MHD_Connection *c
 	}
 	adp_html_raw(&h, "<section aria-label=\"notices\">");
 	if ((rc = adp_ledger_begin(cs->a->ledger, 1, &t)) ||
-	    (rc = adp_notices_list_in(t, 1, list_notice, &lc))) {
+	    (rc = adp_notices_list_in(t, 1, 0, list_notice, &lc))) {
 		adp_ledger_abort(t);
 		adp_html_free(&h);
 		deconf_log(DECONF_LOG_ERR, "CONSOLE", "ledger: %s", deconf_strerror(rc));
@@ -486,7 +486,7 @@ static enum MHD_Result page_lookup(struct console *cs, struct MHD_Connection *c,
 		else
 			adp_html_message(&h, "empty", "None of this agency's cases holds it.");
 		adp_html_raw(&h, "<h3>What the federation told you about it</h3>");
-		rc = adp_notices_list_in(t, 1, list_notice, &lc);
+		rc = adp_notices_list_in(t, 1, 0, list_notice, &lc);
 		adp_ledger_abort(t);
 		if (rc) {
 			adp_html_free(&h);

@@ -21,7 +21,7 @@
 
 struct adp_ledger {
 	MDB_env *env;
-	MDB_dbi entries, cases, caseinfo, outbox, subs, notices, webhook, meta;
+	MDB_dbi entries, cases, caseinfo, outbox, subs, notices, webhook, meta, acks;
 };
 
 struct adp_ledger_txn {
@@ -72,7 +72,8 @@ int adp_ledger_open(struct adp_ledger **out, const char *dir, size_t map_size,
 	    (rc = mdb_dbi_open(txn, "submissions", MDB_CREATE, &l->subs)) ||
 	    (rc = mdb_dbi_open(txn, "notices", MDB_CREATE, &l->notices)) ||
 	    (rc = mdb_dbi_open(txn, "webhook", MDB_CREATE, &l->webhook)) ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->meta)))
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->meta)) ||
+	    (rc = mdb_dbi_open(txn, "acks", MDB_CREATE, &l->acks)))
 		goto fail_lmdb;
 	rc = mdb_txn_commit(txn); /* frees txn, whatever the outcome */
 	txn = NULL;
@@ -698,6 +699,65 @@ int adp_ledger_notice_foreach(struct adp_ledger_txn *t, adp_notice_fn *fn, void 
 	struct notice_walk w = { fn, opaque };
 
 	return walk(t, t->l->notices, notice_cb, &w);
+}
+
+int adp_ledger_notice_get(struct adp_ledger_txn *t, const uint8_t *id, size_t len,
+			  const uint8_t **envelope, size_t *env_len)
+{
+	MDB_val k = { .mv_size = len, .mv_data = (void *)id }, v;
+	int rc;
+
+	if (!len || len > 511)
+		return DECONF_E_UNKNOWN;
+	if ((rc = mdb_get(t->txn, t->l->notices, &k, &v)))
+		return rc == MDB_NOTFOUND ? DECONF_E_UNKNOWN : map_err(rc);
+	*envelope = v.mv_data;
+	*env_len = v.mv_size;
+	return DECONF_OK;
+}
+
+/* ------------------------------------------------------------------- acks */
+
+/* value: u32be outcomes | u8 last | u8 state | i64be at | submission id */
+#define ACK_LEN (4 + 1 + 1 + 8 + ADP_SUBMISSION_ID_LEN)
+
+int adp_ledger_ack_get(struct adp_ledger_txn *t, const uint8_t id[DECONF_ID_LEN],
+		       struct adp_ack *a)
+{
+	MDB_val k = { .mv_size = DECONF_ID_LEN, .mv_data = (void *)id }, v;
+	const uint8_t *p;
+	int rc;
+
+	if ((rc = mdb_get(t->txn, t->l->acks, &k, &v)))
+		return rc == MDB_NOTFOUND ? DECONF_E_UNKNOWN : map_err(rc);
+	if (v.mv_size != ACK_LEN)
+		return DECONF_E_MALFORMED;
+	p = v.mv_data;
+	a->outcomes = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	a->last = p[4];
+	a->state = p[5];
+	a->at = 0;
+	for (int i = 0; i < 8; i++)
+		a->at = (int64_t)((uint64_t)a->at << 8 | p[6 + i]);
+	memcpy(a->submission_id, p + 14, ADP_SUBMISSION_ID_LEN);
+	return DECONF_OK;
+}
+
+int adp_ledger_ack_put(struct adp_ledger_txn *t, const uint8_t id[DECONF_ID_LEN],
+		       const struct adp_ack *a)
+{
+	uint8_t b[ACK_LEN];
+	MDB_val k = { .mv_size = DECONF_ID_LEN, .mv_data = (void *)id };
+	MDB_val v = { .mv_size = sizeof(b), .mv_data = b };
+
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(a->outcomes >> (24 - 8 * i));
+	b[4] = a->last;
+	b[5] = a->state;
+	for (int i = 0; i < 8; i++)
+		b[6 + i] = (uint8_t)((uint64_t)a->at >> (56 - 8 * i));
+	memcpy(b + 14, a->submission_id, ADP_SUBMISSION_ID_LEN);
+	return map_err(mdb_put(t->txn, t->l->acks, &k, &v, 0));
 }
 
 /* ---------------------------------------------------------------- webhook */

@@ -24,6 +24,8 @@
  *   notices  key = notice_id; value = the Envelope bytes as received
  *   caseinfo key = case_ref; value = struct adp_case_info (for resubmit)
  *   webhook  key = notice_id; value = JSON body not yet acknowledged
+ *   acks     key = notice_id; value = struct adp_ack: this agency's
+ *            acknowledgments of that notice (outcomes, the last one sent)
  *   meta     key = a name; value = an int64 (e.g. notices and receipts
  *            topic offsets, stored with the records they cover, in one
  *            transaction; records lost below an offset, inbox.h)
@@ -201,7 +203,36 @@ size_t adp_ledger_sub_count(struct adp_ledger_txn *t, int status);
 int adp_ledger_notice_seen(struct adp_ledger_txn *t, const uint8_t *id, size_t len);
 int adp_ledger_notice_put(struct adp_ledger_txn *t, const uint8_t *id, size_t len,
 			  const uint8_t *envelope, size_t env_len);
+/* The envelope stored for notice_id (borrowed until the transaction's next
+ * write or end): 0, or DECONF_E_UNKNOWN. */
+int adp_ledger_notice_get(struct adp_ledger_txn *t, const uint8_t *id, size_t len,
+			  const uint8_t **envelope, size_t *env_len);
 typedef int(adp_notice_fn)(void *opaque, const uint8_t *envelope, size_t len);
+
+/*
+ * This agency's acknowledgments of one notice (by its id): the outcomes the
+ * broker accepted (bit 1 << Outcome), the last one sent, its submission
+ * and what its receipt said.
+ */
+enum adp_ack_state {
+	ADP_ACK_SENT = 1,      /* sent, no receipt yet */
+	ADP_ACK_CONFIRMED = 2, /* the broker accepted the last one */
+	ADP_ACK_REFUSED = 3,   /* the broker refused the last one */
+};
+
+struct adp_ack {
+	uint32_t outcomes;  /* accepted by the broker */
+	uint8_t last;       /* Outcome of the last one sent */
+	uint8_t state;      /* enum adp_ack_state, of the last one */
+	int64_t at;         /* ms: when the last one was sent */
+	uint8_t submission_id[ADP_SUBMISSION_ID_LEN];
+};
+
+/* 0, DECONF_E_UNKNOWN (none sent), DECONF_E_MALFORMED. */
+int adp_ledger_ack_get(struct adp_ledger_txn *t, const uint8_t id[DECONF_ID_LEN],
+		       struct adp_ack *a);
+int adp_ledger_ack_put(struct adp_ledger_txn *t, const uint8_t id[DECONF_ID_LEN],
+		       const struct adp_ack *a);
 int adp_ledger_notice_foreach(struct adp_ledger_txn *t, adp_notice_fn *fn, void *opaque);
 
 /*

@@ -12,6 +12,7 @@
 #include "console.h"
 #include "daemon.h"
 #include "deconf.pb-c.h"
+#include "deconf/enum.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
 #include "deconf/pki.h"
@@ -52,7 +53,7 @@ static const char usage[] =
 	"                         remove one indicator, or all of a case's indicators\n"
 	"  close CASE             close a case: every entry of it is removed\n"
 	"  query FILE|-           check-only lookups: match without registering\n"
-	"  notices [--follow] [--json] [--new] [--case CASE] [--kind KIND]\n"
+	"  notices [--follow] [--json] [--new] [--unacked] [--case CASE] [--kind KIND]\n"
 	"          [--caution FLAG] [--since DATE] [--until DATE]\n"
 	"                         conflict notices received, next to your own case and\n"
 	"                         raw value; --follow waits for new ones\n"
@@ -61,6 +62,11 @@ static const char usage[] =
 	"                         (with filters), the receipts and refusals per case, and\n"
 	"                         a lookup box; reads the ledger only (no Kafka); prints\n"
 	"                         the URL to open, with a fresh access token\n"
+	"  ack NOTICE-ID OUTCOME  acknowledge a conflict notice and record an outcome:\n"
+	"                         seen, counterpart_contacted, joint_investigation,\n"
+	"                         not_related (a false match) or deconflicted (one side\n"
+	"                         stands down); the counterpart is told; waits for the\n"
+	"                         federation's receipt like submit\n"
 	"  status [--json] [CASE...]\n"
 	"                         per case, what the federation holds: confirmed,\n"
 	"                         pending (sent, no receipt yet), refused and why;\n"
@@ -97,6 +103,7 @@ static const char usage[] =
 	"      --new              notices: only those no earlier `notices` listing printed\n"
 	"                         (every listing records in the ledger what it printed,\n"
 	"                         whatever its filters; the console records nothing)\n"
+	"      --unacked          notices: only conflicts this agency has not acknowledged\n"
 	"      --case CASE        notices: only those about your case CASE\n"
 	"      --kind KIND        notices: only this kind (conflict, restricted_match,\n"
 	"                         query_hit, queried, expiry_warning, expired, hot_token)\n"
@@ -141,6 +148,7 @@ enum {
 	F_FILTER = 1 << 12,
 	F_LISTEN = 1 << 13,
 	F_REMOTE = 1 << 14,
+	F_UNACKED = 1 << 15,
 };
 
 static const char *const flag_names[] = { "--format",  "--skip-invalid", "--key-file",
@@ -148,7 +156,7 @@ static const char *const flag_names[] = { "--format",  "--skip-invalid", "--key-
 					  "--follow",  "--json",         "--offline",
 					  "--no-wait", "--accept-loss",  "--retry-refused",
 					  "--new/--case/--kind/--caution/--since/--until",
-					  "--listen",  "--allow-remote" };
+					  "--listen",  "--allow-remote", "--unacked" };
 
 struct args {
 	const char *config;
@@ -156,7 +164,7 @@ struct args {
 	size_t n_sets;
 	enum adp_format format;
 	int skip_invalid, no_progress, follow, json, offline;
-	int no_wait, accept_loss, retry_refused;
+	int no_wait, accept_loss, retry_refused, unacked;
 	const char *key_file, *qualifier, *region;
 	long epoch;
 	unsigned given; /* F_* of the options given */
@@ -569,7 +577,7 @@ static int list_notices(struct adp_agency *a, struct listing *ls, char *errstr,
 		return rc;
 	if ((rc = adp_ledger_begin(a->ledger, 0, &ls->t)))
 		return deconf_err_set(errstr, errstr_size, rc, "ledger: %s", deconf_strerror(rc));
-	rc = adp_notices_list_in(ls->t, 0, show_notice, ls);
+	rc = adp_notices_list_in(ls->t, 0, ls->ar->unacked, show_notice, ls);
 	for (size_t i = 0; !rc && i < ls->n; i++)
 		rc = adp_nfilter_mark_shown(ls->t, ls->ids[i], DECONF_ID_LEN, deconf_now_ms());
 	if (rc) {
@@ -624,7 +632,7 @@ static int cmd_notices(struct args *ar, int argc, char **argv)
 	}
 	if (!rc)
 		rc = list_notices(&a, &ls, errstr, sizeof(errstr));
-	if (!rc && ar->follow && !ar->offline) {
+	if (!rc && ar->follow && !ar->offline && !ar->unacked) {
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		struct adp_inbox_stats more = { 0 };
@@ -679,6 +687,47 @@ static int cmd_serve(struct args *ar, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	rc = adp_console_run(&a, &o, errstr, sizeof(errstr));
 	ret = finish(rc, errstr);
+	adp_agency_close(&a);
+	return ret;
+}
+
+/* ack NOTICE-ID OUTCOME */
+static int cmd_ack(struct args *ar, int argc, char **argv)
+{
+	struct adp_agency a;
+	struct adp_submit_stats st = { 0 };
+	struct adp_submit_opts o = { .source = "ack", .no_wait = ar->no_wait,
+				     .accept_loss = ar->accept_loss,
+				     .progress = !ar->no_progress && isatty(2) };
+	uint8_t id[DECONF_ID_LEN];
+	char errstr[1024] = "", name[DECONF_ENUM_NAME_SIZE];
+	int outcome, rc, ret;
+
+	if (argc != 2)
+		return die_usage("%s", "ack needs NOTICE-ID and OUTCOME");
+	if (strlen(argv[0]) != 2 * DECONF_ID_LEN ||
+	    deconf_hex_decode(id, sizeof(id), argv[0], strlen(argv[0])))
+		return die_usage("%s", "ack: NOTICE-ID is the 32 hex digits `notices` shows");
+	if (!(outcome = deconf_enum_value(&deconf__v1__outcome__descriptor, argv[1])))
+		return die_usage("%s", "ack: OUTCOME is seen, counterpart_contacted, "
+				       "joint_investigation, not_related or deconflicted");
+	if ((ret = open_agency(ar, &a)))
+		return ret;
+	rc = adp_submit_ack(&a, id, outcome, &o, &st, errstr, sizeof(errstr));
+	ret = finish(rc, errstr);
+	if (!ret && st.refused)
+		fprintf(stderr, "ack: refused by the federation (see above): nothing was recorded\n");
+	else if (!ret && st.unconfirmed)
+		fprintf(stderr, "ack: sent, but no receipt came in time: unconfirmed (run it "
+				"again: the federation records an outcome once)\n");
+	else if (!ret && st.waited)
+		fprintf(stderr, "ack: done: the federation recorded %s for notice %s\n",
+			deconf_enum_name(name, sizeof(name), &deconf__v1__outcome__descriptor,
+					 outcome, "?"),
+			argv[0]);
+	else if (!ret)
+		fprintf(stderr, "ack: sent (not waiting for the receipt)\n");
+	ret = publish_status(ret, &st, 0);
 	adp_agency_close(&a);
 	return ret;
 }
@@ -759,7 +808,7 @@ int main(int argc, char **argv)
 	enum { OPT_SET = 256, OPT_FORMAT, OPT_SKIP, OPT_NOPROG, OPT_KEYFILE, OPT_EPOCH,
 	       OPT_QUAL, OPT_REGION, OPT_HELPCONF, OPT_FOLLOW, OPT_JSON, OPT_OFFLINE,
 	       OPT_NOWAIT, OPT_LOSS, OPT_RETRY, OPT_VERSION, OPT_NEW, OPT_CASE, OPT_KIND,
-	       OPT_CAUTION, OPT_SINCE, OPT_UNTIL, OPT_LISTEN, OPT_REMOTE };
+	       OPT_CAUTION, OPT_SINCE, OPT_UNTIL, OPT_LISTEN, OPT_REMOTE, OPT_UNACKED };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, OPT_SET },
@@ -786,6 +835,7 @@ int main(int argc, char **argv)
 		{ "until", required_argument, NULL, OPT_UNTIL },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "allow-remote", no_argument, NULL, OPT_REMOTE },
+		{ "unacked", no_argument, NULL, OPT_UNACKED },
 		{ "help", no_argument, NULL, 'h' },
 		{ "help-config", no_argument, NULL, OPT_HELPCONF },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -818,6 +868,7 @@ int main(int argc, char **argv)
 		case OPT_NOWAIT: ar.no_wait = 1; ar.given |= F_NOWAIT; break;
 		case OPT_LOSS: ar.accept_loss = 1; ar.given |= F_LOSS; break;
 		case OPT_RETRY: ar.retry_refused = 1; ar.given |= F_RETRY; break;
+		case OPT_UNACKED: ar.unacked = 1; ar.given |= F_UNACKED; break;
 		case OPT_EPOCH: {
 			ar.given |= F_EPOCH;
 			char *end;
@@ -892,8 +943,9 @@ int main(int argc, char **argv)
 			{ "query", F_FORMAT | F_SKIP | F_NOWAIT | F_LOSS | F_RETRY },
 			{ "withdraw", F_QUAL | F_NOWAIT | F_LOSS | F_RETRY },
 			{ "close", F_NOWAIT | F_LOSS | F_RETRY },
-			{ "notices", F_FOLLOW | F_JSON | F_OFFLINE | F_LOSS | F_FILTER },
+			{ "notices", F_FOLLOW | F_JSON | F_OFFLINE | F_LOSS | F_FILTER | F_UNACKED },
 			{ "serve", F_LISTEN | F_REMOTE },
+			{ "ack", F_NOWAIT | F_LOSS },
 			{ "status", F_JSON },
 			{ "resubmit", F_NOWAIT | F_LOSS | F_RETRY },
 			{ "run", F_NOWAIT | F_LOSS },
@@ -924,6 +976,8 @@ int main(int argc, char **argv)
 		return cmd_case(&ar, argc, argv, 1);
 	if (!strcmp(cmd, "notices"))
 		return cmd_notices(&ar, argc, argv);
+	if (!strcmp(cmd, "ack"))
+		return cmd_ack(&ar, argc, argv);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(&ar, argc, argv);
 	if (!strcmp(cmd, "resubmit"))

@@ -149,6 +149,34 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 			      "whether to reach out\n",
 			      out);
 	}
+	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED) {
+		char words[DECONF_ENUM_NAME_SIZE];
+
+		/* the fallback is returned, not copied */
+		snprintf(words, sizeof(words), "%s",
+			 deconf_enum_name(name, sizeof(name), &deconf__v1__outcome__descriptor,
+					  n->outcome, "unknown"));
+		for (char *p = words; *p; p++)
+			if (*p == '_')
+				*p = ' ';
+		fputs("  they recorded: ", out);
+		put_str(out, words);
+		fputs(" (on the conflict of your notice ", out);
+		deconf_hex_encode(hex, n->about_notice_id.data,
+				  n->about_notice_id.len > DECONF_ID_LEN ? DECONF_ID_LEN
+									 : n->about_notice_id.len);
+		fprintf(out, "%s)\n", hex);
+	}
+	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_REMINDER) {
+		deconf_hex_encode(hex, n->about_notice_id.data,
+				  n->about_notice_id.len > DECONF_ID_LEN ? DECONF_ID_LEN
+									 : n->about_notice_id.len);
+		fprintf(out,
+			"  not acknowledged in time, and the conflict carries a caution flag: the "
+			"federation's watch desk was told; acknowledge it with `deconf-adapter ack "
+			"%s OUTCOME`\n",
+			hex);
+	}
 	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING) {
 		time_str(when, sizeof(when), n->expires_at);
 		fprintf(out, "  expires:      %s unless renewed\n", when);
@@ -251,6 +279,17 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 	set(o, "created_at", json_integer(n->created_at), &bad);
 	if (n->expires_at)
 		set(o, "expires_at", json_integer(n->expires_at), &bad);
+	if (n->about_notice_id.len) {
+		deconf_hex_encode(hex, n->about_notice_id.data,
+				  n->about_notice_id.len > 64 ? 64 : n->about_notice_id.len);
+		set(o, "about_notice_id", json_string(hex), &bad);
+	}
+	if (n->outcome)
+		set(o, "outcome",
+		    json_string(deconf_enum_name(name, sizeof(name),
+						 &deconf__v1__outcome__descriptor, n->outcome,
+						 "unknown")),
+		    &bad);
 	if (n->counterpart) {
 		const Deconf__V1__Counterpart *c = n->counterpart;
 		json_t *caution = json_array();
@@ -442,8 +481,25 @@ static int by_time(const void *x, const void *y)
 	return a->created_at < b->created_at ? -1 : a->created_at > b->created_at;
 }
 
-int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, adp_notice_cb *cb,
-			void *opaque)
+int adp_notice_acknowledgeable(const Deconf__V1__ConflictNotice *n)
+{
+	return n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT ||
+	       n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH;
+}
+
+/* 1 when the broker accepted an acknowledgment of n from this agency. */
+static int acked(struct adp_ledger_txn *t, const Deconf__V1__ConflictNotice *n)
+{
+	struct adp_ack rec;
+
+	return n->notice_id.len == DECONF_ID_LEN && !adp_ledger_ack_get(t, n->notice_id.data, &rec) &&
+	       rec.outcomes != 0;
+}
+
+/* The notices in t, oldest (or newest) first; unacked: only those this
+ * agency could acknowledge and has not. */
+static int list_in(struct adp_ledger_txn *t, int newest_first, int unacked, adp_notice_cb *cb,
+		   void *opaque)
 {
 	struct stored s = { 0 };
 	int rc;
@@ -454,7 +510,10 @@ int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, adp_notice_c
 			qsort(s.v, s.n, sizeof(*s.v), by_time);
 		for (size_t k = 0; k < s.n; k++) {
 			size_t i = newest_first ? s.n - 1 - k : k, vlen = 0;
-			const char *v = lookup_value(t, s.v[i], &vlen);
+			const char *v;
+			if (unacked && (!adp_notice_acknowledgeable(s.v[i]) || acked(t, s.v[i])))
+				continue;
+			v = lookup_value(t, s.v[i], &vlen);
 			cb(opaque, s.v[i], v, vlen);
 		}
 	}
@@ -464,8 +523,14 @@ int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, adp_notice_c
 	return rc;
 }
 
-int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
-		     size_t errstr_size)
+int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, int unacked,
+			adp_notice_cb *cb, void *opaque)
+{
+	return list_in(t, newest_first, unacked, cb, opaque);
+}
+
+int adp_notices_list_ex(struct adp_agency *a, int unacked, adp_notice_cb *cb, void *opaque,
+			char *errstr, size_t errstr_size)
 {
 	struct adp_ledger_txn *t;
 	int rc;
@@ -474,7 +539,13 @@ int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char
 		return rc;
 	if ((rc = adp_ledger_begin(a->ledger, 1, &t)))
 		return rc;
-	rc = adp_notices_list_in(t, 0, cb, opaque);
+	rc = list_in(t, 0, unacked, cb, opaque);
 	adp_ledger_abort(t);
 	return rc;
+}
+
+int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
+		     size_t errstr_size)
+{
+	return adp_notices_list_ex(a, 0, cb, opaque, errstr, errstr_size);
 }

@@ -63,14 +63,22 @@ int adp_notices_fetch(struct adp_agency *a, const struct adp_notices_opts *o,
 /* Call cb for every stored notice, oldest first. */
 int adp_notices_list(struct adp_agency *a, adp_notice_cb *cb, void *opaque, char *errstr,
 		     size_t errstr_size);
+/* The same; with unacked, only the notices this agency could acknowledge
+ * (adp_notice_acknowledgeable) and has no accepted acknowledgment of in the
+ * ledger. */
+int adp_notices_list_ex(struct adp_agency *a, int unacked, adp_notice_cb *cb, void *opaque,
+			char *errstr, size_t errstr_size);
+/* 1 for a notice an agency acknowledges (CONFLICT, RESTRICTED_MATCH). */
+int adp_notice_acknowledgeable(const Deconf__V1__ConflictNotice *n);
 
 /*
  * The same in the caller's ledger transaction t (read-only or not; cb must
- * not write through t), oldest first, or newest first when newest_first.
+ * not write through t), oldest first, or newest first when newest_first;
+ * unacked: only the conflicts this agency could acknowledge and has not.
  * value is borrowed from t, valid until cb returns.
  */
-int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, adp_notice_cb *cb,
-			void *opaque);
+int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, int unacked,
+			adp_notice_cb *cb, void *opaque);
 
 /*
  * Showing a notice. Its text was written by other agencies (names, contact,

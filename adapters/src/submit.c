@@ -1396,6 +1396,131 @@ out:
 	return rc;
 }
 
+/* What the receipt of an acknowledgment said, into its ledger record. */
+static int ack_decided(struct run *r, const uint8_t notice_id[DECONF_ID_LEN], int outcome,
+		       int result)
+{
+	struct adp_ledger_txn *t;
+	struct adp_ack rec;
+	int rc;
+
+	if (!result)
+		return DECONF_OK; /* unconfirmed: stays SENT */
+	if ((rc = adp_ledger_begin(r->a->ledger, 0, &t)))
+		return rc;
+	if (!(rc = adp_ledger_ack_get(t, notice_id, &rec))) {
+		if (result == DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED) {
+			rec.outcomes |= 1u << outcome;
+			rec.state = ADP_ACK_CONFIRMED;
+		} else {
+			rec.state = ADP_ACK_REFUSED;
+		}
+		rc = adp_ledger_ack_put(t, notice_id, &rec);
+	}
+	if (rc) {
+		adp_ledger_abort(t);
+		return rc;
+	}
+	return adp_ledger_commit(t);
+}
+
+int adp_submit_ack(struct adp_agency *a, const uint8_t notice_id[DECONF_ID_LEN], int outcome,
+		   const struct adp_submit_opts *o, struct adp_submit_stats *st, char *errstr,
+		   size_t errstr_size)
+{
+	Deconf__V1__Submission sub = DECONF__V1__SUBMISSION__INIT;
+	Deconf__V1__Acknowledgment ack = DECONF__V1__ACKNOWLEDGMENT__INIT, *acks[1] = { &ack };
+	Deconf__V1__Envelope *env = NULL;
+	Deconf__V1__ConflictNotice *n = NULL;
+	struct adp_ack rec = { 0 };
+	struct run r = { 0 };
+	const uint8_t *stored;
+	uint8_t *copy = NULL, *buf = NULL;
+	size_t stored_len, len;
+	char hex[2 * DECONF_ID_LEN + 1];
+	int rc;
+
+	deconf_hex_encode(hex, notice_id, DECONF_ID_LEN);
+	if ((rc = run_init(&r, a, o, st, errstr, errstr_size)) || (rc = begin_batch(&r)))
+		goto out;
+	/* the notice as it was received: the broker takes the acknowledgment
+	 * only with it (deconf.proto, Acknowledgment) */
+	if ((rc = adp_ledger_notice_get(r.txn, notice_id, DECONF_ID_LEN, &stored, &stored_len))) {
+		if (rc == DECONF_E_UNKNOWN)
+			deconf_err_set(errstr, errstr_size, rc,
+				       "no notice %s in the ledger (`deconf-adapter notices` takes "
+				       "what arrived)",
+				       hex);
+		goto out;
+	}
+	if (!(copy = malloc(stored_len ? stored_len : 1))) {
+		rc = DECONF_E_NOMEM;
+		goto out;
+	}
+	memcpy(copy, stored, stored_len);
+	if ((rc = deconf_envelope_unpack(copy, stored_len, SIZE_MAX, &env, NULL, 0)) ||
+	    (rc = deconf_envelope_payload(env, &deconf__v1__conflict_notice__descriptor,
+					  (ProtobufCMessage **)&n, NULL, 0))) {
+		deconf_err_set(errstr, errstr_size, rc, "notice %s: its record in the ledger "
+			       "cannot be read", hex);
+		goto out;
+	}
+	if (n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT &&
+	    n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH) {
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				    "notice %s is not about a conflict: only conflict and "
+				    "restricted_match notices are acknowledged",
+				    hex);
+		goto out;
+	}
+	sub.agency_id.data = (uint8_t *)a->id;
+	sub.agency_id.len = strlen(a->id);
+	sub.submission_id.data = r.sub_id;
+	sub.submission_id.len = sizeof(r.sub_id);
+	sub.created_at = deconf_now_ms();
+	sub.acks = acks;
+	sub.n_acks = 1;
+	ack.notice_id.data = (uint8_t *)notice_id;
+	ack.notice_id.len = DECONF_ID_LEN;
+	ack.outcome = outcome;
+	ack.notice.data = copy;
+	ack.notice.len = stored_len;
+	if ((rc = deconf_envelope_seal(&sub.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+				       a->id, a->sign_key, &buf, &len)))
+		goto out;
+	/* the outbox (sent again after a crash, as any submission) and the
+	 * acknowledgment's record, in one transaction */
+	if (adp_ledger_ack_get(r.txn, notice_id, &rec))
+		memset(&rec, 0, sizeof(rec));
+	rec.last = (uint8_t)outcome;
+	rec.state = ADP_ACK_SENT;
+	rec.at = sub.created_at;
+	memcpy(rec.submission_id, r.sub_id, ADP_SUBMISSION_ID_LEN);
+	if ((rc = adp_ledger_outbox_put(r.txn, r.sub_id, buf, len)) ||
+	    (rc = adp_ledger_ack_put(r.txn, notice_id, &rec)))
+		goto out;
+	rc = adp_ledger_commit(r.txn);
+	r.txn = NULL;
+	if (rc)
+		goto out;
+	st->submissions++;
+	rc = produce(&r, r.sub_id, buf, len, "ack");
+	buf = NULL; /* produce's */
+	if (rc || (rc = drain(&r)))
+		goto out;
+	st->awaited = r.n_aw;
+	if ((rc = wait_receipts(&r)))
+		goto out;
+	rc = ack_decided(&r, notice_id, outcome, r.n_aw ? r.aw[0].result : 0);
+out:
+	free(buf);
+	deconf_msg_free(n);
+	deconf_msg_free(env);
+	free(copy);
+	run_free(&r);
+	return rc;
+}
+
 int adp_submit_input(struct adp_agency *a, const struct adp_input *in,
 		     const struct adp_submit_opts *o, struct adp_submit_stats *st,
 		     char *errstr, size_t errstr_size)

@@ -100,6 +100,20 @@ int adp_submit_cases(struct adp_agency *a, const struct adp_case *cases, size_t 
 		     char *errstr, size_t errstr_size);
 
 /*
+ * Acknowledge notice notice_id (stored in the ledger, of kind CONFLICT or
+ * RESTRICTED_MATCH) with outcome (Outcome): one signed Submission holding
+ * the acknowledgment and the notice as received, through the outbox like
+ * any submission, then its receipt is waited for (unless no_wait). The
+ * ledger's acks record says what was sent and what the receipt said. st
+ * as for adp_submit_input (accepted, refused, unconfirmed); a refusal is
+ * printed to o->report with its reason. DECONF_E_UNKNOWN: no such notice;
+ * DECONF_E_INVAL: not a conflict notice (errstr says so).
+ */
+int adp_submit_ack(struct adp_agency *a, const uint8_t notice_id[DECONF_ID_LEN], int outcome,
+		   const struct adp_submit_opts *o, struct adp_submit_stats *st, char *errstr,
+		   size_t errstr_size);
+
+/*
  * Re-publish every held entry of an older key epoch under the key file's
  * current epoch (after `deconfctl federation rotate-key`). The old-epoch
  * entries stay until they expire at the broker after the overlap.

@@ -122,6 +122,11 @@ const struct deconf_conf_def brk_conf_table[] = {
 	ROW(matcher_expiry_scan, "matcher.expiry_scan",
 	    DECONF_CONF_DURATION, "5m", 100, 86400000LL, NULL, 0,
 	    "how often entries are checked for expiry"),
+	ROW(matcher_escalate_after, "matcher.escalate_after",
+	    DECONF_CONF_DURATION, "15m", 0, 30 * 86400000LL, NULL, 0,
+	    "a conflict flagged armed, undercover, active operation or victim at risk that a "
+	    "recipient has not acknowledged this long after its notice goes to the watch desk "
+	    "(deconf.ops) and the recipient is reminded, once (0: never)"),
 	ROW(matcher_hot_cases, "matcher.hot_cases", DECONF_CONF_INT, "50", 2, 4000, NULL, 0,
 	    "a token held by more cases than this is hot: no more conflicts, ops are told"),
 	ROW(matcher_hot_cases_per_agency, "matcher.hot_cases_per_agency",

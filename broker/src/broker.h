@@ -55,6 +55,7 @@ struct brk_settings {
 	int64_t matcher_ttl_max;
 	int64_t matcher_expiry_warning;
 	int64_t matcher_expiry_scan;
+	int64_t matcher_escalate_after;
 	int64_t matcher_hot_cases;
 	int64_t matcher_hot_cases_per_agency;
 	int64_t matcher_token_cases_per_agency;

@@ -428,7 +428,7 @@ static int count_reject(struct ingest *g, const char *agency, size_t agency_len,
 static int emit_receipt(struct ingest *g, const char *agency, size_t agency_len,
 			const rd_kafka_message_t *m, const ProtobufCBinaryData *id,
 			const struct brk_check *refused, uint32_t case_ops, uint32_t token_ops,
-			int resend)
+			uint32_t acks, int resend)
 {
 	Deconf__V1__Receipt r = DECONF__V1__RECEIPT__INIT;
 	char topic[512], detail[DECONF_REJECT_DETAIL_MAX + 1] = "";
@@ -449,6 +449,7 @@ static int emit_receipt(struct ingest *g, const char *agency, size_t agency_len,
 		r.result = DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED;
 		r.case_ops = case_ops;
 		r.token_ops = token_ops;
+		r.acks = acks;
 		r.resend = resend != 0;
 		r.op_index = -1;
 	}
@@ -515,7 +516,7 @@ static int emit_reject(struct ingest *g, const char *agency, size_t agency_len,
 	free(buf);
 	/* and the agency's receipt, which its adapter waits for */
 	if (!rc)
-		rc = emit_receipt(g, agency, agency_len, m, &r.submission_id, c, 0, 0, 0);
+		rc = emit_receipt(g, agency, agency_len, m, &r.submission_id, c, 0, 0, 0, 0);
 	if (!rc)
 		rc = count_reject(g, agency, agency_len, c);
 	return rc;
@@ -662,24 +663,30 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 
 	if ((rc = note_read(g, m)))
 		return rc;
-	if ((rc = brk_submission_check(g->b->dir, agency, agency_len, m->payload, m->len,
-				       g->b->max_record, now, &c)))
+	/* acknowledgments carry the notice they acknowledge: the broker's own
+	 * key checks it */
+	if ((rc = brk_submission_check_ex(g->b->dir, g->b->key, agency, agency_len, m->payload,
+					  m->len, g->b->max_record, now, &c)))
 		return rc;
 	if (c.reason == DECONF__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_AGENCY) {
 		/* maybe added a moment ago: read the directory to its end, retry */
 		brk_feed_sync(g->dir, 5000);
-		if ((rc = brk_submission_check(g->b->dir, agency, agency_len, m->payload, m->len,
-					       g->b->max_record, now, &c)))
+		if ((rc = brk_submission_check_ex(g->b->dir, g->b->key, agency, agency_len,
+						  m->payload, m->len, g->b->max_record, now, &c)))
 			return rc;
 	}
 	if (c.reason) {
-		charge(g, m, agency, agency_len, 1);
+		/* the acknowledged notices it made us check count, refused or not */
+		charge(g, m, agency, agency_len, (int64_t)c.acks_checked * RECORD_COST_OPS);
 		return emit_reject(g, agency, agency_len, m, &c, NULL);
 	}
 	SHA256(m->payload, m->len, digest);
 	snprintf(key, sizeof(key), "%.*s:%s", (int)agency_len, agency,
 		 deconf_hex_encode(hex, c.sub->submission_id.data, BRK_SUBMISSION_ID_LEN));
 	brk_submission_token_ops(c.sub, now, measure_op, &mz);
+	/* an acknowledgment is one small token op (a notice's token and case,
+	 * two ids): counted, not built, which would check its notice again */
+	mz.records += (int64_t)c.sub->n_acks;
 	if ((bad = poison_of(g, m))) {
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_UNPROCESSABLE;
 		snprintf(c.detail, sizeof(c.detail), "what it becomes cannot be written: %s",
@@ -692,9 +699,11 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 			agency_labels(key, sizeof(key), agency, agency_len, "result=\"resend\"");
 			brk_metrics_add(g->mx, "deconf_submissions_total", key, 1);
 			rc = emit_receipt(g, agency, agency_len, m, &c.sub->submission_id, NULL,
-					  (uint32_t)c.sub->n_ops, (uint32_t)mz.records, 1);
+					  (uint32_t)c.sub->n_ops, (uint32_t)mz.records,
+					  (uint32_t)c.sub->n_acks, 1);
 			deconf_msg_free(c.sub);
-			charge(g, m, agency, agency_len, 1);
+			charge(g, m, agency, agency_len,
+			       (int64_t)c.acks_checked * RECORD_COST_OPS);
 			return rc;
 		}
 		c.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_REPLAYED;
@@ -720,10 +729,12 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 	if (c.reason) {
 		rc = emit_reject(g, agency, agency_len, m, &c, c.sub);
 		deconf_msg_free(c.sub);
-		charge(g, m, agency, agency_len, 1);
+		charge(g, m, agency, agency_len, (int64_t)c.acks_checked * RECORD_COST_OPS);
 		return rc;
 	}
 	rc = brk_submission_token_ops(c.sub, now, emit_token_op, &oc);
+	if (!rc)
+		rc = brk_submission_ack_ops(c.sub, now, g->b->key, emit_token_op, &oc);
 	memcpy(value, digest, 8);
 	for (int i = 0; i < 8; i++)
 		value[8 + i] = (uint8_t)((uint64_t)c.sub->created_at >> (56 - 8 * i));
@@ -732,7 +743,8 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 			     sizeof(value));
 	if (!rc)
 		rc = emit_receipt(g, agency, agency_len, m, &c.sub->submission_id, NULL,
-				  (uint32_t)c.sub->n_ops, (uint32_t)mz.records, 0);
+				  (uint32_t)c.sub->n_ops, (uint32_t)mz.records,
+				  (uint32_t)c.sub->n_acks, 0);
 	if (!rc && !(rc = seen_put(&g->seen, key, digest, c.sub->created_at))) {
 		/* remember it, to undo if the transaction aborts */
 		rc = DECONF_GROW(g->batch_keys, g->n_batch_keys, g->cap_batch_keys, 64);
@@ -745,7 +757,8 @@ static int process(struct ingest *g, const rd_kafka_message_t *m)
 		g->accepted++;
 		agency_labels(key, sizeof(key), agency, agency_len, "result=\"accepted\"");
 		brk_metrics_add(g->mx, "deconf_submissions_total", key, 1);
-		charge(g, m, agency, agency_len, mz.records);
+		charge(g, m, agency, agency_len,
+		       mz.records + (int64_t)c.acks_checked * RECORD_COST_OPS);
 	}
 	deconf_msg_free(c.sub);
 	return rc;

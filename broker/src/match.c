@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deconf/enum.h"
 #include "deconf/envelope.h"
 #include "deconf/err.h"
 #include "deconf/limits.h"
@@ -404,14 +405,23 @@ static Deconf__V1__PointOfContact *case_poc(struct brk_store_txn *t, int partiti
 	return deconf__v1__point_of_contact__unpack(NULL, len, p);
 }
 
+/* What a lifecycle notice adds (ACKNOWLEDGED, REMINDER). */
+struct notice_more {
+	int outcome;
+	const uint8_t *about_notice_id; /* DECONF_ID_LEN */
+};
+
 /*
  * Send `kind` to the owner of `to` about `about` (NULL for expiry kinds).
- * id_extra adds what makes a query or an expiry notice distinct.
+ * id_extra adds what makes a query or an expiry notice distinct. more (may
+ * be NULL) fills the lifecycle fields; id_out (may be NULL) receives the
+ * notice's id.
  */
-static int notify(struct brk_match *m, struct brk_store_txn *t, int partition, int kind,
-		  const struct brk_entry *to, const struct brk_entry *about,
-		  const Deconf__V1__TokenOp *op, int64_t now, const void *id_extra,
-		  size_t id_extra_len)
+static int notify_ex(struct brk_match *m, struct brk_store_txn *t, int partition, int kind,
+		     const struct brk_entry *to, const struct brk_entry *about,
+		     const Deconf__V1__TokenOp *op, int64_t now, const void *id_extra,
+		     size_t id_extra_len, const struct notice_more *more,
+		     uint8_t id_out[DECONF_ID_LEN])
 {
 	Deconf__V1__ConflictNotice n = DECONF__V1__CONFLICT_NOTICE__INIT;
 	Deconf__V1__Counterpart cp = DECONF__V1__COUNTERPART__INIT;
@@ -431,6 +441,15 @@ static int notify(struct brk_match *m, struct brk_store_txn *t, int partition, i
 	if (id_extra)
 		idh_add(&h, id_extra, id_extra_len);
 	idh_final(&h, id);
+	if (id_out)
+		memcpy(id_out, id, DECONF_ID_LEN);
+	if (more) {
+		n.outcome = more->outcome;
+		if (more->about_notice_id) {
+			n.about_notice_id.data = (uint8_t *)more->about_notice_id;
+			n.about_notice_id.len = DECONF_ID_LEN;
+		}
+	}
 
 	n.notice_id.data = id;
 	n.notice_id.len = DECONF_ID_LEN;
@@ -488,9 +507,358 @@ static int notify(struct brk_match *m, struct brk_store_txn *t, int partition, i
 	return rc;
 }
 
+static int notify(struct brk_match *m, struct brk_store_txn *t, int partition, int kind,
+		  const struct brk_entry *to, const struct brk_entry *about,
+		  const Deconf__V1__TokenOp *op, int64_t now, const void *id_extra,
+		  size_t id_extra_len)
+{
+	return notify_ex(m, t, partition, kind, to, about, op, now, id_extra, id_extra_len, NULL,
+			 NULL);
+}
+
 static int restricted(const struct brk_entry *e)
 {
 	return e->visibility == K(VISIBILITY__VISIBILITY_RESTRICTED);
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+static void entry_from_op(struct brk_entry *e, const Deconf__V1__TokenOp *op);
+
+#define CAUTION_ESCALATE                                                                   \
+	(K(CAUTION_FLAG__CAUTION_ARMED) | K(CAUTION_FLAG__CAUTION_UNDERCOVER) |            \
+	 K(CAUTION_FLAG__CAUTION_ACTIVE_OPERATION) | K(CAUTION_FLAG__CAUTION_VICTIM_AT_RISK))
+
+int brk_match_escalates(uint32_t flags_a, uint32_t flags_b)
+{
+	return ((flags_a | flags_b) & CAUTION_ESCALATE) != 0;
+}
+
+/* Its side's escalation indexes (on 1: as the record says; 0: removed). */
+static int life_index(struct brk_store_txn *t, int partition, const Deconf__V1__ConflictLife *l,
+		      int on)
+{
+	int rc = DECONF_OK;
+
+	if (l->notice_id.len != DECONF_ID_LEN)
+		return DECONF_E_MALFORMED;
+	if (l->escalate_at && (!on || (!l->acked_at && !l->escalated_at)))
+		rc = brk_store_esc_due_set(t, partition, l->notice_id.data, l->escalate_at, on);
+	if (!rc && l->escalated_at && (!on || !l->acked_at))
+		rc = brk_store_esc_open_set(t, partition, l->notice_id.data, on);
+	return rc;
+}
+
+/* Store a side's record (and its indexes) and put it on the changelog. */
+static int life_write(struct brk_match *m, struct brk_store_txn *t, int partition,
+		      const Deconf__V1__ConflictLife *l)
+{
+	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
+	uint8_t key[1 + DECONF_ID_LEN], *buf;
+	size_t len;
+	int rc;
+
+	if (l->notice_id.len != DECONF_ID_LEN)
+		return DECONF_E_MALFORMED;
+	len = deconf__v1__conflict_life__get_packed_size(l);
+	if (!(buf = malloc(len ? len : 1)))
+		return DECONF_E_NOMEM;
+	deconf__v1__conflict_life__pack(l, buf);
+	rc = brk_store_life_put(t, partition, l->notice_id.data, buf, len);
+	free(buf);
+	if (rc || (rc = life_index(t, partition, l, 1)))
+		return rc;
+	key[0] = 'L';
+	memcpy(key + 1, l->notice_id.data, DECONF_ID_LEN);
+	r.life = (Deconf__V1__ConflictLife *)l;
+	return m->out.state(m->out.opaque, partition, key, sizeof(key), &r);
+}
+
+/* A side's record (owned: free_unpacked), or NULL when there is none. */
+static Deconf__V1__ConflictLife *life_read(struct brk_store_txn *t, int partition,
+					   const uint8_t id[DECONF_ID_LEN])
+{
+	const void *v;
+	size_t len;
+
+	if (brk_store_life_get(t, partition, id, &v, &len))
+		return NULL;
+	return deconf__v1__conflict_life__unpack(NULL, len, v);
+}
+
+/* The lifecycle of `to`'s side, told of `about` by notice id (about_id:
+ * the notice `about`'s side got, or NULL). */
+static int life_begin(struct brk_match *m, struct brk_store_txn *t, int partition,
+		      const struct brk_entry *to, const struct brk_entry *about,
+		      const uint8_t *id, const uint8_t *about_id, int64_t now)
+{
+	Deconf__V1__ConflictLife l = DECONF__V1__CONFLICT_LIFE__INIT;
+	Deconf__V1__ConflictLife *old;
+
+	if ((old = life_read(t, partition, id))) {
+		/* told before (a pair forgotten and found again): kept as it is */
+		deconf__v1__conflict_life__free_unpacked(old, NULL);
+		return DECONF_OK;
+	}
+	l.notice_id.data = (uint8_t *)id;
+	l.notice_id.len = DECONF_ID_LEN;
+	l.agency_id.data = (uint8_t *)to->agency;
+	l.agency_id.len = strlen(to->agency);
+	l.case_ref.data = (uint8_t *)to->case_ref;
+	l.case_ref.len = to->case_len;
+	l.caution_flags = to->flags;
+	l.visibility = to->visibility;
+	l.other_agency_id.data = (uint8_t *)about->agency;
+	l.other_agency_id.len = strlen(about->agency);
+	l.other_case_ref.data = (uint8_t *)about->case_ref;
+	l.other_case_ref.len = about->case_len;
+	l.other_caution_flags = about->flags;
+	l.other_visibility = about->visibility;
+	if (about_id) {
+		l.other_notice_id.data = (uint8_t *)about_id;
+		l.other_notice_id.len = DECONF_ID_LEN;
+	}
+	l.type = to->type;
+	l.key_epoch = to->epoch;
+	l.token.data = (uint8_t *)to->token;
+	l.token.len = BRK_TOKEN_LEN;
+	l.notified_at = now;
+	if (m->conf.escalate_after_ms > 0 && brk_match_escalates(to->flags, about->flags))
+		l.escalate_at = now + m->conf.escalate_after_ms;
+	/* sooner than the matcher would look (0: it looks at once anyway) */
+	if (l.escalate_at && m->esc_soonest && l.escalate_at < m->esc_soonest)
+		m->esc_soonest = l.escalate_at;
+	return life_write(m, t, partition, &l);
+}
+
+/* The entries of a record's two sides, as notify() needs them. */
+static void life_entries(const Deconf__V1__ConflictLife *l, struct brk_entry *self,
+			 struct brk_entry *other)
+{
+	memset(self, 0, sizeof(*self));
+	memcpy(self->token, l->token.data, BRK_TOKEN_LEN);
+	self->epoch = l->key_epoch;
+	self->type = l->type;
+	*other = *self;
+	memcpy(self->agency, l->agency_id.data, l->agency_id.len);
+	memcpy(self->case_ref, l->case_ref.data, l->case_ref.len);
+	self->case_len = l->case_ref.len;
+	self->flags = l->caution_flags;
+	self->visibility = l->visibility;
+	memcpy(other->agency, l->other_agency_id.data, l->other_agency_id.len);
+	memcpy(other->case_ref, l->other_case_ref.data, l->other_case_ref.len);
+	other->case_len = l->other_case_ref.len;
+	other->flags = l->other_caution_flags;
+	other->visibility = l->other_visibility;
+}
+
+/* Whether a stored record can be used (it came from our own changelog,
+ * but a bound checked is a crash avoided). */
+static int life_sane(const Deconf__V1__ConflictLife *l)
+{
+	return l->notice_id.len == DECONF_ID_LEN && l->token.len == BRK_TOKEN_LEN &&
+	       l->agency_id.len >= 1 && l->agency_id.len <= DECONF_AGENCY_ID_MAX &&
+	       l->other_agency_id.len >= 1 && l->other_agency_id.len <= DECONF_AGENCY_ID_MAX &&
+	       l->case_ref.len <= BRK_CASE_MAX && l->other_case_ref.len <= BRK_CASE_MAX &&
+	       (!l->other_notice_id.len || l->other_notice_id.len == DECONF_ID_LEN);
+}
+
+static const char *outcome_word(int outcome, char *buf, size_t size)
+{
+	return deconf_enum_name(buf, size, &deconf__v1__outcome__descriptor, outcome, "unknown");
+}
+
+/* An acknowledgment of the notice op->ack_notice_id by op's agency. */
+static int do_ack(struct brk_match *m, struct brk_store_txn *t, int partition,
+		  const Deconf__V1__TokenOp *op, int64_t now)
+{
+	Deconf__V1__ConflictLife *l;
+	struct brk_entry self, other;
+	char detail[160], word[DECONF_ENUM_NAME_SIZE];
+	int outcome = op->ack_outcome, first, rc;
+	uint32_t bit;
+
+	if (op->ack_notice_id.len != DECONF_ID_LEN || outcome < K(OUTCOME__OUTCOME_SEEN) ||
+	    outcome > K(OUTCOME__OUTCOME_DECONFLICTED) || op->token.len != BRK_TOKEN_LEN)
+		return DECONF_E_MALFORMED;
+	l = life_read(t, partition, op->ack_notice_id.data);
+	if (!l || !life_sane(l) || l->agency_id.len != op->agency_id.len ||
+	    memcmp(l->agency_id.data, op->agency_id.data, op->agency_id.len)) {
+		/* ingest checked that the agency was sent this notice, so this is
+		 * a conflict notified before lifecycles were kept (or, never
+		 * seen, another agency's record): nothing changes, it is kept
+		 * in the audit trail */
+		struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_ACKNOWLEDGED),
+					.notice_id = op->ack_notice_id.data, .op = op,
+					.detail = detail };
+		entry_from_op(&self, op);
+		a.e = &self;
+		snprintf(detail, sizeof(detail), "%s: no lifecycle kept for this notice; nothing "
+			 "changed", outcome_word(outcome, word, sizeof(word)));
+		if (l)
+			deconf__v1__conflict_life__free_unpacked(l, NULL);
+		return audit(m, partition, now, &a);
+	}
+	bit = 1u << outcome;
+	if (l->outcomes & bit) {
+		/* recorded already (the same acknowledgment again): nothing to
+		 * tell anyone */
+		deconf__v1__conflict_life__free_unpacked(l, NULL);
+		return DECONF_OK;
+	}
+	first = !l->acked_at;
+	/* the indexes go by what the record said: take them down first */
+	if ((rc = life_index(t, partition, l, 0)))
+		goto out;
+	l->outcomes |= bit;
+	l->outcome = outcome;
+	if (first)
+		l->acked_at = now;
+	if ((rc = life_write(m, t, partition, l)))
+		goto out;
+	life_entries(l, &self, &other);
+	{
+		struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_ACKNOWLEDGED), .e = &self,
+					.other = &other, .notice_id = l->notice_id.data, .op = op,
+					.detail = detail };
+		snprintf(detail, sizeof(detail), "%s%s", outcome_word(outcome, word, sizeof(word)),
+			 l->escalated_at && first ? " (after escalation)" : "");
+		if ((rc = audit(m, partition, now, &a)))
+			goto out;
+	}
+	if (outcome < (int)(sizeof(m->outcomes) / sizeof(m->outcomes[0])))
+		m->outcomes[outcome]++;
+	if (first && m->n_ack_obs < BRK_MATCH_ACK_OBS) {
+		struct brk_match_ack_obs *o = &m->ack_obs[m->n_ack_obs++];
+		struct brk_agency ag;
+		o->seconds = (double)(now - l->notified_at) / 1000.0;
+		o->caution = brk_match_escalates(l->caution_flags, l->other_caution_flags);
+		o->level = m->dir && !brk_directory_get(m->dir, self.agency, strlen(self.agency), &ag)
+				   ? ag.level
+				   : 0;
+	}
+	if (l->other_notice_id.len == DECONF_ID_LEN) {
+		/* the counterpart is told, once per side and outcome: the id is
+		 * derived from the conflict (the two cases, token, epoch), the
+		 * side (who is `about`) and the outcome */
+		struct notice_more more = { .outcome = outcome,
+					    .about_notice_id = l->other_notice_id.data };
+		uint8_t extra[4];
+		put32(extra, (uint32_t)outcome);
+		rc = notify_ex(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED), &other,
+			       &self, op, now, extra, sizeof(extra), &more, NULL);
+	}
+out:
+	deconf__v1__conflict_life__free_unpacked(l, NULL);
+	return rc;
+}
+
+/* The case's contact (unpacked), else its agency's watch desk from the
+ * directory, into *poc (what the caller frees: the returned pointer). */
+static Deconf__V1__PointOfContact *side_poc(struct brk_match *m, struct brk_store_txn *t,
+					    int partition, const struct brk_entry *e,
+					    Deconf__V1__PointOfContact *dirpoc,
+					    struct brk_agency *ag)
+{
+	Deconf__V1__PointOfContact *poc = case_poc(t, partition, e);
+
+	if (poc) {
+		clamp_poc(poc);
+		return poc;
+	}
+	if (m->dir && !brk_directory_get(m->dir, e->agency, strlen(e->agency), ag)) {
+		dirpoc->name = ag->poc_name;
+		dirpoc->phone = ag->poc_phone;
+		dirpoc->email = ag->poc_email;
+	}
+	return NULL;
+}
+
+/* One side due to escalate: the watch desk is told (both contacts, no
+ * token), the recipient reminded, once. */
+static int escalate(struct brk_match *m, struct brk_store_txn *t, int partition,
+		    const uint8_t id[DECONF_ID_LEN], int64_t at, int64_t now)
+{
+	Deconf__V1__ConflictLife *l = life_read(t, partition, id);
+	Deconf__V1__OpsEvent ev = DECONF__V1__OPS_EVENT__INIT;
+	Deconf__V1__PointOfContact d1 = DECONF__V1__POINT_OF_CONTACT__INIT;
+	Deconf__V1__PointOfContact d2 = DECONF__V1__POINT_OF_CONTACT__INIT;
+	Deconf__V1__PointOfContact *p1 = NULL, *p2 = NULL;
+	struct brk_agency a1, a2;
+	struct brk_entry self, other;
+	char detail[256];
+	int rc;
+
+	if (!l || !life_sane(l) || l->acked_at || l->escalated_at || l->escalate_at != at) {
+		/* nothing (left) to escalate: the index entry alone goes, so it
+		 * is not found again (cannot happen: the record's own index
+		 * entries change with it) */
+		if (l)
+			deconf__v1__conflict_life__free_unpacked(l, NULL);
+		return brk_store_esc_due_set(t, partition, id, at, 0);
+	}
+	if ((rc = life_index(t, partition, l, 0)))
+		goto out;
+	l->escalated_at = now;
+	if ((rc = life_write(m, t, partition, l)))
+		goto out;
+	life_entries(l, &self, &other);
+	p1 = side_poc(m, t, partition, &self, &d1, &a1);
+	p2 = side_poc(m, t, partition, &other, &d2, &a2);
+	snprintf(detail, sizeof(detail),
+		 "%s has not acknowledged a conflict with %s (caution flags 0x%x) notified %lld s "
+		 "ago",
+		 self.agency, other.agency, l->caution_flags | l->other_caution_flags,
+		 (long long)((now - l->notified_at) / 1000));
+	ev.kind = K(OPS_KIND__OPS_KIND_ESCALATION);
+	ev.at = now;
+	ev.agency_id = l->agency_id;
+	ev.other_agency_id = l->other_agency_id;
+	ev.type = l->type;
+	ev.poc = p1 ? p1 : &d1;
+	ev.other_poc = p2 ? p2 : &d2;
+	ev.notice_id = l->notice_id;
+	ev.caution_flags = l->caution_flags | l->other_caution_flags;
+	ev.notified_at = l->notified_at;
+	ev.detail = detail;
+	if ((rc = m->out.ops(m->out.opaque, &ev)))
+		goto out;
+	{
+		struct audit_args a = { .kind = K(AUDIT_KIND__AUDIT_KIND_ESCALATED), .e = &self,
+					.other = &other, .notice_id = l->notice_id.data,
+					.detail = "not acknowledged within matcher.escalate_after" };
+		struct notice_more more = { .about_notice_id = l->notice_id.data };
+		if ((rc = audit(m, partition, now, &a)) ||
+		    (rc = notify_ex(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_REMINDER), &self,
+				    &other, NULL, now, NULL, 0, &more, NULL)))
+			goto out;
+	}
+	m->escalated++;
+out:
+	if (p1)
+		deconf__v1__point_of_contact__free_unpacked(p1, NULL);
+	if (p2)
+		deconf__v1__point_of_contact__free_unpacked(p2, NULL);
+	deconf__v1__conflict_life__free_unpacked(l, NULL);
+	return rc;
+}
+
+int brk_match_escalate(struct brk_match *m, struct brk_store_txn *t, int partition, int64_t now,
+		       size_t max, size_t *done, int64_t *next)
+{
+	uint8_t ids[64][16];
+	int64_t ats[64];
+	size_t n = 0;
+	int rc;
+
+	*done = 0;
+	if (max > 64)
+		max = 64;
+	if ((rc = brk_store_esc_due(t, partition, now, max, ids, ats, &n, next)))
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++, (*done)++)
+		rc = escalate(m, t, partition, ids[i], ats[i], now);
+	return rc;
 }
 
 /* A conflict between the new entry n and the stored x: once per pair. */
@@ -502,8 +870,9 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 	Deconf__V1__NotifiedPair pr = DECONF__V1__NOTIFIED_PAIR__INIT;
 	const struct brk_entry *lo = n, *hi = x;
 	uint8_t id[DECONF_ID_LEN], key[1 + DECONF_ID_LEN];
+	uint8_t idn[DECONF_ID_LEN], idx[DECONF_ID_LEN];
 	struct idh h;
-	int rc, c;
+	int rc, c, told_n = 0, told_x = 0;
 
 	/* the pair id does not depend on which side came first */
 	c = strcmp(n->agency, x->agency);
@@ -540,21 +909,37 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 			return rc;
 	}
 	if (!restricted(n) && !restricted(x)) {
-		if ((rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_CONFLICT), n, x, op,
-				 now, NULL, 0)))
+		if ((rc = notify_ex(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_CONFLICT), n, x, op,
+				    now, NULL, 0, NULL, idn)) ||
+		    (rc = notify_ex(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_CONFLICT), x, n, op,
+				    now, NULL, 0, NULL, idx)))
 			return rc;
-		return notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_CONFLICT), x, n, op, now,
-			      NULL, 0);
+		told_n = told_x = 1;
+	} else {
+		/* a RESTRICTED side is told; the other side is told only if it is
+		 * RESTRICTED too (each asked to be the one who decides) */
+		if (restricted(x)) {
+			if ((rc = notify_ex(m, t, partition,
+					    K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH), x, n, op,
+					    now, NULL, 0, NULL, idx)))
+				return rc;
+			told_x = 1;
+		}
+		if (restricted(n)) {
+			if ((rc = notify_ex(m, t, partition,
+					    K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH), n, x, op,
+					    now, NULL, 0, NULL, idn)))
+				return rc;
+			told_n = 1;
+		}
 	}
-	/* a RESTRICTED side is told; the other side is told only if it is
-	 * RESTRICTED too (each asked to be the one who decides) */
-	if (restricted(x) &&
-	    (rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH), x, n, op,
-			 now, NULL, 0)))
+	/* each side told begins its lifecycle; it names the other side's
+	 * notice only when that side was told too (a side told nothing is
+	 * never told of an acknowledgment either) */
+	if (told_n && (rc = life_begin(m, t, partition, n, x, idn, told_x ? idx : NULL, now)))
 		return rc;
-	if (restricted(n))
-		return notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH), n, x, op,
-			      now, NULL, 0);
+	if (told_x && (rc = life_begin(m, t, partition, x, n, idx, told_n ? idn : NULL, now)))
+		return rc;
 	return DECONF_OK;
 }
 
@@ -905,6 +1290,12 @@ int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,
 	struct brk_entry e;
 	int rc;
 
+	if (op->ack_notice_id.len) {
+		if (op->agency_id.len < 2 || op->agency_id.len >= sizeof(e.agency) ||
+		    op->case_ref.len > BRK_CASE_MAX)
+			return DECONF_E_MALFORMED;
+		return do_ack(m, t, partition, op, now);
+	}
 	/* ingest checked all of this; the store's keys depend on it */
 	if (op->agency_id.len < 2 || op->agency_id.len >= sizeof(e.agency) ||
 	    op->case_ref.len > BRK_CASE_MAX ||
@@ -1154,6 +1545,41 @@ int brk_match_restore(const struct brk_match_conf *conf, struct brk_store_txn *t
 		break;
 	case 'X': /* an obsolete epoch mark: epochs come from the federation's record */
 		break;
+	case 'L': {
+		Deconf__V1__ConflictLife *old;
+
+		if (key_len != 1 + DECONF_ID_LEN || (r && (!r->life || !life_sane(r->life) ||
+							   memcmp(r->life->notice_id.data, key + 1,
+								  DECONF_ID_LEN)))) {
+			rc = DECONF_E_MALFORMED;
+			break;
+		}
+		/* what the indexes said before goes with the old record */
+		if ((old = life_read(t, partition, key + 1))) {
+			rc = life_index(t, partition, old, 0);
+			deconf__v1__conflict_life__free_unpacked(old, NULL);
+			if (rc)
+				break;
+		}
+		if (!r) {
+			rc = brk_store_life_del(t, partition, key + 1);
+			break;
+		}
+		{
+			size_t ll = deconf__v1__conflict_life__get_packed_size(r->life);
+			uint8_t *lb = malloc(ll ? ll : 1);
+			if (!lb) {
+				rc = DECONF_E_NOMEM;
+				break;
+			}
+			deconf__v1__conflict_life__pack(r->life, lb);
+			rc = brk_store_life_put(t, partition, key + 1, lb, ll);
+			free(lb);
+		}
+		if (!rc)
+			rc = life_index(t, partition, r->life, 1);
+		break;
+	}
 	case 'A':
 		if (r && r->audit && r->audit->hash.len == 32) {
 			head->seq = r->audit->seq;

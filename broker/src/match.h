@@ -48,6 +48,22 @@
  *   is flushed: one event for a case's hundred indicators, not a hundred
  *   (the changelog has each entry).
  *
+ * - Lifecycle: each side told of a conflict (CONFLICT, RESTRICTED_MATCH)
+ *   gets a ConflictLife record, by the notice id it received (store
+ *   "life", changelog "L"). An acknowledgment (a token op with
+ *   ack_notice_id, which ingest checked was sent to its agency) changes
+ *   only that agency's side: a new outcome is recorded, audited, and told
+ *   to the counterpart (ACKNOWLEDGED, id from the conflict, the side and
+ *   the outcome) when the counterpart was itself told of the conflict; an
+ *   outcome recorded before changes nothing. A notice with no record (from
+ *   before lifecycles were kept) is audited and changes nothing.
+ * - Escalation: a side of a conflict with a caution flag in
+ *   brk_match_escalates() on either side gets escalate_at = notified +
+ *   escalate_after; brk_match_escalate() tells ops (OPS_KIND_ESCALATION,
+ *   both contacts, no token) and reminds the recipient (REMINDER), once,
+ *   when it is still unacknowledged then. Due sides are indexed by time
+ *   (store "esc"), so a pass costs what is due.
+ *
  * Notice ids are the first 16 bytes of a SHA-256 over the kind, token,
  * epoch, the recipient's (agency, case), the counterpart's (agency, case)
  * and, for queries and expiry, the submission or the expiry time: the same
@@ -77,6 +93,9 @@ struct brk_match_conf {
 	/* an agency's add of a token it holds in this many other cases is not
 	 * stored (0: no cap), which bounds every walk of a token */
 	uint32_t token_cases_per_agency;
+	/* an unacknowledged cautioned conflict escalates this long after its
+	 * notice (0: never) */
+	int64_t escalate_after_ms;
 };
 
 /* Where the outputs go. Each returns 0 or an error that fails the batch. */
@@ -111,6 +130,16 @@ struct brk_match_acc {
 	size_t case_len;
 };
 
+/* A first acknowledgment of the open batch, for the time-to-acknowledge
+ * histogram (observed when the batch commits). */
+struct brk_match_ack_obs {
+	double seconds;
+	int level;   /* the acknowledging agency's AgencyLevel, 0 unknown */
+	int caution; /* the conflict carries a flag that escalates */
+};
+
+#define BRK_MATCH_ACK_OBS 256
+
 struct brk_match {
 	struct brk_match_conf conf;
 	struct brk_match_acc *acc;
@@ -120,7 +149,24 @@ struct brk_match {
 	struct brk_audit_head *heads; /* borrowed, indexed by partition */
 	/* counters, for metrics (the caller reads them between batches) */
 	uint64_t conflicts, notices, expired, warned, hot;
+	uint64_t escalated, outcomes[8]; /* outcomes by Outcome */
+	/* first acknowledgments of the open batch (the caller empties it) */
+	struct brk_match_ack_obs ack_obs[BRK_MATCH_ACK_OBS];
+	size_t n_ack_obs;
+	/* the soonest escalation this process scheduled or left (0: unknown,
+	 * look now); the caller sets 0 after a restore or an abort */
+	int64_t esc_soonest;
 };
+
+/* 1 when a conflict between entries with these caution flags escalates
+ * (ARMED, UNDERCOVER, ACTIVE_OPERATION or VICTIM_AT_RISK on either side). */
+int brk_match_escalates(uint32_t flags_a, uint32_t flags_b);
+
+/* Escalate at most max sides of the partition due at now; *done = how many
+ * were looked at (max: call again), *next = when the next one is due (0:
+ * none left). */
+int brk_match_escalate(struct brk_match *m, struct brk_store_txn *t, int partition, int64_t now,
+		       size_t max, size_t *done, int64_t *next);
 
 /* Apply one token op of the given partition inside the store transaction. */
 int brk_match_op(struct brk_match *m, struct brk_store_txn *t, int partition,

@@ -54,7 +54,8 @@ struct matcher {
 	volatile int *stop;       /* the process is stopping */
 	/* the match counters when the open batch began: what it adds is
 	 * counted in /metrics only once it commits */
-	uint64_t at_conflicts, at_expired, at_warned, at_hot, at_notices;
+	uint64_t at_conflicts, at_expired, at_warned, at_hot, at_notices, at_escalated;
+	uint64_t at_outcomes[8];
 	int64_t backoff_ms;
 	/* signed audit checkpoints: every ckpt_every_ms, of the chains that
 	 * moved; ckpt_due: the open batch's flush writes them */
@@ -481,6 +482,10 @@ static void forget_batch(struct matcher *x)
 	x->m.warned = x->at_warned;
 	x->m.hot = x->at_hot;
 	x->m.notices = x->at_notices;
+	x->m.escalated = x->at_escalated;
+	memcpy(x->m.outcomes, x->at_outcomes, sizeof(x->m.outcomes));
+	x->m.n_ack_obs = 0;
+	x->m.esc_soonest = 0; /* what the batch escalated is due again */
 	x->n_stats = x->n_nstats = x->n_lat = 0;
 	brk_match_reset(&x->m);
 	memset(x->touched, 0, sizeof(x->touched));
@@ -535,6 +540,9 @@ static int begin_batch(struct matcher *x)
 	x->at_warned = x->m.warned;
 	x->at_hot = x->m.hot;
 	x->at_notices = x->m.notices;
+	x->at_escalated = x->m.escalated;
+	memcpy(x->at_outcomes, x->m.outcomes, sizeof(x->at_outcomes));
+	x->m.n_ack_obs = 0;
 	return DECONF_OK;
 }
 
@@ -686,6 +694,29 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	if (x->m.hot > x->at_hot)
 		brk_metrics_add(x->mx, "deconf_hot_tokens_total", NULL,
 				(double)(x->m.hot - x->at_hot));
+	if (x->m.escalated > x->at_escalated)
+		brk_metrics_add(x->mx, "deconf_escalations_total", NULL,
+				(double)(x->m.escalated - x->at_escalated));
+	for (int o = 1; o < 8; o++) {
+		char labels[96], name[DECONF_ENUM_NAME_SIZE];
+		if (x->m.outcomes[o] <= x->at_outcomes[o])
+			continue;
+		snprintf(labels, sizeof(labels), "outcome=\"%s\"",
+			 deconf_enum_name(name, sizeof(name), &deconf__v1__outcome__descriptor, o,
+					  "unknown"));
+		brk_metrics_add(x->mx, "deconf_outcomes_total", labels,
+				(double)(x->m.outcomes[o] - x->at_outcomes[o]));
+	}
+	for (size_t i = 0; i < x->m.n_ack_obs; i++) {
+		char labels[96], name[DECONF_ENUM_NAME_SIZE];
+		const struct brk_match_ack_obs *o = &x->m.ack_obs[i];
+		snprintf(labels, sizeof(labels), "level=\"%s\",caution=\"%s\"",
+			 deconf_enum_name(name, sizeof(name), &deconf__v1__agency_level__descriptor,
+					  o->level, "unknown"),
+			 o->caution ? "yes" : "no");
+		brk_metrics_observe(x->mx, "deconf_time_to_ack_seconds", labels, o->seconds);
+	}
+	x->m.n_ack_obs = 0;
 	/* the latency to the commit, which is when an agency can read it */
 	for (size_t i = 0; i < x->n_lat; i++)
 		brk_metrics_observe(x->mx, "deconf_notice_latency_seconds", NULL,
@@ -739,6 +770,28 @@ static int housekeeping(struct matcher *x)
 			return rc;
 		x->touched[p] = 1;
 	}
+	/* escalations: only when one may be due (the soonest this process
+	 * scheduled or left), so an idle matcher opens no transaction for them */
+	if (x->m.conf.escalate_after_ms > 0 && (!x->m.esc_soonest || now >= x->m.esc_soonest)) {
+		int64_t soonest = 0;
+		for (int p = 0; p < MAXP; p++) {
+			size_t done = 0;
+			int64_t next = 0;
+			if (!x->owned[p])
+				continue;
+			if ((rc = begin_batch(x)) ||
+			    (rc = brk_match_escalate(&x->m, x->txn, p, now, 64, &done, &next)))
+				return rc;
+			x->touched[p] = 1;
+			if (done >= 64)
+				next = now + 1; /* more are due: the next loop */
+			if (next && (!soonest || next < soonest))
+				soonest = next;
+		}
+		/* nothing left: look again at the expiry pace (a later conflict
+		 * lowers it) */
+		x->m.esc_soonest = soonest ? soonest : now + x->expiry_every_ms;
+	}
 	if (now < x->next_expiry)
 		return DECONF_OK;
 	for (int p = 0; p < MAXP; p++) {
@@ -763,6 +816,18 @@ static void gauges(struct matcher *x)
 	if (!brk_store_stats(x->store, &entries, &bytes)) {
 		brk_metrics_set(x->mx, "deconf_state_entries", NULL, (double)entries);
 		brk_metrics_set(x->mx, "deconf_state_bytes", NULL, (double)bytes);
+	}
+	{
+		/* what was committed: a snapshot of its own (a batch may be open) */
+		struct brk_store_txn *t;
+		uint64_t open = 0, n;
+		if (!brk_store_begin(x->store, 1, &t)) {
+			for (int p = 0; p < MAXP; p++)
+				if (x->owned[p] && !brk_store_esc_open_count(t, p, &n))
+					open += n;
+			brk_store_abort(t);
+			brk_metrics_set(x->mx, "deconf_escalations_open", NULL, (double)open);
+		}
 	}
 	brk_metrics_lag(x->mx, x->consumer, "matcher");
 }
@@ -806,6 +871,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		}
 		for (int i = 0; i < n && !x->fatal; i++)
 			x->owned[ps[i]] = 1;
+		x->m.esc_soonest = 0; /* what the restored partitions hold is due */
 		deconf_log(DECONF_LOG_NOTICE, "MATCHER", "assigned %d partition(s)", parts->cnt);
 		rd_kafka_assign(rk, parts);
 		brk_metrics_blocked(x->mx, x->part, NULL); /* found again if still so */
@@ -1068,6 +1134,8 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	brk_metrics_add(mx, "deconf_hot_tokens_total", NULL, 0);
 	brk_metrics_add(mx, "deconf_expired_total", "kind=\"expired\"", 0);
 	brk_metrics_add(mx, "deconf_expired_total", "kind=\"warning\"", 0);
+	brk_metrics_add(mx, "deconf_escalations_total", NULL, 0);
+	brk_metrics_set(mx, "deconf_escalations_open", NULL, 0);
 	x->batch_max = b->set.matcher_batch_max;
 	x->batch_wait_ms = b->set.matcher_batch_wait;
 	x->batch_time_ms = b->set.matcher_batch_time;
@@ -1085,6 +1153,7 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	x->m.conf.hot_cases = (uint32_t)b->set.matcher_hot_cases;
 	x->m.conf.hot_cases_per_agency = (uint32_t)b->set.matcher_hot_cases_per_agency;
 	x->m.conf.token_cases_per_agency = (uint32_t)b->set.matcher_token_cases_per_agency;
+	x->m.conf.escalate_after_ms = b->set.matcher_escalate_after;
 	x->m.dir = b->dir;
 	x->m.heads = x->heads;
 	x->m.out = (struct brk_match_out){ x, out_notice, out_state, out_audit, out_ops };

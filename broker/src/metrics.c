@@ -16,6 +16,14 @@
 
 enum kind { COUNTER, GAUGE, HISTOGRAM };
 
+static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+				   0.25,  0.5,    1,     2.5,  5,     10 };
+#define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+/* How long people take (time to acknowledge): a second to a day, as many
+ * buckets as the latency ones so a series has room for either. */
+static const double human_buckets[N_BUCKETS] = { 1,   10,  30,   60,    120,   300,  600,
+						 900, 1800, 3600, 14400, 43200, 86400 };
+
 static const struct family {
 	const char *name;
 	enum kind kind;
@@ -53,12 +61,33 @@ static const struct family {
 	{ "deconf_batch_seconds", HISTOGRAM, "Time to process and commit one batch, by part" },
 	{ "deconf_notice_latency_seconds", HISTOGRAM,
 	  "Submission created_at to the commit of its notice (when the agency can read it)" },
+	{ "deconf_time_to_ack_seconds", HISTOGRAM,
+	  "Conflict notice to its recipient's first acknowledgment, by the recipient's level and "
+	  "whether the conflict carries a caution flag that escalates" },
+	{ "deconf_outcomes_total", COUNTER,
+	  "Outcomes agencies recorded on conflicts (each new one per side), by outcome" },
+	{ "deconf_escalations_total", COUNTER,
+	  "Cautioned conflicts not acknowledged within matcher.escalate_after, told to ops" },
+	{ "deconf_escalations_open", GAUGE,
+	  "Escalated conflicts still not acknowledged (this instance's partitions)" },
 };
 #define N_FAMILIES (sizeof(families) / sizeof(families[0]))
 
-static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-				   0.25,  0.5,    1,     2.5,  5,     10 };
-#define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+/* Histograms whose buckets are not the latency ones. */
+static const struct {
+	const char *family;
+	const double *buckets;
+} bucket_sets[] = {
+	{ "deconf_time_to_ack_seconds", human_buckets },
+};
+
+static const double *buckets_of(const struct family *f)
+{
+	for (size_t i = 0; i < sizeof(bucket_sets) / sizeof(bucket_sets[0]); i++)
+		if (!strcmp(bucket_sets[i].family, f->name))
+			return bucket_sets[i].buckets;
+	return buckets;
+}
 
 struct series {
 	const struct family *f;
@@ -178,8 +207,9 @@ void brk_metrics_observe(struct brk_metrics *mx, const char *family, const char 
 	if ((s = get(mx, family, labels))) {
 		s->count++;
 		s->sum += seconds;
+		const double *bk = buckets_of(s->f);
 		for (size_t i = 0; i < N_BUCKETS; i++)
-			if (seconds <= buckets[i])
+			if (seconds <= bk[i])
 				s->b[i]++;
 	}
 	pthread_mutex_unlock(&mx->lock);
@@ -270,7 +300,7 @@ char *brk_metrics_render(struct brk_metrics *mx)
 			}
 			for (size_t k = 0; k < N_BUCKETS; k++)
 				bprintf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", f->name, l, comma,
-					buckets[k], s->b[k]);
+					buckets_of(f)[k], s->b[k]);
 			bprintf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, l, comma, s->count);
 			bprintf(&b, "%s_sum%s%s%s %.17g\n", f->name, *l ? "{" : "", l, *l ? "}" : "",
 				s->sum);

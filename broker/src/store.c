@@ -22,7 +22,7 @@
 
 struct brk_store {
 	MDB_env *env;
-	MDB_dbi entries, cases, cids, bycase, due, pairs, hot, meta;
+	MDB_dbi entries, cases, cids, bycase, due, pairs, hot, meta, life, esc;
 };
 
 struct brk_store_txn {
@@ -116,7 +116,9 @@ int brk_store_open(struct brk_store **out, const char *dir, size_t map_size, cha
 	    (rc = mdb_dbi_open(txn, "due", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &s->due)) ||
 	    (rc = mdb_dbi_open(txn, "pairs", MDB_CREATE, &s->pairs)) ||
 	    (rc = mdb_dbi_open(txn, "hot", MDB_CREATE, &s->hot)) ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) || (rc = mdb_txn_commit(txn))) {
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
+	    (rc = mdb_dbi_open(txn, "life", MDB_CREATE, &s->life)) ||
+	    (rc = mdb_dbi_open(txn, "esc", MDB_CREATE, &s->esc)) || (rc = mdb_txn_commit(txn))) {
 		if (rc == MDB_INCOMPATIBLE || rc == EINVAL)
 			deconf_err_set(errstr, errstr_size, map_err(rc),
 				       "state store %s: %s (a store written by an older deconf-broker? "
@@ -1019,6 +1021,130 @@ int brk_store_hot_set(struct brk_store_txn *t, int partition, const uint8_t *tok
 		   : small_del(t, t->s->hot, k, sizeof(k));
 }
 
+/* ------------------------------------------------------------ lifecycle */
+
+static void life_key(uint8_t *k, int partition, const uint8_t id[16])
+{
+	be16(k, (unsigned)partition);
+	memcpy(k + 2, id, 16);
+}
+
+int brk_store_life_get(struct brk_store_txn *t, int partition, const uint8_t id[16],
+		       const void **val, size_t *len)
+{
+	uint8_t kb[18];
+	MDB_val k = { sizeof(kb), kb }, v;
+	int rc;
+
+	life_key(kb, partition, id);
+	if ((rc = mdb_get(t->txn, t->s->life, &k, &v)))
+		return map_err(rc);
+	*val = v.mv_data;
+	*len = v.mv_size;
+	return DECONF_OK;
+}
+
+int brk_store_life_put(struct brk_store_txn *t, int partition, const uint8_t id[16],
+		       const void *val, size_t len)
+{
+	uint8_t kb[18];
+
+	life_key(kb, partition, id);
+	return small_put(t, t->s->life, kb, sizeof(kb), val, len);
+}
+
+int brk_store_life_del(struct brk_store_txn *t, int partition, const uint8_t id[16])
+{
+	uint8_t kb[18];
+
+	life_key(kb, partition, id);
+	return small_del(t, t->s->life, kb, sizeof(kb));
+}
+
+/* esc keys: p 'D' at(i64be) id (due, in time order), p 'O' id (open) */
+int brk_store_esc_due_set(struct brk_store_txn *t, int partition, const uint8_t id[16],
+			  int64_t at, int on)
+{
+	uint8_t kb[2 + 1 + 8 + 16];
+
+	be16(kb, (unsigned)partition);
+	kb[2] = 'D';
+	be64(kb + 3, at);
+	memcpy(kb + 11, id, 16);
+	return on ? small_put(t, t->s->esc, kb, sizeof(kb), "", 0)
+		  : small_del(t, t->s->esc, kb, sizeof(kb));
+}
+
+int brk_store_esc_open_set(struct brk_store_txn *t, int partition, const uint8_t id[16], int on)
+{
+	uint8_t kb[2 + 1 + 16];
+
+	be16(kb, (unsigned)partition);
+	kb[2] = 'O';
+	memcpy(kb + 3, id, 16);
+	return on ? small_put(t, t->s->esc, kb, sizeof(kb), "", 0)
+		  : small_del(t, t->s->esc, kb, sizeof(kb));
+}
+
+int brk_store_esc_due(struct brk_store_txn *t, int partition, int64_t until, size_t max,
+		      uint8_t (*ids)[16], int64_t *ats, size_t *n, int64_t *next)
+{
+	uint8_t prefix[3];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	*n = 0;
+	*next = 0;
+	be16(prefix, (unsigned)partition);
+	prefix[2] = 'D';
+	if ((rc = mdb_cursor_open(t->txn, t->s->esc, &c)))
+		return map_err(rc);
+	k.mv_data = prefix;
+	k.mv_size = sizeof(prefix);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = k.mv_data;
+		int64_t at;
+
+		if (k.mv_size != 27 || memcmp(p, prefix, 3))
+			break;
+		at = rd64(p + 3);
+		if (at > until || *n >= max) {
+			*next = at;
+			break;
+		}
+		ats[*n] = at;
+		memcpy(ids[(*n)++], p + 11, 16);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND || !rc ? DECONF_OK : map_err(rc);
+}
+
+int brk_store_esc_open_count(struct brk_store_txn *t, int partition, uint64_t *n)
+{
+	uint8_t prefix[3];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	*n = 0;
+	be16(prefix, (unsigned)partition);
+	prefix[2] = 'O';
+	if ((rc = mdb_cursor_open(t->txn, t->s->esc, &c)))
+		return map_err(rc);
+	k.mv_data = prefix;
+	k.mv_size = sizeof(prefix);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 3 || memcmp(k.mv_data, prefix, 3))
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND || !rc ? DECONF_OK : map_err(rc);
+}
+
 static void meta_key(uint8_t *k, const char *what, int partition)
 {
 	memcpy(k, what, 4);
@@ -1085,7 +1211,8 @@ static int wipe_range(struct brk_store_txn *t, MDB_dbi dbi, int partition, int d
 int brk_store_wipe(struct brk_store_txn *t, int partition)
 {
 	static const char *const metas[] = { "ckpt", "cidn", "epch" /* obsolete epoch mark */ };
-	MDB_dbi dbis[] = { t->s->entries, t->s->cases, t->s->cids, t->s->pairs, t->s->hot };
+	MDB_dbi dbis[] = { t->s->entries, t->s->cases, t->s->cids, t->s->pairs, t->s->hot,
+			   t->s->life, t->s->esc };
 	uint8_t kb[6];
 	int rc;
 

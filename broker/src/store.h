@@ -19,6 +19,9 @@
  *   due      p epoch due-minute (dups, 4)     → cid
  *   pairs    p pair id (16)                   → at (i64)
  *   hot      p token epoch                    → (empty)
+ *   life     p notice id (16)                 → ConflictLife (one notified side)
+ *   esc      p 'D' at(i64) notice id          → (empty): escalation due at `at`
+ *            p 'O' notice id                  → (empty): escalated, not acknowledged
  *   meta     "ckpt" p / "cidn" p              → checkpoint / next case id
  *
  * The two indexes make the costs an agency can cause proportional to what
@@ -140,6 +143,29 @@ int brk_store_hot_has(struct brk_store_txn *t, int partition, const uint8_t *tok
 		      uint32_t epoch);
 int brk_store_hot_set(struct brk_store_txn *t, int partition, const uint8_t *token,
 		      uint32_t epoch, int hot);
+
+/* A conflict's lifecycle, one record per notified side, by the notice id
+ * that side received: the serialized ConflictLife (get: borrowed until the
+ * transaction ends; 0 or DECONF_E_UNKNOWN). */
+int brk_store_life_get(struct brk_store_txn *t, int partition, const uint8_t id[16],
+		       const void **val, size_t *len);
+int brk_store_life_put(struct brk_store_txn *t, int partition, const uint8_t id[16],
+		       const void *val, size_t len);
+int brk_store_life_del(struct brk_store_txn *t, int partition, const uint8_t id[16]);
+
+/* The escalation index: sides due to escalate at `at` (on 1: add, 0:
+ * remove), and sides escalated and not yet acknowledged (open). */
+int brk_store_esc_due_set(struct brk_store_txn *t, int partition, const uint8_t id[16],
+			  int64_t at, int on);
+int brk_store_esc_open_set(struct brk_store_txn *t, int partition, const uint8_t id[16], int on);
+/* At most max notice ids due at or before until, oldest first, into ids
+ * and their due times into ats (*n of them); *next: the due time of the
+ * first one left (0: none). Costs what is due, never a walk of the
+ * partition. */
+int brk_store_esc_due(struct brk_store_txn *t, int partition, int64_t until, size_t max,
+		      uint8_t (*ids)[16], int64_t *ats, size_t *n, int64_t *next);
+/* How many escalations of the partition are open. */
+int brk_store_esc_open_count(struct brk_store_txn *t, int partition, uint64_t *n);
 
 /* The checkpoint: 0, or DECONF_E_UNKNOWN when the partition has none. */
 int brk_store_ckpt_get(struct brk_store_txn *t, int partition, struct brk_ckpt *c);

@@ -183,9 +183,88 @@ static int op_ok(const Deconf__V1__CaseOp *op, const struct brk_epochs *ep, int6
 	return 0;
 }
 
+/* An acknowledgment: 0, or R(UNKNOWN_NOTICE) / R(INVALID_OP) with why.
+ * Only what the agency sent is looked at (the notice it echoes, signed by
+ * the broker), never the matcher's state: the answer is the same whether
+ * or not the conflict exists, so it tells a guessing agency nothing. */
+static int ack_ok(const Deconf__V1__Acknowledgment *a, const char *agency, size_t agency_len,
+		  const struct deconf_sign_key *notice_key, uint32_t *checked, char *why,
+		  size_t size)
+{
+	Deconf__V1__ConflictNotice *n;
+	int r;
+
+	if (a->outcome < DECONF__V1__OUTCOME__OUTCOME_SEEN ||
+	    a->outcome > DECONF__V1__OUTCOME__OUTCOME_DECONFLICTED) {
+		snprintf(why, size, "outcome %d is unknown", (int)a->outcome);
+		return R(INVALID_OP);
+	}
+	if (a->notice_id.len != DECONF_ID_LEN) {
+		snprintf(why, size, "notice_id is %zu bytes, not %d", a->notice_id.len,
+			 DECONF_ID_LEN);
+		return R(INVALID_OP);
+	}
+	if (!notice_key) {
+		snprintf(why, size, "this broker does not take acknowledgments");
+		return R(UNKNOWN_NOTICE);
+	}
+	(*checked)++;
+	if (!(n = brk_submission_ack_notice(a, agency, agency_len, notice_key))) {
+		snprintf(why, size, "not a notice this agency was sent (acknowledge a conflict "
+				    "notice with the notice as it was received)");
+		return R(UNKNOWN_NOTICE);
+	}
+	r = deconf_indicator_type_name(n->type) ? 0 : R(UNKNOWN_NOTICE);
+	if (r)
+		snprintf(why, size, "the notice names an unknown indicator type");
+	deconf_msg_free(n);
+	return r;
+}
+
+Deconf__V1__ConflictNotice *brk_submission_ack_notice(const Deconf__V1__Acknowledgment *a,
+						      const char *agency, size_t agency_len,
+						      const struct deconf_sign_key *notice_key)
+{
+	Deconf__V1__Envelope *env = NULL;
+	Deconf__V1__ConflictNotice *n = NULL;
+
+	if (!notice_key || !a->notice.len || a->notice.len > DECONF_NOTICE_MAX ||
+	    deconf_envelope_unpack(a->notice.data, a->notice.len, DECONF_NOTICE_MAX, &env, NULL,
+				   0))
+		return NULL;
+	if (env->type != DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE ||
+	    deconf_envelope_verify(env, notice_key) ||
+	    deconf_envelope_payload(env, &deconf__v1__conflict_notice__descriptor,
+				    (ProtobufCMessage **)&n, NULL, 0))
+		goto fail;
+	/* addressed to this agency, the one acknowledged, and a conflict */
+	if (n->agency_id.len != agency_len || memcmp(n->agency_id.data, agency, agency_len) ||
+	    n->notice_id.len != DECONF_ID_LEN || a->notice_id.len != DECONF_ID_LEN ||
+	    memcmp(n->notice_id.data, a->notice_id.data, DECONF_ID_LEN) ||
+	    (n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT &&
+	     n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH) ||
+	    n->token.len != DECONF_TOKEN_LEN || !n->key_epoch || n->case_ref.len < 1 ||
+	    n->case_ref.len > BRK_CASE_REF_MAX)
+		goto fail;
+	deconf_msg_free(env);
+	return n;
+fail:
+	deconf_msg_free(n);
+	deconf_msg_free(env);
+	return NULL;
+}
+
 int brk_submission_check(struct brk_directory *dir, const char *agency, size_t agency_len,
 			 const uint8_t *record, size_t len, size_t max_size, int64_t now,
 			 struct brk_check *out)
+{
+	return brk_submission_check_ex(dir, NULL, agency, agency_len, record, len, max_size, now,
+				       out);
+}
+
+int brk_submission_check_ex(struct brk_directory *dir, const struct deconf_sign_key *notice_key,
+			    const char *agency, size_t agency_len, const uint8_t *record,
+			    size_t len, size_t max_size, int64_t now, struct brk_check *out)
 {
 	Deconf__V1__Envelope *env = NULL;
 	Deconf__V1__Submission *sub = NULL;
@@ -265,7 +344,7 @@ int brk_submission_check(struct brk_directory *dir, const char *agency, size_t a
 		       sub->submission_id.len, BRK_SUBMISSION_ID_LEN);
 		goto out;
 	}
-	if (!sub->n_ops) {
+	if (!sub->n_ops && !sub->n_acks) {
 		refuse(out, R(INVALID_OP), -1, "the submission holds no ops");
 		goto out;
 	}
@@ -277,6 +356,17 @@ int brk_submission_check(struct brk_directory *dir, const char *agency, size_t a
 	for (size_t i = 0; i < sub->n_ops; i++)
 		if ((reason = op_ok(sub->ops[i], &ep, now, why, sizeof(why)))) {
 			refuse(out, reason, (int)i, "op %zu: %s", i, why);
+			goto out;
+		}
+	if (sub->n_acks > BRK_ACKS_MAX) {
+		refuse(out, R(OVERSIZED), -1, "%zu acknowledgments; at most %d in one submission",
+		       sub->n_acks, BRK_ACKS_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < sub->n_acks; i++)
+		if ((reason = ack_ok(sub->acks[i], agency, agency_len, notice_key,
+				     &out->acks_checked, why, sizeof(why)))) {
+			refuse(out, reason, (int)(sub->n_ops + i), "acknowledgment %zu: %s", i, why);
 			goto out;
 		}
 	out->sub = sub;
@@ -348,6 +438,39 @@ int brk_submission_token_ops(const Deconf__V1__Submission *sub, int64_t ingested
 			if ((rc = fn(opaque, &op)))
 				return rc;
 		}
+	}
+	return DECONF_OK;
+}
+
+int brk_submission_ack_ops(const Deconf__V1__Submission *sub, int64_t ingested_at,
+			   const struct deconf_sign_key *notice_key, brk_token_op_fn *fn,
+			   void *opaque)
+{
+	for (size_t i = 0; i < sub->n_acks; i++) {
+		const Deconf__V1__Acknowledgment *a = sub->acks[i];
+		Deconf__V1__TokenOp op = DECONF__V1__TOKEN_OP__INIT;
+		Deconf__V1__ConflictNotice *n;
+		int rc;
+
+		/* checked by brk_submission_check_ex: only what it accepted */
+		if (!(n = brk_submission_ack_notice(a, (const char *)sub->agency_id.data,
+						    sub->agency_id.len, notice_key)))
+			return DECONF_E_INVAL;
+		op.token = n->token;
+		op.key_epoch = n->key_epoch;
+		op.type = n->type;
+		op.agency_id = sub->agency_id;
+		op.case_ref = n->case_ref;
+		op.submission_id = sub->submission_id;
+		op.submitted_at = sub->created_at;
+		op.ingested_at = ingested_at;
+		op.op_index = (uint32_t)(sub->n_ops + i);
+		op.ack_notice_id = a->notice_id;
+		op.ack_outcome = a->outcome;
+		rc = fn(opaque, &op);
+		deconf_msg_free(n);
+		if (rc)
+			return rc;
 	}
 	return DECONF_OK;
 }

@@ -26,6 +26,7 @@
 
 #include "deconf.pb-c.h"
 #include "deconf/limits.h"
+#include "deconf/sign.h"
 #include "directory.h"
 
 #define BRK_CASE_REF_MAX DECONF_CASE_REF_MAX
@@ -34,6 +35,8 @@
  * of them, so the op stays within DECONF_TOKEN_OP_MAX */
 #define BRK_CLOSE_CASES_MAX 256
 #define BRK_CLOSE_CASES_BYTES 6144
+/* acknowledgments in one submission: each costs ingest signature checks */
+#define BRK_ACKS_MAX 64
 
 struct brk_check {
 	int reason;                    /* 0 accepted, else DECONF__V1__REJECT_REASON__* */
@@ -44,6 +47,10 @@ struct brk_check {
 	 * names the submission it answers; id_len 0 when it did not parse */
 	uint8_t id[BRK_SUBMISSION_ID_LEN];
 	size_t id_len;
+	/* acknowledged notices whose signature was checked (each costs about
+	 * what a submission's own check does: the caller charges for it,
+	 * refused or not) */
+	uint32_t acks_checked;
 };
 
 /*
@@ -55,6 +62,25 @@ struct brk_check {
 int brk_submission_check(struct brk_directory *dir, const char *agency, size_t agency_len,
 			 const uint8_t *record, size_t len, size_t max_size, int64_t now,
 			 struct brk_check *out);
+
+/*
+ * The same, with notice_key (the broker's signing key, borrowed) to check
+ * acknowledgments: each must carry a notice signed with it, addressed to
+ * the topic's agency, of the id acknowledged and of kind CONFLICT or
+ * RESTRICTED_MATCH, else the submission is refused UNKNOWN_NOTICE (its
+ * op_index: n_ops + the acknowledgment's index). Without notice_key every
+ * acknowledgment is refused. No state is consulted: the answer cannot
+ * tell an agency whether a conflict it guessed exists.
+ */
+int brk_submission_check_ex(struct brk_directory *dir, const struct deconf_sign_key *notice_key,
+			    const char *agency, size_t agency_len, const uint8_t *record,
+			    size_t len, size_t max_size, int64_t now, struct brk_check *out);
+
+/* The notice an acknowledgment carries when it passes the checks above
+ * (owned: deconf_msg_free), else NULL. */
+Deconf__V1__ConflictNotice *brk_submission_ack_notice(const Deconf__V1__Acknowledgment *a,
+						      const char *agency, size_t agency_len,
+						      const struct deconf_sign_key *notice_key);
 
 /* Name of a RejectReason ("bad_signature"...). */
 const char *brk_reject_reason_name(int reason);
@@ -71,5 +97,17 @@ const char *brk_reject_reason_name(int reason);
 typedef int(brk_token_op_fn)(void *opaque, const Deconf__V1__TokenOp *op);
 int brk_submission_token_ops(const Deconf__V1__Submission *sub, int64_t ingested_at,
 			     brk_token_op_fn *fn, void *opaque);
+
+/*
+ * The token ops of an accepted submission's acknowledgments, one each,
+ * after its case ops: keyed by the acknowledged notice's token (so each
+ * reaches the matcher partition that holds the conflict), with the
+ * notice's case, ack_notice_id and ack_outcome. Only for a submission
+ * brk_submission_check_ex() accepted with the same notice_key
+ * (DECONF_E_INVAL otherwise).
+ */
+int brk_submission_ack_ops(const Deconf__V1__Submission *sub, int64_t ingested_at,
+			   const struct deconf_sign_key *notice_key, brk_token_op_fn *fn,
+			   void *opaque);
 
 #endif

@@ -1022,6 +1022,43 @@ static void test_notices(void **state)
 	end(f);
 }
 
+/* The stored notice read back, and the acknowledgments' records. */
+static void test_acks(void **state)
+{
+	struct fx *f = *state;
+	struct adp_ledger_txn *t;
+	const uint8_t *env;
+	size_t env_len;
+	uint8_t id[16], other[16];
+	struct adp_ack a = { .outcomes = 1u << 2, .last = 3, .state = ADP_ACK_SENT,
+			     .at = INT64_C(1796190419618) },
+		       b;
+
+	memset(id, 0x11, sizeof(id));
+	memset(other, 0x22, sizeof(other));
+	memset(a.submission_id, 0x5a, sizeof(a.submission_id));
+	t = begin(f, 0);
+	assert_int_equal(adp_ledger_notice_get(t, id, 16, &env, &env_len), DECONF_E_UNKNOWN);
+	assert_int_equal(adp_ledger_notice_put(t, id, 16, (const uint8_t *)"env-x", 5), DECONF_OK);
+	assert_int_equal(adp_ledger_notice_get(t, id, 16, &env, &env_len), DECONF_OK);
+	assert_int_equal(env_len, 5);
+	assert_memory_equal(env, "env-x", 5);
+	assert_int_equal(adp_ledger_notice_get(t, id, 0, &env, &env_len), DECONF_E_UNKNOWN);
+	assert_int_equal(adp_ledger_ack_get(t, id, &b), DECONF_E_UNKNOWN);
+	assert_int_equal(adp_ledger_ack_put(t, id, &a), DECONF_OK);
+	commit(f);
+
+	t = begin(f, 1);
+	assert_int_equal(adp_ledger_ack_get(t, id, &b), DECONF_OK);
+	assert_int_equal(b.outcomes, a.outcomes);
+	assert_int_equal(b.last, 3);
+	assert_int_equal(b.state, ADP_ACK_SENT);
+	assert_true(b.at == a.at);
+	assert_memory_equal(b.submission_id, a.submission_id, 16);
+	assert_int_equal(adp_ledger_ack_get(t, other, &b), DECONF_E_UNKNOWN);
+	end(f);
+}
+
 /* ------------------------------------------------------------------- meta */
 
 static void test_meta(void **state)
@@ -1547,6 +1584,7 @@ int main(int argc, char **argv)
 		T(test_commit_persists),
 		T(test_outbox),
 		T(test_notices),
+		T(test_acks),
 		T(test_meta),
 		T(test_cases),
 		T(test_entry_count),

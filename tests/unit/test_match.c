@@ -34,7 +34,8 @@ struct cap {
 	struct {
 		int kind;
 		char to[64], to_case[64], about[64], about_case[64];
-		uint8_t id[16];
+		uint8_t id[16], about_id[16];
+		int outcome;
 	} n[MAX_OUT];
 	size_t nn, n_audit, n_ops;
 	struct rec st[4 * MAX_OUT];
@@ -63,6 +64,9 @@ static int out_notice(void *o, int partition, const Deconf__V1__ConflictNotice *
 	}
 	assert_int_equal(n->notice_id.len, 16);
 	memcpy(c->n[c->nn].id, n->notice_id.data, 16);
+	c->n[c->nn].outcome = n->outcome;
+	if (n->about_notice_id.len == 16)
+		memcpy(c->n[c->nn].about_id, n->about_notice_id.data, 16);
 	c->nn++;
 	return 0;
 }
@@ -643,6 +647,247 @@ static void test_restore(void **state)
 	world_free(&w);
 }
 
+/* An acknowledgment token op (as ingest makes it) in its own batch. */
+static int ack(struct world *w, const char *agency, const char *case_ref, uint8_t tok,
+	       const uint8_t id[16], int outcome, int64_t now)
+{
+	Deconf__V1__TokenOp t = DECONF__V1__TOKEN_OP__INIT;
+	uint8_t token[16], sub[16];
+	struct brk_store_txn *txn;
+	int rc;
+
+	memset(token, tok, sizeof(token));
+	memset(sub, 0x5a, sizeof(sub));
+	t.token.data = token;
+	t.token.len = 16;
+	t.key_epoch = 1;
+	t.type = K(INDICATOR_TYPE__INDICATOR_TYPE_MD5);
+	t.agency_id.data = (uint8_t *)agency;
+	t.agency_id.len = strlen(agency);
+	t.case_ref.data = (uint8_t *)case_ref;
+	t.case_ref.len = strlen(case_ref);
+	t.submission_id.data = sub;
+	t.submission_id.len = 16;
+	t.ack_notice_id.data = (uint8_t *)id;
+	t.ack_notice_id.len = 16;
+	t.ack_outcome = outcome;
+	assert_int_equal(brk_store_begin(w->s, 0, &txn), 0);
+	rc = brk_match_op(&w->m, txn, 0, &t, now);
+	assert_int_equal(brk_match_flush_head(&w->m, 0, now), 0);
+	assert_int_equal(brk_store_commit(txn), 0);
+	return rc;
+}
+
+static int escalate_now(struct world *w, int64_t now, size_t *done)
+{
+	struct brk_store_txn *t;
+	int64_t next = 0;
+	int rc;
+
+	assert_int_equal(brk_store_begin(w->s, 0, &t), 0);
+	rc = brk_match_escalate(&w->m, t, 0, now, 64, done, &next);
+	assert_int_equal(brk_store_commit(t), 0);
+	return rc;
+}
+
+#define ACKD K(NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED)
+#define REMIND K(NOTICE_KIND__NOTICE_KIND_REMINDER)
+
+/* An acknowledgment changes its agency's side only, is told to the
+ * counterpart once per outcome, and a notice of another agency's (or none)
+ * changes nothing. */
+static void test_ack_lifecycle(void **state)
+{
+	struct world w;
+	uint8_t id_b[16], id_a[16], junk[16];
+	int64_t now = deconf_now_ms();
+	size_t nst;
+
+	world_init(&w, *state, "f");
+	assert_int_equal(ADD(&w, "agency-a", "A", 7), 0);
+	assert_int_equal(ADD(&w, "agency-b", "B", 7), 0);
+	assert_int_equal(w.cap.nn, 2);
+	memcpy(id_b, w.cap.n[0].id, 16); /* B's notice (the adder first) */
+	memcpy(id_a, w.cap.n[1].id, 16);
+
+	assert_int_equal(ack(&w, "agency-b", "B", 7, id_b, K(OUTCOME__OUTCOME_SEEN), now + 1000), 0);
+	assert_int_equal(kinds(&w, ACKD), 1);
+	assert_string_equal(w.cap.n[2].to, "agency-a");
+	assert_string_equal(w.cap.n[2].about, "agency-b");
+	assert_int_equal(w.cap.n[2].outcome, K(OUTCOME__OUTCOME_SEEN));
+	assert_memory_equal(w.cap.n[2].about_id, id_a, 16);
+	assert_int_equal(w.m.outcomes[K(OUTCOME__OUTCOME_SEEN)], 1);
+	assert_int_equal(w.m.n_ack_obs, 1);
+	assert_true(w.m.ack_obs[0].seconds >= 0.9 && w.m.ack_obs[0].seconds < 60);
+	assert_int_equal(w.m.ack_obs[0].caution, 0);
+	/* the same again: nothing */
+	nst = w.cap.nst;
+	assert_int_equal(ack(&w, "agency-b", "B", 7, id_b, K(OUTCOME__OUTCOME_SEEN), now + 2000), 0);
+	assert_int_equal(kinds(&w, ACKD), 1);
+	assert_int_equal(w.cap.nst, nst);
+	/* another outcome: told, under another id */
+	assert_int_equal(ack(&w, "agency-b", "B", 7, id_b, K(OUTCOME__OUTCOME_DECONFLICTED),
+			     now + 3000),
+			 0);
+	assert_int_equal(kinds(&w, ACKD), 2);
+	assert_memory_not_equal(w.cap.n[2].id, w.cap.n[3].id, 16);
+	/* A acknowledging B's notice (ingest would refuse it; the matcher
+	 * does not trust that either), or an unknown one: nothing changes */
+	nst = w.cap.nst;
+	assert_int_equal(ack(&w, "agency-a", "A", 7, id_b, K(OUTCOME__OUTCOME_NOT_RELATED), now),
+			 0);
+	memset(junk, 7, sizeof(junk));
+	assert_int_equal(ack(&w, "agency-a", "A", 7, junk, K(OUTCOME__OUTCOME_SEEN), now), 0);
+	assert_int_equal(kinds(&w, ACKD), 2);
+	/* no lifecycle record written (the audit head moved: it is audited) */
+	for (size_t i = nst; i < w.cap.nst; i++)
+		assert_int_equal(w.cap.st[i].key[0], 'A');
+	/* bad outcomes are malformed */
+	assert_int_equal(ack(&w, "agency-a", "A", 7, id_a, 0, now), DECONF_E_MALFORMED);
+	assert_int_equal(ack(&w, "agency-a", "A", 7, id_a, 99, now), DECONF_E_MALFORMED);
+	world_free(&w);
+}
+
+/* A RESTRICTED holder's match is one-sided: its acknowledgment is told to
+ * nobody (the other side was never told of it). */
+static void test_ack_restricted_told_nobody(void **state)
+{
+	struct world w;
+	int64_t now = deconf_now_ms();
+
+	world_init(&w, *state, "g");
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-a", "A", 8,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5),
+			       K(VISIBILITY__VISIBILITY_RESTRICTED), 0, 0, 0, now),
+			 0);
+	assert_int_equal(ADD(&w, "agency-b", "B", 8), 0);
+	assert_int_equal(w.cap.nn, 1);
+	assert_string_equal(w.cap.n[0].to, "agency-a");
+	assert_int_equal(ack(&w, "agency-a", "A", 8, w.cap.n[0].id,
+			     K(OUTCOME__OUTCOME_COUNTERPART_CONTACTED), now),
+			 0);
+	assert_int_equal(w.cap.nn, 1);
+	assert_int_equal(w.m.outcomes[K(OUTCOME__OUTCOME_COUNTERPART_CONTACTED)], 1);
+	world_free(&w);
+}
+
+/* Escalation: once, for the side not acknowledged, only with a caution
+ * flag that escalates; and a restore from the changelog keeps that. */
+static void test_escalation(void **state)
+{
+	struct world w, r;
+	struct brk_store_txn *t;
+	int64_t now = deconf_now_ms();
+	uint8_t id_a[16];
+	size_t done;
+
+	assert_true(brk_match_escalates(K(CAUTION_FLAG__CAUTION_ARMED), 0));
+	assert_true(brk_match_escalates(0, K(CAUTION_FLAG__CAUTION_VICTIM_AT_RISK)));
+	assert_false(brk_match_escalates(K(CAUTION_FLAG__CAUTION_INFORMANT),
+					 K(CAUTION_FLAG__CAUTION_COURT_SEALED)));
+
+	world_init(&w, *state, "h");
+	w.m.conf.escalate_after_ms = 1000;
+	/* no caution flag: never escalates */
+	assert_int_equal(ADD(&w, "agency-a", "A", 9), 0);
+	assert_int_equal(ADD(&w, "agency-b", "B", 9), 0);
+	{
+		Deconf__V1__TokenOp o = DECONF__V1__TOKEN_OP__INIT;
+		uint8_t token[16], sub[16];
+		memset(token, 10, 16);
+		memset(sub, 1, 16);
+		o.token.data = token;
+		o.token.len = 16;
+		o.key_epoch = 1;
+		o.type = K(INDICATOR_TYPE__INDICATOR_TYPE_MD5);
+		o.op = K(OP__OP_ADD);
+		o.agency_id.data = (uint8_t *)"agency-a";
+		o.agency_id.len = 8;
+		o.case_ref.data = (uint8_t *)"A";
+		o.case_ref.len = 1;
+		o.caution_flags = K(CAUTION_FLAG__CAUTION_ARMED);
+		o.submission_id.data = sub;
+		o.submission_id.len = 16;
+		assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
+		assert_int_equal(brk_match_op(&w.m, t, 0, &o, now), 0);
+		assert_int_equal(brk_store_commit(t), 0);
+	}
+	/* the matcher looks at once (esc_soonest 0, after a restore): a new
+	 * conflict must not put that off to its own escalation time */
+	assert_int_equal(w.m.esc_soonest, 0);
+	assert_int_equal(ADD(&w, "agency-b", "B", 10), 0);
+	assert_int_equal(w.m.esc_soonest, 0);
+	assert_int_equal(w.cap.nn, 4);
+	memcpy(id_a, w.cap.n[3].id, 16);
+	assert_string_equal(w.cap.n[3].to, "agency-a");
+	/* A acknowledges: B alone is due */
+	assert_int_equal(ack(&w, "agency-a", "A", 10, id_a, K(OUTCOME__OUTCOME_SEEN), now + 10), 0);
+	assert_int_equal(w.m.ack_obs[0].caution, 1);
+	assert_int_equal(escalate_now(&w, now + 500, &done), 0);
+	assert_int_equal(done, 0);
+	assert_int_equal(w.cap.n_ops, 0);
+
+	/* a copy restored from the changelog as it stands now */
+	world_init(&r, *state, "i");
+	r.m.conf.escalate_after_ms = 1000;
+	assert_int_equal(brk_store_begin(r.s, 0, &t), 0);
+	replay(&w, &r, t);
+	assert_int_equal(brk_store_commit(t), 0);
+
+	/* deconf.ops hears once, B is reminded once */
+	assert_int_equal(escalate_now(&w, now + 60000, &done), 0);
+	assert_int_equal(done, 1);
+	assert_int_equal(w.cap.n_ops, 1);
+	assert_int_equal(kinds(&w, REMIND), 1);
+	assert_string_equal(w.cap.n[w.cap.nn - 1].to, "agency-b");
+	assert_int_equal(w.m.escalated, 1);
+	assert_int_equal(escalate_now(&w, now + 120000, &done), 0);
+	assert_int_equal(done, 0);
+	assert_int_equal(w.cap.n_ops, 1);
+	/* the restored copy has the same due: and the same reminder id */
+	assert_int_equal(escalate_now(&r, now + 60000, &done), 0);
+	assert_int_equal(done, 1);
+	assert_int_equal(kinds(&r, REMIND), 1);
+	assert_memory_equal(r.cap.n[r.cap.nn - 1].id, w.cap.n[w.cap.nn - 1].id, 16);
+	{
+		/* open escalations: B's, until B acknowledges */
+		uint64_t open = 0;
+		assert_int_equal(brk_store_begin(w.s, 1, &t), 0);
+		assert_int_equal(brk_store_esc_open_count(t, 0, &open), 0);
+		brk_store_abort(t);
+		assert_int_equal(open, 1);
+		assert_int_equal(ack(&w, "agency-b", "B", 10, w.cap.n[2].id,
+				     K(OUTCOME__OUTCOME_SEEN), now + 130000),
+				 0);
+		assert_int_equal(brk_store_begin(w.s, 1, &t), 0);
+		assert_int_equal(brk_store_esc_open_count(t, 0, &open), 0);
+		brk_store_abort(t);
+		assert_int_equal(open, 0);
+	}
+	/* looking later than a new conflict's escalation: looked at sooner */
+	w.m.esc_soonest = now + 3600000;
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "agency-c", "C", 10,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, now),
+			 0);
+	assert_true(w.m.esc_soonest == now + 1000);
+
+	{
+		/* an index entry without its record (cannot happen; if it did)
+		 * is taken away, not found again and again */
+		uint8_t ghost[16];
+		memset(ghost, 0x33, sizeof(ghost));
+		assert_int_equal(brk_store_begin(w.s, 0, &t), 0);
+		assert_int_equal(brk_store_esc_due_set(t, 0, ghost, now + 5, 1), 0);
+		assert_int_equal(brk_store_commit(t), 0);
+		assert_int_equal(escalate_now(&w, now + 200000, &done), 0);
+		assert_true(done >= 1);
+		assert_int_equal(escalate_now(&w, now + 200000, &done), 0);
+		assert_int_equal(done, 0);
+	}
+	world_free(&r);
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -654,6 +899,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_case, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_agency_cannot_blind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_restricted_told_nobody, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

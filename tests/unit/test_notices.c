@@ -290,10 +290,59 @@ static void test_json_no_value_no_counterpart(void **state)
 	free(s);
 }
 
+/* An acknowledgment relayed by the broker, and a reminder: in plain words
+ * naming the outcome and the agency's own notice, and in JSON. */
+static void test_lifecycle_notices(void **state)
+{
+	struct fixture f;
+	uint8_t about[16];
+	size_t len;
+	char *out;
+	json_t *o;
+
+	(void)state;
+	fixture_init(&f);
+	memset(about, 0xab, sizeof(about));
+	f.n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED;
+	f.n.outcome = DECONF__V1__OUTCOME__OUTCOME_JOINT_INVESTIGATION;
+	f.n.about_notice_id.data = about;
+	f.n.about_notice_id.len = sizeof(about);
+	out = capture(adp_notice_print, &f.n, VALUE, VALUE_LEN, &len);
+	assert_terminal_safe(out, len);
+	assert_non_null(strstr(out, "acknowledged  "));
+	assert_non_null(strstr(out, "  they recorded: joint investigation (on the conflict of your "
+				    "notice abababababababababababababababab)\n"));
+	free(out);
+	assert_non_null(out = adp_notice_json(&f.n, VALUE, VALUE_LEN));
+	assert_non_null(o = json_loads(out, 0, NULL));
+	assert_string_equal(json_string_value(json_object_get(o, "outcome")),
+			    "joint_investigation");
+	assert_string_equal(json_string_value(json_object_get(o, "about_notice_id")),
+			    "abababababababababababababababab");
+	json_decref(o);
+	free(out);
+
+	f.n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_REMINDER;
+	f.n.outcome = 0;
+	out = capture(adp_notice_print, &f.n, VALUE, VALUE_LEN, &len);
+	assert_terminal_safe(out, len);
+	assert_non_null(strstr(out, "watch desk was told; acknowledge it with `deconf-adapter ack "
+				    "abababababababababababababababab OUTCOME`"));
+	assert_null(strstr(out, "they recorded"));
+	free(out);
+	/* an outcome outside the enum (a newer broker) is named "unknown" */
+	f.n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED;
+	f.n.outcome = 99;
+	out = capture(adp_notice_print, &f.n, VALUE, VALUE_LEN, &len);
+	assert_non_null(strstr(out, "they recorded: unknown "));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_print_escapes),
+		cmocka_unit_test(test_lifecycle_notices),
 		cmocka_unit_test(test_print_escapes_fallbacks),
 		cmocka_unit_test(test_json_complete_and_valid),
 		cmocka_unit_test(test_print_json_line),

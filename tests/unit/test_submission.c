@@ -534,6 +534,170 @@ static void test_epochs(void **state)
 	expect(&s, 0, -1);
 }
 
+/* A notice as the broker (key) sends it to `to`, sealed. */
+static void notice_env(const struct deconf_sign_key *key, const char *to, int kind,
+		       const uint8_t id[16], uint8_t **buf, size_t *len)
+{
+	Deconf__V1__ConflictNotice n = DECONF__V1__CONFLICT_NOTICE__INIT;
+	uint8_t tok[16];
+
+	memset(tok, 0x42, sizeof(tok));
+	n.notice_id.data = (uint8_t *)id;
+	n.notice_id.len = 16;
+	n.kind = kind;
+	n.agency_id.data = (uint8_t *)to;
+	n.agency_id.len = strlen(to);
+	n.case_ref.data = (uint8_t *)"CASE-9";
+	n.case_ref.len = 6;
+	n.type = T(PHONE);
+	n.key_epoch = 1;
+	n.token.data = tok;
+	n.token.len = 16;
+	assert_int_equal(deconf_envelope_seal(&n.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE,
+					      "broker", key, buf, len),
+			 0);
+}
+
+static int collect_ack(void *o, const Deconf__V1__TokenOp *op)
+{
+	Deconf__V1__TokenOp *out = o;
+
+	assert_int_equal(op->ack_notice_id.len, 16);
+	memcpy(out->ack_notice_id.data, op->ack_notice_id.data, 16);
+	out->ack_outcome = op->ack_outcome;
+	out->op_index = op->op_index;
+	assert_int_equal(op->token.len, 16);
+	memcpy(out->token.data, op->token.data, 16);
+	out->case_ref.len = op->case_ref.len;
+	return 0;
+}
+
+/* An acknowledgment is taken only with the notice it acknowledges, signed
+ * by the broker and addressed to the submitting agency; anything else is
+ * UNKNOWN_NOTICE, whatever the id. */
+static void test_acks(void **state)
+{
+	struct deconf_sign_key *broker;
+	struct subm s;
+	struct brk_check c;
+	Deconf__V1__Acknowledgment a = DECONF__V1__ACKNOWLEDGMENT__INIT, *acks[1] = { &a };
+	uint8_t id[16], *env, *buf, tok[16], nid[16];
+	size_t env_len, len;
+	Deconf__V1__TokenOp got = DECONF__V1__TOKEN_OP__INIT;
+	const struct {
+		const char *to;
+		int kind, other_key, id_off;
+	} bad[] = {
+		{ "agency-b", DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT, 0, 0 },
+		{ "agency-a", DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT, 1, 0 },
+		{ "agency-a", DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT, 0, 1 },
+		{ "agency-a", DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRED, 0, 0 },
+		{ "agency-a", DECONF__V1__NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED, 0, 0 },
+	};
+
+	(void)state;
+	assert_int_equal(deconf_sign_key_generate(&broker, NULL, 0), 0);
+	memset(id, 0x77, sizeof(id));
+	subm_init(&s);
+	s.sub.acks = acks;
+	s.sub.n_acks = 1;
+	a.notice_id.data = id;
+	a.notice_id.len = 16;
+	a.outcome = DECONF__V1__OUTCOME__OUTCOME_SEEN;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t other[16];
+		memcpy(other, id, 16);
+		other[0] ^= (uint8_t)bad[i].id_off;
+		notice_env(bad[i].other_key ? other_key : broker, bad[i].to, bad[i].kind, other,
+			   &env, &env_len);
+		a.notice.data = env;
+		a.notice.len = env_len;
+		assert_int_equal(deconf_envelope_seal(&s.sub.base,
+						      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+						      "agency-a", agency_key, &buf, &len),
+				 0);
+		assert_int_equal(brk_submission_check_ex(dir, broker, "agency-a", 8, buf, len,
+							 2 << 20, NOW, &c),
+				 0);
+		assert_int_equal(c.reason, R(UNKNOWN_NOTICE));
+		assert_int_equal(c.op_index, 2); /* after the two case ops */
+		assert_int_equal(c.acks_checked, 1); /* what ingest charges for */
+		free(buf);
+		free(env);
+	}
+	/* more than BRK_ACKS_MAX: refused before any is checked */
+	a.notice.data = NULL; /* the loop's last notice is freed */
+	a.notice.len = 0;
+	{
+		Deconf__V1__Acknowledgment **many = calloc(BRK_ACKS_MAX + 1, sizeof(*many));
+		assert_non_null(many);
+		for (int i = 0; i <= BRK_ACKS_MAX; i++)
+			many[i] = &a;
+		s.sub.acks = many;
+		s.sub.n_acks = BRK_ACKS_MAX + 1;
+		assert_int_equal(deconf_envelope_seal(&s.sub.base,
+						      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+						      "agency-a", agency_key, &buf, &len),
+				 0);
+		assert_int_equal(brk_submission_check_ex(dir, broker, "agency-a", 8, buf, len,
+							 2 << 20, NOW, &c),
+				 0);
+		assert_int_equal(c.reason, R(OVERSIZED));
+		assert_int_equal(c.acks_checked, 0);
+		free(buf);
+		free(many);
+		s.sub.acks = acks;
+		s.sub.n_acks = 1;
+	}
+	/* no notice at all; and without the broker's key, none is taken */
+	a.notice.data = NULL;
+	a.notice.len = 0;
+	check_sub(&s, agency_key, "agency-a", &c);
+	assert_int_equal(c.reason, R(UNKNOWN_NOTICE));
+
+	/* the right one; the outcome must be known */
+	notice_env(broker, "agency-a", DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT, id, &env,
+		   &env_len);
+	a.notice.data = env;
+	a.notice.len = env_len;
+	a.outcome = 42;
+	assert_int_equal(deconf_envelope_seal(&s.sub.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+					      "agency-a", agency_key, &buf, &len),
+			 0);
+	assert_int_equal(brk_submission_check_ex(dir, broker, "agency-a", 8, buf, len, 2 << 20, NOW,
+						 &c),
+			 0);
+	assert_int_equal(c.reason, R(INVALID_OP));
+	free(buf);
+	a.outcome = DECONF__V1__OUTCOME__OUTCOME_DECONFLICTED;
+	/* acknowledgments alone make a submission */
+	s.sub.n_ops = 0;
+	assert_int_equal(deconf_envelope_seal(&s.sub.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION,
+					      "agency-a", agency_key, &buf, &len),
+			 0);
+	assert_int_equal(brk_submission_check_ex(dir, broker, "agency-a", 8, buf, len, 2 << 20, NOW,
+						 &c),
+			 0);
+	assert_int_equal(c.reason, 0);
+	free(buf);
+	/* its token op: the notice's token (its matcher partition), case and id */
+	got.ack_notice_id.data = nid;
+	got.token.data = tok;
+	assert_int_equal(brk_submission_ack_ops(c.sub, NOW, broker, collect_ack, &got), 0);
+	assert_memory_equal(nid, id, 16);
+	assert_int_equal(got.ack_outcome, DECONF__V1__OUTCOME__OUTCOME_DECONFLICTED);
+	assert_int_equal(tok[0], 0x42);
+	assert_int_equal(got.case_ref.len, 6);
+	assert_int_equal(got.op_index, 0);
+	deconf_msg_free(c.sub);
+	free(env);
+	deconf_sign_key_free(broker);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +707,7 @@ int main(void)
 		cmocka_unit_test(test_op_rules),
 		cmocka_unit_test(test_text_bounds),
 		cmocka_unit_test(test_epochs),
+		cmocka_unit_test(test_acks),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,0 +1,1010 @@
+/*
+ * test_lifecycle.c — from notice to resolution on the real Kafka: an
+ * agency acknowledges a conflict notice and records an outcome, the
+ * counterpart is told once, a false acknowledgment is refused and changes
+ * nothing, an unacknowledged cautioned conflict escalates once, and all of
+ * it survives kill -9 of the broker and a wipe of its state directory.
+ *
+ * A throwaway federation (fed.h) with four agencies. Acknowledgments are
+ * built and signed here, each carrying the notice it acknowledges as the
+ * agency received it (deconf.proto, Acknowledgment); notices, receipts,
+ * rejects, ops events and the changelog are read back and the broker's
+ * signatures checked.
+ *
+ * Needs DECONF_KRAFT_BOOTSTRAP; exits 77 without it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
+
+#include "deconf.pb-c.h"
+#include "deconf/envelope.h"
+#include "deconf/token.h"
+#include "deconf/util.h"
+#include "fed.h"
+
+#define K(x) DECONF__V1__##x
+#define KIND(x) K(NOTICE_KIND__NOTICE_KIND_##x)
+#define OUT(x) K(OUTCOME__OUTCOME_##x)
+#define PHONE K(INDICATOR_TYPE__INDICATOR_TYPE_PHONE)
+#define ARMED K(CAUTION_FLAG__CAUTION_ARMED)
+
+static const char *bootstrap;
+static pid_t running[4];
+
+static pid_t track(pid_t pid)
+{
+	for (int i = 0; i < 4 && pid > 0; i++)
+		if (running[i] <= 0) {
+			running[i] = pid;
+			break;
+		}
+	return pid;
+}
+
+static void untrack(pid_t pid)
+{
+	for (int i = 0; i < 4; i++)
+		if (running[i] == pid)
+			running[i] = 0;
+}
+
+static void kill_running(void)
+{
+	for (int i = 0; i < 4; i++)
+		if (running[i] > 0)
+			kill(running[i], SIGKILL);
+}
+
+/* ------------------------------------------------------------- records */
+
+/* One committed record of a topic's partition 0 (or, for the state
+ * changelog, any partition), as written. */
+struct raw {
+	uint8_t *key, *value;
+	size_t key_len, len;
+	int partition;
+};
+
+static void raw_free(struct raw *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].value);
+	}
+	free(v);
+}
+
+/* Every committed record of topic's partitions 0..parts-1, read_committed. */
+static struct raw *read_raw(const struct fed *f, const char *topic, int parts, size_t *n)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	rd_kafka_topic_t *rkt;
+	rd_kafka_queue_t *q;
+	struct raw *v = NULL;
+	size_t cap = 0;
+	int open = 0;
+
+	*n = 0;
+	assert_non_null(rk);
+	q = rd_kafka_queue_new(rk);
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	for (int p = 0; p < parts; p++)
+		if (!rd_kafka_consume_start_queue(rkt, p, RD_KAFKA_OFFSET_BEGINNING, q))
+			open++;
+	for (int idle = 0; open > 0 && idle < 40;) {
+		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 250);
+		if (!m) {
+			idle++;
+			continue;
+		}
+		if (m->err) {
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
+			    m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+			    m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+				open--;
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			assert_non_null(v = realloc(v, cap * sizeof(*v)));
+		}
+		memset(&v[*n], 0, sizeof(v[0]));
+		v[*n].partition = m->partition;
+		if (m->key_len) {
+			assert_non_null(v[*n].key = malloc(m->key_len));
+			memcpy(v[*n].key, m->key, m->key_len);
+			v[*n].key_len = m->key_len;
+		}
+		if (m->len) {
+			assert_non_null(v[*n].value = malloc(m->len));
+			memcpy(v[*n].value, m->payload, m->len);
+			v[*n].len = m->len;
+		}
+		(*n)++;
+		rd_kafka_message_destroy(m);
+	}
+	for (int p = 0; p < parts; p++)
+		rd_kafka_consume_stop(rkt, p);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return v;
+}
+
+/* A notice as received: its signed envelope and what it says. */
+struct note {
+	uint8_t *env;
+	size_t env_len;
+	Deconf__V1__ConflictNotice *n;
+};
+
+static void notes_free(struct note *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].env);
+		deconf_msg_free(&v[i].n->base);
+	}
+	free(v);
+}
+
+/* Every notice agency a was sent, each verified with the broker's key. */
+static struct note *notices(const struct fed *f, int a, size_t *n)
+{
+	char topic[128];
+	size_t nr;
+	struct raw *r;
+	struct note *v;
+
+	snprintf(topic, sizeof(topic), "%snotices.%s", f->prefix, f->ag[a].id);
+	r = read_raw(f, topic, 1, &nr);
+	assert_non_null(v = calloc(nr + 1, sizeof(*v)));
+	*n = 0;
+	for (size_t i = 0; i < nr; i++) {
+		ProtobufCMessage *msg = NULL;
+		assert_int_equal(deconf_envelope_open(r[i].value, r[i].len, 1 << 20,
+						      K(MESSAGE_TYPE__MESSAGE_TYPE_CONFLICT_NOTICE),
+						      f->key, &deconf__v1__conflict_notice__descriptor,
+						      &msg, NULL, 0),
+				 0);
+		v[*n].n = (Deconf__V1__ConflictNotice *)msg;
+		v[*n].env = r[i].value;
+		v[*n].env_len = r[i].len;
+		r[i].value = NULL;
+		(*n)++;
+	}
+	raw_free(r, nr);
+	return v;
+}
+
+/* Notices read earlier stay valid until the test's world is freed: a test
+ * re-reads a topic and still uses what it read before. */
+static struct {
+	struct note *v;
+	size_t n;
+} kept[64];
+static size_t n_kept;
+
+static void notes_later(struct note *v, size_t n)
+{
+	assert_true(n_kept < 64);
+	kept[n_kept].v = v;
+	kept[n_kept++].n = n;
+}
+
+static void notes_drop_kept(void)
+{
+	for (size_t i = 0; i < n_kept; i++)
+		notes_free(kept[i].v, kept[i].n);
+	n_kept = 0;
+}
+
+static size_t count_kind(const struct note *v, size_t n, int kind)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += (int)v[i].n->kind == kind;
+	return c;
+}
+
+static const struct note *first_kind(const struct note *v, size_t n, int kind)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((int)v[i].n->kind == kind)
+			return &v[i];
+	return NULL;
+}
+
+/* The Receipt for submission sid on agency a's receipts topic (NULL: none
+ * yet); verified with the broker's key. Caller frees (deconf_msg_free). */
+static Deconf__V1__Receipt *receipt(const struct fed *f, int a, const uint8_t sid[16])
+{
+	char topic[128];
+	size_t nr;
+	struct raw *r;
+	Deconf__V1__Receipt *out = NULL;
+
+	snprintf(topic, sizeof(topic), "%sreceipts.%s", f->prefix, f->ag[a].id);
+	r = read_raw(f, topic, 1, &nr);
+	for (size_t i = 0; i < nr && !out; i++) {
+		ProtobufCMessage *msg = NULL;
+		assert_int_equal(deconf_envelope_open(r[i].value, r[i].len, 1 << 20,
+						      K(MESSAGE_TYPE__MESSAGE_TYPE_RECEIPT), f->key,
+						      &deconf__v1__receipt__descriptor, &msg, NULL, 0),
+				 0);
+		Deconf__V1__Receipt *x = (Deconf__V1__Receipt *)msg;
+		if (x->submission_id.len == 16 && !memcmp(x->submission_id.data, sid, 16))
+			out = x;
+		else
+			deconf_msg_free(msg);
+	}
+	raw_free(r, nr);
+	return out;
+}
+
+/* Sign and send a Submission of agency a holding one acknowledgment of
+ * notice id `id`, carrying env (a notice's envelope as received; NULL:
+ * none). sid receives the submission id. */
+static void send_ack(struct fed *f, int a, const uint8_t id[16], int outcome, const uint8_t *env,
+		     size_t env_len, uint8_t sid[16])
+{
+	Deconf__V1__Submission s = DECONF__V1__SUBMISSION__INIT;
+	Deconf__V1__Acknowledgment ack = DECONF__V1__ACKNOWLEDGMENT__INIT, *acks[1] = { &ack };
+	char topic[128];
+	uint8_t *buf;
+	size_t len;
+
+	RAND_bytes(sid, 16);
+	s.agency_id.data = (uint8_t *)f->ag[a].id;
+	s.agency_id.len = strlen(f->ag[a].id);
+	s.submission_id.data = sid;
+	s.submission_id.len = 16;
+	s.created_at = deconf_now_ms();
+	s.acks = acks;
+	s.n_acks = 1;
+	ack.notice_id.data = (uint8_t *)id;
+	ack.notice_id.len = 16;
+	ack.outcome = outcome;
+	if (env) {
+		ack.notice.data = (uint8_t *)env;
+		ack.notice.len = env_len;
+	}
+	assert_int_equal(deconf_envelope_seal(&s.base, K(MESSAGE_TYPE__MESSAGE_TYPE_SUBMISSION),
+					      f->ag[a].id, f->ag[a].key, &buf, &len),
+			 0);
+	snprintf(topic, sizeof(topic), "%ssubmit.%s", f->prefix, f->ag[a].id);
+	assert_int_equal(rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(topic),
+					   RD_KAFKA_V_KEY("ack", 3), RD_KAFKA_V_VALUE(buf, len),
+					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END),
+			 0);
+	assert_int_equal(fed_flush(f), 0);
+}
+
+/* The receipt of sid, waited for (the broker answers every submission). */
+static Deconf__V1__Receipt *wait_receipt(const struct fed *f, int a, const uint8_t sid[16])
+{
+	Deconf__V1__Receipt *r = NULL;
+
+	for (int i = 0; i < 60 && !(r = receipt(f, a, sid)); i++)
+		usleep(500000);
+	assert_non_null(r);
+	return r;
+}
+
+static void add(struct fed *f, int a, const char *case_ref, uint32_t tok, uint32_t flags)
+{
+	struct fed_op o;
+
+	memset(&o, 0, sizeof(o));
+	o.op = K(OP__OP_ADD);
+	o.case_ref = case_ref;
+	o.type = PHONE;
+	o.flags = flags;
+	o.poc_name = "Det. Example";
+	fed_token(f, tok, o.token);
+	assert_int_equal(fed_submit(f, a, &o, 1, NULL), 0);
+}
+
+/* The last committed changelog record of one side's lifecycle ("L" id);
+ * NULL: none. Caller frees (deconf_msg_free). */
+static Deconf__V1__ConflictLife *life_of(const struct fed *f, const uint8_t id[16])
+{
+	char topic[128];
+	size_t nr;
+	struct raw *r;
+	Deconf__V1__ConflictLife *out = NULL;
+
+	r = read_raw(f, fed_topic(f, "state", topic, sizeof(topic)), f->n_partitions, &nr);
+	for (size_t i = 0; i < nr; i++) {
+		ProtobufCMessage *msg = NULL;
+		if (r[i].key_len != 17 || r[i].key[0] != 'L' || memcmp(r[i].key + 1, id, 16) ||
+		    !r[i].value)
+			continue;
+		Deconf__V1__Envelope *env = NULL;
+		/* the changelog is internal: unsigned, guarded by ACLs */
+		assert_int_equal(deconf_envelope_unpack(r[i].value, r[i].len, 1 << 20, &env, NULL, 0),
+				 0);
+		assert_int_equal(env->type, K(MESSAGE_TYPE__MESSAGE_TYPE_STATE_RECORD));
+		assert_int_equal(deconf_envelope_payload(env, &deconf__v1__state_record__descriptor,
+							 &msg, NULL, 0),
+				 0);
+		deconf_msg_free(&env->base);
+		Deconf__V1__StateRecord *s = (Deconf__V1__StateRecord *)msg;
+		assert_non_null(s->life);
+		if (out)
+			deconf__v1__conflict_life__free_unpacked(out, NULL);
+		{
+			/* a copy of its own (the record came with the reader's
+			 * allocator) */
+			uint8_t buf[4096];
+			size_t len = deconf__v1__conflict_life__get_packed_size(s->life);
+			assert_true(len <= sizeof(buf));
+			deconf__v1__conflict_life__pack(s->life, buf);
+			assert_non_null(out = deconf__v1__conflict_life__unpack(NULL, len, buf));
+		}
+		deconf_msg_free(msg);
+	}
+	raw_free(r, nr);
+	return out;
+}
+
+/* Ops events of kind ESCALATION, decoded (broker-signed). */
+static Deconf__V1__OpsEvent **escalations(const struct fed *f, size_t *n)
+{
+	char topic[128];
+	size_t nr;
+	struct raw *r = read_raw(f, fed_topic(f, "ops", topic, sizeof(topic)), 1, &nr);
+	Deconf__V1__OpsEvent **v = calloc(nr + 1, sizeof(*v));
+
+	assert_non_null(v);
+	*n = 0;
+	for (size_t i = 0; i < nr; i++) {
+		ProtobufCMessage *msg = NULL;
+		assert_int_equal(deconf_envelope_open(r[i].value, r[i].len, 1 << 20,
+						      K(MESSAGE_TYPE__MESSAGE_TYPE_OPS_EVENT), f->key,
+						      &deconf__v1__ops_event__descriptor, &msg, NULL, 0),
+				 0);
+		if (((Deconf__V1__OpsEvent *)msg)->kind == K(OPS_KIND__OPS_KIND_ESCALATION))
+			v[(*n)++] = (Deconf__V1__OpsEvent *)msg;
+		else
+			deconf_msg_free(msg);
+	}
+	raw_free(r, nr);
+	return v;
+}
+
+static void escalations_free(Deconf__V1__OpsEvent **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		deconf_msg_free(&v[i]->base);
+	free(v);
+}
+
+static int bytes_is(const ProtobufCBinaryData *b, const char *s)
+{
+	return b->len == strlen(s) && !memcmp(b->data, s, b->len);
+}
+
+/* Wait until agency a has `want` notices of kind (or max_s passes). */
+static void wait_kind(const struct fed *f, int a, int kind, size_t want, int max_s)
+{
+	for (int i = 0; i < max_s * 2; i++) {
+		size_t n;
+		struct note *v = notices(f, a, &n);
+		size_t c = count_kind(v, n, kind);
+		notes_free(v, n);
+		if (c >= want)
+			return;
+		usleep(500000);
+	}
+	fail_msg("agency %s: fewer than %zu notices of kind %d after %d s", f->ag[a].id, want,
+		 kind, max_s);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+struct world {
+	struct fed f;
+	int a, b, c, d;
+	char conf[256], log[256];
+	pid_t broker;
+};
+
+static void world_new(struct world *w, const char *extra)
+{
+	memset(w, 0, sizeof(*w));
+	assert_int_equal(fed_new(&w->f, bootstrap, 2), 0);
+	w->a = fed_agency(&w->f, "agency-a", "Agency A", K(AGENCY_LEVEL__AGENCY_LEVEL_FEDERAL),
+			  "US", K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE));
+	w->b = fed_agency(&w->f, "agency-b", "Agency B", K(AGENCY_LEVEL__AGENCY_LEVEL_STATE),
+			  "US", K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE));
+	w->c = fed_agency(&w->f, "agency-c", "Agency C", K(AGENCY_LEVEL__AGENCY_LEVEL_TRIBAL),
+			  "US", K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE));
+	w->d = fed_agency(&w->f, "agency-d", "Agency D", K(AGENCY_LEVEL__AGENCY_LEVEL_LOCAL), "US",
+			  K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE));
+	assert_true(w->a >= 0 && w->b >= 0 && w->c >= 0 && w->d >= 0);
+	assert_int_equal(fed_broker_conf(&w->f, "a", extra, w->conf, sizeof(w->conf)), 0);
+	snprintf(w->log, sizeof(w->log), "%s/broker.log", w->f.dir);
+	assert_true((w->broker = track(fed_broker_start(BROKER_BIN, w->conf, w->log))) > 0);
+}
+
+static void world_free(struct world *w)
+{
+	char cmd[600];
+
+	if (w->broker > 0) {
+		assert_int_equal(fed_broker_stop(w->broker), 0);
+		untrack(w->broker);
+	}
+	/* a sanitizer report in any broker run fails the test */
+	snprintf(cmd, sizeof(cmd), "grep -q 'Sanitizer\\|runtime error' '%s'", w->log);
+	if (system(cmd) == 0) {
+		snprintf(cmd, sizeof(cmd), "cat '%s' >&2", w->log);
+		assert_int_equal(system(cmd), 0);
+		fail_msg("sanitizer report in %s", w->log);
+	}
+	fed_free(&w->f);
+	notes_drop_kept();
+}
+
+static void kill9_restart(struct world *w, int wipe)
+{
+	char cmd[512];
+
+	kill(w->broker, SIGKILL);
+	waitpid(w->broker, NULL, 0);
+	untrack(w->broker);
+	if (wipe) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s/state-a'", w->f.dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	assert_true((w->broker = track(fed_broker_start(BROKER_BIN, w->conf, w->log))) > 0);
+}
+
+/*
+ * A and B hold the same indicator; A acknowledges (SEEN): its receipt says
+ * accepted, B is told once, by a notice naming B's own notice and A's
+ * outcome; the same acknowledgment again changes nothing; a new outcome is
+ * told again. Its lifecycle record on the changelog says what A recorded.
+ */
+static void test_ack_relayed_once(void **state)
+{
+	struct world w;
+	struct note *va, *vb;
+	size_t na, nb;
+	uint8_t sid[16], sid2[16], sid3[16];
+	Deconf__V1__Receipt *r;
+	Deconf__V1__ConflictLife *l;
+	const struct note *ca, *cb, *up;
+
+	(void)state;
+	world_new(&w, NULL);
+	add(&w.f, w.a, "A-1", 1, 0);
+	add(&w.f, w.b, "B-1", 1, 0);
+	assert_int_equal(fed_flush(&w.f), 0);
+	wait_kind(&w.f, w.b, KIND(CONFLICT), 1, 60);
+	wait_kind(&w.f, w.a, KIND(CONFLICT), 1, 30);
+	va = notices(&w.f, w.a, &na);
+	vb = notices(&w.f, w.b, &nb);
+	assert_non_null(ca = first_kind(va, na, KIND(CONFLICT)));
+	assert_non_null(cb = first_kind(vb, nb, KIND(CONFLICT)));
+
+	send_ack(&w.f, w.a, ca->n->notice_id.data, OUT(SEEN), ca->env, ca->env_len, sid);
+	r = wait_receipt(&w.f, w.a, sid);
+	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
+	assert_int_equal(r->acks, 1);
+	assert_int_equal(r->token_ops, 1);
+	deconf_msg_free(&r->base);
+	wait_kind(&w.f, w.b, KIND(ACKNOWLEDGED), 1, 30);
+
+	/* the same again, in a new submission: applied, told to nobody */
+	send_ack(&w.f, w.a, ca->n->notice_id.data, OUT(SEEN), ca->env, ca->env_len, sid2);
+	r = wait_receipt(&w.f, w.a, sid2);
+	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
+	deconf_msg_free(&r->base);
+	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+	notes_later(vb, nb);
+	vb = notices(&w.f, w.b, &nb);
+	assert_int_equal(count_kind(vb, nb, KIND(ACKNOWLEDGED)), 1);
+	assert_non_null(up = first_kind(vb, nb, KIND(ACKNOWLEDGED)));
+	assert_int_equal(up->n->outcome, OUT(SEEN));
+	assert_int_equal(up->n->about_notice_id.len, 16);
+	assert_memory_equal(up->n->about_notice_id.data, cb->n->notice_id.data, 16);
+	assert_true(bytes_is(&up->n->agency_id, "agency-b"));
+	assert_true(bytes_is(&up->n->case_ref, "B-1"));
+	assert_non_null(up->n->counterpart);
+	assert_true(bytes_is(&up->n->counterpart->agency_id, "agency-a"));
+	/* A is told nothing of its own acknowledgment */
+	notes_later(va, na);
+	va = notices(&w.f, w.a, &na);
+	assert_int_equal(count_kind(va, na, KIND(ACKNOWLEDGED)), 0);
+	ca = first_kind(va, na, KIND(CONFLICT));
+
+	/* a new outcome is news */
+	send_ack(&w.f, w.a, ca->n->notice_id.data, OUT(COUNTERPART_CONTACTED), ca->env,
+		 ca->env_len, sid3);
+	r = wait_receipt(&w.f, w.a, sid3);
+	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
+	deconf_msg_free(&r->base);
+	wait_kind(&w.f, w.b, KIND(ACKNOWLEDGED), 2, 30);
+	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+	notes_later(vb, nb);
+	vb = notices(&w.f, w.b, &nb);
+	assert_int_equal(count_kind(vb, nb, KIND(ACKNOWLEDGED)), 2);
+
+	/* the changelog holds A's side: both outcomes, acknowledged; B's side
+	 * untouched */
+	assert_non_null(l = life_of(&w.f, ca->n->notice_id.data));
+	assert_true(bytes_is(&l->agency_id, "agency-a"));
+	assert_true(l->acked_at > 0);
+	assert_int_equal(l->outcome, OUT(COUNTERPART_CONTACTED));
+	assert_int_equal(l->outcomes, (1u << OUT(SEEN)) | (1u << OUT(COUNTERPART_CONTACTED)));
+	deconf__v1__conflict_life__free_unpacked(l, NULL);
+	assert_non_null(l = life_of(&w.f, cb->n->notice_id.data));
+	assert_true(bytes_is(&l->agency_id, "agency-b"));
+	assert_int_equal(l->acked_at, 0);
+	assert_int_equal(l->outcomes, 0);
+	deconf__v1__conflict_life__free_unpacked(l, NULL);
+
+	notes_later(va, na);
+	notes_later(vb, nb);
+	world_free(&w);
+}
+
+/*
+ * False acknowledgments are refused UNKNOWN_NOTICE and change nothing:
+ * an id with no notice; a made-up notice; and B–C's conflict acknowledged
+ * by A, who knows B's notice id and even holds B's signed notice.
+ */
+static void test_false_ack_refused(void **state)
+{
+	struct world w;
+	struct note *vb, *vc, *va;
+	size_t nb, nc, na;
+	uint8_t sid[16], guess[16];
+	Deconf__V1__Receipt *r;
+	Deconf__V1__ConflictLife *l;
+	const struct note *cb;
+	struct fed_reject *rj = NULL;
+	size_t nrj = 0, bad = 0;
+
+	(void)state;
+	world_new(&w, NULL);
+	add(&w.f, w.b, "B-2", 2, 0);
+	add(&w.f, w.c, "C-2", 2, 0);
+	assert_int_equal(fed_flush(&w.f), 0);
+	wait_kind(&w.f, w.b, KIND(CONFLICT), 1, 60);
+	wait_kind(&w.f, w.c, KIND(CONFLICT), 1, 30);
+	vb = notices(&w.f, w.b, &nb);
+	assert_non_null(cb = first_kind(vb, nb, KIND(CONFLICT)));
+
+	/* an id alone (no notice), a guessed id */
+	RAND_bytes(guess, sizeof(guess));
+	send_ack(&w.f, w.a, guess, OUT(SEEN), NULL, 0, sid);
+	r = wait_receipt(&w.f, w.a, sid);
+	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_REFUSED));
+	assert_int_equal(r->reason, K(REJECT_REASON__REJECT_REASON_UNKNOWN_NOTICE));
+	assert_int_equal(r->op_index, 0);
+	deconf_msg_free(&r->base);
+	/* B's notice id, bare */
+	send_ack(&w.f, w.a, cb->n->notice_id.data, OUT(DECONFLICTED), NULL, 0, sid);
+	r = wait_receipt(&w.f, w.a, sid);
+	assert_int_equal(r->reason, K(REJECT_REASON__REJECT_REASON_UNKNOWN_NOTICE));
+	deconf_msg_free(&r->base);
+	/* B's notice as B received it, signed by the broker: not A's */
+	send_ack(&w.f, w.a, cb->n->notice_id.data, OUT(DECONFLICTED), cb->env, cb->env_len, sid);
+	r = wait_receipt(&w.f, w.a, sid);
+	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_REFUSED));
+	assert_int_equal(r->reason, K(REJECT_REASON__REJECT_REASON_UNKNOWN_NOTICE));
+	deconf_msg_free(&r->base);
+	/* and the refusal is on A's rejects topic too */
+	assert_int_equal(fed_read_rejects(&w.f, "agency-a", &rj, &nrj, &bad, 15000), 0);
+	assert_int_equal(nrj, 3);
+	for (size_t i = 0; i < nrj; i++)
+		assert_int_equal(rj[i].reason, K(REJECT_REASON__REJECT_REASON_UNKNOWN_NOTICE));
+	free(rj);
+
+	/* nothing changed: no update to anyone, B's side as it was */
+	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+	vc = notices(&w.f, w.c, &nc);
+	va = notices(&w.f, w.a, &na);
+	assert_int_equal(count_kind(vc, nc, KIND(ACKNOWLEDGED)), 0);
+	assert_int_equal(na, 0);
+	notes_later(vb, nb);
+	vb = notices(&w.f, w.b, &nb);
+	assert_int_equal(count_kind(vb, nb, KIND(ACKNOWLEDGED)), 0);
+	cb = first_kind(vb, nb, KIND(CONFLICT));
+	assert_non_null(l = life_of(&w.f, cb->n->notice_id.data));
+	assert_int_equal(l->acked_at, 0);
+	assert_int_equal(l->outcomes, 0);
+	deconf__v1__conflict_life__free_unpacked(l, NULL);
+
+	/* B itself may: its acknowledgment reaches C */
+	send_ack(&w.f, w.b, cb->n->notice_id.data, OUT(JOINT_INVESTIGATION), cb->env, cb->env_len,
+		 sid);
+	r = wait_receipt(&w.f, w.b, sid);
+	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
+	deconf_msg_free(&r->base);
+	wait_kind(&w.f, w.c, KIND(ACKNOWLEDGED), 1, 30);
+
+	notes_later(va, na);
+	notes_later(vb, nb);
+	notes_later(vc, nc);
+	world_free(&w);
+}
+
+/*
+ * Escalation: A holds the indicator ARMED, B adds it; A acknowledges, B
+ * does not. After escalate_after (10 s) ops get one escalation naming B
+ * (both contacts, no token) and B one reminder; A neither. It stays one
+ * through a kill -9 and a wipe of the state directory, and B's late
+ * acknowledgment still reaches A.
+ */
+static void test_escalation_once(void **state)
+{
+	struct world w;
+	struct note *va, *vb;
+	size_t na, nb, ne;
+	uint8_t sid[16];
+	Deconf__V1__Receipt *r;
+	Deconf__V1__OpsEvent **ev;
+	const struct note *ca, *cb, *rem;
+
+	(void)state;
+	/* long enough for A to acknowledge first on a loaded machine */
+	world_new(&w, "[matcher]\nescalate_after = 10s\n");
+	add(&w.f, w.a, "A-3", 3, ARMED);
+	assert_int_equal(fed_flush(&w.f), 0);
+	add(&w.f, w.b, "B-3", 3, 0);
+	assert_int_equal(fed_flush(&w.f), 0);
+	wait_kind(&w.f, w.a, KIND(CONFLICT), 1, 60);
+	va = notices(&w.f, w.a, &na);
+	assert_non_null(ca = first_kind(va, na, KIND(CONFLICT)));
+	send_ack(&w.f, w.a, ca->n->notice_id.data, OUT(SEEN), ca->env, ca->env_len, sid);
+	r = wait_receipt(&w.f, w.a, sid);
+	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
+	deconf_msg_free(&r->base);
+
+	wait_kind(&w.f, w.b, KIND(REMINDER), 1, 60);
+	sleep(3); /* a second escalation would be out by now */
+	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+	vb = notices(&w.f, w.b, &nb);
+	assert_non_null(cb = first_kind(vb, nb, KIND(CONFLICT)));
+	assert_int_equal(count_kind(vb, nb, KIND(REMINDER)), 1);
+	assert_non_null(rem = first_kind(vb, nb, KIND(REMINDER)));
+	assert_memory_equal(rem->n->about_notice_id.data, cb->n->notice_id.data, 16);
+	notes_later(va, na);
+	va = notices(&w.f, w.a, &na);
+	assert_int_equal(count_kind(va, na, KIND(REMINDER)), 0);
+	ev = escalations(&w.f, &ne);
+	assert_int_equal(ne, 1);
+	assert_true(bytes_is(&ev[0]->agency_id, "agency-b"));
+	assert_true(bytes_is(&ev[0]->other_agency_id, "agency-a"));
+	assert_memory_equal(ev[0]->notice_id.data, cb->n->notice_id.data, 16);
+	assert_int_equal(ev[0]->token.len, 0);
+	assert_non_null(ev[0]->poc);
+	assert_non_null(ev[0]->other_poc);
+	assert_string_equal(ev[0]->poc->name, "Det. Example");
+	assert_string_equal(ev[0]->other_poc->name, "Det. Example");
+	assert_true(ev[0]->caution_flags & ARMED);
+	escalations_free(ev, ne);
+
+	/* kill -9, state wiped: restored from the changelog, not escalated again */
+	kill9_restart(&w, 1);
+	sleep(4);
+	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+	ev = escalations(&w.f, &ne);
+	assert_int_equal(ne, 1);
+	escalations_free(ev, ne);
+	notes_later(vb, nb);
+	vb = notices(&w.f, w.b, &nb);
+	assert_int_equal(count_kind(vb, nb, KIND(REMINDER)), 1);
+	cb = first_kind(vb, nb, KIND(CONFLICT));
+
+	/* the restored lifecycle knows A's SEEN (a resend tells B nothing) and
+	 * takes B's late acknowledgment */
+	send_ack(&w.f, w.a, ca->n->notice_id.data, OUT(SEEN), ca->env, ca->env_len, sid);
+	r = wait_receipt(&w.f, w.a, sid);
+	deconf_msg_free(&r->base);
+	send_ack(&w.f, w.b, cb->n->notice_id.data, OUT(SEEN), cb->env, cb->env_len, sid);
+	r = wait_receipt(&w.f, w.b, sid);
+	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
+	deconf_msg_free(&r->base);
+	wait_kind(&w.f, w.a, KIND(ACKNOWLEDGED), 1, 30);
+	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+	notes_later(vb, nb);
+	vb = notices(&w.f, w.b, &nb);
+	assert_int_equal(count_kind(vb, nb, KIND(ACKNOWLEDGED)), 1);
+	notes_later(va, na);
+	va = notices(&w.f, w.a, &na);
+	assert_int_equal(count_kind(va, na, KIND(ACKNOWLEDGED)), 1);
+
+	notes_later(va, na);
+	notes_later(vb, nb);
+	world_free(&w);
+}
+
+/*
+ * The lifecycle survives kill -9 without a wipe too (the local state kept,
+ * its checkpoint honoured), and an acknowledged cautioned conflict does
+ * not escalate on either side once both acknowledged.
+ */
+static void test_acked_does_not_escalate(void **state)
+{
+	struct world w;
+	struct note *va, *vb;
+	size_t na, nb, ne;
+	uint8_t sid[16];
+	Deconf__V1__Receipt *r;
+	Deconf__V1__OpsEvent **ev;
+	const struct note *ca, *cb;
+
+	(void)state;
+	/* long enough for a restart and both acknowledgments on a loaded machine */
+	world_new(&w, "[matcher]\nescalate_after = 30s\n");
+	add(&w.f, w.c, "C-4", 4, K(CAUTION_FLAG__CAUTION_VICTIM_AT_RISK));
+	assert_int_equal(fed_flush(&w.f), 0);
+	add(&w.f, w.d, "D-4", 4, 0);
+	assert_int_equal(fed_flush(&w.f), 0);
+	wait_kind(&w.f, w.c, KIND(CONFLICT), 1, 60);
+	wait_kind(&w.f, w.d, KIND(CONFLICT), 1, 30);
+	va = notices(&w.f, w.c, &na);
+	vb = notices(&w.f, w.d, &nb);
+	ca = first_kind(va, na, KIND(CONFLICT));
+	cb = first_kind(vb, nb, KIND(CONFLICT));
+	send_ack(&w.f, w.c, ca->n->notice_id.data, OUT(NOT_RELATED), ca->env, ca->env_len, sid);
+	r = wait_receipt(&w.f, w.c, sid);
+	deconf_msg_free(&r->base);
+	kill9_restart(&w, 0);
+	send_ack(&w.f, w.d, cb->n->notice_id.data, OUT(NOT_RELATED), cb->env, cb->env_len, sid);
+	r = wait_receipt(&w.f, w.d, sid);
+	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
+	deconf_msg_free(&r->base);
+	sleep(32); /* past escalate_after of both sides */
+	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+	ev = escalations(&w.f, &ne);
+	assert_int_equal(ne, 0);
+	escalations_free(ev, ne);
+	notes_later(va, na);
+	notes_later(vb, nb);
+	va = notices(&w.f, w.c, &na);
+	vb = notices(&w.f, w.d, &nb);
+	assert_int_equal(count_kind(va, na, KIND(REMINDER)), 0);
+	assert_int_equal(count_kind(vb, nb, KIND(REMINDER)), 0);
+	assert_int_equal(count_kind(va, na, KIND(ACKNOWLEDGED)), 1);
+	assert_int_equal(count_kind(vb, nb, KIND(ACKNOWLEDGED)), 1);
+	notes_later(va, na);
+	notes_later(vb, nb);
+	world_free(&w);
+}
+
+/* ------------------------------------------------- the adapter's command */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Agency i's adapter: its directory, keys and agency.conf under the
+ * federation's directory. */
+static void adapter_setup(struct world *w, int i)
+{
+	char dir[256], path[320], text[2048], errstr[256];
+
+	snprintf(dir, sizeof(dir), "%s/%s", w->f.dir, w->f.ag[i].id);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/signing.key", dir);
+	assert_int_equal(deconf_sign_key_save_private(w->f.ag[i].key, path, errstr,
+						      sizeof(errstr)),
+			 0);
+	snprintf(path, sizeof(path), "%s/agency.conf", dir);
+	snprintf(text, sizeof(text),
+		 "[agency]\nid = %s\nkey_file = %s/federation.keys\n"
+		 "signing_key = %s/signing.key\nbroker_public_key = %s/broker.pub\n"
+		 "federation_public_key = %s/federation.pub\n"
+		 "topic_prefix = %s\n[ledger]\ndir = %s/ledger\nmap_size = 64M\n"
+		 "[submit]\nconfirm_timeout = 60s\ntimeout = 20s\n[log]\nlevel = info\n"
+		 "[kafka]\nbootstrap.servers = %s\n",
+		 w->f.ag[i].id, w->f.dir, dir, w->f.dir, w->f.dir, w->f.prefix, dir, bootstrap);
+	write_file(path, text);
+}
+
+/* Run deconf-adapter as agency i; its output (stdout and stderr) in *out
+ * (caller frees). Returns the exit status. */
+static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
+{
+	char dir[256], args[1024], cmd[2048], path[320];
+	size_t len;
+	va_list ap;
+	int st;
+
+	snprintf(dir, sizeof(dir), "%s/%s", w->f.dir, w->f.ag[i].id);
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/out.txt", dir);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' -c agency.conf --no-progress %s >'%s' 2>&1",
+		 dir, ADAPTER_BIN, args, path);
+	st = system(cmd);
+	*out = NULL;
+	if (deconf_file_read(path, 16 << 20, 0, out, &len, NULL, 0))
+		*out = strdup("");
+	fprintf(stderr, "== %s: %s\n%s", w->f.ag[i].id, args, *out);
+	assert_null(strstr(*out, "Sanitizer"));
+	assert_null(strstr(*out, "runtime error"));
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Publish agency i's directory entry again with status (same key). */
+static void republish(struct world *w, int i, int level, int status)
+{
+	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
+	uint8_t pub[DECONF_PUBKEY_LEN], *buf;
+	char topic[128];
+	size_t len;
+
+	deconf_sign_key_public(w->f.ag[i].key, pub);
+	e.agency_id.data = (uint8_t *)w->f.ag[i].id;
+	e.agency_id.len = strlen(w->f.ag[i].id);
+	e.name = w->f.ag[i].name;
+	e.level = level;
+	e.country = "US";
+	e.signing_public_key.data = pub;
+	e.signing_public_key.len = sizeof(pub);
+	e.status = status;
+	e.updated_at = deconf_now_ms();
+	e.tls_principal = w->f.ag[i].id;
+	assert_int_equal(deconf_envelope_seal(&e.base,
+					      K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY),
+					      "federation", w->f.fed_key, &buf, &len),
+			 0);
+	assert_int_equal(rd_kafka_producev(w->f.producer,
+					   RD_KAFKA_V_TOPIC(fed_topic(&w->f, "directory", topic,
+								      sizeof(topic))),
+					   RD_KAFKA_V_KEY(e.agency_id.data, e.agency_id.len),
+					   RD_KAFKA_V_VALUE(buf, len),
+					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END),
+			 0);
+	assert_int_equal(fed_flush(&w->f), 0);
+}
+
+/* The notice id of the first notice of kind in `notices --json` output. */
+static int json_notice_id(const char *out, const char *kind, char id[33])
+{
+	char pat[64];
+	const char *p, *q;
+
+	snprintf(pat, sizeof(pat), "\"kind\":\"%s\"", kind);
+	if (!(p = strstr(out, pat)))
+		return -1;
+	/* the object's notice_id comes before its kind */
+	for (q = p; q > out && q[-1] != '\n'; q--)
+		;
+	if (!(q = strstr(q, "\"notice_id\":\"")) || q > p)
+		return -1;
+	memcpy(id, q + 13, 32);
+	id[32] = '\0';
+	return 0;
+}
+
+/*
+ * deconf-adapter ack: A and B hold the same phone number; A lists its
+ * unacknowledged notices, acknowledges its conflict (exit 0, "done"), and
+ * it is no longer listed; B sees the outcome in plain words. An id A was
+ * never sent, and a notice that is not a conflict, are refused with the
+ * reason and exit 1.
+ */
+static void test_adapter_ack(void **state)
+{
+	struct world w;
+	char path[320], errstr[256], id[33], idb[33], *out;
+	struct deconf_keyring *ring = NULL;
+
+	(void)state;
+	world_new(&w, NULL);
+	snprintf(path, sizeof(path), "%s/broker.pub", w.f.dir);
+	assert_int_equal(deconf_sign_key_save_public(w.f.key, path, errstr, sizeof(errstr)), 0);
+	assert_int_equal(deconf_keyring_new(&ring), 0);
+	assert_int_equal(deconf_keyring_rotate(ring, NULL), 0);
+	snprintf(path, sizeof(path), "%s/federation.keys", w.f.dir);
+	assert_int_equal(deconf_keyring_save(ring, path, 1, errstr, sizeof(errstr)), 0);
+	deconf_keyring_free(ring);
+	adapter_setup(&w, w.a);
+	adapter_setup(&w, w.b);
+	snprintf(path, sizeof(path), "%s/agency-a/a.csv", w.f.dir);
+	write_file(path, "case_ref,type,value,poc_name\nA-5,phone,+1 555 010 7777,Sgt. Ack\n");
+	snprintf(path, sizeof(path), "%s/agency-b/b.csv", w.f.dir);
+	write_file(path, "case_ref,type,value,poc_name\nB-5,phone,+1 555 010 7777,Det. Bee\n");
+	assert_int_equal(adapter(&w, w.a, &out, "submit a.csv"), 0);
+	free(out);
+	assert_int_equal(adapter(&w, w.b, &out, "submit b.csv"), 0);
+	free(out);
+	wait_kind(&w.f, w.a, KIND(CONFLICT), 1, 60);
+	wait_kind(&w.f, w.b, KIND(CONFLICT), 1, 30);
+
+	assert_int_equal(adapter(&w, w.a, &out, "notices --json --unacked"), 0);
+	assert_int_equal(json_notice_id(out, "conflict", id), 0);
+	free(out);
+	assert_int_equal(adapter(&w, w.b, &out, "notices --json"), 0);
+	assert_int_equal(json_notice_id(out, "conflict", idb), 0);
+	free(out);
+
+	/* not A's notice, and no notice at all: refused before anything is sent */
+	assert_int_equal(adapter(&w, w.a, &out, "ack %s seen", idb), 1);
+	assert_non_null(strstr(out, "no notice"));
+	free(out);
+
+	assert_int_equal(adapter(&w, w.a, &out, "ack %s counterpart_contacted", id), 0);
+	assert_non_null(strstr(out, "ack: done"));
+	free(out);
+	assert_int_equal(adapter(&w, w.a, &out, "notices --unacked --offline"), 0);
+	assert_null(strstr(out, id));
+	assert_null(strstr(out, "conflict  "));
+	free(out);
+	wait_kind(&w.f, w.b, KIND(ACKNOWLEDGED), 1, 30);
+	assert_int_equal(adapter(&w, w.b, &out, "notices"), 0);
+	assert_non_null(strstr(out, "they recorded: counterpart contacted"));
+	assert_non_null(strstr(out, idb));
+	assert_non_null(strstr(out, "+1 555 010 7777")); /* B's own raw value, from its ledger */
+	free(out);
+	assert_int_equal(adapter(&w, w.b, &out, "notices --unacked --offline"), 0);
+	assert_non_null(strstr(out, idb));
+	free(out);
+
+	/* refused by the federation (A suspended): exit 1, and why */
+	republish(&w, w.a, K(AGENCY_LEVEL__AGENCY_LEVEL_FEDERAL),
+		  K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
+	sleep(2);
+	assert_int_equal(adapter(&w, w.a, &out, "ack %s joint_investigation", id), 1);
+	assert_non_null(strstr(out, "refused (suspended_agency)"));
+	assert_non_null(strstr(out, "ack: refused by the federation"));
+	free(out);
+	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
+	{
+		size_t nb;
+		struct note *vb = notices(&w.f, w.b, &nb);
+		assert_int_equal(count_kind(vb, nb, KIND(ACKNOWLEDGED)), 1);
+		notes_free(vb, nb);
+	}
+	world_free(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ack_relayed_once),
+		cmocka_unit_test(test_false_ack_refused),
+		cmocka_unit_test(test_escalation_once),
+		cmocka_unit_test(test_acked_does_not_escalate),
+		cmocka_unit_test(test_adapter_ack),
+	};
+
+	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP")) || !*bootstrap) {
+		fprintf(stderr, "DECONF_KRAFT_BOOTSTRAP not set: skipped\n");
+		return 77;
+	}
+	atexit(kill_running);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
