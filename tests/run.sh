@@ -44,11 +44,15 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${DECONF_BUILD_DIR:-$root/build}
 fuzz_seconds=${DECONF_FUZZ_SECONDS:-30}
 jobs=$(nproc 2>/dev/null || echo 2)
+# The integration tests mostly wait on Kafka, not on the CPU: one more test
+# than there are cores keeps both busy. Those bounded in time run alone
+# (RUN_SERIAL in tests/integration/CMakeLists.txt).
+test_jobs=$((jobs + 1))
 passed=0
 failed=0
 failures=()
 
-say() { printf '\n=== %s\n' "$*"; }
+say() { printf '\n=== %s  [%d s since start]\n' "$*" "$SECONDS"; }
 
 # Record one check: name, exit status.
 check() {
@@ -124,7 +128,7 @@ run_ctest() { # name build-dir ctest-args...
 	local name=$1 dir=$2 log="$2/ctest-$1.log" total nfail
 	shift 2
 	say "ctest ($name)"
-	(cd "$dir" && ctest --output-on-failure --no-tests=error -j "$jobs" \
+	(cd "$dir" && ctest --output-on-failure --no-tests=error -j "$test_jobs" \
 		--timeout 900 "$@") 2>&1 | tee "$log"
 	total=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\2/p' "$log")
 	nfail=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\1/p' "$log")

@@ -752,6 +752,7 @@ static void test_acked_does_not_escalate(void **state)
 	Deconf__V1__Receipt *r;
 	Deconf__V1__OpsEvent **ev;
 	const struct note *ca, *cb;
+	int64_t t_conflict;
 
 	(void)state;
 	/* long enough for a restart and both acknowledgments on a loaded machine */
@@ -762,6 +763,7 @@ static void test_acked_does_not_escalate(void **state)
 	assert_int_equal(fed_flush(&w.f), 0);
 	wait_kind(&w.f, w.c, KIND(CONFLICT), 1, 60);
 	wait_kind(&w.f, w.d, KIND(CONFLICT), 1, 30);
+	t_conflict = deconf_mono_us();
 	va = notices(&w.f, w.c, &na);
 	vb = notices(&w.f, w.d, &nb);
 	ca = first_kind(va, na, KIND(CONFLICT));
@@ -774,7 +776,10 @@ static void test_acked_does_not_escalate(void **state)
 	r = wait_receipt(&w.f, w.d, sid);
 	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
 	deconf_msg_free(&r->base);
-	sleep(32); /* past escalate_after of both sides */
+	/* past escalate_after of both sides, counted from the notices (the
+	 * restart and the acknowledgments took part of it) */
+	while (deconf_mono_us() < t_conflict + 32 * 1000000LL)
+		usleep(200000);
 	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
 	ev = escalations(&w.f, &ne);
 	assert_int_equal(ne, 0);
