@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 
 #include "console.h"
 #include "console_html.h"
+#include "deconf/enum.h"
 #include "deconf/err.h"
 #include "deconf/log.h"
 #include "deconf/token.h"
@@ -18,6 +20,7 @@
 #include "nfilter.h"
 #include "notices.h"
 #include "status.h"
+#include "submit.h"
 
 #define TOKEN_BYTES 32
 #define HOST_MAX 80
@@ -249,6 +252,7 @@ static int same_origin(struct MHD_Connection *c)
 struct list_ctx {
 	struct adp_html *h;
 	const struct adp_nfilter *f;
+	struct adp_ledger_txn *t; /* where the acks records are read */
 	size_t shown, total;
 	/* lookup: only notices of these tokens */
 	const uint8_t (*tokens)[DECONF_TOKEN_LEN];
@@ -260,6 +264,8 @@ static void list_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const
 			size_t value_len)
 {
 	struct list_ctx *lc = opaque;
+	struct adp_ack ack;
+	int have_ack = 0;
 
 	if (lc->n_tokens) {
 		size_t i;
@@ -275,7 +281,9 @@ static void list_notice(void *opaque, const Deconf__V1__ConflictNotice *n, const
 	if (lc->f && !adp_nfilter_match(lc->f, n))
 		return;
 	lc->shown++;
-	adp_html_notice(lc->h, n, value, value_len);
+	if (lc->t && n->notice_id.len == DECONF_ID_LEN)
+		have_ack = !adp_ledger_ack_get(lc->t, n->notice_id.data, &ack);
+	adp_html_notice(lc->h, n, value, value_len, have_ack ? &ack : NULL);
 }
 
 static const char *arg(struct MHD_Connection *c, const char *name)
@@ -289,7 +297,7 @@ static enum MHD_Result page_notices(struct console *cs, struct MHD_Connection *c
 {
 	struct adp_html h = { 0 };
 	struct adp_html_filters hf = { arg(c, "case"), arg(c, "kind"), arg(c, "caution"),
-				       arg(c, "since"), arg(c, "until") };
+				       arg(c, "since"), arg(c, "until"), arg(c, "unacked") };
 	struct adp_nfilter f = { .case_ref = hf.case_ref };
 	struct list_ctx lc = { .h = &h, .f = &f };
 	struct adp_ledger_txn *t = NULL;
@@ -313,14 +321,16 @@ static enum MHD_Result page_notices(struct console *cs, struct MHD_Connection *c
 	}
 	adp_html_raw(&h, "<section aria-label=\"notices\">");
 	if ((rc = adp_ledger_begin(cs->a->ledger, 1, &t)) ||
-	    (rc = adp_notices_list_in(t, 1, 0, list_notice, &lc))) {
+	    (lc.t = t, rc = adp_notices_list_in(t, 1, hf.unacked != NULL, list_notice, &lc))) {
 		adp_ledger_abort(t);
 		adp_html_free(&h);
 		deconf_log(DECONF_LOG_ERR, "CONSOLE", "ledger: %s", deconf_strerror(rc));
 		return send_text(c, 500, "the ledger could not be read (see the log)\n");
 	}
 	adp_ledger_abort(t);
-	if (!lc.total)
+	if (!lc.total && hf.unacked)
+		adp_html_message(&h, "empty", "No unacknowledged notice.");
+	else if (!lc.total)
 		adp_html_message(&h, "empty",
 				 "No notices yet (`deconf-adapter notices` or `run` fetches them).");
 	else if (!lc.shown)
@@ -486,6 +496,7 @@ static enum MHD_Result page_lookup(struct console *cs, struct MHD_Connection *c,
 		else
 			adp_html_message(&h, "empty", "None of this agency's cases holds it.");
 		adp_html_raw(&h, "<h3>What the federation told you about it</h3>");
+		lc.t = t;
 		rc = adp_notices_list_in(t, 1, 0, list_notice, &lc);
 		adp_ledger_abort(t);
 		if (rc) {
@@ -500,6 +511,109 @@ static enum MHD_Result page_lookup(struct console *cs, struct MHD_Connection *c,
 out:
 	/* the value is on the stack: wiped before it is given back */
 	OPENSSL_cleanse(value, sizeof(value));
+	adp_html_end(&h);
+	return send_html(c, code, &h);
+}
+
+/* The console waits this long at most for Kafka and for the receipt of an
+ * acknowledgment (the browser is waiting): drain() adds 10 s to the
+ * first, so a request lasts 25 s at worst. */
+#define ACK_DELIVERY_MS 5000
+#define ACK_RECEIPT_MS 10000
+
+/*
+ * POST /ack: notice=<id in hex>&outcome=<name>, published as `ack` does
+ * (adp_submit_ack), waiting a bounded time for the receipt. The page says
+ * what the federation answered, and only that: accepted, refused (why),
+ * or sent and not yet answered; Kafka unreachable is said as such, and
+ * nothing is then recorded as acknowledged (the ledger's outbox keeps the
+ * submission for the next run).
+ */
+static enum MHD_Result page_ack(struct console *cs, struct MHD_Connection *c,
+				const struct req *rq)
+{
+	struct adp_html h = { 0 };
+	struct adp_submit_stats st = { 0 };
+	struct adp_submit_opts o = { .source = "console" };
+	struct adp_agency *a = cs->a;
+	int64_t save_delivery = a->set.submit_timeout, save_receipt = a->set.submit_confirm_timeout;
+	char hex[2 * DECONF_ID_LEN + 1] = "", oname[DECONF_ENUM_NAME_SIZE] = "";
+	char errstr[1024] = "", line[1400], *report = NULL;
+	uint8_t id[DECONF_ID_LEN];
+	size_t hlen = 0, olen = 0, rlen = 0;
+	unsigned code = 200;
+	int outcome = 0, rc;
+	FILE *rep;
+
+	adp_html_begin(&h, a->id, ADP_PAGE_NOTICES, "Acknowledgment");
+	if (rq->too_big ||
+	    adp_console_form_field(rq->body, rq->len, "notice", hex, sizeof(hex), &hlen) ||
+	    adp_console_form_field(rq->body, rq->len, "outcome", oname, sizeof(oname), &olen) ||
+	    hlen != 2 * DECONF_ID_LEN || deconf_hex_decode(id, sizeof(id), hex, hlen) ||
+	    strlen(oname) != olen ||
+	    !(outcome = deconf_enum_value(&deconf__v1__outcome__descriptor, oname))) {
+		adp_html_message(&h, "error", "the form was not filled in as expected (a notice "
+					      "id and an outcome)");
+		code = 400;
+		goto out;
+	}
+	/* refusals are written to the report: kept to be shown */
+	if (!(rep = open_memstream(&report, &rlen))) {
+		adp_html_free(&h);
+		return send_text(c, 500, "out of memory\n");
+	}
+	o.report = rep;
+	if (a->set.submit_timeout > ACK_DELIVERY_MS)
+		a->set.submit_timeout = ACK_DELIVERY_MS;
+	if (a->set.submit_confirm_timeout > ACK_RECEIPT_MS)
+		a->set.submit_confirm_timeout = ACK_RECEIPT_MS;
+	rc = adp_submit_ack(a, id, outcome, &o, &st, errstr, sizeof(errstr));
+	a->set.submit_timeout = save_delivery;
+	a->set.submit_confirm_timeout = save_receipt;
+	fclose(rep);
+	if (rc) {
+		deconf_log(DECONF_LOG_WARNING, "CONSOLE", "ack %s: %s", hex,
+			   errstr[0] ? errstr : deconf_strerror(rc));
+		if (rc == DECONF_E_UNKNOWN || rc == DECONF_E_INVAL) {
+			code = rc == DECONF_E_UNKNOWN ? 404 : 400;
+			adp_html_message(&h, "error", errstr[0] ? errstr : deconf_strerror(rc));
+		} else if (rc == DECONF_E_KAFKA || rc == DECONF_E_TIMEOUT) {
+			code = 503;
+			snprintf(line, sizeof(line),
+				 "Not acknowledged: Kafka could not be reached, and nothing is "
+				 "recorded as acknowledged. The acknowledgment stays in the "
+				 "ledger's outbox; the next `deconf-adapter run` sends it. (%s)",
+				 errstr[0] ? errstr : deconf_strerror(rc));
+			adp_html_message(&h, "error", line);
+		} else {
+			code = 500;
+			snprintf(line, sizeof(line), "Not acknowledged: %s",
+				 errstr[0] ? errstr : deconf_strerror(rc));
+			adp_html_message(&h, "error", line);
+		}
+	} else if (st.refused) {
+		snprintf(line, sizeof(line), "Refused by the federation: %s for notice %s was not "
+			 "recorded.", oname, hex);
+		adp_html_message(&h, "error", line);
+		adp_html_raw(&h, "<p class=\"error\">Reason: ");
+		adp_html_text(&h, report, rlen);
+		adp_html_raw(&h, "</p>\n");
+	} else if (st.accepted && !st.unconfirmed) {
+		snprintf(line, sizeof(line), "Accepted: the federation recorded %s for notice %s "
+			 "and tells the other agency.", oname, hex);
+		adp_html_message(&h, "done", line);
+	} else {
+		snprintf(line, sizeof(line), "Sent, waiting for the federation's receipt: %s for "
+			 "notice %s is not confirmed yet (none came within %d s). The notices page "
+			 "shows it once the receipt is read; `deconf-adapter ack` again is harmless.",
+			 oname, hex, ACK_RECEIPT_MS / 1000);
+		adp_html_message(&h, "note", line);
+	}
+out:
+	/* hex is this program's only once the form was read */
+	adp_html_rawf(&h, "<p><a href=\"/%s%s\">Back to the notices</a></p>", outcome ? "#n-" : "",
+		      outcome ? hex : "");
+	free(report);
 	adp_html_end(&h);
 	return send_html(c, code, &h);
 }
@@ -567,12 +681,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!token_equal(cs, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADP_CONSOLE_COOKIE)))
 		return send_text(c, 403, "forbidden: open the URL deconf-adapter serve printed\n");
 	if (post) {
-		if (strcmp(url, "/lookup"))
+		if (strcmp(url, "/lookup") && strcmp(url, "/ack"))
 			return send_text(c, 405, "method not allowed\n");
 		if (!same_origin(c))
 			return send_text(c, 403, "forbidden: not from this console's own page\n");
 		if (rq->too_big)
 			return send_text(c, 413, "request too large\n");
+		if (!strcmp(url, "/ack"))
+			return page_ack(cs, c, rq);
 		return page_lookup(cs, c, rq);
 	}
 	if (!get)

@@ -11,6 +11,7 @@
 #include "deconf/text.h"
 #include "deconf/token.h"
 #include "deconf/util.h"
+#include "notices.h"
 #include "receipts.h"
 
 /* ------------------------------------------------------------- buffer */
@@ -282,6 +283,9 @@ void adp_html_notice_filters(struct adp_html *h, const struct adp_html_filters *
 	adp_html_raw(h, "</select></label>");
 	text_input(h, "since", "From (date)", "date", f->since);
 	text_input(h, "until", "To (date)", "date", f->until);
+	adp_html_rawf(h, "<label for=\"unacked\"><input id=\"unacked\" name=\"unacked\" "
+			 "type=\"checkbox\" value=\"1\"%s>Unacknowledged only</label>",
+		      f->unacked && *f->unacked ? " checked" : "");
 	adp_html_raw(h, "<button type=\"submit\">Filter</button> <a href=\"/\">clear</a></form>\n");
 }
 
@@ -290,8 +294,56 @@ static void bytes(struct adp_html *h, ProtobufCBinaryData b)
 	adp_html_text(h, b.data, b.len);
 }
 
+/* The outcomes of mask (bit 1 << Outcome), by name, comma-separated. */
+static void outcome_list(struct adp_html *h, uint32_t mask)
+{
+	char name[DECONF_ENUM_NAME_SIZE];
+	int first = 1;
+
+	for (unsigned b = 1; b < 32; b++) {
+		if (!(mask & (1u << b)))
+			continue;
+		adp_html_raw(h, first ? "" : ", ");
+		adp_html_str(h, deconf_enum_name(name, sizeof(name), &deconf__v1__outcome__descriptor,
+						 (int)b, "unknown outcome"));
+		first = 0;
+	}
+}
+
+/* Where this agency stands on notice hex (ack: the ledger's record, NULL:
+ * none) and the form that records an outcome. */
+static void notice_ack(struct adp_html *h, const char *hex, const struct adp_ack *ack)
+{
+	char name[DECONF_ENUM_NAME_SIZE];
+
+	adp_html_raw(h, "<dt>Acknowledged</dt><dd class=\"ack\">");
+	if (ack && ack->outcomes)
+		outcome_list(h, ack->outcomes);
+	else
+		adp_html_raw(h, "not acknowledged");
+	/* the last one sent, when the federation has not accepted it: never
+	 * shown as an outcome it holds */
+	if (ack && ack->state != ADP_ACK_CONFIRMED && ack->last) {
+		adp_html_raw(h, " (last sent: ");
+		adp_html_str(h, deconf_enum_name(name, sizeof(name),
+						 &deconf__v1__outcome__descriptor, ack->last,
+						 "unknown outcome"));
+		adp_html_raw(h, ack->state == ADP_ACK_REFUSED
+					? ", refused by the federation)"
+					: ", waiting for the federation's receipt)");
+	}
+	adp_html_raw(h, "</dd></dl>");
+	adp_html_rawf(h, "<form class=\"ack\" method=\"post\" action=\"/ack\" "
+			 "aria-label=\"acknowledge notice %s\">"
+			 "<input type=\"hidden\" name=\"notice\" value=\"%s\">"
+			 "<label for=\"o-%s\">Outcome<select id=\"o-%s\" name=\"outcome\">",
+		      hex, hex, hex, hex);
+	enum_options(h, &deconf__v1__outcome__descriptor, NULL);
+	adp_html_raw(h, "</select></label><button type=\"submit\">Acknowledge</button></form>");
+}
+
 void adp_html_notice(struct adp_html *h, const Deconf__V1__ConflictNotice *n, const char *value,
-		     size_t value_len)
+		     size_t value_len, const struct adp_ack *ack)
 {
 	const Deconf__V1__Counterpart *cp = n->counterpart;
 	const char *type = deconf_indicator_type_name(n->type);
@@ -392,7 +444,13 @@ void adp_html_notice(struct adp_html *h, const Deconf__V1__ConflictNotice *n, co
 		adp_html_str(h, at);
 		adp_html_raw(h, " unless renewed</dd>");
 	}
-	adp_html_rawf(h, "<dt>Notice</dt><dd class=\"mono\">%s</dd></dl></article>\n", hex);
+	adp_html_rawf(h, "<dt>Notice</dt><dd class=\"mono\">%s</dd>", hex);
+	/* the id given to the form is the full one, or there is no form */
+	if (adp_notice_acknowledgeable(n) && n->notice_id.len == DECONF_ID_LEN)
+		notice_ack(h, hex, ack);
+	else
+		adp_html_raw(h, "</dl>");
+	adp_html_raw(h, "</article>\n");
 }
 
 /* ---------------------------------------------------------- status */

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "deconf.pb-c.h"
+#include "ledger.h"
 #include "status.h"
 
 #define ADP_HTML_MAX (64u << 20) /* a page larger than this is refused */
@@ -70,13 +71,19 @@ void adp_html_end(struct adp_html *h);
  * request gave them; NULL or "" when not given). */
 struct adp_html_filters {
 	const char *case_ref, *kind, *caution, *since, *until;
+	const char *unacked; /* non-empty: "unacknowledged only" is ticked */
 };
 void adp_html_notice_filters(struct adp_html *h, const struct adp_html_filters *f);
 
 /* One notice, next to the agency's own case and raw value (value NULL:
- * the ledger no longer holds the entry). */
+ * the ledger no longer holds the entry). A notice this agency acknowledges
+ * (adp_notice_acknowledgeable) also shows the outcomes the federation
+ * accepted (ack: the ledger's acks record of it; NULL: none, "not
+ * acknowledged"), the last one sent while it is unconfirmed or refused,
+ * and a form that POSTs notice=<id in hex>&outcome=<name> to /ack; no
+ * other notice has that form. */
 void adp_html_notice(struct adp_html *h, const Deconf__V1__ConflictNotice *n, const char *value,
-		     size_t value_len);
+		     size_t value_len, const struct adp_ack *ack);
 
 /* One case of the status page, and the totals. */
 void adp_html_status_case(struct adp_html *h, const struct adp_case_status *cs);

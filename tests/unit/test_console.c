@@ -99,7 +99,7 @@ static void test_hostile_notice(void **state)
 	Deconf__V1__Counterpart cp = DECONF__V1__COUNTERPART__INIT;
 	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
 	struct adp_html h = { 0 };
-	struct adp_html_filters f = { HOSTILE, "conflict\"><script>", HOSTILE, HOSTILE, NULL };
+	struct adp_html_filters f = { HOSTILE, "conflict\"><script>", HOSTILE, HOSTILE, NULL, NULL };
 	uint8_t id[16], token[16];
 	char *page;
 
@@ -132,9 +132,9 @@ static void test_hostile_notice(void **state)
 
 	adp_html_begin(&h, HOSTILE, ADP_PAGE_NOTICES, HOSTILE);
 	adp_html_notice_filters(&h, &f);
-	adp_html_notice(&h, &n, HOSTILE, strlen(HOSTILE));
+	adp_html_notice(&h, &n, HOSTILE, strlen(HOSTILE), NULL);
 	n.kind = 77; /* a kind this build does not know */
-	adp_html_notice(&h, &n, NULL, 0);
+	adp_html_notice(&h, &n, NULL, 0, NULL);
 	adp_html_message(&h, "error", HOSTILE);
 	adp_html_lookup_form(&h, "email\"><script>", HOSTILE);
 	adp_html_end(&h);
@@ -148,6 +148,109 @@ static void test_hostile_notice(void **state)
 	assert_non_null(strstr(page, "(no longer in the ledger)"));
 	/* a filter given back in an attribute stays inside it */
 	assert_non_null(strstr(page, "value=\"&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;"));
+	free(page);
+}
+
+/* Count the occurrences of needle in s. */
+static size_t count(const char *s, const char *needle)
+{
+	size_t k = 0;
+
+	for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
+		k++;
+	return k;
+}
+
+/* The acknowledge form: on the notices an agency acknowledges, and only
+ * there; the outcomes as the ledger holds them, the unconfirmed one never
+ * shown as held; hostile text around it still escaped. */
+static void test_ack_form(void **state)
+{
+	Deconf__V1__ConflictNotice n = DECONF__V1__CONFLICT_NOTICE__INIT;
+	Deconf__V1__Counterpart cp = DECONF__V1__COUNTERPART__INIT;
+	struct adp_html h = { 0 };
+	struct adp_html_filters f = { HOSTILE, NULL, NULL, NULL, NULL, "1" };
+	struct adp_ack ack = { 0 };
+	uint8_t id[16];
+	char *page;
+
+	(void)state;
+	memset(id, 0xcd, sizeof(id));
+	cp.agency_id.data = (uint8_t *)HOSTILE;
+	cp.agency_id.len = strlen(HOSTILE);
+	cp.agency_name = HOSTILE;
+	n.notice_id.data = id;
+	n.notice_id.len = sizeof(id);
+	n.case_ref.data = (uint8_t *)HOSTILE;
+	n.case_ref.len = strlen(HOSTILE);
+	n.type = DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EMAIL;
+	n.counterpart = &cp;
+
+	/* a conflict never acknowledged */
+	n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT;
+	adp_html_notice_filters(&h, &f);
+	adp_html_notice(&h, &n, HOSTILE, strlen(HOSTILE), NULL);
+	assert_non_null(page = adp_html_take(&h, NULL));
+	assert_only_own_markup(page);
+	assert_non_null(strstr(page, "name=\"unacked\" type=\"checkbox\" value=\"1\" checked"));
+	assert_int_equal(count(page, "action=\"/ack\""), 1);
+	assert_non_null(strstr(page, "<input type=\"hidden\" name=\"notice\" "
+				     "value=\"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd\">"));
+	assert_non_null(strstr(page, "<dd class=\"ack\">not acknowledged</dd>"));
+	assert_non_null(strstr(page, "<option value=\"counterpart_contacted\">"));
+	assert_non_null(strstr(page, "<option value=\"deconflicted\">"));
+	assert_null(strstr(page, "value=\"unspecified\""));
+	free(page);
+
+	/* accepted outcomes; the last one sent was refused */
+	ack.outcomes = 1u << DECONF__V1__OUTCOME__OUTCOME_SEEN |
+		       1u << DECONF__V1__OUTCOME__OUTCOME_DECONFLICTED;
+	ack.last = DECONF__V1__OUTCOME__OUTCOME_JOINT_INVESTIGATION;
+	ack.state = ADP_ACK_REFUSED;
+	n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH;
+	adp_html_notice(&h, &n, NULL, 0, &ack);
+	assert_non_null(page = adp_html_take(&h, NULL));
+	assert_only_own_markup(page);
+	assert_int_equal(count(page, "action=\"/ack\""), 1);
+	assert_non_null(strstr(page, "<dd class=\"ack\">seen, deconflicted (last sent: "
+				     "joint_investigation, refused by the federation)</dd>"));
+	free(page);
+
+	/* sent, no receipt: not acknowledged yet */
+	memset(&ack, 0, sizeof(ack));
+	ack.last = DECONF__V1__OUTCOME__OUTCOME_NOT_RELATED;
+	ack.state = ADP_ACK_SENT;
+	n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT;
+	adp_html_notice(&h, &n, NULL, 0, &ack);
+	assert_non_null(page = adp_html_take(&h, NULL));
+	assert_non_null(strstr(page, "not acknowledged (last sent: not_related, waiting for "
+				     "the federation's receipt)"));
+	free(page);
+
+	/* notices an agency does not acknowledge: no form, no state */
+	n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_QUERY_HIT;
+	adp_html_notice(&h, &n, HOSTILE, strlen(HOSTILE), NULL);
+	n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING;
+	adp_html_notice(&h, &n, HOSTILE, strlen(HOSTILE), NULL);
+	n.kind = 77;
+	adp_html_notice(&h, &n, HOSTILE, strlen(HOSTILE), NULL);
+	/* a conflict whose id is not a whole id: no form to post it */
+	n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT;
+	n.notice_id.len = 5;
+	adp_html_notice(&h, &n, HOSTILE, strlen(HOSTILE), NULL);
+	assert_int_equal(h.failed, 0);
+	assert_non_null(page = adp_html_take(&h, NULL));
+	assert_only_own_markup(page);
+	assert_null(strstr(page, "/ack"));
+	assert_null(strstr(page, "class=\"ack\""));
+	assert_int_equal(count(page, "</article>"), 4);
+	free(page);
+
+	/* unticked */
+	f.unacked = NULL;
+	adp_html_notice_filters(&h, &f);
+	assert_non_null(page = adp_html_take(&h, NULL));
+	assert_non_null(strstr(page, "name=\"unacked\" type=\"checkbox\" value=\"1\">"));
 	free(page);
 }
 
@@ -297,6 +400,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape),       cmocka_unit_test(test_hostile_notice),
+		cmocka_unit_test(test_ack_form),
 		cmocka_unit_test(test_hostile_status), cmocka_unit_test(test_form_field),
 		cmocka_unit_test(test_listen),       cmocka_unit_test(test_filter),
 	};
