@@ -18,7 +18,10 @@
  *   - pages carry the security headers; a non-loopback --listen is
  *     refused.
  * The command line's filters (`notices --case --kind --new`) are checked
- * on the same ledger.
+ * on the same ledger. Then A acknowledges the notice through the console's
+ * POST /ack: refused (403, nothing recorded) without the cookie or this
+ * console's Origin; with both, accepted by the federation, B receives the
+ * ACKNOWLEDGED notice, and the "unacknowledged" filter drops it.
  *
  * With --browser SCRIPT SHOTS, the same federation is set up, and then
  * SCRIPT (tests/browser/console.py) drives headless Chromium against A's
@@ -597,6 +600,112 @@ static void test_cli_filters(void **state)
 	free(out);
 }
 
+/* The notices page's "acknowledged" line of A's one notice. */
+static void assert_ack_line(struct world *w, const char *line)
+{
+	struct resp r;
+
+	get(w, "/", 1, &r);
+	assert_int_equal(r.status, 200);
+	if (!strstr(r.body, line))
+		fail_msg("no '%s' on the notices page", line);
+	resp_free(&r);
+}
+
+static void test_ack(void **state)
+{
+	struct world *w = *state;
+	char url[256], origin[128], id[33], body[128], *out = NULL, *p;
+	struct resp r;
+
+	/* A's first notice (the e-mail), as `notices` shows it, oldest first */
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --json"), 0);
+	assert_non_null(p = strstr(out, "\"notice_id\":\""));
+	snprintf(id, sizeof(id), "%.32s", p + 13);
+	assert_int_equal(strspn(id, "0123456789abcdef"), 32);
+	free(out);
+	snprintf(url, sizeof(url), "%s/ack", w->base);
+	snprintf(origin, sizeof(origin), "Origin: %s", w->base);
+	snprintf(body, sizeof(body), "notice=%s&outcome=counterpart_contacted", id);
+
+	/* unacknowledged: listed, with its form */
+	get(w, "/?unacked=1", 1, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, A_EMAIL));
+	assert_null(strstr(r.body, "No unacknowledged notice."));
+	assert_non_null(strstr(r.body, "<form class=\"ack\" method=\"post\" action=\"/ack\""));
+	assert_non_null(strstr(r.body, id));
+	resp_free(&r);
+	assert_ack_line(w, "<dd class=\"ack\">not acknowledged</dd>");
+	{
+		/* CSRF: no Origin, another one, a foreign Referer; no cookie */
+		const char *const none[] = { NULL };
+		const char *const evil[] = { "Origin: http://evil.example", NULL };
+		const char *const ref[] = { "Referer: http://evil.example/", NULL };
+		const char *const *bad[] = { none, evil, ref };
+		const char *const hdr[] = { origin, NULL };
+
+		for (size_t i = 0; i < 3; i++) {
+			http(url, body, w->cookie, bad[i], &r);
+			assert_int_equal(r.status, 403);
+			resp_free(&r);
+		}
+		http(url, body, NULL, hdr, &r);
+		assert_int_equal(r.status, 403);
+		resp_free(&r);
+		/* a malformed form and an unknown outcome: 400, nothing sent */
+		http(url, "notice=%3Cscript%3E&outcome=seen", w->cookie, hdr, &r);
+		assert_int_equal(r.status, 400);
+		assert_null(strstr(r.body, "<script"));
+		resp_free(&r);
+		snprintf(body, sizeof(body), "notice=%s&outcome=unspecified", id);
+		http(url, body, w->cookie, hdr, &r);
+		assert_int_equal(r.status, 400);
+		resp_free(&r);
+		/* a notice A never got: said, nothing sent */
+		http(url, "notice=00112233445566778899aabbccddeeff&outcome=seen", w->cookie, hdr,
+		     &r);
+		assert_int_equal(r.status, 404);
+		assert_non_null(strstr(r.body, "no notice 00112233445566778899aabbccddeeff"));
+		resp_free(&r);
+	}
+	/* nothing recorded by any of them: no acks record at all */
+	assert_ack_line(w, "<dd class=\"ack\">not acknowledged</dd>");
+
+	/* from the console's own page: published, and the receipt said */
+	{
+		const char *const hdr[] = { origin, NULL };
+
+		snprintf(body, sizeof(body), "notice=%s&outcome=counterpart_contacted", id);
+		http(url, body, w->cookie, hdr, &r);
+		assert_int_equal(r.status, 200);
+		assert_secure_headers(&r);
+		if (!strstr(r.body, "Accepted: the federation recorded counterpart_contacted"))
+			fail_msg("not accepted: %s", r.body);
+		assert_null(strstr(r.body, "done"));
+		resp_free(&r);
+	}
+	assert_ack_line(w, "<dd class=\"ack\">counterpart_contacted</dd>");
+	/* B, the counterpart, is told */
+	wait_notice(w, w->b, "\"kind\":\"acknowledged\"");
+	assert_int_equal(adapter(w, w->b, &out, "notices --offline --json"), 0);
+	assert_non_null(p = strstr(out, "\"kind\":\"acknowledged\""));
+	assert_non_null(strstr(p, "\"outcome\":\"counterpart_contacted\""));
+	free(out);
+	/* and the filter no longer lists it, as `notices --unacked` */
+	get(w, "/?unacked=1", 1, &r);
+	assert_int_equal(r.status, 200);
+	/* (test_cli_filters gave A a second conflict, on its phone: that one
+	 * is still unacknowledged) */
+	if (strstr(r.body, id) || strstr(r.body, A_EMAIL))
+		fail_msg("still listed: %s", strstr(r.body, "<section"));
+	assert_non_null(strstr(r.body, "<span class=\"value\">" A_PHONE "</span>"));
+	resp_free(&r);
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --unacked --json"), 0);
+	assert_null(strstr(out, id));
+	free(out);
+}
+
 static void test_refused_listen(void **state)
 {
 	struct world *w = *state;
@@ -667,7 +776,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_access),      cmocka_unit_test(test_pages),
 		cmocka_unit_test(test_lookup),      cmocka_unit_test(test_cli_filters),
-		cmocka_unit_test(test_refused_listen),
+		cmocka_unit_test(test_ack),         cmocka_unit_test(test_refused_listen),
 	};
 
 	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP"))) {
