@@ -601,7 +601,7 @@ static enum MHD_Result page_ack(struct console *cs, struct MHD_Connection *c,
 	} else if (st.accepted && !st.unconfirmed) {
 		snprintf(line, sizeof(line), "Accepted: the federation recorded %s for notice %s "
 			 "and tells the other agency.", oname, hex);
-		adp_html_message(&h, "done", line);
+		adp_html_message(&h, "ok", line);
 	} else {
 		snprintf(line, sizeof(line), "Sent, waiting for the federation's receipt: %s for "
 			 "notice %s is not confirmed yet (none came within %d s). The notices page "
