@@ -2,18 +2,23 @@
  * console.h — `deconf-adapter serve`: the analyst's console, a small web
  * server on the agency's own machine.
  *
- * It reads the agency's ledger (never Kafka, never writes) and shows, as
+ * Its pages read the agency's ledger (no Kafka, no write) and show, as
  * server-rendered HTML (console_html.h):
  *   /          the notices received, newest first, next to the agency's own
  *              case and raw value, with filters (case, kind, caution, dates;
- *              nfilter.h);
+ *              nfilter.h; unacknowledged only), and on each acknowledgeable
+ *              notice its outcomes and an acknowledge form;
  *   /status    per case, what the federation holds: confirmed, pending,
  *              refused and why (status.h);
  *   /lookup    a value typed by the analyst, canonicalized and hashed here
  *              with the agency's key (every key epoch it holds): which of
  *              the agency's cases hold it and what the federation told it
  *              about it. The value comes in a POST body, and is never
- *              logged nor put in a URL.
+ *              logged nor put in a URL;
+ *   POST /ack  notice=<hex id>&outcome=<name>: published as `ack` does
+ *              (adp_submit_ack: writes the ledger, needs Kafka), waiting at
+ *              most ~25 s; the page says accepted, refused (why), sent but
+ *              unconfirmed, or Kafka unreachable.
  * The raw values it shows are the agency's own: they never leave the
  * agency, and this server is meant for the agency's machine only.
  *
@@ -26,7 +31,7 @@
  *     (HttpOnly, SameSite=Strict, Path=/), and every other request without
  *     that cookie, with another token, or with a Host header that is not
  *     the address served, gets 403 (the Host check stops DNS rebinding);
- *   - the one state-changing request, the lookup POST, must also carry an
+ *   - the POSTs (lookup, ack) must also carry an
  *     Origin (or, without one, a Referer) of this very server: a page of
  *     another site cannot submit it (CSRF), even were the cookie sent;
  *   - every response carries Content-Security-Policy (default-src 'none';
