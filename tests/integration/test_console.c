@@ -706,6 +706,69 @@ static void test_ack(void **state)
 	free(out);
 }
 
+/* Log in to the console started last (w->url): fills w->cookie. */
+static void login(struct world *w)
+{
+	struct resp r;
+	char *p;
+
+	http(w->url, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 303);
+	assert_non_null(p = strstr(r.headers, "Set-Cookie: deconf_console="));
+	snprintf(w->cookie, sizeof(w->cookie), "%.*s", (int)strcspn(p + 12, ";\r\n"), p + 12);
+	resp_free(&r);
+}
+
+/* Kafka out of reach: the read-only pages still work, the acknowledgment
+ * says it was not delivered, and nothing is recorded as acknowledged. */
+static void test_ack_no_kafka(void **state)
+{
+	struct world *w = *state;
+	char url[256], origin[128], id[33], body[128], *out = NULL, *p;
+	const char *const hdr[] = { origin, NULL };
+	struct resp r;
+
+	/* A's unacknowledged conflict (the phone one, from test_cli_filters) */
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --unacked --json"), 0);
+	assert_non_null(p = strstr(out, "\"notice_id\":\""));
+	snprintf(id, sizeof(id), "%.32s", p + 13);
+	free(out);
+	serve_stop();
+	/* (serve_start reads the URL from serve_out: not the last one's) */
+	unlink(w->serve_out);
+	/* a port nothing listens on */
+	assert_int_equal(setenv("DECONF_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1", 1), 0);
+	serve_start(w, w->a);
+	unsetenv("DECONF_KAFKA_BOOTSTRAP_SERVERS");
+	login(w);
+	get(w, "/status", 1, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	snprintf(url, sizeof(url), "%s/ack", w->base);
+	snprintf(origin, sizeof(origin), "Origin: %s", w->base);
+	snprintf(body, sizeof(body), "notice=%s&outcome=seen", id);
+	http(url, body, w->cookie, hdr, &r);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(r.body, "Kafka could not be reached"));
+	assert_null(strstr(r.body, "Accepted"));
+	resp_free(&r);
+	/* still unacknowledged, here and for `notices --unacked` */
+	get(w, "/?unacked=1", 1, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, id));
+	assert_non_null(strstr(r.body, "not acknowledged (last sent: seen, waiting for the "
+				       "federation's receipt)"));
+	resp_free(&r);
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --unacked --json"), 0);
+	assert_non_null(strstr(out, id));
+	free(out);
+	/* back to the real Kafka for what follows */
+	serve_stop();
+	unlink(w->serve_out);
+	serve_start(w, w->a);
+	login(w);
+}
+
 static void test_refused_listen(void **state)
 {
 	struct world *w = *state;
@@ -776,7 +839,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_access),      cmocka_unit_test(test_pages),
 		cmocka_unit_test(test_lookup),      cmocka_unit_test(test_cli_filters),
-		cmocka_unit_test(test_ack),         cmocka_unit_test(test_refused_listen),
+		cmocka_unit_test(test_ack),         cmocka_unit_test(test_ack_no_kafka),
+		cmocka_unit_test(test_refused_listen),
 	};
 
 	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP"))) {
