@@ -13,6 +13,10 @@ keyboard only:
   - follows the navigation to the receipts page and to the lookup page,
     types a value there and submits it with Enter: the agency's case and
     the notice are shown;
+  - lists the unacknowledged notices, Tabs to the notice's outcome,
+    chooses one by typing, Tabs to Acknowledge and presses Enter: the
+    answer page says the federation accepted it, and the notice leaves
+    the unacknowledged list;
   - a fresh browser without the token gets 403;
 and checks on every page that no raw value of another agency is there and
 that no script runs (the CSP forbids any). A screenshot of each page is
@@ -149,6 +153,43 @@ def main():
         check(a.own_case in src and "What the federation told you" in src and
               len(d.find_elements(By.CSS_SELECTOR, "article.notice")) >= 1,
               "the lookup finds the case and the notice")
+
+        # acknowledge, by keyboard: Tab to the notice's outcome, choose it
+        # by typing, Tab to its button, Enter
+        d.get(base + "/?unacked=1")
+        check(d.find_element(By.ID, "unacked").is_selected(),
+              "the unacknowledged filter is ticked")
+        own = [n for n in d.find_elements(By.CSS_SELECTOR, "article.notice")
+               if a.own_value in n.text]
+        check(len(own) == 1, "the unacknowledged list holds the notice")
+        nid = own[0].get_attribute("id")[2:]
+        check("not acknowledged" in own[0].find_element(By.CSS_SELECTOR, "dd.ack").text,
+              "the notice says it is not acknowledged")
+        page_ok(d, "notices-unacked")
+        d.find_element(By.TAG_NAME, "body").click()
+        for _ in range(80):
+            d.switch_to.active_element.send_keys(Keys.TAB)
+            if d.switch_to.active_element.get_attribute("id") == "o-" + nid:
+                break
+        el = d.switch_to.active_element
+        check(el.get_attribute("id") == "o-" + nid, "reached the outcome by keyboard")
+        el.send_keys("counterpart")  # a select takes typed letters
+        el.send_keys(Keys.TAB)
+        el = d.switch_to.active_element
+        check(el.tag_name == "button" and el.text == "Acknowledge",
+              "Tab reaches the Acknowledge button")
+        el.send_keys(Keys.ENTER)
+        src = page_ok(d, "ack-result")
+        check(d.current_url.endswith("/ack"), "the acknowledgment was posted")
+        check("Accepted: the federation recorded counterpart_contacted" in src,
+              "the answer page says the federation accepted it")
+        d.get(base + "/?unacked=1")
+        check(a.own_value not in d.page_source and nid not in d.page_source,
+              "the notice left the unacknowledged list")
+        d.get(base + "/")
+        check(d.find_element(By.CSS_SELECTOR, "#n-%s dd.ack" % nid).text ==
+              "counterpart_contacted", "the notices page shows the outcome")
+        page_ok(d, "notices-acked")
     finally:
         d.quit()
 
