@@ -158,6 +158,8 @@ static const char style[] =
 	"form.filters{display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-end;"
 	"background:#fff;padding:.8em;border:1px solid #ccc;margin-bottom:1em}"
 	"form label{display:flex;flex-direction:column;font-size:.9em}"
+	"form.ack{display:flex;gap:.8em;align-items:flex-end;margin-top:.5em}"
+	"p.ok{font-weight:bold}"
 	"input,select,button{font:inherit;padding:.25em .4em}"
 	"button{background:#1f3a5f;color:#fff;border:0;padding:.35em 1em;cursor:pointer}"
 	"article{background:#fff;border:1px solid #ccc;border-left:5px solid #1f3a5f;"
