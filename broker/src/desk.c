@@ -370,14 +370,16 @@ char *brk_desk_render(struct brk_metrics *mx, struct brk_directory *dir, int64_t
 	lit(&b, "<p>Each escalation, with both agencies' points of contact, is on the ops "
 		"topic (deconf.ops); this page counts them.</p>\n");
 
+	/* what needs a person first (readiness, agencies), then the long
+	 * hour-by-hour table */
+	parts(&b, mx);
+	agencies(&b, dir);
+	lit(&b, "<h2 id=\"activity\">Activity</h2>\n");
 	hourly(&b, mx, now_s);
 	sum(mx, "deconf_rejects_total", "reason", x);
 	rows(&b, x, "Rejects by reason", "reason");
 	sum(mx, "deconf_notices_total", "kind", x);
 	rows(&b, x, "Notices by kind", "kind");
-
-	parts(&b, mx);
-	agencies(&b, dir);
 	lit(&b, "</body>\n</html>\n");
 	free(x);
 	if (b.oom) {
