@@ -137,6 +137,7 @@ int main(int argc, char **argv)
 	/* the parts are known (not ready) before /readyz can be asked */
 	if (!(rc = brk_metrics_new(&mx))) {
 		brk_metrics_set_stall(mx, b.set.http_stall_after);
+		brk_metrics_set_directory(mx, b.dir); /* the watch desk lists it */
 		if (b.run_ingest)
 			brk_metrics_part(mx, "ingest");
 		if (b.run_matcher)

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "deconf/err.h"
 #include "deconf/log.h"
 #include "deconf/util.h"
+#include "desk.h"
 #include "metrics.h"
 
 enum kind { COUNTER, GAUGE, HISTOGRAM };
@@ -120,6 +122,11 @@ struct brk_metrics {
 	struct part parts[MAX_PARTS];
 	int n_parts;
 	int64_t stall_us;
+	/* conflicts per hour: hour[i] counts UTC hour at[i] (hour number
+	 * since the epoch), i = that number % BRK_HOURS */
+	double hour[BRK_HOURS];
+	int64_t at[BRK_HOURS];
+	struct brk_directory *dir;
 };
 
 int brk_metrics_new(struct brk_metrics **out)
@@ -172,6 +179,19 @@ static struct series *get(struct brk_metrics *mx, const char *family, const char
 	return &mx->s[mx->n++];
 }
 
+/* Under the lock. */
+static void hour_add(struct brk_metrics *mx, int64_t now_s, double v)
+{
+	int64_t h = now_s / 3600;
+	size_t i = (size_t)(h % BRK_HOURS);
+
+	if (mx->at[i] != h) {
+		mx->at[i] = h;
+		mx->hour[i] = 0;
+	}
+	mx->hour[i] += v;
+}
+
 void brk_metrics_add(struct brk_metrics *mx, const char *family, const char *labels, double v)
 {
 	struct series *s;
@@ -181,6 +201,64 @@ void brk_metrics_add(struct brk_metrics *mx, const char *family, const char *lab
 	pthread_mutex_lock(&mx->lock);
 	if ((s = get(mx, family, labels)))
 		s->value += v;
+	if (v > 0 && !strcmp(family, "deconf_conflicts_total"))
+		hour_add(mx, (int64_t)time(NULL), v);
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void brk_metrics_conflicts_at(struct brk_metrics *mx, int64_t now_s, double v)
+{
+	pthread_mutex_lock(&mx->lock);
+	hour_add(mx, now_s, v);
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void brk_metrics_hourly(struct brk_metrics *mx, int64_t now_s, double out[BRK_HOURS])
+{
+	int64_t h = now_s / 3600;
+
+	pthread_mutex_lock(&mx->lock);
+	for (int64_t k = 0; k < BRK_HOURS; k++) {
+		size_t i = (size_t)((h - k) % BRK_HOURS);
+		out[k] = h - k >= 0 && mx->at[i] == h - k ? mx->hour[i] : 0;
+	}
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void brk_metrics_each(struct brk_metrics *mx, const char *family, brk_metrics_each_fn *fn,
+		      void *opaque)
+{
+	pthread_mutex_lock(&mx->lock);
+	for (size_t i = 0; i < mx->n; i++)
+		if (mx->s[i].f->kind != HISTOGRAM && !strcmp(mx->s[i].f->name, family))
+			fn(opaque, mx->s[i].labels, mx->s[i].value);
+	pthread_mutex_unlock(&mx->lock);
+}
+
+size_t brk_metrics_parts(struct brk_metrics *mx, struct brk_part_view *out, size_t max)
+{
+	int64_t now = deconf_mono_us();
+	size_t n = 0;
+
+	pthread_mutex_lock(&mx->lock);
+	for (int i = 0; i < mx->n_parts && n < max; i++, n++) {
+		const struct part *p = &mx->parts[i];
+		memset(&out[n], 0, sizeof(out[n]));
+		snprintf(out[n].name, sizeof(out[n].name), "%s", p->name);
+		out[n].ready = p->ready;
+		snprintf(out[n].what, sizeof(out[n].what), "%s", p->what);
+		snprintf(out[n].blocked, sizeof(out[n].blocked), "%s", p->blocked);
+		out[n].lag = p->lag;
+		out[n].pending_s = p->pending ? (double)(now - p->pending) / 1e6 : 0;
+	}
+	pthread_mutex_unlock(&mx->lock);
+	return n;
+}
+
+void brk_metrics_set_directory(struct brk_metrics *mx, struct brk_directory *dir)
+{
+	pthread_mutex_lock(&mx->lock);
+	mx->dir = dir;
 	pthread_mutex_unlock(&mx->lock);
 }
 
@@ -483,6 +561,16 @@ int brk_metrics_is_alive(struct brk_metrics *mx, char *why, size_t why_size)
 
 /* -------------------------------------------------------------------- http */
 
+/* The watch desk: an HTML page, never framed, no script, no cache. */
+static void desk_headers(struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+}
+
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
 			     char *body)
 {
@@ -495,6 +583,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", type);
+	if (!strncmp(type, "text/html", 9))
+		desk_headers(r);
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -531,7 +621,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		}
 		return reply(c, 503, "text/plain", strdup(why));
 	}
-	return reply(c, 404, "text/plain", strdup("not found: /metrics /healthz /readyz\n"));
+	if (!strcmp(url, "/") || !strcmp(url, "/desk")) {
+		struct brk_directory *dir;
+		pthread_mutex_lock(&mx->lock);
+		dir = mx->dir;
+		pthread_mutex_unlock(&mx->lock);
+		if (!(body = brk_desk_render(mx, dir, (int64_t)time(NULL))))
+			return MHD_NO;
+		return reply(c, 200, "text/html; charset=utf-8", body);
+	}
+	return reply(c, 404, "text/plain",
+		     strdup("not found: / (watch desk) /metrics /healthz /readyz\n"));
 }
 
 int brk_http_start(struct brk_metrics *mx, const char *address, int port, char *errstr,
@@ -552,7 +652,7 @@ int brk_http_start(struct brk_metrics *mx, const char *address, int port, char *
 		return deconf_err_set(errstr, errstr_size, DECONF_E_IO,
 				      "cannot listen on %s:%d for /metrics (port taken?)", address,
 				      port);
-	deconf_log(DECONF_LOG_NOTICE, "HTTP", "serving /metrics /healthz /readyz on %s:%d",
+	deconf_log(DECONF_LOG_NOTICE, "HTTP", "serving the watch desk, /metrics /healthz /readyz on %s:%d",
 		   address, port);
 	return DECONF_OK;
 }

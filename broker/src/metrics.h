@@ -13,8 +13,10 @@
 #define BRK_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct brk_metrics;
+struct brk_directory;
 
 int brk_metrics_new(struct brk_metrics **out);
 void brk_metrics_free(struct brk_metrics *mx);
@@ -74,7 +76,42 @@ int brk_metrics_is_alive_at(struct brk_metrics *mx, int64_t mono_us, char *why, 
 /* A part's lag as brk_metrics_lag last saw it (tests, and the part itself). */
 void brk_metrics_set_lag(struct brk_metrics *mx, int part, int64_t lag);
 
-/* Serve /metrics, /healthz, /readyz on address:port (port 0: not at all).
+/*
+ * What the watch desk page (desk.h) reads. brk_metrics_each calls fn with
+ * the labels and value of every series of family (counters and gauges),
+ * under the registry's lock: fn must not call into mx.
+ */
+typedef void brk_metrics_each_fn(void *opaque, const char *labels, double value);
+void brk_metrics_each(struct brk_metrics *mx, const char *family, brk_metrics_each_fn *fn,
+		      void *opaque);
+
+/* One part as /readyz sees it (a copy). */
+struct brk_part_view {
+	char name[16];
+	int ready;
+	char what[64];      /* what it does while not ready */
+	char blocked[160];  /* a partition stopped for lost records: why ("" none) */
+	int64_t lag;        /* records behind, as last seen */
+	double pending_s;   /* input read and not committed for this long (0: none) */
+};
+/* Copy up to max parts into out; returns how many there are (<= max). */
+size_t brk_metrics_parts(struct brk_metrics *mx, struct brk_part_view *out, size_t max);
+
+/*
+ * Conflicts per hour: deconf_conflicts_total as it grew, hour by hour, for
+ * the last BRK_HOURS hours of this process (the counter is the process's
+ * own too). out[0] is the hour now (wall clock, UTC hours), out[1] the one
+ * before. brk_metrics_add feeds it; the _at form is for tests.
+ */
+#define BRK_HOURS 24
+void brk_metrics_hourly(struct brk_metrics *mx, int64_t now_s, double out[BRK_HOURS]);
+void brk_metrics_conflicts_at(struct brk_metrics *mx, int64_t now_s, double v);
+
+/* The directory the watch desk lists agencies from (borrowed; NULL: none):
+ * set before brk_http_start. */
+void brk_metrics_set_directory(struct brk_metrics *mx, struct brk_directory *dir);
+
+/* Serve /metrics, /healthz, /readyz and the watch desk (/ and /desk) on address:port (port 0: not at all).
  * Returns 0 or an error with errstr. */
 int brk_http_start(struct brk_metrics *mx, const char *address, int port, char *errstr,
 		   size_t errstr_size);

@@ -19,6 +19,10 @@
  * changelog). deconf.ops must then hold, signed by the broker, the hot
  * token, the repeated rejects and the rebuild.
  *
+ * The watch desk page (/ and /desk on the same port) is read during the
+ * run too: every agency, a conflict counted, its security headers, and
+ * nothing of the run's tokens, case refs or points of contact in it.
+ *
  * Needs DECONF_KRAFT_BOOTSTRAP; exits 77 without it.
  */
 #include <stdarg.h>
@@ -295,6 +299,93 @@ static int agency(struct fed *f, const char *id, const char *name)
 	return i;
 }
 
+/* ----------------------------------------------------------- watch desk */
+
+/* The response headers of GET path (malloc'ed). */
+static char *headers(int port, const char *path)
+{
+	char cmd[300], *h = calloc(1, 8192);
+	size_t n = 0, r;
+	FILE *p;
+
+	assert_non_null(h);
+	snprintf(cmd, sizeof(cmd), "curl -s -m 10 -D - -o /dev/null 'http://127.0.0.1:%d%s'", port,
+		 path);
+	assert_non_null(p = popen(cmd, "r"));
+	while (n < 8191 && (r = fread(h + n, 1, 8191 - n, p)) > 0)
+		n += r;
+	pclose(p);
+	return h;
+}
+
+static int has_hex(const char *page, const uint8_t *tok, size_t len)
+{
+	char hex[2 * 32 + 1];
+
+	for (size_t i = 0; i < len && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", tok[i]);
+	return strcasestr(page, hex) != NULL;
+}
+
+/* The watch desk, as an operator sees it mid-run: every agency, at least
+ * one conflict this hour and in all, and nothing agencies keep to
+ * themselves: no token (as hex, any case), no case ref, no contact. */
+static void check_desk(struct world *w)
+{
+	static const char *const case_refs[] = { "A-1", "B-1", "C-1", "A-E", "A-2", "D-0",
+						 "D-79" };
+	static const uint32_t toks[] = { TOK_HOT, TOK_EXPIRES, TOK_ABORT, TOK_FLOOD,
+					 TOK_FLOOD + FLOOD_SUBS * FLOOD_OPS - 1 };
+	const char *paths[] = { "/", "/desk" };
+	char *page = NULL, *h, *p;
+	uint8_t tok[16];
+	double conflicts = 0;
+
+	for (size_t k = 0; k < 2; k++) {
+		free(page);
+		page = NULL;
+		if (fed_http_get(w->port, paths[k], &page) != 200)
+			fail_msg("GET %s: not 200", paths[k]);
+		h = headers(w->port, paths[k]);
+		if (!strcasestr(h, "Content-Security-Policy: default-src 'none'; style-src "
+				   "'unsafe-inline'") ||
+		    !strcasestr(h, "X-Content-Type-Options: nosniff") ||
+		    !strcasestr(h, "Cache-Control: no-store") ||
+		    !strcasestr(h, "Content-Type: text/html; charset=utf-8"))
+			fail_msg("GET %s: headers lack CSP, nosniff, no-store or the type:\n%s",
+				 paths[k], h);
+		free(h);
+	}
+	for (int i = 0; i < w->f.n_ag; i++) {
+		char row[256];
+		snprintf(row, sizeof(row), "<td>%s</td><td>%s</td><td>state</td><td>US</td>"
+					   "<td class=\"ok\">active</td>",
+			 w->f.ag[i].id, w->f.ag[i].name);
+		if (!strstr(page, row))
+			fail_msg("the watch desk has no row %s", row);
+	}
+	if (!(p = strstr(page, "<dd id=\"conflicts\">")) ||
+	    (conflicts = strtod(p + strlen("<dd id=\"conflicts\">"), NULL)) < 1)
+		fail_msg("the watch desk counts no conflict");
+	if (!(p = strstr(page, "last 24 hours (")) || strtod(p + 15, NULL) < 1)
+		fail_msg("the watch desk shows no conflict in the last 24 hours");
+	if (!strstr(page, "<td>malformed</td>"))
+		fail_msg("the watch desk shows no malformed reject");
+	for (size_t i = 0; i < sizeof(toks) / sizeof(toks[0]); i++) {
+		fed_token(&w->f, toks[i], tok);
+		if (has_hex(page, tok, sizeof(tok)) || has_hex(page, tok, 8))
+			fail_msg("the watch desk shows token %u in hex", toks[i]);
+	}
+	for (size_t i = 0; i < sizeof(case_refs) / sizeof(case_refs[0]); i++)
+		if (strstr(page, case_refs[i]))
+			fail_msg("the watch desk shows case ref %s", case_refs[i]);
+	if (strstr(page, "Det. Example"))
+		fail_msg("the watch desk shows a case's point of contact");
+	print_message("watch desk: %zu bytes, %.0f conflicts, %d agencies\n", strlen(page),
+		      conflicts, w->f.n_ag);
+	free(page);
+}
+
 /* ---------------------------------------------------------- the test */
 
 /* What moved, name by name: set by the events, read by the check. */
@@ -458,6 +549,7 @@ static void test_dashboard(void **state)
 	wait_metric(w.port, "deconf_state_bytes", '>', bytes0, 20, "the state's bytes");
 	moved_get(moved, n_moved, "deconf_state_bytes")->ok = 1;
 	s1 = scrape(w.port);
+	check_desk(&w);
 
 	/* the counters and histograms: each moved, by exactly what happened
 	 * where that is known */
