@@ -158,6 +158,10 @@ fi
 "$ctl" agency list
 
 say "4. the broker"
+# a port another process answers on would pass for this broker's /readyz
+if (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; then
+	die "127.0.0.1:$http_port is taken by another process: set DECONF_QUICKSTART_HTTP_PORT"
+fi
 (cd "$fed" && exec "$broker" -c broker.conf --set http.port="$http_port" \
 	--set matcher.state_dir="$work/broker-state") 2>"$work/broker.log" &
 pids+=($!)
@@ -238,7 +242,7 @@ two weeks before the others' (no conflict: addresses are reassigned), and
 nm-icac's undercover e-mail is RESTRICTED: nm-icac was told navajo-pd holds it,
 navajo-pd was told nothing.
 EOF
-say "8. the analyst's console of fbi-cac (deconf-adapter serve)"
+say "8. the analyst's console of fbi-cac (deconf-adapter serve), and the watch desk"
 # Local to the agency: its notices next to its own cases and raw values,
 # which never leave it. Loopback only, behind a token printed at start.
 (cd "$fed/agencies/fbi-cac" && exec "$adapter" -c agency.conf serve --listen 127.0.0.1:0) \
@@ -275,9 +279,25 @@ printf '%s\n' "$page" | grep -qF '(505) 555-0187' &&
 	die "the console does not show fbi-cac's notice with its own raw value"
 echo "fbi-cac's console serves its notices, next to its own raw values:"
 echo "  $url"
+# the federation's watch desk: the broker's own page (no raw value, no token)
+desk=$(python3 - "$http_port" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+c.request("GET", "/desk")
+r = c.getresponse()
+print(r.status)
+print(r.read().decode("utf-8", "replace"))
+PY
+) || die "the watch desk did not answer"
+[ "$(printf '%s\n' "$desk" | head -n 1)" = 200 ] &&
+	printf '%s\n' "$desk" | grep -qF 'navajo-pd' ||
+	die "the watch desk does not list the agencies"
+printf '%s\n' "$desk" | grep -qF '(505) 555-0187' && die "the watch desk shows a raw value"
+echo "the federation's watch desk (agencies, conflicts per hour, escalations, lag):"
+echo "  http://127.0.0.1:$http_port/desk"
 if [ "${DECONF_KEEP:-0}" = 1 ]; then
-	echo "DECONF_KEEP=1: the broker, Kafka and the console keep running; open the URL"
-	echo "above in a browser on this machine. Ctrl-C stops them."
+	echo "DECONF_KEEP=1: the broker, Kafka, the console and the watch desk keep running;"
+	echo "open the URLs above in a browser on this machine. Ctrl-C stops them."
 	while :; do sleep 3600; done
 fi
 echo "(DECONF_KEEP=1 deploy/quickstart.sh keeps it running, to open in a browser)"
