@@ -303,6 +303,91 @@ static void parts(struct buf *b, struct brk_metrics *mx)
 	lit(b, "</table>\n");
 }
 
+/* "2 h 05 min", "45 s": how long since ms (wall ms) at now_s. */
+static void waited(struct buf *b, int64_t since_ms, int64_t now_s)
+{
+	int64_t s = now_s - since_ms / 1000;
+
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		bprintf(b, "%lld s", (long long)s);
+	else if (s < 3600)
+		bprintf(b, "%lld min", (long long)(s / 60));
+	else
+		bprintf(b, "%lld h %02lld min", (long long)(s / 3600), (long long)(s / 60 % 60));
+}
+
+static void contact(struct buf *b, const char *agency, const char (*poc)[DECONF_DIR_TEXT_MAX + 1])
+{
+	lit(b, "<td><b>");
+	escs(b, agency);
+	lit(b, "</b>");
+	for (int i = 0; i < 3; i++)
+		if (poc[i][0]) {
+			lit(b, "<br>");
+			escs(b, poc[i]);
+		}
+	lit(b, "</td>");
+}
+
+/* Open escalations: a cautioned conflict one side has not acknowledged,
+ * the longest open first, with both contacts so the desk can phone. */
+static void escalations(struct buf *b, struct brk_metrics *mx, int64_t now_s)
+{
+	struct brk_esc_view *v = malloc(BRK_ESC_VIEW_MAX * sizeof(*v));
+	uint64_t open = 0;
+	size_t n;
+
+	if (!v) {
+		b->oom = 1;
+		return;
+	}
+	n = brk_metrics_escalations(mx, v, BRK_ESC_VIEW_MAX, &open);
+	bprintf(b, "<h2 id=\"open-escalations\">Open escalations (%llu)</h2>\n",
+		(unsigned long long)open);
+	if (!n) {
+		lit(b, "<p id=\"no-escalations\">None: every cautioned conflict this broker holds "
+		       "was acknowledged in time.</p>\n");
+		free(v);
+		return;
+	}
+	lit(b, "<p>A conflict where either side is flagged armed, undercover, active operation or "
+	       "victim at risk, and the agency told of it has not acknowledged it. Phone the "
+	       "agency that has not; the counterpart is who it should talk to.</p>\n");
+	if (open > n)
+		bprintf(b, "<p>The %zu longest open of %llu are listed.</p>\n", n,
+			(unsigned long long)open);
+	lit(b, "<table id=\"escalation-list\">\n<tr><th scope=\"col\">not acknowledged by</th>"
+	       "<th scope=\"col\">counterpart</th><th scope=\"col\">caution</th>"
+	       "<th scope=\"col\">indicator</th><th scope=\"col\" class=\"n\">waiting since the "
+	       "notice</th></tr>\n");
+	for (size_t i = 0; i < n; i++) {
+		char name[DECONF_ENUM_NAME_SIZE];
+		const char *sep = "";
+		lit(b, "<tr class=\"escalation\">");
+		contact(b, v[i].agency, v[i].poc);
+		contact(b, v[i].other_agency, v[i].other_poc);
+		lit(b, "<td class=\"bad\">");
+		for (uint32_t bit = 1; bit; bit <<= 1)
+			if (v[i].caution_flags & bit) {
+				bprintf(b, "%s%s", sep,
+					deconf_enum_name(name, sizeof(name),
+							 &deconf__v1__caution_flag__descriptor,
+							 (int)bit, "other"));
+				sep = ", ";
+			}
+		lit(b, "</td><td>");
+		lit(b, enum_name(name, sizeof(name), &deconf__v1__indicator_type__descriptor,
+				 v[i].type));
+		lit(b, "</td><td class=\"n\">");
+		waited(b, v[i].notified_at, now_s);
+		lit(b, "</td></tr>\n");
+	}
+	lit(b, "</table>\n");
+	free(v);
+}
+
 static void hourly(struct buf *b, struct brk_metrics *mx, int64_t now_s)
 {
 	double h[BRK_HOURS], max = 0, total = 0;
@@ -367,11 +452,11 @@ char *brk_desk_render(struct brk_metrics *mx, struct brk_directory *dir, int64_t
 	bprintf(&b, "<dt>escalations</dt><dd>%.0f</dd>\n", x->total);
 	sum(mx, "deconf_rejects_total", NULL, x);
 	bprintf(&b, "<dt>rejects</dt><dd id=\"rejects\">%.0f</dd>\n</dl>\n", x->total);
-	lit(&b, "<p>Each escalation, with both agencies' points of contact, is on the ops "
-		"topic (deconf.ops); this page counts them.</p>\n");
+	lit(&b, "<p>Each escalation is also on the ops topic (deconf.ops).</p>\n");
 
-	/* what needs a person first (readiness, agencies), then the long
-	 * hour-by-hour table */
+	/* what needs a person first (escalations, readiness, agencies), then
+	 * the long hour-by-hour table */
+	escalations(&b, mx, now_s);
 	parts(&b, mx);
 	agencies(&b, dir);
 	lit(&b, "<h2 id=\"activity\">Activity</h2>\n");

@@ -5,8 +5,9 @@
  * It shows what this broker process already knows and nothing an agency
  * would not want a federation operator to see: the agencies of the
  * directory and their status, conflicts per hour, notices sent, rejects by
- * reason, hot tokens and open escalations (counts only), and each part's
- * readiness and lag. Never a raw value, a token or a case reference: none
+ * reason, hot tokens, the open escalations of the partitions it holds
+ * (who has not acknowledged, the counterpart, both contacts, how long)
+ * and each part's readiness and lag. Never a raw value, a token or a case reference: none
  * of the sources it reads holds one. Server-rendered HTML, no script, no
  * external asset, refreshed by <meta http-equiv="refresh">.
  *

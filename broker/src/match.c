@@ -545,7 +545,7 @@ static int life_index(struct brk_store_txn *t, int partition, const Deconf__V1__
 	if (l->escalate_at && (!on || (!l->acked_at && !l->escalated_at)))
 		rc = brk_store_esc_due_set(t, partition, l->notice_id.data, l->escalate_at, on);
 	if (!rc && l->escalated_at && (!on || !l->acked_at))
-		rc = brk_store_esc_open_set(t, partition, l->notice_id.data, on);
+		rc = brk_store_esc_open_set(t, partition, l->notice_id.data, l->escalated_at, on);
 	return rc;
 }
 
@@ -859,6 +859,63 @@ int brk_match_escalate(struct brk_match *m, struct brk_store_txn *t, int partiti
 	for (size_t i = 0; i < n && !rc; i++, (*done)++)
 		rc = escalate(m, t, partition, ids[i], ats[i], now);
 	return rc;
+}
+
+static void view_poc(char (*out)[DECONF_DIR_TEXT_MAX + 1], const Deconf__V1__PointOfContact *p)
+{
+	const char *f[3] = { p->name, p->phone, p->email };
+
+	for (int i = 0; i < 3; i++)
+		snprintf(out[i], sizeof(out[i]), "%s", f[i] ? f[i] : "");
+}
+
+int brk_match_open_escalations(struct brk_match *m, struct brk_store_txn *t, int partition,
+			       size_t max, struct brk_esc_view *out, size_t *n)
+{
+	uint8_t ids[BRK_ESC_VIEW_MAX][16];
+	int64_t ats[BRK_ESC_VIEW_MAX];
+	size_t k = 0;
+	int rc;
+
+	*n = 0;
+	if (max > BRK_ESC_VIEW_MAX)
+		max = BRK_ESC_VIEW_MAX;
+	if ((rc = brk_store_esc_open(t, partition, max, ids, ats, &k)))
+		return rc;
+	for (size_t i = 0; i < k; i++) {
+		Deconf__V1__ConflictLife *l = life_read(t, partition, ids[i]);
+		Deconf__V1__PointOfContact d1 = DECONF__V1__POINT_OF_CONTACT__INIT;
+		Deconf__V1__PointOfContact d2 = DECONF__V1__POINT_OF_CONTACT__INIT;
+		Deconf__V1__PointOfContact *p1, *p2;
+		struct brk_esc_view *v = &out[*n];
+		struct brk_agency a1, a2;
+		struct brk_entry self, other;
+
+		if (!l || !life_sane(l)) {
+			if (l)
+				deconf__v1__conflict_life__free_unpacked(l, NULL);
+			continue;
+		}
+		life_entries(l, &self, &other);
+		p1 = side_poc(m, t, partition, &self, &d1, &a1);
+		p2 = side_poc(m, t, partition, &other, &d2, &a2);
+		memset(v, 0, sizeof(*v));
+		memcpy(v->agency, self.agency, sizeof(v->agency));
+		memcpy(v->other_agency, other.agency, sizeof(v->other_agency));
+		view_poc(v->poc, p1 ? p1 : &d1);
+		view_poc(v->other_poc, p2 ? p2 : &d2);
+		v->caution_flags = l->caution_flags | l->other_caution_flags;
+		v->type = l->type;
+		v->notified_at = l->notified_at;
+		v->escalated_at = l->escalated_at;
+		(*n)++;
+		if (p1)
+			deconf__v1__point_of_contact__free_unpacked(p1, NULL);
+		if (p2)
+			deconf__v1__point_of_contact__free_unpacked(p2, NULL);
+		deconf__v1__conflict_life__free_unpacked(l, NULL);
+	}
+	return DECONF_OK;
 }
 
 /* A conflict between the new entry n and the stored x: once per pair. */

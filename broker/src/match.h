@@ -78,6 +78,7 @@
 #include "deconf.pb-c.h"
 #include "deconf/sign.h"
 #include "directory.h"
+#include "metrics.h"
 #include "store.h"
 
 struct brk_match_conf {
@@ -157,6 +158,12 @@ struct brk_match {
 	 * look now); the caller sets 0 after a restore or an abort */
 	int64_t esc_soonest;
 };
+
+/* The partition's open escalations (escalated, still unacknowledged), the
+ * longest open first, at most max (and BRK_ESC_VIEW_MAX) into out: what
+ * the watch desk lists. */
+int brk_match_open_escalations(struct brk_match *m, struct brk_store_txn *t, int partition,
+			       size_t max, struct brk_esc_view *out, size_t *n);
 
 /* 1 when a conflict between entries with these caution flags escalates
  * (ARMED, UNDERCOVER, ACTIVE_OPERATION or VICTIM_AT_RISK on either side). */

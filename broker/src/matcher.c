@@ -809,6 +809,37 @@ static int housekeeping(struct matcher *x)
 	return DECONF_OK;
 }
 
+static int esc_older(const void *a, const void *b)
+{
+	const struct brk_esc_view *x = a, *y = b;
+
+	return x->escalated_at < y->escalated_at ? -1 : x->escalated_at > y->escalated_at;
+}
+
+/* The watch desk's list: the longest open escalations of the partitions
+ * this instance holds (each partition's oldest, merged). */
+static void desk_escalations(struct matcher *x, struct brk_store_txn *t, uint64_t open)
+{
+	struct brk_esc_view *v = malloc(2 * BRK_ESC_VIEW_MAX * sizeof(*v));
+	size_t n = 0, k;
+
+	if (!v)
+		return; /* the list stays as it was; the count is right */
+	for (int p = 0; p < MAXP; p++) {
+		if (!x->owned[p] ||
+		    brk_match_open_escalations(&x->m, t, p, BRK_ESC_VIEW_MAX, v + n, &k))
+			continue;
+		n += k;
+		if (n > BRK_ESC_VIEW_MAX) {
+			qsort(v, n, sizeof(*v), esc_older);
+			n = BRK_ESC_VIEW_MAX;
+		}
+	}
+	qsort(v, n, sizeof(*v), esc_older);
+	brk_metrics_set_escalations(x->mx, v, n, open);
+	free(v);
+}
+
 static void gauges(struct matcher *x)
 {
 	uint64_t entries = 0, bytes = 0;
@@ -825,6 +856,10 @@ static void gauges(struct matcher *x)
 			for (int p = 0; p < MAXP; p++)
 				if (x->owned[p] && !brk_store_esc_open_count(t, p, &n))
 					open += n;
+			if (open)
+				desk_escalations(x, t, open);
+			else
+				brk_metrics_set_escalations(x->mx, NULL, 0, 0);
 			brk_store_abort(t);
 			brk_metrics_set(x->mx, "deconf_escalations_open", NULL, (double)open);
 		}

@@ -127,6 +127,10 @@ struct brk_metrics {
 	double hour[BRK_HOURS];
 	int64_t at[BRK_HOURS];
 	struct brk_directory *dir;
+	/* the open escalations the matcher last listed */
+	struct brk_esc_view esc[BRK_ESC_VIEW_MAX];
+	size_t n_esc;
+	uint64_t esc_open;
 };
 
 int brk_metrics_new(struct brk_metrics **out)
@@ -251,6 +255,33 @@ size_t brk_metrics_parts(struct brk_metrics *mx, struct brk_part_view *out, size
 		out[n].lag = p->lag;
 		out[n].pending_s = p->pending ? (double)(now - p->pending) / 1e6 : 0;
 	}
+	pthread_mutex_unlock(&mx->lock);
+	return n;
+}
+
+void brk_metrics_set_escalations(struct brk_metrics *mx, const struct brk_esc_view *v, size_t n,
+				 uint64_t open)
+{
+	if (n > BRK_ESC_VIEW_MAX)
+		n = BRK_ESC_VIEW_MAX;
+	pthread_mutex_lock(&mx->lock);
+	if (n)
+		memcpy(mx->esc, v, n * sizeof(*v));
+	mx->n_esc = n;
+	mx->esc_open = open;
+	pthread_mutex_unlock(&mx->lock);
+}
+
+size_t brk_metrics_escalations(struct brk_metrics *mx, struct brk_esc_view *out, size_t max,
+			       uint64_t *open)
+{
+	size_t n;
+
+	pthread_mutex_lock(&mx->lock);
+	n = mx->n_esc < max ? mx->n_esc : max;
+	if (n)
+		memcpy(out, mx->esc, n * sizeof(*out));
+	*open = mx->esc_open;
 	pthread_mutex_unlock(&mx->lock);
 	return n;
 }

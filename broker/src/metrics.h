@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deconf/limits.h"
+
 struct brk_metrics;
 struct brk_directory;
 
@@ -96,6 +98,26 @@ struct brk_part_view {
 };
 /* Copy up to max parts into out; returns how many there are (<= max). */
 size_t brk_metrics_parts(struct brk_metrics *mx, struct brk_part_view *out, size_t max);
+
+/* One open escalation as the watch desk lists it: who has not
+ * acknowledged a cautioned conflict, with whom, and both contacts. No
+ * token, value or case reference. */
+struct brk_esc_view {
+	char agency[DECONF_AGENCY_ID_MAX + 1], other_agency[DECONF_AGENCY_ID_MAX + 1];
+	/* name, phone, email: the case's contact, else the agency's desk */
+	char poc[3][DECONF_DIR_TEXT_MAX + 1], other_poc[3][DECONF_DIR_TEXT_MAX + 1];
+	uint32_t caution_flags; /* both sides' */
+	int type;		/* IndicatorType */
+	int64_t notified_at, escalated_at; /* ms since the epoch */
+};
+#define BRK_ESC_VIEW_MAX 50
+/* The matcher's latest list (the longest open first, at most
+ * BRK_ESC_VIEW_MAX of the partitions it holds) and how many are open in
+ * all; the desk copies it out (returns how many copied). */
+void brk_metrics_set_escalations(struct brk_metrics *mx, const struct brk_esc_view *v, size_t n,
+				 uint64_t open);
+size_t brk_metrics_escalations(struct brk_metrics *mx, struct brk_esc_view *out, size_t max,
+			       uint64_t *open);
 
 /*
  * Conflicts per hour: deconf_conflicts_total as it grew, hour by hour, for

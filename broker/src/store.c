@@ -1061,7 +1061,8 @@ int brk_store_life_del(struct brk_store_txn *t, int partition, const uint8_t id[
 	return small_del(t, t->s->life, kb, sizeof(kb));
 }
 
-/* esc keys: p 'D' at(i64be) id (due, in time order), p 'O' id (open) */
+/* esc keys: p 'D' at(i64be) id (due), p 'O' at(i64be) id (open, by the time
+ * it escalated): each kind in time order */
 int brk_store_esc_due_set(struct brk_store_txn *t, int partition, const uint8_t id[16],
 			  int64_t at, int on)
 {
@@ -1075,74 +1076,104 @@ int brk_store_esc_due_set(struct brk_store_txn *t, int partition, const uint8_t 
 		  : small_del(t, t->s->esc, kb, sizeof(kb));
 }
 
-int brk_store_esc_open_set(struct brk_store_txn *t, int partition, const uint8_t id[16], int on)
+int brk_store_esc_open_set(struct brk_store_txn *t, int partition, const uint8_t id[16],
+			   int64_t at, int on)
 {
-	uint8_t kb[2 + 1 + 16];
+	uint8_t kb[2 + 1 + 8 + 16];
 
 	be16(kb, (unsigned)partition);
 	kb[2] = 'O';
-	memcpy(kb + 3, id, 16);
+	be64(kb + 3, at);
+	memcpy(kb + 11, id, 16);
 	return on ? small_put(t, t->s->esc, kb, sizeof(kb), "", 0)
 		  : small_del(t, t->s->esc, kb, sizeof(kb));
+}
+
+/* Walk the esc keys of one kind ('D', 'O') of the partition in time order:
+ * fn(opaque, at, id) until it returns non-zero (1: stop, else an error). */
+static int esc_walk(struct brk_store_txn *t, int partition, char kind,
+		    int (*fn)(void *opaque, int64_t at, const uint8_t *id), void *opaque)
+{
+	uint8_t prefix[3];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, stop = 0;
+
+	be16(prefix, (unsigned)partition);
+	prefix[2] = (uint8_t)kind;
+	if ((rc = mdb_cursor_open(t->txn, t->s->esc, &c)))
+		return map_err(rc);
+	k.mv_data = prefix;
+	k.mv_size = sizeof(prefix);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc && !stop;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = k.mv_data;
+
+		if (k.mv_size < 3 || memcmp(p, prefix, 3))
+			break;
+		if (k.mv_size == 27) /* anything else is no key of ours: skipped */
+			stop = fn(opaque, rd64(p + 3), p + 11);
+	}
+	mdb_cursor_close(c);
+	if (stop)
+		return stop == 1 ? DECONF_OK : stop;
+	return rc == MDB_NOTFOUND || !rc ? DECONF_OK : map_err(rc);
+}
+
+struct esc_list {
+	int64_t until;
+	size_t max, *n;
+	uint8_t (*ids)[16];
+	int64_t *ats, *next;
+	uint64_t count;
+};
+
+static int esc_take(void *opaque, int64_t at, const uint8_t *id)
+{
+	struct esc_list *l = opaque;
+
+	if (at > l->until || *l->n >= l->max) {
+		if (l->next)
+			*l->next = at;
+		return 1;
+	}
+	l->ats[*l->n] = at;
+	memcpy(l->ids[(*l->n)++], id, 16);
+	return 0;
 }
 
 int brk_store_esc_due(struct brk_store_txn *t, int partition, int64_t until, size_t max,
 		      uint8_t (*ids)[16], int64_t *ats, size_t *n, int64_t *next)
 {
-	uint8_t prefix[3];
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
+	struct esc_list l = { .until = until, .max = max, .n = n, .ids = ids, .ats = ats,
+			      .next = next };
 
 	*n = 0;
 	*next = 0;
-	be16(prefix, (unsigned)partition);
-	prefix[2] = 'D';
-	if ((rc = mdb_cursor_open(t->txn, t->s->esc, &c)))
-		return map_err(rc);
-	k.mv_data = prefix;
-	k.mv_size = sizeof(prefix);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		const uint8_t *p = k.mv_data;
-		int64_t at;
+	return esc_walk(t, partition, 'D', esc_take, &l);
+}
 
-		if (k.mv_size != 27 || memcmp(p, prefix, 3))
-			break;
-		at = rd64(p + 3);
-		if (at > until || *n >= max) {
-			*next = at;
-			break;
-		}
-		ats[*n] = at;
-		memcpy(ids[(*n)++], p + 11, 16);
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND || !rc ? DECONF_OK : map_err(rc);
+int brk_store_esc_open(struct brk_store_txn *t, int partition, size_t max, uint8_t (*ids)[16],
+		       int64_t *ats, size_t *n)
+{
+	struct esc_list l = { .until = INT64_MAX, .max = max, .n = n, .ids = ids, .ats = ats };
+
+	*n = 0;
+	return esc_walk(t, partition, 'O', esc_take, &l);
+}
+
+static int esc_count(void *opaque, int64_t at, const uint8_t *id)
+{
+	(void)at;
+	(void)id;
+	(*(uint64_t *)opaque)++;
+	return 0;
 }
 
 int brk_store_esc_open_count(struct brk_store_txn *t, int partition, uint64_t *n)
 {
-	uint8_t prefix[3];
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
-
 	*n = 0;
-	be16(prefix, (unsigned)partition);
-	prefix[2] = 'O';
-	if ((rc = mdb_cursor_open(t->txn, t->s->esc, &c)))
-		return map_err(rc);
-	k.mv_data = prefix;
-	k.mv_size = sizeof(prefix);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < 3 || memcmp(k.mv_data, prefix, 3))
-			break;
-		(*n)++;
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND || !rc ? DECONF_OK : map_err(rc);
+	return esc_walk(t, partition, 'O', esc_count, n);
 }
 
 static void meta_key(uint8_t *k, const char *what, int partition)

@@ -21,7 +21,7 @@
  *   hot      p token epoch                    → (empty)
  *   life     p notice id (16)                 → ConflictLife (one notified side)
  *   esc      p 'D' at(i64) notice id          → (empty): escalation due at `at`
- *            p 'O' notice id                  → (empty): escalated, not acknowledged
+ *            p 'O' at(i64) notice id          → (empty): escalated at `at`, not acknowledged
  *   meta     "ckpt" p / "cidn" p              → checkpoint / next case id
  *
  * The two indexes make the costs an agency can cause proportional to what
@@ -157,13 +157,18 @@ int brk_store_life_del(struct brk_store_txn *t, int partition, const uint8_t id[
  * remove), and sides escalated and not yet acknowledged (open). */
 int brk_store_esc_due_set(struct brk_store_txn *t, int partition, const uint8_t id[16],
 			  int64_t at, int on);
-int brk_store_esc_open_set(struct brk_store_txn *t, int partition, const uint8_t id[16], int on);
+int brk_store_esc_open_set(struct brk_store_txn *t, int partition, const uint8_t id[16],
+			   int64_t at, int on);
 /* At most max notice ids due at or before until, oldest first, into ids
  * and their due times into ats (*n of them); *next: the due time of the
  * first one left (0: none). Costs what is due, never a walk of the
  * partition. */
 int brk_store_esc_due(struct brk_store_txn *t, int partition, int64_t until, size_t max,
 		      uint8_t (*ids)[16], int64_t *ats, size_t *n, int64_t *next);
+/* At most max open escalations, the longest open first: notice ids into
+ * ids, the times they escalated into ats (*n of them). */
+int brk_store_esc_open(struct brk_store_txn *t, int partition, size_t max, uint8_t (*ids)[16],
+		       int64_t *ats, size_t *n);
 /* How many escalations of the partition are open. */
 int brk_store_esc_open_count(struct brk_store_txn *t, int partition, uint64_t *n);
 

@@ -415,6 +415,25 @@ static void wait_kind(const struct fed *f, int a, int kind, size_t want, int max
 		 kind, max_s);
 }
 
+/* Wait until the watch desk on port shows want (or max_s passes); the
+ * page is returned (the caller frees it). */
+static char *wait_desk(int port, const char *want, int max_s)
+{
+	char *page = NULL;
+
+	for (int i = 0; i < max_s * 4; i++) {
+		free(page);
+		page = NULL;
+		if (fed_http_get(port, "/desk", &page) == 200 && page && strstr(page, want))
+			return page;
+		usleep(250000);
+	}
+	fprintf(stderr, "the watch desk, last seen:\n%s\n", page ? page : "(no answer)");
+	free(page);
+	fail_msg("the watch desk did not show %s within %d s", want, max_s);
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ tests */
 
 struct world {
@@ -664,9 +683,14 @@ static void test_escalation_once(void **state)
 	Deconf__V1__OpsEvent **ev;
 	const struct note *ca, *cb, *rem;
 
+	char extra[128], *page;
+	int port = fed_free_port();
+
 	(void)state;
 	/* long enough for A to acknowledge first on a loaded machine */
-	world_new(&w, "[matcher]\nescalate_after = 10s\n");
+	snprintf(extra, sizeof(extra), "[matcher]\nescalate_after = 10s\n[http]\nport = %d\n",
+		 port);
+	world_new(&w, extra);
 	add(&w.f, w.a, "A-3", 3, ARMED);
 	assert_int_equal(fed_flush(&w.f), 0);
 	add(&w.f, w.b, "B-3", 3, 0);
@@ -680,7 +704,18 @@ static void test_escalation_once(void **state)
 	deconf_msg_free(&r->base);
 
 	wait_kind(&w.f, w.b, KIND(REMINDER), 1, 60);
-	sleep(3); /* a second escalation would be out by now */
+	/* the watch desk lists it: B has not acknowledged, A is the
+	 * counterpart, both contacts, how long it has waited; no token or
+	 * case reference. It is listed from a snapshot taken after the
+	 * escalation pass committed: a second escalation would be out by
+	 * then. */
+	page = wait_desk(port, "<tr class=\"escalation\"><td><b>agency-b</b><br>Det. Example", 30);
+	assert_non_null(strstr(page, "Open escalations (1)"));
+	assert_non_null(strstr(page, "</td><td><b>agency-a</b><br>Det. Example"));
+	assert_non_null(strstr(page, "<td class=\"bad\">armed</td>"));
+	assert_null(strstr(page, "A-3"));
+	assert_null(strstr(page, "B-3"));
+	free(page);
 	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
 	vb = notices(&w.f, w.b, &nb);
 	assert_non_null(cb = first_kind(vb, nb, KIND(CONFLICT)));
@@ -705,7 +740,9 @@ static void test_escalation_once(void **state)
 
 	/* kill -9, state wiped: restored from the changelog, not escalated again */
 	kill9_restart(&w, 1);
-	sleep(4);
+	/* restored: the desk lists it open again (from a snapshot after the
+	 * restore and the first escalation pass) */
+	free(wait_desk(port, "<tr class=\"escalation\"><td><b>agency-b</b>", 60));
 	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
 	ev = escalations(&w.f, &ne);
 	assert_int_equal(ne, 1);
@@ -725,6 +762,8 @@ static void test_escalation_once(void **state)
 	assert_int_equal(r->result, K(RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED));
 	deconf_msg_free(&r->base);
 	wait_kind(&w.f, w.a, KIND(ACKNOWLEDGED), 1, 30);
+	/* acknowledged: off the desk's list */
+	free(wait_desk(port, "id=\"no-escalations\"", 30));
 	assert_int_equal(fed_wait_processed(&w.f, 60000), 0);
 	notes_later(vb, nb);
 	vb = notices(&w.f, w.b, &nb);
@@ -924,11 +963,13 @@ static int json_notice_id(const char *out, const char *kind, char id[33])
 static void test_adapter_ack(void **state)
 {
 	struct world w;
-	char path[320], errstr[256], id[33], idb[33], *out;
+	char path[320], errstr[256], id[33], idb[33], *out, extra[64];
 	struct deconf_keyring *ring = NULL;
+	int port = fed_free_port();
 
 	(void)state;
-	world_new(&w, NULL);
+	snprintf(extra, sizeof(extra), "[http]\nport = %d\n", port);
+	world_new(&w, extra);
 	snprintf(path, sizeof(path), "%s/broker.pub", w.f.dir);
 	assert_int_equal(deconf_sign_key_save_public(w.f.key, path, errstr, sizeof(errstr)), 0);
 	assert_int_equal(deconf_keyring_new(&ring), 0);
@@ -981,7 +1022,9 @@ static void test_adapter_ack(void **state)
 	/* refused by the federation (A suspended): exit 1, and why */
 	republish(&w, w.a, K(AGENCY_LEVEL__AGENCY_LEVEL_FEDERAL),
 		  K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
-	sleep(2);
+	/* the broker has read it: its watch desk lists A suspended */
+	free(wait_desk(port, "<td>agency-a</td><td>Agency A</td><td>federal</td><td>US</td>"
+			     "<td class=\"bad\">suspended</td>", 30));
 	assert_int_equal(adapter(&w, w.a, &out, "ack %s joint_investigation", id), 1);
 	assert_non_null(strstr(out, "refused (suspended_agency)"));
 	assert_non_null(strstr(out, "ack: refused by the federation"));

@@ -184,7 +184,44 @@ static void test_page(void **state)
 	 * token-like run of hex; no point of contact outside an escalation */
 	assert_true(hex_run(page) < 16);
 	assert_null(strstr(page, "duty@example.org"));
+	assert_non_null(strstr(page, "Open escalations (0)"));
+	assert_non_null(strstr(page, "id=\"no-escalations\""));
 	free(page);
+
+	{
+		/* two open escalations, listed as the matcher gave them, with
+		 * both contacts as text and how long each has waited */
+		struct brk_esc_view v[2];
+		memset(v, 0, sizeof(v));
+		snprintf(v[0].agency, sizeof(v[0].agency), "us-fbi");
+		snprintf(v[0].other_agency, sizeof(v[0].other_agency), "xx-evil");
+		snprintf(v[0].poc[0], sizeof(v[0].poc[0]), "SA Dana Reyes");
+		snprintf(v[0].poc[1], sizeof(v[0].poc[1]), "+1 202 555 0100");
+		snprintf(v[0].other_poc[0], sizeof(v[0].other_poc[0]), "<img src=x onerror=1>");
+		v[0].caution_flags = DECONF__V1__CAUTION_FLAG__CAUTION_ARMED |
+				     DECONF__V1__CAUTION_FLAG__CAUTION_VICTIM_AT_RISK;
+		v[0].type = DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_PHONE;
+		v[0].notified_at = (now - 2 * 3600 - 5 * 60) * 1000;
+		v[0].escalated_at = (now - 3600) * 1000;
+		v[1] = v[0];
+		snprintf(v[1].agency, sizeof(v[1].agency), "xx-evil");
+		v[1].notified_at = (now - 40) * 1000;
+		brk_metrics_set_escalations(mx, v, 2, 7);
+		page = brk_desk_render(mx, d, now);
+		assert_non_null(page);
+		assert_non_null(strstr(page, "Open escalations (7)"));
+		assert_non_null(strstr(page, "The 2 longest open of 7 are listed."));
+		assert_non_null(strstr(page, "<tr class=\"escalation\"><td><b>us-fbi</b><br>SA Dana "
+					     "Reyes<br>+1 202 555 0100</td><td><b>xx-evil</b><br>"
+					     "&lt;img src=x onerror=1&gt;</td><td class=\"bad\">armed, "
+					     "victim_at_risk</td><td>phone</td><td class=\"n\">2 h 05 "
+					     "min</td></tr>"));
+		assert_non_null(strstr(page, "<td class=\"n\">40 s</td></tr>"));
+		assert_null(strstr(page, "<img"));
+		assert_null(strstr(page, "id=\"no-escalations\""));
+		free(page);
+		brk_metrics_set_escalations(mx, NULL, 0, 0);
+	}
 
 	/* without a directory: still a page */
 	page = brk_desk_render(mx, NULL, now);

@@ -856,11 +856,32 @@ static void test_escalation(void **state)
 		assert_int_equal(brk_store_esc_open_count(t, 0, &open), 0);
 		brk_store_abort(t);
 		assert_int_equal(open, 1);
+		{
+			/* the watch desk's list: B has not acknowledged, A is
+			 * who it should call */
+			struct brk_esc_view v[2];
+			size_t nv = 0;
+			assert_int_equal(brk_store_begin(w.s, 1, &t), 0);
+			assert_int_equal(brk_match_open_escalations(&w.m, t, 0, 2, v, &nv), 0);
+			brk_store_abort(t);
+			assert_int_equal(nv, 1);
+			assert_string_equal(v[0].agency, "agency-b");
+			assert_string_equal(v[0].other_agency, "agency-a");
+			assert_int_equal(v[0].caution_flags, K(CAUTION_FLAG__CAUTION_ARMED));
+			assert_true(v[0].notified_at > 0 && v[0].notified_at < now + 60000);
+			assert_true(v[0].escalated_at == now + 60000);
+		}
 		assert_int_equal(ack(&w, "agency-b", "B", 10, w.cap.n[2].id,
 				     K(OUTCOME__OUTCOME_SEEN), now + 130000),
 				 0);
 		assert_int_equal(brk_store_begin(w.s, 1, &t), 0);
 		assert_int_equal(brk_store_esc_open_count(t, 0, &open), 0);
+		{
+			struct brk_esc_view v[2];
+			size_t nv = 9;
+			assert_int_equal(brk_match_open_escalations(&w.m, t, 0, 2, v, &nv), 0);
+			assert_int_equal(nv, 0);
+		}
 		brk_store_abort(t);
 		assert_int_equal(open, 0);
 	}
