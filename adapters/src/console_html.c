@@ -440,6 +440,27 @@ void adp_html_notice(struct adp_html *h, const Deconf__V1__ConflictNotice *n, co
 			adp_html_raw(h, "<dt>Note</dt><dd>your entry is restricted: they were not "
 					"told; you decide whether to reach out</dd>");
 	}
+	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED ||
+	    n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_REMINDER) {
+		char about[2 * DECONF_ID_LEN + 1];
+		deconf_hex_encode(about, n->about_notice_id.data,
+				  n->about_notice_id.len > DECONF_ID_LEN ? DECONF_ID_LEN
+									 : n->about_notice_id.len);
+		if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED) {
+			adp_html_raw(h, "<dt>They recorded</dt><dd class=\"outcome\">");
+			adp_html_str(h, deconf_enum_name(name, sizeof(name),
+							 &deconf__v1__outcome__descriptor,
+							 n->outcome, "unknown outcome"));
+			adp_html_raw(h, "</dd>");
+		} else {
+			adp_html_raw(h, "<dt>Reminder</dt><dd>not acknowledged in time, and the "
+					"conflict carries a caution flag: the federation's watch desk "
+					"was told. Acknowledge the notice it is about.</dd>");
+		}
+		adp_html_rawf(h, "<dt>About your notice</dt><dd class=\"mono\"><a href=\"#n-%s\">%s"
+				 "</a></dd>",
+			      about, about);
+	}
 	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING) {
 		when(at, sizeof(at), n->expires_at);
 		adp_html_raw(h, "<dt>Expires</dt><dd>");

@@ -465,6 +465,8 @@ char *brk_desk_render(struct brk_metrics *mx, struct brk_directory *dir, int64_t
 	rows(&b, x, "Rejects by reason", "reason");
 	sum(mx, "deconf_notices_total", "kind", x);
 	rows(&b, x, "Notices by kind", "kind");
+	sum(mx, "deconf_outcomes_total", "outcome", x);
+	rows(&b, x, "Outcomes agencies recorded on conflicts", "outcome");
 	lit(&b, "</body>\n</html>\n");
 	free(x);
 	if (b.oom) {

@@ -18,6 +18,13 @@ keyboard only:
     answer page says the federation accepted it, and the notice leaves
     the unacknowledged list;
   - a fresh browser without the token gets 403;
+  - the counterpart's console (--counterpart-url; its `run` daemon fetches
+    its notices) shows, next to its own notice and raw value, what this
+    agency recorded, and none of this agency's raw values;
+  - the federation's watch desk (--desk-url) lists the cautioned conflict
+    as an open escalation of both agencies before the acknowledgment, of
+    the counterpart alone after it, counts the outcome, and shows no raw
+    value and no case reference of either;
 and checks on every page that no raw value of another agency is there and
 that no script runs (the CSP forbids any). A screenshot of each page is
 saved under --shots. Exit status 0 when every check holds.
@@ -29,6 +36,7 @@ sandbox refuses root), --headless=new for no display, and
 import argparse
 import os
 import sys
+import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -60,16 +68,21 @@ def main():
     ap.add_argument("--own-value", required=True)
     ap.add_argument("--own-case", required=True)
     ap.add_argument("--foreign-value", action="append", default=[])
+    ap.add_argument("--own-value-2", required=True, help="another raw value of the agency")
+    ap.add_argument("--counterpart-url", required=True)
+    ap.add_argument("--counterpart-value", required=True)
+    ap.add_argument("--counterpart-case", required=True)
+    ap.add_argument("--desk-url", required=True)
     a = ap.parse_args()
     os.makedirs(a.shots, exist_ok=True)
     base = a.url.split("/login")[0]
 
-    def page_ok(d, name):
+    def page_ok(d, name, foreign=None):
         d.save_screenshot(os.path.join(a.shots, "console-%s.png" % name))
         src = d.page_source
         with open(os.path.join(a.shots, "console-%s.html" % name), "w") as f:
             f.write(src)
-        for v in a.foreign_value:
+        for v in (a.foreign_value if foreign is None else foreign):
             check(v not in src,
                   "%s: no raw value of another agency (%s)" % (name, v))
         # nothing ran: a page script would have set this
@@ -91,6 +104,42 @@ def main():
         el.send_keys(text)
         if enter:
             el.send_keys(Keys.ENTER)
+
+    # on the watch desk: no raw value and no case reference of either
+    desk_secrets = a.foreign_value + [a.own_value, a.own_value_2, a.own_case,
+                                      a.counterpart_case]
+
+    def desk_rows(d):
+        """(not acknowledged by, counterpart) of each open escalation."""
+        rows = []
+        for tr in d.find_elements(By.CSS_SELECTOR, "tr.escalation"):
+            td = tr.find_elements(By.TAG_NAME, "td")
+            rows.append((td[0].text.split("\n")[0], td[1].text.split("\n")[0]))
+        return rows
+
+    def desk_until(d, what, cond, seconds=40):
+        """Reload the desk until cond(d) (it refreshes from a 5 s snapshot)."""
+        end = time.time() + seconds
+        while True:
+            d.get(a.desk_url)
+            if cond(d) or time.time() > end:
+                break
+            time.sleep(1)
+        check(cond(d), "watch desk: " + what)
+
+    d = browser()
+    try:
+        d.set_page_load_timeout(20)
+        # the watch desk, before anyone acknowledged: the armed conflict
+        # escalated (2 s) on both sides
+        desk_until(d, "both agencies' sides are open escalations",
+                   lambda d: sorted(desk_rows(d)) == [("agency-a", "agency-b"),
+                                                      ("agency-b", "agency-a")])
+        check("armed" in d.find_element(By.ID, "escalation-list").text,
+              "watch desk: the caution flag is shown")
+        page_ok(d, "desk-open", desk_secrets)
+    finally:
+        d.quit()
 
     d = browser()
     try:
@@ -190,6 +239,46 @@ def main():
         check(d.find_element(By.CSS_SELECTOR, "#n-%s dd.ack" % nid).text ==
               "counterpart_contacted", "the notices page shows the outcome")
         page_ok(d, "notices-acked")
+        nid_acked = nid
+    finally:
+        d.quit()
+
+    # the watch desk: A's side is off the list, B's is still open, and the
+    # outcome is counted
+    d = browser()
+    try:
+        d.set_page_load_timeout(20)
+        desk_until(d, "after the acknowledgment only the counterpart's side is open",
+                   lambda d: desk_rows(d) == [("agency-b", "agency-a")])
+        check("counterpart_contacted" in d.find_element(By.TAG_NAME, "body").text,
+              "watch desk: the outcome is counted")
+        page_ok(d, "desk-after-ack", desk_secrets)
+    finally:
+        d.quit()
+
+    # the counterpart's console: its own notice and value, and what this
+    # agency recorded; none of this agency's raw values
+    d = browser()
+    try:
+        d.set_page_load_timeout(20)
+        d.get(a.counterpart_url)
+        end = time.time() + 40
+        while True:
+            told = [n for n in d.find_elements(By.CSS_SELECTOR, "article.notice")
+                    if "They recorded" in n.text]
+            if told or time.time() > end:
+                break
+            time.sleep(1)
+            d.get(a.counterpart_url.split("/login")[0] + "/")
+        check(len(told) == 1, "the counterpart's console shows one acknowledgment")
+        if told:
+            check(told[0].find_element(By.CSS_SELECTOR, "dd.outcome").text ==
+                  "counterpart_contacted" and a.counterpart_case in told[0].text and
+                  a.counterpart_value in told[0].text,
+                  "it says what was recorded, on the counterpart's own case and value")
+            check(nid_acked not in d.page_source,
+                  "the counterpart never sees this agency's notice id")
+        page_ok(d, "counterpart-notices", [a.own_value, a.own_value_2])
     finally:
         d.quit()
 

@@ -23,9 +23,11 @@
  * console's Origin; with both, accepted by the federation, B receives the
  * ACKNOWLEDGED notice, and the "unacknowledged" filter drops it.
  *
- * With --browser SCRIPT SHOTS, the same federation is set up, and then
- * SCRIPT (tests/browser/console.py) drives headless Chromium against A's
- * console, saving screenshots under SHOTS: tests/run.sh runs it so.
+ * With --browser SCRIPT SHOTS, the same federation is set up with the
+ * broker's watch desk on and cautioned conflicts escalating after 2 s;
+ * A's console, B's console and B's `run` daemon are started, and SCRIPT
+ * (tests/browser/console.py) drives headless Chromium against the three
+ * pages, saving screenshots under SHOTS: tests/run.sh runs it so.
  *
  * Needs DECONF_KRAFT_BOOTSTRAP; exits 77 without it.
  */
@@ -64,14 +66,18 @@
 #define LOOKED_UP "SHARED.target@Example.ORG"
 
 static const char *bootstrap;
-static pid_t broker_pid, serve_pid;
+static pid_t broker_pid, serve_pid, serve_pid_b, run_pid_b;
+/* the browser run: the broker's watch desk on this port, and cautioned
+ * conflicts escalate after 2 s (0: neither) */
+static int desk_port;
 
 static void kill_children(void)
 {
-	if (serve_pid > 0)
-		kill(serve_pid, SIGKILL);
-	if (broker_pid > 0)
-		kill(broker_pid, SIGKILL);
+	pid_t v[] = { serve_pid, serve_pid_b, run_pid_b, broker_pid };
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (v[i] > 0)
+			kill(v[i], SIGKILL);
 }
 
 struct world {
@@ -204,7 +210,12 @@ static void world_new(struct world *w)
 		    0);
 	agency_setup(w, w->a);
 	agency_setup(w, w->b);
-	assert_int_equal(fed_broker_conf(&w->f, "1", NULL, w->bconf, sizeof(w->bconf)), 0);
+	if (desk_port)
+		snprintf(path, sizeof(path),
+			 "[matcher]\nescalate_after = 2s\n[http]\nport = %d\n", desk_port);
+	assert_int_equal(fed_broker_conf(&w->f, "1", desk_port ? path : NULL, w->bconf,
+					 sizeof(w->bconf)),
+			 0);
 	assert_true((broker_pid = fed_broker_start(BROKER_BIN, w->bconf, w->log)) > 0);
 
 	case_file(w, w->a, "a.csv",
@@ -264,15 +275,49 @@ static void serve_start(struct world *w, int i)
 	free(text);
 }
 
-static void serve_stop(void)
+/* SIGTERM, and it must exit 0. */
+static void stop_child(pid_t *pid)
 {
 	int st;
 
-	assert_int_equal(kill(serve_pid, SIGTERM), 0);
-	assert_int_equal(waitpid(serve_pid, &st, 0), serve_pid);
-	serve_pid = 0;
+	assert_int_equal(kill(*pid, SIGTERM), 0);
+	assert_int_equal(waitpid(*pid, &st, 0), *pid);
+	*pid = 0;
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void serve_stop(void)
+{
+	stop_child(&serve_pid);
+}
+
+/* `deconf-adapter run` for agency i in its directory, output in run.out:
+ * what fetches its notices while its analyst has the console open. */
+static pid_t run_start(struct world *w, int i)
+{
+	char dir[256], out[320];
+	pid_t pid;
+
+	agency_dir(w, i, dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/spool", dir);
+	assert_int_equal(mkdir(out, 0700), 0);
+	snprintf(out, sizeof(out), "%s/run.out", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || chdir(dir))
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(ADAPTER_BIN, ADAPTER_BIN, "-c", "agency.conf", "run", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
 }
 
 /* ------------------------------------------------------------ HTTP */
@@ -813,21 +858,41 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* --browser SCRIPT SHOTS: the federation, A's console, and the browser. */
+/* --browser SCRIPT SHOTS: the federation (its watch desk on, cautioned
+ * conflicts escalating after 2 s), A's console, B's console with B's
+ * `run` fetching its notices, and the browser. */
 static int browser(const char *script, const char *shots)
 {
 	struct world w;
-	char cmd[2048];
+	char cmd[4096], b_url[256];
 	int st;
 
+	desk_port = fed_free_port();
 	world_new(&w);
+	run_pid_b = run_start(&w, w.b);
+	serve_start(&w, w.b);
+	snprintf(b_url, sizeof(b_url), "%s", w.url);
+	serve_pid_b = serve_pid;
+	serve_pid = 0;
 	serve_start(&w, w.a);
 	snprintf(cmd, sizeof(cmd),
 		 "/usr/bin/python3 '%s' --url '%s' --shots '%s' --own-value '%s' "
-		 "--own-case A-7 --foreign-value '%s' --foreign-value '%s'",
-		 script, w.url, shots, A_EMAIL, B_EMAIL, B_DOMAIN);
+		 "--own-case A-7 --foreign-value '%s' --foreign-value '%s' "
+		 "--counterpart-url '%s' --counterpart-value '%s' --counterpart-case B-3 "
+		 "--desk-url 'http://127.0.0.1:%d/desk' --own-value-2 '%s'",
+		 script, w.url, shots, A_EMAIL, B_EMAIL, B_DOMAIN, b_url, B_EMAIL, desk_port,
+		 A_PHONE);
 	st = system(cmd);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		/* what B's daemon and consoles said, to see why */
+		snprintf(cmd, sizeof(cmd), "cd '%s/%s' && tail -n 30 run.out serve.out >&2", w.f.dir,
+			 w.f.ag[w.b].id);
+		if (system(cmd))
+			fprintf(stderr, "no log of agency B's daemon\n");
+	}
 	serve_stop();
+	stop_child(&serve_pid_b);
+	stop_child(&run_pid_b);
 	assert_int_equal(fed_broker_stop(broker_pid), 0);
 	broker_pid = 0;
 	fed_free(&w.f);

@@ -227,6 +227,32 @@ static void test_ack_form(void **state)
 				     "the federation's receipt)"));
 	free(page);
 
+	{
+		/* the counterpart's outcome, and a reminder: both name the
+		 * notice they are about, as a link on the page */
+		uint8_t about[40];
+		memset(about, 0xab, sizeof(about));
+		n.about_notice_id.data = about;
+		n.about_notice_id.len = sizeof(about); /* too long: cut to an id */
+		n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_ACKNOWLEDGED;
+		n.outcome = DECONF__V1__OUTCOME__OUTCOME_JOINT_INVESTIGATION;
+		adp_html_notice(&h, &n, NULL, 0, NULL);
+		n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_REMINDER;
+		adp_html_notice(&h, &n, NULL, 0, NULL);
+		n.outcome = 0;
+		n.about_notice_id.len = 0;
+		assert_non_null(page = adp_html_take(&h, NULL));
+		assert_only_own_markup(page);
+		assert_non_null(strstr(page, "<dt>They recorded</dt><dd class=\"outcome\">"
+					     "joint_investigation</dd>"));
+		assert_non_null(strstr(page, "<a href=\"#n-abababababababababababababababab\">"
+					     "abababababababababababababababab</a>"));
+		assert_int_equal(count(page, "href=\"#n-abab"), 2);
+		assert_non_null(strstr(page, "the federation's watch desk was told"));
+		assert_null(strstr(page, "action=\"/ack\""));
+		free(page);
+	}
+
 	/* notices an agency does not acknowledge: no form, no state */
 	n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_QUERY_HIT;
 	adp_html_notice(&h, &n, HOSTILE, strlen(HOSTILE), NULL);

@@ -141,6 +141,7 @@ static void test_page(void **state)
 	brk_metrics_add(mx, "deconf_rejects_total", "agency=\"xx-evil\",reason=\"replay\"", 11);
 	brk_metrics_add(mx, "deconf_hot_tokens_total", NULL, 6);
 	brk_metrics_set(mx, "deconf_escalations_open", NULL, 9);
+	brk_metrics_add(mx, "deconf_outcomes_total", "outcome=\"not_related\"", 2);
 	/* conflicts per hour: 3 this hour, 5 two hours ago, 8 a day ago
 	 * (outside the 24 hours: not shown), plus the counter itself */
 	brk_metrics_add(mx, "deconf_conflicts_total", NULL, 0);
@@ -171,6 +172,7 @@ static void test_page(void **state)
 	assert_non_null(strstr(page, "<td>bad_signature</td><td class=\"n\">7</td>"));
 	assert_non_null(strstr(page, "<td>replay</td><td class=\"n\">11</td>"));
 	assert_non_null(strstr(page, "<td>conflict</td><td class=\"n\">7</td>"));
+	assert_non_null(strstr(page, "<td>not_related</td><td class=\"n\">2</td>"));
 	assert_non_null(strstr(page, "<td>11-28 03:00 (now)</td><td class=\"n\">3</td>"));
 	assert_non_null(strstr(page, "<td>11-28 01:00</td><td class=\"n\">5</td>"));
 	assert_non_null(strstr(page, "last 24 hours (8)"));
