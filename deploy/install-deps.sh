@@ -13,7 +13,7 @@ packages=(
 	protobuf-c-compiler
 	# libraries (see README, "Dependencies")
 	librdkafka-dev libprotobuf-c-dev libssl-dev libinih-dev
-	liblmdb-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
+	liblmdb-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev
 	libutf8proc-dev libidn2-dev liburiparser-dev libphonenumber-dev libcsv-dev
 	# Debian packages (cpack -G DEB: dpkg-shlibdeps finds their Depends,
 	# and CPack needs `file` for it)

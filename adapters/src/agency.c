@@ -68,6 +68,14 @@ const struct deconf_conf_def adp_conf_table[] = {
 	    "run: how often the spool directory is scanned"),
 	ROW(run_settle, "run.settle", DECONF_CONF_DURATION, "1s", 0, 3600000, NULL, 0,
 	    "run: a spool file must be unchanged this long before it is read"),
+	ROW(console_tls_cert, "console.tls_cert", DECONF_CONF_PATH, NULL, 0, 0, NULL, 0,
+	    "serve: the console's certificate chain (PEM): with tls_key, it serves HTTPS"),
+	ROW(console_tls_key, "console.tls_key", DECONF_CONF_PATH, NULL, 0, 0, NULL, 0,
+	    "serve: the private key of tls_cert (PEM, 0600)"),
+	ROW(console_client_ca, "console.client_ca", DECONF_CONF_PATH, NULL, 0, 0, NULL, 0,
+	    "serve: CA certificates (PEM) of the analysts' client certificates: a request "
+	    "with a certificate they issued (for TLS client use, in its validity) is let in "
+	    "without the token; needs tls_cert"),
 	DECONF_CONF_LOG_ROWS(struct adp_settings, log),
 };
 #undef ROW

@@ -48,6 +48,9 @@ struct adp_settings {
 	int64_t run_webhook_backoff_max;
 	int64_t run_poll_interval;
 	int64_t run_settle;
+	const char *console_tls_cert;
+	const char *console_tls_key;
+	const char *console_client_ca;
 	struct deconf_log_settings log;
 };
 

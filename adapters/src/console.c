@@ -1,5 +1,7 @@
 /* console.c — the analyst's console: HTTP, access and routing (see console.h). */
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -30,13 +32,16 @@ struct console {
 	char token[2 * TOKEN_BYTES + 1];
 	char host[HOST_MAX];      /* the Host a request must name ("" : any) */
 	char host_alt[HOST_MAX];  /* localhost:PORT for 127.0.0.1 */
+	int tls;                  /* HTTPS (console.tls_cert) */
+	int client_certs;         /* console.client_ca: certificates let in */
 };
 
-/* One request's body (POST), kept until it is complete. */
+/* One request's body (POST), kept until it is complete, and who made it. */
 struct req {
 	char *body;
 	size_t len;
 	int too_big;
+	char who[256]; /* a client certificate's subject, or "the token's holder" */
 };
 
 /* ------------------------------------------------------------ forms */
@@ -227,9 +232,44 @@ static int host_ok(const struct console *cs, struct MHD_Connection *c)
 	return host && (!strcmp(host, cs->host) || (cs->host_alt[0] && !strcmp(host, cs->host_alt)));
 }
 
+/*
+ * The request's client certificate, verified against console.client_ca
+ * (the chain, its validity period, and a key purpose that allows TLS
+ * client use): 1, with its subject in who; else 0. GnuTLS verifies: MHD
+ * only asks for the certificate (MHD_OPTION_HTTPS_MEM_TRUST).
+ */
+static int client_cert(struct MHD_Connection *c, char *who, size_t who_size)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_typed_vdata_st purpose = { .type = GNUTLS_DT_KEY_PURPOSE_OID,
+					  .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT };
+	const gnutls_datum_t *chain;
+	gnutls_session_t s;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t dn = { NULL, 0 };
+	unsigned status = 1, n = 0;
+
+	if (!ci || !(s = ci->tls_session))
+		return 0;
+	if (gnutls_certificate_verify_peers(s, &purpose, 1, &status) < 0 || status)
+		return 0;
+	if (!(chain = gnutls_certificate_get_peers(s, &n)) || !n)
+		return 0;
+	snprintf(who, who_size, "a client certificate");
+	if (gnutls_x509_crt_init(&crt) >= 0) {
+		if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) >= 0 &&
+		    gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0)
+			snprintf(who, who_size, "%.*s", (int)dn.size, (const char *)dn.data);
+		gnutls_free(dn.data);
+		gnutls_x509_crt_deinit(crt);
+	}
+	return 1;
+}
+
 /* The lookup POST comes from this console's own page: its Origin (or,
  * when a client sends none, its Referer) is this server. */
-static int same_origin(struct MHD_Connection *c)
+static int same_origin(const struct console *cs, struct MHD_Connection *c)
 {
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
@@ -239,7 +279,7 @@ static int same_origin(struct MHD_Connection *c)
 
 	if (!host)
 		return 0;
-	n = (size_t)snprintf(want, sizeof(want), "http://%s", host);
+	n = (size_t)snprintf(want, sizeof(want), "%s://%s", cs->tls ? "https" : "http", host);
 	if (n >= sizeof(want))
 		return 0;
 	if (origin)
@@ -567,6 +607,8 @@ static enum MHD_Result page_ack(struct console *cs, struct MHD_Connection *c,
 		a->set.submit_timeout = ACK_DELIVERY_MS;
 	if (a->set.submit_confirm_timeout > ACK_RECEIPT_MS)
 		a->set.submit_confirm_timeout = ACK_RECEIPT_MS;
+	deconf_log(DECONF_LOG_NOTICE, "CONSOLE", "acknowledging notice %s as %s, for %s", hex,
+		   oname, rq->who);
 	rc = adp_submit_ack(a, id, outcome, &o, &st, errstr, sizeof(errstr));
 	a->set.submit_timeout = save_delivery;
 	a->set.submit_confirm_timeout = save_receipt;
@@ -628,8 +670,8 @@ static enum MHD_Result login(struct console *cs, struct MHD_Connection *c)
 
 	if (!token_equal(cs, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token")))
 		return send_text(c, 403, "forbidden: open the URL deconf-adapter serve printed\n");
-	snprintf(cookie, sizeof(cookie), "%s=%s; HttpOnly; SameSite=Strict; Path=/",
-		 ADP_CONSOLE_COOKIE, cs->token);
+	snprintf(cookie, sizeof(cookie), "%s=%s; HttpOnly; SameSite=Strict; Path=/%s",
+		 ADP_CONSOLE_COOKIE, cs->token, cs->tls ? "; Secure" : "");
 	if (!(r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)))
 		return MHD_NO;
 	secure_headers(r);
@@ -678,12 +720,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return send_text(c, 403, "forbidden: unexpected Host\n");
 	if (get && !strcmp(url, "/login"))
 		return login(cs, c);
-	if (!token_equal(cs, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADP_CONSOLE_COOKIE)))
-		return send_text(c, 403, "forbidden: open the URL deconf-adapter serve printed\n");
+	if (token_equal(cs, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, ADP_CONSOLE_COOKIE)))
+		snprintf(rq->who, sizeof(rq->who), "the token's holder");
+	else if (!cs->client_certs || !client_cert(c, rq->who, sizeof(rq->who)))
+		return send_text(c, 403,
+				 cs->client_certs
+					 ? "forbidden: present a client certificate this console "
+					   "accepts, or open the URL deconf-adapter serve printed\n"
+					 : "forbidden: open the URL deconf-adapter serve printed\n");
 	if (post) {
 		if (strcmp(url, "/lookup") && strcmp(url, "/ack"))
 			return send_text(c, 405, "method not allowed\n");
-		if (!same_origin(c))
+		if (!same_origin(cs, c))
 			return send_text(c, 403, "forbidden: not from this console's own page\n");
 		if (rq->too_big)
 			return send_text(c, 413, "request too large\n");
@@ -721,6 +769,53 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ------------------------------------------------------------- run */
 
+/* console.tls_cert, tls_key and client_ca, read (PEM; NULL: not set). */
+struct tls_files {
+	char *cert, *key, *ca;
+	size_t key_len;
+};
+
+static void tls_free(struct tls_files *t)
+{
+	if (t->key)
+		OPENSSL_cleanse(t->key, t->key_len);
+	free(t->key);
+	free(t->cert);
+	free(t->ca);
+	memset(t, 0, sizeof(*t));
+}
+
+static int tls_load(struct adp_agency *a, struct tls_files *t, char *errstr, size_t errstr_size)
+{
+	const char *cert = a->set.console_tls_cert, *key = a->set.console_tls_key;
+	const char *ca = a->set.console_client_ca;
+	size_t len;
+	int rc;
+
+	if (!cert && !key && !ca)
+		return DECONF_OK;
+	if (!cert || !key)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+				      "%s: console.tls_cert and console.tls_key go together%s",
+				      deconf_conf_origin(a->conf, cert ? "console.tls_cert"
+								  : key ? "console.tls_key"
+									: "console.client_ca"),
+				      ca ? " (console.client_ca needs both: client certificates "
+					   "are only asked for over HTTPS)"
+					 : "");
+	if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
+				      "console.tls_cert: this libmicrohttpd has no TLS support");
+	if ((rc = deconf_file_read(cert, 1 << 20, 0, &t->cert, &len, errstr, errstr_size)) ||
+	    (rc = deconf_file_read(key, 1 << 20, 1, &t->key, &t->key_len, errstr,
+				   errstr_size)) ||
+	    (ca && (rc = deconf_file_read(ca, 1 << 20, 0, &t->ca, &len, errstr, errstr_size)))) {
+		tls_free(t);
+		return rc == DECONF_E_PERM ? rc : DECONF_E_CONFIG;
+	}
+	return DECONF_OK;
+}
+
 int adp_console_run(struct adp_agency *a, const struct adp_console_opts *o, char *errstr,
 		    size_t errstr_size)
 {
@@ -731,6 +826,7 @@ int adp_console_run(struct adp_agency *a, const struct adp_console_opts *o, char
 	uint8_t raw[TOKEN_BYTES];
 	char addr[INET6_ADDRSTRLEN], url_host[HOST_MAX];
 	const char *listen = o->listen ? o->listen : ADP_CONSOLE_DEFAULT_LISTEN;
+	struct tls_files tls = { 0 };
 	size_t sa_len;
 	unsigned port;
 	int loopback, rc, v6;
@@ -738,32 +834,60 @@ int adp_console_run(struct adp_agency *a, const struct adp_console_opts *o, char
 	if ((rc = adp_console_parse_listen(listen, &sa, &sa_len, &loopback, errstr,
 					   errstr_size)))
 		return rc;
-	if (!loopback && !o->allow_remote)
+	if ((rc = tls_load(a, &tls, errstr, errstr_size)))
+		return rc;
+	cs.tls = tls.cert != NULL;
+	cs.client_certs = tls.ca != NULL;
+	if (!loopback && !o->allow_remote && !cs.tls) {
+		tls_free(&tls);
 		return deconf_err_set(errstr, errstr_size, DECONF_E_CONFIG,
 				      "--listen %s is not a loopback address: the console shows "
-				      "raw values; pass --allow-remote to serve it there anyway "
-				      "(plain HTTP, token required)",
+				      "raw values; set console.tls_cert and console.tls_key (and "
+				      "console.client_ca for the analysts' certificates) to serve "
+				      "it there over HTTPS, or pass --allow-remote to serve it over "
+				      "plain HTTP anyway (token required)",
 				      listen);
+	}
 	if ((rc = adp_agency_open_ledger(a, errstr, errstr_size)) ||
-	    (rc = adp_agency_open_keys(a, errstr, errstr_size)))
+	    (rc = adp_agency_open_keys(a, errstr, errstr_size))) {
+		tls_free(&tls);
 		return rc;
+	}
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return deconf_err_set(errstr, errstr_size, DECONF_E_IO,
 				      "no randomness for the access token");
 	deconf_hex_encode(cs.token, raw, sizeof(raw));
 	OPENSSL_cleanse(raw, sizeof(raw));
 	v6 = ((struct sockaddr *)&sa)->sa_family == AF_INET6;
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-				     (v6 ? MHD_USE_IPv6 : 0),
-			     0, NULL, NULL, handle, &cs, MHD_OPTION_SOCK_ADDR,
-			     (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)32,
-			     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+	{
+		/* the TLS options, when there are any */
+		struct MHD_OptionItem tlso[4];
+		size_t k = 0;
+		if (tls.cert) {
+			tlso[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, tls.key };
+			tlso[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, tls.cert };
+		}
+		if (tls.ca)
+			tlso[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, tls.ca };
+		tlso[k] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+		d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+					     (v6 ? MHD_USE_IPv6 : 0) | (tls.cert ? MHD_USE_TLS : 0),
+				     0, NULL, NULL, handle, &cs, MHD_OPTION_SOCK_ADDR,
+				     (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
+				     (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)32,
+				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_ARRAY,
+				     tlso, MHD_OPTION_END);
+	}
 	if (!d) {
 		OPENSSL_cleanse(cs.token, sizeof(cs.token));
+		tls_free(&tls);
 		return deconf_err_set(errstr, errstr_size, DECONF_E_IO,
-				      "cannot listen on %s (address in use?)", listen);
+				      cs.tls ? "cannot serve HTTPS on %s (address in use, or "
+					       "console.tls_cert / tls_key / client_ca unusable: "
+					       "see the log)"
+					     : "cannot listen on %s (address in use?)",
+				      listen);
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	port = info ? info->port : 0;
@@ -781,10 +905,14 @@ int adp_console_run(struct adp_agency *a, const struct adp_console_opts *o, char
 	}
 	snprintf(url_host, sizeof(url_host), v6 ? "[%s]:%u" : "%s:%u", addr, port);
 	fprintf(o->announce,
-		"deconf console for %s: open\n  http://%s/login?token=%s\n"
+		"deconf console for %s: open\n  %s://%s/login?token=%s\n"
 		"in a browser on this machine (the token is good until this process stops; "
 		"Ctrl-C stops it)\n",
-		a->id, url_host, cs.token);
+		a->id, cs.tls ? "https" : "http", url_host, cs.token);
+	if (cs.client_certs)
+		fprintf(o->announce,
+			"or open %s://%s/ with a client certificate issued by %s\n",
+			"https", url_host, a->set.console_client_ca);
 	fflush(o->announce);
 	deconf_log(DECONF_LOG_NOTICE, "CONSOLE", "serving the console on %s", url_host);
 	while (!*o->stop) {
@@ -793,5 +921,6 @@ int adp_console_run(struct adp_agency *a, const struct adp_console_opts *o, char
 	}
 	MHD_stop_daemon(d);
 	OPENSSL_cleanse(cs.token, sizeof(cs.token));
+	tls_free(&tls);
 	return DECONF_OK;
 }

@@ -24,12 +24,18 @@
  *
  * Security model:
  *   - bound to 127.0.0.1 by default; a non-loopback address is refused
- *     unless allow_remote is set (the page then travels over plain HTTP:
- *     whoever can see the network sees raw values);
+ *     unless it serves HTTPS or allow_remote is set (the page then travels
+ *     over plain HTTP: whoever can see the network sees raw values);
+ *   - HTTPS with console.tls_cert and tls_key (libmicrohttpd over GnuTLS);
+ *     with console.client_ca, each browser is asked for a certificate, and
+ *     one that CA issued (verified by GnuTLS: chain, validity, a key
+ *     purpose allowing TLS client use) lets its holder in without the
+ *     token; acknowledgments are logged with its subject;
  *   - a random token (32 bytes, hex) made at each start is printed with
  *     the URL to open (/login?token=...); /login trades it for a cookie
- *     (HttpOnly, SameSite=Strict, Path=/), and every other request without
- *     that cookie, with another token, or with a Host header that is not
+ *     (HttpOnly, SameSite=Strict, Path=/; Secure over HTTPS), and every
+ *     other request without that cookie (or an accepted certificate), with
+ *     another token, or with a Host header that is not
  *     the address served, gets 403 (the Host check stops DNS rebinding);
  *   - the POSTs (lookup, ack) must also carry an
  *     Origin (or, without one, a Referer) of this very server: a page of
@@ -38,7 +44,6 @@
  *     style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'),
  *     X-Content-Type-Options: nosniff, Referrer-Policy: same-origin and
  *     Cache-Control: no-store (pages hold raw values).
- * Client certificates (HTTPS) are not implemented yet.
  */
 #ifndef ADP_CONSOLE_H
 #define ADP_CONSOLE_H

@@ -234,14 +234,16 @@ static void world_new(struct world *w)
 }
 
 /* Start `serve` for agency i on a free port; fills w->url, base, host. */
-static void serve_start(struct world *w, int i)
+static void serve_start_conf(struct world *w, int i, const char *conf_name)
 {
 	char dir[256], conf[320];
-	char *text = NULL, *p, *end;
+	char *text = NULL, *p = NULL, *end;
+	size_t scheme;
 
 	agency_dir(w, i, dir, sizeof(dir));
-	snprintf(conf, sizeof(conf), "%s/agency.conf", dir);
-	snprintf(w->serve_out, sizeof(w->serve_out), "%s/serve.out", dir);
+	snprintf(conf, sizeof(conf), "%s/%s", dir, conf_name);
+	snprintf(w->serve_out, sizeof(w->serve_out), "%s/serve%s.out", dir,
+		 strcmp(conf_name, "agency.conf") ? "-2" : "");
 	serve_pid = fork();
 	assert_true(serve_pid >= 0);
 	if (serve_pid == 0) {
@@ -260,19 +262,28 @@ static void serve_start(struct world *w, int i)
 	for (int k = 0; k < 200; k++) {
 		free(text);
 		text = slurp(w->serve_out);
-		if ((p = strstr(text, "http://127.0.0.1:")) && strchr(p, '\n'))
+		if ((p = strstr(text, "://127.0.0.1:")) && strchr(p, '\n'))
 			break;
 		usleep(50000);
 	}
-	assert_non_null(p = strstr(text, "http://127.0.0.1:"));
+	assert_non_null(p = strstr(text, "://127.0.0.1:"));
+	while (p > text && p[-1] >= 'a' && p[-1] <= 'z')
+		p--; /* back to the scheme */
+	scheme = (size_t)(strstr(p, "://") - p) + 3;
 	assert_non_null(end = strchr(p, '\n'));
 	*end = '\0';
 	snprintf(w->url, sizeof(w->url), "%s", p);
 	assert_non_null(strstr(w->url, "/login?token="));
 	assert_int_equal(strlen(strstr(w->url, "token=") + 6), 64);
-	snprintf(w->host, sizeof(w->host), "%.*s", (int)(strstr(p, "/login") - p - 7), p + 7);
-	snprintf(w->base, sizeof(w->base), "http://%s", w->host);
+	snprintf(w->host, sizeof(w->host), "%.*s", (int)(strstr(p, "/login") - p - scheme),
+		 p + scheme);
+	snprintf(w->base, sizeof(w->base), "%.*s%s", (int)scheme, p, w->host);
 	free(text);
+}
+
+static void serve_start(struct world *w, int i)
+{
+	serve_start_conf(w, i, "agency.conf");
 }
 
 /* SIGTERM, and it must exit 0. */
@@ -348,9 +359,16 @@ static size_t sink_cb(char *p, size_t size, size_t n, void *opaque)
 	return add;
 }
 
+/* HTTPS: the CA that issued the console's certificate, and the client
+ * certificate and key to present (NULL: none). */
+static struct {
+	const char *ca, *cert, *key;
+} tls;
+
 /*
  * One request: method GET, or POST with body; cookie (NULL: none);
- * extra headers (NULL-terminated list). No redirect followed.
+ * extra headers (NULL-terminated list). No redirect followed. The
+ * transfer must succeed (an HTTP answer, whatever its status).
  */
 static void http(const char *url, const char *body, const char *cookie,
 		 const char *const *extra, struct resp *r)
@@ -368,6 +386,12 @@ static void http(const char *url, const char *body, const char *cookie,
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	if (tls.ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, tls.ca);
+	if (tls.cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, tls.cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, tls.key);
+	}
 	if (cookie)
 		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
 	if (body)
@@ -814,6 +838,163 @@ static void test_ack_no_kafka(void **state)
 	login(w);
 }
 
+/* Make the PKI of the client-certificate test in dir with openssl(1): an
+ * analysts' CA, the console's certificate (127.0.0.1), an analyst's
+ * client certificate, one for servers only, and one from another CA. */
+static void make_pki(const char *dir)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd),
+		 "(set -e; cd '%s'; umask 077\n"
+		 "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > srv.ext\n"
+		 "printf 'extendedKeyUsage=clientAuth\\n' > cli.ext\n"
+		 "k() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1.key; }\n"
+		 "ca() { k $1; openssl req -x509 -new -key $1.key -out $1.pem -days 2 -subj \"/CN=$2\"; }\n"
+		 "crt() { k $1; openssl req -new -key $1.key -out $1.csr -subj \"/CN=$2\";"
+		 " openssl x509 -req -in $1.csr -CA $3.pem -CAkey $3.key -CAcreateserial -days 2"
+		 " -extfile $4 -out $1.pem; }\n"
+		 "ca ca 'Agency A analysts CA'; ca evil 'Someone else CA'\n"
+		 "crt srv 127.0.0.1 ca srv.ext\n"
+		 "crt ada 'Det. Ada Analyst' ca cli.ext\n"
+		 "crt srvonly 'Not a client' ca srv.ext\n"
+		 "crt mallory 'Mallory' evil cli.ext\n"
+		 ") >/dev/null 2>&1",
+		 dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * The console over HTTPS with the analysts' client certificates
+ * (console.tls_cert, tls_key, client_ca): a certificate the agency's CA
+ * issued for client use lets its holder in without the token, and it can
+ * act (an acknowledgment, logged with its subject); no certificate, one
+ * from another CA, or one for servers only gets 403; the token still
+ * works, and its cookie is Secure; a POST must come from the https origin.
+ * Settings that do not go together are refused with exit 2.
+ */
+static void test_client_cert(void **state)
+{
+	struct world *w = *state, tw = *w;
+	char dir[256], tdir[300], conf[320], text[1024], path[4][340], url[256], origin[128];
+	char body[128], id[33], *out = NULL, *p;
+	pid_t keep = serve_pid;
+	struct resp r;
+
+	agency_dir(w, w->a, dir, sizeof(dir));
+	snprintf(tdir, sizeof(tdir), "%s/tls", dir);
+	assert_int_equal(mkdir(tdir, 0700), 0);
+	make_pki(tdir);
+	snprintf(conf, sizeof(conf), "%s/agency.conf", dir);
+	p = slurp(conf);
+	snprintf(text, sizeof(text),
+		 "[console]\ntls_cert = %s/srv.pem\ntls_key = %s/srv.key\nclient_ca = %s/ca.pem\n",
+		 tdir, tdir, tdir);
+	snprintf(conf, sizeof(conf), "%s/agency-tls.conf", dir);
+	{
+		char *all = malloc(strlen(p) + strlen(text) + 1);
+		assert_non_null(all);
+		strcpy(all, p);
+		strcat(all, text);
+		write_file(conf, all);
+		free(all);
+	}
+	free(p);
+
+	serve_start_conf(&tw, w->a, "agency-tls.conf");
+	serve_pid_b = serve_pid;
+	serve_pid = keep;
+	assert_int_equal(strncmp(tw.url, "https://127.0.0.1:", 18), 0);
+	p = slurp(tw.serve_out);
+	assert_non_null(strstr(p, "with a client certificate issued by"));
+	free(p);
+	snprintf(path[0], sizeof(path[0]), "%s/ca.pem", tdir);
+	tls.ca = path[0];
+
+	/* no certificate, no cookie: 403, nothing shown */
+	get(&tw, "/", 0, &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(r.body, "client certificate"));
+	assert_null(strstr(r.body, A_EMAIL));
+	resp_free(&r);
+	/* the analyst's certificate: A's notices, A's raw value */
+	snprintf(path[1], sizeof(path[1]), "%s/ada.pem", tdir);
+	snprintf(path[2], sizeof(path[2]), "%s/ada.key", tdir);
+	tls.cert = path[1];
+	tls.key = path[2];
+	get(&tw, "/", 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, A_EMAIL));
+	assert_nothing_of_b(r.body);
+	assert_secure_headers(&r);
+	resp_free(&r);
+	/* another CA's, and a certificate for servers only: 403 */
+	{
+		const char *bad[] = { "mallory", "srvonly" };
+		for (size_t i = 0; i < 2; i++) {
+			snprintf(path[1], sizeof(path[1]), "%s/%s.pem", tdir, bad[i]);
+			snprintf(path[2], sizeof(path[2]), "%s/%s.key", tdir, bad[i]);
+			get(&tw, "/", 0, &r);
+			assert_int_equal(r.status, 403);
+			assert_null(strstr(r.body, A_EMAIL));
+			resp_free(&r);
+		}
+	}
+	/* the token still works, over HTTPS; its cookie is Secure */
+	tls.cert = tls.key = NULL;
+	http(tw.url, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 303);
+	assert_non_null(strstr(r.headers, "; Secure"));
+	resp_free(&r);
+
+	/* acting with the certificate: from the https origin only; the log
+	 * says whose certificate it was */
+	snprintf(path[1], sizeof(path[1]), "%s/ada.pem", tdir);
+	snprintf(path[2], sizeof(path[2]), "%s/ada.key", tdir);
+	tls.cert = path[1];
+	tls.key = path[2];
+	assert_int_equal(adapter(w, w->a, &out, "notices --offline --json"), 0);
+	assert_non_null(p = strstr(out, "\"notice_id\":\""));
+	snprintf(id, sizeof(id), "%.32s", p + 13);
+	free(out);
+	snprintf(url, sizeof(url), "%s/ack", tw.base);
+	snprintf(body, sizeof(body), "notice=%s&outcome=joint_investigation", id);
+	{
+		const char *const plain[] = { text, NULL };
+		const char *const hdr[] = { origin, NULL };
+		snprintf(text, sizeof(text), "Origin: http://%s", tw.host);
+		http(url, body, NULL, plain, &r);
+		assert_int_equal(r.status, 403);
+		resp_free(&r);
+		snprintf(origin, sizeof(origin), "Origin: %s", tw.base);
+		http(url, body, NULL, hdr, &r);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "Accepted: the federation recorded "
+					      "joint_investigation"));
+		resp_free(&r);
+	}
+	p = slurp(tw.serve_out);
+	assert_non_null(strstr(p, "as joint_investigation, for CN=Det. Ada Analyst"));
+	free(p);
+	memset(&tls, 0, sizeof(tls));
+	stop_child(&serve_pid_b);
+
+	/* settings that do not go together, and a key others can read */
+	snprintf(text, sizeof(text), "console.client_ca=%s/ca.pem", tdir);
+	assert_int_equal(adapter(w, w->a, &out, "--set '%s' serve --listen 127.0.0.1:0", text), 2);
+	assert_non_null(strstr(out, "console.tls_cert and console.tls_key go together"));
+	free(out);
+	snprintf(path[3], sizeof(path[3]), "%s/srv.key", tdir);
+	assert_int_equal(chmod(path[3], 0644), 0);
+	assert_int_equal(adapter(w, w->a, &out,
+				 "--set console.tls_cert=%s/srv.pem --set console.tls_key=%s "
+				 "serve --listen 127.0.0.1:0",
+				 tdir, path[3]),
+			 2);
+	assert_non_null(strstr(out, "srv.key"));
+	free(out);
+}
+
 static void test_refused_listen(void **state)
 {
 	struct world *w = *state;
@@ -905,7 +1086,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_access),      cmocka_unit_test(test_pages),
 		cmocka_unit_test(test_lookup),      cmocka_unit_test(test_cli_filters),
 		cmocka_unit_test(test_ack),         cmocka_unit_test(test_ack_no_kafka),
-		cmocka_unit_test(test_refused_listen),
+		cmocka_unit_test(test_refused_listen), cmocka_unit_test(test_client_cert),
 	};
 
 	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP"))) {
