@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@
 
 #define TOKEN_BYTES 32
 #define HOST_MAX 80
+/* threads serving requests: an acknowledgment waits up to ~25 s for its
+ * receipt, and the others go on serving pages meanwhile */
+#define CONSOLE_THREADS 4
 
 struct console {
 	struct adp_agency *a;
@@ -34,6 +38,10 @@ struct console {
 	char host_alt[HOST_MAX];  /* localhost:PORT for 127.0.0.1 */
 	int tls;                  /* HTTPS (console.tls_cert) */
 	int client_certs;         /* console.client_ca: certificates let in */
+	/* one acknowledgment at a time (it borrows the agency's settings and
+	 * its lazily opened keys); pages are served meanwhile by the pool's
+	 * other threads, which only read the ledger */
+	pthread_mutex_t ack_lock;
 };
 
 /* One request's body (POST), kept until it is complete, and who made it. */
@@ -576,7 +584,7 @@ static enum MHD_Result page_ack(struct console *cs, struct MHD_Connection *c,
 	struct adp_submit_stats st = { 0 };
 	struct adp_submit_opts o = { .source = "console" };
 	struct adp_agency *a = cs->a;
-	int64_t save_delivery = a->set.submit_timeout, save_receipt = a->set.submit_confirm_timeout;
+	int64_t save_delivery, save_receipt;
 	char hex[2 * DECONF_ID_LEN + 1] = "", oname[DECONF_ENUM_NAME_SIZE] = "";
 	char errstr[1024] = "", line[1400], *report = NULL;
 	uint8_t id[DECONF_ID_LEN];
@@ -603,6 +611,9 @@ static enum MHD_Result page_ack(struct console *cs, struct MHD_Connection *c,
 		return send_text(c, 500, "out of memory\n");
 	}
 	o.report = rep;
+	pthread_mutex_lock(&cs->ack_lock);
+	save_delivery = a->set.submit_timeout;
+	save_receipt = a->set.submit_confirm_timeout;
 	if (a->set.submit_timeout > ACK_DELIVERY_MS)
 		a->set.submit_timeout = ACK_DELIVERY_MS;
 	if (a->set.submit_confirm_timeout > ACK_RECEIPT_MS)
@@ -612,6 +623,7 @@ static enum MHD_Result page_ack(struct console *cs, struct MHD_Connection *c,
 	rc = adp_submit_ack(a, id, outcome, &o, &st, errstr, sizeof(errstr));
 	a->set.submit_timeout = save_delivery;
 	a->set.submit_confirm_timeout = save_receipt;
+	pthread_mutex_unlock(&cs->ack_lock);
 	fclose(rep);
 	if (rc) {
 		deconf_log(DECONF_LOG_WARNING, "CONSOLE", "ack %s: %s", hex,
@@ -819,7 +831,7 @@ static int tls_load(struct adp_agency *a, struct tls_files *t, char *errstr, siz
 int adp_console_run(struct adp_agency *a, const struct adp_console_opts *o, char *errstr,
 		    size_t errstr_size)
 {
-	struct console cs = { .a = a };
+	struct console cs = { .a = a, .ack_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct sockaddr_in6 sa;
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
@@ -874,7 +886,8 @@ int adp_console_run(struct adp_agency *a, const struct adp_console_opts *o, char
 					     (v6 ? MHD_USE_IPv6 : 0) | (tls.cert ? MHD_USE_TLS : 0),
 				     0, NULL, NULL, handle, &cs, MHD_OPTION_SOCK_ADDR,
 				     (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+				     (unsigned)30, MHD_OPTION_THREAD_POOL_SIZE,
+				     (unsigned)CONSOLE_THREADS, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
 				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)32,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_ARRAY,
 				     tlso, MHD_OPTION_END);

@@ -18,7 +18,8 @@
  *   POST /ack  notice=<hex id>&outcome=<name>: published as `ack` does
  *              (adp_submit_ack: writes the ledger, needs Kafka), waiting at
  *              most ~25 s; the page says accepted, refused (why), sent but
- *              unconfirmed, or Kafka unreachable.
+ *              unconfirmed, or Kafka unreachable. One at a time; a pool of
+ *              threads serves the pages meanwhile (they only read).
  * The raw values it shows are the agency's own: they never leave the
  * agency, and this server is meant for the agency's machine only.
  *
