@@ -679,6 +679,13 @@ int adp_normalize(int type, const char *qualifier, const char *value, size_t len
 	case DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_VEHICLE:
 		rc = norm_vehicle(qualifier, value, len, out, out_len, errstr, errstr_size);
 		break;
+	case DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL:
+		/* made from an event's coordinates, never typed in: a value
+		 * given as one would match nothing it should */
+		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				    "event_cell is not an indicator to give: an event's cells are "
+				    "made from its place (docs/event-cells.md)");
+		break;
 	default:
 		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
 				    "unknown indicator type %d", type);

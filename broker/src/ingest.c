@@ -330,7 +330,14 @@ static int emit_token_op(void *opaque, const Deconf__V1__TokenOp *op)
 	if ((rc = deconf_envelope_seal(&op->base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_TOKEN_OP,
 				       "broker", NULL, &buf, &len)))
 		return rc;
-	if (op->token.len) {
+	if (op->type == DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL) {
+		/* every event cell on one partition (keyed alike): a pair of
+		 * events sharing several cells is then one conflict, seen by
+		 * one matcher, with one lifecycle. Events are few next to
+		 * indicators. */
+		rc = produce(g, g->tokens, RD_KAFKA_PARTITION_UA, BRK_EVENT_KEY,
+			     sizeof(BRK_EVENT_KEY) - 1, buf, len);
+	} else if (op->token.len) {
 		/* murmur2 partitioning on the token: what every Kafka client computes */
 		rc = produce(g, g->tokens, RD_KAFKA_PARTITION_UA, op->token.data, op->token.len, buf,
 			     len);

@@ -5,7 +5,8 @@
  * new agency needs no restart) reads read_committed; each record is
  * decided by brk_submission_check(); an accepted submission becomes token
  * ops on deconf.tokens, keyed by token with murmur2 partitioning (what Java
- * clients compute); a refused one becomes a Reject on
+ * clients compute) — event cells all keyed BRK_EVENT_KEY, so one matcher
+ * partition holds every event; a refused one becomes a Reject on
  * deconf.rejects.<agency> (signed by the broker). Either way the agency
  * gets a signed Receipt on deconf.receipts.<agency> (accepted with its
  * counts, a resend, or refused with the reason), in the same transaction
@@ -28,6 +29,9 @@
  */
 #ifndef BRK_INGEST_H
 #define BRK_INGEST_H
+
+/* The key of every event cell's token op on deconf.tokens. */
+#define BRK_EVENT_KEY "deconf:events"
 
 #include "broker.h"
 #include "metrics.h"

@@ -1,4 +1,5 @@
 /* match.c — the matching semantics (see match.h). */
+#include <math.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #define K(x) DECONF__V1__##x
 #define MAX_MATCHES 4096 /* more than any sane hot_cases */
+#define EVENT_HOT_CASES (MAX_MATCHES - 1) /* an event cell is hot past this */
 
 /* ------------------------------------------------------------- helpers */
 
@@ -96,6 +98,40 @@ static void sha256(const uint8_t *p, size_t len, uint8_t out[32])
 	SHA256(p, len, out);
 }
 #pragma GCC diagnostic pop
+
+#define EVENT_CELL K(INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL)
+#define COVER K(CELL_ROLE__CELL_ROLE_COVER)
+
+int brk_match_event_cell_ok(int role, uint32_t level)
+{
+	return (role == K(CELL_ROLE__CELL_ROLE_COVER) || role == K(CELL_ROLE__CELL_ROLE_PARENT)) &&
+	       level <= 30;
+}
+
+static int event_cell_sane(int role, uint32_t level)
+{
+	return brk_match_event_cell_ok(role, level);
+}
+
+uint32_t brk_match_event_band_m(uint32_t level_a, uint32_t level_b)
+{
+	/* S2's quadratic projection: a cell of level L is at least
+	 * 2*sqrt(2)/3 * 2^-L radians wide, at most 2.438654594434021 * 2^-L
+	 * across its diagonal. An event's level is the finest whose cells
+	 * are at least its radius wide, so r <= minwidth(L); two events
+	 * sharing a cell at the coarser level Lc have their centres within
+	 * r_a + r_b + diag(Lc). */
+	const double earth_m = 6371008.8, min_w = 0.9428090415820634, max_d = 2.438654594434021;
+	uint32_t lc = level_a < level_b ? level_a : level_b;
+	double band;
+
+	if (level_a > 30 || level_b > 30)
+		return 0;
+	band = earth_m * (min_w * ldexp(1.0, -(int)level_a) + min_w * ldexp(1.0, -(int)level_b) +
+			  max_d * ldexp(1.0, -(int)lc));
+	return band >= 4e9 ? UINT32_MAX : (uint32_t)ceil(band);
+}
+
 
 /* ----------------------------------------------------------------- audit */
 
@@ -351,6 +387,9 @@ static int put_entry_state(struct brk_match *m, struct brk_store_txn *t, int par
 	s.valid_from = e->valid_from;
 	s.valid_to = e->valid_to;
 	s.expiry_warned = e->warned != 0;
+	s.cell_role = e->cell_role;
+	s.cell_level = e->cell_level;
+	s.event_kind = e->event_kind;
 	r.entry = &s;
 	rc = m->out.state(m->out.opaque, partition, key, kl, &r);
 	if (stored)
@@ -494,6 +533,15 @@ static int notify_ex(struct brk_match *m, struct brk_store_txn *t, int partition
 		cp.visibility = about->visibility ? about->visibility
 						  : K(VISIBILITY__VISIBILITY_NORMAL);
 		n.counterpart = &cp;
+		if (to->type == EVENT_CELL && (kind == K(NOTICE_KIND__NOTICE_KIND_CONFLICT) ||
+					       kind == K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH))) {
+			cp.event_kind = about->event_kind;
+			cp.window_from = about->valid_from;
+			cp.window_to = about->valid_to;
+			n.event_kind = to->event_kind;
+			n.distance_band_m = brk_match_event_band_m(to->cell_level, about->cell_level);
+			n.urgent = 1;
+		}
 	}
 	rc = m->out.notice(m->out.opaque, partition, &n);
 	if (poc)
@@ -623,7 +671,10 @@ static int life_begin(struct brk_match *m, struct brk_store_txn *t, int partitio
 	l.token.data = (uint8_t *)to->token;
 	l.token.len = BRK_TOKEN_LEN;
 	l.notified_at = now;
-	if (m->conf.escalate_after_ms > 0 && brk_match_escalates(to->flags, about->flags))
+	/* two operations at one place and time always escalate: it is what
+	 * the watch desk is for */
+	if (m->conf.escalate_after_ms > 0 &&
+	    (brk_match_escalates(to->flags, about->flags) || to->type == EVENT_CELL))
 		l.escalate_at = now + m->conf.escalate_after_ms;
 	/* sooner than the matcher would look (0: it looks at once anyway) */
 	if (l.escalate_at && m->esc_soonest && l.escalate_at < m->esc_soonest)
@@ -940,9 +991,15 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 		lo = x;
 		hi = n;
 	}
-	idh_init(&h, "pair");
-	idh_add(&h, n->token, BRK_TOKEN_LEN);
-	idh_add64(&h, n->epoch);
+	if (n->type == EVENT_CELL) {
+		/* one conflict per pair of events, however many cells they
+		 * share (all event cells are on one partition: ingest) */
+		idh_init(&h, "event-pair");
+	} else {
+		idh_init(&h, "pair");
+		idh_add(&h, n->token, BRK_TOKEN_LEN);
+		idh_add64(&h, n->epoch);
+	}
 	idh_case(&h, lo);
 	idh_case(&h, hi);
 	idh_final(&h, id);
@@ -1027,6 +1084,12 @@ static int64_t next_due(const struct brk_match_conf *c, const struct brk_entry *
 static int overlap(const struct brk_match_conf *c, const struct brk_entry *a,
 		   const struct brk_entry *b)
 {
+	/* two operations: their windows must truly overlap (one ending as the
+	 * other starts is no conflict), and two cells only their parents
+	 * share are not near enough (docs/event-cells.md) */
+	if (a->type == EVENT_CELL)
+		return a->valid_from < b->valid_to && b->valid_from < a->valid_to &&
+		       (a->cell_role == COVER || b->cell_role == COVER);
 	int64_t slack = a->type == K(INDICATOR_TYPE__INDICATOR_TYPE_IP) ? c->ip_slack_ms : 0;
 	int64_t af = a->valid_from, at = a->valid_to ? a->valid_to : INT64_MAX;
 	int64_t bf = b->valid_from, bt = b->valid_to ? b->valid_to : INT64_MAX;
@@ -1118,6 +1181,11 @@ static void entry_from_op(struct brk_entry *e, const Deconf__V1__TokenOp *op)
 	e->flags = op->caution_flags;
 	e->valid_from = op->valid_from;
 	e->valid_to = op->valid_to;
+	if (e->type == EVENT_CELL) {
+		e->cell_role = op->cell_role;
+		e->cell_level = op->cell_level;
+		e->event_kind = op->event_kind;
+	}
 }
 
 static int put_entry(struct brk_match *m, struct brk_store_txn *t, int partition,
@@ -1189,11 +1257,17 @@ static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
 		  const Deconf__V1__TokenOp *op, int64_t now, int renew)
 {
 	struct brk_entry e, old;
-	/* hot once the new entry makes more than hot_cases cases */
-	struct scan s = { .m = m, .self = &e, .now = now, .stop_at = m->conf.hot_cases };
+	struct scan s = { .m = m, .self = &e, .now = now };
+	size_t hot_cases;
 	int created = 0, rc, hot;
 
 	entry_from_op(&e, op);
+	/* hot once the new entry makes more than hot_cases cases. Not event
+	 * cells, unless absurdly many: a parent cell of a city district is
+	 * held by every small event there, and a large event must still meet
+	 * them on it; two operations at one place are never noise. */
+	hot_cases = e.type == EVENT_CELL ? EVENT_HOT_CASES : m->conf.hot_cases;
+	s.stop_at = hot_cases;
 	e.added_at = now;
 	e.expires_at = clamp_expiry(&m->conf, e.type, op->expires_at, now);
 	old = e;
@@ -1239,7 +1313,7 @@ static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
 	if ((rc = put_entry(m, t, partition, &e, op->poc, &created)) ||
 	    (rc = accepted(m, partition, op)))
 		goto out;
-	if (hot || s.cases + 1 > m->conf.hot_cases) {
+	if (hot || s.cases + 1 > hot_cases) {
 		rc = hot_token(m, t, partition, &e, op, s.cases + 1, now);
 		goto out;
 	}
@@ -1566,6 +1640,15 @@ int brk_match_restore(const struct brk_match_conf *conf, struct brk_store_txn *t
 		e.expires_at = r->entry->expires_at;
 		e.valid_from = r->entry->valid_from;
 		e.valid_to = r->entry->valid_to;
+		if (e.type == EVENT_CELL) {
+			if (!event_cell_sane(r->entry->cell_role, r->entry->cell_level)) {
+				rc = DECONF_E_MALFORMED;
+				break;
+			}
+			e.cell_role = r->entry->cell_role;
+			e.cell_level = r->entry->cell_level;
+			e.event_kind = r->entry->event_kind & 0xff;
+		}
 		e.due_at = next_due(conf, &e);
 		if (r->entry->poc) {
 			size_t pl = deconf__v1__point_of_contact__get_packed_size(r->entry->poc);

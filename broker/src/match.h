@@ -165,6 +165,13 @@ struct brk_match {
 int brk_match_open_escalations(struct brk_match *m, struct brk_store_txn *t, int partition,
 			       size_t max, struct brk_esc_view *out, size_t *n);
 
+/* Event cells (type EVENT_CELL, docs/event-cells.md): whether a role and
+ * an S2 level are ones an event cell may have; and the distance band of a
+ * conflict between events of these levels: their centres are at most this
+ * many metres apart. */
+int brk_match_event_cell_ok(int role, uint32_t level);
+uint32_t brk_match_event_band_m(uint32_t level_a, uint32_t level_b);
+
 /* 1 when a conflict between entries with these caution flags escalates
  * (ARMED, UNDERCOVER, ACTIVE_OPERATION or VICTIM_AT_RISK on either side). */
 int brk_match_escalates(uint32_t flags_a, uint32_t flags_b);

@@ -5,10 +5,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "deconf.pb-c.h"
 #include "deconf/err.h"
 #include "store.h"
 
-#define VALUE_MAX 64 /* 2 bytes, then 6 varints of at most 10 bytes; ~20 in practice */
+#define VALUE_MAX 96 /* 2 bytes, then 6 varints of at most 10 bytes (9 for an event
+		      * cell); ~20 in practice */
 #define CASE_KEY_MAX (2 + 64 + 1 + BRK_CASE_MAX)
 #define ENTRY_KEY_LEN (2 + BRK_TOKEN_LEN + 4 + 4)
 /* bycase holds the first TOKPFX bytes of a token, not all 16: enough to
@@ -267,6 +269,12 @@ static size_t encode_value(uint8_t *q0, const struct brk_entry *e, uint32_t dmin
 	q = put_varint(q, e->valid_from);
 	q = put_varint(q, e->valid_to);
 	q = put_varint(q, (int64_t)dmin - e->added_at / 60000);
+	if (e->type == DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL) {
+		/* only event cells carry these: every other value is as it was */
+		q = put_varint(q, e->cell_role);
+		q = put_varint(q, e->cell_level);
+		q = put_varint(q, e->event_kind);
+	}
 	return (size_t)(q - q0);
 }
 
@@ -287,6 +295,19 @@ static int decode_value(const MDB_val *v, struct brk_entry *e, uint32_t *dmin)
 	    !(q = get_varint(q, end, &e->valid_to)) || !(q = get_varint(q, end, &d)))
 		return DECONF_E_IO;
 	e->flags = (uint32_t)flags;
+	e->cell_role = 0;
+	e->cell_level = 0;
+	e->event_kind = 0;
+	if (q < end) {
+		int64_t role, level, kind;
+		if (!(q = get_varint(q, end, &role)) || !(q = get_varint(q, end, &level)) ||
+		    !(q = get_varint(q, end, &kind)) || role < 0 || role > 2 || level < 0 ||
+		    level > 30 || kind < 0 || kind > 255)
+			return DECONF_E_IO;
+		e->cell_role = (int)role;
+		e->cell_level = (uint32_t)level;
+		e->event_kind = (int)kind;
+	}
 	e->expires_at = exp == INT64_MIN / 4 ? 0 : e->added_at + exp;
 	d += e->added_at / 60000;
 	if (d < 0 || d > NEVER_MIN)

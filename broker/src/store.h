@@ -67,6 +67,11 @@ struct brk_entry {
 	int warned;                 /* an expiry warning was sent */
 	uint32_t flags;             /* CautionFlag bits */
 	int64_t added_at, expires_at, valid_from, valid_to;
+	/* an event's cell (type EVENT_CELL): its CellRole and S2 level, and the
+	 * event's EventKind; 0 for every other type */
+	int cell_role;
+	uint32_t cell_level;
+	int event_kind;
 	/* When housekeeping must next look at the entry (warn or expire), ms;
 	 * 0: never. Indexed by its minute: read back, the minute's start. */
 	int64_t due_at;

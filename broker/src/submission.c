@@ -11,6 +11,7 @@
 #include "deconf/limits.h"
 #include "deconf/text.h"
 #include "deconf/token.h"
+#include "match.h"
 #include "submission.h"
 
 #define R(x) DECONF__V1__REJECT_REASON__REJECT_REASON_##x
@@ -75,6 +76,48 @@ static int text_ok(const char *what, const void *p, size_t len, size_t max, char
 	return R(BAD_TEXT);
 }
 
+/* Token i of an op, as an event cell or not: an event (event_kind set)
+ * holds only event cells, each with a role, an S2 level and the event's
+ * window (at most DECONF_EVENT_WINDOW_MAX_MS long); no other token has a
+ * role or a level. 0, or R(INVALID_OP) with why. */
+static int event_cell_ok(const Deconf__V1__CaseOp *op, const Deconf__V1__TokenRef *t, size_t i,
+			 char *why, size_t size)
+{
+	int cell = t->type == DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL;
+
+	if (!cell) {
+		if (op->event_kind) {
+			snprintf(why, size, "token %zu of an event is not an event cell", i);
+			return R(INVALID_OP);
+		}
+		if (t->cell_role || t->cell_level) {
+			snprintf(why, size, "token %zu is no event cell but has a cell role or level",
+				 i);
+			return R(INVALID_OP);
+		}
+		return 0;
+	}
+	if (!op->event_kind) {
+		snprintf(why, size, "token %zu is an event cell of a case that is no event", i);
+		return R(INVALID_OP);
+	}
+	if (!brk_match_event_cell_ok(t->cell_role, t->cell_level)) {
+		snprintf(why, size, "token %zu: cell role %d and level %u are not an event cell's",
+			 i, (int)t->cell_role, t->cell_level);
+		return R(INVALID_OP);
+	}
+	if (op->op != DECONF__V1__OP__OP_REMOVE &&
+	    (!t->valid_from || !t->valid_to || t->valid_from >= t->valid_to ||
+	     t->valid_to - t->valid_from > DECONF_EVENT_WINDOW_MAX_MS)) {
+		snprintf(why, size,
+			 "token %zu: an event needs a window that starts before it ends and "
+			 "lasts at most %lld days",
+			 i, (long long)(DECONF_EVENT_WINDOW_MAX_MS / 86400000));
+		return R(INVALID_OP);
+	}
+	return 0;
+}
+
 /* The rules an op must follow: 0, or the RejectReason and a sentence in
  * why. Every text field a counterpart may see is bounded here, so what the
  * broker writes from it stays within deconf/limits.h's budget. */
@@ -129,6 +172,20 @@ static int op_ok(const Deconf__V1__CaseOp *op, const struct brk_epochs *ep, int6
 		snprintf(why, size, "no tokens (only close_case may have none)");
 		return R(INVALID_OP);
 	}
+	if (op->event_kind < DECONF__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED ||
+	    op->event_kind > DECONF__V1__EVENT_KIND__EVENT_KIND_OTHER) {
+		snprintf(why, size, "event_kind %d is unknown", (int)op->event_kind);
+		return R(INVALID_OP);
+	}
+	if (op->event_kind && op->op == DECONF__V1__OP__OP_QUERY) {
+		snprintf(why, size, "an event is added, not queried");
+		return R(INVALID_OP);
+	}
+	if (op->event_kind && op->n_tokens > DECONF_EVENT_CELLS_MAX) {
+		snprintf(why, size, "an event of %zu cells (at most %d)", op->n_tokens,
+			 DECONF_EVENT_CELLS_MAX);
+		return R(INVALID_OP);
+	}
 	for (size_t i = 0; i < op->n_tokens; i++) {
 		const Deconf__V1__TokenRef *t = op->tokens[i];
 		int adds = op->op == DECONF__V1__OP__OP_ADD || op->op == DECONF__V1__OP__OP_RENEW ||
@@ -171,6 +228,8 @@ static int op_ok(const Deconf__V1__CaseOp *op, const struct brk_epochs *ep, int6
 				 i);
 			return R(INVALID_OP);
 		}
+		if ((r = event_cell_ok(op, t, i, why, size)))
+			return r;
 		/* IP addresses are reassigned: an IP entry without a window would
 		 * conflict with every later holder of the address */
 		if (t->type == DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_IP &&
@@ -435,6 +494,9 @@ int brk_submission_token_ops(const Deconf__V1__Submission *sub, int64_t ingested
 			op.type = t->type;
 			op.valid_from = t->valid_from;
 			op.valid_to = t->valid_to;
+			op.cell_role = t->cell_role;
+			op.cell_level = t->cell_level;
+			op.event_kind = cop->event_kind;
 			if ((rc = fn(opaque, &op)))
 				return rc;
 		}

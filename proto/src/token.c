@@ -54,6 +54,7 @@ static const char *const type_names[] = {
 	[DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_IMEI] = "imei",
 	[DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_MAC] = "mac",
 	[DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_VEHICLE] = "vehicle",
+	[DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL] = "event_cell",
 };
 #define N_TYPES ((int)(sizeof(type_names) / sizeof(type_names[0])))
 

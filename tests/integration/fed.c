@@ -366,6 +366,7 @@ int fed_submit(struct fed *f, int agency, const struct fed_op *ops, size_t n_ops
 		cops[i].visibility = o->visibility;
 		cops[i].caution_flags = o->flags;
 		cops[i].expires_at = o->expires_at;
+		cops[i].event_kind = o->event_kind;
 		if (o->poc_name || o->poc_phone || o->poc_email || o->poc_unit) {
 			/* unset fields stay protobuf-c's empty string */
 			if (o->poc_name)
@@ -386,6 +387,8 @@ int fed_submit(struct fed *f, int agency, const struct fed_op *ops, size_t n_ops
 			trs[i].token.len = 16;
 			trs[i].valid_from = o->valid_from;
 			trs[i].valid_to = o->valid_to;
+			trs[i].cell_role = o->cell_role;
+			trs[i].cell_level = o->cell_level;
 			cops[i].tokens = &tp[i];
 			cops[i].n_tokens = 1;
 		}

@@ -91,6 +91,10 @@ struct fed_op {
 	/* more of the point of contact (NULL: none; with poc_name and no
 	 * poc_phone the phone is +1 555 010 1234) */
 	const char *poc_phone, *poc_email, *poc_unit;
+	/* an event's cell (type EVENT_CELL): the case op's EventKind, the
+	 * token's CellRole and S2 level */
+	int event_kind, cell_role;
+	uint32_t cell_level;
 };
 
 /* A token for tests: 16 bytes from a number and the federation's prefix. */

@@ -36,6 +36,10 @@ struct cap {
 		char to[64], to_case[64], about[64], about_case[64];
 		uint8_t id[16], about_id[16];
 		int outcome;
+		/* an event conflict's fields */
+		int urgent, event_kind, cp_event_kind;
+		uint32_t band;
+		int64_t window_from, window_to;
 	} n[MAX_OUT];
 	size_t nn, n_audit, n_ops;
 	struct rec st[4 * MAX_OUT];
@@ -61,7 +65,13 @@ static int out_notice(void *o, int partition, const Deconf__V1__ConflictNotice *
 	if (n->counterpart) {
 		copy(c->n[c->nn].about, &n->counterpart->agency_id);
 		copy(c->n[c->nn].about_case, &n->counterpart->case_ref);
+		c->n[c->nn].cp_event_kind = n->counterpart->event_kind;
+		c->n[c->nn].window_from = n->counterpart->window_from;
+		c->n[c->nn].window_to = n->counterpart->window_to;
 	}
+	c->n[c->nn].urgent = n->urgent;
+	c->n[c->nn].event_kind = n->event_kind;
+	c->n[c->nn].band = n->distance_band_m;
 	assert_int_equal(n->notice_id.len, 16);
 	memcpy(c->n[c->nn].id, n->notice_id.data, 16);
 	c->n[c->nn].outcome = n->outcome;
@@ -678,6 +688,150 @@ static int ack(struct world *w, const char *agency, const char *case_ref, uint8_
 	return rc;
 }
 
+static int escalate_now(struct world *w, int64_t now, size_t *done);
+
+/* One cell of an event: an ADD of an EVENT_CELL token tok with its role,
+ * S2 level, the event's kind and window [vf, vt). */
+static int event_cell(struct world *w, const char *agency, const char *event_ref, uint8_t tok,
+		      int role, uint32_t level, int kind, int64_t vf, int64_t vt, int64_t now)
+{
+	Deconf__V1__TokenOp t = DECONF__V1__TOKEN_OP__INIT;
+	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
+	uint8_t token[16], sub[16];
+	struct brk_store_txn *txn;
+	int rc;
+
+	memset(token, tok, sizeof(token));
+	memset(sub, 0x7e, sizeof(sub));
+	poc.name = "Ops desk";
+	t.token.data = token;
+	t.token.len = 16;
+	t.key_epoch = 1;
+	t.type = K(INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL);
+	t.op = K(OP__OP_ADD);
+	t.agency_id.data = (uint8_t *)agency;
+	t.agency_id.len = strlen(agency);
+	t.case_ref.data = (uint8_t *)event_ref;
+	t.case_ref.len = strlen(event_ref);
+	t.poc = &poc;
+	t.valid_from = vf;
+	t.valid_to = vt;
+	t.expires_at = vt;
+	t.cell_role = role;
+	t.cell_level = level;
+	t.event_kind = kind;
+	t.submission_id.data = sub;
+	t.submission_id.len = 16;
+	assert_int_equal(brk_store_begin(w->s, 0, &txn), 0);
+	rc = brk_match_op(&w->m, txn, 0, &t, now);
+	assert_int_equal(brk_match_flush_head(&w->m, 0, now), 0);
+	assert_int_equal(brk_store_commit(txn), 0);
+	return rc;
+}
+
+#define COVER K(CELL_ROLE__CELL_ROLE_COVER)
+#define PARENT K(CELL_ROLE__CELL_ROLE_PARENT)
+#define WARRANT K(EVENT_KIND__EVENT_KIND_SEARCH_WARRANT)
+#define MEET K(EVENT_KIND__EVENT_KIND_UNDERCOVER_MEET)
+#define SURV K(EVENT_KIND__EVENT_KIND_SURVEILLANCE)
+#define CONFLICT K(NOTICE_KIND__NOTICE_KIND_CONFLICT)
+
+/* How many notices to agency `to` about agency `about`. */
+static size_t told(const struct world *w, const char *to, const char *about)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->cap.nn; i++)
+		n += !strcmp(w->cap.n[i].to, to) && !strcmp(w->cap.n[i].about, about);
+	return n;
+}
+
+/*
+ * Events: two events sharing several COVER cells in overlapping windows
+ * are one conflict (one notice each), urgent, with the distance band, the
+ * counterpart's kind and window; cells only both hold as PARENT are no
+ * conflict; COVER meets PARENT across levels; windows that only touch do
+ * not conflict; an event conflict escalates without any caution flag;
+ * roles and levels survive the changelog; a closed event is gone.
+ */
+static void test_events(void **state)
+{
+	struct world w, r;
+	struct brk_store_txn *t;
+	int64_t now = deconf_now_ms(), h = 3600000, t0 = now + 86400000;
+	size_t done;
+
+	world_init(&w, *state, "ev");
+	w.m.conf.escalate_after_ms = 1000;
+	/* A: a warrant, two cover cells at level 15 and their parent at 14 */
+	assert_int_equal(event_cell(&w, "agency-a", "EV-A", 20, COVER, 15, WARRANT, t0, t0 + 2 * h, now), 0);
+	assert_int_equal(event_cell(&w, "agency-a", "EV-A", 21, COVER, 15, WARRANT, t0, t0 + 2 * h, now), 0);
+	assert_int_equal(event_cell(&w, "agency-a", "EV-A", 30, PARENT, 14, WARRANT, t0, t0 + 2 * h, now), 0);
+	/* B: a meet sharing both cover cells, an hour later: one conflict */
+	assert_int_equal(event_cell(&w, "agency-b", "EV-B", 20, COVER, 15, MEET, t0 + h, t0 + 3 * h, now), 0);
+	assert_int_equal(event_cell(&w, "agency-b", "EV-B", 21, COVER, 15, MEET, t0 + h, t0 + 3 * h, now), 0);
+	assert_int_equal(w.cap.nn, 2);
+	assert_int_equal(told(&w, "agency-a", "agency-b"), 1);
+	assert_int_equal(told(&w, "agency-b", "agency-a"), 1);
+	for (size_t i = 0; i < 2; i++) {
+		int to_a = !strcmp(w.cap.n[i].to, "agency-a");
+		assert_int_equal(w.cap.n[i].kind, CONFLICT);
+		assert_int_equal(w.cap.n[i].urgent, 1);
+		assert_int_equal(w.cap.n[i].event_kind, to_a ? WARRANT : MEET);
+		assert_int_equal(w.cap.n[i].cp_event_kind, to_a ? MEET : WARRANT);
+		assert_true(w.cap.n[i].window_from == (to_a ? t0 + h : t0));
+		assert_true(w.cap.n[i].window_to == (to_a ? t0 + 3 * h : t0 + 2 * h));
+		assert_int_equal(w.cap.n[i].band, brk_match_event_band_m(15, 15));
+	}
+	/* level 15: cells at least 183 m wide, at most 474 m across; radii
+	 * up to 183 m each: centres within 841 m */
+	assert_in_range(brk_match_event_band_m(15, 15), 835, 845);
+	assert_true(brk_match_event_band_m(14, 15) > brk_match_event_band_m(15, 15));
+	assert_int_equal(brk_match_event_band_m(31, 2), 0);
+
+	/* C: holds cell 30 as a PARENT only: A's is a PARENT too, no conflict */
+	assert_int_equal(event_cell(&w, "agency-c", "EV-C", 30, PARENT, 14, SURV, t0, t0 + h, now), 0);
+	assert_int_equal(w.cap.nn, 2);
+	/* D: cell 30 as its own COVER (a larger event, level 14): meets A */
+	assert_int_equal(event_cell(&w, "agency-d", "EV-D", 30, COVER, 14, SURV, t0, t0 + h, now), 0);
+	assert_int_equal(told(&w, "agency-d", "agency-a"), 1);
+	assert_int_equal(told(&w, "agency-a", "agency-d"), 1);
+	assert_int_equal(told(&w, "agency-d", "agency-c"), 1);
+	assert_int_equal(w.cap.nn, 6);
+	assert_int_equal(w.cap.n[5].band, brk_match_event_band_m(14, 14));
+	/* E: cell 20 from the moment A's window ends: touches A, overlaps B */
+	assert_int_equal(event_cell(&w, "agency-e", "EV-E", 20, COVER, 15, SURV, t0 + 2 * h, t0 + 4 * h, now), 0);
+	assert_int_equal(told(&w, "agency-e", "agency-a"), 0);
+	assert_int_equal(told(&w, "agency-e", "agency-b"), 1);
+	assert_int_equal(w.cap.nn, 8);
+
+	/* no caution flag, and still escalated: every side unacknowledged */
+	assert_int_equal(escalate_now(&w, now + 60000, &done), 0);
+	assert_int_equal(done, 8);
+	assert_int_equal(w.cap.n_ops, 8);
+
+	/* the roles, levels and kinds come back from the changelog: a PARENT
+	 * of cell 30 meets D's COVER (not A's or C's PARENT) */
+	world_init(&r, *state, "ev2");
+	assert_int_equal(brk_store_begin(r.s, 0, &t), 0);
+	replay(&w, &r, t);
+	assert_int_equal(brk_store_commit(t), 0);
+	assert_int_equal(event_cell(&r, "agency-f", "EV-F", 30, PARENT, 14, SURV, t0, t0 + h, now), 0);
+	assert_int_equal(r.cap.nn, 2);
+	assert_int_equal(told(&r, "agency-f", "agency-d"), 1);
+	assert_int_equal(r.cap.n[0].cp_event_kind, SURV);
+	assert_int_equal(r.cap.n[0].urgent, 1);
+
+	/* B cancels its event: its cells are gone; a new meet on cell 21
+	 * meets A alone */
+	assert_int_equal(apply(&w, K(OP__OP_CLOSE_CASE), "agency-b", "EV-B", 0, 0, 0, 0, 0, 0, now), 0);
+	assert_int_equal(event_cell(&w, "agency-g", "EV-G", 21, COVER, 15, MEET, t0, t0 + h, now), 0);
+	assert_int_equal(told(&w, "agency-g", "agency-a"), 1);
+	assert_int_equal(told(&w, "agency-g", "agency-b"), 0);
+	world_free(&r);
+	world_free(&w);
+}
+
 static int escalate_now(struct world *w, int64_t now, size_t *done)
 {
 	struct brk_store_txn *t;
@@ -923,6 +1077,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ack_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_restricted_told_nobody, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

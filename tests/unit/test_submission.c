@@ -429,6 +429,98 @@ static void test_op_rules(void **state)
 	expect(&s, R(MALFORMED), -1);
 }
 
+/* Make op 1 of s an event: its one token an event cell with a window. */
+static void make_event(struct subm *s)
+{
+	s->op[1].event_kind = DECONF__V1__EVENT_KIND__EVENT_KIND_SEARCH_WARRANT;
+	s->tr[2].type = T(EVENT_CELL);
+	s->tr[2].cell_role = DECONF__V1__CELL_ROLE__CELL_ROLE_COVER;
+	s->tr[2].cell_level = 14;
+	s->tr[2].valid_from = 1764400000000;
+	s->tr[2].valid_to = 1764400000000 + 3 * 3600000;
+}
+
+/*
+ * Events: an event holds only event cells, each with a role, a level and
+ * a window of at most two weeks; an event is never queried; no other token
+ * has a role or a level, and a case that is no event has no event cell.
+ * What ingest makes of an event cell keeps its role, level and kind.
+ */
+static void test_event_rules(void **state)
+{
+	struct subm s;
+	struct brk_check c;
+	struct collected col = { .n = 0 };
+
+	(void)state;
+	subm_init(&s);
+	make_event(&s);
+	check_sub(&s, agency_key, "agency-a", &c);
+	assert_int_equal(c.reason, 0);
+	assert_int_equal(brk_submission_token_ops(c.sub, 42, collect, &col), 0);
+	assert_int_equal(col.n, 3);
+	assert_int_equal(col.ops[2].type, T(EVENT_CELL));
+	assert_int_equal(col.ops[2].cell_role, DECONF__V1__CELL_ROLE__CELL_ROLE_COVER);
+	assert_int_equal(col.ops[2].cell_level, 14);
+	assert_int_equal(col.ops[2].event_kind, DECONF__V1__EVENT_KIND__EVENT_KIND_SEARCH_WARRANT);
+	assert_int_equal(col.ops[0].event_kind, 0);
+	assert_int_equal(col.ops[0].cell_role, 0);
+	deconf_msg_free(c.sub);
+
+	subm_init(&s); /* an event cell in a case that is no event */
+	make_event(&s);
+	s.op[1].event_kind = 0;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s); /* an indicator in an event */
+	make_event(&s);
+	s.tr[2].type = T(EMAIL);
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s); /* an unknown kind */
+	make_event(&s);
+	s.op[1].event_kind = 7;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s); /* no role, a bad role, a level past 30 */
+	make_event(&s);
+	s.tr[2].cell_role = 0;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s);
+	make_event(&s);
+	s.tr[2].cell_role = 3;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s);
+	make_event(&s);
+	s.tr[2].cell_level = 31;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s); /* no window, an empty one, one past two weeks */
+	make_event(&s);
+	s.tr[2].valid_to = 0;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s);
+	make_event(&s);
+	s.tr[2].valid_to = s.tr[2].valid_from;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s);
+	make_event(&s);
+	s.tr[2].valid_to = s.tr[2].valid_from + DECONF_EVENT_WINDOW_MAX_MS + 1;
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s); /* exactly two weeks is fine */
+	make_event(&s);
+	s.tr[2].valid_to = s.tr[2].valid_from + DECONF_EVENT_WINDOW_MAX_MS;
+	expect(&s, 0, -1);
+	subm_init(&s); /* queried */
+	make_event(&s);
+	s.op[1].op = OP(QUERY);
+	expect(&s, R(INVALID_OP), 1);
+	subm_init(&s); /* a role on an indicator */
+	s.tr[0].cell_level = 3;
+	expect(&s, R(INVALID_OP), 0);
+	subm_init(&s); /* removing a cell needs no window */
+	make_event(&s);
+	s.op[1].op = OP(REMOVE);
+	s.tr[2].valid_from = s.tr[2].valid_to = 0;
+	expect(&s, 0, -1);
+}
+
 /*
  * Text that reaches another agency's screen is bounded at ingest: each
  * contact field at most 256 bytes (a 1,000,000-byte one was a poison
@@ -702,6 +794,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepted_and_token_ops),
+		cmocka_unit_test(test_event_rules),
 		cmocka_unit_test(test_closes_packed),
 		cmocka_unit_test(test_refused_records),
 		cmocka_unit_test(test_op_rules),

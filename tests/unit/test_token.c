@@ -259,7 +259,7 @@ static void test_token_refuses(void **state)
 	struct deconf_tokenizer *tk;
 	uint8_t key[DECONF_KEY_LEN], out[DECONF_TOKEN_LEN], before[DECONF_TOKEN_LEN];
 	static uint8_t big[DECONF_CANONICAL_MAX + 1];
-	static const int bad_types[] = { 0, 15, 99, -1, 1000 };
+	static const int bad_types[] = { 0, 16, 99, -1, 1000 };
 	(void)state;
 
 	assert_int_equal(deconf_keyring_new(&ring), 0);
@@ -316,20 +316,20 @@ static void test_type_names(void **state)
 		assert_int_equal(deconf_indicator_type_parse(deconf_indicator_type_name(v)), v);
 		seen++;
 	}
-	assert_int_equal(seen, 14);
+	assert_int_equal(seen, 15);
 
 	/* The documented list, in order. */
 	{
 		static const char *const names[] = { "phone", "email",  "ip",   "username",
 						     "url",   "domain", "md5",  "sha1",
 						     "sha256", "btc",   "eth",  "imei",
-						     "mac",   "vehicle" };
-		for (int t = 1; t <= 14; t++)
+						     "mac",   "vehicle", "event_cell" };
+		for (int t = 1; t <= 15; t++)
 			assert_string_equal(deconf_indicator_type_name(t), names[t - 1]);
 	}
 
 	assert_null(deconf_indicator_type_name(-1));
-	assert_null(deconf_indicator_type_name(15));
+	assert_null(deconf_indicator_type_name(16));
 	assert_null(deconf_indicator_type_name(99));
 	assert_int_equal(deconf_indicator_type_parse(""), 0);
 	assert_int_equal(deconf_indicator_type_parse("PHONE"), 0);

@@ -70,6 +70,14 @@ _Static_assert(6144 + 1024 < DECONF_TOKEN_OP_MAX, "a packed close fits a token o
 _Static_assert(DECONF_TOKEN_OP_MAX <= DECONF_PRODUCED_MAX && DECONF_NOTICE_MAX <= DECONF_PRODUCED_MAX,
 	       "the produced budget covers token ops and notices");
 
+/* Events (docs/event-cells.md): an event's circle and window, and how
+ * many cells (tokens) one event may cover. */
+#define DECONF_EVENT_RADIUS_MIN_M 25
+#define DECONF_EVENT_RADIUS_MAX_M 5000
+#define DECONF_EVENT_RADIUS_DEFAULT_M 300
+#define DECONF_EVENT_WINDOW_MAX_MS (14LL * 24 * 3600 * 1000) /* two weeks */
+#define DECONF_EVENT_CELLS_MAX 128
+
 /* Records of the broker's own topics are read with this bound. */
 #define DECONF_INTERNAL_RECORD_MAX (1 << 20)
 
