@@ -11,7 +11,7 @@
 #include "deconf/log.h"
 #include "deconf/text.h"
 #include "deconf/util.h"
-#include "inbox.h"
+#include "confirm.h"
 #include "progress.h"
 #include "submit.h"
 
@@ -49,19 +49,6 @@ struct delivery {
 	char why[256];
 };
 
-/* A submission of this run, waiting for its receipt. */
-struct awaited {
-	uint8_t id[ADP_SUBMISSION_ID_LEN];
-	int result; /* 0 until its receipt (RECEIPT_RESULT_*) */
-};
-
-/* Entries refused earlier that stay refused, per reason. */
-#define REASONS 32
-struct held {
-	uint64_t entries[REASONS], cases[REASONS];
-	char *first_case[REASONS]; /* one case ref to name, escaped for a terminal */
-};
-
 struct run {
 	struct adp_agency *a;
 	const struct adp_submit_opts *o;
@@ -76,13 +63,10 @@ struct run {
 	rd_kafka_t *rk;
 	char topic[256];
 	struct delivery dl;
-	/* receipts: for this run's submissions, and the reader's context */
-	struct awaited *aw;
-	size_t n_aw, cap_aw, n_decided;
-	struct adp_receipts_ctx rctx;
-	struct held held;
+	/* what becomes of this run's submissions once published: receipts,
+	 * refused entries (confirm.h) */
+	struct adp_confirm *cf;
 	int resend_sent;           /* resubmit: SENT entries are sent again */
-	int read_failed;           /* the receipts topic could not be read */
 	/* cases built from refused envelopes, each allocated alone (ops in
 	 * the batch point at them) and kept until the run ends */
 	struct adp_case **resend_cases;
@@ -120,8 +104,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	free(id);
 }
 
-static int need_broker_key(struct run *r, int *skip);
-
 static int open_producer(struct run *r)
 {
 	rd_kafka_conf_t *kc;
@@ -131,7 +113,7 @@ static int open_producer(struct run *r)
 	if (r->rk)
 		return DECONF_OK;
 	/* before anything is sent: waiting needs the key receipts are checked with */
-	if (!r->o->no_wait && ((rc = need_broker_key(r, &skip)) ||
+	if (!r->o->no_wait && ((rc = adp_confirm_need_broker_key(r->cf, &skip)) ||
 			       (rc = adp_agency_open_broker_key(r->a, r->errstr, r->errstr_size))))
 		return rc;
 	if ((rc = deconf_kafka_conf_new(&kc, r->a->conf, "deconf-adapter", r->errstr,
@@ -191,14 +173,7 @@ static int produce(struct run *r, const uint8_t id[ADP_SUBMISSION_ID_LEN], uint8
 	r->dl.inflight++;
 	r->st->bytes += len;
 	/* this run waits for its receipt (once, however often it is sent) */
-	for (size_t i = 0; i < r->n_aw; i++)
-		if (!memcmp(r->aw[i].id, id, ADP_SUBMISSION_ID_LEN))
-			return DECONF_OK;
-	if (DECONF_GROW(r->aw, r->n_aw, r->cap_aw, 16))
-		return DECONF_E_NOMEM;
-	memcpy(r->aw[r->n_aw].id, id, ADP_SUBMISSION_ID_LEN);
-	r->aw[r->n_aw++].result = 0;
-	return DECONF_OK;
+	return adp_confirm_expect(r->cf, id);
 }
 
 /* ------------------------------------------------- applying deliveries */
@@ -749,7 +724,7 @@ static int plan_case(struct run *r, const struct adp_case *c)
 			 * the same window and the same case details. Kept per
 			 * entry, so a run killed half-way through a case resumes
 			 * exactly. A REFUSED entry is unchanged too: what becomes
-			 * of it is the refusal rule's business (resend_refused()),
+			 * of it is the refusal rule's business (confirm.c),
 			 * and the run reports it. resubmit sends SENT ones again
 			 * when no receipt can come for them any more. */
 			if (have && e.state != ADP_ENTRY_REMOVING && e.state != ADP_ENTRY_QUERY &&
@@ -804,93 +779,7 @@ out:
 	return rc;
 }
 
-/* ------------------------------------------------------------ receipts */
-
-/* Every decision the receipts reader makes while this run goes. */
-static void on_receipt(void *opaque, const struct adp_receipt_event *ev)
-{
-	struct run *r = opaque;
-
-	for (size_t i = 0; i < r->n_aw; i++)
-		if (!r->aw[i].result &&
-		    !memcmp(r->aw[i].id, ev->submission_id, ADP_SUBMISSION_ID_LEN)) {
-			r->aw[i].result = ev->d.result;
-			r->n_decided++;
-			if (ev->d.result == DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED)
-				r->st->accepted++;
-			else
-				r->st->refused++;
-		}
-	if (ev->d.result == DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_REFUSED)
-		adp_receipt_print(r->report, ev);
-	if (r->o->on_receipt)
-		r->o->on_receipt(r->o->opaque, ev);
-}
-
-static void receipts_kind(struct run *r, struct adp_inbox_kind *k)
-{
-	r->rctx.cb = on_receipt;
-	r->rctx.opaque = r;
-	r->rctx.queue_webhook = r->o->queue_webhook;
-	adp_receipts_kind_init(k, &r->rctx, r->a);
-}
-
-/* Receipts need the broker's key to be checked; without it there is
- * nothing to wait for (--no-wait) or it is a configuration error. */
-static int need_broker_key(struct run *r, int *skip)
-{
-	*skip = 0;
-	if (r->a->set.agency_broker_public_key)
-		return DECONF_OK;
-	if (r->o->no_wait) {
-		deconf_log(DECONF_LOG_NOTICE, "SUBMIT",
-			   "agency.broker_public_key is not set: receipts are not read");
-		*skip = 1;
-		return DECONF_OK;
-	}
-	return deconf_err_set(r->errstr, r->errstr_size, DECONF_E_CONFIG,
-			      "agency.broker_public_key is not set: it is needed to check the "
-			      "broker's receipts (or use --no-wait)");
-}
-
-/* After a read of the receipts topic: a loss stops the command; any other
- * failure only leaves what waits unconfirmed, said in the report. */
-static int after_read(struct run *r, const struct adp_inbox_kind *k, int rc, const char *why)
-{
-	r->st->receipts_refused += k->st.refused;
-	if (rc && k->st.stopped_by_loss)
-		return deconf_err_set(r->errstr, r->errstr_size, rc, "%s", why);
-	if (rc) {
-		r->read_failed = 1;
-		char shown[DECONF_TEXT_TERMINAL_SIZE(512)];
-		fprintf(r->report, "receipts could not be read: %s\n",
-			deconf_text_for_terminal(shown, sizeof(shown), why, strlen(why)));
-	}
-	return DECONF_OK;
-}
-
-/* Read the receipts that arrived for earlier submissions (to the end). */
-static int read_receipts(struct run *r)
-{
-	struct adp_inbox_kind k, *kinds[1] = { &k };
-	struct adp_inbox_opts io = { .accept_loss = r->o->accept_loss };
-	struct adp_ledger_txn *t;
-	char why[512] = "";
-	size_t waiting;
-	int rc, skip;
-
-	if ((rc = adp_ledger_begin(r->a->ledger, 1, &t)))
-		return rc;
-	waiting = adp_ledger_sub_count(t, ADP_SUB_SENT) + adp_ledger_outbox_count(t);
-	adp_ledger_abort(t);
-	if (!waiting) /* a receipt could change nothing */
-		return DECONF_OK;
-	if ((rc = need_broker_key(r, &skip)) || skip)
-		return rc;
-	receipts_kind(r, &k);
-	rc = adp_inbox_read(r->a, kinds, 1, &io, why, sizeof(why));
-	return after_read(r, &k, rc, why);
-}
+/* ------------------------------------- refused entries, sent again */
 
 /* The resend of one refused CaseOp: the case as it was sent. */
 static struct adp_case *resend_case(struct run *r, const Deconf__V1__CaseOp *op)
@@ -934,357 +823,77 @@ static void free_resend_cases(struct run *r)
 	r->n_resend_cases = r->cap_resend_cases = 0;
 }
 
-/* A refused submission, copied out of the ledger. */
-struct refused {
-	uint8_t id[ADP_SUBMISSION_ID_LEN];
-	uint8_t reason;
-	int32_t op_index;
-	uint8_t *env;
-	size_t env_len;
-};
-
-struct refused_list {
-	struct refused *v;
-	size_t n, cap;
-};
-
-static int refused_cb(void *opaque, const uint8_t id[ADP_SUBMISSION_ID_LEN],
-		      const struct adp_sub *s)
+/* The batch as confirm.c sends refused entries again in it
+ * (struct adp_confirm_batch). */
+static int batch_begin(void *opaque)
 {
-	struct refused_list *l = opaque;
-	struct refused *f;
-
-	if (s->status != ADP_SUB_REFUSED)
-		return 0;
-	if (DECONF_GROW(l->v, l->n, l->cap, 8))
-		return DECONF_E_NOMEM;
-	f = &l->v[l->n];
-	memcpy(f->id, id, ADP_SUBMISSION_ID_LEN);
-	f->reason = s->reason;
-	f->op_index = s->op_index;
-	f->env_len = s->envelope_len;
-	if (!(f->env = malloc(s->envelope_len ? s->envelope_len : 1)))
-		return DECONF_E_NOMEM;
-	memcpy(f->env, s->envelope, s->envelope_len);
-	l->n++;
-	return 0;
+	return begin_batch(opaque);
 }
 
-/* Count entries that stay refused, for the report. */
-static void hold(struct run *r, int reason, const char *case_ref, size_t entries)
+static struct adp_ledger_txn *batch_txn(void *opaque)
 {
-	struct held *h = &r->held;
-	int i = reason >= 0 && reason < REASONS ? reason : 0;
-
-	h->entries[i] += entries;
-	h->cases[i]++;
-	r->st->held_entries += entries;
-	r->st->held_cases++;
-	if (!h->first_case[i])
-		h->first_case[i] = strdup(case_ref);
+	return ((struct run *)opaque)->txn;
 }
 
-/*
- * The entries of refused submission f: send again what its rule (or
- * --retry-refused) lets go, count the rest as held; forget the submission
- * once no entry refers to it. Inside the batch transaction.
- */
-static int resend_refused_one(struct run *r, const struct refused *f, int dir_status)
+static int batch_resend_op(void *opaque, const Deconf__V1__CaseOp *op,
+			   const Deconf__V1__TokenRef *const *tokens, size_t n)
 {
-	Deconf__V1__Envelope *env = NULL;
-	Deconf__V1__Submission *sub = NULL;
-	int rule = r->o->retry_refused ? ADP_RULE_RESEND : adp_refusal_rule(f->reason);
-	int still = 0, rc;
-	struct collect cl = { 0 };
+	struct run *r = opaque;
+	int removal = op->op == DECONF__V1__OP__OP_REMOVE ||
+		      op->op == DECONF__V1__OP__OP_CLOSE_CASE;
+	char ref[ADP_LEDGER_CASE_MAX + 1];
+	struct adp_case *c;
+	struct op *o = NULL;
+	uint8_t digest[32] = { 0 };
+	int rc = DECONF_OK;
 
-	if ((rc = deconf_envelope_unpack(f->env, f->env_len, SIZE_MAX, &env, NULL, 0)) ||
-	    (rc = deconf_envelope_payload(env, &deconf__v1__submission__descriptor,
-					  (ProtobufCMessage **)&sub, NULL, 0))) {
-		char hex[33];
+	/* confirm.c passes only ops whose case ref fits the ledger */
+	if (op->case_ref.len == 0 || op->case_ref.len > ADP_LEDGER_CASE_MAX)
+		return DECONF_E_INVAL;
+	memcpy(ref, op->case_ref.data, op->case_ref.len);
+	ref[op->case_ref.len] = '\0';
+	if (!(c = resend_case(r, op)) || !(o = start_op(r, c, op->op, digest)))
+		return DECONF_E_NOMEM;
+	for (size_t j = 0; j < n && !rc; j++) {
+		const Deconf__V1__TokenRef *tr = tokens[j];
+		struct tok t;
+		struct adp_entry e;
 
-		if (rc == DECONF_E_NOMEM)
-			goto out;
-		/* our own record, unreadable: it cannot say what to send again,
-		 * and must not stop every run; its entries stay REFUSED */
-		deconf_log(DECONF_LOG_WARNING, "SUBMIT",
-			   "refused submission %s: its record in the ledger cannot be read (%s): "
-			   "forgotten",
-			   deconf_hex_encode(hex, f->id, ADP_SUBMISSION_ID_LEN), deconf_strerror(rc));
-		rc = adp_ledger_sub_del(r->txn, f->id);
-		goto out;
+		deconf__v1__token_ref__init(&t.ref);
+		memcpy(t.token, tr->token.data, DECONF_TOKEN_LEN);
+		t.ref.type = tr->type;
+		t.ref.key_epoch = tr->key_epoch;
+		t.ref.token.len = DECONF_TOKEN_LEN;
+		t.ref.valid_from = tr->valid_from;
+		t.ref.valid_to = tr->valid_to;
+		t.ind = NULL;
+		if ((rc = add_token(r, &o, &t)))
+			break;
+		/* r->txn and r->sub_id are the batch the token went into */
+		if ((rc = adp_ledger_get(r->txn, ref, t.token, t.ref.key_epoch, &e)))
+			break;
+		e.state = removal ? ADP_ENTRY_REMOVING : ADP_ENTRY_PENDING;
+		e.reason = 0;
+		e.decided_at = 0;
+		memcpy(e.submission_id, r->sub_id, ADP_SUBMISSION_ID_LEN);
+		rc = adp_ledger_put(r->txn, ref, &e);
+		r->st->refused_resent++;
 	}
-	for (size_t i = 0; i < sub->n_ops && !rc; i++) {
-		Deconf__V1__CaseOp *op = sub->ops[i];
-		int removal = op->op == DECONF__V1__OP__OP_REMOVE ||
-			      op->op == DECONF__V1__OP__OP_CLOSE_CASE;
-		int go = rule == ADP_RULE_RESEND ||
-			 (rule == ADP_RULE_WHEN_ACTIVE &&
-			  dir_status == DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE) ||
-			 (rule == ADP_RULE_FIX_INPUT && f->op_index >= 0 &&
-			  (size_t)f->op_index != i);
-		char ref[ADP_LEDGER_CASE_MAX + 1];
-		struct adp_case *c;
-		struct op *o = NULL;
-		uint8_t digest[32] = { 0 };
-
-		if (op->case_ref.len == 0 || op->case_ref.len > ADP_LEDGER_CASE_MAX)
-			continue;
-		memcpy(ref, op->case_ref.data, op->case_ref.len);
-		ref[op->case_ref.len] = '\0';
-		cl.n = 0;
-		for (size_t j = 0; j < op->n_tokens; j++) {
-			Deconf__V1__TokenRef *tr = op->tokens[j];
-			struct adp_entry e;
-			struct tok *t;
-
-			if (tr->token.len != DECONF_TOKEN_LEN ||
-			    adp_ledger_get(r->txn, ref, tr->token.data, tr->key_epoch, &e) ||
-			    memcmp(e.submission_id, f->id, ADP_SUBMISSION_ID_LEN) ||
-			    (e.state != ADP_ENTRY_REFUSED && e.state != ADP_ENTRY_REMOVE_REFUSED))
-				continue; /* decided by a later op since */
-			if (r->resend_sent && e.state == ADP_ENTRY_REFUSED &&
-			    e.epoch != deconf_tokenizer_epoch(r->a->tk)) {
-				/* resubmit sends it under the current epoch: the
-				 * refused old-epoch entry is replaced */
-				if ((rc = adp_ledger_del(r->txn, ref, tr->token.data,
-							 tr->key_epoch)))
-					goto out;
-				continue;
-			}
-			if (DECONF_GROW(cl.toks, cl.n, cl.cap, 16)) {
-				rc = DECONF_E_NOMEM;
-				goto out;
-			}
-			t = &cl.toks[cl.n++];
-			deconf__v1__token_ref__init(&t->ref);
-			memcpy(t->token, tr->token.data, DECONF_TOKEN_LEN);
-			t->ref.type = tr->type;
-			t->ref.key_epoch = tr->key_epoch;
-			t->ref.token.len = DECONF_TOKEN_LEN;
-			t->ref.valid_from = tr->valid_from;
-			t->ref.valid_to = tr->valid_to;
-			t->ind = NULL;
-		}
-		if (!cl.n)
-			continue;
-		if (!go) {
-			still = 1;
-			hold(r, f->reason, ref, cl.n);
-			continue;
-		}
-		/* the same op under a new submission id (the old one is spent) */
-		if (!(c = resend_case(r, op)) || !(o = start_op(r, c, op->op, digest))) {
-			rc = DECONF_E_NOMEM;
-			goto out;
-		}
-		for (size_t j = 0; j < cl.n && !rc; j++) {
-			struct adp_entry e;
-
-			if ((rc = add_token(r, &o, &cl.toks[j])))
-				break;
-			/* r->txn and r->sub_id are the batch the token went into */
-			if ((rc = adp_ledger_get(r->txn, ref, cl.toks[j].token,
-						 cl.toks[j].ref.key_epoch, &e)))
-				break;
-			e.state = removal ? ADP_ENTRY_REMOVING : ADP_ENTRY_PENDING;
-			e.reason = 0;
-			e.decided_at = 0;
-			memcpy(e.submission_id, r->sub_id, ADP_SUBMISSION_ID_LEN);
-			rc = adp_ledger_put(r->txn, ref, &e);
-			r->st->refused_resent++;
-		}
-	}
-	if (!rc && !still)
-		rc = adp_ledger_sub_del(r->txn, f->id); /* nothing refers to it now */
-out:
-	free(cl.toks);
-	deconf_msg_free(sub);
-	deconf_msg_free(env);
 	return rc;
-}
-
-/* Refused submissions: send again what may go, report what stays. */
-static int resend_refused(struct run *r)
-{
-	struct refused_list l = { 0 };
-	struct adp_ledger_txn *t;
-	int dir_status = -1, rc;
-
-	if ((rc = adp_ledger_begin(r->a->ledger, 1, &t)))
-		return rc;
-	rc = adp_ledger_sub_count(t, ADP_SUB_REFUSED) ? adp_ledger_sub_foreach(t, refused_cb, &l)
-						      : DECONF_OK;
-	adp_ledger_abort(t);
-	for (size_t i = 0; i < l.n && !rc; i++) {
-		if (!r->o->retry_refused && adp_refusal_rule(l.v[i].reason) == ADP_RULE_WHEN_ACTIVE &&
-		    dir_status == -1) {
-			char why[512] = "", shown[DECONF_TEXT_TERMINAL_SIZE(512)];
-			int st;
-
-			/* is the reason gone? the federation's directory says */
-			if (adp_directory_status(r->a, &st, why, sizeof(why))) {
-				fprintf(r->report, "the federation's directory could not be read "
-						   "(%s): refused entries are held\n",
-					deconf_text_for_terminal(shown, sizeof(shown), why,
-								 strlen(why)));
-				dir_status = -2;
-			} else {
-				dir_status = st;
-			}
-		}
-		if (!(rc = begin_batch(r)))
-			rc = resend_refused_one(r, &l.v[i], dir_status);
-	}
-	for (size_t i = 0; i < l.n; i++)
-		free(l.v[i].env);
-	free(l.v);
-	if (rc)
-		return deconf_err_set(r->errstr, r->errstr_size, rc, "refused entries: %s",
-				      deconf_strerror(rc));
-	return DECONF_OK;
-}
-
-/* What stays refused, each time (the user, or the operator, must act). */
-static void report_held(struct run *r)
-{
-	char name[64], shown[DECONF_TEXT_TERMINAL_SIZE(ADP_LEDGER_CASE_MAX)];
-
-	for (int i = 0; i < REASONS; i++) {
-		const char *c = r->held.first_case[i];
-
-		if (!r->held.entries[i])
-			continue;
-		fprintf(r->report,
-			"still refused (%s): %llu entr%s of %llu case(s)%s%s%s: %s; "
-			"`deconf-adapter status` shows them\n",
-			adp_reason_name(i, name, sizeof(name)),
-			(unsigned long long)r->held.entries[i],
-			r->held.entries[i] == 1 ? "y" : "ies", (unsigned long long)r->held.cases[i],
-			c ? " (" : "",
-			c ? deconf_text_for_terminal(shown, sizeof(shown), c, strlen(c)) : "",
-			c ? (r->held.cases[i] > 1 ? ", ...)" : ")") : "",
-			adp_refusal_next(adp_refusal_rule(i)));
-	}
 }
 
 /* Before planning: receipts that came, the outbox, refused entries. */
 static int catch_up(struct run *r)
 {
+	struct adp_confirm_batch batch = { .begin = batch_begin, .txn = batch_txn,
+					   .resend_op = batch_resend_op, .opaque = r };
 	int rc;
 
 	if (r->o->dry_run)
 		return DECONF_OK;
-	if ((rc = read_receipts(r)) || (rc = resend_outbox(r)) || (rc = resend_refused(r)))
+	if ((rc = adp_confirm_read(r->cf)) || (rc = resend_outbox(r)) ||
+	    (rc = adp_confirm_resend_refused(r->cf, &batch, r->resend_sent)))
 		return rc;
-	return DECONF_OK;
-}
-
-static int all_decided(void *opaque)
-{
-	const struct run *r = opaque;
-
-	return r->n_decided >= r->n_aw;
-}
-
-struct waiting {
-	struct run *r;
-	struct adp_progress pr;
-};
-
-static void wait_progress(void *opaque)
-{
-	struct waiting *w = opaque;
-
-	adp_progress_update(&w->pr, w->r->n_decided, w->r->n_aw, w->r->n_decided);
-}
-
-static int waiting_done(void *opaque)
-{
-	return all_decided(((struct waiting *)opaque)->r);
-}
-
-/*
- * The receipts of this run's submissions, for up to submit.confirm_timeout.
- * Those with none by then stay unconfirmed, unless the directory shows why
- * none can come (the agency is not in it: the broker does not answer an
- * unknown agency), which is then recorded as a refusal.
- */
-static int wait_receipts(struct run *r)
-{
-	struct adp_inbox_kind k, *kinds[1] = { &k };
-	struct waiting w = { .r = r };
-	struct adp_inbox_opts io = { .follow = 1, .done = waiting_done, .idle = wait_progress,
-				     .idle_ms = 100, .opaque = &w,
-				     .accept_loss = r->o->accept_loss };
-	int64_t timeout = r->a->set.submit_confirm_timeout;
-	char why[512] = "";
-	int rc, skip, status;
-
-	if (r->o->dry_run || r->o->no_wait || !r->n_aw)
-		return DECONF_OK;
-	if ((rc = need_broker_key(r, &skip)))
-		return rc;
-	r->st->waited = 1;
-	if (!all_decided(r)) {
-		receipts_kind(r, &k);
-		io.deadline_us = deconf_mono_us() + timeout * 1000;
-		adp_progress_start(&w.pr, r->o->progress, "waiting for receipts", "answered");
-		rc = adp_inbox_read(r->a, kinds, 1, &io, why, sizeof(why));
-		adp_progress_end(&w.pr);
-		if ((rc = after_read(r, &k, rc, why)))
-			return rc;
-	}
-	if (all_decided(r))
-		return DECONF_OK;
-	/* only when receipts were read all along: then none came */
-	if (!r->read_failed && !adp_directory_status(r->a, &status, why, sizeof(why)) &&
-	    status == 0) {
-		struct adp_decision d = {
-			.result = DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_REFUSED,
-			.reason = DECONF__V1__REJECT_REASON__REJECT_REASON_UNKNOWN_AGENCY,
-			.op_index = -1,
-			.detail = "the federation's directory has no entry for this agency, and "
-				  "the broker does not answer an unknown agency",
-			.decided_at = deconf_now_ms(),
-			.partition = -1,
-			.offset = -1,
-			.inferred = 1,
-		};
-		struct adp_ledger_txn *t;
-		int applied;
-
-		receipts_kind(r, &k);
-		if ((rc = adp_ledger_begin(r->a->ledger, 0, &t)))
-			return rc;
-		for (size_t i = 0; i < r->n_aw && !rc; i++)
-			if (!r->aw[i].result)
-				rc = adp_receipts_decide(t, r->aw[i].id, &d, &r->rctx, &applied);
-		if (rc) {
-			adp_ledger_abort(t);
-			return deconf_err_set(r->errstr, r->errstr_size, rc, "ledger: %s",
-					      deconf_strerror(rc));
-		}
-		if ((rc = adp_ledger_commit(t)))
-			return rc;
-	}
-	for (size_t i = 0; i < r->n_aw; i++)
-		if (!r->aw[i].result) {
-			r->st->unconfirmed++;
-			if (r->o->on_unconfirmed)
-				r->o->on_unconfirmed(r->o->opaque, r->aw[i].id);
-		}
-	if (r->st->unconfirmed && r->read_failed)
-		fprintf(r->report,
-			"unconfirmed: %llu submission(s): their receipts could not be read (see "
-			"above); they stay pending (`deconf-adapter status`) and their receipts "
-			"are taken by a later submit or run\n",
-			(unsigned long long)r->st->unconfirmed);
-	else if (r->st->unconfirmed)
-		fprintf(r->report,
-			"unconfirmed: %llu submission(s) had no receipt from the broker within "
-			"%lld s (is it running?); they stay pending (`deconf-adapter status`) and "
-			"their receipts are taken by a later submit or run\n",
-			(unsigned long long)r->st->unconfirmed, (long long)(timeout / 1000));
 	return DECONF_OK;
 }
 
@@ -1299,10 +908,10 @@ static int finish_run(struct run *r)
 		return DECONF_OK;
 	if ((rc = drain(r)))
 		return rc;
-	r->st->awaited = r->n_aw;
-	if ((rc = wait_receipts(r)))
+	r->st->awaited = adp_confirm_count(r->cf);
+	if ((rc = adp_confirm_wait(r->cf)))
 		return rc;
-	report_held(r);
+	adp_confirm_report_held(r->cf);
 	return DECONF_OK;
 }
 
@@ -1332,7 +941,8 @@ static int run_init(struct run *r, struct adp_agency *a, const struct adp_submit
 	r->max_batch = (size_t)a->set.submit_max_batch_bytes;
 	r->timeout_ms = a->set.submit_timeout;
 	adp_agency_topic(a, "submit", r->topic, sizeof(r->topic));
-	if ((rc = adp_agency_open_keys(a, errstr, errstr_size)) ||
+	if ((rc = adp_confirm_new(&r->cf, a, o, st, r->report, errstr, errstr_size)) ||
+	    (rc = adp_agency_open_keys(a, errstr, errstr_size)) ||
 	    (rc = adp_agency_open_ledger(a, errstr, errstr_size)))
 		return rc;
 	if (!o->dry_run && (rc = adp_agency_open_signing(a, errstr, errstr_size)))
@@ -1347,9 +957,7 @@ static void run_free(struct run *r)
 	free_batch(r);
 	free(r->ops);
 	free(r->dl.v);
-	free(r->aw);
-	for (size_t i = 0; i < REASONS; i++)
-		free(r->held.first_case[i]);
+	adp_confirm_free(r->cf);
 	free_resend_cases(r);
 	if (r->rk)
 		rd_kafka_destroy(r->rk);
@@ -1394,34 +1002,6 @@ out:
 	free(list);
 	run_free(&r);
 	return rc;
-}
-
-/* What the receipt of an acknowledgment said, into its ledger record. */
-static int ack_decided(struct run *r, const uint8_t notice_id[DECONF_ID_LEN], int outcome,
-		       int result)
-{
-	struct adp_ledger_txn *t;
-	struct adp_ack rec;
-	int rc;
-
-	if (!result)
-		return DECONF_OK; /* unconfirmed: stays SENT */
-	if ((rc = adp_ledger_begin(r->a->ledger, 0, &t)))
-		return rc;
-	if (!(rc = adp_ledger_ack_get(t, notice_id, &rec))) {
-		if (result == DECONF__V1__RECEIPT_RESULT__RECEIPT_RESULT_ACCEPTED) {
-			rec.outcomes |= 1u << outcome;
-			rec.state = ADP_ACK_CONFIRMED;
-		} else {
-			rec.state = ADP_ACK_REFUSED;
-		}
-		rc = adp_ledger_ack_put(t, notice_id, &rec);
-	}
-	if (rc) {
-		adp_ledger_abort(t);
-		return rc;
-	}
-	return adp_ledger_commit(t);
 }
 
 int adp_submit_ack(struct adp_agency *a, const uint8_t notice_id[DECONF_ID_LEN], int outcome,
@@ -1508,10 +1088,10 @@ int adp_submit_ack(struct adp_agency *a, const uint8_t notice_id[DECONF_ID_LEN],
 	buf = NULL; /* produce's */
 	if (rc || (rc = drain(&r)))
 		goto out;
-	st->awaited = r.n_aw;
-	if ((rc = wait_receipts(&r)))
+	st->awaited = adp_confirm_count(r.cf);
+	if ((rc = adp_confirm_wait(r.cf)))
 		goto out;
-	rc = ack_decided(&r, notice_id, outcome, r.n_aw ? r.aw[0].result : 0);
+	rc = adp_confirm_ack_decided(r.cf, notice_id, outcome, adp_confirm_result(r.cf, 0));
 out:
 	free(buf);
 	deconf_msg_free(n);

@@ -20,16 +20,18 @@
  *     the broker drops a submission id it has already seen, so nothing is
  *     lost or applied twice;
  *  5. unless no_wait, the command then waits up to submit.confirm_timeout
- *     for the broker's receipts of what it sent (receipts.h): accepted
- *     entries are CONFIRMED, refused ones REFUSED with the reason; what has
- *     no receipt by then stays unconfirmed (SENT), and its receipt is taken
- *     by whichever later command reads receipts.
+ *     for the broker's receipts of what it sent (confirm.h, receipts.h):
+ *     accepted entries are CONFIRMED, refused ones REFUSED with the reason;
+ *     what has no receipt by then stays unconfirmed (SENT), and its receipt
+ *     is taken by whichever later command reads receipts.
  *
  * Before it plans anything, every publishing command (and the daemon's
  * rounds) also reads the receipts that arrived for earlier submissions,
  * and sends again the entries of refused submissions whose reason has gone
  * away, as receipts.h's rules say (--retry-refused: whatever the reason);
- * what stays refused is reported every time.
+ * what stays refused is reported every time. This module builds and
+ * publishes; what happens after Kafka's delivery report (receipts, refused
+ * entries, an acknowledgment's outcome) is confirm.h's.
  *
  * Kafka unreachable: delivery fails after submit.timeout, the command fails,
  * and nothing is marked sent (the outbox keeps it for the next run).
