@@ -503,7 +503,7 @@ static void log_report(char *report)
 		if (!(nl = strchr(l, '\n')))
 			break;
 		*nl = '\0';
-		deconf_log(DECONF_LOG_NOTICE, "RUN", "%s", l); /* escaped by submit.c */
+		deconf_log(DECONF_LOG_NOTICE, "RUN", "%s", l); /* escaped by submit.c and confirm.c */
 	}
 }
 

@@ -29,7 +29,7 @@
  * already, or not ours) is a duplicate: dropped.
  *
  * What becomes of refused entries depends on the reason (adp_refusal_rule,
- * applied by submit.c at the start of every publishing command and of the
+ * applied by confirm.c at the start of every publishing command and of the
  * daemon's rounds):
  *
  *   suspended_agency, unknown_agency

@@ -439,7 +439,7 @@ static void test_qualifier_read_back_is_a_string(void **state)
 	end(f);
 }
 
-/* submit.c's pattern: get, change the state, put the same entry back. */
+/* submit.c's and confirm.c's pattern: get, change the state, put the same entry back. */
 static void test_get_modify_put(void **state)
 {
 	struct fx *f = *state;
