@@ -467,7 +467,14 @@ static int decode_notice(const struct fed *f, const rd_kafka_message_t *m, struc
 	x->created_at = cn->created_at;
 	x->submitted_at = cn->submitted_at;
 	x->expires_at = cn->expires_at;
+	x->type = cn->type;
+	x->urgent = cn->urgent;
+	x->event_kind = cn->event_kind;
+	x->band_m = cn->distance_band_m;
 	if (cn->counterpart) {
+		x->cp_event_kind = cn->counterpart->event_kind;
+		x->cp_window_from = cn->counterpart->window_from;
+		x->cp_window_to = cn->counterpart->window_to;
 		copy_bytes(x->cp_agency, sizeof(x->cp_agency), &cn->counterpart->agency_id);
 		copy_bytes(x->cp_case, sizeof(x->cp_case), &cn->counterpart->case_ref);
 		copy_str(x->cp_name, sizeof(x->cp_name), cn->counterpart->agency_name);

@@ -113,6 +113,12 @@ struct fed_notice {
 	char cp_agency[32], cp_case[64], cp_name[64], cp_country[4], cp_poc[64];
 	int cp_level, cp_visibility;
 	int64_t created_at, submitted_at, expires_at;
+	int type;
+	/* an event conflict: urgent, the distance band, the recipient's and
+	 * the counterpart's event kinds and the counterpart's window */
+	int urgent, event_kind, cp_event_kind;
+	uint32_t band_m;
+	int64_t cp_window_from, cp_window_to;
 };
 
 /*
