@@ -64,6 +64,15 @@
  *   when it is still unacknowledged then. Due sides are indexed by time
  *   (store "esc"), so a pass costs what is due.
  *
+ * - Events (type EVENT_CELL, docs/design.md "Events"): every event cell
+ *   is on one partition (ingest), so a pair of events is one conflict
+ *   (its pair id leaves out the token) however many cells they share; a
+ *   shared cell conflicts only when one side holds it as COVER, and only
+ *   in strictly overlapping windows; the notice is urgent, with both
+ *   events' kinds, the counterpart's window and brk_match_event_band_m();
+ *   event conflicts always escalate; event cells are hot only past
+ *   EVENT_HOT_CASES.
+ *
  * Notice ids are the first 16 bytes of a SHA-256 over the kind, token,
  * epoch, the recipient's (agency, case), the counterpart's (agency, case)
  * and, for queries and expiry, the submission or the expiry time: the same
