@@ -109,7 +109,8 @@ int adp_geocell_level(double radius_m);
  * or longitude out of range, radius out of bounds); DECONF_E_TOOBIG if the
  * event has more than max cells (then *n is the number it needs and out is
  * left unspecified: never a truncated set; ADP_GEOCELL_MAX is always
- * enough); DECONF_E_NOMEM.
+ * enough, and out may be NULL when max is 0, to ask for the count);
+ * DECONF_E_NOMEM.
  */
 int adp_geocell_cover(double lat, double lon, double radius_m, struct adp_geocell *out,
 		      size_t max, size_t *n, char *errstr, size_t errstr_size);
