@@ -14,7 +14,7 @@ packages=(
 	# libraries (see README, "Dependencies")
 	librdkafka-dev libprotobuf-c-dev libssl-dev libinih-dev
 	liblmdb-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev
-	libutf8proc-dev libidn2-dev liburiparser-dev libphonenumber-dev libcsv-dev
+	libutf8proc-dev libidn2-dev liburiparser-dev libphonenumber-dev libcsv-dev libs2-dev
 	# Debian packages (cpack -G DEB: dpkg-shlibdeps finds their Depends,
 	# and CPack needs `file` for it)
 	dpkg-dev file
