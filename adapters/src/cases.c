@@ -7,6 +7,7 @@
  * public struct adp_case stays what the caller reads. Strings go to an
  * arena of large chunks freed at once.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "deconf/token.h"
 #include "deconf/util.h"
 #include "cases.h"
+#include "event.h"
 #include "intext.h"
 #include "when.h"
 
@@ -42,6 +44,8 @@ struct adp_case_meta {
 	unsigned line_cf[ADP_N_CF];    /* where each case field was given, 0 = not yet */
 	unsigned line_poc[ADP_N_POC];
 	unsigned blank_line;       /* first row/line without indicators */
+	unsigned event_line;       /* where its event (place) was given */
+	unsigned other_line;       /* its first indicator that is no event */
 };
 
 struct adp_cases_err {
@@ -392,6 +396,8 @@ static int64_t cf_get(const struct adp_case *c, enum adp_case_field f)
 		return c->visibility;
 	case ADP_CF_CAUTION:
 		return c->caution_flags;
+	case ADP_CF_EVENT_KIND:
+		return c->event_kind;
 	default:
 		return c->expires_at;
 	}
@@ -408,6 +414,9 @@ static void cf_put(struct adp_case *c, enum adp_case_field f, int64_t v)
 		break;
 	case ADP_CF_CAUTION:
 		c->caution_flags = (uint32_t)v;
+		break;
+	case ADP_CF_EVENT_KIND:
+		c->event_kind = (int)v;
 		break;
 	default:
 		c->expires_at = v;
@@ -552,6 +561,115 @@ void adp_cases_set_caution(struct adp_cases *cs, size_t ci, unsigned line, const
 		adp_cases_set(cs, ci, line, ADP_CF_CAUTION, flags, name, s, len);
 }
 
+void adp_cases_set_event_kind(struct adp_cases *cs, size_t ci, unsigned line, const char *s,
+			      size_t len, const char *name)
+{
+	char b[ADP_INTEXT_SHOWN];
+	int kind;
+
+	adp_intext_trim(&s, &len);
+	if (!len)
+		return;
+	if (!(kind = adp_event_kind_parse(s, len)))
+		adp_cases_error(cs, line, ci,
+				"unknown %s %s (known: search_warrant, arrest, undercover_meet, "
+				"surveillance, knock_and_talk, other)",
+				name, adp_intext_shown(b, sizeof(b), s, len));
+	else
+		adp_cases_set(cs, ci, line, ADP_CF_EVENT_KIND, kind, name, s, len);
+}
+
+int adp_cases_number(struct adp_cases *cs, size_t ci, unsigned line, const char *where,
+		     const char *name, const char *s, size_t len, double *out)
+{
+	char buf[48], *end, b[ADP_INTEXT_SHOWN];
+	double v;
+
+	adp_intext_trim(&s, &len);
+	if (!len)
+		return 0;
+	/* a plain decimal: digits, one point, a sign; no hex, inf, nan or
+	 * exponent (strtod would take them all) */
+	if (len >= sizeof(buf) || strspn(s, "+-.0123456789") < len)
+		goto bad;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	v = strtod(buf, &end);
+	if (end != buf + len || !isfinite(v))
+		goto bad;
+	*out = v;
+	return 1;
+bad:
+	adp_cases_error(cs, line, ci, "%s%s %s is not a decimal number", where, name,
+			adp_intext_shown(b, sizeof(b), s, len));
+	return -1;
+}
+
+int adp_cases_add_checked(struct adp_cases *cs, size_t ci, unsigned line, int type,
+			  const char *value, size_t value_len, const char *qualifier,
+			  int64_t valid_from, int64_t valid_to)
+{
+	struct adp_case *c = &cs->v[ci];
+	struct adp_indicator *ind;
+
+	if (cs->fatal)
+		return cs->fatal;
+	if (DECONF_GROW(c->ind, c->n_ind, cs->meta[ci].ind_cap, 1))
+		goto nomem;
+	ind = &c->ind[c->n_ind];
+	memset(ind, 0, sizeof(*ind));
+	ind->type = type;
+	if (!(ind->value = arena_strndup(&cs->arena, value, value_len)))
+		goto nomem;
+	ind->value_len = value_len;
+	if (qualifier &&
+	    !(ind->qualifier = arena_strndup(&cs->arena, qualifier, strlen(qualifier))))
+		goto nomem;
+	ind->valid_from = valid_from;
+	ind->valid_to = valid_to;
+	ind->line = line;
+	c->n_ind++;
+	return DECONF_OK;
+nomem:
+	cs->fatal = DECONF_E_NOMEM;
+	return cs->fatal;
+}
+
+unsigned adp_cases_event_line(const struct adp_cases *cs, size_t ci)
+{
+	return cs->meta[ci].event_line;
+}
+
+void adp_cases_event_given(struct adp_cases *cs, size_t ci, unsigned line)
+{
+	cs->meta[ci].event_line = line;
+}
+
+void adp_cases_check_events(struct adp_cases *cs)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		const struct adp_case_meta *m = &cs->meta[i];
+		struct adp_case *c = &cs->v[i];
+
+		if (m->event_line && m->other_line)
+			adp_cases_error(cs, m->event_line > m->other_line ? m->event_line
+									  : m->other_line,
+					i, "a case with an event holds only the event (line %u "
+					   "gave an indicator, line %u the event)",
+					m->other_line, m->event_line);
+		else if (m->event_line && !c->event_kind)
+			adp_cases_error(cs, m->event_line, i,
+					"an event needs its event_kind (search_warrant, arrest, "
+					"undercover_meet, surveillance, knock_and_talk, other)");
+		else if (c->event_kind && !m->event_line && c->op != OP_CLOSE_CASE)
+			adp_cases_error(cs, m->line_cf[ADP_CF_EVENT_KIND], i,
+					"event_kind given, but no event row (type event, with lat "
+					"and lon)");
+		if (m->event_line && !m->line_cf[ADP_CF_EXPIRES] && c->n_ind)
+			c->expires_at = c->ind[0].valid_to; /* over when it is over */
+	}
+}
+
 /* A time field as text; 0 = empty (unset), 1 = parsed into *ms, -1 = error reported. */
 int adp_cases_time(struct adp_cases *cs, size_t ci, unsigned line, const char *where,
 		      const char *name, const char *s, size_t len, int64_t *ms)
@@ -588,15 +706,33 @@ void adp_cases_add_indicator(struct adp_cases *cs, size_t ci, unsigned line, con
 
 	adp_intext_trim(&ts, &tl);
 	adp_intext_trim(&qs, &ql);
+	if (!r->type_bad && adp_intext_word_eq(ts, tl, "event")) {
+		adp_event_add(cs, ci, line, where, r);
+		return;
+	}
+	if (!r->type_bad && !m->other_line)
+		m->other_line = line;
+	if (!r->type_bad && (r->has_lat || r->has_lon || r->has_radius)) {
+		adp_cases_error(cs, line, ci, "%slat, lon and radius_m are for an event's row "
+					      "(type event)", where);
+		ok = 0;
+	}
 	if (r->type_bad) {
 		/* reported */
 	} else if (!tl) {
 		adp_cases_error(cs, line, ci, "%stype is %s", where, r->type ? "empty" : "missing");
 		ok = 0;
-	} else if (!(type = parse_type(ts, tl))) {
+	} else if ((type = parse_type(ts, tl)) == DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL) {
+		adp_cases_error(cs, line, ci,
+				"%sevent_cell is not an indicator to give: an event's cells are made "
+				"from its place (a row of type event, with lat and lon)",
+				where);
+		ok = 0;
+	} else if (!type) {
 		adp_cases_error(cs, line, ci,
 				"%sunknown indicator type %s (known: phone, email, ip, username, url, "
-				"domain, md5, sha1, sha256, btc, eth, imei, mac, vehicle)", where,
+				"domain, md5, sha1, sha256, btc, eth, imei, mac, vehicle; and event "
+				"for an event's place)", where,
 				adp_intext_shown(b, sizeof(b), ts, tl));
 		ok = 0;
 	}

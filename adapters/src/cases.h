@@ -45,7 +45,14 @@ struct adp_cases {
 };
 
 /* Case-level scalar fields, merged across rows with a conflict check. */
-enum adp_case_field { ADP_CF_OP, ADP_CF_VISIBILITY, ADP_CF_CAUTION, ADP_CF_EXPIRES, ADP_N_CF };
+enum adp_case_field {
+	ADP_CF_OP,
+	ADP_CF_VISIBILITY,
+	ADP_CF_CAUTION,
+	ADP_CF_EXPIRES,
+	ADP_CF_EVENT_KIND,
+	ADP_N_CF
+};
 
 enum adp_poc_field { ADP_POC_NAME, ADP_POC_PHONE, ADP_POC_EMAIL, ADP_POC_UNIT, ADP_N_POC };
 
@@ -62,6 +69,10 @@ struct adp_raw_indicator {
 	int type_bad;  /* type / value had the wrong JSON type (reported) */
 	int value_bad;
 	int refused;   /* something else was refused (reported): check, don't add */
+	/* an event's place (type "event"): its centre and radius */
+	double lat, lon, radius_m;
+	int has_lat, has_lon, has_radius;
+	int place_bad; /* a coordinate was refused (reported) */
 };
 
 /* An empty model keeping at most max_errors errors (0 = all). Returns 0 or
@@ -107,6 +118,38 @@ void adp_cases_set_visibility(struct adp_cases *cs, size_t ci, unsigned line, co
 			      size_t len, const char *name);
 void adp_cases_set_caution(struct adp_cases *cs, size_t ci, unsigned line, const char *s,
 			   size_t len, const char *name);
+
+/* The case is an event of this kind (event_kind: search_warrant, arrest,
+ * undercover_meet, surveillance, knock_and_talk, other). */
+void adp_cases_set_event_kind(struct adp_cases *cs, size_t ci, unsigned line, const char *s,
+			      size_t len, const char *name);
+
+/*
+ * A number field (a coordinate, a radius) as text: 0 = blank (unset), 1 =
+ * parsed into *out (a finite decimal number), -1 = refused (an error of
+ * line, prefixed by where and name).
+ */
+int adp_cases_number(struct adp_cases *cs, size_t ci, unsigned line, const char *where,
+		     const char *name, const char *s, size_t len, double *out);
+
+/*
+ * Add an indicator that is already checked (an event's cell, made here,
+ * not read): value and qualifier are copied. 0, or DECONF_E_NOMEM (then
+ * cs->fatal is set).
+ */
+int adp_cases_add_checked(struct adp_cases *cs, size_t ci, unsigned line, int type,
+			  const char *value, size_t value_len, const char *qualifier,
+			  int64_t valid_from, int64_t valid_to);
+
+/* Where case ci's event was given (0: none yet); marks it given on line. */
+unsigned adp_cases_event_line(const struct adp_cases *cs, size_t ci);
+void adp_cases_event_given(struct adp_cases *cs, size_t ci, unsigned line);
+
+/* Once the whole input is read: a case with an event holds nothing else
+ * and has its event_kind; an event_kind without an event (but to close
+ * it) is an error; an event's entries expire when its window ends unless
+ * expires_at says otherwise. */
+void adp_cases_check_events(struct adp_cases *cs);
 
 /* The flag of one caution word (0 for "none"), -1 if unknown. */
 int adp_cases_caution_word(const char *s, size_t len);

@@ -31,13 +31,18 @@ enum col {
 	COL_POC_EMAIL,
 	COL_POC_UNIT,
 	COL_OP,
+	COL_EVENT_KIND,
+	COL_LAT,
+	COL_LON,
+	COL_RADIUS,
 	N_COLS
 };
 
 static const char *const col_names[N_COLS] = {
 	"case_ref",   "type",	   "value",    "qualifier",  "platform",  "jurisdiction",
 	"valid_from", "valid_to",  "expires_at", "visibility", "caution", "poc_name",
-	"poc_phone",  "poc_email", "poc_unit", "op",
+	"poc_phone",  "poc_email", "poc_unit", "op",	   "event_kind", "lat",	    "lon",
+	"radius_m",
 };
 
 struct field {
@@ -153,7 +158,8 @@ static void csv_header(struct adp_csvread *st, unsigned line)
 			adp_cases_error(cs, line, ADP_INPUT_NO_CASE,
 					"unknown column %s (known: case_ref, type, value, qualifier, "
 					"platform, jurisdiction, valid_from, valid_to, expires_at, "
-					"visibility, caution, poc_name, poc_phone, poc_email, poc_unit, op)",
+					"visibility, caution, poc_name, poc_phone, poc_email, poc_unit, op, "
+					"event_kind, lat, lon, radius_m)",
 					adp_intext_shown(b, sizeof(b), name, len));
 		else if (st->col_idx[col] >= 0)
 			adp_cases_error(cs, line, ADP_INPUT_NO_CASE,
@@ -219,6 +225,8 @@ static void csv_row(struct adp_csvread *st, unsigned line)
 	adp_cases_set_poc(cs, ci, line, ADP_POC_EMAIL, s, len, "poc_email");
 	s = csv_get(st, COL_POC_UNIT, &len);
 	adp_cases_set_poc(cs, ci, line, ADP_POC_UNIT, s, len, "poc_unit");
+	s = csv_get(st, COL_EVENT_KIND, &len);
+	adp_cases_set_event_kind(cs, ci, line, s, len, "event_kind");
 
 	memset(&r, 0, sizeof(r));
 	r.type = csv_get(st, COL_TYPE, &r.type_len);
@@ -236,6 +244,23 @@ static void csv_row(struct adp_csvread *st, unsigned line)
 		r.qual = s;
 		r.qual_len = len;
 		r.qual_kind = quals[k].kind;
+	}
+	{
+		/* an event's place */
+		static const struct {
+			enum col col;
+			const char *name;
+		} num[] = { { COL_LAT, "lat" }, { COL_LON, "lon" }, { COL_RADIUS, "radius_m" } };
+		double *out[] = { &r.lat, &r.lon, &r.radius_m };
+		int *has[] = { &r.has_lat, &r.has_lon, &r.has_radius };
+		for (size_t k = 0; k < 3; k++) {
+			int got;
+			s = csv_get(st, num[k].col, &len);
+			if ((got = adp_cases_number(cs, ci, line, "", num[k].name, s, len, out[k])) <
+			    0)
+				r.place_bad = 1;
+			*has[k] = got > 0;
+		}
 	}
 	vf = csv_get(st, COL_VALID_FROM, &vf_len);
 	vt = csv_get(st, COL_VALID_TO, &vt_len);
@@ -406,9 +431,11 @@ void adp_csvread_finish(struct adp_csvread *st)
 	if (!st->header_done && !cs->fatal)
 		adp_cases_error(cs, 1, ADP_INPUT_NO_CASE,
 				"empty file: the first row must name the columns (case_ref,type,value,...)");
-	if (!cs->fatal)
+	if (!cs->fatal) {
 		adp_cases_check_blank(cs, "type and value are empty (allowed only when op is "
 					  "close_case)");
+		adp_cases_check_events(cs);
+	}
 }
 
 int adp_csvread_new(struct adp_csvread **out, struct adp_cases *cs)

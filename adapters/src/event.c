@@ -5,7 +5,9 @@
 #include "deconf.pb-c.h"
 #include "deconf/enum.h"
 #include "deconf/err.h"
+#include "deconf/limits.h"
 #include "event.h"
+#include "geocell.h"
 
 #define COVER DECONF__V1__CELL_ROLE__CELL_ROLE_COVER
 #define PARENT DECONF__V1__CELL_ROLE__CELL_ROLE_PARENT
@@ -74,4 +76,75 @@ int adp_event_kind_parse(const char *s, size_t len)
 	}
 	name[len] = '\0';
 	return deconf_enum_value(&deconf__v1__event_kind__descriptor, name);
+}
+
+void adp_event_add(struct adp_cases *cs, size_t ci, unsigned line, const char *where,
+		   const struct adp_raw_indicator *r)
+{
+	struct adp_geocell cells[ADP_GEOCELL_MAX];
+	char why[256], q[ADP_EVENT_QUAL_MAX];
+	double radius = r->has_radius ? r->radius_m : DECONF_EVENT_RADIUS_DEFAULT_M;
+	unsigned given = adp_cases_event_line(cs, ci);
+	size_t n = 0;
+	int ok = !r->place_bad && !r->times_bad && !r->refused && !r->value_bad;
+
+	if (given) {
+		adp_cases_error(cs, line, ci, "%san event has one place: line %u gave it already",
+				where, given);
+		return;
+	}
+	adp_cases_event_given(cs, ci, line);
+	if (r->qual_len) {
+		adp_cases_error(cs, line, ci, "%san event takes no qualifier", where);
+		ok = 0;
+	}
+	if (r->value_len > 4096 || (r->value && memchr(r->value, '\0', r->value_len))) {
+		adp_cases_error(cs, line, ci, "%san event's value (its address) is not text",
+				where);
+		ok = 0;
+	}
+	if (!r->place_bad && (!r->has_lat || !r->has_lon)) {
+		adp_cases_error(cs, line, ci,
+				"%san event needs lat and lon (WGS84 degrees, as your systems "
+				"geocode it)",
+				where);
+		ok = 0;
+	}
+	if (r->times_bad) {
+		/* reported */
+	} else if (!r->valid_from || !r->valid_to) {
+		adp_cases_error(cs, line, ci,
+				"%san event needs valid_from and valid_to (when the operation "
+				"starts and ends)",
+				where);
+		ok = 0;
+	} else if (r->valid_from >= r->valid_to) {
+		adp_cases_error(cs, line, ci, "%san event's valid_from must be before its valid_to",
+				where);
+		ok = 0;
+	} else if (r->valid_to - r->valid_from > DECONF_EVENT_WINDOW_MAX_MS) {
+		adp_cases_error(cs, line, ci, "%san event lasts at most %lld days", where,
+				(long long)(DECONF_EVENT_WINDOW_MAX_MS / 86400000));
+		ok = 0;
+	}
+	if (!ok || cs->fatal)
+		return;
+	if (adp_geocell_cover(r->lat, r->lon, radius, cells, ADP_GEOCELL_MAX, &n, why,
+			      sizeof(why))) {
+		adp_cases_error(cs, line, ci, "%s%s", where, why);
+		return;
+	}
+	if (n > DECONF_EVENT_CELLS_MAX) { /* cannot happen: the grid's bound is far lower */
+		adp_cases_error(cs, line, ci, "%san event of %zu cells (at most %d)", where, n,
+				DECONF_EVENT_CELLS_MAX);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int role = cells[i].role == ADP_GEOCELL_COVER ? COVER : PARENT;
+		if (adp_event_qualifier(role, (uint32_t)cells[i].level, q, sizeof(q)) ||
+		    adp_cases_add_checked(cs, ci, line,
+					  DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL,
+					  cells[i].value, cells[i].len, q, r->valid_from, r->valid_to))
+			return; /* out of memory: cs->fatal says so */
+	}
 }

@@ -80,6 +80,8 @@ struct adp_case {
 	int64_t expires_at; /* ms, 0 = the type's default TTL */
 	int op;             /* DECONF__V1__OP__OP_ADD unless the input says
 			       renew, remove, close_case or query */
+	int event_kind;     /* DECONF__V1__EVENT_KIND__*: the case is an event
+			       (its indicators are its cells, event.h); 0 not */
 	struct adp_indicator *ind; /* in input order; may be empty only for
 				      close_case (or when invalid) */
 	size_t n_ind;

@@ -1,4 +1,5 @@
 /* jsonlread.c — JSON Lines case files: lines → jansson objects → cases. */
+#include <math.h>
 #include <jansson.h>
 
 #include <stdio.h>
@@ -113,6 +114,28 @@ static void jsonl_indicator(struct adp_cases *cs, size_t ci, unsigned line, size
 			known = 1;
 			if (jtime(cs, ci, line, where, "valid_to", v, &r.valid_to) < 0)
 				r.times_bad = 1;
+		} else if (!strcmp(key, "lat") || !strcmp(key, "lon") || !strcmp(key, "radius_m")) {
+			/* an event's place: a JSON number, or a string holding one */
+			int which = !strcmp(key, "lat") ? 0 : !strcmp(key, "lon") ? 1 : 2;
+			double *out = which == 0 ? &r.lat : which == 1 ? &r.lon : &r.radius_m;
+			int *has = which == 0 ? &r.has_lat : which == 1 ? &r.has_lon : &r.has_radius;
+			known = 1;
+			if (json_is_number(v) && isfinite(json_number_value(v))) {
+				*out = json_number_value(v);
+				*has = 1;
+			} else if (!json_is_null(v)) {
+				int num = -1;
+				if (json_is_string(v))
+					num = adp_cases_number(cs, ci, line, where, key,
+							       json_string_value(v),
+							       json_string_length(v), out);
+				else
+					adp_cases_error(cs, line, ci, "%s%s must be a number",
+							where, key);
+				if (num < 0)
+					r.place_bad = 1;
+				*has = num > 0;
+			}
 		}
 		if (sp) {
 			if (jstr_field(cs, ci, line, where, key, v, sp, lp) < 0)
@@ -139,7 +162,7 @@ static void jsonl_indicator(struct adp_cases *cs, size_t ci, unsigned line, size
 		if (!known) {
 			adp_cases_error(cs, line, ci,
 					"%sunknown key %s (known: type, value, qualifier, platform, "
-					"jurisdiction, valid_from, valid_to)", where,
+					"jurisdiction, valid_from, valid_to, lat, lon, radius_m)", where,
 					adp_intext_shown(b, sizeof(b), key, strlen(key)));
 			r.refused = 1;
 		}
@@ -297,6 +320,9 @@ static void jsonl_line(struct adp_cases *cs, unsigned line, const char *s, size_
 				adp_cases_set_visibility(cs, ci, line, t, tl, "visibility");
 		} else if (!strcmp(key, "caution")) {
 			jsonl_caution(cs, ci, line, v);
+		} else if (!strcmp(key, "event_kind")) {
+			if (jstr_field(cs, ci, line, "", "event_kind", v, &t, &tl) > 0)
+				adp_cases_set_event_kind(cs, ci, line, t, tl, "event_kind");
 		} else if (!strcmp(key, "expires_at")) {
 			int64_t ms;
 
@@ -323,7 +349,7 @@ static void jsonl_line(struct adp_cases *cs, unsigned line, const char *s, size_
 		} else {
 			adp_cases_error(cs, line, ci,
 					"unknown key %s (known: case_ref, op, poc, visibility, caution, "
-					"expires_at, indicators)",
+					"expires_at, event_kind, indicators)",
 					adp_intext_shown(b, sizeof(b), key, strlen(key)));
 		}
 	}
@@ -392,8 +418,10 @@ void adp_jsonlread_finish(struct adp_jsonlread *st)
 		jsonl_line(cs, st->line, st->buf, st->len);
 	}
 	st->len = 0;
-	if (!cs->fatal)
+	if (!cs->fatal) {
 		adp_cases_check_blank(cs, "no indicators (allowed only when op is close_case)");
+		adp_cases_check_events(cs);
+	}
 }
 
 int adp_jsonlread_new(struct adp_jsonlread **out, struct adp_cases *cs)

@@ -401,7 +401,7 @@ int adp_ledger_case_info_put(struct adp_ledger_txn *t, const char *case_ref,
 			     const struct adp_case_info *ci)
 {
 	const char *f[4] = { ci->poc_name, ci->poc_phone, ci->poc_email, ci->poc_unit };
-	uint8_t buf[13 + 4 * (2 + 1024 + 1)], *p = buf;
+	uint8_t buf[13 + 4 * (2 + 1024 + 1) + 1], *p = buf;
 	MDB_val k = case_key(case_ref), v;
 
 	*p++ = (uint8_t)ci->visibility;
@@ -418,6 +418,8 @@ int adp_ledger_case_info_put(struct adp_ledger_txn *t, const char *case_ref,
 		p[n] = '\0';
 		p += n + 1;
 	}
+	if (ci->event_kind) /* a trailing byte, only for events */
+		*p++ = (uint8_t)ci->event_kind;
 	v.mv_data = buf;
 	v.mv_size = (size_t)(p - buf);
 	return map_err(mdb_put(t->txn, t->l->caseinfo, &k, &v, 0));
@@ -449,6 +451,7 @@ int adp_ledger_case_info_get(struct adp_ledger_txn *t, const char *case_ref,
 		*f[i] = n ? (const char *)p + 2 : NULL;
 		p += n + 3;
 	}
+	ci->event_kind = p < end ? *p : 0;
 	return DECONF_OK;
 }
 

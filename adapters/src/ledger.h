@@ -135,6 +135,7 @@ struct adp_case_info {
 	uint32_t caution_flags;
 	int64_t expires_at;
 	const char *poc_name, *poc_phone, *poc_email, *poc_unit;
+	int event_kind; /* an event's EventKind; 0: the case is no event */
 };
 int adp_ledger_case_info_get(struct adp_ledger_txn *t, const char *case_ref,
 			     struct adp_case_info *ci);

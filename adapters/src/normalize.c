@@ -10,6 +10,7 @@
 #include "deconf/err.h"
 #include "deconf/token.h"
 #include "norm_internal.h"
+#include "event.h"
 #include "normalize.h"
 #include "phone.h"
 
@@ -679,13 +680,23 @@ int adp_normalize(int type, const char *qualifier, const char *value, size_t len
 	case DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_VEHICLE:
 		rc = norm_vehicle(qualifier, value, len, out, out_len, errstr, errstr_size);
 		break;
-	case DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL:
-		/* made from an event's coordinates, never typed in: a value
-		 * given as one would match nothing it should */
-		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
-				    "event_cell is not an indicator to give: an event's cells are "
-				    "made from its place (docs/event-cells.md)");
+	case DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL: {
+		/* made by event.c from an event's place, already canonical:
+		 * checked, not changed (the role and level are the
+		 * qualifier's, never hashed) */
+		int role;
+		uint32_t level;
+		if (adp_event_qualifier_parse(qualifier, &role, &level) ||
+		    !adp_event_cell_value_ok(value, len) || len > ADP_CANON_MAX) {
+			rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+					    "not an event cell (docs/event-cells.md)");
+			break;
+		}
+		memcpy(out, value, len);
+		*out_len = len;
+		rc = DECONF_OK;
 		break;
+	}
 	default:
 		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
 				    "unknown indicator type %d", type);

@@ -13,6 +13,7 @@
 #include "deconf/util.h"
 #include "confirm.h"
 #include "progress.h"
+#include "event.h"
 #include "submit.h"
 
 #define ENVELOPE_SLACK 512 /* signature, envelope framing, signer */
@@ -445,6 +446,20 @@ fail:
 	return rc;
 }
 
+/* An event cell's role and level, from its qualifier (event.h), onto its
+ * token ref; nothing for any other type. */
+static void cell_ref(Deconf__V1__TokenRef *ref, int type, const char *qualifier)
+{
+	int role;
+	uint32_t level;
+
+	if (type == DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL &&
+	    !adp_event_qualifier_parse(qualifier, &role, &level)) {
+		ref->cell_role = role;
+		ref->cell_level = level;
+	}
+}
+
 /* What identifies the case-level fields last published (POC, visibility...). */
 static void case_digest(const struct adp_case *c, uint8_t out[32])
 {
@@ -465,6 +480,8 @@ static void case_digest(const struct adp_case *c, uint8_t out[32])
 	n += 4;
 	memcpy(buf + n, &c->expires_at, 8);
 	n += 8;
+	if (c->event_kind) /* only then: every other case's digest is as it was */
+		buf[n++] = (uint8_t)c->event_kind;
 	SHA256(buf, n, out);
 }
 
@@ -489,6 +506,7 @@ static struct op *start_op(struct run *r, const struct adp_case *c, int opcode,
 	o->cop.visibility = c->visibility;
 	o->cop.caution_flags = c->caution_flags;
 	o->cop.expires_at = c->expires_at;
+	o->cop.event_kind = c->event_kind;
 	o->poc.name = c->poc_name ? c->poc_name : "";
 	o->poc.phone = c->poc_phone ? c->poc_phone : "";
 	o->poc.email = c->poc_email ? c->poc_email : "";
@@ -584,6 +602,7 @@ static int tokenize_case(struct run *r, const struct adp_case *c, struct tok *to
 		t->ref.token.len = DECONF_TOKEN_LEN;
 		t->ref.valid_from = ind->valid_from;
 		t->ref.valid_to = ind->valid_to;
+		cell_ref(&t->ref, ind->type, ind->qualifier);
 		ok[i] = 1;
 	}
 	return DECONF_OK;
@@ -611,6 +630,7 @@ static int collect_cb(void *opaque, const char *case_ref, const struct adp_entry
 	t->ref.token.len = DECONF_TOKEN_LEN;
 	t->ref.valid_from = e->valid_from;
 	t->ref.valid_to = e->valid_to;
+	cell_ref(&t->ref, e->type, e->qualifier);
 	t->ind = NULL;
 	return 0;
 }
@@ -768,7 +788,7 @@ static int plan_case(struct run *r, const struct adp_case *c)
 			.visibility = c->visibility, .caution_flags = c->caution_flags,
 			.expires_at = c->expires_at, .poc_name = c->poc_name,
 			.poc_phone = c->poc_phone, .poc_email = c->poc_email,
-			.poc_unit = c->poc_unit,
+			.poc_unit = c->poc_unit, .event_kind = c->event_kind,
 		};
 		if (!(rc = adp_ledger_case_put(r->txn, c->case_ref, digest)))
 			rc = adp_ledger_case_info_put(r->txn, c->case_ref, &ci);
@@ -804,6 +824,7 @@ static struct adp_case *resend_case(struct run *r, const Deconf__V1__CaseOp *op)
 	c->visibility = op->visibility;
 	c->caution_flags = op->caution_flags;
 	c->expires_at = op->expires_at;
+	c->event_kind = op->event_kind;
 	return c;
 }
 
@@ -866,6 +887,8 @@ static int batch_resend_op(void *opaque, const Deconf__V1__CaseOp *op,
 		t.ref.token.len = DECONF_TOKEN_LEN;
 		t.ref.valid_from = tr->valid_from;
 		t.ref.valid_to = tr->valid_to;
+		t.ref.cell_role = tr->cell_role;
+		t.ref.cell_level = tr->cell_level;
 		t.ind = NULL;
 		if ((rc = add_token(r, &o, &t)))
 			break;
@@ -1218,6 +1241,7 @@ static int old_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
 		k->c.poc_phone = dup_or_null(ci.poc_phone);
 		k->c.poc_email = dup_or_null(ci.poc_email);
 		k->c.poc_unit = dup_or_null(ci.poc_unit);
+		k->c.event_kind = ci.event_kind;
 		if (!k->c.case_ref)
 			return DECONF_E_NOMEM;
 	}

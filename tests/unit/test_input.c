@@ -158,6 +158,84 @@ static const struct adp_case *find_case(const struct adp_input *in, const char *
 	return adp_input_case(in, i);
 }
 
+/* ----------------------------------------------------------------- events */
+
+/*
+ * An event, given in CSV and in JSON Lines, becomes the same case: its
+ * kind, its cells (EVENT_CELL indicators with a cover:/parent: qualifier
+ * and the event's window; at least one COVER), an expiry at the window's
+ * end; the address is dropped. Bad places, windows and mixes are errors on
+ * their line.
+ */
+static void test_events(void **state)
+{
+	static const char csv[] =
+		"case_ref,type,value,event_kind,lat,lon,radius_m,valid_from,valid_to,caution\n"
+		"EV-1,event,1400 Main St,search_warrant,32.78,-96.80,300,"
+		"2026-12-12T18:00:00Z,2026-12-12T23:00:00Z,armed\n";
+	static const char jsonl[] =
+		"{\"case_ref\": \"EV-1\", \"event_kind\": \"SEARCH_WARRANT\", \"caution\": "
+		"\"armed\", \"indicators\": [{\"type\": \"event\", \"value\": \"1400 Main St\", "
+		"\"lat\": 32.78, \"lon\": \"-96.80\", \"radius_m\": 300, \"valid_from\": "
+		"\"2026-12-12T18:00:00Z\", \"valid_to\": \"2026-12-12T23:00:00Z\"}]}\n";
+	struct adp_input *a = parse(".csv", csv), *b = parse(".jsonl", jsonl), *in;
+	const struct adp_case *ca, *cb;
+	size_t covers = 0;
+
+	(void)state;
+	assert_no_errors(a);
+	assert_no_errors(b);
+	ca = find_case(a, "EV-1");
+	cb = find_case(b, "EV-1");
+	assert_int_equal(ca->event_kind, DECONF__V1__EVENT_KIND__EVENT_KIND_SEARCH_WARRANT);
+	assert_int_equal(cb->event_kind, ca->event_kind);
+	assert_int_equal(ca->n_ind, cb->n_ind);
+	assert_in_range(ca->n_ind, 2, DECONF_EVENT_CELLS_MAX);
+	assert_true(ca->expires_at == ca->ind[0].valid_to);
+	for (size_t i = 0; i < ca->n_ind; i++) {
+		const struct adp_indicator *x = &ca->ind[i], *y = &cb->ind[i];
+		assert_int_equal(x->type, DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL);
+		assert_string_equal(x->value, y->value);
+		assert_string_equal(x->qualifier, y->qualifier);
+		assert_int_equal(strncmp(x->value, "v1:", 3), 0);
+		assert_null(strstr(x->value, "Main"));
+		assert_true(x->valid_from == y->valid_from && x->valid_to == y->valid_to);
+		covers += !strncmp(x->qualifier, "cover:", 6);
+	}
+	assert_true(covers >= 1);
+	adp_input_free(a);
+	adp_input_free(b);
+
+	in = parse(".csv",
+		   "case_ref,type,value,event_kind,lat,lon,radius_m,valid_from,valid_to\n"
+		   "E2,event,,arrest,91,0,,2026-12-12T18:00:00Z,2026-12-12T19:00:00Z\n"
+		   "E3,event,,arrest,10,0x1p3,,2026-12-12T18:00:00Z,2026-12-12T19:00:00Z\n"
+		   "E4,event,,arrest,10,10,9000,2026-12-12T18:00:00Z,2026-12-12T19:00:00Z\n"
+		   "E5,event,,arrest,10,10,,2026-12-12T18:00:00Z,\n"
+		   "E6,event,,arrest,10,10,,2026-12-12T18:00:00Z,2026-12-30T18:00:00Z\n"
+		   "E7,event,,,10,10,,2026-12-12T18:00:00Z,2026-12-12T19:00:00Z\n"
+		   "E8,event,,parade,10,10,,2026-12-12T18:00:00Z,2026-12-12T19:00:00Z\n"
+		   "E9,event,,arrest,10,10,,2026-12-12T18:00:00Z,2026-12-12T19:00:00Z\n"
+		   "E9,event,,arrest,11,10,,2026-12-12T18:00:00Z,2026-12-12T19:00:00Z\n"
+		   "E10,event,,arrest,,10,,2026-12-12T18:00:00Z,2026-12-12T19:00:00Z\n"
+		   "E11,phone,+15550100,arrest,,,,,\n"
+		   "E12,event_cell,v1:89c25,,,,,,\n");
+	expect_error(in, 2, "latitude");
+	expect_error(in, 3, "is not a decimal number");
+	expect_error(in, 4, "radius");
+	expect_error(in, 5, "needs valid_from and valid_to");
+	expect_error(in, 6, "at most 14 days");
+	expect_error(in, 7, "needs its event_kind");
+	expect_error(in, 8, "unknown event_kind");
+	expect_error(in, 10, "one place");
+	expect_error(in, 11, "needs lat and lon");
+	expect_error(in, 12, "event_kind given, but no event row");
+	expect_error(in, 13, "event_cell is not an indicator to give");
+	for (size_t i = 0; i < adp_input_case_count(in); i++)
+		assert_true(adp_input_case(in, i)->invalid);
+	adp_input_free(in);
+}
+
 /* ------------------------------------------------------------------- CSV */
 
 static void test_csv_basic(void **state)
@@ -255,7 +333,7 @@ static void test_csv_rfc4180_quoting(void **state)
 	expect_error(in, 8, "unknown indicator type \"fone\"");
 	assert_string_equal(adp_input_error_at(in, 1)->msg,
 			    "line 8: unknown indicator type \"fone\" (known: phone, email, ip, "
-			    "username, url, domain, md5, sha1, sha256, btc, eth, imei, mac, vehicle)");
+			    "username, url, domain, md5, sha1, sha256, btc, eth, imei, mac, vehicle; and event for an event's place)");
 	adp_input_free(in);
 }
 
@@ -1281,6 +1359,7 @@ int main(void)
 		cmocka_unit_test(test_formats),
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_demo_files),
+		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_big_csv),
 	};
 

@@ -37,6 +37,14 @@
 #ifndef DECONF_LIMITS_H
 #define DECONF_LIMITS_H
 
+/* C17's _Static_assert, and C++'s static_assert when a C++ shim includes
+ * this header */
+#ifdef __cplusplus
+#define DECONF_STATIC_ASSERT(e, m) static_assert(e, m)
+#else
+#define DECONF_STATIC_ASSERT(e, m) _Static_assert(e, m)
+#endif
+
 #define DECONF_TOKEN_LEN 16          /* bytes of a token (truncated HMAC-SHA256) */
 #define DECONF_ID_LEN 16             /* bytes of a submission id or a notice id */
 #define DECONF_AGENCY_ID_MAX 63      /* bytes of an agency id (2..63 of [a-z0-9-]) */
@@ -59,15 +67,15 @@
 
 /* The bounds follow from the text limits with room for the fixed-size
  * fields, ids, framing and the signature (1 KiB is several times that). */
-_Static_assert(DECONF_CASE_REF_MAX + 4 * DECONF_POC_FIELD_MAX + 1024 < DECONF_TOKEN_OP_MAX,
+DECONF_STATIC_ASSERT(DECONF_CASE_REF_MAX + 4 * DECONF_POC_FIELD_MAX + 1024 < DECONF_TOKEN_OP_MAX,
 	       "a token op carries one case ref and one point of contact");
-_Static_assert(2 * DECONF_CASE_REF_MAX + 4 * DECONF_POC_FIELD_MAX + 4 * DECONF_DIR_TEXT_MAX +
+DECONF_STATIC_ASSERT(2 * DECONF_CASE_REF_MAX + 4 * DECONF_POC_FIELD_MAX + 4 * DECONF_DIR_TEXT_MAX +
 			       1024 < DECONF_NOTICE_MAX,
 	       "a notice carries two case refs, a contact and the counterpart's directory text");
-_Static_assert(DECONF_NOTICE_MAX < DECONF_NOTICE_ACCEPT_MAX, "adapters accept every notice");
+DECONF_STATIC_ASSERT(DECONF_NOTICE_MAX < DECONF_NOTICE_ACCEPT_MAX, "adapters accept every notice");
 /* ingest packs token-less closes into one token op up to 6 KiB of case refs */
-_Static_assert(6144 + 1024 < DECONF_TOKEN_OP_MAX, "a packed close fits a token op");
-_Static_assert(DECONF_TOKEN_OP_MAX <= DECONF_PRODUCED_MAX && DECONF_NOTICE_MAX <= DECONF_PRODUCED_MAX,
+DECONF_STATIC_ASSERT(6144 + 1024 < DECONF_TOKEN_OP_MAX, "a packed close fits a token op");
+DECONF_STATIC_ASSERT(DECONF_TOKEN_OP_MAX <= DECONF_PRODUCED_MAX && DECONF_NOTICE_MAX <= DECONF_PRODUCED_MAX,
 	       "the produced budget covers token ops and notices");
 
 /* Events (docs/event-cells.md): an event's circle and window, and how
