@@ -165,6 +165,8 @@ static const char style[] =
 	"article{background:#fff;border:1px solid #ccc;border-left:5px solid #1f3a5f;"
 	"padding:.6em 1em;margin:.8em 0}"
 	"article.caution{border-left-color:#b00020}"
+	"article.urgent{border-left-color:#b00020;background:#fff4f4}"
+	"p.urgent{color:#b00020;font-weight:bold;margin:.2rem 0}"
 	"article h2{font-size:1.05em;margin:.1em 0 .4em}"
 	"dl{display:grid;grid-template-columns:11em 1fr;gap:.15em 1em;margin:0}"
 	"dt{color:#555}dd{margin:0;overflow-wrap:anywhere}"
@@ -354,25 +356,39 @@ void adp_html_notice(struct adp_html *h, const Deconf__V1__ConflictNotice *n, co
 	when(at, sizeof(at), n->created_at);
 	deconf_hex_encode(hex, n->notice_id.data,
 			  n->notice_id.len > DECONF_ID_LEN ? DECONF_ID_LEN : n->notice_id.len);
-	adp_html_rawf(h, "<article class=\"notice%s\" id=\"n-%s\"><h2>",
-		      cp && cp->caution_flags ? " caution" : "", hex);
+	adp_html_rawf(h, "<article class=\"notice%s%s\" id=\"n-%s\"><h2>",
+		      cp && cp->caution_flags ? " caution" : "",
+		      adp_notice_is_event(n) ? " urgent" : "", hex);
 	adp_html_str(h, deconf_enum_name(name, sizeof(name), &deconf__v1__notice_kind__descriptor,
 					 n->kind, "unknown"));
 	adp_html_raw(h, " · ");
 	adp_html_str(h, at);
-	adp_html_raw(h, "</h2><dl><dt>Your case</dt><dd>");
-	bytes(h, n->case_ref);
-	adp_html_raw(h, "</dd><dt>Indicator</dt><dd>");
-	adp_html_str(h, type ? type : "?");
-	adp_html_raw(h, " ");
-	if (value) {
-		adp_html_raw(h, "<span class=\"value\">");
-		adp_html_text(h, value, value_len);
-		adp_html_raw(h, "</span>");
+	if (adp_notice_is_event(n)) {
+		/* two operations at one place and time: the events, not the
+		 * cell that matched */
+		adp_html_raw(h, " · urgent</h2><p class=\"urgent\">Another agency plans an "
+				"operation at the same place and time.</p><dl><dt>Your event</dt><dd>");
+		bytes(h, n->case_ref);
+		adp_html_raw(h, " (");
+		adp_html_str(h, deconf_enum_name(name, sizeof(name),
+						 &deconf__v1__event_kind__descriptor, n->event_kind,
+						 "an operation"));
+		adp_html_raw(h, ")</dd>");
 	} else {
-		adp_html_raw(h, "<em>(no longer in the ledger)</em>");
+		adp_html_raw(h, "</h2><dl><dt>Your case</dt><dd>");
+		bytes(h, n->case_ref);
+		adp_html_raw(h, "</dd><dt>Indicator</dt><dd>");
+		adp_html_str(h, type ? type : "?");
+		adp_html_raw(h, " ");
+		if (value) {
+			adp_html_raw(h, "<span class=\"value\">");
+			adp_html_text(h, value, value_len);
+			adp_html_raw(h, "</span>");
+		} else {
+			adp_html_raw(h, "<em>(no longer in the ledger)</em>");
+		}
+		adp_html_raw(h, "</dd>");
 	}
-	adp_html_raw(h, "</dd>");
 	if (cp) {
 		const Deconf__V1__PointOfContact *poc = cp->poc;
 
@@ -435,6 +451,22 @@ void adp_html_notice(struct adp_html *h, const Deconf__V1__ConflictNotice *n, co
 				first = 0;
 			}
 			adp_html_raw(h, "</dd>");
+		}
+		if (adp_notice_is_event(n)) {
+			char from[40];
+			adp_html_raw(h, "<dt>Their event</dt><dd class=\"event\">");
+			adp_html_str(h, deconf_enum_name(name, sizeof(name),
+							 &deconf__v1__event_kind__descriptor,
+							 cp->event_kind, "an operation"));
+			when(from, sizeof(from), cp->window_from);
+			when(at, sizeof(at), cp->window_to);
+			adp_html_raw(h, ", ");
+			adp_html_str(h, from);
+			adp_html_raw(h, " to ");
+			adp_html_str(h, at);
+			adp_html_rawf(h, "</dd><dt>Distance</dt><dd class=\"band\">centres within "
+					 "about %u m</dd>",
+				      n->distance_band_m);
 		}
 		if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH)
 			adp_html_raw(h, "<dt>Note</dt><dd>your entry is restricted: they were not "

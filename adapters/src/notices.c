@@ -71,6 +71,24 @@ static void put_bytes(FILE *out, ProtobufCBinaryData b)
 	put_text(out, b.data, b.len);
 }
 
+int adp_notice_is_event(const Deconf__V1__ConflictNotice *n)
+{
+	return n->type == DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL &&
+	       (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT ||
+		n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH);
+}
+
+/* "search warrant" for EVENT_KIND_SEARCH_WARRANT, into buf. */
+static const char *event_kind_words(int kind, char *buf, size_t size)
+{
+	deconf_enum_name(buf, size, &deconf__v1__event_kind__descriptor, kind, "an operation");
+	if (strcmp(buf, "an operation") || !size)
+		for (char *p = buf; *p; p++)
+			if (*p == '_')
+				*p = ' ';
+	return kind ? buf : "an operation";
+}
+
 void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char *value,
 		      size_t value_len)
 {
@@ -85,14 +103,23 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 		deconf_enum_name(name, sizeof(name), &deconf__v1__notice_kind__descriptor, n->kind,
 				 "unknown"),
 		when, hex);
-	fputs("  your case:    ", out);
-	put_bytes(out, n->case_ref);
-	fprintf(out, ", %s ", type ? type : "?");
-	if (value)
-		put_text(out, value, value_len);
-	else
-		fputs("(no longer in the ledger)", out);
-	fputc('\n', out);
+	if (adp_notice_is_event(n)) {
+		/* an event's cell says nothing to a person: the events do */
+		fputs("  URGENT: another agency plans an operation at the same place and time\n",
+		      out);
+		fputs("  your event:   ", out);
+		put_bytes(out, n->case_ref);
+		fprintf(out, " (%s)\n", event_kind_words(n->event_kind, name, sizeof(name)));
+	} else {
+		fputs("  your case:    ", out);
+		put_bytes(out, n->case_ref);
+		fprintf(out, ", %s ", type ? type : "?");
+		if (value)
+			put_text(out, value, value_len);
+		else
+			fputs("(no longer in the ledger)", out);
+		fputc('\n', out);
+	}
 	if (cp) {
 		const Deconf__V1__PointOfContact *poc = cp->poc;
 		int first = 1;
@@ -143,6 +170,14 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 					first = 0;
 				}
 			fputc('\n', out);
+		}
+		if (adp_notice_is_event(n)) {
+			char from[40], to[40];
+			time_str(from, sizeof(from), cp->window_from);
+			time_str(to, sizeof(to), cp->window_to);
+			fprintf(out, "  their event:  %s, %s to %s, centre within about %u m of yours\n",
+				event_kind_words(cp->event_kind, name, sizeof(name)), from, to,
+				n->distance_band_m);
 		}
 		if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH)
 			fputs("  your entry is restricted: they were not told; you decide "
@@ -284,6 +319,15 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 				  n->about_notice_id.len > 64 ? 64 : n->about_notice_id.len);
 		set(o, "about_notice_id", json_string(hex), &bad);
 	}
+	if (adp_notice_is_event(n)) {
+		set(o, "urgent", json_true(), &bad);
+		set(o, "event_kind",
+		    json_string(deconf_enum_name(name, sizeof(name),
+						 &deconf__v1__event_kind__descriptor, n->event_kind,
+						 "unknown")),
+		    &bad);
+		set(o, "distance_band_m", json_integer(n->distance_band_m), &bad);
+	}
 	if (n->outcome)
 		set(o, "outcome",
 		    json_string(deconf_enum_name(name, sizeof(name),
@@ -319,6 +363,15 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 				bad = 1;
 		set(cp, "caution", caution, &bad);
 		set(cp, "first_seen", json_integer(c->first_seen), &bad);
+		if (adp_notice_is_event(n)) {
+			set(cp, "event_kind",
+			    json_string(deconf_enum_name(name, sizeof(name),
+							 &deconf__v1__event_kind__descriptor,
+							 c->event_kind, "unknown")),
+			    &bad);
+			set(cp, "window_from", json_integer(c->window_from), &bad);
+			set(cp, "window_to", json_integer(c->window_to), &bad);
+		}
 		set(o, "counterpart", cp, &bad);
 	}
 	s = bad ? NULL : adp_json_dumps(o);

@@ -80,6 +80,11 @@ int adp_notice_acknowledgeable(const Deconf__V1__ConflictNotice *n);
 int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, int unacked,
 			adp_notice_cb *cb, void *opaque);
 
+/* 1 when n is an event conflict (CONFLICT or RESTRICTED_MATCH of type
+ * EVENT_CELL): two operations at one place and time, shown as events, not
+ * as a cell. */
+int adp_notice_is_event(const Deconf__V1__ConflictNotice *n);
+
 /*
  * Showing a notice. Its text was written by other agencies (names, contact,
  * case refs) or read back from the ledger (the agency's own case ref and raw
@@ -99,6 +104,8 @@ int adp_notices_list_in(struct adp_ledger_txn *t, int newest_first, int unacked,
  *   Returns a malloc'ed string (no newline), NULL only when out of memory
  *   (never a partial object).
  * - adp_notice_print_json(): adp_notice_json() and a newline.
+ * An event conflict is shown as the two events (kinds, their window, the
+ * distance band, urgent), never as the cell that matched.
  */
 void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char *value,
 		      size_t value_len);

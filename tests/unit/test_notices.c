@@ -338,11 +338,55 @@ static void test_lifecycle_notices(void **state)
 	free(out);
 }
 
+/* An event conflict: shown as the two events (urgent, kinds, their window,
+ * the band), never as the cell; the JSON carries the same. */
+static void test_event_notice(void **state)
+{
+	struct fixture f;
+	size_t len;
+	char *out;
+	json_t *o, *cp;
+
+	(void)state;
+	fixture_init(&f);
+	f.n.type = DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL;
+	f.n.urgent = 1;
+	f.n.event_kind = DECONF__V1__EVENT_KIND__EVENT_KIND_SEARCH_WARRANT;
+	f.n.distance_band_m = 1682;
+	f.cp.event_kind = DECONF__V1__EVENT_KIND__EVENT_KIND_UNDERCOVER_MEET;
+	f.cp.window_from = INT64_C(1796238000000); /* 2026-12-02 19:00 UTC */
+	f.cp.window_to = INT64_C(1796245200000);
+	out = capture(adp_notice_print, &f.n, "v1:89c25a3", 10, &len);
+	assert_terminal_safe(out, len);
+	assert_non_null(strstr(out, "URGENT: another agency plans an operation at the same place "
+				    "and time"));
+	assert_non_null(strstr(out, "(search warrant)\n"));
+	assert_non_null(strstr(out, "  their event:  undercover meet, 2026-12-02 19:00 UTC to "
+				    "2026-12-02 21:00 UTC, centre within about 1682 m of yours\n"));
+	assert_null(strstr(out, "v1:"));
+	free(out);
+	assert_non_null(out = adp_notice_json(&f.n, "v1:89c25a3", 10));
+	assert_non_null(o = json_loads(out, 0, NULL));
+	assert_true(json_is_true(json_object_get(o, "urgent")));
+	assert_string_equal(json_string_value(json_object_get(o, "event_kind")), "search_warrant");
+	assert_int_equal(json_integer_value(json_object_get(o, "distance_band_m")), 1682);
+	cp = json_object_get(o, "counterpart");
+	assert_string_equal(json_string_value(json_object_get(cp, "event_kind")),
+			    "undercover_meet");
+	assert_true(json_integer_value(json_object_get(cp, "window_from")) == f.cp.window_from);
+	json_decref(o);
+	free(out);
+	/* the same cell type in a reminder is no event conflict */
+	f.n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_REMINDER;
+	assert_false(adp_notice_is_event(&f.n));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_print_escapes),
 		cmocka_unit_test(test_lifecycle_notices),
+		cmocka_unit_test(test_event_notice),
 		cmocka_unit_test(test_print_escapes_fallbacks),
 		cmocka_unit_test(test_json_complete_and_valid),
 		cmocka_unit_test(test_print_json_line),
