@@ -20,6 +20,8 @@
 #include "deconf/text.h"
 #include "deconf/util.h"
 #include "deconf/version.h"
+#include "event.h"
+#include "geocell.h"
 #include "input.h"
 #include "nfilter.h"
 #include "normalize.h"
@@ -52,6 +54,13 @@ static const char usage[] =
 	"  withdraw CASE [TYPE VALUE [QUALIFIER]]\n"
 	"                         remove one indicator, or all of a case's indicators\n"
 	"  close CASE             close a case: every entry of it is removed\n"
+	"  event add REF kind=K lat=LAT lon=LON from=TIME to=TIME [radius=M]\n"
+	"            [caution=F] [poc_name=..] [poc_phone=..] [address=..]\n"
+	"                         an operation planned at a place and time (a search\n"
+	"                         warrant, an arrest, an undercover meet...): only cells\n"
+	"                         of a grid, hashed, leave this machine; another agency's\n"
+	"                         operation there at that time is an urgent conflict\n"
+	"  event cancel REF       cancel an event: its cells are removed\n"
 	"  query FILE|-           check-only lookups: match without registering\n"
 	"  notices [--follow] [--json] [--new] [--unacked] [--case CASE] [--kind KIND]\n"
 	"          [--caution FLAG] [--since DATE] [--until DATE]\n"
@@ -77,7 +86,9 @@ static const char usage[] =
 	"  run                    the daemon: submit files dropped in run.spool_dir, write\n"
 	"                         notices and receipts to run.outbox_file and POST them to\n"
 	"                         run.webhook_url; SIGTERM stops, SIGHUP reopens the log\n"
-	"  hash TYPE VALUE        print the canonical form and token (no Kafka needed)\n"
+	"  hash TYPE VALUE        print the canonical form and token (no Kafka needed);\n"
+	"                         hash event [--] LAT,LON[,RADIUS_M]: an event's cells\n"
+	"                         (-- before a negative latitude)\n"
 	"  init AGENCY-ID [DIR]   make this agency's keys on this machine (in DIR, default\n"
 	"                         .): signing.key and agency.key (private, 0600), and what\n"
 	"                         the federation operator needs: signing.pub and\n"
@@ -253,6 +264,47 @@ static int cmd_init(int argc, char **argv)
 	return 0;
 }
 
+/* hash event LAT,LON[,RADIUS_M]: each cell of the event, its role and
+ * level, its canonical value and its token (docs/event-cells.md). */
+static int hash_event(struct deconf_tokenizer *tk, const char *place)
+{
+	struct adp_geocell cells[ADP_GEOCELL_MAX];
+	double v[3] = { 0, 0, DECONF_EVENT_RADIUS_DEFAULT_M };
+	char errstr[256], q[ADP_EVENT_QUAL_MAX], hex[2 * DECONF_TOKEN_LEN + 1];
+	uint8_t token[DECONF_TOKEN_LEN];
+	const char *p = place;
+	size_t n = 0, k = 0;
+
+	for (; k < 3 && *p; k++) {
+		char *end;
+		v[k] = strtod(p, &end);
+		if (end == p || (*end && *end != ','))
+			break;
+		p = *end ? end + 1 : end;
+	}
+	if (k < 2 || *p) {
+		fprintf(stderr, "deconf-adapter: event: '%s' is not LAT,LON[,RADIUS_M]\n", place);
+		return EXIT_USAGE;
+	}
+	if (adp_geocell_cover(v[0], v[1], v[2], cells, ADP_GEOCELL_MAX, &n, errstr,
+			      sizeof(errstr))) {
+		fprintf(stderr, "deconf-adapter: event: %s\n", errstr);
+		return EXIT_REFUSED;
+	}
+	printf("epoch:     %u\n", deconf_tokenizer_epoch(tk));
+	for (size_t i = 0; i < n; i++) {
+		adp_event_qualifier(cells[i].role == ADP_GEOCELL_COVER
+					    ? DECONF__V1__CELL_ROLE__CELL_ROLE_COVER
+					    : DECONF__V1__CELL_ROLE__CELL_ROLE_PARENT,
+				    (uint32_t)cells[i].level, q, sizeof(q));
+		deconf_token(tk, DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL,
+			     (const uint8_t *)cells[i].value, cells[i].len, token);
+		printf("cell:      %-9s %-20s %s\n", q, cells[i].value,
+		       deconf_hex_encode(hex, token, sizeof(token)));
+	}
+	return 0;
+}
+
 static int cmd_hash(struct args *ar, int argc, char **argv)
 {
 	struct deconf_keyring *ring = NULL;
@@ -269,7 +321,13 @@ static int cmd_hash(struct args *ar, int argc, char **argv)
 
 	if (argc != 2)
 		return die_usage("%s", "hash needs TYPE and VALUE");
-	if (!(type = deconf_indicator_type_parse(argv[0])))
+	if (!strcmp(argv[0], "event")) {
+		type = DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL;
+	} else if ((type = deconf_indicator_type_parse(argv[0])) ==
+		   DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL) {
+		return die_usage("%s", "hash event LAT,LON[,RADIUS_M]: an event's cells come from "
+				       "its place");
+	} else if (!type)
 		return die_usage("unknown indicator type '%s' (phone, email, ip, username, url, "
 				 "domain, md5, sha1, sha256, btc, eth, imei, mac, vehicle)",
 				 argv[0]);
@@ -299,6 +357,10 @@ static int cmd_hash(struct args *ar, int argc, char **argv)
 		goto out;
 	}
 	ret = EXIT_REFUSED;
+	if (type == DECONF__V1__INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL) {
+		ret = hash_event(tk, argv[1]);
+		goto out;
+	}
 	if ((rc = adp_normalize(type, ar->qualifier, argv[1], strlen(argv[1]), &opts, canon,
 				&len, errstr, sizeof(errstr)))) {
 		fprintf(stderr, "deconf-adapter: %s: refused: %s\n", argv[0], errstr);
@@ -485,6 +547,110 @@ static int cmd_case(struct args *ar, int argc, char **argv, int close)
 	}
 	print_summary(close ? "close" : "withdraw", &st, 0);
 	ret = publish_status(finish(rc, errstr), &st, 0);
+	adp_agency_close(&a);
+	return ret;
+}
+
+/* A CSV field, quoted ("" for a quote), appended to the stream. */
+static void csv_field(FILE *f, const char *s, int first)
+{
+	if (!first)
+		fputc(',', f);
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/*
+ * event add REF KEY=VALUE..., event cancel REF. An event added here is the
+ * one CSV row `submit` would read (INPUT.md, "Events"): its keys are the
+ * columns, with short names for the common ones.
+ */
+static int cmd_event(struct args *ar, int argc, char **argv)
+{
+	static const struct {
+		const char *key, *column;
+	} keys[] = {
+		{ "kind", "event_kind" },	{ "event_kind", "event_kind" },
+		{ "lat", "lat" },		{ "lon", "lon" },
+		{ "radius", "radius_m" },	{ "radius_m", "radius_m" },
+		{ "from", "valid_from" },	{ "valid_from", "valid_from" },
+		{ "to", "valid_to" },		{ "valid_to", "valid_to" },
+		{ "address", "value" },		{ "caution", "caution" },
+		{ "visibility", "visibility" }, { "expires_at", "expires_at" },
+		{ "poc_name", "poc_name" },	{ "poc_phone", "poc_phone" },
+		{ "poc_email", "poc_email" },	{ "poc_unit", "poc_unit" },
+	};
+	const char *col[32], *val[32];
+	size_t n = 0;
+	struct adp_agency a;
+	struct adp_input *in = NULL;
+	struct adp_submit_stats st = { 0 };
+	struct adp_submit_opts o = { .source = "event add", .no_wait = ar->no_wait,
+				     .accept_loss = ar->accept_loss,
+				     .retry_refused = ar->retry_refused };
+	char errstr[1024] = "", *csv = NULL;
+	size_t csv_len = 0;
+	FILE *f;
+	int rc, ret;
+
+	if (argc == 2 && !strcmp(argv[0], "cancel"))
+		return cmd_case(ar, 1, argv + 1, 1);
+	if (argc < 2 || strcmp(argv[0], "add"))
+		return die_usage("%s", "event add REF KEY=VALUE... (kind, lat, lon, radius, from, "
+				       "to, address, caution, visibility, poc_name, poc_phone, "
+				       "poc_email, poc_unit), or event cancel REF");
+	for (int i = 2; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		size_t k, kl = eq ? (size_t)(eq - argv[i]) : 0;
+
+		for (k = 0; eq && k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (strlen(keys[k].key) == kl && !strncmp(argv[i], keys[k].key, kl))
+				break;
+		if (!eq || k == sizeof(keys) / sizeof(keys[0]))
+			return die_usage("event add: '%s' is not KEY=VALUE with a known key (kind, "
+					 "lat, lon, radius, from, to, address, caution, visibility, "
+					 "expires_at, poc_name, poc_phone, poc_email, poc_unit)",
+					 argv[i]);
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(col[j], keys[k].column))
+				return die_usage("event add: %s given twice", keys[k].column);
+		col[n] = keys[k].column;
+		val[n++] = eq + 1;
+	}
+	if (!(f = open_memstream(&csv, &csv_len)))
+		return finish(DECONF_E_NOMEM, errstr);
+	fputs("case_ref,type", f);
+	for (size_t j = 0; j < n; j++)
+		fprintf(f, ",%s", col[j]);
+	fputc('\n', f);
+	csv_field(f, argv[1], 1);
+	csv_field(f, "event", 0);
+	for (size_t j = 0; j < n; j++)
+		csv_field(f, val[j], 0);
+	fputc('\n', f);
+	if (fclose(f))
+		return finish(DECONF_E_NOMEM, errstr);
+	if ((rc = adp_input_new(&in, ADP_FORMAT_CSV, 1000)) ||
+	    (rc = adp_input_feed(in, csv, csv_len)) || (rc = adp_input_finish(in))) {
+		adp_input_free(in);
+		free(csv);
+		return finish(rc, errstr);
+	}
+	free(csv);
+	if ((ret = open_agency(ar, &a))) {
+		adp_input_free(in);
+		return ret;
+	}
+	o.progress = !ar->no_progress && isatty(2);
+	rc = adp_submit_input(&a, in, &o, &st, errstr, sizeof(errstr));
+	print_summary("event add", &st, 0);
+	ret = publish_status(finish(rc, errstr), &st, 0);
+	adp_input_free(in);
 	adp_agency_close(&a);
 	return ret;
 }
@@ -943,6 +1109,7 @@ int main(int argc, char **argv)
 			{ "query", F_FORMAT | F_SKIP | F_NOWAIT | F_LOSS | F_RETRY },
 			{ "withdraw", F_QUAL | F_NOWAIT | F_LOSS | F_RETRY },
 			{ "close", F_NOWAIT | F_LOSS | F_RETRY },
+			{ "event", F_NOWAIT | F_LOSS | F_RETRY },
 			{ "notices", F_FOLLOW | F_JSON | F_OFFLINE | F_LOSS | F_FILTER | F_UNACKED },
 			{ "serve", F_LISTEN | F_REMOTE },
 			{ "ack", F_NOWAIT | F_LOSS },
@@ -974,6 +1141,8 @@ int main(int argc, char **argv)
 		return cmd_case(&ar, argc, argv, 0);
 	if (!strcmp(cmd, "close"))
 		return cmd_case(&ar, argc, argv, 1);
+	if (!strcmp(cmd, "event"))
+		return cmd_event(&ar, argc, argv);
 	if (!strcmp(cmd, "notices"))
 		return cmd_notices(&ar, argc, argv);
 	if (!strcmp(cmd, "ack"))

@@ -1187,6 +1187,8 @@ static void test_privacy(void **state)
 	struct agency a;
 	struct blob cluster = { 0 }, log = { 0 };
 	char path[256], text[4096], canon[512], hex[17], *logtext = NULL;
+	char ev_lat[32], ev_lon[32], ev_addr[64], cells[64][32];
+	size_t n_cells = 0;
 	uint8_t r[8];
 	size_t loglen;
 	struct {
@@ -1226,6 +1228,33 @@ static void test_privacy(void **state)
 	assert_int_equal(adapter(&a, "--set kafka.debug=msg,protocol submit --no-wait '%s'", path), 0);
 	assert_int_equal(adapter(&a, "withdraw --no-wait PRIV-1 email '%s'", v[0].value), 0);
 	assert_int_equal(adapter(&a, "check '%s'", path), 0);
+	/* an event: its place and address never leave, nor its cells */
+	snprintf(ev_lat, sizeof(ev_lat), "%.7f", -33.0 + (double)(r[2] % 100) / 100.0 +
+							 (double)r[3] / 1e5);
+	snprintf(ev_lon, sizeof(ev_lon), "%.7f", 151.0 + (double)(r[4] % 100) / 100.0 +
+							 (double)r[5] / 1e5);
+	snprintf(ev_addr, sizeof(ev_addr), "%.4s Kq%.6s Street", hex + 2, hex + 8);
+	assert_int_equal(adapter(&a,
+				 "event add --no-wait PRIV-EV kind=surveillance lat=%s lon=%s "
+				 "radius=250 from=2026-12-20T08:00:00Z to=2026-12-20T12:00:00Z "
+				 "'address=%s' poc_name=Ops",
+				 ev_lat, ev_lon, ev_addr),
+			 0);
+	{
+		/* the event's cells, as `hash event` prints them */
+		char cmd[1024], line[256];
+		FILE *p;
+		snprintf(cmd, sizeof(cmd), "'%s' hash --key-file '%s/federation.keys' event -- %s,%s,250",
+			 ADAPTER_BIN, a.dir, ev_lat, ev_lon);
+		assert_non_null(p = popen(cmd, "r"));
+		while (fgets(line, sizeof(line), p) && n_cells < 64) {
+			char q[32], val[32];
+			if (sscanf(line, "cell: %31s %31s", q, val) == 2)
+				snprintf(cells[n_cells++], sizeof(cells[0]), "%s", val);
+		}
+		assert_int_equal(pclose(p), 0);
+		assert_true(n_cells >= 2);
+	}
 
 	read_cluster(&cluster);
 	assert_true(cluster.len > 0);
@@ -1240,8 +1269,29 @@ static void test_privacy(void **state)
 		assert_no_piece(&cluster, "cluster", canon, strlen(canon));
 		assert_no_piece(&log, "adapter log", canon, strlen(canon));
 	}
-	print_message("privacy: %zu bytes of records and %zu bytes of log searched\n",
-		      cluster.len, log.len);
+	{
+		/* coordinates as text and as the doubles they parse to, the
+		 * address in pieces, each cell's value whole and without its
+		 * "v1:" (6-byte pieces of short hex would match hex ids by
+		 * chance) */
+		double lat = strtod(ev_lat, NULL), lon = strtod(ev_lon, NULL);
+		const struct blob *where[] = { &cluster, &log };
+		for (int w = 0; w < 2; w++) {
+			const struct blob *b = where[w];
+			assert_null(memmem(b->data, b->len, ev_lat, strlen(ev_lat)));
+			assert_null(memmem(b->data, b->len, ev_lon, strlen(ev_lon)));
+			assert_null(memmem(b->data, b->len, &lat, sizeof(lat)));
+			assert_null(memmem(b->data, b->len, &lon, sizeof(lon)));
+			assert_no_piece(b, w ? "adapter log" : "cluster", ev_addr, strlen(ev_addr));
+			for (size_t i = 0; i < n_cells; i++) {
+				assert_null(memmem(b->data, b->len, cells[i], strlen(cells[i])));
+				assert_null(memmem(b->data, b->len, cells[i] + 3, strlen(cells[i] + 3)));
+			}
+		}
+	}
+	print_message("privacy: %zu bytes of records and %zu bytes of log searched (an event "
+		      "of %zu cells among them)\n",
+		      cluster.len, log.len, n_cells);
 	free(logtext);
 	free(cluster.data);
 	free(log.data);
