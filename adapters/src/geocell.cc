@@ -18,6 +18,12 @@
 
 extern "C" {
 #include "deconf/err.h"
+/* deconf/limits.h is C17; its _Static_assert checks are static_assert in
+ * C++ (which g++ does not spell the C way). Included here, first, so that
+ * geocell.h's include of it finds it done. */
+#define _Static_assert static_assert
+#include "deconf/limits.h"
+#undef _Static_assert
 }
 #include "geocell.h"
 
@@ -146,8 +152,8 @@ extern "C" int adp_geocell_cover(double lat, double lon, double radius_m,
 				      std::isfinite(radius_m)
 					      ? "radius %.1f m is outside %.0f..%.0f m"
 					      : "radius %f is not a number of metres (%.0f..%.0f m)",
-				      radius_m, DECONF_EVENT_RADIUS_MIN_M,
-				      DECONF_EVENT_RADIUS_MAX_M);
+				      radius_m, (double)DECONF_EVENT_RADIUS_MIN_M,
+				      (double)DECONF_EVENT_RADIUS_MAX_M);
 	try {
 		return cover(lat, lon, radius_m, out, max, n, errstr, errstr_size);
 	} catch (const std::bad_alloc &) {
@@ -176,5 +182,5 @@ extern "C" double adp_geocell_band_m(int level)
 	if (level < ADP_GEOCELL_LEVEL_MIN || level > ADP_GEOCELL_LEVEL_MAX ||
 	    adp_geocell_size_m(level, &width, &diag))
 		return -1.0;
-	return 2.0 * std::min(width, DECONF_EVENT_RADIUS_MAX_M) + diag;
+	return 2.0 * std::min(width, (double)DECONF_EVENT_RADIUS_MAX_M) + diag;
 }

@@ -38,19 +38,16 @@
 
 #include <stddef.h>
 
+/* The radii an event may have, DECONF_EVENT_RADIUS_MIN_M..MAX_M (25 and
+ * 5000 m, integers): the wire's limits, so the broker and the adapter read
+ * the same bounds. Changing either changes the set of levels
+ * (ADP_GEOCELL_LEVEL_MIN/MAX), so the cells, so the tokens: it is a change
+ * of the canonical form. */
+#include "deconf/limits.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/*
- * The radii an event may have, in metres. They belong with the wire's
- * limits and will move to proto/include/deconf/limits.h when events go on
- * the wire; the broker then refuses tokens of levels outside them.
- * Changing either changes the set of levels (ADP_GEOCELL_LEVEL_MIN/MAX), so
- * the cells, so the tokens: it is a change of the canonical form.
- */
-#define DECONF_EVENT_RADIUS_MIN_M 25.0
-#define DECONF_EVENT_RADIUS_MAX_M 5000.0
 
 /*
  * The levels those radii give (adp_geocell_level(); the unit test holds
