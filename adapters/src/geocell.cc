@@ -18,6 +18,7 @@
 
 extern "C" {
 #include "deconf/err.h"
+#include "deconf/limits.h" /* its static assertions are C++'s here */
 }
 #include "geocell.h"
 
@@ -43,9 +44,14 @@ bool radius_ok(double r)
 	return r >= DECONF_EVENT_RADIUS_MIN_M && r <= DECONF_EVENT_RADIUS_MAX_M;
 }
 
+/* The finest level whose cells are at least r/2 wide (halving is exact,
+ * so a radius of exactly twice a level's min width is of that level). One
+ * level finer than "at least r wide": about twice the cells, and two
+ * events that share one are rarely much further apart than r1 + r2
+ * (docs/event-cells.md). */
 int level_of(double radius_m)
 {
-	return S2::kMinWidth.GetLevelForMinValue(radius_m / S2Earth::RadiusMeters());
+	return S2::kMinWidth.GetLevelForMinValue(0.5 * radius_m / S2Earth::RadiusMeters());
 }
 
 void put(struct adp_geocell *c, S2CellId id, int role)
@@ -70,6 +76,13 @@ int cover(double lat, double lon, double radius_m, struct adp_geocell *out, size
 	S2RegionCoverer::Options opt;
 	std::vector<S2CellId> cells, parents;
 
+	/* The radius bounds live in deconf/limits.h, the levels they give
+	 * here: if the two ever disagree, refuse rather than cut PARENTs
+	 * short (the unit test holds them together). */
+	if (level < ADP_GEOCELL_LEVEL_MIN || level > ADP_GEOCELL_LEVEL_MAX)
+		return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+				      "radius %.1f m gives level %d, outside %d..%d", radius_m,
+				      level, ADP_GEOCELL_LEVEL_MIN, ADP_GEOCELL_LEVEL_MAX);
 	opt.set_fixed_level(level);
 	opt.set_max_cells(kCoverMaxCells);
 	S2RegionCoverer coverer(opt);
@@ -176,5 +189,7 @@ extern "C" double adp_geocell_band_m(int level)
 	if (level < ADP_GEOCELL_LEVEL_MIN || level > ADP_GEOCELL_LEVEL_MAX ||
 	    adp_geocell_size_m(level, &width, &diag))
 		return -1.0;
-	return 2.0 * std::min(width, (double)DECONF_EVENT_RADIUS_MAX_M) + diag;
+	/* a radius of this level or finer is at most twice the level's min
+	 * width (level_of), and never more than the largest radius */
+	return 2.0 * std::min(2.0 * width, (double)DECONF_EVENT_RADIUS_MAX_M) + diag;
 }

@@ -13,8 +13,11 @@
  *           level, from L-1 down to the level of the largest radius
  *           (ADP_GEOCELL_LEVEL_MIN).
  *
- * L is the finest level whose cells are at least as wide as the radius
- * (S2::kMinWidth), so a circle's COVER is a handful of cells.
+ * L is the finest level whose cells are at least half as wide as the
+ * radius (S2::kMinWidth >= r/2), so a circle's COVER is a few cells
+ * (median 8, at most 18 seen) and two events that share a cell are rarely
+ * much further apart than their radii (docs/event-cells.md, false
+ * matches).
  *
  * The matching rule (applied by the broker on tokens): two events match
  * when they share a cell's value that at least one of them has as COVER;
@@ -38,24 +41,24 @@
 
 #include <stddef.h>
 
+/* The radii an event may have, DECONF_EVENT_RADIUS_MIN_M..MAX_M (25 and
+ * 5000 m, integers): the wire's limits, so the broker and the adapter read
+ * the same bounds. Changing either changes the set of levels
+ * (ADP_GEOCELL_LEVEL_MIN/MAX), so the cells, so the tokens: it is a change
+ * of the canonical form. */
 #include "deconf/limits.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The radii an event may have are DECONF_EVENT_RADIUS_MIN_M..MAX_M
- * (deconf/limits.h). Changing either changes the set of levels
- * (ADP_GEOCELL_LEVEL_MIN/MAX), so the cells, so the tokens: it is a change
- * of the canonical form. */
-
 /*
  * The levels those radii give (adp_geocell_level(); the unit test holds
- * these to the library): 5000 m -> 10 (cells at least 5.9 km wide),
- * 25 m -> 17 (at least 46 m wide).
+ * these to the library): 5000 m -> 11 (cells at least 2.9 km wide, half
+ * of 5.9 km), 25 m -> 18 (at least 23 m wide, half of 46 m).
  */
-#define ADP_GEOCELL_LEVEL_MIN 10
-#define ADP_GEOCELL_LEVEL_MAX 17
+#define ADP_GEOCELL_LEVEL_MIN 11
+#define ADP_GEOCELL_LEVEL_MAX 18
 
 /* The Earth's radius the grid's metres are measured with (S2Earth's mean
  * radius, checked against libs2 at compile time in geocell.cc). */
@@ -68,9 +71,13 @@ extern "C" {
  * Enough room for any event's cells. A COVER cell of level L meets the
  * circle, so it lies within radius + (the cell's largest diagonal) of the
  * centre; the cells of a level do not overlap and each has at least
- * S2::kMinArea, so at most area(that disc) / kMinArea of them fit: 28 at
- * the event's level, at most 21 at each coarser level (7 of them at most).
- * 28 + 7 * 21 = 175; the measured maximum is far lower (docs/event-cells.md).
+ * S2::kMinArea, so at most area(that disc) / kMinArea of them fit. In
+ * units of 2^-L radians (areas 4^-L), min width 0.943, max diagonal 2.439,
+ * min area 1.257: at the event's level r <= 2 * 0.943, so at most
+ * pi (1.886 + 2.439)^2 / 1.257 < 47, i.e. 46 cells; at each coarser level
+ * r <= 0.943 of that level's units, so at most pi (0.943 + 2.439)^2 / 1.257
+ * < 29, i.e. 28 (7 coarser levels at most). 46 + 7 * 28 = 242; the
+ * measured maximum is far lower (docs/event-cells.md).
  */
 #define ADP_GEOCELL_MAX 256
 
@@ -88,9 +95,10 @@ struct adp_geocell {
 
 /*
  * The level of an event of this radius (metres): the finest S2 level whose
- * cells' minimum width is at least the radius, in
- * ADP_GEOCELL_LEVEL_MIN..ADP_GEOCELL_LEVEL_MAX. DECONF_E_INVAL if the
- * radius is not a number or outside DECONF_EVENT_RADIUS_MIN_M..MAX_M.
+ * cells' minimum width is at least half the radius, in
+ * ADP_GEOCELL_LEVEL_MIN..ADP_GEOCELL_LEVEL_MAX. Every radius of level L is
+ * in (min width of L, 2 * min width of L]. DECONF_E_INVAL if the radius is
+ * not a number or outside DECONF_EVENT_RADIUS_MIN_M..MAX_M.
  */
 int adp_geocell_level(double radius_m);
 
@@ -124,11 +132,18 @@ int adp_geocell_size_m(int level, double *min_width_m, double *max_diag_m);
  * The distance band a shared cell of this level implies: an upper bound,
  * in metres, on the distance between the centres of two events that share
  * a cell of this level under the matching rule. The shared cell is at the
- * level of the larger event, so both radii are at most
- * min(min width of the level, DECONF_EVENT_RADIUS_MAX_M), and both circles
- * meet the cell; hence the bound 2 * that radius + the level's max diagonal.
- * (The lower end of the band is 0: overlapping events always share a cell.)
- * Returns a negative value if level is outside
+ * level of the coarser event, and an event of level L has a radius of at
+ * most 2 * (min width of L) (adp_geocell_level()); the other event is of
+ * that level or finer, so its radius is at most that too. Both radii are
+ * also at most DECONF_EVENT_RADIUS_MAX_M, and both circles meet the cell;
+ * hence the bound
+ *
+ *     2 * min(2 * min width of L, DECONF_EVENT_RADIUS_MAX_M) + max diagonal of L.
+ *
+ * (The lower end of the band is 0: overlapping events always share a cell.
+ * Knowing both events' levels gives a tighter bound: r_a + r_b + max
+ * diagonal of the coarser level, each r at most 2 * min width of its own
+ * level.) Returns a negative value if level is outside
  * ADP_GEOCELL_LEVEL_MIN..ADP_GEOCELL_LEVEL_MAX (no event has cells there
  * as COVER).
  */
