@@ -57,8 +57,8 @@ extern "C" {
  * these to the library): 5000 m -> 11 (cells at least 2.9 km wide, half
  * of 5.9 km), 25 m -> 18 (at least 23 m wide, half of 46 m).
  */
-#define ADP_GEOCELL_LEVEL_MIN 11
-#define ADP_GEOCELL_LEVEL_MAX 18
+#define ADP_GEOCELL_LEVEL_MIN DECONF_EVENT_LEVEL_MIN
+#define ADP_GEOCELL_LEVEL_MAX DECONF_EVENT_LEVEL_MAX
 
 /* The Earth's radius the grid's metres are measured with (S2Earth's mean
  * radius, checked against libs2 at compile time in geocell.cc). */
@@ -79,7 +79,7 @@ extern "C" {
  * < 29, i.e. 28 (7 coarser levels at most). 46 + 7 * 28 = 242; the
  * measured maximum is far lower (docs/event-cells.md).
  */
-#define ADP_GEOCELL_MAX 256
+#define ADP_GEOCELL_MAX DECONF_EVENT_CELLS_MAX
 
 enum adp_geocell_role {
 	ADP_GEOCELL_COVER = 1,

@@ -102,10 +102,19 @@ static void sha256(const uint8_t *p, size_t len, uint8_t out[32])
 #define EVENT_CELL K(INDICATOR_TYPE__INDICATOR_TYPE_EVENT_CELL)
 #define COVER K(CELL_ROLE__CELL_ROLE_COVER)
 
+/* S2 (libs2 0.10, what the adapters' grid is): the Earth's radius in
+ * metres, and per level L a cell's least width and largest diagonal in
+ * radians times 2^L (quadratic projection: kMinWidth, kMaxDiag) */
+#define S2_EARTH_M 6371010.0
+#define S2_MIN_W 0.9428090415820634
+#define S2_MAX_D 2.438654594434021
+
 int brk_match_event_cell_ok(int role, uint32_t level)
 {
+	/* a COVER cell is at an event's own level; a PARENT one at any level
+	 * from there down to the largest radius's (docs/event-cells.md) */
 	return (role == K(CELL_ROLE__CELL_ROLE_COVER) || role == K(CELL_ROLE__CELL_ROLE_PARENT)) &&
-	       level <= 30;
+	       level >= DECONF_EVENT_LEVEL_MIN && level <= DECONF_EVENT_LEVEL_MAX;
 }
 
 static int event_cell_sane(int role, uint32_t level)
@@ -113,25 +122,29 @@ static int event_cell_sane(int role, uint32_t level)
 	return brk_match_event_cell_ok(role, level);
 }
 
+/* The largest radius an event of level L can have: its COVER level is the
+ * finest whose cells are at least r/2 wide, so r <= 2 * minwidth(L), and
+ * never more than the largest radius. */
+static double event_rmax_m(uint32_t level)
+{
+	const double r = 2.0 * S2_MIN_W * ldexp(1.0, -(int)level) * S2_EARTH_M;
+
+	return r < DECONF_EVENT_RADIUS_MAX_M ? r : DECONF_EVENT_RADIUS_MAX_M;
+}
+
 uint32_t brk_match_event_band_m(uint32_t level_a, uint32_t level_b)
 {
-	/* S2's quadratic projection: a cell of level L is at least
-	 * 2*sqrt(2)/3 * 2^-L radians wide, at most 2.438654594434021 * 2^-L
-	 * across its diagonal. An event's level is the finest whose cells
-	 * are at least its radius wide, so r <= minwidth(L); two events
-	 * sharing a cell at the coarser level Lc have their centres within
-	 * r_a + r_b + diag(Lc). */
-	const double earth_m = 6371008.8, min_w = 0.9428090415820634, max_d = 2.438654594434021;
+	/* two events sharing a cell at the coarser level Lc have their
+	 * centres within r_a + r_b + diag(Lc) */
 	uint32_t lc = level_a < level_b ? level_a : level_b;
 	double band;
 
 	if (level_a > 30 || level_b > 30)
 		return 0;
-	band = earth_m * (min_w * ldexp(1.0, -(int)level_a) + min_w * ldexp(1.0, -(int)level_b) +
-			  max_d * ldexp(1.0, -(int)lc));
+	band = event_rmax_m(level_a) + event_rmax_m(level_b) +
+	       S2_MAX_D * ldexp(1.0, -(int)lc) * S2_EARTH_M;
 	return band >= 4e9 ? UINT32_MAX : (uint32_t)ceil(band);
 }
-
 
 /* ----------------------------------------------------------------- audit */
 

@@ -180,7 +180,7 @@ static void test_events(void **state)
 	assert_int_equal(x->event_kind, WARRANT);
 	assert_int_equal(x->cp_event_kind, MEET);
 	assert_true(x->cp_window_from == t0 + HOUR && x->cp_window_to == t0 + 2 * HOUR);
-	assert_in_range(x->band_m, 1000, 3000); /* level 14: ~367 m radii, ~950 m cells */
+	assert_int_equal(x->band_m, 2415); /* level 14: radii up to 734 m, cells 948 m across */
 	assert_string_equal(x->cp_case, "EV-B");
 	assert_string_equal(x->cp_poc, "Sgt. Ortiz");
 	free(v);

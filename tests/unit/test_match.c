@@ -784,9 +784,17 @@ static void test_events(void **state)
 		assert_int_equal(w.cap.n[i].band, brk_match_event_band_m(15, 15));
 	}
 	/* level 15: cells at least 183 m wide, at most 474 m across; radii
-	 * up to 183 m each: centres within 841 m */
-	assert_in_range(brk_match_event_band_m(15, 15), 835, 845);
-	assert_true(brk_match_event_band_m(14, 15) > brk_match_event_band_m(15, 15));
+	 * up to 367 m each: centres within 1208 m. The figures of the grid
+	 * library (docs/event-cells.md) for the smallest and largest levels */
+	assert_int_equal(brk_match_event_band_m(15, 15), 1208);
+	assert_int_equal(brk_match_event_band_m(18, 18), 151);
+	assert_int_equal(brk_match_event_band_m(11, 11), 17587);
+	assert_int_equal(brk_match_event_band_m(11, 18), 12633);
+	assert_true(brk_match_event_cell_ok(K(CELL_ROLE__CELL_ROLE_COVER), 11));
+	assert_true(brk_match_event_cell_ok(K(CELL_ROLE__CELL_ROLE_PARENT), 18));
+	assert_false(brk_match_event_cell_ok(K(CELL_ROLE__CELL_ROLE_COVER), 10));
+	assert_false(brk_match_event_cell_ok(K(CELL_ROLE__CELL_ROLE_COVER), 19));
+	assert_false(brk_match_event_cell_ok(0, 15));
 	assert_int_equal(brk_match_event_band_m(31, 2), 0);
 
 	/* C: holds cell 30 as a PARENT only: A's is a PARENT too, no conflict */

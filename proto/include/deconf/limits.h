@@ -84,7 +84,12 @@ DECONF_STATIC_ASSERT(DECONF_TOKEN_OP_MAX <= DECONF_PRODUCED_MAX && DECONF_NOTICE
 #define DECONF_EVENT_RADIUS_MAX_M 5000
 #define DECONF_EVENT_RADIUS_DEFAULT_M 300
 #define DECONF_EVENT_WINDOW_MAX_MS (14LL * 24 * 3600 * 1000) /* two weeks */
-#define DECONF_EVENT_CELLS_MAX 128
+/* the S2 levels those radii give (an event's COVER level: the finest whose
+ * cells are at least r/2 wide), and the most cells one event can have
+ * (the grid's bound; 44 were measured at most) */
+#define DECONF_EVENT_LEVEL_MIN 11
+#define DECONF_EVENT_LEVEL_MAX 18
+#define DECONF_EVENT_CELLS_MAX 256
 
 /* Records of the broker's own topics are read with this bound. */
 #define DECONF_INTERNAL_RECORD_MAX (1 << 20)
