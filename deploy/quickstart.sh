@@ -227,6 +227,51 @@ for a in fbi-cac nm-icac navajo-pd; do
 	[ "$got" -eq "${expected[$a]}" ] ||
 		die "$a received $got notice(s), expected ${expected[$a]} (logs in $work)"
 done
+say "6b. two operations at one place and time (event deconfliction)"
+# Each agency's own systems geocode its operation; only hashed grid cells
+# of the place leave the agency. fbi-cac serves a search warrant tomorrow
+# evening; nm-icac's undercover meet is 200 m away the same evening (they
+# conflict: urgent); navajo-pd's surveillance on the same street is next
+# week (no conflict).
+day1=$(date -u -d "tomorrow" +%Y-%m-%d)
+day8=$(date -u -d "8 days" +%Y-%m-%d)
+(cd "$fed/agencies/fbi-cac" && "$adapter" -c agency.conf --no-progress event add FBI-OP-0212 \
+	kind=search_warrant lat=35.08440 lon=-106.65110 radius=150 \
+	from="${day1}T18:00:00Z" to="${day1}T22:00:00Z" caution=armed \
+	poc_name="SA Dana Reyes" poc_phone="+1 505 555 0177" address="1400 Central Ave SW") ||
+	die "fbi-cac: event add failed"
+(cd "$fed/agencies/nm-icac" && "$adapter" -c agency.conf --no-progress event add ICAC-UC-77 \
+	kind=undercover_meet lat=35.08620 lon=-106.65110 radius=100 \
+	from="${day1}T19:30:00Z" to="${day1}T21:00:00Z" caution=undercover \
+	poc_name="Sgt. Luis Ortiz" poc_phone="+1 505 555 0181") ||
+	die "nm-icac: event add failed"
+(cd "$fed/agencies/navajo-pd" && "$adapter" -c agency.conf --no-progress event add NNPD-SURV-5 \
+	kind=surveillance lat=35.08500 lon=-106.65200 radius=100 \
+	from="${day8}T14:00:00Z" to="${day8}T18:00:00Z" poc_name="Det. Tsosie") ||
+	die "navajo-pd: event add failed"
+declare -A expected_events=([fbi-cac]=1 [nm-icac]=1 [navajo-pd]=0)
+for a in fbi-cac nm-icac navajo-pd; do
+	printf '\n---------------- %s ----------------\n' "$a"
+	got=0
+	for try in $(seq 1 30); do
+		out=$(cd "$fed/agencies/$a" && "$adapter" -c agency.conf notices --new 2>&1) ||
+			die "$a: deconf-adapter notices failed"
+		n=$(printf '%s\n' "$out" | sed -n 's/^notices: \([0-9]*\) new.*/\1/p')
+		[ "${n:-0}" -gt 0 ] && printf '%s\n' "$out" | grep -v '^notices: '
+		got=$((got + ${n:-0}))
+		[ "$got" -ge "${expected_events[$a]}" ] && [ "${expected_events[$a]}" -gt 0 ] && break
+		# an agency that must hear nothing is asked again for 3 s (its
+		# event was matched a moment after the others')
+		[ "${expected_events[$a]}" -eq 0 ] && [ "$try" -ge 3 ] && break
+		sleep 1
+	done
+	echo "($got event notice(s) for $a)"
+	[ "$got" -eq "${expected_events[$a]}" ] ||
+		die "$a received $got event notice(s), expected ${expected_events[$a]} (logs in $work)"
+	[ "$got" -eq 0 ] || printf '%s\n' "$out" | grep -q 'URGENT: another agency plans an operation' ||
+		die "$a: the event conflict is not shown as urgent"
+done
+
 say "7. what ops staff see"
 "$ctl" status
 if [ "$mode" = mock ]; then
@@ -240,7 +285,10 @@ The broker matched keyed hashes only: no raw indicator left an agency, and the
 broker never held the key that makes them. The navajo-pd IP address was seen
 two weeks before the others' (no conflict: addresses are reassigned), and
 nm-icac's undercover e-mail is RESTRICTED: nm-icac was told navajo-pd holds it,
-navajo-pd was told nothing.
+navajo-pd was told nothing. fbi-cac's warrant and nm-icac's undercover meet,
+200 m apart the same evening, were told of each other at once (urgent);
+navajo-pd's surveillance on the same street next week met nothing. No
+coordinate or address left any agency: only hashed cells of a grid did.
 EOF
 say "8. the analyst's console of fbi-cac (deconf-adapter serve), and the watch desk"
 # Local to the agency: its notices next to its own cases and raw values,

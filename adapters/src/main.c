@@ -587,6 +587,7 @@ static int cmd_event(struct args *ar, int argc, char **argv)
 	};
 	const char *col[32], *val[32];
 	size_t n = 0;
+	int address = 0;
 	struct adp_agency a;
 	struct adp_input *in = NULL;
 	struct adp_submit_stats st = { 0 };
@@ -621,17 +622,21 @@ static int cmd_event(struct args *ar, int argc, char **argv)
 				return die_usage("event add: %s given twice", keys[k].column);
 		col[n] = keys[k].column;
 		val[n++] = eq + 1;
+		address |= !strcmp(keys[k].column, "value");
 	}
 	if (!(f = open_memstream(&csv, &csv_len)))
 		return finish(DECONF_E_NOMEM, errstr);
+	/* value (the address) is a column every CSV file has, given or not */
 	fputs("case_ref,type", f);
 	for (size_t j = 0; j < n; j++)
 		fprintf(f, ",%s", col[j]);
-	fputc('\n', f);
+	fputs(address ? "\n" : ",value\n", f);
 	csv_field(f, argv[1], 1);
 	csv_field(f, "event", 0);
 	for (size_t j = 0; j < n; j++)
 		csv_field(f, val[j], 0);
+	if (!address)
+		csv_field(f, "", 0);
 	fputc('\n', f);
 	if (fclose(f))
 		return finish(DECONF_E_NOMEM, errstr);

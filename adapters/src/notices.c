@@ -127,7 +127,8 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 		fprintf(out, "  %s ",
 			n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH
 				? "matched by:  "
-				: "also held by:");
+			: adp_notice_is_event(n) ? "planned by:  "
+						 : "also held by:");
 		if (cp->agency_name && *cp->agency_name)
 			put_str(out, cp->agency_name);
 		else
