@@ -31,12 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	type = 1 + data[0] % 14;
+	type = 1 + data[0] % 15;
 	q = quals[data[1] & 3];
 	if (type == 4)
 		q = "twitter";
 	if (type == 14)
 		q = "US-CA";
+	if (type == 15) /* an event cell: its role and level */
+		q = (data[1] & 4) ? "cover:15" : (data[1] & 8) ? "parent:3" : "cover:x";
 	o.default_region = regions[(data[1] >> 2) & 3];
 	err[0] = '\0';
 	rc = adp_normalize(type, q, (const char *)data + 2, size - 2, &o, out, &n, err,
