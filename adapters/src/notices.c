@@ -538,7 +538,8 @@ static int by_time(const void *x, const void *y)
 int adp_notice_acknowledgeable(const Deconf__V1__ConflictNotice *n)
 {
 	return n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT ||
-	       n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH;
+	       n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH ||
+	       n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH;
 }
 
 /* 1 when the broker accepted an acknowledgment of n from this agency. */

@@ -14,6 +14,7 @@
 #include "confirm.h"
 #include "progress.h"
 #include "event.h"
+#include "notices.h"
 #include "submit.h"
 
 #define ENVELOPE_SLACK 512 /* signature, envelope framing, signer */
@@ -1068,11 +1069,10 @@ int adp_submit_ack(struct adp_agency *a, const uint8_t notice_id[DECONF_ID_LEN],
 			       "cannot be read", hex);
 		goto out;
 	}
-	if (n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT &&
-	    n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH) {
+	if (!adp_notice_acknowledgeable(n)) {
 		rc = deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
-				    "notice %s is not about a conflict: only conflict and "
-				    "restricted_match notices are acknowledged",
+				    "notice %s is not about a conflict: only conflict, "
+				    "restricted_match and scoped_match notices are acknowledged",
 				    hex);
 		goto out;
 	}

@@ -6,6 +6,7 @@
 
 #include "deconf/envelope.h"
 #include "deconf/err.h"
+#include "deconf/scope.h"
 #include "deconf/util.h"
 #include "directory.h"
 
@@ -121,6 +122,25 @@ static int to_agency(const Deconf__V1__DirectoryEntry *e, struct brk_agency *a,
 	     (rc = text(a->poc_email, sizeof(a->poc_email), poc->email, "watch contact email",
 			errstr, errstr_size))))
 		return rc;
+	if (e->liaison &&
+	    ((rc = text(a->liaison_name, sizeof(a->liaison_name), e->liaison->name,
+			"liaison name", errstr, errstr_size)) ||
+	     (rc = text(a->liaison_phone, sizeof(a->liaison_phone), e->liaison->phone,
+			"liaison phone", errstr, errstr_size)) ||
+	     (rc = text(a->liaison_email, sizeof(a->liaison_email), e->liaison->email,
+			"liaison email", errstr, errstr_size))))
+		return rc;
+	if (e->scope) {
+		char why[200];
+		size_t n = deconf__v1__disclosure_scope__get_packed_size(e->scope);
+		if (deconf_scope_check(e->scope, why, sizeof(why)))
+			return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL, "scope: %s", why);
+		if (n > sizeof(a->scope))
+			return deconf_err_set(errstr, errstr_size, DECONF_E_INVAL,
+					      "scope of %zu bytes, more than %zu", n, sizeof(a->scope));
+		a->scope_len = deconf__v1__disclosure_scope__pack(e->scope, a->scope);
+		a->name_liaison = deconf_scope_names_liaison(e->scope);
+	}
 	return DECONF_OK;
 }
 

@@ -41,6 +41,9 @@
 #define BRK_EPOCHS_MAX 64
 
 /* What the broker knows of one agency (a copy; owns nothing). */
+/* The largest sharing scope a directory entry may carry, serialized. */
+#define BRK_SCOPE_PACKED_MAX 4096
+
 struct brk_agency {
 	char id[BRK_AGENCY_ID_MAX + 1];
 	char name[BRK_TEXT_MAX];
@@ -50,6 +53,13 @@ struct brk_agency {
 	char poc_name[BRK_TEXT_MAX], poc_phone[64], poc_email[BRK_TEXT_MAX];
 	uint8_t public_key[DECONF_PUBKEY_LEN];
 	int64_t updated_at;
+	/* its sharing scope, serialized (deconf/scope.h; 0 bytes: unset, so
+	 * open), and whether it lets its liaison desk be named outside it */
+	uint8_t scope[BRK_SCOPE_PACKED_MAX];
+	size_t scope_len;
+	int name_liaison;
+	/* the liaison desk ("" when none is named) */
+	char liaison_name[BRK_TEXT_MAX], liaison_phone[64], liaison_email[BRK_TEXT_MAX];
 };
 
 struct brk_directory;

@@ -9,6 +9,7 @@
 #include "deconf/envelope.h"
 #include "deconf/err.h"
 #include "deconf/limits.h"
+#include "deconf/scope.h"
 #include "deconf/util.h"
 #include "audit.h"
 #include "match.h"
@@ -461,7 +462,32 @@ static Deconf__V1__PointOfContact *case_poc(struct brk_store_txn *t, int partiti
 struct notice_more {
 	int outcome;
 	const uint8_t *about_notice_id; /* DECONF_ID_LEN */
+	const uint8_t *pair_ref;        /* DECONF_ID_LEN: a scoped match's */
 };
+
+/* Whether the owner of `to` may learn `about`'s contact and case: the
+ * sharing scope of about's agency (the directory's) lets to's agency in.
+ * An agency the directory does not hold has no scope (open). */
+static int discloses(struct brk_match *m, const struct brk_entry *about,
+		     const struct brk_entry *to)
+{
+	struct brk_agency *ab, *tg;
+	struct deconf_scope_partner p = { .agency_id = to->agency, .country = "" };
+	int ok = 1;
+
+	if (!m->dir || !(ab = malloc(2 * sizeof(*ab))))
+		return m->dir ? 0 : 1; /* out of memory: withhold */
+	tg = ab + 1;
+	if (!brk_directory_get(m->dir, about->agency, strlen(about->agency), ab) && ab->scope_len) {
+		if (!brk_directory_get(m->dir, to->agency, strlen(to->agency), tg)) {
+			p.level = tg->level;
+			p.country = tg->country;
+		}
+		ok = deconf_scope_allows_packed(ab->scope, ab->scope_len, &p);
+	}
+	free(ab);
+	return ok;
+}
 
 /*
  * Send `kind` to the owner of `to` about `about` (NULL for expiry kinds).
@@ -481,8 +507,12 @@ static int notify_ex(struct brk_match *m, struct brk_store_txn *t, int partition
 	struct brk_agency ag;
 	uint8_t id[DECONF_ID_LEN];
 	struct idh h;
-	int rc;
+	int rc, withheld = about && !discloses(m, about, to);
 
+	/* outside the counterpart's sharing scope: a match, not its details */
+	if (withheld && (kind == K(NOTICE_KIND__NOTICE_KIND_CONFLICT) ||
+			 kind == K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH)))
+		kind = K(NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH);
 	idh_init(&h, "notice");
 	idh_add64(&h, kind);
 	idh_add(&h, to->token, BRK_TOKEN_LEN);
@@ -500,6 +530,10 @@ static int notify_ex(struct brk_match *m, struct brk_store_txn *t, int partition
 		if (more->about_notice_id) {
 			n.about_notice_id.data = (uint8_t *)more->about_notice_id;
 			n.about_notice_id.len = DECONF_ID_LEN;
+		}
+		if (more->pair_ref && kind == K(NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH)) {
+			n.pair_ref.data = (uint8_t *)more->pair_ref;
+			n.pair_ref.len = DECONF_ID_LEN;
 		}
 	}
 
@@ -520,7 +554,25 @@ static int notify_ex(struct brk_match *m, struct brk_store_txn *t, int partition
 		n.submission_id = op->submission_id;
 		n.submitted_at = op->submitted_at;
 	}
-	if (about) {
+	if (about && withheld) {
+		/* nothing of the counterpart but, when its agency lets it be
+		 * named, which agency and its liaison desk: never its case
+		 * reference, investigator or flags */
+		if (m->dir && !brk_directory_get(m->dir, about->agency, strlen(about->agency), &ag) &&
+		    ag.name_liaison) {
+			cp.agency_id.data = (uint8_t *)about->agency;
+			cp.agency_id.len = strlen(about->agency);
+			cp.agency_name = ag.name;
+			cp.level = ag.level;
+			cp.country = ag.country;
+			dirpoc.name = ag.liaison_name;
+			dirpoc.phone = ag.liaison_phone;
+			dirpoc.email = ag.liaison_email;
+			dirpoc.unit = "";
+			cp.poc = &dirpoc;
+		}
+		n.counterpart = &cp;
+	} else if (about) {
 		cp.agency_id.data = (uint8_t *)about->agency;
 		cp.agency_id.len = strlen(about->agency);
 		if (m->dir && !brk_directory_get(m->dir, about->agency, strlen(about->agency), &ag)) {
@@ -993,6 +1045,7 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 	uint8_t id[DECONF_ID_LEN], key[1 + DECONF_ID_LEN];
 	uint8_t idn[DECONF_ID_LEN], idx[DECONF_ID_LEN];
 	struct idh h;
+	struct notice_more pair = { .pair_ref = id };
 	int rc, c, told_n = 0, told_x = 0;
 
 	/* the pair id does not depend on which side came first */
@@ -1037,9 +1090,9 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 	}
 	if (!restricted(n) && !restricted(x)) {
 		if ((rc = notify_ex(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_CONFLICT), n, x, op,
-				    now, NULL, 0, NULL, idn)) ||
+				    now, NULL, 0, &pair, idn)) ||
 		    (rc = notify_ex(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_CONFLICT), x, n, op,
-				    now, NULL, 0, NULL, idx)))
+				    now, NULL, 0, &pair, idx)))
 			return rc;
 		told_n = told_x = 1;
 	} else {
@@ -1048,17 +1101,34 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 		if (restricted(x)) {
 			if ((rc = notify_ex(m, t, partition,
 					    K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH), x, n, op,
-					    now, NULL, 0, NULL, idx)))
+					    now, NULL, 0, &pair, idx)))
 				return rc;
 			told_x = 1;
 		}
 		if (restricted(n)) {
 			if ((rc = notify_ex(m, t, partition,
 					    K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH), n, x, op,
-					    now, NULL, 0, NULL, idn)))
+					    now, NULL, 0, &pair, idn)))
 				return rc;
 			told_n = 1;
 		}
+	}
+	/* across a sharing scope: the watch desk brokers contact */
+	if ((told_n && !discloses(m, x, n)) || (told_x && !discloses(m, n, x))) {
+		Deconf__V1__OpsEvent ev = DECONF__V1__OPS_EVENT__INIT;
+		ev.kind = K(OPS_KIND__OPS_KIND_LIAISON);
+		ev.at = now;
+		ev.agency_id.data = (uint8_t *)n->agency;
+		ev.agency_id.len = strlen(n->agency);
+		ev.other_agency_id.data = (uint8_t *)x->agency;
+		ev.other_agency_id.len = strlen(x->agency);
+		ev.type = n->type;
+		ev.notice_id.data = id;
+		ev.notice_id.len = DECONF_ID_LEN;
+		ev.detail = "a conflict across a sharing scope: at least one side was told only "
+			    "that a partner outside its scope holds the indicator";
+		if ((rc = m->out.ops(m->out.opaque, &ev)))
+			return rc;
 	}
 	/* each side told begins its lifecycle; it names the other side's
 	 * notice only when that side was told too (a side told nothing is

@@ -301,7 +301,8 @@ Deconf__V1__ConflictNotice *brk_submission_ack_notice(const Deconf__V1__Acknowle
 	    n->notice_id.len != DECONF_ID_LEN || a->notice_id.len != DECONF_ID_LEN ||
 	    memcmp(n->notice_id.data, a->notice_id.data, DECONF_ID_LEN) ||
 	    (n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_CONFLICT &&
-	     n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH) ||
+	     n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH &&
+	     n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH) ||
 	    n->token.len != DECONF_TOKEN_LEN || !n->key_epoch || n->case_ref.len < 1 ||
 	    n->case_ref.len > BRK_CASE_REF_MAX)
 		goto fail;

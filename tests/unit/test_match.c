@@ -12,6 +12,7 @@
 
 #include "deconf/envelope.h"
 #include "deconf/err.h"
+#include "deconf/scope.h"
 #include "deconf/sign.h"
 #include "deconf/util.h"
 #include "match.h"
@@ -40,8 +41,15 @@ struct cap {
 		int urgent, event_kind, cp_event_kind;
 		uint32_t band;
 		int64_t window_from, window_to;
+		/* what a scoped match carries */
+		int has_pair;
+		uint8_t pair[16];
+		char poc[64];
+		uint32_t cp_flags;
 	} n[MAX_OUT];
 	size_t nn, n_audit, n_ops;
+	int last_ops_kind;
+	char last_ops_a[64], last_ops_b[64];
 	struct rec st[4 * MAX_OUT];
 	size_t nst;
 };
@@ -66,12 +74,18 @@ static int out_notice(void *o, int partition, const Deconf__V1__ConflictNotice *
 		copy(c->n[c->nn].about, &n->counterpart->agency_id);
 		copy(c->n[c->nn].about_case, &n->counterpart->case_ref);
 		c->n[c->nn].cp_event_kind = n->counterpart->event_kind;
+		c->n[c->nn].cp_flags = n->counterpart->caution_flags;
+		if (n->counterpart->poc && n->counterpart->poc->name)
+			snprintf(c->n[c->nn].poc, sizeof(c->n[c->nn].poc), "%s",
+				 n->counterpart->poc->name);
 		c->n[c->nn].window_from = n->counterpart->window_from;
 		c->n[c->nn].window_to = n->counterpart->window_to;
 	}
 	c->n[c->nn].urgent = n->urgent;
 	c->n[c->nn].event_kind = n->event_kind;
 	c->n[c->nn].band = n->distance_band_m;
+	if ((c->n[c->nn].has_pair = n->pair_ref.len == 16))
+		memcpy(c->n[c->nn].pair, n->pair_ref.data, 16);
 	assert_int_equal(n->notice_id.len, 16);
 	memcpy(c->n[c->nn].id, n->notice_id.data, 16);
 	c->n[c->nn].outcome = n->outcome;
@@ -111,8 +125,12 @@ static int out_audit(void *o, int partition, const uint8_t *ev, size_t len)
 
 static int out_ops(void *o, const Deconf__V1__OpsEvent *ev)
 {
-	(void)ev;
-	((struct cap *)o)->n_ops++;
+	struct cap *c = o;
+
+	c->n_ops++;
+	c->last_ops_kind = ev->kind;
+	copy(c->last_ops_a, &ev->agency_id);
+	copy(c->last_ops_b, &ev->other_agency_id);
 	return 0;
 }
 
@@ -840,6 +858,167 @@ static void test_events(void **state)
 	world_free(&w);
 }
 
+/* A signed directory entry of id with a sharing scope (NULL: none) and a
+ * liaison desk (NULL: none). */
+static void scoped_agency(struct brk_directory *d, const struct deconf_sign_key *fed,
+			  const char *id, int level, const char *country, const char *spec,
+			  const char *liaison)
+{
+	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
+	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
+	Deconf__V1__PointOfContact lia = DECONF__V1__POINT_OF_CONTACT__INIT;
+	Deconf__V1__DisclosureScope *scope = NULL;
+	struct deconf_sign_key *k = NULL;
+	uint8_t pub[DECONF_PUBKEY_LEN], *buf = NULL;
+	size_t len = 0;
+	char errstr[256];
+
+	assert_int_equal(deconf_sign_key_generate(&k, NULL, 0), 0);
+	assert_int_equal(deconf_sign_key_public(k, pub), 0);
+	e.agency_id.data = (uint8_t *)id;
+	e.agency_id.len = strlen(id);
+	e.name = (char *)id;
+	e.level = level;
+	e.country = (char *)country;
+	poc.name = "Watch desk";
+	e.watch_contact = &poc;
+	e.signing_public_key.data = pub;
+	e.signing_public_key.len = sizeof(pub);
+	e.status = DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE;
+	if (spec)
+		assert_int_equal(deconf_scope_parse(spec, &scope, errstr, sizeof(errstr)), 0);
+	e.scope = scope;
+	if (liaison) {
+		lia.name = (char *)liaison;
+		e.liaison = &lia;
+	}
+	assert_int_equal(deconf_envelope_seal(&e.base,
+					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
+					      "federation", fed, &buf, &len),
+			 0);
+	assert_int_equal(brk_directory_apply(d, id, strlen(id), buf, len, errstr, sizeof(errstr)),
+			 0);
+	free(buf);
+	deconf_scope_free(scope);
+	deconf_sign_key_free(k);
+}
+
+/* The notice to `to` about `about` (fails when there is none). */
+static int notice_to(const struct world *w, const char *to, const char *about)
+{
+	for (size_t i = 0; i < w->cap.nn; i++)
+		if (!strcmp(w->cap.n[i].to, to) && !strcmp(w->cap.n[i].about, about))
+			return (int)i;
+	return -1;
+}
+
+#define SCOPED K(NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH)
+#define LIAISON K(OPS_KIND__OPS_KIND_LIAISON)
+
+/*
+ * Sharing scopes, the README's four agencies: a domestic-only federal
+ * agency, an open state task force, a tribal department that denies the
+ * task force and names its liaison, a UK partner that answers hit / no hit
+ * only (its liaison named). For each pair holding one indicator, each side
+ * is told the other's details only when the other's scope lets it in;
+ * otherwise a SCOPED_MATCH with the pair's reference and, when allowed,
+ * the liaison desk, never a case reference or flags; ops hear of every
+ * pair across a scope. A scope changed in the directory applies to the
+ * next conflict.
+ */
+static void test_scopes(void **state)
+{
+	struct world w;
+	struct brk_directory *dir = NULL;
+	struct deconf_sign_key *fed = NULL;
+	int i;
+
+	world_init(&w, *state, "sc");
+	assert_int_equal(deconf_sign_key_generate(&fed, NULL, 0), 0);
+	assert_int_equal(brk_directory_new(&dir, fed), 0);
+	w.m.dir = dir;
+	scoped_agency(dir, fed, "us-fbi", K(AGENCY_LEVEL__AGENCY_LEVEL_FEDERAL), "US", "country:US",
+		      NULL);
+	scoped_agency(dir, fed, "tx-icac", K(AGENCY_LEVEL__AGENCY_LEVEL_STATE), "US", NULL, NULL);
+	scoped_agency(dir, fed, "navajo-pd", K(AGENCY_LEVEL__AGENCY_LEVEL_TRIBAL), "US",
+		      "!agency:tx-icac,liaison", "NNPD liaison");
+	scoped_agency(dir, fed, "uk-nca", K(AGENCY_LEVEL__AGENCY_LEVEL_INTERNATIONAL), "GB",
+		      "none,liaison", "NCA International Crime Bureau");
+
+	/* federal and state, both inside each other's: a plain conflict */
+	assert_int_equal(ADD(&w, "us-fbi", "F-1", 1), 0);
+	assert_int_equal(ADD(&w, "tx-icac", "T-1", 1), 0);
+	assert_int_equal(w.cap.nn, 2);
+	assert_int_equal(kinds(&w, CONFLICT), 2);
+	assert_int_equal(w.cap.n_ops, 0);
+
+	/* federal and UK: neither may learn the other */
+	assert_int_equal(ADD(&w, "us-fbi", "F-2", 2), 0);
+	assert_int_equal(ADD(&w, "uk-nca", "U-2", 2), 0);
+	assert_true((i = notice_to(&w, "uk-nca", "")) >= 0); /* fbi names no liaison */
+	assert_int_equal(w.cap.n[i].kind, SCOPED);
+	assert_string_equal(w.cap.n[i].about_case, "");
+	assert_string_equal(w.cap.n[i].poc, "");
+	assert_true(w.cap.n[i].has_pair);
+	assert_true((i = notice_to(&w, "us-fbi", "uk-nca")) >= 0); /* uk's liaison */
+	assert_int_equal(w.cap.n[i].kind, SCOPED);
+	assert_string_equal(w.cap.n[i].about_case, "");
+	assert_string_equal(w.cap.n[i].poc, "NCA International Crime Bureau");
+	assert_int_equal(w.cap.n[i].cp_flags, 0);
+	{
+		/* both sides quote the same pair reference */
+		int j = notice_to(&w, "uk-nca", "");
+		assert_memory_equal(w.cap.n[i].pair, w.cap.n[j].pair, 16);
+	}
+	assert_int_equal(w.cap.n_ops, 1);
+	assert_int_equal(w.cap.last_ops_kind, LIAISON);
+
+	/* tribal and state: the state may not learn the tribal's details
+	 * (denied), the tribal may learn the state's */
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "navajo-pd", "N-3", 3,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, deconf_now_ms()),
+			 0);
+	assert_int_equal(ADD(&w, "tx-icac", "T-3", 3), 0);
+	assert_true((i = notice_to(&w, "navajo-pd", "tx-icac")) >= 0);
+	assert_int_equal(w.cap.n[i].kind, CONFLICT);
+	assert_string_equal(w.cap.n[i].about_case, "T-3");
+	assert_true((i = notice_to(&w, "tx-icac", "navajo-pd")) >= 0);
+	assert_int_equal(w.cap.n[i].kind, SCOPED);
+	assert_string_equal(w.cap.n[i].about_case, "");
+	assert_string_equal(w.cap.n[i].poc, "NNPD liaison");
+	assert_int_equal(w.cap.n_ops, 2);
+	assert_string_equal(w.cap.last_ops_a, "tx-icac");
+	assert_string_equal(w.cap.last_ops_b, "navajo-pd");
+
+	/* state and UK: the UK learns the open state's; the state gets the
+	 * UK's liaison */
+	assert_int_equal(ADD(&w, "tx-icac", "T-4", 4), 0);
+	assert_int_equal(ADD(&w, "uk-nca", "U-4", 4), 0);
+	assert_true((i = notice_to(&w, "uk-nca", "tx-icac")) >= 0);
+	assert_int_equal(w.cap.n[i].kind, CONFLICT);
+	assert_string_equal(w.cap.n[i].about_case, "T-4");
+	assert_true((i = notice_to(&w, "tx-icac", "uk-nca")) >= 0);
+	assert_int_equal(w.cap.n[i].kind, SCOPED);
+	assert_int_equal(w.cap.n_ops, 3);
+
+	/* the tribal department opens up: the next conflict is plain */
+	scoped_agency(dir, fed, "navajo-pd", K(AGENCY_LEVEL__AGENCY_LEVEL_TRIBAL), "US", NULL,
+		      NULL);
+	assert_int_equal(apply(&w, K(OP__OP_ADD), "navajo-pd", "N-5", 5,
+			       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, deconf_now_ms()),
+			 0);
+	assert_int_equal(ADD(&w, "tx-icac", "T-5", 5), 0);
+	assert_true((i = notice_to(&w, "tx-icac", "navajo-pd")) >= 0);
+	assert_int_equal(w.cap.n[w.cap.nn - 1].kind, CONFLICT);
+	assert_int_equal(w.cap.n[w.cap.nn - 2].kind, CONFLICT);
+	assert_int_equal(w.cap.n_ops, 3);
+
+	w.m.dir = NULL;
+	brk_directory_free(dir);
+	deconf_sign_key_free(fed);
+	world_free(&w);
+}
+
 static int escalate_now(struct world *w, int64_t now, size_t *done)
 {
 	struct brk_store_txn *t;
@@ -1086,6 +1265,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ack_restricted_told_nobody, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scopes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
