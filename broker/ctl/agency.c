@@ -21,6 +21,7 @@
 #include "deconf/text.h"
 #include "deconf/util.h"
 #include "deconf/pki.h"
+#include "deconf/scope.h"
 
 /* A kafka.* value of the federation's configuration, or NULL. */
 static const char *kafka_value(const struct fed *f, const char *name)
@@ -71,12 +72,22 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		{ "csr", required_argument, NULL, 'R' },
 		{ "signing-pub", required_argument, NULL, 'S' },
 		{ "ca-passphrase-file", required_argument, NULL, 'F' },
+		{ "disclose-to", required_argument, NULL, 'D' },
+		{ "liaison-name", required_argument, NULL, 'L' },
+		{ "liaison-phone", required_argument, NULL, 'H' },
+		{ "liaison-email", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char syn[] =
 		"agency add ID --name NAME --level federal|state|local|tribal|international "
 		"--country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL "
-		"[--csr agency.csr --signing-pub signing.pub] [--ca-passphrase-file FILE]";
+		"[--csr agency.csr --signing-pub signing.pub] [--ca-passphrase-file FILE] "
+		"[--disclose-to SPEC] [--liaison-name NAME --liaison-phone PHONE "
+		"--liaison-email EMAIL]";
+	const char *disclose = NULL;
+	Deconf__V1__DisclosureScope *scope = NULL;
+	Deconf__V1__PointOfContact liaison = DECONF__V1__POINT_OF_CONTACT__INIT;
+	int has_liaison = 0;
 	const char *csr = NULL, *spub = NULL;
 	/* an encrypted CA key: the file's passphrase, else asked on a terminal */
 	struct deconf_pki_pass pass = { .prompt = 1 };
@@ -109,6 +120,17 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 		case 'R': csr = optarg; break;
 		case 'S': spub = optarg; break;
 		case 'F': pass.file = optarg; break;
+		case 'D':
+			/* checked now, before anything is made; parsed again below */
+			if (deconf_scope_parse(optarg, &scope, errstr, sizeof(errstr)))
+				return usage_error(syn, "--disclose-to: %s", errstr);
+			deconf_scope_free(scope);
+			scope = NULL;
+			disclose = optarg;
+			break;
+		case 'L': liaison.name = optarg, has_liaison = 1; break;
+		case 'H': liaison.phone = optarg, has_liaison = 1; break;
+		case 'M': liaison.email = optarg, has_liaison = 1; break;
 		default: return bad_option(ch, argv, syn);
 		}
 	}
@@ -291,6 +313,11 @@ int cmd_agency_add(struct fed *f, int argc, char **argv)
 	e.status = K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE);
 	e.updated_at = deconf_now_ms();
 	e.tls_principal = (char *)id;
+	if (disclose && (rc = deconf_scope_parse(disclose, &scope, errstr, sizeof(errstr))))
+		goto out;
+	e.scope = scope;
+	if (has_liaison)
+		e.liaison = &liaison;
 	{
 		/* kept, so suspend/activate can republish it */
 		size_t plen = deconf__v1__directory_entry__get_packed_size(&e);
@@ -333,21 +360,95 @@ out_quiet:
 	brk_ctl_kafka_free(k);
 	epochs_free(&ep);
 	deconf_sign_key_free(key);
+	deconf_scope_free(scope);
 	return rc ? 1 : 0;
+}
+
+/*
+ * Change agency id's directory entry (the copy kept beside its bundle) with
+ * change(e, opaque), publish it signed, and keep it; undo(e, opaque) (may
+ * be NULL) takes back what change lent the entry before it is freed.
+ * what: the change in words ("now suspended"), for the messages. Returns
+ * the exit status.
+ */
+static int entry_change(struct fed *f, const char *id, const char *what,
+			int (*change)(Deconf__V1__DirectoryEntry *e, void *opaque),
+			void (*undo)(Deconf__V1__DirectoryEntry *e, void *opaque), void *opaque)
+{
+	char path[1200], errstr[512], *buf;
+	struct brk_ctl_kafka *k;
+	size_t len, plen;
+	Deconf__V1__DirectoryEntry *e;
+	uint8_t *pb;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/agencies/%s.entry", f->dir, id);
+	if (deconf_file_read(path, 1 << 20, 0, &buf, &len, errstr, sizeof(errstr)))
+		return fail(1, "%s (no such agency in this federation?)", errstr);
+	if (!(e = deconf__v1__directory_entry__unpack(NULL, len, (uint8_t *)buf))) {
+		free(buf);
+		return fail(1, "%s: unreadable", path);
+	}
+	free(buf);
+	if ((rc = change(e, opaque))) {
+		if (undo)
+			undo(e, opaque);
+		deconf__v1__directory_entry__free_unpacked(e, NULL);
+		return rc;
+	}
+	e->updated_at = deconf_now_ms();
+	if (!(k = fed_kafka(f, RD_KAFKA_PRODUCER, publisher_props, "nothing was changed"))) {
+		if (undo)
+			undo(e, opaque);
+		deconf__v1__directory_entry__free_unpacked(e, NULL);
+		return 1;
+	}
+	{
+		struct dir_record r = { e->agency_id.data, e->agency_id.len,
+					K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY), &e->base };
+		rc = publish_directory(f, k, &r, 1);
+	}
+	brk_ctl_kafka_free(k);
+	if (rc) {
+		fail(1, "agency %s: not %s (its entry on Kafka is as it was)", id, what);
+		if (undo)
+			undo(e, opaque);
+		deconf__v1__directory_entry__free_unpacked(e, NULL);
+		return 1;
+	}
+	/* kept, so the next change republishes what Kafka holds */
+	plen = deconf__v1__directory_entry__get_packed_size(e);
+	if (!(pb = malloc(plen ? plen : 1))) {
+		rc = fail(1, "agency %s is %s on Kafka, but %s was not updated: out of memory", id,
+			  what, path);
+	} else {
+		deconf__v1__directory_entry__pack(e, pb);
+		if (deconf_file_write(path, pb, plen, 0644, 0, errstr, sizeof(errstr)))
+			rc = fail(1, "agency %s is %s on Kafka, but %s was not updated: %s", id,
+				  what, path, errstr);
+		free(pb);
+	}
+	if (!rc)
+		printf("agency %s is %s\n", id, what);
+	if (undo)
+		undo(e, opaque);
+	deconf__v1__directory_entry__free_unpacked(e, NULL);
+	return rc;
+}
+
+static int set_status(Deconf__V1__DirectoryEntry *e, void *opaque)
+{
+	e->status = *(int *)opaque;
+	return 0;
 }
 
 int cmd_agency_status(struct fed *f, int argc, char **argv, int status)
 {
 	const char *syn = status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "agency suspend ID"
 									       : "agency activate ID";
-	const char *word = status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "suspended"
-									        : "active";
-	char path[1200], errstr[512], *buf;
-	struct brk_ctl_kafka *k;
-	size_t len, plen;
-	Deconf__V1__DirectoryEntry *e;
+	const char *what = status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "now suspended"
+									        : "now active";
 	const char *id;
-	uint8_t *pb;
 	int rc;
 
 	if ((rc = no_options(argc, argv, syn)))
@@ -359,46 +460,107 @@ int cmd_agency_status(struct fed *f, int argc, char **argv, int status)
 	id = argv[optind];
 	if (!deconf_agency_id_valid(id, strlen(id)))
 		return usage_error(syn, "'%s' is not an agency id", id);
-	snprintf(path, sizeof(path), "%s/agencies/%s.entry", f->dir, id);
-	if (deconf_file_read(path, 1 << 20, 0, &buf, &len, errstr, sizeof(errstr)))
-		return fail(1, "%s (no such agency in this federation?)", errstr);
-	if (!(e = deconf__v1__directory_entry__unpack(NULL, len, (uint8_t *)buf))) {
-		free(buf);
-		return fail(1, "%s: unreadable", path);
+	return entry_change(f, id, what, set_status, NULL, &status);
+}
+
+/* What agency add and set-scope take of a sharing scope. */
+struct scope_args {
+	Deconf__V1__DisclosureScope *scope; /* --disclose-to, parsed; NULL: not given */
+	Deconf__V1__PointOfContact liaison;
+	int has_liaison;
+	/* the entry's own, while ours are lent to it */
+	Deconf__V1__DisclosureScope *old_scope;
+	Deconf__V1__PointOfContact *old_liaison;
+};
+
+/* One of --disclose-to, --liaison-name, --liaison-phone, --liaison-email:
+ * 0, or the exit status of a usage error. */
+static int scope_option(struct scope_args *sa, int ch, const char *arg, const char *syn)
+{
+	char errstr[512];
+
+	switch (ch) {
+	case 'D':
+		deconf_scope_free(sa->scope);
+		sa->scope = NULL;
+		if (deconf_scope_parse(arg, &sa->scope, errstr, sizeof(errstr)))
+			return usage_error(syn, "--disclose-to: %s", errstr);
+		return 0;
+	case 'L': sa->liaison.name = (char *)arg; break;
+	case 'H': sa->liaison.phone = (char *)arg; break;
+	case 'M': sa->liaison.email = (char *)arg; break;
 	}
-	free(buf);
-	e->status = status;
-	e->updated_at = deconf_now_ms();
-	if (!(k = fed_kafka(f, RD_KAFKA_PRODUCER, publisher_props, "nothing was changed"))) {
-		deconf__v1__directory_entry__free_unpacked(e, NULL);
-		return 1;
+	sa->has_liaison = 1;
+	return 0;
+}
+
+static int set_scope(Deconf__V1__DirectoryEntry *e, void *opaque)
+{
+	struct scope_args *sa = opaque;
+
+	/* ours are lent to the entry, its own put back by unset_scope before
+	 * it is freed */
+	sa->old_scope = e->scope;
+	sa->old_liaison = e->liaison;
+	if (sa->scope)
+		e->scope = sa->scope;
+	if (sa->has_liaison)
+		e->liaison = &sa->liaison;
+	return 0;
+}
+
+static void unset_scope(Deconf__V1__DirectoryEntry *e, void *opaque)
+{
+	struct scope_args *sa = opaque;
+
+	e->scope = sa->old_scope;
+	e->liaison = sa->old_liaison;
+}
+
+int cmd_agency_set_scope(struct fed *f, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "disclose-to", required_argument, NULL, 'D' },
+		{ "liaison-name", required_argument, NULL, 'L' },
+		{ "liaison-phone", required_argument, NULL, 'H' },
+		{ "liaison-email", required_argument, NULL, 'M' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char syn[] = "agency set-scope ID --disclose-to SPEC [--liaison-name NAME "
+				  "--liaison-phone PHONE --liaison-email EMAIL]";
+	struct scope_args sa = { 0 };
+	char what[600], text[512];
+	const char *id;
+	int ch, rc;
+
+	deconf__v1__point_of_contact__init(&sa.liaison);
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":", o, NULL)) != -1) {
+		if (ch == 'D' || ch == 'L' || ch == 'H' || ch == 'M') {
+			if ((rc = scope_option(&sa, ch, optarg, syn))) {
+				deconf_scope_free(sa.scope);
+				return rc;
+			}
+		} else {
+			deconf_scope_free(sa.scope);
+			return bad_option(ch, argv, syn);
+		}
 	}
-	{
-		struct dir_record r = { e->agency_id.data, e->agency_id.len,
-					K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY), &e->base };
-		rc = publish_directory(f, k, &r, 1);
+	if (optind != argc - 1 || (!sa.scope && !sa.has_liaison)) {
+		deconf_scope_free(sa.scope);
+		return usage_error(syn, "%s", optind != argc - 1 ? "one agency id"
+								 : "--disclose-to or a --liaison-* "
+								   "option is needed");
 	}
-	brk_ctl_kafka_free(k);
-	if (rc) {
-		fail(1, "agency %s was not made %s (its entry on Kafka is as it was)", id, word);
-		deconf__v1__directory_entry__free_unpacked(e, NULL);
-		return 1;
+	id = argv[optind];
+	if (!deconf_agency_id_valid(id, strlen(id))) {
+		deconf_scope_free(sa.scope);
+		return usage_error(syn, "'%s' is not an agency id", id);
 	}
-	/* kept, so the next suspend/activate republishes what Kafka holds */
-	plen = deconf__v1__directory_entry__get_packed_size(e);
-	if (!(pb = malloc(plen ? plen : 1))) {
-		rc = fail(1, "agency %s is now %s on Kafka, but %s was not updated: out of memory",
-			  id, word, path);
-	} else {
-		deconf__v1__directory_entry__pack(e, pb);
-		if (deconf_file_write(path, pb, plen, 0644, 0, errstr, sizeof(errstr)))
-			rc = fail(1, "agency %s is now %s on Kafka, but %s was not updated: %s", id,
-				  word, path, errstr);
-		free(pb);
-	}
-	if (!rc)
-		printf("agency %s is now %s\n", id, word);
-	deconf__v1__directory_entry__free_unpacked(e, NULL);
+	snprintf(what, sizeof(what), "now disclosed to: %s",
+		 sa.scope ? deconf_scope_text(sa.scope, text, sizeof(text)) : "(scope unchanged)");
+	rc = entry_change(f, id, what, set_scope, unset_scope, &sa);
+	deconf_scope_free(sa.scope);
 	return rc;
 }
 
@@ -523,17 +685,26 @@ int cmd_agency_list(struct fed *f, int argc, char **argv)
 			       "creates it): no agency is known",
 			    f->prefix);
 	}
-	printf("%-24s %-10s %-13s %-3s %s\n", "AGENCY", "STATUS", "LEVEL", "CC", "NAME");
+	printf("%-24s %-10s %-13s %-3s %-32s %s\n", "AGENCY", "STATUS", "LEVEL", "CC", "NAME",
+	       "DISCLOSED TO");
 	for (size_t i = 0; !brk_directory_at(dir, i, &a); i++) {
 		/* checked by the directory (no control characters); escaped
 		 * for the terminal all the same */
-		char name[4 * BRK_TEXT_MAX], cc[32];
+		char name[4 * BRK_TEXT_MAX], cc[32], text[2048];
 		char sb[DECONF_ENUM_NAME_SIZE], lb[DECONF_ENUM_NAME_SIZE];
 
-		printf("%-24s %-10s %-13s %-3s %s\n", a.id, agency_status_name(sb, a.status),
+		char scope[512];
+		Deconf__V1__DisclosureScope *sc =
+			a.scope_len ? deconf__v1__disclosure_scope__unpack(NULL, a.scope_len, a.scope)
+				    : NULL;
+		deconf_scope_text(sc, scope, sizeof(scope));
+		if (sc)
+			deconf__v1__disclosure_scope__free_unpacked(sc, NULL);
+		printf("%-24s %-10s %-13s %-3s %-32s %s\n", a.id, agency_status_name(sb, a.status),
 		       level_name(lb, a.level),
 		       deconf_text_for_terminal(cc, sizeof(cc), a.country, strlen(a.country)),
-		       deconf_text_for_terminal(name, sizeof(name), a.name, strlen(a.name)));
+		       deconf_text_for_terminal(name, sizeof(name), a.name, strlen(a.name)),
+		       deconf_text_for_terminal(text, sizeof(text), scope, strlen(scope)));
 	}
 	directory_say_ignored(&ig, stdout, "");
 	brk_directory_free(dir);

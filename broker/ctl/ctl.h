@@ -213,6 +213,7 @@ int cmd_agency_add(struct fed *f, int argc, char **argv);
 /* agency suspend|activate: status is the AGENCY_STATUS_* to publish. */
 int cmd_agency_status(struct fed *f, int argc, char **argv, int status);
 int cmd_agency_list(struct fed *f, int argc, char **argv);
+int cmd_agency_set_scope(struct fed *f, int argc, char **argv);
 
 /* ----------------------------------------------------------- topics.c */
 

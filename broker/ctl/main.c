@@ -59,6 +59,8 @@ static const char usage[] =
 	"  agency add ID --name NAME --level federal|state|local|tribal|international\n"
 	"             --country CC --poc-name NAME --poc-phone PHONE --poc-email EMAIL\n"
 	"             [--csr agency.csr --signing-pub signing.pub] [--ca-passphrase-file F]\n"
+	"             [--disclose-to SPEC] [--liaison-name N --liaison-phone P\n"
+	"              --liaison-email E]\n"
 	"      the agency's certificate (CN = ID), a bundle directory (agencies/ID) to\n"
 	"      hand over, and its directory entry and the key epochs record on Kafka (the\n"
 	"      directory topic must exist: topics apply). With --csr and --signing-pub\n"
@@ -70,8 +72,16 @@ static const char usage[] =
 	"  agency suspend ID | agency activate ID\n"
 	"      republish the entry with that status (a suspended agency's\n"
 	"      submissions are refused).\n"
+	"  agency set-scope ID --disclose-to SPEC [--liaison-name N --liaison-phone P\n"
+	"             --liaison-email E]\n"
+	"      to whom the agency's contacts and case references are disclosed: SPEC is\n"
+	"      terms separated by commas: all | none | level:L | country:CC | agency:ID,\n"
+	"      !country:CC | !agency:ID (denied), liaison (its liaison desk may be\n"
+	"      named to partners outside). Partners outside get a scoped match. New\n"
+	"      conflicts follow it at once; nothing restarts.\n"
 	"  agency list\n"
-	"      the agencies of the directory topic, as the broker sees them.\n"
+	"      the agencies of the directory topic, as the broker sees them, with\n"
+	"      their scopes.\n"
 	"  topics apply\n"
 	"      create every missing topic (tokens and state with federation.partitions,\n"
 	"      state and directory compacted, audit kept forever, one partition per\n"
@@ -336,8 +346,8 @@ int main(int argc, char **argv)
 					   sub);
 	} else if (!strcmp(cmd, "agency")) {
 		if (strcmp(sub, "add") && strcmp(sub, "suspend") && strcmp(sub, "activate") &&
-		    strcmp(sub, "list"))
-			return usage_error("agency add|suspend|activate|list ...",
+		    strcmp(sub, "list") && strcmp(sub, "set-scope"))
+			return usage_error("agency add|suspend|activate|set-scope|list ...",
 					   sub[0] ? "unknown command 'agency %s'"
 						  : "agency: which command?%s",
 					   sub);
@@ -384,6 +394,8 @@ int main(int argc, char **argv)
 				       K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
 	else if (!strcmp(sub, "activate"))
 		rc = cmd_agency_status(&f, argc - 2, argv + 2, K(AGENCY_STATUS__AGENCY_STATUS_ACTIVE));
+	else if (!strcmp(sub, "set-scope"))
+		rc = cmd_agency_set_scope(&f, argc - 2, argv + 2);
 	else
 		rc = cmd_agency_list(&f, argc - 2, argv + 2);
 	fed_close(&f);
