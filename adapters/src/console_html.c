@@ -389,7 +389,21 @@ void adp_html_notice(struct adp_html *h, const Deconf__V1__ConflictNotice *n, co
 		}
 		adp_html_raw(h, "</dd>");
 	}
-	if (cp) {
+	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH) {
+		char ref[2 * DECONF_ID_LEN + 1];
+		deconf_hex_encode(ref, n->pair_ref.data,
+				  n->pair_ref.len > DECONF_ID_LEN ? DECONF_ID_LEN : n->pair_ref.len);
+		adp_html_rawf(h, "<dt>Scoped match</dt><dd>A partner outside your sharing scope, or "
+				 "whose scope you are outside, also holds this indicator; who it is "
+				 "and its case are not disclosed.</dd><dt>Reference</dt>"
+				 "<dd class=\"mono\">%s</dd>",
+			      ref);
+		if (!cp || !cp->poc)
+			adp_html_raw(h, "<dt>Contact</dt><dd>the federation's watch desk, quoting "
+					"the reference</dd>");
+	}
+	if (cp && (cp->agency_id.len ||
+		   n->kind != DECONF__V1__NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH)) {
 		const Deconf__V1__PointOfContact *poc = cp->poc;
 
 		adp_html_rawf(h, "<dt>%s</dt><dd>",

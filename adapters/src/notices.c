@@ -120,6 +120,41 @@ void adp_notice_print(FILE *out, const Deconf__V1__ConflictNotice *n, const char
 			fputs("(no longer in the ledger)", out);
 		fputc('\n', out);
 	}
+	if (n->kind == DECONF__V1__NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH) {
+		/* the counterpart's details are withheld by a sharing scope */
+		deconf_hex_encode(hex, n->pair_ref.data,
+				  n->pair_ref.len > DECONF_ID_LEN ? DECONF_ID_LEN : n->pair_ref.len);
+		fputs("  a partner outside your sharing scope (or whose scope you are outside)\n"
+		      "  also holds this indicator; who it is and its case are not disclosed.\n",
+		      out);
+		fprintf(out, "  reference:    %s (quote it to the federation's watch desk%s)\n",
+			hex, cp && cp->poc && cp->poc->name && *cp->poc->name ? " or their liaison"
+									     : "");
+		if (cp && cp->agency_id.len) {
+			fputs("  liaison of:   ", out);
+			if (cp->agency_name && *cp->agency_name)
+				put_str(out, cp->agency_name);
+			fputs(" (", out);
+			put_bytes(out, cp->agency_id);
+			fputs(", ", out);
+			put_str(out, cp->country && *cp->country ? cp->country : "?");
+			fputs(")\n", out);
+		}
+		if (cp && cp->poc) {
+			const char *f[] = { cp->poc->name, cp->poc->phone, cp->poc->email };
+			int any = 0;
+			fputs("  liaison desk: ", out);
+			for (size_t i = 0; i < 3; i++) {
+				if (!f[i] || !*f[i])
+					continue;
+				if (any++)
+					fputs(", ", out);
+				put_str(out, f[i]);
+			}
+			fputs(any ? "\n" : "(none named)\n", out);
+		}
+		cp = NULL; /* nothing else of it */
+	}
 	if (cp) {
 		const Deconf__V1__PointOfContact *poc = cp->poc;
 		int first = 1;
@@ -319,6 +354,10 @@ char *adp_notice_json(const Deconf__V1__ConflictNotice *n, const char *value,
 		deconf_hex_encode(hex, n->about_notice_id.data,
 				  n->about_notice_id.len > 64 ? 64 : n->about_notice_id.len);
 		set(o, "about_notice_id", json_string(hex), &bad);
+	}
+	if (n->pair_ref.len) {
+		deconf_hex_encode(hex, n->pair_ref.data, n->pair_ref.len > 64 ? 64 : n->pair_ref.len);
+		set(o, "pair_ref", json_string(hex), &bad);
 	}
 	if (adp_notice_is_event(n)) {
 		set(o, "urgent", json_true(), &bad);

@@ -381,12 +381,67 @@ static void test_event_notice(void **state)
 	assert_false(adp_notice_is_event(&f.n));
 }
 
+/* A scoped match: said in plain words, the reference and the liaison
+ * desk, never a case reference or the investigator. */
+static void test_scoped_notice(void **state)
+{
+	struct fixture f;
+	Deconf__V1__Counterpart cp = DECONF__V1__COUNTERPART__INIT;
+	Deconf__V1__PointOfContact lia = DECONF__V1__POINT_OF_CONTACT__INIT;
+	uint8_t ref[16];
+	size_t len;
+	char *out;
+	json_t *o;
+
+	(void)state;
+	fixture_init(&f);
+	memset(ref, 0x5c, sizeof(ref));
+	f.n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH;
+	f.n.pair_ref.data = ref;
+	f.n.pair_ref.len = sizeof(ref);
+	/* no liaison named: no counterpart at all */
+	f.n.counterpart = NULL;
+	out = capture(adp_notice_print, &f.n, VALUE, VALUE_LEN, &len);
+	assert_terminal_safe(out, len);
+	assert_non_null(strstr(out, "scoped_match  "));
+	assert_non_null(strstr(out, "a partner outside your sharing scope"));
+	assert_non_null(strstr(out, "  reference:    5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c (quote it to "
+				    "the federation's watch desk)\n"));
+	free(out);
+	/* a liaison desk named */
+	cp.agency_id.data = (uint8_t *)"uk-nca";
+	cp.agency_id.len = 6;
+	cp.agency_name = "National Crime Agency";
+	cp.country = "GB";
+	lia.name = "NCA International Crime Bureau";
+	lia.phone = "+44 20 7238 8000";
+	cp.poc = &lia;
+	f.n.counterpart = &cp;
+	out = capture(adp_notice_print, &f.n, VALUE, VALUE_LEN, &len);
+	assert_terminal_safe(out, len);
+	assert_non_null(strstr(out, "or their liaison)"));
+	assert_non_null(strstr(out, "  liaison of:   National Crime Agency (uk-nca, GB)\n"));
+	assert_non_null(strstr(out, "  liaison desk: NCA International Crime Bureau, +44 20 7238 "
+				    "8000\n"));
+	assert_null(strstr(out, "also held by"));
+	free(out);
+	assert_non_null(out = adp_notice_json(&f.n, VALUE, VALUE_LEN));
+	assert_non_null(o = json_loads(out, 0, NULL));
+	assert_string_equal(json_string_value(json_object_get(o, "pair_ref")),
+			    "5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c");
+	assert_string_equal(json_string_value(json_object_get(o, "kind")), "scoped_match");
+	json_decref(o);
+	free(out);
+	assert_true(adp_notice_acknowledgeable(&f.n));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_print_escapes),
 		cmocka_unit_test(test_lifecycle_notices),
 		cmocka_unit_test(test_event_notice),
+		cmocka_unit_test(test_scoped_notice),
 		cmocka_unit_test(test_print_escapes_fallbacks),
 		cmocka_unit_test(test_json_complete_and_valid),
 		cmocka_unit_test(test_print_json_line),
