@@ -8,6 +8,7 @@
 #include "deconf.pb-c.h"
 #include "deconf/enum.h"
 #include "deconf/err.h"
+#include "deconf/scope.h"
 #include "desk.h"
 #include "directory.h"
 #include "metrics.h"
@@ -251,7 +252,7 @@ static void agencies(struct buf *b, struct brk_directory *dir)
 	bprintf(b, "<h2 id=\"agencies\">Agencies (%zu)</h2>\n", n);
 	lit(b, "<table>\n<tr><th scope=\"col\">id</th><th scope=\"col\">name</th>"
 	       "<th scope=\"col\">level</th><th scope=\"col\">country</th>"
-	       "<th scope=\"col\">status</th></tr>\n");
+	       "<th scope=\"col\">status</th><th scope=\"col\">discloses to</th></tr>\n");
 	for (size_t i = 0; dir && brk_directory_at(dir, i, &a) == DECONF_OK; i++) {
 		int active = a.status == DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE;
 		lit(b, "<tr><td>");
@@ -264,10 +265,22 @@ static void agencies(struct buf *b, struct brk_directory *dir)
 		escs(b, a.country);
 		bprintf(b, "</td><td class=\"%s\">", active ? "ok" : "bad");
 		escs(b, enum_name(st, sizeof(st), &deconf__v1__agency_status__descriptor, a.status));
+		{
+			/* its sharing scope, in deconfctl's words */
+			char text[512];
+			Deconf__V1__DisclosureScope *sc =
+				a.scope_len ? deconf__v1__disclosure_scope__unpack(NULL, a.scope_len,
+										  a.scope)
+					    : NULL;
+			lit(b, "</td><td class=\"scope\">");
+			escs(b, deconf_scope_text(sc, text, sizeof(text)));
+			if (sc)
+				deconf__v1__disclosure_scope__free_unpacked(sc, NULL);
+		}
 		lit(b, "</td></tr>\n");
 	}
 	if (!n)
-		bprintf(b, "<tr><td colspan=\"5\">none known yet</td></tr>\n");
+		bprintf(b, "<tr><td colspan=\"6\">none known yet</td></tr>\n");
 	lit(b, "</table>\n");
 }
 

@@ -14,6 +14,7 @@
 
 #include "deconf.pb-c.h"
 #include "deconf/envelope.h"
+#include "deconf/scope.h"
 #include "deconf/kafka.h"
 #include "deconf/util.h"
 #include "fed.h"
@@ -225,52 +226,153 @@ void fed_free(struct fed *f)
 	memset(f, 0, sizeof(*f));
 }
 
-int fed_agency(struct fed *f, const char *id, const char *name, int level, const char *country,
-	       int status)
+void fed_raw_free(struct fed_raw *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].value);
+	}
+	free(v);
+}
+
+struct fed_raw *fed_read_raw(const struct fed *f, const char *topic, int parts, size_t *n)
+{
+	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
+	rd_kafka_topic_t *rkt;
+	rd_kafka_queue_t *q;
+	struct fed_raw *v = NULL;
+	size_t cap = 0;
+	int open = 0, oom = 0;
+
+	*n = 0;
+	if (!rk)
+		return NULL;
+	q = rd_kafka_queue_new(rk);
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	for (int p = 0; p < parts; p++)
+		if (!rd_kafka_consume_start_queue(rkt, p, RD_KAFKA_OFFSET_BEGINNING, q))
+			open++;
+	for (int idle = 0; open > 0 && idle < 40 && !oom;) {
+		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 250);
+		if (!m) {
+			idle++;
+			continue;
+		}
+		if (m->err) {
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
+			    m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+			    m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+				open--;
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (*n == cap) {
+			struct fed_raw *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
+			if (!nv) {
+				oom = 1;
+				rd_kafka_message_destroy(m);
+				break;
+			}
+			v = nv;
+			cap = cap ? cap * 2 : 64;
+		}
+		memset(&v[*n], 0, sizeof(v[0]));
+		v[*n].partition = m->partition;
+		if (m->key_len && (v[*n].key = malloc(m->key_len))) {
+			memcpy(v[*n].key, m->key, m->key_len);
+			v[*n].key_len = m->key_len;
+		}
+		if (m->len && (v[*n].value = malloc(m->len))) {
+			memcpy(v[*n].value, m->payload, m->len);
+			v[*n].len = m->len;
+		}
+		oom = (m->key_len && !v[*n].key) || (m->len && !v[*n].value);
+		(*n)++;
+		rd_kafka_message_destroy(m);
+	}
+	for (int p = 0; p < parts; p++)
+		rd_kafka_consume_stop(rkt, p);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	if (oom) {
+		fed_raw_free(v, *n);
+		*n = 0;
+		return NULL;
+	}
+	return v;
+}
+
+int fed_agency_publish(struct fed *f, int ai, int status, const char *scope_spec,
+		       const char *liaison)
 {
 	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
 	Deconf__V1__PointOfContact watch = DECONF__V1__POINT_OF_CONTACT__INIT;
+	Deconf__V1__PointOfContact lia = DECONF__V1__POINT_OF_CONTACT__INIT;
+	Deconf__V1__DisclosureScope *scope = NULL;
+	const struct fed_agency *a = &f->ag[ai];
 	uint8_t pub[DECONF_PUBKEY_LEN], *buf;
 	char errstr[256], topic[64], desk[96];
-	struct fed_agency *a;
 	size_t len;
 	int rc;
+
+	deconf_sign_key_public(a->key, pub);
+	snprintf(desk, sizeof(desk), "%s watch desk", a->id);
+	watch.name = desk;
+	watch.phone = "+1 555 010 0000";
+	watch.email = "watch@example.org";
+	e.agency_id.data = (uint8_t *)a->id;
+	e.agency_id.len = strlen(a->id);
+	e.name = (char *)a->name;
+	e.level = a->level;
+	e.country = (char *)a->country;
+	e.watch_contact = &watch;
+	e.signing_public_key.data = pub;
+	e.signing_public_key.len = sizeof(pub);
+	e.status = status;
+	e.updated_at = deconf_now_ms();
+	e.tls_principal = (char *)a->id;
+	if (scope_spec && deconf_scope_parse(scope_spec, &scope, errstr, sizeof(errstr)))
+		return FAIL("scope %s: %s", scope_spec, errstr);
+	e.scope = scope;
+	if (liaison) {
+		lia.name = (char *)liaison;
+		lia.phone = "+44 20 7946 0000";
+		e.liaison = &lia;
+	}
+	rc = deconf_envelope_seal(&e.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
+				  "federation", f->fed_key, &buf, &len);
+	deconf_scope_free(scope);
+	if (rc)
+		return FAIL("seal directory entry");
+	rc = rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(fed_topic(f, "directory", topic,
+								      sizeof(topic))),
+			       RD_KAFKA_V_KEY((void *)a->id, strlen(a->id)),
+			       RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+			       RD_KAFKA_V_END);
+	if (rc) {
+		free(buf);
+		return FAIL("produce directory entry: %s", rd_kafka_err2str(rc));
+	}
+	return fed_flush(f);
+}
+
+int fed_agency(struct fed *f, const char *id, const char *name, int level, const char *country,
+	       int status)
+{
+	struct fed_agency *a;
+	char errstr[256];
 
 	if (f->n_ag == FED_MAX_AGENCIES)
 		return FAIL("too many agencies");
 	a = &f->ag[f->n_ag];
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	snprintf(a->name, sizeof(a->name), "%s", name);
+	snprintf(a->country, sizeof(a->country), "%s", country);
+	a->level = level;
 	if (deconf_sign_key_generate(&a->key, errstr, sizeof(errstr)))
 		return FAIL("%s", errstr);
-	deconf_sign_key_public(a->key, pub);
-	snprintf(desk, sizeof(desk), "%s watch desk", id);
-	watch.name = desk;
-	watch.phone = "+1 555 010 0000";
-	watch.email = "watch@example.org";
-	e.agency_id.data = (uint8_t *)id;
-	e.agency_id.len = strlen(id);
-	e.name = (char *)name;
-	e.level = level;
-	e.country = (char *)country;
-	e.watch_contact = &watch;
-	e.signing_public_key.data = pub;
-	e.signing_public_key.len = sizeof(pub);
-	e.status = status;
-	e.updated_at = deconf_now_ms();
-	e.tls_principal = (char *)id;
-	if (deconf_envelope_seal(&e.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
-				 "federation", f->fed_key, &buf, &len))
-		return FAIL("seal directory entry");
-	rc = rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(fed_topic(f, "directory", topic,
-								      sizeof(topic))),
-			       RD_KAFKA_V_KEY((void *)id, strlen(id)), RD_KAFKA_V_VALUE(buf, len),
-			       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
-	if (rc) {
-		free(buf);
-		return FAIL("produce directory entry: %s", rd_kafka_err2str(rc));
-	}
-	if (fed_flush(f))
+	if (fed_agency_publish(f, f->n_ag, status, NULL, NULL))
 		return -1;
 	if (!f->no_agency_topics && fed_agency_topics(f, id))
 		return -1;
@@ -471,8 +573,11 @@ static int decode_notice(const struct fed *f, const rd_kafka_message_t *m, struc
 	x->urgent = cn->urgent;
 	x->event_kind = cn->event_kind;
 	x->band_m = cn->distance_band_m;
+	if ((x->has_pair = cn->pair_ref.len == 16))
+		memcpy(x->pair_ref, cn->pair_ref.data, 16);
 	if (cn->counterpart) {
 		x->cp_event_kind = cn->counterpart->event_kind;
+		x->cp_flags = cn->counterpart->caution_flags;
 		x->cp_window_from = cn->counterpart->window_from;
 		x->cp_window_to = cn->counterpart->window_to;
 		copy_bytes(x->cp_agency, sizeof(x->cp_agency), &cn->counterpart->agency_id);

@@ -26,7 +26,8 @@
 #define FED_MAX_AGENCIES 8
 
 struct fed_agency {
-	char id[32], name[64];
+	char id[32], name[64], country[4];
+	int level;
 	struct deconf_sign_key *key;
 };
 
@@ -57,6 +58,25 @@ void fed_free(struct fed *f);
  * AgencyLevel; status: AgencyStatus. Returns its index, or -1. */
 int fed_agency(struct fed *f, const char *id, const char *name, int level,
 	       const char *country, int status);
+
+/* One committed record of a topic, as written. */
+struct fed_raw {
+	uint8_t *key, *value;
+	size_t key_len, len;
+	int partition;
+};
+
+/* Every committed record of topic's partitions 0..parts-1, read_committed,
+ * until each partition's end (or 10 s of nothing); *n of them (caller frees
+ * with fed_raw_free). NULL with *n 0 when there are none or memory ran
+ * out. */
+struct fed_raw *fed_read_raw(const struct fed *f, const char *topic, int parts, size_t *n);
+void fed_raw_free(struct fed_raw *v, size_t n);
+
+/* Publish agency a's directory entry again with this status, sharing
+ * scope (deconf/scope.h text form; NULL: none) and liaison desk name (NULL:
+ * none), and flush. 0 or -1. */
+int fed_agency_publish(struct fed *f, int a, int status, const char *scope, const char *liaison);
 
 /* Write <dir>/broker-<instance>.conf (state in <dir>/state-<instance>) with
  * extra INI text appended; path receives its name. */
@@ -119,6 +139,10 @@ struct fed_notice {
 	int urgent, event_kind, cp_event_kind;
 	uint32_t band_m;
 	int64_t cp_window_from, cp_window_to;
+	/* a scoped match: the pair's reference; the counterpart's flags */
+	uint8_t pair_ref[16];
+	int has_pair;
+	uint32_t cp_flags;
 };
 
 /*

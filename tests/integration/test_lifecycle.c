@@ -71,81 +71,6 @@ static void kill_running(void)
 
 /* ------------------------------------------------------------- records */
 
-/* One committed record of a topic's partition 0 (or, for the state
- * changelog, any partition), as written. */
-struct raw {
-	uint8_t *key, *value;
-	size_t key_len, len;
-	int partition;
-};
-
-static void raw_free(struct raw *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].key);
-		free(v[i].value);
-	}
-	free(v);
-}
-
-/* Every committed record of topic's partitions 0..parts-1, read_committed. */
-static struct raw *read_raw(const struct fed *f, const char *topic, int parts, size_t *n)
-{
-	rd_kafka_t *rk = fed_client(f, RD_KAFKA_CONSUMER, "isolation.level", "read_committed");
-	rd_kafka_topic_t *rkt;
-	rd_kafka_queue_t *q;
-	struct raw *v = NULL;
-	size_t cap = 0;
-	int open = 0;
-
-	*n = 0;
-	assert_non_null(rk);
-	q = rd_kafka_queue_new(rk);
-	rkt = rd_kafka_topic_new(rk, topic, NULL);
-	for (int p = 0; p < parts; p++)
-		if (!rd_kafka_consume_start_queue(rkt, p, RD_KAFKA_OFFSET_BEGINNING, q))
-			open++;
-	for (int idle = 0; open > 0 && idle < 40;) {
-		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 250);
-		if (!m) {
-			idle++;
-			continue;
-		}
-		if (m->err) {
-			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
-			    m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
-			    m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-				open--;
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			assert_non_null(v = realloc(v, cap * sizeof(*v)));
-		}
-		memset(&v[*n], 0, sizeof(v[0]));
-		v[*n].partition = m->partition;
-		if (m->key_len) {
-			assert_non_null(v[*n].key = malloc(m->key_len));
-			memcpy(v[*n].key, m->key, m->key_len);
-			v[*n].key_len = m->key_len;
-		}
-		if (m->len) {
-			assert_non_null(v[*n].value = malloc(m->len));
-			memcpy(v[*n].value, m->payload, m->len);
-			v[*n].len = m->len;
-		}
-		(*n)++;
-		rd_kafka_message_destroy(m);
-	}
-	for (int p = 0; p < parts; p++)
-		rd_kafka_consume_stop(rkt, p);
-	rd_kafka_topic_destroy(rkt);
-	rd_kafka_queue_destroy(q);
-	rd_kafka_destroy(rk);
-	return v;
-}
-
 /* A notice as received: its signed envelope and what it says. */
 struct note {
 	uint8_t *env;
@@ -167,11 +92,11 @@ static struct note *notices(const struct fed *f, int a, size_t *n)
 {
 	char topic[128];
 	size_t nr;
-	struct raw *r;
+	struct fed_raw *r;
 	struct note *v;
 
 	snprintf(topic, sizeof(topic), "%snotices.%s", f->prefix, f->ag[a].id);
-	r = read_raw(f, topic, 1, &nr);
+	r = fed_read_raw(f, topic, 1, &nr);
 	assert_non_null(v = calloc(nr + 1, sizeof(*v)));
 	*n = 0;
 	for (size_t i = 0; i < nr; i++) {
@@ -187,7 +112,7 @@ static struct note *notices(const struct fed *f, int a, size_t *n)
 		r[i].value = NULL;
 		(*n)++;
 	}
-	raw_free(r, nr);
+	fed_raw_free(r, nr);
 	return v;
 }
 
@@ -236,11 +161,11 @@ static Deconf__V1__Receipt *receipt(const struct fed *f, int a, const uint8_t si
 {
 	char topic[128];
 	size_t nr;
-	struct raw *r;
+	struct fed_raw *r;
 	Deconf__V1__Receipt *out = NULL;
 
 	snprintf(topic, sizeof(topic), "%sreceipts.%s", f->prefix, f->ag[a].id);
-	r = read_raw(f, topic, 1, &nr);
+	r = fed_read_raw(f, topic, 1, &nr);
 	for (size_t i = 0; i < nr && !out; i++) {
 		ProtobufCMessage *msg = NULL;
 		assert_int_equal(deconf_envelope_open(r[i].value, r[i].len, 1 << 20,
@@ -253,7 +178,7 @@ static Deconf__V1__Receipt *receipt(const struct fed *f, int a, const uint8_t si
 		else
 			deconf_msg_free(msg);
 	}
-	raw_free(r, nr);
+	fed_raw_free(r, nr);
 	return out;
 }
 
@@ -340,10 +265,10 @@ static Deconf__V1__ConflictLife *life_of(const struct fed *f, const uint8_t id[1
 {
 	char topic[128];
 	size_t nr;
-	struct raw *r;
+	struct fed_raw *r;
 	Deconf__V1__ConflictLife *out = NULL;
 
-	r = read_raw(f, fed_topic(f, "state", topic, sizeof(topic)), f->n_partitions, &nr);
+	r = fed_read_raw(f, fed_topic(f, "state", topic, sizeof(topic)), f->n_partitions, &nr);
 	for (size_t i = 0; i < nr; i++) {
 		ProtobufCMessage *msg = NULL;
 		if (r[i].key_len != 17 || r[i].key[0] != 'L' || memcmp(r[i].key + 1, id, 16) ||
@@ -365,7 +290,7 @@ static Deconf__V1__ConflictLife *life_of(const struct fed *f, const uint8_t id[1
 		out = life_copy(s->life);
 		deconf_msg_free(msg);
 	}
-	raw_free(r, nr);
+	fed_raw_free(r, nr);
 	return out;
 }
 
@@ -377,13 +302,13 @@ static void lives_of(const struct fed *f, const uint8_t (*ids)[16], size_t n,
 {
 	char topic[128];
 	size_t nr;
-	struct raw *r;
+	struct fed_raw *r;
 
 	for (size_t j = 0; j < n; j++) {
 		out[j] = NULL;
 		part[j] = -1;
 	}
-	r = read_raw(f, fed_topic(f, "state", topic, sizeof(topic)), f->n_partitions, &nr);
+	r = fed_read_raw(f, fed_topic(f, "state", topic, sizeof(topic)), f->n_partitions, &nr);
 	for (size_t i = 0; i < nr; i++) {
 		ProtobufCMessage *msg = NULL;
 		Deconf__V1__Envelope *env = NULL;
@@ -410,7 +335,7 @@ static void lives_of(const struct fed *f, const uint8_t (*ids)[16], size_t n,
 		part[j] = r[i].partition;
 		deconf_msg_free(msg);
 	}
-	raw_free(r, nr);
+	fed_raw_free(r, nr);
 }
 
 /* Ops events of kind ESCALATION, decoded (broker-signed). */
@@ -418,7 +343,7 @@ static Deconf__V1__OpsEvent **escalations(const struct fed *f, size_t *n)
 {
 	char topic[128];
 	size_t nr;
-	struct raw *r = read_raw(f, fed_topic(f, "ops", topic, sizeof(topic)), 1, &nr);
+	struct fed_raw *r = fed_read_raw(f, fed_topic(f, "ops", topic, sizeof(topic)), 1, &nr);
 	Deconf__V1__OpsEvent **v = calloc(nr + 1, sizeof(*v));
 
 	assert_non_null(v);
@@ -434,7 +359,7 @@ static Deconf__V1__OpsEvent **escalations(const struct fed *f, size_t *n)
 		else
 			deconf_msg_free(msg);
 	}
-	raw_free(r, nr);
+	fed_raw_free(r, nr);
 	return v;
 }
 
@@ -463,11 +388,11 @@ static void wait_accepted(const struct fed *f, int a, const uint8_t (*sids)[16],
 	snprintf(topic, sizeof(topic), "%sreceipts.%s", f->prefix, f->ag[a].id);
 	for (int i = 0; i < max_s * 2 && got < n; i++) {
 		size_t nr;
-		struct raw *r;
+		struct fed_raw *r;
 
 		if (i)
 			usleep(500000);
-		r = read_raw(f, topic, 1, &nr);
+		r = fed_read_raw(f, topic, 1, &nr);
 		got = 0;
 		memset(res, 0, n * sizeof(*res));
 		for (size_t k = 0; k < nr; k++) {
@@ -487,7 +412,7 @@ static void wait_accepted(const struct fed *f, int a, const uint8_t (*sids)[16],
 				}
 			deconf_msg_free(msg);
 		}
-		raw_free(r, nr);
+		fed_raw_free(r, nr);
 	}
 	if (got < n)
 		fail_msg("agency %s: %zu of %zu receipts after %d s", f->ag[a].id, got, n, max_s);

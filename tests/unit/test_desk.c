@@ -164,6 +164,7 @@ static void test_page(void **state)
 				     "&quot;Evil&quot; &amp; Co</td><td>federal</td><td>X&lt;</td>"
 				     "<td class=\"bad\">suspended</td>"));
 	assert_non_null(strstr(page, "Agencies (2)"));
+	assert_non_null(strstr(page, "<td class=\"bad\">suspended</td><td class=\"scope\">all</td>"));
 	/* the counts */
 	assert_non_null(strstr(page, "<dd id=\"notices\">8</dd>"));
 	assert_non_null(strstr(page, "<dd id=\"hot\">6</dd>"));
