@@ -26,6 +26,11 @@ static void put32(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* Entry changelog key: "E" token epoch agency 0 case. */
 static size_t entry_ckey(uint8_t *k, const struct brk_entry *e)
 {
@@ -370,12 +375,20 @@ int brk_match_audit_rebuilt(struct brk_match *m, int partition, int64_t now,
 static Deconf__V1__PointOfContact *case_poc(struct brk_store_txn *t, int partition,
 					    const struct brk_entry *e);
 
-/* The entry's changelog record; it carries the case's point of contact
- * (poc, or the stored one) so a rebuild from the changelog alone has it. */
+static Deconf__V1__PointOfContact *case_poc(struct brk_store_txn *t, int partition,
+					    const struct brk_entry *e);
+static Deconf__V1__DisclosureScope *case_scope(struct brk_store_txn *t, int partition,
+					       const struct brk_entry *e);
+
+/* The entry's changelog record; it carries the case's point of contact and
+ * scope (poc and scope; poc NULL: the stored ones) so a rebuild from the
+ * changelog alone has them. */
 static int put_entry_state(struct brk_match *m, struct brk_store_txn *t, int partition,
-			   const struct brk_entry *e, const Deconf__V1__PointOfContact *poc)
+			   const struct brk_entry *e, const Deconf__V1__PointOfContact *poc,
+			   const Deconf__V1__DisclosureScope *scope)
 {
 	Deconf__V1__PointOfContact *stored = NULL;
+	Deconf__V1__DisclosureScope *stored_scope = NULL;
 	int rc;
 
 	Deconf__V1__StateRecord r = DECONF__V1__STATE_RECORD__INIT;
@@ -391,9 +404,12 @@ static int put_entry_state(struct brk_match *m, struct brk_store_txn *t, int par
 	s.agency_id.len = strlen(e->agency);
 	s.case_ref.data = (uint8_t *)e->case_ref;
 	s.case_ref.len = e->case_len;
-	if (!poc)
+	if (!poc) {
 		poc = stored = case_poc(t, partition, e);
+		scope = stored_scope = case_scope(t, partition, e);
+	}
 	s.poc = (Deconf__V1__PointOfContact *)poc;
+	s.case_scope = (Deconf__V1__DisclosureScope *)scope;
 	s.visibility = e->visibility;
 	s.caution_flags = e->flags;
 	s.added_at = e->added_at;
@@ -408,6 +424,8 @@ static int put_entry_state(struct brk_match *m, struct brk_store_txn *t, int par
 	rc = m->out.state(m->out.opaque, partition, key, kl, &r);
 	if (stored)
 		deconf__v1__point_of_contact__free_unpacked(stored, NULL);
+	if (stored_scope)
+		deconf__v1__disclosure_scope__free_unpacked(stored_scope, NULL);
 	return rc;
 }
 
@@ -445,17 +463,88 @@ static void clamp_poc(Deconf__V1__PointOfContact *poc)
 	clamp_text(poc->unit, DECONF_POC_FIELD_MAX);
 }
 
+/*
+ * A case's stored details, what the store keeps per case: the packed
+ * PointOfContact alone (a case that does not narrow its agency's sharing
+ * scope: what earlier versions stored), or 0x00, u32be the contact's
+ * length, the packed contact, the packed DisclosureScope. A packed
+ * PointOfContact never starts with 0x00 (its first byte is a field tag).
+ */
+static int case_blob(const Deconf__V1__PointOfContact *poc,
+		     const Deconf__V1__DisclosureScope *scope, uint8_t **out, size_t *len)
+{
+	size_t pl = poc ? deconf__v1__point_of_contact__get_packed_size(poc) : 0;
+	size_t sl = scope ? deconf__v1__disclosure_scope__get_packed_size(scope) : 0;
+	size_t head = scope ? 5 : 0;
+	uint8_t *b = malloc(head + pl + sl + 1);
+
+	if (!b)
+		return DECONF_E_NOMEM;
+	if (scope) {
+		b[0] = 0;
+		put32(b + 1, (uint32_t)pl);
+	}
+	if (poc)
+		deconf__v1__point_of_contact__pack(poc, b + head);
+	if (scope)
+		deconf__v1__disclosure_scope__pack(scope, b + head + pl);
+	*out = b;
+	*len = head + pl + sl;
+	return DECONF_OK;
+}
+
+/* The stored details of e's case, split (each part borrowed: 0 bytes when
+ * absent). 0, or DECONF_E_UNKNOWN when none is stored. */
+static int case_parts(struct brk_store_txn *t, int partition, const struct brk_entry *e,
+		      const uint8_t **poc, size_t *poc_len, const uint8_t **scope,
+		      size_t *scope_len)
+{
+	const void *v;
+	const uint8_t *p;
+	size_t len;
+	int rc;
+
+	*poc_len = *scope_len = 0;
+	if ((rc = brk_store_case_poc(t, partition, e->agency, e->case_ref, e->case_len, &v,
+				     &len)))
+		return rc;
+	p = v;
+	if (!len || p[0] != 0) {
+		*poc = p;
+		*poc_len = len;
+		return DECONF_OK;
+	}
+	if (len < 5 || rd32(p + 1) > len - 5)
+		return DECONF_E_MALFORMED;
+	*poc = p + 5;
+	*poc_len = rd32(p + 1);
+	*scope = p + 5 + *poc_len;
+	*scope_len = len - 5 - *poc_len;
+	return DECONF_OK;
+}
+
 /* The stored point of contact of e's case (unpacked; NULL if none). */
 static Deconf__V1__PointOfContact *case_poc(struct brk_store_txn *t, int partition,
 					    const struct brk_entry *e)
 {
-	const void *p;
-	size_t len;
+	const uint8_t *p = NULL, *sc = NULL;
+	size_t len, sl;
 
-	if (brk_store_case_poc(t, partition, e->agency, e->case_ref, e->case_len, &p, &len) ||
-	    !len)
+	if (case_parts(t, partition, e, &p, &len, &sc, &sl) || !len)
 		return NULL;
 	return deconf__v1__point_of_contact__unpack(NULL, len, p);
+}
+
+/* The stored scope of e's case (unpacked; NULL if it narrows nothing). */
+static Deconf__V1__DisclosureScope *case_scope(struct brk_store_txn *t, int partition,
+					       const struct brk_entry *e)
+{
+	const uint8_t *p = NULL, *sc = NULL;
+	size_t len, sl;
+
+	if (case_parts(t, partition, e, &p, &len, &sc, &sl) || !sl)
+		return NULL;
+	return deconf__v1__disclosure_scope__unpack(NULL, sl, sc);
 }
 
 /* What a lifecycle notice adds (ACKNOWLEDGED, REMINDER). */
@@ -466,24 +555,30 @@ struct notice_more {
 };
 
 /* Whether the owner of `to` may learn `about`'s contact and case: the
- * sharing scope of about's agency (the directory's) lets to's agency in.
- * An agency the directory does not hold has no scope (open). */
-static int discloses(struct brk_match *m, const struct brk_entry *about,
-		     const struct brk_entry *to)
+ * sharing scope of about's agency (the directory's) and, when about's case
+ * narrows it, the case's, both let to's agency in. An agency the directory
+ * does not hold has no scope of its own (open). */
+static int discloses(struct brk_match *m, struct brk_store_txn *t, int partition,
+		     const struct brk_entry *about, const struct brk_entry *to)
 {
 	struct brk_agency *ab, *tg;
 	struct deconf_scope_partner p = { .agency_id = to->agency, .country = "" };
+	Deconf__V1__DisclosureScope *cs;
 	int ok = 1;
 
-	if (!m->dir || !(ab = malloc(2 * sizeof(*ab))))
-		return m->dir ? 0 : 1; /* out of memory: withhold */
+	if (!(ab = malloc(2 * sizeof(*ab))))
+		return 0; /* out of memory: withhold */
 	tg = ab + 1;
-	if (!brk_directory_get(m->dir, about->agency, strlen(about->agency), ab) && ab->scope_len) {
-		if (!brk_directory_get(m->dir, to->agency, strlen(to->agency), tg)) {
-			p.level = tg->level;
-			p.country = tg->country;
-		}
+	if (m->dir && !brk_directory_get(m->dir, to->agency, strlen(to->agency), tg)) {
+		p.level = tg->level;
+		p.country = tg->country;
+	}
+	if (m->dir && !brk_directory_get(m->dir, about->agency, strlen(about->agency), ab) &&
+	    ab->scope_len)
 		ok = deconf_scope_allows_packed(ab->scope, ab->scope_len, &p);
+	if (ok && t && (cs = case_scope(t, partition, about))) {
+		ok = deconf_scope_allows(cs, &p);
+		deconf__v1__disclosure_scope__free_unpacked(cs, NULL);
 	}
 	free(ab);
 	return ok;
@@ -507,7 +602,7 @@ static int notify_ex(struct brk_match *m, struct brk_store_txn *t, int partition
 	struct brk_agency ag;
 	uint8_t id[DECONF_ID_LEN];
 	struct idh h;
-	int rc, withheld = about && !discloses(m, about, to);
+	int rc, withheld = about && !discloses(m, t, partition, about, to);
 
 	/* outside the counterpart's sharing scope: a match, not its details */
 	if (withheld && (kind == K(NOTICE_KIND__NOTICE_KIND_CONFLICT) ||
@@ -1114,7 +1209,8 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 		}
 	}
 	/* across a sharing scope: the watch desk brokers contact */
-	if ((told_n && !discloses(m, x, n)) || (told_x && !discloses(m, n, x))) {
+	if ((told_n && !discloses(m, t, partition, x, n)) ||
+	    (told_x && !discloses(m, t, partition, n, x))) {
 		Deconf__V1__OpsEvent ev = DECONF__V1__OPS_EVENT__INIT;
 		ev.kind = K(OPS_KIND__OPS_KIND_LIAISON);
 		ev.at = now;
@@ -1271,24 +1367,21 @@ static void entry_from_op(struct brk_entry *e, const Deconf__V1__TokenOp *op)
 	}
 }
 
+/* Store e with its case's contact and scope (poc NULL: keep the stored). */
 static int put_entry(struct brk_match *m, struct brk_store_txn *t, int partition,
 		     const struct brk_entry *e, const Deconf__V1__PointOfContact *poc,
-		     int *created)
+		     const Deconf__V1__DisclosureScope *scope, int *created)
 {
 	uint8_t *pb = NULL;
 	size_t pl = 0;
 	int rc;
 
-	if (poc) {
-		pl = deconf__v1__point_of_contact__get_packed_size(poc);
-		if (!(pb = malloc(pl ? pl : 1)))
-			return DECONF_E_NOMEM;
-		deconf__v1__point_of_contact__pack(poc, pb);
-	}
+	if (poc && (rc = case_blob(poc, scope, &pb, &pl)))
+		return rc;
 	rc = brk_store_entry_put(t, partition, e, pb, pl, created);
 	free(pb);
 	if (!rc)
-		rc = put_entry_state(m, t, partition, e, poc);
+		rc = put_entry_state(m, t, partition, e, poc, poc ? scope : NULL);
 	return rc;
 }
 
@@ -1365,7 +1458,8 @@ static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
 			e.warned = exp > old.expires_at ? 0 : old.warned;
 		}
 		e.due_at = next_due(&m->conf, &e);
-		if ((rc = put_entry(m, t, partition, &e, renew ? NULL : op->poc, &created)))
+		if ((rc = put_entry(m, t, partition, &e, renew ? NULL : op->poc,
+				    renew ? NULL : op->scope, &created)))
 			return rc;
 		return accepted(m, partition, op);
 	}
@@ -1393,7 +1487,7 @@ static int do_add(struct brk_match *m, struct brk_store_txn *t, int partition,
 			    NULL, 0);
 		goto out;
 	}
-	if ((rc = put_entry(m, t, partition, &e, op->poc, &created)) ||
+	if ((rc = put_entry(m, t, partition, &e, op->poc, op->scope, &created)) ||
 	    (rc = accepted(m, partition, op)))
 		goto out;
 	if (hot || s.cases + 1 > hot_cases) {
@@ -1615,7 +1709,7 @@ static int due(struct brk_match *m, struct brk_store_txn *t, int partition, stru
 		e->warned = 1;
 		e->due_at = next_due(&m->conf, e);
 		if ((rc = brk_store_entry_put(t, partition, e, NULL, 0, NULL)) ||
-		    (rc = put_entry_state(m, t, partition, e, NULL)) ||
+		    (rc = put_entry_state(m, t, partition, e, NULL, NULL)) ||
 		    (rc = notify(m, t, partition, K(NOTICE_KIND__NOTICE_KIND_EXPIRY_WARNING), e, NULL,
 				 NULL, now, extra, sizeof(extra))))
 			return rc;
@@ -1734,13 +1828,10 @@ int brk_match_restore(const struct brk_match_conf *conf, struct brk_store_txn *t
 		}
 		e.due_at = next_due(conf, &e);
 		if (r->entry->poc) {
-			size_t pl = deconf__v1__point_of_contact__get_packed_size(r->entry->poc);
-			uint8_t *pb = malloc(pl ? pl : 1);
-			if (!pb) {
-				rc = DECONF_E_NOMEM;
+			uint8_t *pb;
+			size_t pl;
+			if ((rc = case_blob(r->entry->poc, r->entry->case_scope, &pb, &pl)))
 				break;
-			}
-			deconf__v1__point_of_contact__pack(r->entry->poc, pb);
 			rc = brk_store_entry_put(t, partition, &e, pb, pl, NULL);
 			free(pb);
 		} else {

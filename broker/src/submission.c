@@ -9,6 +9,7 @@
 #include "deconf/envelope.h"
 #include "deconf/err.h"
 #include "deconf/limits.h"
+#include "deconf/scope.h"
 #include "deconf/text.h"
 #include "deconf/token.h"
 #include "match.h"
@@ -176,6 +177,13 @@ static int op_ok(const Deconf__V1__CaseOp *op, const struct brk_epochs *ep, int6
 	    op->event_kind > DECONF__V1__EVENT_KIND__EVENT_KIND_OTHER) {
 		snprintf(why, size, "event_kind %d is unknown", (int)op->event_kind);
 		return R(INVALID_OP);
+	}
+	if (op->scope) {
+		char scope_why[160];
+		if (deconf_scope_check(op->scope, scope_why, sizeof(scope_why))) {
+			snprintf(why, size, "scope: %.160s", scope_why);
+			return R(INVALID_OP);
+		}
 	}
 	if (op->event_kind && op->op == DECONF__V1__OP__OP_QUERY) {
 		snprintf(why, size, "an event is added, not queried");
@@ -456,6 +464,7 @@ int brk_submission_token_ops(const Deconf__V1__Submission *sub, int64_t ingested
 						: DECONF__V1__VISIBILITY__VISIBILITY_NORMAL;
 		op.caution_flags = cop->caution_flags;
 		op.expires_at = cop->expires_at;
+		op.scope = cop->scope;
 		op.submission_id = sub->submission_id;
 		op.submitted_at = sub->created_at;
 		op.ingested_at = ingested_at;

@@ -1013,6 +1013,82 @@ static void test_scopes(void **state)
 	assert_int_equal(w.cap.n[w.cap.nn - 2].kind, CONFLICT);
 	assert_int_equal(w.cap.n_ops, 3);
 
+	{
+		/* a case narrowing its open agency's scope to US partners: the
+		 * UK partner gets a scoped match for it, the FBI the case; the
+		 * narrowing survives the changelog */
+		Deconf__V1__TokenOp t = DECONF__V1__TOKEN_OP__INIT;
+		Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
+		Deconf__V1__DisclosureScope *domestic = NULL;
+		struct brk_store_txn *txn;
+		struct world r;
+		uint8_t token[16], sub[16];
+		char err[128];
+		size_t before;
+
+		assert_int_equal(deconf_scope_parse("country:US", &domestic, err, sizeof(err)), 0);
+		memset(token, 6, sizeof(token));
+		memset(sub, 0x66, sizeof(sub));
+		poc.name = "Det. Narrow";
+		t.token.data = token;
+		t.token.len = 16;
+		t.key_epoch = 1;
+		t.type = K(INDICATOR_TYPE__INDICATOR_TYPE_MD5);
+		t.op = K(OP__OP_ADD);
+		t.agency_id.data = (uint8_t *)"tx-icac";
+		t.agency_id.len = 7;
+		t.case_ref.data = (uint8_t *)"T-6";
+		t.case_ref.len = 3;
+		t.poc = &poc;
+		t.scope = domestic;
+		t.submission_id.data = sub;
+		t.submission_id.len = 16;
+		assert_int_equal(brk_store_begin(w.s, 0, &txn), 0);
+		assert_int_equal(brk_match_op(&w.m, txn, 0, &t, deconf_now_ms()), 0);
+		assert_int_equal(brk_match_flush_head(&w.m, 0, deconf_now_ms()), 0);
+		assert_int_equal(brk_store_commit(txn), 0);
+		deconf_scope_free(domestic);
+		before = w.cap.nn;
+		assert_int_equal(ADD(&w, "uk-nca", "U-6", 6), 0);
+		for (i = (int)before; i < (int)w.cap.nn; i++)
+			if (!strcmp(w.cap.n[i].to, "uk-nca"))
+				break;
+		assert_int_equal(w.cap.n[i].kind, SCOPED);
+		assert_string_equal(w.cap.n[i].about_case, "");
+		assert_int_equal(ADD(&w, "us-fbi", "F-6", 6), 0);
+		for (i = 0; i < (int)w.cap.nn; i++)
+			if (!strcmp(w.cap.n[i].to, "us-fbi") && !strcmp(w.cap.n[i].about_case, "T-6"))
+				break;
+		assert_true(i < (int)w.cap.nn); /* a US partner learns the case */
+		assert_int_equal(w.cap.n[i].kind, CONFLICT);
+
+		world_init(&r, *state, "sc2");
+		r.m.dir = dir;
+		assert_int_equal(brk_store_begin(r.s, 0, &txn), 0);
+		replay(&w, &r, txn);
+		assert_int_equal(brk_store_commit(txn), 0);
+		scoped_agency(dir, fed, "fr-ocrvp", K(AGENCY_LEVEL__AGENCY_LEVEL_INTERNATIONAL), "FR",
+			      NULL, NULL);
+		r.m.conf.hot_cases = 10;
+		assert_int_equal(ADD(&r, "fr-ocrvp", "FR-6", 6), 0);
+		/* three holders, none letting the French partner in: T-6 by its
+		 * case's narrowing (after the replay too), F-6 and U-6 by their
+		 * agencies' scopes */
+		{
+			size_t scoped = 0, named_tx = 0;
+			for (i = 0; i < (int)r.cap.nn; i++) {
+				if (strcmp(r.cap.n[i].to, "fr-ocrvp"))
+					continue;
+				scoped += r.cap.n[i].kind == SCOPED;
+				named_tx += !strcmp(r.cap.n[i].about, "tx-icac");
+			}
+			assert_int_equal(scoped, 3);
+			assert_int_equal(named_tx, 0);
+		}
+		r.m.dir = NULL;
+		world_free(&r);
+	}
+
 	w.m.dir = NULL;
 	brk_directory_free(dir);
 	deconf_sign_key_free(fed);
