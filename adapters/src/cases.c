@@ -15,6 +15,7 @@
 
 #include "deconf.pb-c.h"
 #include "deconf/err.h"
+#include "deconf/scope.h"
 #include "deconf/text.h"
 #include "deconf/token.h"
 #include "deconf/util.h"
@@ -559,6 +560,41 @@ void adp_cases_set_caution(struct adp_cases *cs, size_t ci, unsigned line, const
 				name, adp_intext_shown(b, sizeof(b), bad, bad_len));
 	else
 		adp_cases_set(cs, ci, line, ADP_CF_CAUTION, flags, name, s, len);
+}
+
+void adp_cases_set_scope(struct adp_cases *cs, size_t ci, unsigned line, const char *s,
+			 size_t len, const char *name)
+{
+	struct adp_case *c = &cs->v[ci];
+	Deconf__V1__DisclosureScope *sc = NULL;
+	char spec[1024], why[256], b[ADP_INTEXT_SHOWN];
+
+	adp_intext_trim(&s, &len);
+	if (!len)
+		return;
+	if (len >= sizeof(spec) || memchr(s, '\0', len)) {
+		adp_cases_error(cs, line, ci, "%s is not a scope", name);
+		return;
+	}
+	memcpy(spec, s, len);
+	spec[len] = '\0';
+	if (deconf_scope_parse(spec, &sc, why, sizeof(why))) {
+		adp_cases_error(cs, line, ci, "%s %s: %s", name,
+				adp_intext_shown(b, sizeof(b), s, len), why);
+		return;
+	}
+	/* kept in its own words, so that rows agree by their meaning */
+	deconf_scope_text(sc, spec, sizeof(spec));
+	deconf_scope_free(sc);
+	if (c->disclose_to) {
+		if (strcmp(c->disclose_to, spec))
+			adp_cases_error(cs, line, ci, "%s %s conflicts with %s given before for this "
+						      "case",
+					name, adp_intext_shown(b, sizeof(b), s, len), c->disclose_to);
+		return;
+	}
+	if (!(c->disclose_to = arena_strndup(&cs->arena, spec, strlen(spec))))
+		cs->fatal = DECONF_E_NOMEM;
 }
 
 void adp_cases_set_event_kind(struct adp_cases *cs, size_t ci, unsigned line, const char *s,

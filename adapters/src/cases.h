@@ -119,6 +119,11 @@ void adp_cases_set_visibility(struct adp_cases *cs, size_t ci, unsigned line, co
 void adp_cases_set_caution(struct adp_cases *cs, size_t ci, unsigned line, const char *s,
 			   size_t len, const char *name);
 
+/* The case narrows its agency's sharing scope (disclose_to: deconf/scope.h's
+ * text form, e.g. "country:US"); given on several rows, it must agree. */
+void adp_cases_set_scope(struct adp_cases *cs, size_t ci, unsigned line, const char *s,
+			 size_t len, const char *name);
+
 /* The case is an event of this kind (event_kind: search_warrant, arrest,
  * undercover_meet, surveillance, knock_and_talk, other). */
 void adp_cases_set_event_kind(struct adp_cases *cs, size_t ci, unsigned line, const char *s,

@@ -35,6 +35,7 @@ enum col {
 	COL_LAT,
 	COL_LON,
 	COL_RADIUS,
+	COL_DISCLOSE_TO,
 	N_COLS
 };
 
@@ -42,7 +43,7 @@ static const char *const col_names[N_COLS] = {
 	"case_ref",   "type",	   "value",    "qualifier",  "platform",  "jurisdiction",
 	"valid_from", "valid_to",  "expires_at", "visibility", "caution", "poc_name",
 	"poc_phone",  "poc_email", "poc_unit", "op",	   "event_kind", "lat",	    "lon",
-	"radius_m",
+	"radius_m",   "disclose_to",
 };
 
 struct field {
@@ -159,7 +160,7 @@ static void csv_header(struct adp_csvread *st, unsigned line)
 					"unknown column %s (known: case_ref, type, value, qualifier, "
 					"platform, jurisdiction, valid_from, valid_to, expires_at, "
 					"visibility, caution, poc_name, poc_phone, poc_email, poc_unit, op, "
-					"event_kind, lat, lon, radius_m)",
+					"event_kind, lat, lon, radius_m, disclose_to)",
 					adp_intext_shown(b, sizeof(b), name, len));
 		else if (st->col_idx[col] >= 0)
 			adp_cases_error(cs, line, ADP_INPUT_NO_CASE,
@@ -227,6 +228,8 @@ static void csv_row(struct adp_csvread *st, unsigned line)
 	adp_cases_set_poc(cs, ci, line, ADP_POC_UNIT, s, len, "poc_unit");
 	s = csv_get(st, COL_EVENT_KIND, &len);
 	adp_cases_set_event_kind(cs, ci, line, s, len, "event_kind");
+	s = csv_get(st, COL_DISCLOSE_TO, &len);
+	adp_cases_set_scope(cs, ci, line, s, len, "disclose_to");
 
 	memset(&r, 0, sizeof(r));
 	r.type = csv_get(st, COL_TYPE, &r.type_len);

@@ -82,6 +82,9 @@ struct adp_case {
 			       renew, remove, close_case or query */
 	int event_kind;     /* DECONF__V1__EVENT_KIND__*: the case is an event
 			       (its indicators are its cells, event.h); 0 not */
+	char *disclose_to;  /* the case's sharing scope, deconf/scope.h's text
+			       form (checked), narrowing its agency's; NULL:
+			       as the agency's */
 	struct adp_indicator *ind; /* in input order; may be empty only for
 				      close_case (or when invalid) */
 	size_t n_ind;

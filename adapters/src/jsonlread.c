@@ -320,6 +320,9 @@ static void jsonl_line(struct adp_cases *cs, unsigned line, const char *s, size_
 				adp_cases_set_visibility(cs, ci, line, t, tl, "visibility");
 		} else if (!strcmp(key, "caution")) {
 			jsonl_caution(cs, ci, line, v);
+		} else if (!strcmp(key, "disclose_to")) {
+			if (jstr_field(cs, ci, line, "", "disclose_to", v, &t, &tl) > 0)
+				adp_cases_set_scope(cs, ci, line, t, tl, "disclose_to");
 		} else if (!strcmp(key, "event_kind")) {
 			if (jstr_field(cs, ci, line, "", "event_kind", v, &t, &tl) > 0)
 				adp_cases_set_event_kind(cs, ci, line, t, tl, "event_kind");
@@ -349,7 +352,7 @@ static void jsonl_line(struct adp_cases *cs, unsigned line, const char *s, size_
 		} else {
 			adp_cases_error(cs, line, ci,
 					"unknown key %s (known: case_ref, op, poc, visibility, caution, "
-					"expires_at, event_kind, indicators)",
+					"expires_at, event_kind, disclose_to, indicators)",
 					adp_intext_shown(b, sizeof(b), key, strlen(key)));
 		}
 	}

@@ -401,7 +401,7 @@ int adp_ledger_case_info_put(struct adp_ledger_txn *t, const char *case_ref,
 			     const struct adp_case_info *ci)
 {
 	const char *f[4] = { ci->poc_name, ci->poc_phone, ci->poc_email, ci->poc_unit };
-	uint8_t buf[13 + 4 * (2 + 1024 + 1) + 1], *p = buf;
+	uint8_t buf[13 + 4 * (2 + 1024 + 1) + 2 + 3 + 1024 + 1], *p = buf;
 	MDB_val k = case_key(case_ref), v;
 
 	*p++ = (uint8_t)ci->visibility;
@@ -418,8 +418,23 @@ int adp_ledger_case_info_put(struct adp_ledger_txn *t, const char *case_ref,
 		p[n] = '\0';
 		p += n + 1;
 	}
-	if (ci->event_kind) /* a trailing byte, only for events */
+	/* then optional tagged fields, only when set (every other case's
+	 * record is as earlier versions wrote it): 'E' kind, 'S' u16 len text */
+	if (ci->event_kind) {
+		*p++ = 'E';
 		*p++ = (uint8_t)ci->event_kind;
+	}
+	if (ci->disclose_to) {
+		size_t n = strlen(ci->disclose_to);
+		if (n > 1024)
+			return DECONF_E_INVAL;
+		*p++ = 'S';
+		*p++ = (uint8_t)(n >> 8);
+		*p++ = (uint8_t)n;
+		memcpy(p, ci->disclose_to, n);
+		p[n] = '\0';
+		p += n + 1;
+	}
 	v.mv_data = buf;
 	v.mv_size = (size_t)(p - buf);
 	return map_err(mdb_put(t->txn, t->l->caseinfo, &k, &v, 0));
@@ -451,7 +466,21 @@ int adp_ledger_case_info_get(struct adp_ledger_txn *t, const char *case_ref,
 		*f[i] = n ? (const char *)p + 2 : NULL;
 		p += n + 3;
 	}
-	ci->event_kind = p < end ? *p : 0;
+	ci->event_kind = 0;
+	ci->disclose_to = NULL;
+	while (p < end) {
+		size_t n;
+		if (*p == 'E' && end - p >= 2) {
+			ci->event_kind = p[1];
+			p += 2;
+		} else if (*p == 'S' && end - p >= 4 &&
+			   (size_t)(end - p) >= 4 + (n = (size_t)p[1] << 8 | p[2]) && !p[3 + n]) {
+			ci->disclose_to = (const char *)p + 3;
+			p += n + 4;
+		} else {
+			return DECONF_E_MALFORMED;
+		}
+	}
 	return DECONF_OK;
 }
 

@@ -136,6 +136,7 @@ struct adp_case_info {
 	int64_t expires_at;
 	const char *poc_name, *poc_phone, *poc_email, *poc_unit;
 	int event_kind; /* an event's EventKind; 0: the case is no event */
+	const char *disclose_to; /* the case's scope (text form), or NULL */
 };
 int adp_ledger_case_info_get(struct adp_ledger_txn *t, const char *case_ref,
 			     struct adp_case_info *ci);

@@ -13,6 +13,7 @@
 #include "deconf/util.h"
 #include "confirm.h"
 #include "progress.h"
+#include "deconf/scope.h"
 #include "event.h"
 #include "notices.h"
 #include "submit.h"
@@ -29,6 +30,7 @@ struct tok {
 struct op {
 	Deconf__V1__CaseOp cop;
 	Deconf__V1__PointOfContact poc;
+	Deconf__V1__DisclosureScope *scope; /* the case's disclose_to, parsed */
 	const struct adp_case *c;
 	uint8_t digest[32];
 	struct tok *toks;
@@ -338,8 +340,10 @@ static int resend_outbox(struct run *r)
 
 static void free_batch(struct run *r)
 {
-	for (size_t i = 0; i < r->n_ops; i++)
+	for (size_t i = 0; i < r->n_ops; i++) {
 		free(r->ops[i].toks);
+		deconf_scope_free(r->ops[i].scope);
+	}
 	r->n_ops = 0;
 	r->est = 0;
 }
@@ -465,7 +469,7 @@ static void cell_ref(Deconf__V1__TokenRef *ref, int type, const char *qualifier)
 static void case_digest(const struct adp_case *c, uint8_t out[32])
 {
 	const char *f[] = { c->poc_name, c->poc_phone, c->poc_email, c->poc_unit };
-	uint8_t buf[4 * 257 + 16];
+	uint8_t buf[4 * 257 + 16 + 1025];
 	size_t n = 0;
 
 	for (size_t i = 0; i < 4; i++) {
@@ -483,6 +487,14 @@ static void case_digest(const struct adp_case *c, uint8_t out[32])
 	n += 8;
 	if (c->event_kind) /* only then: every other case's digest is as it was */
 		buf[n++] = (uint8_t)c->event_kind;
+	if (c->disclose_to) { /* the same: only a case with a scope */
+		size_t l = strlen(c->disclose_to);
+		if (l > 1024)
+			l = 1024; /* the input's bound: adp_cases_set_scope */
+		memcpy(buf + n, c->disclose_to, l);
+		n += l;
+		buf[n++] = 0;
+	}
 	SHA256(buf, n, out);
 }
 
@@ -508,6 +520,13 @@ static struct op *start_op(struct run *r, const struct adp_case *c, int opcode,
 	o->cop.caution_flags = c->caution_flags;
 	o->cop.expires_at = c->expires_at;
 	o->cop.event_kind = c->event_kind;
+	/* checked when the case was read: it parses */
+	if (c->disclose_to) {
+		char why[128];
+		if (deconf_scope_parse(c->disclose_to, &o->scope, why, sizeof(why)))
+			return NULL;
+		o->cop.scope = o->scope;
+	}
 	o->poc.name = c->poc_name ? c->poc_name : "";
 	o->poc.phone = c->poc_phone ? c->poc_phone : "";
 	o->poc.email = c->poc_email ? c->poc_email : "";
@@ -790,6 +809,7 @@ static int plan_case(struct run *r, const struct adp_case *c)
 			.expires_at = c->expires_at, .poc_name = c->poc_name,
 			.poc_phone = c->poc_phone, .poc_email = c->poc_email,
 			.poc_unit = c->poc_unit, .event_kind = c->event_kind,
+			.disclose_to = c->disclose_to,
 		};
 		if (!(rc = adp_ledger_case_put(r->txn, c->case_ref, digest)))
 			rc = adp_ledger_case_info_put(r->txn, c->case_ref, &ci);
@@ -826,6 +846,11 @@ static struct adp_case *resend_case(struct run *r, const Deconf__V1__CaseOp *op)
 	c->caution_flags = op->caution_flags;
 	c->expires_at = op->expires_at;
 	c->event_kind = op->event_kind;
+	if (op->scope) { /* sent again as it was */
+		char text[1024];
+		if (!(c->disclose_to = strdup(deconf_scope_text(op->scope, text, sizeof(text)))))
+			return NULL;
+	}
 	return c;
 }
 
@@ -838,6 +863,7 @@ static void free_resend_cases(struct run *r)
 		free(c->poc_phone);
 		free(c->poc_email);
 		free(c->poc_unit);
+		free(c->disclose_to);
 		free(c);
 	}
 	free(r->resend_cases);
@@ -1242,6 +1268,7 @@ static int old_cb(void *opaque, const char *case_ref, const struct adp_entry *e)
 		k->c.poc_email = dup_or_null(ci.poc_email);
 		k->c.poc_unit = dup_or_null(ci.poc_unit);
 		k->c.event_kind = ci.event_kind;
+		k->c.disclose_to = dup_or_null(ci.disclose_to);
 		if (!k->c.case_ref)
 			return DECONF_E_NOMEM;
 	}
@@ -1278,6 +1305,7 @@ static void free_old(struct old_cases *oc)
 		free(c->poc_phone);
 		free(c->poc_email);
 		free(c->poc_unit);
+		free(c->disclose_to);
 	}
 	free(oc->v);
 }

@@ -144,6 +144,9 @@ static int push_str(char ***v, size_t *n, const char *s)
 	*v = nv;
 	if (!(nv[*n] = strdup(s)))
 		return DECONF_E_NOMEM;
+	for (char *p = nv[*n]; *p; p++) /* countries: upper case, as ISO writes them */
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
 	(*n)++;
 	return DECONF_OK;
 }

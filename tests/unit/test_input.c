@@ -236,6 +236,37 @@ static void test_events(void **state)
 	adp_input_free(in);
 }
 
+/* A case's sharing scope (disclose_to), in CSV and JSON Lines: kept in its
+ * own words; rows that say it differently but mean the same agree; a bad
+ * one, or one that means something else, is an error on its line. */
+static void test_disclose_to(void **state)
+{
+	struct adp_input *a = parse(".csv",
+				    "case_ref,type,value,disclose_to\n"
+				    "C-1,email,a@example.org,country:us\n"
+				    "C-1,email,b@example.org,country:US\n"
+				    "C-2,email,c@example.org,\n"
+				    "C-3,email,d@example.org,country:US\n"
+				    "C-3,email,e@example.org,none\n"
+				    "C-4,email,f@example.org,planet:earth\n");
+	struct adp_input *b = parse(".jsonl",
+				    "{\"case_ref\": \"C-1\", \"disclose_to\": \"country:US,liaison\", "
+				    "\"indicators\": [{\"type\": \"email\", \"value\": "
+				    "\"a@example.org\"}]}\n");
+
+	(void)state;
+	assert_string_equal(find_case(a, "C-1")->disclose_to, "country:US");
+	assert_null(find_case(a, "C-2")->disclose_to);
+	expect_error(a, 6, "conflicts with country:US given before");
+	expect_error(a, 7, "not a scope term");
+	assert_false(find_case(a, "C-1")->invalid);
+	assert_true(find_case(a, "C-3")->invalid && find_case(a, "C-4")->invalid);
+	assert_no_errors(b);
+	assert_string_equal(find_case(b, "C-1")->disclose_to, "country:US,liaison");
+	adp_input_free(a);
+	adp_input_free(b);
+}
+
 /* ------------------------------------------------------------------- CSV */
 
 static void test_csv_basic(void **state)
@@ -1360,6 +1391,7 @@ int main(void)
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_demo_files),
 		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_disclose_to),
 		cmocka_unit_test(test_big_csv),
 	};
 
