@@ -463,9 +463,13 @@ char *brk_desk_render(struct brk_metrics *mx, struct brk_directory *dir, int64_t
 	bprintf(&b, "<dt>open escalations</dt><dd id=\"escalations\">%.0f</dd>\n", x->total);
 	sum(mx, "deconf_escalations_total", NULL, x);
 	bprintf(&b, "<dt>escalations</dt><dd>%.0f</dd>\n", x->total);
+	sum(mx, "deconf_liaisons_total", NULL, x);
+	bprintf(&b, "<dt>liaison requests</dt><dd id=\"liaisons\">%.0f</dd>\n", x->total);
 	sum(mx, "deconf_rejects_total", NULL, x);
 	bprintf(&b, "<dt>rejects</dt><dd id=\"rejects\">%.0f</dd>\n</dl>\n", x->total);
-	lit(&b, "<p>Each escalation is also on the ops topic (deconf.ops).</p>\n");
+	lit(&b, "<p>Each escalation is also on the ops topic (deconf.ops), and so is each "
+		"liaison request: a conflict across a sharing scope, with both agencies and the "
+		"pair's reference, for the desk to broker contact.</p>\n");
 
 	/* what needs a person first (escalations, readiness, agencies), then
 	 * the long hour-by-hour table */

@@ -1225,6 +1225,7 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 			    "that a partner outside its scope holds the indicator";
 		if ((rc = m->out.ops(m->out.opaque, &ev)))
 			return rc;
+		m->liaisons++;
 	}
 	/* each side told begins its lifecycle; it names the other side's
 	 * notice only when that side was told too (a side told nothing is

@@ -160,6 +160,7 @@ struct brk_match {
 	/* counters, for metrics (the caller reads them between batches) */
 	uint64_t conflicts, notices, expired, warned, hot;
 	uint64_t escalated, outcomes[8]; /* outcomes by Outcome */
+	uint64_t liaisons; /* conflicts across a sharing scope (LIAISON ops events) */
 	/* first acknowledgments of the open batch (the caller empties it) */
 	struct brk_match_ack_obs ack_obs[BRK_MATCH_ACK_OBS];
 	size_t n_ack_obs;

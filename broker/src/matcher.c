@@ -55,6 +55,7 @@ struct matcher {
 	/* the match counters when the open batch began: what it adds is
 	 * counted in /metrics only once it commits */
 	uint64_t at_conflicts, at_expired, at_warned, at_hot, at_notices, at_escalated;
+	uint64_t at_liaisons;
 	uint64_t at_outcomes[8];
 	int64_t backoff_ms;
 	/* signed audit checkpoints: every ckpt_every_ms, of the chains that
@@ -483,6 +484,7 @@ static void forget_batch(struct matcher *x)
 	x->m.hot = x->at_hot;
 	x->m.notices = x->at_notices;
 	x->m.escalated = x->at_escalated;
+	x->m.liaisons = x->at_liaisons;
 	memcpy(x->m.outcomes, x->at_outcomes, sizeof(x->m.outcomes));
 	x->m.n_ack_obs = 0;
 	x->m.esc_soonest = 0; /* what the batch escalated is due again */
@@ -541,6 +543,7 @@ static int begin_batch(struct matcher *x)
 	x->at_hot = x->m.hot;
 	x->at_notices = x->m.notices;
 	x->at_escalated = x->m.escalated;
+	x->at_liaisons = x->m.liaisons;
 	memcpy(x->at_outcomes, x->m.outcomes, sizeof(x->at_outcomes));
 	x->m.n_ack_obs = 0;
 	return DECONF_OK;
@@ -697,6 +700,9 @@ static int commit_batch(struct matcher *x, int64_t t0)
 	if (x->m.escalated > x->at_escalated)
 		brk_metrics_add(x->mx, "deconf_escalations_total", NULL,
 				(double)(x->m.escalated - x->at_escalated));
+	if (x->m.liaisons > x->at_liaisons)
+		brk_metrics_add(x->mx, "deconf_liaisons_total", NULL,
+				(double)(x->m.liaisons - x->at_liaisons));
 	for (int o = 1; o < 8; o++) {
 		char labels[96], name[DECONF_ENUM_NAME_SIZE];
 		if (x->m.outcomes[o] <= x->at_outcomes[o])
@@ -1170,6 +1176,7 @@ int brk_matcher_run(struct brk *b, struct brk_metrics *mx, volatile int *stop, c
 	brk_metrics_add(mx, "deconf_expired_total", "kind=\"expired\"", 0);
 	brk_metrics_add(mx, "deconf_expired_total", "kind=\"warning\"", 0);
 	brk_metrics_add(mx, "deconf_escalations_total", NULL, 0);
+	brk_metrics_add(mx, "deconf_liaisons_total", NULL, 0);
 	brk_metrics_set(mx, "deconf_escalations_open", NULL, 0);
 	x->batch_max = b->set.matcher_batch_max;
 	x->batch_wait_ms = b->set.matcher_batch_wait;

@@ -70,6 +70,9 @@ static const struct family {
 	  "Outcomes agencies recorded on conflicts (each new one per side), by outcome" },
 	{ "deconf_escalations_total", COUNTER,
 	  "Cautioned conflicts not acknowledged within matcher.escalate_after, told to ops" },
+	{ "deconf_liaisons_total", COUNTER,
+	  "Conflicts across a sharing scope: a side told only of a scoped match (LIAISON on "
+	  "deconf.ops)" },
 	{ "deconf_escalations_open", GAUGE,
 	  "Escalated conflicts still not acknowledged (this instance's partitions)" },
 };

@@ -263,6 +263,7 @@ static void test_scopes(void **state)
 		assert_int_equal(nv[a], 3); /* one per pair it is in */
 	nl = liaisons(&f, li, 16);
 	assert_int_equal(nl, 4); /* fbi-uk, tx-navajo, tx-uk, navajo-uk */
+	wait_desk(port, "<dd id=\"liaisons\">4</dd>"); /* counted for the watch desk */
 	for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++) {
 		int a = pairs[p].a, b = pairs[p].b;
 		const struct fed_notice *xa = notice_of(v[a], nv[a], a, (int)p);
@@ -328,6 +329,7 @@ static void test_scopes(void **state)
 	check_side(notice_of(v[NAVAJO], nv[NAVAJO], NAVAJO, 7), NAVAJO, TX, 7, 1, NULL);
 	free(v[NAVAJO]);
 	assert_int_equal(liaisons(&f, li, 16), 4); /* no new one */
+	wait_desk(port, "<dd id=\"liaisons\">4</dd>");
 
 	assert_int_equal(fed_broker_stop(broker_pid), 0);
 	broker_pid = 0;
