@@ -56,7 +56,8 @@ struct cap {
 
 static void copy(char *dst, const ProtobufCBinaryData *b)
 {
-	memcpy(dst, b->data, b->len);
+	if (b->len) /* an empty one may have no data at all */
+		memcpy(dst, b->data, b->len);
 	dst[b->len] = '\0';
 }
 

@@ -399,14 +399,17 @@ static void test_scoped_notice(void **state)
 	f.n.kind = DECONF__V1__NOTICE_KIND__NOTICE_KIND_SCOPED_MATCH;
 	f.n.pair_ref.data = ref;
 	f.n.pair_ref.len = sizeof(ref);
-	/* no liaison named: no counterpart at all */
-	f.n.counterpart = NULL;
+	/* no liaison named: a counterpart with nothing in it (what the broker
+	 * sends), its bytes fields without data */
+	f.n.counterpart = &cp;
 	out = capture(adp_notice_print, &f.n, VALUE, VALUE_LEN, &len);
 	assert_terminal_safe(out, len);
 	assert_non_null(strstr(out, "scoped_match  "));
 	assert_non_null(strstr(out, "a partner outside your sharing scope"));
 	assert_non_null(strstr(out, "  reference:    5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c (quote it to "
 				    "the federation's watch desk)\n"));
+	free(out);
+	assert_non_null(out = adp_notice_json(&f.n, VALUE, VALUE_LEN));
 	free(out);
 	/* a liaison desk named */
 	cp.agency_id.data = (uint8_t *)"uk-nca";
