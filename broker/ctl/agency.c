@@ -368,10 +368,10 @@ out_quiet:
  * Change agency id's directory entry (the copy kept beside its bundle) with
  * change(e, opaque), publish it signed, and keep it; undo(e, opaque) (may
  * be NULL) takes back what change lent the entry before it is freed.
- * what: the change in words ("now suspended"), for the messages. Returns
- * the exit status.
+ * verb and what: the change in words ("made suspended", "now suspended"),
+ * for the messages. Returns the exit status.
  */
-static int entry_change(struct fed *f, const char *id, const char *what,
+static int entry_change(struct fed *f, const char *id, const char *verb, const char *what,
 			int (*change)(Deconf__V1__DirectoryEntry *e, void *opaque),
 			void (*undo)(Deconf__V1__DirectoryEntry *e, void *opaque), void *opaque)
 {
@@ -410,7 +410,7 @@ static int entry_change(struct fed *f, const char *id, const char *what,
 	}
 	brk_ctl_kafka_free(k);
 	if (rc) {
-		fail(1, "agency %s: not %s (its entry on Kafka is as it was)", id, what);
+		fail(1, "agency %s was not %s (its entry on Kafka is as it was)", id, verb);
 		if (undo)
 			undo(e, opaque);
 		deconf__v1__directory_entry__free_unpacked(e, NULL);
@@ -460,7 +460,10 @@ int cmd_agency_status(struct fed *f, int argc, char **argv, int status)
 	id = argv[optind];
 	if (!deconf_agency_id_valid(id, strlen(id)))
 		return usage_error(syn, "'%s' is not an agency id", id);
-	return entry_change(f, id, what, set_status, NULL, &status);
+	return entry_change(f, id,
+			    status == K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED) ? "made suspended"
+										: "made active",
+			    what, set_status, NULL, &status);
 }
 
 /* What agency add and set-scope take of a sharing scope. */
@@ -559,7 +562,7 @@ int cmd_agency_set_scope(struct fed *f, int argc, char **argv)
 	}
 	snprintf(what, sizeof(what), "now disclosed to: %s",
 		 sa.scope ? deconf_scope_text(sa.scope, text, sizeof(text)) : "(scope unchanged)");
-	rc = entry_change(f, id, what, set_scope, unset_scope, &sa);
+	rc = entry_change(f, id, "given its new scope", what, set_scope, unset_scope, &sa);
 	deconf_scope_free(sa.scope);
 	return rc;
 }

@@ -337,7 +337,7 @@ int fed_agency_publish(struct fed *f, int ai, int status, const char *scope_spec
 	e.scope = scope;
 	if (liaison) {
 		lia.name = (char *)liaison;
-		lia.phone = "+44 20 7946 0000";
+		lia.phone = "+1 555 010 0111";
 		e.liaison = &lia;
 	}
 	rc = deconf_envelope_seal(&e.base, DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,

@@ -515,7 +515,10 @@ static void test_directory_refused_records(void **state)
 	assert_true(mismatched >= 0 && forged == mismatched + 1);
 
 	assert_int_equal(ctl(fed, NULL, "agency list"), 0);
-	check(top, "out.txt", "dir-a                    active     state         US  Alpha\n", 1);
+	check(top, "out.txt",
+	      "dir-a                    active     state         US  Alpha                            "
+	      "all\n",
+	      1);
 	check(top, "out.txt", "dir-m", 0);
 	check(top, "out.txt", "Mismatched", 0);
 	check(top, "out.txt", "suspended", 0);
