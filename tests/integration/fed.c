@@ -1,5 +1,6 @@
 /* fed.c — a throwaway federation on the real Kafka (see fed.h). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "deconf/envelope.h"
 #include "deconf/scope.h"
 #include "deconf/kafka.h"
+#include "deconf/token.h"
 #include "deconf/util.h"
 #include "fed.h"
 
@@ -1412,4 +1415,154 @@ int fed_free_port(void)
 		abort();
 	}
 	return port;
+}
+
+/* ---------------------------------------------- an agency's adapter */
+
+const char *fed_adapter_dir(const struct fed *f, int i, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", f->dir, f->ag[i].id);
+	return buf;
+}
+
+int fed_write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	int rc;
+
+	if (!fp)
+		return FAIL("%s: cannot write", path);
+	rc = fputs(text, fp) < 0;
+	if (fclose(fp) || rc)
+		return FAIL("%s: write failed", path);
+	return 0;
+}
+
+char *fed_slurp(const char *path)
+{
+	char *text = NULL;
+	size_t len;
+
+	if (deconf_file_read(path, 16 << 20, 0, &text, &len, NULL, 0))
+		return strdup("");
+	return text;
+}
+
+int fed_adapter_file(const struct fed *f, int i, const char *name, const char *text,
+		     char *path, size_t path_size)
+{
+	char dir[256], buf[320];
+
+	if (!path) {
+		path = buf;
+		path_size = sizeof(buf);
+	}
+	fed_adapter_dir(f, i, dir, sizeof(dir));
+	if ((size_t)snprintf(path, path_size, "%s/%s", dir, name) >= path_size)
+		return FAIL("%s/%s: name too long", dir, name);
+	return fed_write_file(path, text);
+}
+
+/* broker.pub and federation.keys in f->dir, which every agency's config
+ * names: one federation, one keyring. */
+static int adapter_keys(struct fed *f)
+{
+	struct deconf_keyring *ring = NULL;
+	char path[256], errstr[256];
+	int rc;
+
+	if (f->adapter_keys)
+		return 0;
+	snprintf(path, sizeof(path), "%s/broker.pub", f->dir);
+	if (deconf_sign_key_save_public(f->key, path, errstr, sizeof(errstr)))
+		return FAIL("%s", errstr);
+	if (deconf_keyring_new(&ring) || deconf_keyring_rotate(ring, NULL)) {
+		deconf_keyring_free(ring);
+		return FAIL("keyring: out of memory");
+	}
+	snprintf(path, sizeof(path), "%s/federation.keys", f->dir);
+	rc = deconf_keyring_save(ring, path, 1, errstr, sizeof(errstr));
+	deconf_keyring_free(ring);
+	if (rc)
+		return FAIL("%s", errstr);
+	f->adapter_keys = 1;
+	return 0;
+}
+
+int fed_adapter_setup(struct fed *f, int i, const char *extra_conf)
+{
+	char dir[256], path[320], text[4096], errstr[256];
+
+	if (adapter_keys(f))
+		return -1;
+	fed_adapter_dir(f, i, dir, sizeof(dir));
+	if (mkdir(dir, 0700))
+		return FAIL("mkdir %s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/signing.key", dir);
+	if (deconf_sign_key_save_private(f->ag[i].key, path, errstr, sizeof(errstr)))
+		return FAIL("%s", errstr);
+	snprintf(path, sizeof(path), "%s/agency.conf", dir);
+	if ((size_t)snprintf(text, sizeof(text),
+			     "[agency]\nid = %s\nkey_file = %s/federation.keys\n"
+			     "signing_key = %s/signing.key\nbroker_public_key = %s/broker.pub\n"
+			     "federation_public_key = %s/federation.pub\n"
+			     "topic_prefix = %s\n[ledger]\ndir = %s/ledger\nmap_size = 64M\n"
+			     "[submit]\nconfirm_timeout = 60s\ntimeout = 20s\n[log]\nlevel = info\n"
+			     "[kafka]\nbootstrap.servers = %s\n%s",
+			     f->ag[i].id, f->dir, dir, f->dir, f->dir, f->prefix, dir, f->bootstrap,
+			     extra_conf ? extra_conf : "") >= sizeof(text))
+		return FAIL("%s: config too long", path);
+	return fed_write_file(path, text);
+}
+
+int fed_adapter(struct fed *f, int i, char **out, const char *fmt, ...)
+{
+	char dir[256], args[2048], cmd[4096], path[320], *text = NULL;
+	va_list ap;
+	FILE *log;
+	int st, n, rc;
+
+	if (out)
+		*out = NULL;
+	if (!f->adapter_bin)
+		return FAIL("fed_adapter: adapter_bin not set");
+	fed_adapter_dir(f, i, dir, sizeof(dir));
+	va_start(ap, fmt);
+	n = vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(args))
+		return FAIL("fed_adapter: arguments too long: %.80s...", args);
+	snprintf(path, sizeof(path), "%s/out.txt", dir);
+	if ((size_t)snprintf(cmd, sizeof(cmd),
+			     "cd '%s' && '%s' -c agency.conf --no-progress %s >'%s' 2>&1", dir,
+			     f->adapter_bin, args, path) >= sizeof(cmd))
+		return FAIL("fed_adapter: command too long: %.80s...", args);
+	st = system(cmd);
+	if (!(text = fed_slurp(path)))
+		return FAIL("fed_adapter: out of memory");
+	/* the shell reports a program killed by a signal as 128+n: only the
+	 * shell itself not running or not exiting is -1 */
+	rc = WIFEXITED(st) ? WEXITSTATUS(st)
+			   : FAIL("%s: the shell running %s did not exit (status %#x)",
+				  f->ag[i].id, args, (unsigned)st);
+	if (f->adapter_log) {
+		/* the log keeps a line of the arguments: enough to tell runs apart */
+		if (!(log = fopen(f->adapter_log, "a"))) {
+			rc = FAIL("%s: cannot append", f->adapter_log);
+		} else {
+			n = fprintf(log, "== %s: %.200s\n%s", f->ag[i].id, args, text);
+			if (fclose(log) || n < 0)
+				rc = FAIL("%s: write failed", f->adapter_log);
+		}
+	} else {
+		fprintf(stderr, "== %s: %s\n%s", f->ag[i].id, args, text);
+	}
+	if (f->adapter_sanitizer_fails &&
+	    (strstr(text, "Sanitizer") || strstr(text, "runtime error")))
+		rc = FAIL("%s: sanitizer report in the output of %s", f->ag[i].id, args);
+	if (out)
+		*out = text;
+	else
+		free(text);
+	return rc;
 }

@@ -41,6 +41,13 @@ struct fed {
 	int replication;             /* copies of each topic's partitions */
 	int no_agency_topics;        /* fed_agency leaves its topics to the test */
 	rd_kafka_t *producer;        /* shared, for submissions */
+	/* fed_adapter's (set by the test): the deconf-adapter program; the
+	 * file each run's output is appended to, NULL: copied to stderr
+	 * instead; nonzero: a run whose output holds a sanitizer report
+	 * fails (-1) */
+	const char *adapter_bin, *adapter_log;
+	int adapter_sanitizer_fails;
+	int adapter_keys;            /* fed_adapter_setup wrote the shared key files */
 };
 
 /* A federation with its topics: tokens and state (n_partitions; state
@@ -307,5 +314,50 @@ struct fed_ops_event {
  * frees); *bad counts those that do not verify or parse. */
 int fed_read_ops(const struct fed *f, struct fed_ops_event **v, size_t *n, size_t *bad,
 		 int max_ms);
+
+/* ---------------------------------------------- an agency's adapter
+ *
+ * Agency i's deconf-adapter works in <dir>/<agency id>: its signing key,
+ * its agency.conf, its ledger (ledger/), the files it submits, and out.txt,
+ * the last run's output. Every agency's config names the files of the
+ * federation in <dir>: federation.pub (fed_new's), broker.pub and
+ * federation.keys (one keyring, epoch 1, the first fed_adapter_setup of the
+ * federation writes them).
+ */
+
+/* "<dir>/<agency id>" of agency i in buf; returns buf. */
+const char *fed_adapter_dir(const struct fed *f, int i, char *buf, size_t size);
+
+/* Make agency i's directory (it must not exist yet), its signing.key and
+ * agency.conf (submits wait up to 60 s for receipts, log level info) with
+ * extra INI text appended (NULL: none). 0 or -1. */
+int fed_adapter_setup(struct fed *f, int i, const char *extra_conf);
+
+/*
+ * Run f->adapter_bin as agency i, in its directory: `-c agency.conf
+ * --no-progress` and the arguments fmt makes (shell words: quote what must
+ * stay one word). What it printed (stdout and stderr) goes to *out (caller
+ * frees; "" when there was nothing; out NULL: not kept) and, headed
+ * "== <agency id>: <arguments>", is appended to f->adapter_log, or copied
+ * to stderr when that is NULL.
+ * Returns its exit status as the shell reports it (128+n: killed by signal
+ * n), or -1 (said on stderr) when it could not be run, its output could not
+ * be logged, or f->adapter_sanitizer_fails is set and the output holds a
+ * sanitizer report.
+ */
+int fed_adapter(struct fed *f, int i, char **out, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Write text to <agency i's directory>/name (replaced if there); path
+ * receives the file's name (NULL: not wanted). 0 or -1. */
+int fed_adapter_file(const struct fed *f, int i, const char *name, const char *text,
+		     char *path, size_t path_size);
+
+/* Write text to path (replaced if there). 0 or -1. */
+int fed_write_file(const char *path, const char *text);
+
+/* The text of the file at path (up to 16 MiB), malloc'ed, caller frees;
+ * "" when it cannot be read (NULL only when memory ran out). */
+char *fed_slurp(const char *path);
 
 #endif

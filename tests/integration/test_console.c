@@ -50,8 +50,6 @@
 #include <unistd.h>
 
 #include "deconf.pb-c.h"
-#include "deconf/token.h"
-#include "deconf/util.h"
 #include "fed.h"
 
 #define ACTIVE DECONF__V1__AGENCY_STATUS__AGENCY_STATUS_ACTIVE
@@ -91,89 +89,6 @@ struct world {
 	int a, b;
 };
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static char *slurp(const char *path)
-{
-	char *text = NULL;
-	size_t len;
-
-	if (deconf_file_read(path, 16 << 20, 0, &text, &len, NULL, 0))
-		return strdup("");
-	return text;
-}
-
-static void agency_dir(const struct world *w, int i, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s/%s", w->f.dir, w->f.ag[i].id);
-}
-
-static void agency_setup(struct world *w, int i)
-{
-	char dir[256], path[320], text[2048], errstr[256];
-
-	agency_dir(w, i, dir, sizeof(dir));
-	assert_int_equal(mkdir(dir, 0700), 0);
-	snprintf(path, sizeof(path), "%s/signing.key", dir);
-	assert_int_equal(deconf_sign_key_save_private(w->f.ag[i].key, path, errstr,
-						      sizeof(errstr)),
-			 0);
-	snprintf(path, sizeof(path), "%s/agency.conf", dir);
-	snprintf(text, sizeof(text),
-		 "[agency]\nid = %s\nkey_file = %s/federation.keys\n"
-		 "signing_key = %s/signing.key\nbroker_public_key = %s/broker.pub\n"
-		 "federation_public_key = %s/federation.pub\n"
-		 "topic_prefix = %s\n[ledger]\ndir = %s/ledger\nmap_size = 64M\n"
-		 "[submit]\nconfirm_timeout = 60s\ntimeout = 20s\n[log]\nlevel = info\n"
-		 "[kafka]\nbootstrap.servers = %s\n",
-		 w->f.ag[i].id, w->f.dir, dir, w->f.dir, w->f.dir, w->f.prefix, dir, bootstrap);
-	write_file(path, text);
-}
-
-/* Run deconf-adapter as agency i; output in *out (caller frees; NULL:
- * not kept), appended to the log. Returns the exit status. */
-static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
-{
-	char dir[256], args[1536], cmd[3072], path[320];
-	va_list ap;
-	int st;
-
-	agency_dir(w, i, dir, sizeof(dir));
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof(path), "%s/out.txt", dir);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' -c agency.conf --no-progress %s >'%s' 2>&1",
-		 dir, ADAPTER_BIN, args, path);
-	st = system(cmd);
-	snprintf(cmd, sizeof(cmd), "(echo '== %s: %.200s'; cat '%s') >> '%s'", w->f.ag[i].id,
-		 args, path, w->log);
-	assert_int_equal(system(cmd), 0);
-	if (out)
-		*out = slurp(path);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
-
-static void case_file(struct world *w, int i, const char *name, const char *text)
-{
-	char dir[256], path[320];
-
-	agency_dir(w, i, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	write_file(path, text);
-}
-
 /* Wait until agency i's `notices --json` holds needle (fetching). */
 static void wait_notice(struct world *w, int i, const char *needle)
 {
@@ -183,7 +98,7 @@ static void wait_notice(struct world *w, int i, const char *needle)
 	for (int round = 0; round < 60 && !ok; round++) {
 		if (round)
 			sleep(1);
-		assert_int_equal(adapter(w, i, &out, "notices --json"), 0);
+		assert_int_equal(fed_adapter(&w->f, i, &out, "notices --json"), 0);
 		ok = strstr(out, needle) != NULL;
 		free(out);
 	}
@@ -193,24 +108,20 @@ static void wait_notice(struct world *w, int i, const char *needle)
 /* The federation: A and B share an e-mail; both confirmed; A notified. */
 static void world_new(struct world *w)
 {
-	char path[320], errstr[256], *out = NULL;
-	struct deconf_keyring *ring = NULL;
+	char path[320], *out = NULL;
 
 	memset(w, 0, sizeof(*w));
 	assert_int_equal(fed_new(&w->f, bootstrap, 2), 0);
 	snprintf(w->log, sizeof(w->log), "%s/run.log", w->f.dir);
-	snprintf(path, sizeof(path), "%s/broker.pub", w->f.dir);
-	assert_int_equal(deconf_sign_key_save_public(w->f.key, path, errstr, sizeof(errstr)), 0);
-	assert_int_equal(deconf_keyring_new(&ring), 0);
-	assert_int_equal(deconf_keyring_rotate(ring, NULL), 0);
-	snprintf(path, sizeof(path), "%s/federation.keys", w->f.dir);
-	assert_int_equal(deconf_keyring_save(ring, path, 1, errstr, sizeof(errstr)), 0);
-	deconf_keyring_free(ring);
+	/* each adapter run's output goes to the log (teardown looks for
+	 * sanitizer reports there) */
+	w->f.adapter_bin = ADAPTER_BIN;
+	w->f.adapter_log = w->log;
 	assert_true((w->a = fed_agency(&w->f, "agency-a", "Agency A", STATE, "US", ACTIVE)) >= 0);
 	assert_true((w->b = fed_agency(&w->f, "agency-b", "Agency B", FEDERAL, "US", ACTIVE)) >=
 		    0);
-	agency_setup(w, w->a);
-	agency_setup(w, w->b);
+	assert_int_equal(fed_adapter_setup(&w->f, w->a, NULL), 0);
+	assert_int_equal(fed_adapter_setup(&w->f, w->b, NULL), 0);
 	if (desk_port)
 		snprintf(path, sizeof(path),
 			 "[matcher]\nescalate_after = 2s\n[http]\nport = %d\n", desk_port);
@@ -219,17 +130,21 @@ static void world_new(struct world *w)
 			 0);
 	assert_true((broker_pid = fed_broker_start(BROKER_BIN, w->bconf, w->log)) > 0);
 
-	case_file(w, w->a, "a.csv",
-		  "case_ref,type,value,poc_name\n"
-		  "A-7,email," A_EMAIL ",Det. Ada\n"
-		  "A-7,phone," A_PHONE ",Det. Ada\n");
-	assert_int_equal(adapter(w, w->a, &out, "submit a.csv"), 0);
+	assert_int_equal(fed_adapter_file(&w->f, w->a, "a.csv",
+					  "case_ref,type,value,poc_name\n"
+					  "A-7,email," A_EMAIL ",Det. Ada\n"
+					  "A-7,phone," A_PHONE ",Det. Ada\n",
+					  NULL, 0),
+			 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "submit a.csv"), 0);
 	free(out);
-	case_file(w, w->b, "b.csv",
-		  "case_ref,type,value,poc_name,caution\n"
-		  "B-3,email," B_EMAIL "," B_POC ",armed\n"
-		  "B-3,domain," B_DOMAIN "," B_POC ",armed\n");
-	assert_int_equal(adapter(w, w->b, &out, "submit b.csv"), 0);
+	assert_int_equal(fed_adapter_file(&w->f, w->b, "b.csv",
+					  "case_ref,type,value,poc_name,caution\n"
+					  "B-3,email," B_EMAIL "," B_POC ",armed\n"
+					  "B-3,domain," B_DOMAIN "," B_POC ",armed\n",
+					  NULL, 0),
+			 0);
+	assert_int_equal(fed_adapter(&w->f, w->b, &out, "submit b.csv"), 0);
 	free(out);
 	wait_notice(w, w->a, "\"agency_id\":\"agency-b\"");
 }
@@ -241,7 +156,7 @@ static void serve_start_conf(struct world *w, int i, const char *conf_name)
 	char *text = NULL, *p = NULL, *end;
 	size_t scheme;
 
-	agency_dir(w, i, dir, sizeof(dir));
+	fed_adapter_dir(&w->f, i, dir, sizeof(dir));
 	snprintf(conf, sizeof(conf), "%s/%s", dir, conf_name);
 	snprintf(w->serve_out, sizeof(w->serve_out), "%s/serve%s.out", dir,
 		 strcmp(conf_name, "agency.conf") ? "-2" : "");
@@ -262,7 +177,7 @@ static void serve_start_conf(struct world *w, int i, const char *conf_name)
 	}
 	for (int k = 0; k < 200; k++) {
 		free(text);
-		text = slurp(w->serve_out);
+		text = fed_slurp(w->serve_out);
 		if ((p = strstr(text, "://127.0.0.1:")) && strchr(p, '\n'))
 			break;
 		usleep(50000);
@@ -311,7 +226,7 @@ static pid_t run_start(struct world *w, int i)
 	char dir[256], out[320];
 	pid_t pid;
 
-	agency_dir(w, i, dir, sizeof(dir));
+	fed_adapter_dir(&w->f, i, dir, sizeof(dir));
 	snprintf(out, sizeof(out), "%s/spool", dir);
 	assert_int_equal(mkdir(out, 0700), 0);
 	snprintf(out, sizeof(out), "%s/run.out", dir);
@@ -627,7 +542,7 @@ static void test_lookup(void **state)
 		resp_free(&r);
 	}
 	/* never logged */
-	log = slurp(w->serve_out);
+	log = fed_slurp(w->serve_out);
 	assert_null(strstr(log, "SHARED.target"));
 	assert_null(strstr(log, "7999"));
 	free(log);
@@ -639,37 +554,40 @@ static void test_cli_filters(void **state)
 	struct world *w = *state;
 	char *out = NULL;
 
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --case A-7 --kind conflict"), 0);
+	assert_int_equal(
+		fed_adapter(&w->f, w->a, &out, "notices --offline --case A-7 --kind conflict"), 0);
 	assert_non_null(strstr(out, A_EMAIL));
 	free(out);
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --case A-8"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --case A-8"), 0);
 	assert_null(strstr(out, A_EMAIL));
 	assert_null(strstr(out, "A-7"));
 	free(out);
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --caution undercover"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --caution undercover"), 0);
 	assert_null(strstr(out, "A-7"));
 	free(out);
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --since 2999-01-01"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --since 2999-01-01"), 0);
 	assert_null(strstr(out, "A-7"));
 	free(out);
-	assert_int_equal(adapter(w, w->a, &out, "notices --kind bogus"), 2);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --kind bogus"), 2);
 	free(out);
-	assert_int_equal(adapter(w, w->a, &out, "notices --since 2026-13-40"), 2);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --since 2026-13-40"), 2);
 	free(out);
 	/* every notice was printed before: nothing new */
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --new --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --new --json"), 0);
 	assert_null(strstr(out, "\"record\":\"notice\""));
 	free(out);
 	/* a second conflict (A's phone): the only new one */
-	case_file(w, w->b, "b2.csv", "case_ref,type,value\nB-4,phone,+1 (555) 010-7001\n");
-	assert_int_equal(adapter(w, w->b, &out, "submit b2.csv"), 0);
+	assert_int_equal(fed_adapter_file(&w->f, w->b, "b2.csv",
+					  "case_ref,type,value\nB-4,phone,+1 (555) 010-7001\n", NULL, 0),
+			 0);
+	assert_int_equal(fed_adapter(&w->f, w->b, &out, "submit b2.csv"), 0);
 	free(out);
 	{
 		int ok = 0;
 		for (int round = 0; round < 60 && !ok; round++) {
 			if (round)
 				sleep(1);
-			assert_int_equal(adapter(w, w->a, &out, "notices --new --json"), 0);
+			assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --new --json"), 0);
 			ok = strstr(out, "\"case_ref\":\"B-4\"") != NULL;
 			if (ok) /* the old one is not new */
 				assert_null(strstr(out, "\"case_ref\":\"B-3\""));
@@ -677,11 +595,11 @@ static void test_cli_filters(void **state)
 		}
 		assert_true(ok);
 	}
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --new --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --new --json"), 0);
 	assert_null(strstr(out, "\"record\":\"notice\""));
 	free(out);
 	/* without --new: everything, as before */
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --json"), 0);
 	assert_non_null(strstr(out, "\"case_ref\":\"B-4\""));
 	assert_non_null(strstr(out, "\"case_ref\":\"B-3\""));
 	free(out);
@@ -706,7 +624,7 @@ static void test_ack(void **state)
 	struct resp r;
 
 	/* A's first notice (the e-mail), as `notices` shows it, oldest first */
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --json"), 0);
 	assert_non_null(p = strstr(out, "\"notice_id\":\""));
 	snprintf(id, sizeof(id), "%.32s", p + 13);
 	assert_int_equal(strspn(id, "0123456789abcdef"), 32);
@@ -775,7 +693,7 @@ static void test_ack(void **state)
 	assert_ack_line(w, "<dd class=\"ack\">counterpart_contacted</dd>");
 	/* B, the counterpart, is told */
 	wait_notice(w, w->b, "\"kind\":\"acknowledged\"");
-	assert_int_equal(adapter(w, w->b, &out, "notices --offline --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->b, &out, "notices --offline --json"), 0);
 	assert_non_null(p = strstr(out, "\"kind\":\"acknowledged\""));
 	assert_non_null(strstr(p, "\"outcome\":\"counterpart_contacted\""));
 	free(out);
@@ -788,7 +706,7 @@ static void test_ack(void **state)
 		fail_msg("still listed: %s", strstr(r.body, "<section"));
 	assert_non_null(strstr(r.body, "<span class=\"value\">" A_PHONE "</span>"));
 	resp_free(&r);
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --unacked --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --unacked --json"), 0);
 	assert_null(strstr(out, id));
 	free(out);
 }
@@ -816,7 +734,7 @@ static void test_ack_no_kafka(void **state)
 	struct resp r;
 
 	/* A's unacknowledged conflict (the phone one, from test_cli_filters) */
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --unacked --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --unacked --json"), 0);
 	assert_non_null(p = strstr(out, "\"notice_id\":\""));
 	snprintf(id, sizeof(id), "%.32s", p + 13);
 	free(out);
@@ -862,7 +780,7 @@ static void test_ack_no_kafka(void **state)
 	assert_non_null(strstr(r.body, "not acknowledged (last sent: seen, waiting for the "
 				       "federation's receipt)"));
 	resp_free(&r);
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --unacked --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --unacked --json"), 0);
 	assert_non_null(strstr(out, id));
 	free(out);
 	/* back to the real Kafka for what follows */
@@ -915,12 +833,12 @@ static void test_client_cert(void **state)
 	pid_t keep = serve_pid;
 	struct resp r;
 
-	agency_dir(w, w->a, dir, sizeof(dir));
+	fed_adapter_dir(&w->f, w->a, dir, sizeof(dir));
 	snprintf(tdir, sizeof(tdir), "%s/tls", dir);
 	assert_int_equal(mkdir(tdir, 0700), 0);
 	make_pki(tdir);
 	snprintf(conf, sizeof(conf), "%s/agency.conf", dir);
-	p = slurp(conf);
+	p = fed_slurp(conf);
 	snprintf(text, sizeof(text),
 		 "[console]\ntls_cert = %s/srv.pem\ntls_key = %s/srv.key\nclient_ca = %s/ca.pem\n",
 		 tdir, tdir, tdir);
@@ -930,7 +848,7 @@ static void test_client_cert(void **state)
 		assert_non_null(all);
 		strcpy(all, p);
 		strcat(all, text);
-		write_file(conf, all);
+		assert_int_equal(fed_write_file(conf, all), 0);
 		free(all);
 	}
 	free(p);
@@ -939,7 +857,7 @@ static void test_client_cert(void **state)
 	serve_pid_b = serve_pid;
 	serve_pid = keep;
 	assert_int_equal(strncmp(tw.url, "https://127.0.0.1:", 18), 0);
-	p = slurp(tw.serve_out);
+	p = fed_slurp(tw.serve_out);
 	assert_non_null(strstr(p, "with a client certificate issued by"));
 	free(p);
 	snprintf(path[0], sizeof(path[0]), "%s/ca.pem", tdir);
@@ -987,7 +905,7 @@ static void test_client_cert(void **state)
 	snprintf(path[2], sizeof(path[2]), "%s/ada.key", tdir);
 	tls.cert = path[1];
 	tls.key = path[2];
-	assert_int_equal(adapter(w, w->a, &out, "notices --offline --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --offline --json"), 0);
 	assert_non_null(p = strstr(out, "\"notice_id\":\""));
 	snprintf(id, sizeof(id), "%.32s", p + 13);
 	free(out);
@@ -1007,7 +925,7 @@ static void test_client_cert(void **state)
 					      "joint_investigation"));
 		resp_free(&r);
 	}
-	p = slurp(tw.serve_out);
+	p = fed_slurp(tw.serve_out);
 	assert_non_null(strstr(p, "as joint_investigation, for CN=Det. Ada Analyst"));
 	free(p);
 	memset(&tls, 0, sizeof(tls));
@@ -1015,15 +933,16 @@ static void test_client_cert(void **state)
 
 	/* settings that do not go together, and a key others can read */
 	snprintf(text, sizeof(text), "console.client_ca=%s/ca.pem", tdir);
-	assert_int_equal(adapter(w, w->a, &out, "--set '%s' serve --listen 127.0.0.1:0", text), 2);
+	assert_int_equal(
+		fed_adapter(&w->f, w->a, &out, "--set '%s' serve --listen 127.0.0.1:0", text), 2);
 	assert_non_null(strstr(out, "console.tls_cert and console.tls_key go together"));
 	free(out);
 	snprintf(path[3], sizeof(path[3]), "%s/srv.key", tdir);
 	assert_int_equal(chmod(path[3], 0644), 0);
-	assert_int_equal(adapter(w, w->a, &out,
-				 "--set console.tls_cert=%s/srv.pem --set console.tls_key=%s "
-				 "serve --listen 127.0.0.1:0",
-				 tdir, path[3]),
+	assert_int_equal(fed_adapter(&w->f, w->a, &out,
+				     "--set console.tls_cert=%s/srv.pem --set console.tls_key=%s "
+				     "serve --listen 127.0.0.1:0",
+				     tdir, path[3]),
 			 2);
 	assert_non_null(strstr(out, "srv.key"));
 	free(out);
@@ -1034,12 +953,12 @@ static void test_refused_listen(void **state)
 	struct world *w = *state;
 	char *out = NULL;
 
-	assert_int_equal(adapter(w, w->a, &out, "serve --listen 0.0.0.0:0"), 2);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "serve --listen 0.0.0.0:0"), 2);
 	assert_non_null(strstr(out, "not a loopback address"));
 	free(out);
-	assert_int_equal(adapter(w, w->a, &out, "serve --listen nowhere"), 2);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "serve --listen nowhere"), 2);
 	free(out);
-	assert_int_equal(adapter(w, w->a, &out, "serve --new"), 2);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "serve --new"), 2);
 	free(out);
 }
 

@@ -28,11 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <sys/stat.h>
-
 #include "deconf.pb-c.h"
 #include "deconf/envelope.h"
-#include "deconf/token.h"
 #include "deconf/util.h"
 #include "fed.h"
 
@@ -1209,69 +1206,6 @@ static void test_many_through_wipe(void **state)
 
 /* ------------------------------------------------- the adapter's command */
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
-/* Agency i's adapter: its directory, keys and agency.conf under the
- * federation's directory. */
-static void adapter_setup(struct world *w, int i)
-{
-	char dir[256], path[320], text[2048], errstr[256];
-
-	snprintf(dir, sizeof(dir), "%s/%s", w->f.dir, w->f.ag[i].id);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	snprintf(path, sizeof(path), "%s/signing.key", dir);
-	assert_int_equal(deconf_sign_key_save_private(w->f.ag[i].key, path, errstr,
-						      sizeof(errstr)),
-			 0);
-	snprintf(path, sizeof(path), "%s/agency.conf", dir);
-	snprintf(text, sizeof(text),
-		 "[agency]\nid = %s\nkey_file = %s/federation.keys\n"
-		 "signing_key = %s/signing.key\nbroker_public_key = %s/broker.pub\n"
-		 "federation_public_key = %s/federation.pub\n"
-		 "topic_prefix = %s\n[ledger]\ndir = %s/ledger\nmap_size = 64M\n"
-		 "[submit]\nconfirm_timeout = 60s\ntimeout = 20s\n[log]\nlevel = info\n"
-		 "[kafka]\nbootstrap.servers = %s\n",
-		 w->f.ag[i].id, w->f.dir, dir, w->f.dir, w->f.dir, w->f.prefix, dir, bootstrap);
-	write_file(path, text);
-}
-
-/* Run deconf-adapter as agency i; its output (stdout and stderr) in *out
- * (caller frees). Returns the exit status. */
-static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
-{
-	char dir[256], args[1024], cmd[2048], path[320];
-	size_t len;
-	va_list ap;
-	int st;
-
-	snprintf(dir, sizeof(dir), "%s/%s", w->f.dir, w->f.ag[i].id);
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof(path), "%s/out.txt", dir);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' -c agency.conf --no-progress %s >'%s' 2>&1",
-		 dir, ADAPTER_BIN, args, path);
-	st = system(cmd);
-	*out = NULL;
-	if (deconf_file_read(path, 16 << 20, 0, out, &len, NULL, 0))
-		*out = strdup("");
-	fprintf(stderr, "== %s: %s\n%s", w->f.ag[i].id, args, *out);
-	assert_null(strstr(*out, "Sanitizer"));
-	assert_null(strstr(*out, "runtime error"));
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
-
 /* Publish agency i's directory entry again with status (same key). */
 static void republish(struct world *w, int i, int level, int status)
 {
@@ -1334,59 +1268,61 @@ static int json_notice_id(const char *out, const char *kind, char id[33])
 static void test_adapter_ack(void **state)
 {
 	struct world w;
-	char path[320], errstr[256], id[33], idb[33], *out, extra[64];
-	struct deconf_keyring *ring = NULL;
+	char id[33], idb[33], *out, extra[64];
 	int port = fed_free_port();
 
 	(void)state;
 	snprintf(extra, sizeof(extra), "[http]\nport = %d\n", port);
 	world_new(&w, extra);
-	snprintf(path, sizeof(path), "%s/broker.pub", w.f.dir);
-	assert_int_equal(deconf_sign_key_save_public(w.f.key, path, errstr, sizeof(errstr)), 0);
-	assert_int_equal(deconf_keyring_new(&ring), 0);
-	assert_int_equal(deconf_keyring_rotate(ring, NULL), 0);
-	snprintf(path, sizeof(path), "%s/federation.keys", w.f.dir);
-	assert_int_equal(deconf_keyring_save(ring, path, 1, errstr, sizeof(errstr)), 0);
-	deconf_keyring_free(ring);
-	adapter_setup(&w, w.a);
-	adapter_setup(&w, w.b);
-	snprintf(path, sizeof(path), "%s/agency-a/a.csv", w.f.dir);
-	write_file(path, "case_ref,type,value,poc_name\nA-5,phone,+1 555 010 7777,Sgt. Ack\n");
-	snprintf(path, sizeof(path), "%s/agency-b/b.csv", w.f.dir);
-	write_file(path, "case_ref,type,value,poc_name\nB-5,phone,+1 555 010 7777,Det. Bee\n");
-	assert_int_equal(adapter(&w, w.a, &out, "submit a.csv"), 0);
+	/* the adapter's output goes to stderr (no log of it is kept), and a
+	 * sanitizer report in it fails the run */
+	w.f.adapter_bin = ADAPTER_BIN;
+	w.f.adapter_sanitizer_fails = 1;
+	assert_int_equal(fed_adapter_setup(&w.f, w.a, NULL), 0);
+	assert_int_equal(fed_adapter_setup(&w.f, w.b, NULL), 0);
+	assert_int_equal(fed_adapter_file(&w.f, w.a, "a.csv",
+					  "case_ref,type,value,poc_name\n"
+					  "A-5,phone,+1 555 010 7777,Sgt. Ack\n",
+					  NULL, 0),
+			 0);
+	assert_int_equal(fed_adapter_file(&w.f, w.b, "b.csv",
+					  "case_ref,type,value,poc_name\n"
+					  "B-5,phone,+1 555 010 7777,Det. Bee\n",
+					  NULL, 0),
+			 0);
+	assert_int_equal(fed_adapter(&w.f, w.a, &out, "submit a.csv"), 0);
 	free(out);
-	assert_int_equal(adapter(&w, w.b, &out, "submit b.csv"), 0);
+	assert_int_equal(fed_adapter(&w.f, w.b, &out, "submit b.csv"), 0);
 	free(out);
 	wait_kind(&w.f, w.a, KIND(CONFLICT), 1, 60);
 	wait_kind(&w.f, w.b, KIND(CONFLICT), 1, 30);
 
-	assert_int_equal(adapter(&w, w.a, &out, "notices --json --unacked"), 0);
+	assert_int_equal(fed_adapter(&w.f, w.a, &out, "notices --json --unacked"), 0);
 	assert_int_equal(json_notice_id(out, "conflict", id), 0);
 	free(out);
-	assert_int_equal(adapter(&w, w.b, &out, "notices --json"), 0);
+	assert_int_equal(fed_adapter(&w.f, w.b, &out, "notices --json"), 0);
 	assert_int_equal(json_notice_id(out, "conflict", idb), 0);
 	free(out);
 
 	/* not A's notice, and no notice at all: refused before anything is sent */
-	assert_int_equal(adapter(&w, w.a, &out, "ack %s seen", idb), 1);
+	assert_int_equal(fed_adapter(&w.f, w.a, &out, "ack %s seen", idb), 1);
 	assert_non_null(strstr(out, "no notice"));
 	free(out);
 
-	assert_int_equal(adapter(&w, w.a, &out, "ack %s counterpart_contacted", id), 0);
+	assert_int_equal(fed_adapter(&w.f, w.a, &out, "ack %s counterpart_contacted", id), 0);
 	assert_non_null(strstr(out, "ack: done"));
 	free(out);
-	assert_int_equal(adapter(&w, w.a, &out, "notices --unacked --offline"), 0);
+	assert_int_equal(fed_adapter(&w.f, w.a, &out, "notices --unacked --offline"), 0);
 	assert_null(strstr(out, id));
 	assert_null(strstr(out, "conflict  "));
 	free(out);
 	wait_kind(&w.f, w.b, KIND(ACKNOWLEDGED), 1, 30);
-	assert_int_equal(adapter(&w, w.b, &out, "notices"), 0);
+	assert_int_equal(fed_adapter(&w.f, w.b, &out, "notices"), 0);
 	assert_non_null(strstr(out, "they recorded: counterpart contacted"));
 	assert_non_null(strstr(out, idb));
 	assert_non_null(strstr(out, "+1 555 010 7777")); /* B's own raw value, from its ledger */
 	free(out);
-	assert_int_equal(adapter(&w, w.b, &out, "notices --unacked --offline"), 0);
+	assert_int_equal(fed_adapter(&w.f, w.b, &out, "notices --unacked --offline"), 0);
 	assert_non_null(strstr(out, idb));
 	free(out);
 
@@ -1396,7 +1332,7 @@ static void test_adapter_ack(void **state)
 	/* the broker has read it: its watch desk lists A suspended */
 	free(wait_desk(port, "<td>agency-a</td><td>Agency A</td><td>federal</td><td>US</td>"
 			     "<td class=\"bad\">suspended</td>", 30));
-	assert_int_equal(adapter(&w, w.a, &out, "ack %s joint_investigation", id), 1);
+	assert_int_equal(fed_adapter(&w.f, w.a, &out, "ack %s joint_investigation", id), 1);
 	assert_non_null(strstr(out, "refused (suspended_agency)"));
 	assert_non_null(strstr(out, "ack: refused by the federation"));
 	free(out);

@@ -45,7 +45,6 @@
 
 #include "deconf/envelope.h"
 #include "deconf/kafka.h"
-#include "deconf/token.h"
 #include "deconf/util.h"
 #include "fed.h"
 
@@ -69,68 +68,17 @@ struct world {
 	int u;       /* agency-u: a signing key, no directory entry (yet) */
 };
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static char *slurp(const char *path)
-{
-	char *text = NULL;
-	size_t len;
-
-	if (deconf_file_read(path, 16 << 20, 0, &text, &len, NULL, 0))
-		return strdup("");
-	return text;
-}
-
-/* The adapter's directory and config of agency i. */
-static void agency_dir(const struct world *w, int i, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s/%s", w->f.dir, w->f.ag[i].id);
-}
-
-static void agency_setup(struct world *w, int i)
-{
-	char dir[256], path[320], text[2048], errstr[256];
-
-	agency_dir(w, i, dir, sizeof(dir));
-	assert_int_equal(mkdir(dir, 0700), 0);
-	snprintf(path, sizeof(path), "%s/signing.key", dir);
-	assert_int_equal(deconf_sign_key_save_private(w->f.ag[i].key, path, errstr,
-						      sizeof(errstr)),
-			 0);
-	snprintf(path, sizeof(path), "%s/agency.conf", dir);
-	snprintf(text, sizeof(text),
-		 "[agency]\nid = %s\nkey_file = %s/federation.keys\n"
-		 "signing_key = %s/signing.key\nbroker_public_key = %s/broker.pub\n"
-		 "federation_public_key = %s/federation.pub\n"
-		 "topic_prefix = %s\n[ledger]\ndir = %s/ledger\nmap_size = 64M\n"
-		 "[submit]\nconfirm_timeout = 60s\ntimeout = 20s\n[log]\nlevel = info\n"
-		 "[kafka]\nbootstrap.servers = %s\n",
-		 w->f.ag[i].id, w->f.dir, dir, w->f.dir, w->f.dir, w->f.prefix, dir, bootstrap);
-	write_file(path, text);
-}
-
 static void world_new(struct world *w)
 {
-	char path[320], errstr[256];
-	struct deconf_keyring *ring = NULL;
+	char errstr[256];
 
 	memset(w, 0, sizeof(*w));
 	assert_int_equal(fed_new(&w->f, bootstrap, 2), 0);
 	snprintf(w->log, sizeof(w->log), "%s/run.log", w->f.dir);
-	snprintf(path, sizeof(path), "%s/broker.pub", w->f.dir);
-	assert_int_equal(deconf_sign_key_save_public(w->f.key, path, errstr, sizeof(errstr)), 0);
-	assert_int_equal(deconf_keyring_new(&ring), 0);
-	assert_int_equal(deconf_keyring_rotate(ring, NULL), 0);
-	snprintf(path, sizeof(path), "%s/federation.keys", w->f.dir);
-	assert_int_equal(deconf_keyring_save(ring, path, 1, errstr, sizeof(errstr)), 0);
-	deconf_keyring_free(ring);
+	/* each adapter run's output goes to the log (world_free looks for
+	 * sanitizer reports there) */
+	w->f.adapter_bin = ADAPTER_BIN;
+	w->f.adapter_log = w->log;
 	assert_true((w->a = fed_agency(&w->f, "agency-a", "Agency A", STATE, "US", ACTIVE)) >= 0);
 	assert_true((w->s = fed_agency(&w->f, "agency-s", "Agency S", STATE, "US", SUSPENDED)) >=
 		    0);
@@ -140,10 +88,11 @@ static void world_new(struct world *w)
 	snprintf(w->f.ag[w->u].name, sizeof(w->f.ag[w->u].name), "Agency U");
 	assert_int_equal(deconf_sign_key_generate(&w->f.ag[w->u].key, errstr, sizeof(errstr)), 0);
 	w->f.n_ag++;
-	agency_setup(w, w->a);
-	agency_setup(w, w->s);
-	agency_setup(w, w->b);
-	agency_setup(w, w->u);
+	/* the adapters' directories, configs and keys */
+	assert_int_equal(fed_adapter_setup(&w->f, w->a, NULL), 0);
+	assert_int_equal(fed_adapter_setup(&w->f, w->s, NULL), 0);
+	assert_int_equal(fed_adapter_setup(&w->f, w->b, NULL), 0);
+	assert_int_equal(fed_adapter_setup(&w->f, w->u, NULL), 0);
 	assert_int_equal(fed_broker_conf(&w->f, "1", NULL, w->bconf, sizeof(w->bconf)), 0);
 }
 
@@ -207,60 +156,19 @@ static void republish(struct world *w, int i, int status)
 	assert_int_equal(fed_flush(&w->f), 0);
 }
 
-/*
- * Run deconf-adapter as agency i with args (in its directory); what it
- * printed (stdout and stderr) in *out (caller frees; NULL: not kept), and
- * appended to the log. Returns the exit status.
- */
-static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int adapter(struct world *w, int i, char **out, const char *fmt, ...)
-{
-	char dir[256], args[1536], cmd[3072], path[320];
-	va_list ap;
-	int st;
-
-	agency_dir(w, i, dir, sizeof(dir));
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof(path), "%s/out.txt", dir);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' -c agency.conf --no-progress %s >'%s' 2>&1",
-		 dir, ADAPTER_BIN, args, path);
-	st = system(cmd);
-	snprintf(cmd, sizeof(cmd), "(echo '== %s: %.200s'; cat '%s') >> '%s'", w->f.ag[i].id,
-		 args, path, w->log);
-	assert_int_equal(system(cmd), 0);
-	if (out)
-		*out = slurp(path);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
-
 /* `status --json` of agency i: the totals line's number for key. */
 static long total(struct world *w, int i, const char *key)
 {
 	char *out = NULL, *line, pat[64];
 	long v = -1;
 
-	assert_int_equal(adapter(w, i, &out, "status --json"), 0);
+	assert_int_equal(fed_adapter(&w->f, i, &out, "status --json"), 0);
 	assert_non_null(line = strstr(out, "\"record\":\"totals\""));
 	snprintf(pat, sizeof(pat), "\"%s\":", key);
 	assert_non_null(line = strstr(line, pat));
 	v = strtol(line + strlen(pat), NULL, 10);
 	free(out);
 	return v;
-}
-
-static void case_file(struct world *w, int i, const char *name, const char *text, char *path,
-		      size_t size)
-{
-	char dir[256];
-
-	agency_dir(w, i, dir, sizeof(dir));
-	snprintf(path, size, "%s/%s", dir, name);
-	write_file(path, text);
 }
 
 /* ------------------------------------------------------------- tests */
@@ -275,34 +183,38 @@ static void test_suspended_then_active(void **state)
 	char path[320], apath[320], *out = NULL;
 	int rc = -1;
 
-	case_file(w, w->s, "s.csv",
-		  "case_ref,type,value,poc_name\n"
-		  "S-1,email,Shared.Target@Example.org,Det. Susp\n"
-		  "S-1,phone,+1 555 010 4321,\n",
-		  path, sizeof(path));
-	assert_int_equal(adapter(w, w->s, &out, "submit s.csv"), 1);
+	assert_int_equal(fed_adapter_file(&w->f, w->s, "s.csv",
+					  "case_ref,type,value,poc_name\n"
+					  "S-1,email,Shared.Target@Example.org,Det. Susp\n"
+					  "S-1,phone,+1 555 010 4321,\n",
+					  path, sizeof(path)),
+			 0);
+	assert_int_equal(fed_adapter(&w->f, w->s, &out, "submit s.csv"), 1);
 	assert_non_null(strstr(out, "refused (suspended_agency)"));
 	assert_non_null(strstr(out, "S-1"));
 	assert_non_null(strstr(out, "receipts: 0 accepted, 1 refused, 0 unconfirmed"));
 	free(out);
 	assert_int_equal(total(w, w->s, "refused"), 2);
 	assert_int_equal(total(w, w->s, "confirmed"), 0);
-	assert_int_equal(adapter(w, w->s, &out, "status S-1"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->s, &out, "status S-1"), 0);
 	assert_non_null(strstr(out, "S-1: 2 refused"));
 	assert_non_null(strstr(out, "refused (suspended_agency), 2 entries"));
 	assert_non_null(strstr(out, "is suspended or removed"));
 	free(out);
 
 	/* still suspended: the same file again sends nothing, says so, exit 1 */
-	assert_int_equal(adapter(w, w->s, &out, "submit s.csv"), 1);
+	assert_int_equal(fed_adapter(&w->f, w->s, &out, "submit s.csv"), 1);
 	assert_non_null(strstr(out, "still refused (suspended_agency): 2 entries of 1 case(s)"));
 	assert_non_null(strstr(out, "0 token op(s) sent"));
 	free(out);
 
 	/* the active agency holds the e-mail in a case of its own: confirmed */
-	case_file(w, w->a, "a.csv", "case_ref,type,value,poc_name\nA-7,email,shared.target@example.org,Sgt. Act\n",
-		  apath, sizeof(apath));
-	assert_int_equal(adapter(w, w->a, &out, "submit a.csv"), 0);
+	assert_int_equal(fed_adapter_file(&w->f, w->a, "a.csv",
+					  "case_ref,type,value,poc_name\n"
+					  "A-7,email,shared.target@example.org,Sgt. Act\n",
+					  apath, sizeof(apath)),
+			 0);
+	assert_int_equal(fed_adapter(&w->f, w->a, &out, "submit a.csv"), 0);
 	assert_non_null(strstr(out, "receipts: 1 accepted, 0 refused, 0 unconfirmed"));
 	assert_non_null(strstr(out, "done"));
 	free(out);
@@ -315,7 +227,7 @@ static void test_suspended_then_active(void **state)
 	for (int round = 0; round < 10 && rc; round++) {
 		if (round)
 			sleep(1);
-		rc = adapter(w, w->s, &out, "submit s.csv");
+		rc = fed_adapter(&w->f, w->s, &out, "submit s.csv");
 		if (!rc) {
 			assert_non_null(strstr(out, "2 refused entries sent again"));
 			assert_non_null(strstr(out, "receipts: 1 accepted, 0 refused"));
@@ -332,7 +244,7 @@ static void test_suspended_then_active(void **state)
 	for (int round = 0; round < 30 && !rc; round++) {
 		if (round)
 			sleep(1);
-		assert_int_equal(adapter(w, w->a, &out, "notices --json"), 0);
+		assert_int_equal(fed_adapter(&w->f, w->a, &out, "notices --json"), 0);
 		rc = strstr(out, "\"agency_id\":\"agency-s\"") != NULL &&
 		     strstr(out, "\"case_ref\":\"S-1\"") != NULL;
 		free(out);
@@ -353,16 +265,19 @@ static void test_unknown_agency(void **state)
 	char path[320], *out = NULL;
 	int rc = -1;
 
-	case_file(w, w->u, "u.csv", "case_ref,type,value\nU-1,domain,unknown-agency.example\n",
-		  path, sizeof(path));
-	assert_int_equal(adapter(w, w->u, &out, "--set submit.confirm_timeout=4s submit u.csv"), 1);
+	assert_int_equal(fed_adapter_file(&w->f, w->u, "u.csv",
+					  "case_ref,type,value\nU-1,domain,unknown-agency.example\n",
+					  path, sizeof(path)),
+			 0);
+	assert_int_equal(
+		fed_adapter(&w->f, w->u, &out, "--set submit.confirm_timeout=4s submit u.csv"), 1);
 	assert_non_null(strstr(out, "refused (unknown_agency)"));
 	assert_non_null(strstr(out, "concluded by this adapter"));
 	assert_non_null(strstr(out, "U-1"));
 	free(out);
 	assert_int_equal(total(w, w->u, "refused"), 1);
 	/* still unknown: held, said so */
-	assert_int_equal(adapter(w, w->u, &out, "submit u.csv"), 1);
+	assert_int_equal(fed_adapter(&w->f, w->u, &out, "submit u.csv"), 1);
 	assert_non_null(strstr(out, "still refused (unknown_agency): 1 entry of 1 case(s) (U-1)"));
 	free(out);
 	/* the operator adds it: the next run sends it again by itself */
@@ -370,7 +285,7 @@ static void test_unknown_agency(void **state)
 	for (int round = 0; round < 10 && rc; round++) {
 		if (round)
 			sleep(1);
-		rc = adapter(w, w->u, NULL, "submit u.csv");
+		rc = fed_adapter(&w->f, w->u, NULL, "submit u.csv");
 	}
 	assert_int_equal(rc, 0);
 	assert_int_equal(total(w, w->u, "confirmed"), 1);
@@ -385,10 +300,13 @@ static void test_wait_nowait_stopped(void **state)
 	int ok = 0;
 
 	/* --no-wait: sent, exit 0, pending */
-	case_file(w, w->b, "b1.csv", "case_ref,type,value\nB-1,md5,0123456789abcdef0123456789abcdef\n"
-				     "B-1,md5,fedcba9876543210fedcba9876543210\n",
-		  path, sizeof(path));
-	assert_int_equal(adapter(w, w->b, &out, "submit --no-wait b1.csv"), 0);
+	assert_int_equal(fed_adapter_file(&w->f, w->b, "b1.csv",
+					  "case_ref,type,value\n"
+					  "B-1,md5,0123456789abcdef0123456789abcdef\n"
+					  "B-1,md5,fedcba9876543210fedcba9876543210\n",
+					  path, sizeof(path)),
+			 0);
+	assert_int_equal(fed_adapter(&w->f, w->b, &out, "submit --no-wait b1.csv"), 0);
 	assert_non_null(strstr(out, "not waiting for receipts: 1 submission(s) pending"));
 	free(out);
 	assert_int_equal(total(w, w->b, "pending"), 2);
@@ -397,7 +315,7 @@ static void test_wait_nowait_stopped(void **state)
 	for (int round = 0; round < 30 && !ok; round++) {
 		if (round)
 			sleep(1);
-		assert_int_equal(adapter(w, w->b, NULL, "submit b1.csv"), 0);
+		assert_int_equal(fed_adapter(&w->f, w->b, NULL, "submit b1.csv"), 0);
 		ok = total(w, w->b, "confirmed") == 2;
 	}
 	assert_true(ok);
@@ -406,14 +324,18 @@ static void test_wait_nowait_stopped(void **state)
 
 	/* the broker stopped: delivered, but nobody answers */
 	broker_stop();
-	case_file(w, w->b, "b2.csv", "case_ref,type,value\nB-2,sha1,da39a3ee5e6b4b0d3255bfef95601890afd80709\n",
-		  path, sizeof(path));
-	assert_int_equal(adapter(w, w->b, &out, "--set submit.confirm_timeout=3s submit b2.csv"), 1);
+	assert_int_equal(fed_adapter_file(&w->f, w->b, "b2.csv",
+					  "case_ref,type,value\n"
+					  "B-2,sha1,da39a3ee5e6b4b0d3255bfef95601890afd80709\n",
+					  path, sizeof(path)),
+			 0);
+	assert_int_equal(
+		fed_adapter(&w->f, w->b, &out, "--set submit.confirm_timeout=3s submit b2.csv"), 1);
 	assert_non_null(strstr(out, "unconfirmed: 1 submission(s) had no receipt"));
 	assert_non_null(strstr(out, "receipts: 0 accepted, 0 refused, 1 unconfirmed"));
 	assert_null(strstr(out, "done"));
 	free(out);
-	assert_int_equal(adapter(w, w->b, &out, "status B-2"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->b, &out, "status B-2"), 0);
 	assert_non_null(strstr(out, "B-2: 1 pending (sent, no receipt yet)"));
 	free(out);
 	/* back: a later run confirms it */
@@ -422,7 +344,7 @@ static void test_wait_nowait_stopped(void **state)
 	for (int round = 0; round < 60 && !ok; round++) {
 		if (round)
 			sleep(1);
-		assert_int_equal(adapter(w, w->b, NULL, "submit --no-wait b2.csv"), 0);
+		assert_int_equal(fed_adapter(&w->f, w->b, NULL, "submit --no-wait b2.csv"), 0);
 		ok = total(w, w->b, "confirmed") == 3;
 	}
 	assert_true(ok);
@@ -436,7 +358,7 @@ static void test_run_receipts(void **state)
 	pid_t pid;
 	int st;
 
-	agency_dir(w, w->b, dir, sizeof(dir));
+	fed_adapter_dir(&w->f, w->b, dir, sizeof(dir));
 	snprintf(spool, sizeof(spool), "%s/spool", dir);
 	assert_int_equal(mkdir(spool, 0700), 0);
 	snprintf(outbox, sizeof(outbox), "%s/outbox.jsonl", dir);
@@ -457,7 +379,8 @@ static void test_run_receipts(void **state)
 		_exit(127);
 	}
 	snprintf(tmp, sizeof(tmp), "%s/.d.csv", spool);
-	write_file(tmp, "case_ref,type,value\nD-1,email,daemon.case@example.org\n");
+	assert_int_equal(
+		fed_write_file(tmp, "case_ref,type,value\nD-1,email,daemon.case@example.org\n"), 0);
 	snprintf(dst, sizeof(dst), "%s/d.csv", spool);
 	assert_int_equal(rename(tmp, dst), 0);
 	snprintf(result, sizeof(result), "%s/done/d.csv.result", spool);
@@ -465,14 +388,14 @@ static void test_run_receipts(void **state)
 	 * there, it is whole */
 	for (int i = 0; i < 600 && access(result, F_OK); i++)
 		usleep(100000);
-	text = slurp(result);
+	text = fed_slurp(result);
 	assert_non_null(strstr(text, "\"status\": \"confirmed\""));
 	assert_non_null(strstr(text, "\"record\": \"receipt\""));
 	assert_non_null(strstr(text, "\"result\": \"accepted\""));
 	assert_non_null(strstr(text, "\"accepted\": 1"));
 	assert_non_null(strstr(text, "\"D-1\""));
 	free(text);
-	text = slurp(outbox);
+	text = fed_slurp(outbox);
 	assert_non_null(strstr(text, "{\"record\":\"receipt\""));
 	assert_non_null(strstr(text, "\"result\":\"accepted\""));
 	free(text);
@@ -504,7 +427,7 @@ static void test_lost_notices(void **state)
 					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
 			 0);
 	assert_int_equal(rd_kafka_flush(rk, 30000), 0);
-	assert_int_equal(adapter(w, w->b, &out, "notices"), 1);
+	assert_int_equal(fed_adapter(&w->f, w->b, &out, "notices"), 1);
 	assert_non_null(strstr(out, "0 new, 0 duplicate(s) dropped, 1 refused"));
 	free(out);
 	/* three more, never read */
@@ -530,18 +453,18 @@ static void test_lost_notices(void **state)
 	rd_kafka_queue_destroy(q);
 	rd_kafka_destroy(rk);
 
-	assert_int_equal(adapter(w, w->b, &out, "notices"), 1);
+	assert_int_equal(fed_adapter(&w->f, w->b, &out, "notices"), 1);
 	assert_non_null(strstr(out, "were deleted before this ledger read them: they are lost"));
 	assert_non_null(strstr(out, "(3)"));
 	assert_non_null(strstr(out, "--accept-loss"));
 	free(out);
 	/* again: still refused, nothing moved */
-	assert_int_equal(adapter(w, w->b, NULL, "notices"), 1);
-	assert_int_equal(adapter(w, w->b, &out, "notices --accept-loss"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->b, NULL, "notices"), 1);
+	assert_int_equal(fed_adapter(&w->f, w->b, &out, "notices --accept-loss"), 0);
 	assert_non_null(strstr(out, "3 record(s) were deleted before they were read"));
 	free(out);
 	assert_int_equal(total(w, w->b, "notices_lost"), 3);
-	assert_int_equal(adapter(w, w->b, NULL, "notices"), 0);
+	assert_int_equal(fed_adapter(&w->f, w->b, NULL, "notices"), 0);
 }
 
 /* Options a command does not take, and stray arguments: exit 2. */
@@ -560,7 +483,7 @@ static void test_usage(void **state)
 	char *out = NULL;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int rc = adapter(w, w->b, &out, "%s", bad[i]);
+		int rc = fed_adapter(&w->f, w->b, &out, "%s", bad[i]);
 		if (rc != 2 || !strstr(out, "usage: deconf-adapter"))
 			fail_msg("'%s': exit %d, output: %s", bad[i], rc, out);
 		free(out);
