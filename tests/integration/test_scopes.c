@@ -19,6 +19,10 @@
  * reference or investigator of one agency is in a topic another agency
  * reads.
  *
+ * Then the same through the agencies' own adapters: an open agency's case
+ * file gives one case disclose_to=country:US; a UK partner holding the
+ * same values learns the other case, and gets a scoped match for that one.
+ *
  * Needs DECONF_KRAFT_BOOTSTRAP; exits 77 without it.
  */
 #include <stdarg.h>
@@ -336,10 +340,83 @@ static void test_scopes(void **state)
 	fed_free(&f);
 }
 
+/* A case file's disclose_to narrows its open agency's scope, end to end
+ * through deconf-adapter on both sides. */
+static void test_case_scope_from_file(void **state)
+{
+	struct fed f;
+	char conf[256], log[300], *out = NULL;
+	struct fed_notice *v;
+	size_t n;
+	int tx, uk, seen_scoped = 0, seen_open = 0;
+
+	(void)state;
+	assert_int_equal(fed_new(&f, bootstrap, 2), 0);
+	f.adapter_bin = ADAPTER_BIN;
+	tx = fed_agency(&f, "tx-icac", "Texas ICAC", K(AGENCY_LEVEL__AGENCY_LEVEL_STATE), "US",
+			ACTIVE);
+	uk = fed_agency(&f, "uk-nca", "National Crime Agency",
+			K(AGENCY_LEVEL__AGENCY_LEVEL_INTERNATIONAL), "GB", ACTIVE);
+	assert_true(tx >= 0 && uk >= 0);
+	assert_int_equal(fed_adapter_setup(&f, tx, NULL), 0);
+	assert_int_equal(fed_adapter_setup(&f, uk, NULL), 0);
+	assert_int_equal(fed_broker_conf(&f, "1", NULL, conf, sizeof(conf)), 0);
+	snprintf(log, sizeof(log), "%s/broker.log", f.dir);
+	assert_true((broker_pid = fed_broker_start(BROKER_BIN, conf, log)) > 0);
+
+	assert_int_equal(fed_adapter_file(&f, tx, "tx.csv",
+					  "case_ref,type,value,poc_name,disclose_to\n"
+					  "TX-DOMESTIC,email,narrow.target@example.org,Sgt. Narrow,"
+					  "country:US\n"
+					  "TX-OPEN,email,open.target@example.org,Sgt. Open,\n",
+					  NULL, 0),
+			 0);
+	assert_int_equal(fed_adapter(&f, tx, &out, "submit tx.csv"), 0);
+	free(out);
+	assert_int_equal(fed_adapter_file(&f, uk, "uk.csv",
+					  "case_ref,type,value,poc_name\n"
+					  "UK-1,email,narrow.target@example.org,DC Holmes\n"
+					  "UK-2,email,open.target@example.org,DC Holmes\n",
+					  NULL, 0),
+			 0);
+	assert_int_equal(fed_adapter(&f, uk, &out, "submit uk.csv"), 0);
+	free(out);
+	assert_int_equal(fed_wait_processed(&f, 60000), 0);
+
+	v = notices(&f, uk, &n);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(v[i].case_ref, "UK-1")) {
+			seen_scoped = 1;
+			assert_int_equal(v[i].kind, SCOPED);
+			assert_string_equal(v[i].cp_case, "");
+			assert_string_equal(v[i].cp_poc, "");
+		} else {
+			seen_open = 1;
+			assert_int_equal(v[i].kind, CONFLICT);
+			assert_string_equal(v[i].cp_case, "TX-OPEN");
+			assert_string_equal(v[i].cp_poc, "Sgt. Open");
+		}
+	}
+	assert_true(seen_scoped && seen_open);
+	free(v);
+	/* the UK partner's adapter explains it in words */
+	assert_int_equal(fed_adapter(&f, uk, &out, "notices"), 0);
+	assert_non_null(strstr(out, "a partner outside your sharing scope"));
+	assert_null(strstr(out, "TX-DOMESTIC"));
+	assert_null(strstr(out, "Sgt. Narrow"));
+	free(out);
+
+	assert_int_equal(fed_broker_stop(broker_pid), 0);
+	broker_pid = 0;
+	fed_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scopes),
+		cmocka_unit_test(test_case_scope_from_file),
 	};
 
 	if (!(bootstrap = getenv("DECONF_KRAFT_BOOTSTRAP")) || !*bootstrap) {
