@@ -1002,6 +1002,32 @@ static void test_scopes(void **state)
 	assert_int_equal(w.cap.n[i].kind, SCOPED);
 	assert_int_equal(w.cap.n_ops, 3);
 
+	{
+		/* RESTRICTED keeps its meaning inside a scope: the restricted
+		 * side alone is told, and told what the other's scope allows */
+		size_t before = w.cap.nn;
+		assert_int_equal(apply(&w, K(OP__OP_ADD), "navajo-pd", "N-8", 8,
+				       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5),
+				       K(VISIBILITY__VISIBILITY_RESTRICTED), 0, 0, 0, deconf_now_ms()),
+				 0);
+		assert_int_equal(ADD(&w, "us-fbi", "F-8", 8), 0);
+		assert_int_equal(w.cap.nn, before + 1); /* the FBI is told nothing */
+		assert_string_equal(w.cap.n[before].to, "navajo-pd");
+		assert_int_equal(w.cap.n[before].kind, K(NOTICE_KIND__NOTICE_KIND_RESTRICTED_MATCH));
+		assert_string_equal(w.cap.n[before].about_case, "F-8"); /* US: inside */
+		before = w.cap.nn;
+		assert_int_equal(apply(&w, K(OP__OP_ADD), "uk-nca", "U-9", 9,
+				       K(INDICATOR_TYPE__INDICATOR_TYPE_MD5),
+				       K(VISIBILITY__VISIBILITY_RESTRICTED), 0, 0, 0, deconf_now_ms()),
+				 0);
+		assert_int_equal(ADD(&w, "us-fbi", "F-9", 9), 0);
+		assert_int_equal(w.cap.nn, before + 1); /* the FBI is told nothing */
+		assert_string_equal(w.cap.n[before].to, "uk-nca");
+		assert_int_equal(w.cap.n[before].kind, SCOPED); /* outside the FBI's scope */
+		assert_string_equal(w.cap.n[before].about_case, "");
+		assert_int_equal(w.cap.n_ops, 4); /* a liaison for the second only */
+	}
+
 	/* the tribal department opens up: the next conflict is plain */
 	scoped_agency(dir, fed, "navajo-pd", K(AGENCY_LEVEL__AGENCY_LEVEL_TRIBAL), "US", NULL,
 		      NULL);
@@ -1012,7 +1038,7 @@ static void test_scopes(void **state)
 	assert_true((i = notice_to(&w, "tx-icac", "navajo-pd")) >= 0);
 	assert_int_equal(w.cap.n[w.cap.nn - 1].kind, CONFLICT);
 	assert_int_equal(w.cap.n[w.cap.nn - 2].kind, CONFLICT);
-	assert_int_equal(w.cap.n_ops, 3);
+	assert_int_equal(w.cap.n_ops, 4);
 
 	{
 		/* a case narrowing its open agency's scope to US partners: the
