@@ -401,6 +401,40 @@ static void escalations(struct buf *b, struct brk_metrics *mx, int64_t now_s)
 	free(v);
 }
 
+/* The latest liaison requests: which two agencies to put in touch, and
+ * the reference both were given. */
+static void liaisons(struct buf *b, struct brk_metrics *mx)
+{
+	struct brk_liaison_view v[BRK_LIAISON_VIEW_MAX];
+	size_t n = brk_metrics_liaisons(mx, v, BRK_LIAISON_VIEW_MAX);
+
+	bprintf(b, "<h2 id=\"liaison-requests\">Liaison requests (latest %zu)</h2>\n", n);
+	if (!n) {
+		lit(b, "<p id=\"no-liaisons\">None since this broker started.</p>\n");
+		return;
+	}
+	lit(b, "<p>A conflict across a sharing scope: at least one side was told only that a "
+	       "partner outside its scope holds the indicator, with this reference. Put the two "
+	       "agencies in touch.</p>\n<table id=\"liaison-list\">\n<tr><th scope=\"col\">at "
+	       "(UTC)</th><th scope=\"col\">agency</th><th scope=\"col\">agency</th>"
+	       "<th scope=\"col\">reference</th></tr>\n");
+	for (size_t i = 0; i < n; i++) {
+		char at[32], hex[33];
+		time_t t = (time_t)(v[i].at / 1000);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S", &tm);
+		for (int k = 0; k < 16; k++)
+			snprintf(hex + 2 * k, 3, "%02x", v[i].ref[k]);
+		bprintf(b, "<tr class=\"liaison\"><td>%s</td><td>", at);
+		escs(b, v[i].agency);
+		lit(b, "</td><td>");
+		escs(b, v[i].other_agency);
+		bprintf(b, "</td><td class=\"mono\">%s</td></tr>\n", hex);
+	}
+	lit(b, "</table>\n");
+}
+
 static void hourly(struct buf *b, struct brk_metrics *mx, int64_t now_s)
 {
 	double h[BRK_HOURS], max = 0, total = 0;
@@ -474,6 +508,7 @@ char *brk_desk_render(struct brk_metrics *mx, struct brk_directory *dir, int64_t
 	/* what needs a person first (escalations, readiness, agencies), then
 	 * the long hour-by-hour table */
 	escalations(&b, mx, now_s);
+	liaisons(&b, mx);
 	parts(&b, mx);
 	agencies(&b, dir);
 	lit(&b, "<h2 id=\"activity\">Activity</h2>\n");

@@ -1226,6 +1226,14 @@ static int conflict(struct brk_match *m, struct brk_store_txn *t, int partition,
 		if ((rc = m->out.ops(m->out.opaque, &ev)))
 			return rc;
 		m->liaisons++;
+		if (m->n_liaison_v < BRK_LIAISON_VIEW_MAX) {
+			struct brk_liaison_view *lv = &m->liaison_v[m->n_liaison_v++];
+			memset(lv, 0, sizeof(*lv));
+			memcpy(lv->agency, n->agency, sizeof(lv->agency));
+			memcpy(lv->other_agency, x->agency, sizeof(lv->other_agency));
+			memcpy(lv->ref, id, sizeof(lv->ref));
+			lv->at = now;
+		}
 	}
 	/* each side told begins its lifecycle; it names the other side's
 	 * notice only when that side was told too (a side told nothing is

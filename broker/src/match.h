@@ -164,6 +164,10 @@ struct brk_match {
 	/* first acknowledgments of the open batch (the caller empties it) */
 	struct brk_match_ack_obs ack_obs[BRK_MATCH_ACK_OBS];
 	size_t n_ack_obs;
+	/* liaison requests of the open batch, for the watch desk (the caller
+	 * empties it; past the bound they are counted, not listed) */
+	struct brk_liaison_view liaison_v[BRK_LIAISON_VIEW_MAX];
+	size_t n_liaison_v;
 	/* the soonest escalation this process scheduled or left (0: unknown,
 	 * look now); the caller sets 0 after a restore or an abort */
 	int64_t esc_soonest;

@@ -487,6 +487,7 @@ static void forget_batch(struct matcher *x)
 	x->m.liaisons = x->at_liaisons;
 	memcpy(x->m.outcomes, x->at_outcomes, sizeof(x->m.outcomes));
 	x->m.n_ack_obs = 0;
+	x->m.n_liaison_v = 0;
 	x->m.esc_soonest = 0; /* what the batch escalated is due again */
 	x->n_stats = x->n_nstats = x->n_lat = 0;
 	brk_match_reset(&x->m);
@@ -546,6 +547,7 @@ static int begin_batch(struct matcher *x)
 	x->at_liaisons = x->m.liaisons;
 	memcpy(x->at_outcomes, x->m.outcomes, sizeof(x->at_outcomes));
 	x->m.n_ack_obs = 0;
+	x->m.n_liaison_v = 0;
 	return DECONF_OK;
 }
 
@@ -723,6 +725,9 @@ static int commit_batch(struct matcher *x, int64_t t0)
 		brk_metrics_observe(x->mx, "deconf_time_to_ack_seconds", labels, o->seconds);
 	}
 	x->m.n_ack_obs = 0;
+	for (size_t i = 0; i < x->m.n_liaison_v; i++)
+		brk_metrics_add_liaison(x->mx, &x->m.liaison_v[i]);
+	x->m.n_liaison_v = 0;
 	/* the latency to the commit, which is when an agency can read it */
 	for (size_t i = 0; i < x->n_lat; i++)
 		brk_metrics_observe(x->mx, "deconf_notice_latency_seconds", NULL,

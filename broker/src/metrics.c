@@ -134,6 +134,9 @@ struct brk_metrics {
 	struct brk_esc_view esc[BRK_ESC_VIEW_MAX];
 	size_t n_esc;
 	uint64_t esc_open;
+	/* the latest liaison requests, a ring: next is where the next goes */
+	struct brk_liaison_view lia[BRK_LIAISON_VIEW_MAX];
+	size_t n_lia, next_lia;
 };
 
 int brk_metrics_new(struct brk_metrics **out)
@@ -285,6 +288,28 @@ size_t brk_metrics_escalations(struct brk_metrics *mx, struct brk_esc_view *out,
 	if (n)
 		memcpy(out, mx->esc, n * sizeof(*out));
 	*open = mx->esc_open;
+	pthread_mutex_unlock(&mx->lock);
+	return n;
+}
+
+void brk_metrics_add_liaison(struct brk_metrics *mx, const struct brk_liaison_view *v)
+{
+	pthread_mutex_lock(&mx->lock);
+	mx->lia[mx->next_lia] = *v;
+	mx->next_lia = (mx->next_lia + 1) % BRK_LIAISON_VIEW_MAX;
+	if (mx->n_lia < BRK_LIAISON_VIEW_MAX)
+		mx->n_lia++;
+	pthread_mutex_unlock(&mx->lock);
+}
+
+size_t brk_metrics_liaisons(struct brk_metrics *mx, struct brk_liaison_view *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&mx->lock);
+	for (size_t i = 0; i < mx->n_lia && n < max; i++, n++) /* newest first */
+		out[n] = mx->lia[(mx->next_lia + BRK_LIAISON_VIEW_MAX - 1 - i) %
+				 BRK_LIAISON_VIEW_MAX];
 	pthread_mutex_unlock(&mx->lock);
 	return n;
 }

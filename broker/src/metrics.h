@@ -111,6 +111,20 @@ struct brk_esc_view {
 	int64_t notified_at, escalated_at; /* ms since the epoch */
 };
 #define BRK_ESC_VIEW_MAX 50
+
+/* A liaison request as the watch desk lists it: a conflict across a
+ * sharing scope between these two agencies, and the pair's reference to
+ * quote (what the LIAISON ops event carries). */
+struct brk_liaison_view {
+	char agency[DECONF_AGENCY_ID_MAX + 1], other_agency[DECONF_AGENCY_ID_MAX + 1];
+	uint8_t ref[16];
+	int64_t at; /* ms since the epoch */
+};
+#define BRK_LIAISON_VIEW_MAX 20
+/* The matcher adds each once its batch committed; the desk copies the
+ * latest BRK_LIAISON_VIEW_MAX out, newest first (returns how many). */
+void brk_metrics_add_liaison(struct brk_metrics *mx, const struct brk_liaison_view *v);
+size_t brk_metrics_liaisons(struct brk_metrics *mx, struct brk_liaison_view *out, size_t max);
 /* The matcher's latest list (the longest open first, at most
  * BRK_ESC_VIEW_MAX of the partitions it holds) and how many are open in
  * all; the desk copies it out (returns how many copied). */

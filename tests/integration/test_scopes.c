@@ -268,6 +268,17 @@ static void test_scopes(void **state)
 	nl = liaisons(&f, li, 16);
 	assert_int_equal(nl, 4); /* fbi-uk, tx-navajo, tx-uk, navajo-uk */
 	wait_desk(port, "<dd id=\"liaisons\">4</dd>"); /* counted for the watch desk */
+	{
+		/* and listed, with the reference both sides were given */
+		const struct liaison *l = liaison_of(li, nl, FBI, UK);
+		char want[160], hex[33];
+		assert_non_null(l);
+		for (int k = 0; k < 16; k++)
+			snprintf(hex + 2 * k, 3, "%02x", l->ref[k]);
+		snprintf(want, sizeof(want), "</td><td>%s</td><td>%s</td><td class=\"mono\">%s</td>",
+			 l->a, l->b, hex);
+		wait_desk(port, want);
+	}
 	for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++) {
 		int a = pairs[p].a, b = pairs[p].b;
 		const struct fed_notice *xa = notice_of(v[a], nv[a], a, (int)p);

@@ -188,6 +188,7 @@ static void test_page(void **state)
 	assert_true(hex_run(page) < 16);
 	assert_null(strstr(page, "duty@example.org"));
 	assert_non_null(strstr(page, "Open escalations (0)"));
+	assert_non_null(strstr(page, "id=\"no-liaisons\""));
 	assert_non_null(strstr(page, "id=\"no-escalations\""));
 	free(page);
 
@@ -224,6 +225,28 @@ static void test_page(void **state)
 		assert_null(strstr(page, "id=\"no-escalations\""));
 		free(page);
 		brk_metrics_set_escalations(mx, NULL, 0, 0);
+	}
+	{
+		/* liaison requests: newest first, the last 20 of 22; agency ids
+		 * as text (hostile ones escaped) */
+		struct brk_liaison_view l;
+		memset(&l, 0, sizeof(l));
+		for (int k = 0; k < 22; k++) {
+			snprintf(l.agency, sizeof(l.agency), k == 21 ? "<b>x" : "ag-%d", k);
+			snprintf(l.other_agency, sizeof(l.other_agency), "uk-nca");
+			memset(l.ref, k, sizeof(l.ref));
+			l.at = (now + k) * 1000;
+			brk_metrics_add_liaison(mx, &l);
+		}
+		page = brk_desk_render(mx, d, now);
+		assert_non_null(page);
+		assert_non_null(strstr(page, "Liaison requests (latest 20)"));
+		assert_non_null(strstr(page, "<td>&lt;b&gt;x</td><td>uk-nca</td><td class=\"mono\">"
+					     "15151515151515151515151515151515</td>"));
+		assert_non_null(strstr(page, "<td>ag-2</td>"));
+		assert_null(strstr(page, "<td>ag-1</td>")); /* pushed out */
+		assert_true(strstr(page, "<td>&lt;b&gt;x</td>") < strstr(page, "<td>ag-20</td>"));
+		free(page);
 	}
 
 	/* without a directory: still a page */
