@@ -271,12 +271,13 @@ static void test_scopes(void **state)
 	{
 		/* and listed, with the reference both sides were given */
 		const struct liaison *l = liaison_of(li, nl, FBI, UK);
-		char want[160], hex[33];
+		char want[256], hex[33];
 		assert_non_null(l);
 		for (int k = 0; k < 16; k++)
 			snprintf(hex + 2 * k, 3, "%02x", l->ref[k]);
-		snprintf(want, sizeof(want), "</td><td>%s</td><td>%s</td><td class=\"mono\">%s</td>",
-			 l->a, l->b, hex);
+		snprintf(want, sizeof(want),
+			 "</td><td>%.31s</td><td>%.31s</td><td class=\"mono\">%.32s</td>", l->a,
+			 l->b, hex);
 		wait_desk(port, want);
 	}
 	for (size_t p = 0; p < sizeof(pairs) / sizeof(pairs[0]); p++) {
