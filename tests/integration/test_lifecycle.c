@@ -1206,38 +1206,6 @@ static void test_many_through_wipe(void **state)
 
 /* ------------------------------------------------- the adapter's command */
 
-/* Publish agency i's directory entry again with status (same key). */
-static void republish(struct world *w, int i, int level, int status)
-{
-	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
-	uint8_t pub[DECONF_PUBKEY_LEN], *buf;
-	char topic[128];
-	size_t len;
-
-	deconf_sign_key_public(w->f.ag[i].key, pub);
-	e.agency_id.data = (uint8_t *)w->f.ag[i].id;
-	e.agency_id.len = strlen(w->f.ag[i].id);
-	e.name = w->f.ag[i].name;
-	e.level = level;
-	e.country = "US";
-	e.signing_public_key.data = pub;
-	e.signing_public_key.len = sizeof(pub);
-	e.status = status;
-	e.updated_at = deconf_now_ms();
-	e.tls_principal = w->f.ag[i].id;
-	assert_int_equal(deconf_envelope_seal(&e.base,
-					      K(MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY),
-					      "federation", w->f.fed_key, &buf, &len),
-			 0);
-	assert_int_equal(rd_kafka_producev(w->f.producer,
-					   RD_KAFKA_V_TOPIC(fed_topic(&w->f, "directory", topic,
-								      sizeof(topic))),
-					   RD_KAFKA_V_KEY(e.agency_id.data, e.agency_id.len),
-					   RD_KAFKA_V_VALUE(buf, len),
-					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END),
-			 0);
-	assert_int_equal(fed_flush(&w->f), 0);
-}
 
 /* The notice id of the first notice of kind in `notices --json` output. */
 static int json_notice_id(const char *out, const char *kind, char id[33])
@@ -1327,8 +1295,9 @@ static void test_adapter_ack(void **state)
 	free(out);
 
 	/* refused by the federation (A suspended): exit 1, and why */
-	republish(&w, w.a, K(AGENCY_LEVEL__AGENCY_LEVEL_FEDERAL),
-		  K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED));
+	assert_int_equal(fed_agency_publish(&w.f, w.a, K(AGENCY_STATUS__AGENCY_STATUS_SUSPENDED),
+					    NULL, NULL),
+			 0);
 	/* the broker has read it: its watch desk lists A suspended */
 	free(wait_desk(port, "<td>agency-a</td><td>Agency A</td><td>federal</td><td>US</td>"
 			     "<td class=\"bad\">suspended</td>", 30));

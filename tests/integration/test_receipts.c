@@ -86,6 +86,8 @@ static void world_new(struct world *w)
 	w->u = w->f.n_ag;
 	snprintf(w->f.ag[w->u].id, sizeof(w->f.ag[w->u].id), "agency-u");
 	snprintf(w->f.ag[w->u].name, sizeof(w->f.ag[w->u].name), "Agency U");
+	snprintf(w->f.ag[w->u].country, sizeof(w->f.ag[w->u].country), "US");
+	w->f.ag[w->u].level = STATE; /* what fed_agency_publish says of it later */
 	assert_int_equal(deconf_sign_key_generate(&w->f.ag[w->u].key, errstr, sizeof(errstr)), 0);
 	w->f.n_ag++;
 	/* the adapters' directories, configs and keys */
@@ -123,38 +125,6 @@ static void world_free(struct world *w)
 	fed_free(&w->f);
 }
 
-/* Publish agency i's directory entry again with status (same key). */
-static void republish(struct world *w, int i, int status)
-{
-	Deconf__V1__DirectoryEntry e = DECONF__V1__DIRECTORY_ENTRY__INIT;
-	uint8_t pub[DECONF_PUBKEY_LEN], *buf;
-	char topic[128];
-	size_t len;
-
-	deconf_sign_key_public(w->f.ag[i].key, pub);
-	e.agency_id.data = (uint8_t *)w->f.ag[i].id;
-	e.agency_id.len = strlen(w->f.ag[i].id);
-	e.name = w->f.ag[i].name;
-	e.level = STATE;
-	e.country = "US";
-	e.signing_public_key.data = pub;
-	e.signing_public_key.len = sizeof(pub);
-	e.status = status;
-	e.updated_at = deconf_now_ms();
-	e.tls_principal = w->f.ag[i].id;
-	assert_int_equal(deconf_envelope_seal(&e.base,
-					      DECONF__V1__MESSAGE_TYPE__MESSAGE_TYPE_DIRECTORY_ENTRY,
-					      "federation", w->f.fed_key, &buf, &len),
-			 0);
-	assert_int_equal(rd_kafka_producev(w->f.producer,
-					   RD_KAFKA_V_TOPIC(fed_topic(&w->f, "directory", topic,
-								      sizeof(topic))),
-					   RD_KAFKA_V_KEY(e.agency_id.data, e.agency_id.len),
-					   RD_KAFKA_V_VALUE(buf, len),
-					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END),
-			 0);
-	assert_int_equal(fed_flush(&w->f), 0);
-}
 
 /* `status --json` of agency i: the totals line's number for key. */
 static long total(struct world *w, int i, const char *key)
@@ -223,7 +193,7 @@ static void test_suspended_then_active(void **state)
 	/* active again: the next submit of the same file sends the refused
 	 * entries by itself (the broker may take a moment to read the
 	 * directory: a refusal then is refused again, and sent again) */
-	republish(w, w->s, ACTIVE);
+	assert_int_equal(fed_agency_publish(&w->f, w->s, ACTIVE, NULL, NULL), 0);
 	for (int round = 0; round < 10 && rc; round++) {
 		if (round)
 			sleep(1);
@@ -281,7 +251,7 @@ static void test_unknown_agency(void **state)
 	assert_non_null(strstr(out, "still refused (unknown_agency): 1 entry of 1 case(s) (U-1)"));
 	free(out);
 	/* the operator adds it: the next run sends it again by itself */
-	republish(w, w->u, ACTIVE);
+	assert_int_equal(fed_agency_publish(&w->f, w->u, ACTIVE, NULL, NULL), 0);
 	for (int round = 0; round < 10 && rc; round++) {
 		if (round)
 			sleep(1);
