@@ -183,15 +183,26 @@ static void replay(const struct world *w, struct world *r, struct brk_store_txn 
 }
 
 /* Apply one op in its own transaction (a batch of one). */
+/* One token op in a transaction of its own, its audit head flushed: what
+ * the matcher does per batch. Returns brk_match_op's answer. */
+static int run_op(struct world *w, const Deconf__V1__TokenOp *t, int64_t now)
+{
+	struct brk_store_txn *txn;
+	int rc;
+
+	assert_int_equal(brk_store_begin(w->s, 0, &txn), 0);
+	rc = brk_match_op(&w->m, txn, 0, t, now);
+	assert_int_equal(brk_match_flush_head(&w->m, 0, now), 0);
+	assert_int_equal(brk_store_commit(txn), 0);
+	return rc;
+}
+
 static int apply(struct world *w, int op, const char *agency, const char *case_ref, uint8_t tok,
 		 int type, int vis, int64_t vf, int64_t vt, int64_t expires_at, int64_t now)
 {
 	Deconf__V1__TokenOp t = DECONF__V1__TOKEN_OP__INIT;
 	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
 	uint8_t token[16], sub[16];
-	struct brk_store_txn *txn;
-	int rc;
-
 	memset(token, tok, sizeof(token));
 	memset(sub, (int)(w->cap.nst & 0xff), sizeof(sub));
 	poc.name = "Det. Unit";
@@ -211,11 +222,7 @@ static int apply(struct world *w, int op, const char *agency, const char *case_r
 	t.expires_at = expires_at;
 	t.submission_id.data = sub;
 	t.submission_id.len = 16;
-	assert_int_equal(brk_store_begin(w->s, 0, &txn), 0);
-	rc = brk_match_op(&w->m, txn, 0, &t, now);
-	assert_int_equal(brk_match_flush_head(&w->m, 0, now), 0);
-	assert_int_equal(brk_store_commit(txn), 0);
-	return rc;
+	return run_op(w, &t, now);
 }
 
 #define ADD(w, ag, cs, tok) apply(w, K(OP__OP_ADD), ag, cs, tok, K(INDICATOR_TYPE__INDICATOR_TYPE_MD5), 0, 0, 0, 0, deconf_now_ms())
@@ -682,9 +689,6 @@ static int ack(struct world *w, const char *agency, const char *case_ref, uint8_
 {
 	Deconf__V1__TokenOp t = DECONF__V1__TOKEN_OP__INIT;
 	uint8_t token[16], sub[16];
-	struct brk_store_txn *txn;
-	int rc;
-
 	memset(token, tok, sizeof(token));
 	memset(sub, 0x5a, sizeof(sub));
 	t.token.data = token;
@@ -700,11 +704,7 @@ static int ack(struct world *w, const char *agency, const char *case_ref, uint8_
 	t.ack_notice_id.data = (uint8_t *)id;
 	t.ack_notice_id.len = 16;
 	t.ack_outcome = outcome;
-	assert_int_equal(brk_store_begin(w->s, 0, &txn), 0);
-	rc = brk_match_op(&w->m, txn, 0, &t, now);
-	assert_int_equal(brk_match_flush_head(&w->m, 0, now), 0);
-	assert_int_equal(brk_store_commit(txn), 0);
-	return rc;
+	return run_op(w, &t, now);
 }
 
 static int escalate_now(struct world *w, int64_t now, size_t *done);
@@ -717,9 +717,6 @@ static int event_cell(struct world *w, const char *agency, const char *event_ref
 	Deconf__V1__TokenOp t = DECONF__V1__TOKEN_OP__INIT;
 	Deconf__V1__PointOfContact poc = DECONF__V1__POINT_OF_CONTACT__INIT;
 	uint8_t token[16], sub[16];
-	struct brk_store_txn *txn;
-	int rc;
-
 	memset(token, tok, sizeof(token));
 	memset(sub, 0x7e, sizeof(sub));
 	poc.name = "Ops desk";
@@ -741,11 +738,7 @@ static int event_cell(struct world *w, const char *agency, const char *event_ref
 	t.event_kind = kind;
 	t.submission_id.data = sub;
 	t.submission_id.len = 16;
-	assert_int_equal(brk_store_begin(w->s, 0, &txn), 0);
-	rc = brk_match_op(&w->m, txn, 0, &t, now);
-	assert_int_equal(brk_match_flush_head(&w->m, 0, now), 0);
-	assert_int_equal(brk_store_commit(txn), 0);
-	return rc;
+	return run_op(w, &t, now);
 }
 
 #define COVER K(CELL_ROLE__CELL_ROLE_COVER)
@@ -1070,10 +1063,7 @@ static void test_scopes(void **state)
 		t.scope = domestic;
 		t.submission_id.data = sub;
 		t.submission_id.len = 16;
-		assert_int_equal(brk_store_begin(w.s, 0, &txn), 0);
-		assert_int_equal(brk_match_op(&w.m, txn, 0, &t, deconf_now_ms()), 0);
-		assert_int_equal(brk_match_flush_head(&w.m, 0, deconf_now_ms()), 0);
-		assert_int_equal(brk_store_commit(txn), 0);
+		assert_int_equal(run_op(&w, &t, deconf_now_ms()), 0);
 		deconf_scope_free(domestic);
 		before = w.cap.nn;
 		assert_int_equal(ADD(&w, "uk-nca", "U-6", 6), 0);
