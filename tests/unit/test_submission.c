@@ -11,6 +11,7 @@
 
 #include "deconf/envelope.h"
 #include "deconf/err.h"
+#include "deconf/scope.h"
 #include "submission.h"
 
 #define R(x) DECONF__V1__REJECT_REASON__REJECT_REASON_##x
@@ -514,6 +515,26 @@ static void test_event_rules(void **state)
 	subm_init(&s); /* a role on an indicator */
 	s.tr[0].cell_level = 3;
 	expect(&s, R(INVALID_OP), 0);
+	{
+		/* a case's scope is the agency's to write, and checked: a mode
+		 * no reader knows, or a list past its bound, is refused */
+		Deconf__V1__DisclosureScope sc = DECONF__V1__DISCLOSURE_SCOPE__INIT;
+		ProtobufCBinaryData ids[DECONF_SCOPE_LIST_MAX + 1];
+		subm_init(&s);
+		sc.mode = 9;
+		s.op[0].scope = &sc;
+		expect(&s, R(INVALID_OP), 0);
+		sc.mode = DECONF__V1__SCOPE_MODE__SCOPE_MODE_LISTED;
+		for (size_t k = 0; k <= DECONF_SCOPE_LIST_MAX; k++) {
+			ids[k].data = (uint8_t *)"agency-b";
+			ids[k].len = 8;
+		}
+		sc.allow_agencies = ids;
+		sc.n_allow_agencies = DECONF_SCOPE_LIST_MAX + 1;
+		expect(&s, R(INVALID_OP), 0);
+		sc.n_allow_agencies = DECONF_SCOPE_LIST_MAX; /* at the bound: taken */
+		expect(&s, 0, -1);
+	}
 	subm_init(&s); /* removing a cell needs no window */
 	make_event(&s);
 	s.op[1].op = OP(REMOVE);
